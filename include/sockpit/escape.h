@@ -1,0 +1,34 @@
+/* Typed data: escape syntax and hex (DESIGN §4). */
+#ifndef SOCKPIT_ESCAPE_H
+#define SOCKPIT_ESCAPE_H
+
+#include <stddef.h>
+
+struct sp_buf;
+
+/* Appends the bytes that s[0..n) denotes in escape syntax: `\n \r \t \0 \\ \e
+ * \xHH` and `\"`; any other byte stands for itself. Quotes are not special
+ * here (the command tokenizer removes them). Returns 0, or -1 with a reason in
+ * err and the index of the offending character in *errpos (out may then hold
+ * a partial result). */
+int sp_unescape(const char *s, size_t n, struct sp_buf *out, size_t *errpos, char *err,
+                size_t errlen);
+/* Appends the bytes of hex digits in s[0..n); spaces, tabs, ':' and '-' are
+ * separators; an odd digit count is an error. Same error reporting. */
+int sp_hex_parse(const char *s, size_t n, struct sp_buf *out, size_t *errpos, char *err,
+                 size_t errlen);
+/* Appends p[0..n) in escape syntax such that sp_unescape() gives it back
+ * (used to show specs and to write scripts). */
+void sp_escape(const void *p, size_t n, struct sp_buf *out);
+
+/* Splits a command line into words. Double quotes group words (and may stand
+ * inside a word: a"b c"d is one word); a backslash keeps the next character
+ * in the word with the backslash, so escape syntax survives for
+ * sp_unescape(). An unquoted '#' at the start of a word starts a comment.
+ * Returns the number of words (at most max), each a NUL-terminated string
+ * appended to out (words[i] point into out->data; valid until out changes),
+ * or -1 with a reason and *errpos (unterminated quote, too many words). */
+int sp_tokenize(const char *line, struct sp_buf *out, const char **words, int max,
+                size_t *errpos, char *err, size_t errlen);
+
+#endif

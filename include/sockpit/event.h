@@ -1,0 +1,106 @@
+/* The event stream (DESIGN §6): what the engine publishes and every front end
+ * consumes. Events carry copies and ids, never pointers into live sockets;
+ * their pointers are borrowed for the duration of the callback (or, from the
+ * history, until the loop runs again). */
+#ifndef SOCKPIT_EVENT_H
+#define SOCKPIT_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sp_buf;
+
+enum sp_ev_type {
+    SP_EV_LISTENING,
+    SP_EV_CONNECTED,
+    SP_EV_ACCEPTED,
+    SP_EV_BOUND,
+    SP_EV_RECV,
+    SP_EV_MSG,
+    SP_EV_FRAME_ERROR,
+    SP_EV_SEND,
+    SP_EV_EOF,
+    SP_EV_SHUTDOWN,
+    SP_EV_STATE,
+    SP_EV_ERROR,
+    SP_EV_CLOSED,
+    SP_EV_SUMMARY,
+    SP_EV_CMD_ERROR,
+    SP_EV_NOTICE,  /* our own remarks: framing switched, wildcard bind, paused, ... */
+    SP_EV_DROPPED, /* history only: "N events dropped" marker */
+    SP_EV__COUNT
+};
+
+#define SP_EV_MASK(t) (1u << (t))
+#define SP_EV_MASK_ALL ((1u << SP_EV__COUNT) - 1)
+/* recv/msg/send: what --quiet drops. */
+#define SP_EV_MASK_DATA (SP_EV_MASK(SP_EV_RECV) | SP_EV_MASK(SP_EV_MSG) | SP_EV_MASK(SP_EV_SEND))
+
+enum sp_sock_kind {
+    SP_SOCK_TCP_LISTEN,
+    SP_SOCK_TCP, /* connected or accepted */
+    SP_SOCK_UDP,
+    SP_SOCK_UNIX_LISTEN,
+    SP_SOCK_UNIX,
+    SP_SOCK_UNIX_DGRAM,
+};
+
+/* At most this many recv boundaries are recorded per message (cuts). */
+#define SP_EV_CUTS_MAX 256
+
+struct sp_event {
+    enum sp_ev_type type;
+    uint64_t t_ns;  /* since the engine started, monotonic */
+    uint32_t sock;  /* 0: not about a socket (cmd_error) */
+    uint32_t parent; /* accepted: the listener */
+    enum sp_sock_kind kind;
+
+    uint64_t seq;  /* recv: chunk no.; msg: message no.; send: send no. (all from 1) */
+    uint64_t off;  /* recv/send: stream offset of the first byte; msg: of the frame's
+                      first byte; frame_error: of the bad byte */
+    uint64_t end_off;    /* msg: stream offset just past the frame */
+    uint64_t len;        /* recv/msg/send: full length in bytes */
+    const unsigned char *data; /* recv/msg/send: the bytes (the first data_len of them) */
+    size_t data_len;     /* < len when only a prefix was kept */
+    int truncated;       /* recv: datagram cut to the recv size; msg: EOF inside it */
+    int64_t unread;      /* recv: SIOCINQ just before a manual recv, else -1 */
+
+    uint64_t chunk_first, chunk_last; /* msg: first and last recv chunk (seq) */
+    uint32_t chunk_first_off;         /* msg: offset of the frame inside chunk_first */
+    uint32_t chunk_last_end;          /* msg: offset just past the frame in chunk_last */
+    const uint32_t *cuts;             /* msg: body offsets where a recv boundary fell */
+    size_t ncuts;
+    const uint64_t *blocks; /* msg under blocks framing: each block's length */
+    size_t nblocks;
+
+    uint32_t writes; /* send: write calls it took */
+
+    const char *local; /* listening/connected/accepted/bound */
+    const char *peer;  /* connected/accepted */
+    const char *from;  /* datagram recv: sender ("" when unknown) */
+    const char *how;   /* shutdown: "wr", "rd", "both" */
+    const char *tcp;   /* state: kernel state name ("ESTABLISHED", ..., "gone") */
+    const char *op;    /* error: what we were doing ("connect", "write", "accept", ...) */
+    const char *code;  /* error: errno name ("ECONNRESET") */
+    const char *message; /* error, cmd_error, notice: human text */
+    const char *reason;  /* frame_error, closed: why */
+    const char *line;    /* cmd_error: the command line as written */
+
+    uint64_t bytes_in, bytes_out, chunks, msgs; /* summary */
+    uint64_t dropped;                           /* dropped: how many events */
+};
+
+/* "listening", "recv", ... as in DESIGN §6. */
+const char *sp_event_name(enum sp_ev_type type);
+/* "tcp-listen", "tcp", "udp", "unix-listen", "unix", "unix-dgram". */
+const char *sp_sock_kind_name(enum sp_sock_kind kind);
+/* Appends the one-line text form (no newline), socat-like:
+ *   0.012345 [3] recv #4 7 bytes @120: "hello\r\n"
+ * Every peer-controlled string goes through sp_render(). utf8 selects the
+ * render mode. */
+void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf8);
+/* Appends one JSON object (no newline) with every field of DESIGN §6 for the
+ * event's kind; always valid JSON whatever the bytes. */
+void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
+
+#endif

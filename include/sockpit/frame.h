@@ -1,0 +1,153 @@
+/* Framing: spec parsing, push decoders and encoders (DESIGN §3).
+ *
+ * A decoder is a push parser. The caller owns struct sp_frame_dec, feeds it
+ * each recv chunk with sp_frame_feed() and calls sp_frame_finish() at EOF.
+ * The decoder reports what it finds through one callback; it never sees a
+ * socket, never allocates, and never trusts a length a peer announced: a
+ * length over max is rejected as soon as the header is complete. */
+#ifndef SOCKPIT_FRAME_H
+#define SOCKPIT_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum sp_frame_kind {
+    SP_FRAME_RAW,
+    SP_FRAME_EOF,
+    SP_FRAME_FIXED,
+    SP_FRAME_LINE,
+    SP_FRAME_DELIM,
+    SP_FRAME_LEN,
+    SP_FRAME_NETSTRING,
+    SP_FRAME_DECIMAL,
+    SP_FRAME_BLOCKS,
+};
+
+#define SP_FRAME_DELIM_MAX       16
+#define SP_FRAME_OFFSET_MAX      64 /* header bytes before a length field */
+#define SP_FRAME_MAX_CEILING     (256u * 1024 * 1024)
+#define SP_FRAME_LEN_MAX_DEFAULT (4u * 1024 * 1024)
+#define SP_FRAME_MAX_DEFAULT     (64u * 1024)
+#define SP_FRAME_SPEC_TEXT_MAX   128
+
+/* A parsed framing spec. Plain data: copy it freely. */
+struct sp_frame_spec {
+    enum sp_frame_kind kind;
+    unsigned width;      /* len/blocks: 1, 2, 3, 4 or 8 bytes; 0 = varint (LEB128) */
+    int little_endian;   /* len/blocks: 1 for the `le` suffix */
+    uint64_t fixed;      /* fixed:N */
+    unsigned char delim[SP_FRAME_DELIM_MAX]; /* delim:SEQ, decimal:SEQ */
+    size_t delim_len;
+    uint64_t max;        /* largest message body accepted */
+    unsigned offset;     /* len/blocks: header bytes before the length field */
+    int64_t adjust;      /* len/blocks: added to the length value */
+    unsigned strip;      /* len/blocks: frame bytes dropped from the message */
+};
+
+/* Parses text such as "len:u32le,max=1M,offset=2" into spec (defaults filled
+ * in). Returns 0, or -1 with a one-line reason in err. */
+int sp_frame_spec_parse(struct sp_frame_spec *spec, const char *text, char *err, size_t errlen);
+/* The canonical text of spec, options only where they differ from defaults;
+ * delimiters in escape syntax. Always NUL-terminates; returns strlen. */
+size_t sp_frame_spec_format(const struct sp_frame_spec *spec, char *buf, size_t len);
+/* The raw spec. */
+void sp_frame_spec_raw(struct sp_frame_spec *spec);
+
+/* What the decoder reports, in stream order, for each message:
+ *   BEGIN, then zero or more DATA (and, for blocks, one BLOCK per non-empty
+ *   block before its DATA), then END;
+ * or ERROR, which abandons the message in progress (no END follows it).
+ * Chunks are counted from 1 (one sp_frame_feed() call = one chunk). */
+enum sp_frame_ev_type {
+    SP_FRAME_EV_BEGIN,
+    SP_FRAME_EV_DATA,
+    SP_FRAME_EV_BLOCK,
+    SP_FRAME_EV_END,
+    SP_FRAME_EV_ERROR,
+};
+
+struct sp_frame_ev {
+    enum sp_frame_ev_type type;
+    /* DATA: message bytes (after strip and \r removal), borrowed for the call.
+     * They point into the fed chunk or into the spec's constant delimiter. */
+    const unsigned char *data;
+    size_t len;
+    /* BEGIN: chunk and offset inside it of the frame's first byte (header
+     * included). END: chunk holding the frame's last byte and the offset just
+     * past it. ERROR: where the bad byte is. */
+    uint64_t chunk;
+    size_t chunk_off;
+    /* Stream offset (bytes since the decoder was created or reset) of the
+     * frame's first byte (BEGIN), just past its last byte (END), or of the bad
+     * byte (ERROR). */
+    uint64_t off;
+    uint64_t msg_len;   /* END: message bytes delivered as DATA */
+    uint64_t block_len; /* BLOCK: this block's length */
+    int truncated;      /* END: EOF arrived inside the message */
+    const char *reason; /* ERROR: static text */
+    int to_raw;         /* ERROR: the decoder lost the stream position and is now raw */
+};
+
+typedef void (*sp_frame_cb)(void *ud, const struct sp_frame_ev *ev);
+
+/* Decoder state. Caller-owned; all fields private. */
+struct sp_frame_dec {
+    struct sp_frame_spec spec;
+    sp_frame_cb cb;
+    void *ud;
+    uint64_t chunk;     /* number of the chunk being fed */
+    uint64_t off;       /* stream offset of the next byte */
+    int state;
+    int in_msg;
+    uint64_t need;      /* body bytes still expected */
+    uint64_t have;      /* bytes of the current frame seen so far */
+    uint64_t msg_len;
+    uint64_t value;     /* length being parsed */
+    unsigned hdr_len;
+    unsigned char hdr[SP_FRAME_OFFSET_MAX + 16];
+    unsigned match;     /* delimiter bytes matched */
+    int skipping;       /* resynchronising after an over-long message */
+    unsigned char kmp[SP_FRAME_DELIM_MAX];
+    int cr_pending;
+};
+
+/* Sets up dec for spec; cb is called from feed/finish only. */
+void sp_frame_dec_init(struct sp_frame_dec *dec, const struct sp_frame_spec *spec, sp_frame_cb cb,
+                       void *ud);
+/* Switches to a new spec at the next byte. A message in progress is abandoned
+ * (reported as END with truncated set); chunk and offset counting go on. */
+void sp_frame_dec_set_spec(struct sp_frame_dec *dec, const struct sp_frame_spec *spec);
+/* Feeds one chunk. Never fails: bad input is reported as ERROR events. */
+void sp_frame_feed(struct sp_frame_dec *dec, const unsigned char *p, size_t n);
+/* The peer sent EOF: a message in progress ends (for `eof` normally,
+ * otherwise truncated). */
+void sp_frame_finish(struct sp_frame_dec *dec);
+/* The current spec kind (it becomes raw after a length-prefix error). */
+enum sp_frame_kind sp_frame_dec_kind(const struct sp_frame_dec *dec);
+
+/* Encoding: the wire form is head + body + pad_len NUL bytes + tail, so the
+ * caller can writev() the body without copying it. */
+#define SP_FRAME_HEAD_MAX (SP_FRAME_OFFSET_MAX + 48)
+struct sp_frame_wire {
+    unsigned char head[SP_FRAME_HEAD_MAX];
+    size_t head_len;
+    size_t pad_len;
+    unsigned char tail[SP_FRAME_DELIM_MAX + 1];
+    size_t tail_len;
+    int body;           /* 0 when the body is not sent (blocks --end without data) */
+};
+
+#define SP_FRAME_ENC_PAD 0x1 /* fixed: pad a short message with NUL bytes */
+#define SP_FRAME_ENC_END 0x2 /* blocks: finish the series (zero block after the data, if any) */
+
+/* Frames one message of len bytes. Returns 0, or -1 with a reason in err (too
+ * long for max or the field width, wrong size for fixed, ...). With
+ * SP_FRAME_ENC_END and len 0 only the zero block is produced. */
+int sp_frame_encode(const struct sp_frame_spec *spec, size_t len, unsigned flags,
+                    struct sp_frame_wire *wire, char *err, size_t errlen);
+/* Convenience for previews and tests: appends the whole wire form of msg. */
+struct sp_buf;
+int sp_frame_encode_buf(const struct sp_frame_spec *spec, const unsigned char *msg, size_t len,
+                        unsigned flags, struct sp_buf *out, char *err, size_t errlen);
+
+#endif

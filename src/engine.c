@@ -1,0 +1,1 @@
+int sp__core_placeholder;

@@ -1,0 +1,66 @@
+/* Helpers shared by the cmocka tests. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+uint64_t tu_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+static size_t page_size(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+unsigned char *tu_guard_copy(const void *p, size_t n)
+{
+    size_t ps = page_size();
+    size_t data_pages = (n + ps - 1) / ps;
+    if (data_pages == 0)
+        data_pages = 1;
+    size_t total = (data_pages + 1) * ps;
+    unsigned char *base =
+        mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        abort();
+    if (mprotect(base + data_pages * ps, ps, PROT_NONE) != 0)
+        abort();
+    unsigned char *dst = base + data_pages * ps - n;
+    if (n > 0)
+        memcpy(dst, p, n);
+    return dst;
+}
+
+void tu_guard_free(unsigned char *p, size_t n)
+{
+    size_t ps = page_size();
+    size_t data_pages = (n + ps - 1) / ps;
+    if (data_pages == 0)
+        data_pages = 1;
+    unsigned char *base = p + n - data_pages * ps;
+    munmap(base, (data_pages + 1) * ps);
+}
+
+int tu_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory stream itself */
+}

@@ -1,0 +1,1 @@
+int sp__ui_placeholder;
