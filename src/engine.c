@@ -1,1 +1,737 @@
-int sp__core_placeholder;
+/* The engine core: the loop, the socket table, subscribers and the event
+ * dispatch, socket teardown, and the loop watches front ends use. */
+#include "engine_int.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+void sp__seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* The errno names users see in `error` events. libuv's uv_err_name() knows
+ * most of them too, but only for codes libuv maps; this table is the
+ * authority for plain errno values from our own syscalls. */
+static const struct {
+    int no;
+    const char *name;
+} errnames[] = {
+    {EPERM, "EPERM"},
+    {ENOENT, "ENOENT"},
+    {EINTR, "EINTR"},
+    {EIO, "EIO"},
+    {EBADF, "EBADF"},
+    {EAGAIN, "EAGAIN"},
+    {ENOMEM, "ENOMEM"},
+    {EACCES, "EACCES"},
+    {EFAULT, "EFAULT"},
+    {EBUSY, "EBUSY"},
+    {EEXIST, "EEXIST"},
+    {ENOTDIR, "ENOTDIR"},
+    {EISDIR, "EISDIR"},
+    {EINVAL, "EINVAL"},
+    {ENFILE, "ENFILE"},
+    {EMFILE, "EMFILE"},
+    {ENOSPC, "ENOSPC"},
+    {EPIPE, "EPIPE"},
+    {ENAMETOOLONG, "ENAMETOOLONG"},
+    {ELOOP, "ELOOP"},
+    {ENOTSOCK, "ENOTSOCK"},
+    {EDESTADDRREQ, "EDESTADDRREQ"},
+    {EMSGSIZE, "EMSGSIZE"},
+    {EPROTOTYPE, "EPROTOTYPE"},
+    {ENOPROTOOPT, "ENOPROTOOPT"},
+    {EPROTONOSUPPORT, "EPROTONOSUPPORT"},
+    {EOPNOTSUPP, "EOPNOTSUPP"},
+    {EAFNOSUPPORT, "EAFNOSUPPORT"},
+    {EADDRINUSE, "EADDRINUSE"},
+    {EADDRNOTAVAIL, "EADDRNOTAVAIL"},
+    {ENETDOWN, "ENETDOWN"},
+    {ENETUNREACH, "ENETUNREACH"},
+    {ENETRESET, "ENETRESET"},
+    {ECONNABORTED, "ECONNABORTED"},
+    {ECONNRESET, "ECONNRESET"},
+    {ENOBUFS, "ENOBUFS"},
+    {EISCONN, "EISCONN"},
+    {ENOTCONN, "ENOTCONN"},
+    {ESHUTDOWN, "ESHUTDOWN"},
+    {ETIMEDOUT, "ETIMEDOUT"},
+    {ECONNREFUSED, "ECONNREFUSED"},
+    {EHOSTDOWN, "EHOSTDOWN"},
+    {EHOSTUNREACH, "EHOSTUNREACH"},
+    {EALREADY, "EALREADY"},
+    {EINPROGRESS, "EINPROGRESS"},
+};
+
+static int errno_known(int no)
+{
+    for (size_t i = 0; i < sizeof errnames / sizeof errnames[0]; i++)
+        if (errnames[i].no == no)
+            return (int)i;
+    return -1;
+}
+
+const char *sp__err_name(int uverr)
+{
+    int i = errno_known(-uverr);
+    return i >= 0 ? errnames[i].name : uv_err_name(uverr);
+}
+
+static const char *err_message(int uverr)
+{
+    return errno_known(-uverr) >= 0 ? strerror(-uverr) : uv_strerror(uverr);
+}
+
+/* ---- the engine ---- */
+
+int sp_engine_new(struct sp_engine **out, const struct sp_engine_opts *opts)
+{
+    struct sp_engine *eng = calloc(1, sizeof *eng);
+    if (eng == NULL)
+        return -ENOMEM;
+    if (opts != NULL)
+        eng->opts = *opts;
+    if (eng->opts.connect_timeout_ms == 0)
+        eng->opts.connect_timeout_ms = SP_CONNECT_TIMEOUT_MS;
+    int r = uv_loop_init(&eng->loop);
+    if (r != 0) {
+        free(eng);
+        return r;
+    }
+    eng->rbuf = malloc(SP_RECVSIZE_MAX);
+    if (eng->rbuf == NULL) {
+        uv_loop_close(&eng->loop);
+        free(eng);
+        return -ENOMEM;
+    }
+    eng->loop.data = eng;
+    /* Writing to a connection the peer reset must be an EPIPE event, not
+     * the death of the process. */
+    signal(SIGPIPE, SIG_IGN);
+    eng->t0 = uv_hrtime();
+    eng->hpool.max = SP_HIST_GLOBAL_MAX;
+    eng->nlfd = -1;
+    uv_timer_init(&eng->loop, &eng->ktimer);
+    eng->ktimer.data = eng;
+    /* Kernel-state polling alone must not keep sp_engine_run() going. */
+    uv_unref((uv_handle_t *)&eng->ktimer);
+    *out = eng;
+    return 0;
+}
+
+uint64_t sp_engine_now_ns(const struct sp_engine *eng)
+{
+    return uv_hrtime() - eng->t0;
+}
+
+int sp_engine_run(struct sp_engine *eng)
+{
+    eng->stop_requested = 0;
+    uv_run(&eng->loop, UV_RUN_DEFAULT);
+    int stopped = eng->stop_requested;
+    eng->stop_requested = 0;
+    return stopped ? 0 : 1;
+}
+
+void sp_engine_stop(struct sp_engine *eng)
+{
+    eng->stop_requested = 1;
+    uv_stop(&eng->loop);
+}
+
+void sp_engine_poll(struct sp_engine *eng)
+{
+    uv_run(&eng->loop, UV_RUN_NOWAIT);
+}
+
+static void watch_closed(uv_handle_t *h)
+{
+    struct sp_watch *w = h->data;
+    struct sp_engine *eng = w->eng;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        eng->watches = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    free(w);
+}
+
+int sp_engine_destroy(struct sp_engine *eng)
+{
+    if (eng == NULL)
+        return 0;
+    eng->freeing = 1;
+    for (size_t i = 0; i < eng->nsocks; i++) {
+        struct sp_sock *s = eng->socks[i];
+        if (s->gai != NULL)
+            uv_cancel((uv_req_t *)s->gai);
+        if (!s->closed)
+            sp__sock_close(s, "reset by us", 1);
+        if (s->timer != NULL && !uv_is_closing((uv_handle_t *)s->timer))
+            sp__sock_close_timer(s);
+    }
+    for (struct sp_watch *w = eng->watches; w != NULL; w = w->next)
+        if (!w->stopped) {
+            w->stopped = 1;
+            uv_close(&w->u.h, watch_closed);
+        }
+    if (!uv_is_closing((uv_handle_t *)&eng->ktimer))
+        uv_close((uv_handle_t *)&eng->ktimer, NULL);
+    /* Everything left is closing handles and cancelled requests. */
+    uv_run(&eng->loop, UV_RUN_DEFAULT);
+    int r = uv_loop_close(&eng->loop);
+    if (eng->nlfd >= 0)
+        close(eng->nlfd);
+    for (size_t i = 0; i < eng->nsocks; i++) {
+        struct sp_sock *s = eng->socks[i];
+        sp__hist_free(s->hist, &eng->hpool);
+        sp__framer_free(s);
+        free(s);
+    }
+    free(eng->socks);
+    free(eng->subs);
+    free(eng->follow);
+    free(eng->rbuf);
+    free(eng);
+    return r;
+}
+
+void sp_engine_free(struct sp_engine *eng)
+{
+    (void)sp_engine_destroy(eng);
+}
+
+/* ---- subscribers and dispatch ---- */
+
+static void subs_recompute(struct sp_engine *eng)
+{
+    uint32_t m = 0;
+    for (size_t i = 0; i < eng->nsubs; i++)
+        if (eng->subs[i].cb != NULL)
+            m |= eng->subs[i].mask;
+    eng->mask = m;
+}
+
+static void subs_compact(struct sp_engine *eng)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < eng->nsubs; i++)
+        if (eng->subs[i].cb != NULL)
+            eng->subs[j++] = eng->subs[i];
+    eng->nsubs = j;
+    eng->subs_dirty = 0;
+}
+
+int sp_engine_subscribe(struct sp_engine *eng, uint32_t mask, sp_event_cb cb, void *ud)
+{
+    assert(cb != NULL);
+    if (eng->nsubs == eng->capsubs) {
+        size_t ncap = eng->capsubs ? eng->capsubs * 2 : 4;
+        struct sp_sub *n = realloc(eng->subs, ncap * sizeof *n);
+        if (n == NULL)
+            return -ENOMEM;
+        eng->subs = n;
+        eng->capsubs = ncap;
+    }
+    struct sp_sub *sub = &eng->subs[eng->nsubs++];
+    sub->id = ++eng->next_sub;
+    sub->mask = mask;
+    sub->cb = cb;
+    sub->ud = ud;
+    eng->mask |= mask;
+    return sub->id;
+}
+
+void sp_engine_unsubscribe(struct sp_engine *eng, int id)
+{
+    for (size_t i = 0; i < eng->nsubs; i++)
+        if (eng->subs[i].id == id && eng->subs[i].cb != NULL) {
+            eng->subs[i].cb = NULL;
+            eng->subs_dirty = 1;
+        }
+    subs_recompute(eng);
+    if (eng->depth == 0 && eng->subs_dirty)
+        subs_compact(eng);
+}
+
+static void dispatch(struct sp_engine *eng, struct sp_sock *s, const struct sp_event *ev)
+{
+    if (s != NULL && eng->opts.keep_history)
+        sp__hist_push(&s->hist, &eng->hpool, ev, eng->opts.keep_data, SP_HIST_EVENTS_MAX,
+                      SP_HIST_BYTES_MAX);
+    uint32_t bit = SP_EV_MASK(ev->type);
+    if (!(eng->mask & bit))
+        return;
+    /* Subscribers added during dispatch do not see this event; the array
+     * may move when one is added, so it is indexed afresh every time. */
+    size_t n = eng->nsubs;
+    eng->depth++;
+    for (size_t i = 0; i < n; i++) {
+        struct sp_sub sub = eng->subs[i];
+        if (sub.cb != NULL && (sub.mask & bit))
+            sub.cb(sub.ud, ev);
+    }
+    eng->depth--;
+    if (eng->depth == 0 && eng->subs_dirty)
+        subs_compact(eng);
+}
+
+void sp__emit(struct sp_engine *eng, struct sp_sock *s, struct sp_event *ev)
+{
+    ev->t_ns = uv_hrtime() - eng->t0;
+    if (s != NULL) {
+        ev->sock = s->id;
+        ev->kind = s->kind;
+        ev->parent = s->parent;
+    }
+    dispatch(eng, s, ev);
+}
+
+void sp_engine_emit(struct sp_engine *eng, const struct sp_event *ev)
+{
+    struct sp_event e = *ev;
+    if (e.t_ns == 0)
+        e.t_ns = uv_hrtime() - eng->t0;
+    dispatch(eng, e.sock != 0 ? sp__sock_get(eng, e.sock) : NULL, &e);
+}
+
+void sp__emit_error(struct sp_sock *s, const char *op, int uverr)
+{
+    struct sp_engine *eng = s->eng;
+    if (!sp__wants(eng, SP_EV_ERROR))
+        return;
+    struct sp_event ev = {.type = SP_EV_ERROR, .unread = -1};
+    ev.op = op;
+    ev.code = sp__err_name(uverr);
+    ev.message = err_message(uverr);
+    sp__emit(eng, s, &ev);
+}
+
+void sp__emit_notice(struct sp_sock *s, const char *message)
+{
+    struct sp_engine *eng = s->eng;
+    if (!sp__wants(eng, SP_EV_NOTICE))
+        return;
+    struct sp_event ev = {.type = SP_EV_NOTICE, .unread = -1};
+    ev.message = message;
+    sp__emit(eng, s, &ev);
+}
+
+/* ---- the socket table ---- */
+
+struct sp_sock *sp__sock_get(struct sp_engine *eng, uint32_t id)
+{
+    if (id == 0 || id > eng->nsocks)
+        return NULL;
+    return eng->socks[id - 1];
+}
+
+struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
+                             const struct sp_sock_opts *opts)
+{
+    if (eng->nsocks == eng->capsocks) {
+        size_t ncap = eng->capsocks ? eng->capsocks * 2 : 16;
+        struct sp_sock **n = realloc(eng->socks, ncap * sizeof *n);
+        if (n == NULL)
+            return NULL;
+        eng->socks = n;
+        eng->capsocks = ncap;
+    }
+    struct sp_sock *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->eng = eng;
+    s->kind = kind;
+    s->fd = -1;
+    s->recvsize = SP_RECVSIZE_DEFAULT;
+    s->unread = s->unsent = -1;
+    sp_frame_spec_raw(&s->spec);
+    s->timeout_ms = eng->opts.connect_timeout_ms;
+    if (opts != NULL) {
+        s->echo = opts->echo != 0;
+        if (opts->timeout_ms > 0)
+            s->timeout_ms = opts->timeout_ms;
+    }
+    eng->socks[eng->nsocks++] = s;
+    s->id = (uint32_t)eng->nsocks;
+    if (opts != NULL && opts->framing != NULL)
+        sp__framer_set(s, opts->framing);
+    return s;
+}
+
+void sp__sock_discard(struct sp_sock *s)
+{
+    struct sp_engine *eng = s->eng;
+    assert(eng->nsocks > 0 && eng->socks[eng->nsocks - 1] == s);
+    assert(!s->handle_open && s->timer == NULL && s->hist == NULL);
+    eng->nsocks--;
+    sp__framer_free(s);
+    free(s);
+}
+
+uint32_t sp_engine_last_id(const struct sp_engine *eng)
+{
+    return (uint32_t)eng->nsocks;
+}
+
+size_t sp_engine_sock_ids(struct sp_engine *eng, uint32_t *ids, size_t max)
+{
+    for (size_t i = 0; i < eng->nsocks && i < max; i++)
+        ids[i] = (uint32_t)(i + 1);
+    return eng->nsocks;
+}
+
+int sp__sock_fd(const struct sp_sock *s)
+{
+    if (!s->handle_open)
+        return -1;
+    if (s->hkind == SP_H_POLL)
+        return s->fd;
+    uv_os_fd_t fd;
+    if (uv_fileno(&s->u.h, &fd) != 0)
+        return -1;
+    return fd;
+}
+
+static void format_sa(const struct sockaddr_storage *ss, socklen_t len, char *out)
+{
+    out[0] = '\0';
+    if (len > 0)
+        sp_sockaddr_format((const struct sockaddr *)ss, len, out, SP_ADDR_TEXT_MAX);
+}
+
+void sp__sock_names(struct sp_sock *s, int fd)
+{
+    socklen_t len = sizeof s->la;
+    memset(&s->la, 0, sizeof s->la);
+    if (getsockname(fd, (struct sockaddr *)&s->la, &len) == 0)
+        format_sa(&s->la, len, s->local);
+    len = sizeof s->pa;
+    memset(&s->pa, 0, sizeof s->pa);
+    if (getpeername(fd, (struct sockaddr *)&s->pa, &len) == 0)
+        format_sa(&s->pa, len, s->peer);
+    else
+        memset(&s->pa, 0, sizeof s->pa);
+    s->family = s->la.ss_family;
+}
+
+/* ---- per-socket timer ---- */
+
+static void sock_timer_cb(uv_timer_t *t)
+{
+    struct sp_sock *s = t->data;
+    enum sp_tmode mode = s->tmode;
+    s->tmode = SP_T_NONE;
+    switch (mode) {
+    case SP_T_CONNECT:
+        if (s->closed)
+            return;
+        sp__emit_error(s, "connect", UV_ETIMEDOUT);
+        sp__sock_close(s, "connect timed out", 0);
+        break;
+    case SP_T_OUTCOME:
+        sp__sock_outcome(s);
+        break;
+    case SP_T_DRAIN:
+        if (s->closed)
+            return;
+        sp__emit_notice(s, "queued data not written before the timeout: closing anyway");
+        sp__sock_close(s, "closed by us", 0);
+        break;
+    case SP_T_ACCEPT:
+        sp__listener_retry(s);
+        break;
+    case SP_T_NONE:
+        break;
+    }
+}
+
+void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms)
+{
+    if (s->timer == NULL) {
+        s->timer = malloc(sizeof *s->timer);
+        if (s->timer == NULL)
+            abort();
+        uv_timer_init(&s->eng->loop, s->timer);
+        s->timer->data = s;
+    }
+    s->tmode = mode;
+    uv_timer_start(s->timer, sock_timer_cb, ms, 0);
+}
+
+void sp__sock_timer_stop(struct sp_sock *s)
+{
+    if (s->timer != NULL)
+        uv_timer_stop(s->timer);
+    s->tmode = SP_T_NONE;
+}
+
+static void free_handle_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+void sp__sock_close_timer(struct sp_sock *s)
+{
+    if (s->timer == NULL)
+        return;
+    uv_close((uv_handle_t *)s->timer, free_handle_cb);
+    s->timer = NULL;
+    s->tmode = SP_T_NONE;
+}
+
+/* ---- teardown ---- */
+
+static void sock_handle_closed(uv_handle_t *h)
+{
+    struct sp_sock *s = h->data;
+    if (s->hkind == SP_H_POLL && s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    /* Buffers only reading needed; the log stays for scrollback. */
+    sp__framer_release(s);
+}
+
+void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
+{
+    if (s->closed)
+        return;
+    struct sp_engine *eng = s->eng;
+    s->closed = 1;
+    s->close_wanted = 0;
+    sp__sock_close_timer(s);
+    sp__send_cancel_all(s);
+    int fd = sp__sock_fd(s);
+    int stream = s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
+    int follow = s->kind == SP_SOCK_TCP && s->established && fd >= 0 && !eng->freeing;
+    if (abortive && stream && fd >= 0) {
+        struct linger lg = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    if (s->unlink_path)
+        sp__unix_unlink(s);
+    if (s->handle_open) {
+        s->handle_open = 0;
+        if (s->hkind == SP_H_POLL)
+            uv_poll_stop(&s->u.poll);
+        uv_close(&s->u.h, sock_handle_closed);
+    }
+    s->reading = 0;
+    s->connecting = 0;
+    s->ours |= SP_OURS_CLOSED;
+    if (stream && !abortive && s->established)
+        s->ours |= SP_OURS_SHUT_WR;
+    snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
+    sp__klist_update(s);
+
+    if (sp__wants(eng, SP_EV_CLOSED)) {
+        struct sp_event ev = {.type = SP_EV_CLOSED, .unread = -1};
+        ev.reason = s->close_reason;
+        sp__emit(eng, s, &ev);
+    }
+    if (sp__wants(eng, SP_EV_SUMMARY)) {
+        struct sp_event ev = {.type = SP_EV_SUMMARY, .unread = -1};
+        ev.bytes_in = s->bytes_in;
+        ev.bytes_out = s->bytes_out;
+        ev.chunks = s->chunks;
+        ev.msgs = s->msgs;
+        sp__emit(eng, s, &ev);
+    }
+    if (follow)
+        sp__kfollow(s);
+}
+
+/* ---- addresses ---- */
+
+int sp__addr_to_sockaddr(const struct sp_addr *addr, struct sockaddr_storage *ss, socklen_t *len,
+                         char *err, size_t errlen)
+{
+    memset(ss, 0, sizeof *ss);
+    if (addr->kind == SP_ADDR_UNIX || addr->kind == SP_ADDR_UNIX_DGRAM) {
+        struct sockaddr_un *su = (struct sockaddr_un *)ss;
+        size_t n = strlen(addr->path);
+        su->sun_family = AF_UNIX;
+        if (n == 0) {
+            sp__seterr(err, errlen, "empty Unix socket path");
+            return UV_EINVAL;
+        }
+        if (n >= sizeof su->sun_path) {
+            sp__seterr(err, errlen, "Unix socket path too long (%zu bytes; at most %zu fit)", n,
+                       sizeof su->sun_path - 1);
+            return UV_ENAMETOOLONG;
+        }
+        memcpy(su->sun_path, addr->path, n);
+        if (addr->path[0] == '@') {
+            /* A Linux abstract name: a leading NUL, no terminator counted. */
+            su->sun_path[0] = '\0';
+            *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+        } else {
+            *len = (socklen_t)sizeof *su;
+        }
+        return 0;
+    }
+    const char *host = addr->host;
+    int family = addr->family;
+    if (family == AF_UNSPEC && strcmp(host, "localhost") == 0) {
+        host = "127.0.0.1";
+        family = AF_INET;
+    }
+    if (family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(addr->port);
+        if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+            *len = sizeof *s4;
+            return 0;
+        }
+    } else if (family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(addr->port);
+        if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+            *len = sizeof *s6;
+            return 0;
+        }
+    }
+    sp__seterr(err, errlen, "not a numeric address: %.64s", host);
+    return UV_EINVAL;
+}
+
+/* ---- loop watches for front ends ---- */
+
+static struct sp_watch *watch_new(struct sp_engine *eng, sp_watch_cb cb, void *ud)
+{
+    struct sp_watch *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    w->eng = eng;
+    w->cb = cb;
+    w->ud = ud;
+    w->next = eng->watches;
+    if (w->next != NULL)
+        w->next->prev = w;
+    eng->watches = w;
+    return w;
+}
+
+static void watch_unlink_free(struct sp_watch *w)
+{
+    struct sp_engine *eng = w->eng;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        eng->watches = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    free(w);
+}
+
+static void watch_poll_cb(uv_poll_t *p, int status, int events)
+{
+    struct sp_watch *w = p->data;
+    if (!w->stopped)
+        w->cb(w->ud);
+}
+
+static void watch_timer_cb(uv_timer_t *t)
+{
+    struct sp_watch *w = t->data;
+    if (!w->stopped)
+        w->cb(w->ud);
+}
+
+static void watch_signal_cb(uv_signal_t *sg, int signum)
+{
+    struct sp_watch *w = sg->data;
+    if (!w->stopped)
+        w->cb(w->ud);
+}
+
+static void watch_prepare_cb(uv_prepare_t *p)
+{
+    struct sp_watch *w = p->data;
+    if (!w->stopped)
+        w->cb(w->ud);
+}
+
+struct sp_watch *sp_engine_watch_fd(struct sp_engine *eng, int fd, sp_watch_cb cb, void *ud)
+{
+    struct sp_watch *w = watch_new(eng, cb, ud);
+    if (w == NULL)
+        return NULL;
+    if (uv_poll_init(&eng->loop, &w->u.poll, fd) != 0) {
+        watch_unlink_free(w);
+        return NULL;
+    }
+    w->u.h.data = w;
+    uv_poll_start(&w->u.poll, UV_READABLE, watch_poll_cb);
+    return w;
+}
+
+struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms,
+                                       uint64_t repeat_ms, sp_watch_cb cb, void *ud)
+{
+    struct sp_watch *w = watch_new(eng, cb, ud);
+    if (w == NULL)
+        return NULL;
+    uv_timer_init(&eng->loop, &w->u.timer);
+    w->u.h.data = w;
+    uv_timer_start(&w->u.timer, watch_timer_cb, first_ms, repeat_ms);
+    return w;
+}
+
+struct sp_watch *sp_engine_watch_signal(struct sp_engine *eng, int signum, sp_watch_cb cb,
+                                        void *ud)
+{
+    struct sp_watch *w = watch_new(eng, cb, ud);
+    if (w == NULL)
+        return NULL;
+    uv_signal_init(&eng->loop, &w->u.signal);
+    w->u.h.data = w;
+    if (uv_signal_start(&w->u.signal, watch_signal_cb, signum) != 0) {
+        w->stopped = 1;
+        uv_close(&w->u.h, watch_closed);
+        return NULL;
+    }
+    /* Waiting for a signal alone must not keep the loop running. */
+    uv_unref(&w->u.h);
+    return w;
+}
+
+struct sp_watch *sp_engine_watch_prepare(struct sp_engine *eng, sp_watch_cb cb, void *ud)
+{
+    struct sp_watch *w = watch_new(eng, cb, ud);
+    if (w == NULL)
+        return NULL;
+    uv_prepare_init(&eng->loop, &w->u.prepare);
+    w->u.h.data = w;
+    uv_prepare_start(&w->u.prepare, watch_prepare_cb);
+    /* Drawing alone must not keep the loop running. */
+    uv_unref(&w->u.h);
+    return w;
+}
+
+void sp_watch_stop(struct sp_watch *w)
+{
+    if (w == NULL || w->stopped)
+        return;
+    w->stopped = 1;
+    uv_close(&w->u.h, watch_closed);
+}

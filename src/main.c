@@ -1,13 +1,325 @@
-/* sockpit: picks the TUI or the headless front end. */
+/* sockpit: parses the program options (DESIGN §5) and hands the command
+ * lines to the TUI or to the headless front end. */
+#include <errno.h>
+#include <locale.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "sockpit/buf.h"
+#include "sockpit/cmd.h"
+#include "sockpit/engine.h"
+#include "sockpit/headless.h"
+#include "sockpit/lab.h"
+#include "sockpit/tui.h"
+
+#define SCRIPT_MAX (16u * 1024 * 1024)
+
+static const char usage_text[] =
+    "usage: sockpit [options]\n"
+    "\n"
+    "  sockpit                    TUI, empty workbench\n"
+    "  sockpit --demo             TUI playground: echo listener and a connected client\n"
+    "  sockpit -e CMD [-e CMD]... run commands, then stay interactive (TUI) or keep running\n"
+    "  sockpit --script FILE      the same, from a file (\"-\" = stdin; # comments)\n"
+    "\n"
+    "options:\n"
+    "  -e CMD             run a command line (repeatable; in order with --script)\n"
+    "  --script FILE|-    run the lines of FILE, or of stdin\n"
+    "  --headless         no TUI (automatic when stdout is not a terminal)\n"
+    "  --json             headless: one JSON object per event per line\n"
+    "  --quiet            headless: no recv/msg/send events; lifecycle and a summary per "
+    "socket\n"
+    "  --timeout SEC      exit 1 if still running after SEC seconds\n"
+    "  --keep-going       a failed line does not stop the script (exit status 1 at the end)\n"
+    "  --lab NAME|list    run a built-in lesson, or list them\n"
+    "  --demo             the TUI playground\n"
+    "  --help-commands-md print the command reference in Markdown (the README's)\n"
+    "  -h, --help         this help\n"
+    "  --version          print the version\n"
+    "\n"
+    "Headless runs end at `quit`, when every socket is closed after the script ended, or at\n"
+    "--timeout. Exit status: 0 ok, 1 a command, wait or expect failed (or timeout), 2 usage.\n"
+    "\n";
+
+struct lines {
+    char **line;
+    char **origin;
+    size_t n, cap;
+};
+
+static void add_line(struct lines *l, const char *text, size_t len, const char *origin)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **a = realloc(l->line, cap * sizeof *a);
+        char **b = a != NULL ? realloc(l->origin, cap * sizeof *b) : NULL;
+        if (a == NULL || b == NULL) {
+            fprintf(stderr, "sockpit: out of memory\n");
+            exit(1);
+        }
+        l->line = a;
+        l->origin = b;
+        l->cap = cap;
+    }
+    l->line[l->n] = strndup(text, len);
+    l->origin[l->n] = strdup(origin);
+    if (l->line[l->n] == NULL || l->origin[l->n] == NULL) {
+        fprintf(stderr, "sockpit: out of memory\n");
+        exit(1);
+    }
+    l->n++;
+}
+
+static void free_lines(struct lines *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->line[i]);
+        free(l->origin[i]);
+    }
+    free(l->line);
+    free(l->origin);
+}
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "sockpit: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (try sockpit --help)\n");
+    va_end(ap);
+    return 2;
+}
+
+/* Reads a whole script (to EOF: stdin scripts are read before they run) and
+ * adds its lines with "FILE:N" origins. */
+static int read_script(struct lines *l, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "sockpit: cannot open script %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    struct sp_buf b;
+    sp_buf_init(&b);
+    char chunk[65536];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b.len + r > SCRIPT_MAX) {
+            fprintf(stderr, "sockpit: script %s is larger than 16 MiB\n", path);
+            sp_buf_cleanup(&b);
+            if (f != stdin)
+                fclose(f);
+            return 2;
+        }
+        sp_buf_append(&b, chunk, r);
+    }
+    int bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        fprintf(stderr, "sockpit: cannot read script %s\n", path);
+        sp_buf_cleanup(&b);
+        return 2;
+    }
+    const char *name = strcmp(path, "-") == 0 ? "stdin" : path;
+    size_t start = 0, lineno = 0;
+    for (size_t i = 0; i <= b.len; i++) {
+        if (i < b.len && b.data[i] != '\n')
+            continue;
+        if (i == b.len && i == start)
+            break;
+        size_t end = i;
+        if (end > start && b.data[end - 1] == '\r')
+            end--;
+        char origin[512];
+        snprintf(origin, sizeof origin, "%s:%zu", name, ++lineno);
+        /* A NUL inside a line would silently cut it; say so instead. */
+        if (memchr(b.data + start, '\0', end - start) != NULL) {
+            fprintf(stderr, "sockpit: %s: NUL byte in the script\n", origin);
+            sp_buf_cleanup(&b);
+            return 2;
+        }
+        add_line(l, (const char *)b.data + start, end - start, origin);
+        start = i + 1;
+    }
+    sp_buf_cleanup(&b);
+    return 0;
+}
+
+/* The value of an option: "--opt=value" or the next argument. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) == 0 && a[n] == '=')
+        return a + n + 1;
+    if (*i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}
+
+static int is_opt(const char *a, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("sockpit %s\n", SP_VERSION);
-        return 0;
+    setlocale(LC_CTYPE, "");
+    struct lines lines = {0};
+    int headless = 0, json = 0, quiet = 0, keep_going = 0, demo = 0;
+    double timeout = 0;
+    const char *lab = NULL;
+    int status = 0, ecount = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            struct sp_buf b;
+            sp_buf_init(&b);
+            sp_cmd_help(&b, NULL);
+            fputs(usage_text, stdout);
+            fputs(sp_buf_str(&b), stdout);
+            sp_buf_cleanup(&b);
+            free_lines(&lines);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("sockpit %s\n", SP_VERSION);
+            free_lines(&lines);
+            return 0;
+        } else if (strcmp(a, "--help-commands-md") == 0) {
+            struct sp_buf b;
+            sp_buf_init(&b);
+            sp_cmd_reference_md(&b);
+            fputs(sp_buf_str(&b), stdout);
+            sp_buf_cleanup(&b);
+            free_lines(&lines);
+            return 0;
+        } else if (strcmp(a, "-e") == 0 || strncmp(a, "-e", 2) == 0) {
+            const char *cmd = a[2] != '\0' ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            if (cmd == NULL) {
+                status = usage_error("%s needs a command", "-e");
+                goto out;
+            }
+            char origin[32];
+            snprintf(origin, sizeof origin, "-e %d", ++ecount);
+            add_line(&lines, cmd, strlen(cmd), origin);
+        } else if (is_opt(a, "--script")) {
+            if ((v = opt_value(argc, argv, &i, "--script")) == NULL) {
+                status = usage_error("%s needs a file (or -)", "--script");
+                goto out;
+            }
+            if ((status = read_script(&lines, v)) != 0)
+                goto out;
+        } else if (strcmp(a, "--headless") == 0) {
+            headless = 1;
+        } else if (strcmp(a, "--json") == 0) {
+            json = headless = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            quiet = headless = 1;
+        } else if (strcmp(a, "--keep-going") == 0) {
+            keep_going = 1;
+        } else if (strcmp(a, "--demo") == 0) {
+            demo = 1;
+        } else if (is_opt(a, "--timeout")) {
+            char *end;
+            if ((v = opt_value(argc, argv, &i, "--timeout")) == NULL) {
+                status = usage_error("%s needs seconds", "--timeout");
+                goto out;
+            }
+            errno = 0;
+            timeout = strtod(v, &end);
+            if (errno != 0 || end == v || *end != '\0' || !(timeout > 0) || timeout > 1e7) {
+                status = usage_error("bad --timeout \"%s\": seconds > 0 expected", v);
+                goto out;
+            }
+        } else if (is_opt(a, "--lab")) {
+            if ((lab = opt_value(argc, argv, &i, "--lab")) == NULL) {
+                status = usage_error("%s needs a lesson name (or list)", "--lab");
+                goto out;
+            }
+        } else {
+            status = usage_error("unknown option \"%s\"", a);
+            goto out;
+        }
     }
-    fprintf(stderr, "sockpit: not built yet\n");
-    return 2;
+
+    if (lab != NULL) {
+        if (strcmp(lab, "list") == 0) {
+            struct sp_buf b;
+            sp_buf_init(&b);
+            sp_lab_list(&b);
+            fputs(sp_buf_str(&b), stdout);
+            sp_buf_cleanup(&b);
+            goto out;
+        }
+        if (sp_lab_find(lab) == NULL) {
+            char err[256];
+            sp_lab_unknown(lab, err, sizeof err);
+            fprintf(stderr, "sockpit: %s\n", err);
+            status = 2;
+            goto out;
+        }
+    }
+    if (!isatty(STDOUT_FILENO))
+        headless = 1;
+    if (headless && demo) {
+        status = usage_error("%s needs the TUI (a terminal on stdout)", "--demo");
+        goto out;
+    }
+
+    if (headless) {
+        if (lab != NULL) {
+            /* The lesson runs first, before any -e lines. */
+            char line[300];
+            snprintf(line, sizeof line, "lab %s", lab);
+            add_line(&lines, line, strlen(line), "--lab");
+            char *l0 = lines.line[lines.n - 1], *o0 = lines.origin[lines.n - 1];
+            memmove(lines.line + 1, lines.line, (lines.n - 1) * sizeof *lines.line);
+            memmove(lines.origin + 1, lines.origin, (lines.n - 1) * sizeof *lines.origin);
+            lines.line[0] = l0;
+            lines.origin[0] = o0;
+        }
+        struct sp_headless_opts ho;
+        memset(&ho, 0, sizeof ho);
+        ho.json = json;
+        ho.quiet = quiet;
+        ho.keep_going = keep_going;
+        ho.timeout_s = timeout;
+        ho.lines = (const char *const *)lines.line;
+        ho.origins = (const char *const *)lines.origin;
+        ho.nlines = lines.n;
+        ho.out_fd = STDOUT_FILENO;
+        status = sp_headless_main(&ho);
+        goto out;
+    }
+
+    struct sp_engine *eng = NULL;
+    struct sp_engine_opts eo;
+    memset(&eo, 0, sizeof eo);
+    eo.keep_history = 1;
+    eo.keep_data = 1;
+    if (sp_engine_new(&eng, &eo) != 0) {
+        fprintf(stderr, "sockpit: cannot start the engine\n");
+        status = 1;
+        goto out;
+    }
+    struct sp_tui_opts to;
+    memset(&to, 0, sizeof to);
+    to.demo = demo;
+    to.lines = (const char *const *)lines.line;
+    to.origins = (const char *const *)lines.origin;
+    to.nlines = lines.n;
+    to.lab = lab;
+    status = sp_tui_main(eng, &to);
+    sp_engine_free(eng);
+out:
+    free_lines(&lines);
+    return status;
 }

@@ -1,1 +1,779 @@
-int sp__ui_placeholder;
+/* The TUI's main loop glue: terminal setup, the engine subscription, the
+ * command-layer hooks, input dispatch and the one screen manager that draws.
+ *
+ * Drawing is coalesced: event callbacks only mark the model dirty; a 33 ms
+ * timer and the loop's prepare phase draw at most ~30 frames a second, never
+ * from inside a socket callback. Input is drained completely on every wake-up
+ * before anything is drawn, so a flood of data never delays keys. */
+#include <curses.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sockpit/cmd.h"
+#include "sockpit/tui.h"
+#include "ui.h"
+
+#define FRAME_MS   33
+#define REFRESH_MS 200 /* live state line (unread/unsent) without events */
+
+uint64_t ui_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void ui_set_status(struct sp_tui *t, int role, const char *fmt, ...)
+{
+    va_list ap;
+    char buf[512];
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    sp_buf_reset(&t->status);
+    sp_buf_appends(&t->status, buf);
+    t->status_role = role;
+    t->status_ms = ui_now_ms();
+    t->dirty = 1;
+}
+
+void ui_set_status_render(struct sp_tui *t, int role, const char *prefix, const char *text)
+{
+    sp_buf_reset(&t->status);
+    sp_buf_appends(&t->status, prefix);
+    if (text)
+        sp_render(&t->status, text, strlen(text), t->th.render);
+    t->status_role = role;
+    t->status_ms = ui_now_ms();
+    t->dirty = 1;
+}
+
+void ui_run(struct sp_tui *t, const char *fmt, ...)
+{
+    va_list ap;
+    char buf[1024];
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(buf)) {
+        /* Long lines (a composer message in hex) are formatted again in full. */
+        char *big = malloc((size_t)n + 1);
+        if (!big)
+            abort();
+        va_start(ap, fmt);
+        vsnprintf(big, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        sp_cmdq_push(t->kq, big, "key");
+        free(big);
+    } else {
+        sp_cmdq_push(t->kq, buf, "key");
+    }
+    t->dirty = 1;
+}
+
+struct ui_pane *ui_focused(struct sp_tui *t)
+{
+    return &t->panes[t->focus];
+}
+
+uint32_t ui_focused_sock(struct sp_tui *t)
+{
+    return t->panes[t->focus].sock;
+}
+
+static int pane_of(struct sp_tui *t, uint32_t id)
+{
+    for (int i = 0; i < t->npanes; i++)
+        if (t->panes[i].sock == id)
+            return i;
+    return -1;
+}
+
+void ui_show_sock(struct sp_tui *t, uint32_t id)
+{
+    int i = pane_of(t, id);
+    if (i >= 0) {
+        t->focus = i;
+    } else {
+        struct ui_pane *p = ui_focused(t);
+        ui_pane_reset(p, id);
+    }
+    t->selected = id;
+    t->dirty = 1;
+}
+
+/* A socket not shown in any pane, preferring open ones, or 0. */
+static uint32_t unshown_sock(struct sp_tui *t)
+{
+    uint32_t best = 0;
+    for (size_t i = 0; i < t->norder; i++) {
+        uint32_t id = t->order[i];
+        if (pane_of(t, id) >= 0)
+            continue;
+        struct sp_sock_info si;
+        if (sp_engine_sock_info(t->eng, id, &si) == 0 && si.open)
+            return id;
+        if (!best)
+            best = id;
+    }
+    return best;
+}
+
+int ui_split(struct sp_tui *t, int stacked, uint32_t id)
+{
+    if (t->npanes >= UI_PANES_MAX)
+        return -1;
+    if (!id)
+        id = unshown_sock(t);
+    if (!id)
+        id = ui_focused_sock(t);
+    int at = t->focus + 1;
+    memmove(&t->panes[at + 1], &t->panes[at], (size_t)(t->npanes - at) * sizeof(t->panes[0]));
+    struct ui_pane *p = &t->panes[at];
+    memset(p, 0, sizeof(*p));
+    p->view = t->panes[t->focus].view;
+    ui_pane_reset(p, id);
+    t->npanes++;
+    t->stacked = stacked;
+    t->focus = at;
+    if (id)
+        t->selected = id;
+    t->dirty = 1;
+    return 0;
+}
+
+void ui_unsplit(struct sp_tui *t)
+{
+    if (t->npanes <= 1) {
+        ui_set_status(t, UI_R_WARN, "only one pane left");
+        return;
+    }
+    int at = t->focus;
+    memmove(&t->panes[at], &t->panes[at + 1], (size_t)(t->npanes - at - 1) * sizeof(t->panes[0]));
+    t->npanes--;
+    if (t->focus >= t->npanes)
+        t->focus = t->npanes - 1;
+    t->dirty = 1;
+}
+
+int ui_sock_open_count(struct sp_tui *t)
+{
+    uint32_t probe;
+    size_t n = sp_engine_sock_ids(t->eng, &probe, 0);
+    if (n == 0)
+        return 0;
+    uint32_t *ids = malloc(n * sizeof(*ids));
+    if (!ids)
+        abort();
+    n = sp_engine_sock_ids(t->eng, ids, n);
+    int open = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sp_sock_info si;
+        if (sp_engine_sock_info(t->eng, ids[i], &si) == 0 && si.open)
+            open++;
+    }
+    free(ids);
+    return open;
+}
+
+/* Where a new socket goes: a listener's pane opens into its first
+ * connection; otherwise an empty or closed pane is reused, or a second pane
+ * added; beyond that a socket the user created replaces the focused pane and
+ * an accepted one waits in the sidebar. */
+static void auto_show(struct sp_tui *t, uint32_t id, uint32_t parent)
+{
+    if (t->demo && t->demo_stage && t->demo_stage < 3 && t->npanes >= 2)
+        return;
+    if (pane_of(t, id) >= 0)
+        return;
+    int i = parent ? pane_of(t, parent) : -1;
+    if (i >= 0) {
+        ui_pane_reset(&t->panes[i], id);
+        if (i == t->focus)
+            t->selected = id;
+        return;
+    }
+    int reuse = -1;
+    for (int k = -1; k < t->npanes && reuse < 0; k++) {
+        int j = k < 0 ? t->focus : k;
+        struct ui_pane *p = &t->panes[j];
+        struct sp_sock_info si;
+        if (p->sock == 0 || (sp_engine_sock_info(t->eng, p->sock, &si) == 0 && !si.open))
+            reuse = j;
+    }
+    if (reuse >= 0) {
+        ui_pane_reset(&t->panes[reuse], id);
+        if (!parent || reuse == t->focus) {
+            t->focus = reuse;
+            t->selected = id;
+        }
+        return;
+    }
+    if (t->npanes < 2) {
+        int focus = t->focus;
+        ui_split(t, t->stacked, id);
+        if (parent) {
+            /* An accepted connection must not steal the keyboard. */
+            t->focus = focus;
+            t->selected = ui_focused_sock(t) ? ui_focused_sock(t) : id;
+        }
+        return;
+    }
+    /* A socket the user just created goes where the user is looking;
+     * further accepted connections wait in the sidebar. */
+    if (!parent) {
+        ui_pane_reset(ui_focused(t), id);
+        t->selected = id;
+    }
+}
+
+static void on_event(void *ud, const struct sp_event *ev)
+{
+    struct sp_tui *t = ud;
+    t->dirty = 1;
+    switch (ev->type) {
+    case SP_EV_RECV:
+    case SP_EV_MSG:
+    case SP_EV_SEND:
+        return; /* the hot path: nothing but the dirty mark */
+    case SP_EV_LISTENING:
+    case SP_EV_CONNECTED:
+    case SP_EV_BOUND:
+        ui_sidebar_note_sock(t, ev->sock, 0);
+        auto_show(t, ev->sock, 0);
+        break;
+    case SP_EV_ACCEPTED:
+        ui_sidebar_note_sock(t, ev->sock, ev->parent);
+        auto_show(t, ev->sock, ev->parent);
+        break;
+    case SP_EV_CLOSED:
+        t->side_dirty = 1;
+        break;
+    case SP_EV_CMD_ERROR: {
+        struct sp_buf b;
+        sp_buf_init(&b);
+        sp_buf_appends(&b, "error: ");
+        if (ev->message)
+            sp_render(&b, ev->message, strlen(ev->message), t->th.render);
+        if (ev->line && ev->line[0]) {
+            sp_buf_appends(&b, "   (in: ");
+            sp_render(&b, ev->line, strlen(ev->line), t->th.render);
+            sp_buf_appends(&b, ")");
+        }
+        ui_set_status(t, UI_R_ERROR, "%s", sp_buf_str(&b));
+        sp_buf_cleanup(&b);
+        break;
+    }
+    case SP_EV_ERROR:
+        if (pane_of(t, ev->sock) < 0) {
+            char prefix[48];
+            snprintf(prefix, sizeof(prefix), "[%u] error: ", (unsigned)ev->sock);
+            struct sp_buf b;
+            sp_buf_init(&b);
+            if (ev->code)
+                sp_buf_appends(&b, ev->code);
+            if (ev->message) {
+                sp_buf_appends(&b, " ");
+                sp_buf_appends(&b, ev->message);
+            }
+            ui_set_status_render(t, UI_R_ERROR, prefix, sp_buf_str(&b));
+            sp_buf_cleanup(&b);
+        }
+        break;
+    case SP_EV_NOTICE:
+        if (ev->sock == 0 || pane_of(t, ev->sock) < 0)
+            ui_set_status_render(t, UI_R_TITLE, "", ev->message);
+        break;
+    default:
+        break;
+    }
+    ui_demo_event(t, ev);
+}
+
+/* Command-layer hooks. */
+static uint32_t hook_current(void *ud)
+{
+    return ui_focused_sock(ud);
+}
+
+static void hook_output(void *ud, const char *line)
+{
+    struct sp_tui *t = ud;
+    char **v = realloc(t->pending_out, (t->npending_out + 1) * sizeof(*v));
+    char *copy = strdup(line);
+    if (!v || !copy)
+        abort();
+    t->pending_out = v;
+    t->pending_out[t->npending_out++] = copy;
+    t->dirty = 1;
+}
+
+static void hook_quit(void *ud)
+{
+    struct sp_tui *t = ud;
+    t->quitting = 1;
+    t->quit_deadline_ms = ui_now_ms() + 2000;
+}
+
+static int parse_id(const char *s, uint32_t *id)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v == 0 || v > UINT32_MAX)
+        return -1;
+    *id = (uint32_t)v;
+    return 0;
+}
+
+static int hook_ui_command(void *ud, int argc, const char *const *argv, char *err, size_t errlen)
+{
+    struct sp_tui *t = ud;
+    const char *cmd = argv[0];
+    struct ui_pane *p = ui_focused(t);
+    t->dirty = 1;
+    if (strcmp(cmd, "split") == 0) {
+        int stacked = t->stacked;
+        uint32_t id = 0;
+        for (int i = 1; i < argc; i++) {
+            const char *a = argv[i];
+            if (strcmp(a, "rows") == 0 || strcmp(a, "v") == 0 || strcmp(a, "-v") == 0 ||
+                strcmp(a, "stacked") == 0)
+                stacked = 1;
+            else if (strcmp(a, "cols") == 0 || strcmp(a, "h") == 0 || strcmp(a, "-h") == 0 ||
+                     strcmp(a, "side") == 0)
+                stacked = 0;
+            else if (parse_id(a, &id) != 0) {
+                snprintf(err, errlen, "split: expected rows, cols or a socket id, not '%s'", a);
+                return -1;
+            }
+        }
+        struct sp_sock_info si;
+        if (id && sp_engine_sock_info(t->eng, id, &si) != 0) {
+            snprintf(err, errlen, "split: no socket %u", (unsigned)id);
+            return -1;
+        }
+        if (ui_split(t, stacked, id) != 0) {
+            snprintf(err, errlen, "split: at most %d panes", UI_PANES_MAX);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "unsplit") == 0) {
+        if (t->npanes <= 1) {
+            snprintf(err, errlen, "unsplit: only one pane");
+            return -1;
+        }
+        ui_unsplit(t);
+        return 0;
+    }
+    if (strcmp(cmd, "view") == 0) {
+        static const char *const names[] = {"chunks", "messages", "both"};
+        if (argc < 2) {
+            p->view = (enum ui_view)((p->view + 1) % 3);
+            return 0;
+        }
+        size_t l = strlen(argv[1]);
+        if (strcmp(argv[1], "msgs") == 0 || strcmp(argv[1], "msg") == 0) {
+            p->view = UI_VIEW_MESSAGES;
+            return 0;
+        }
+        for (int i = 0; i < 3; i++)
+            if (l && strncmp(argv[1], names[i], l) == 0) {
+                p->view = (enum ui_view)i;
+                return 0;
+            }
+        snprintf(err, errlen, "view: expected chunks, msgs or both");
+        return -1;
+    }
+    if (strcmp(cmd, "hex") == 0) {
+        if (argc < 2)
+            p->hex = !p->hex;
+        else if (strcmp(argv[1], "on") == 0)
+            p->hex = 1;
+        else if (strcmp(argv[1], "off") == 0)
+            p->hex = 0;
+        else {
+            snprintf(err, errlen, "hex: expected on or off");
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "focus") == 0) {
+        uint32_t id;
+        struct sp_sock_info si;
+        if (argc < 2 || parse_id(argv[1], &id) != 0 ||
+            sp_engine_sock_info(t->eng, id, &si) != 0) {
+            snprintf(err, errlen, "focus: expected the id of an existing socket");
+            return -1;
+        }
+        ui_show_sock(t, id);
+        return 0;
+    }
+    snprintf(err, errlen, "%s: not a front-end command", cmd);
+    return -1;
+}
+
+/* Screen manager: the only place that draws. */
+static void update_watched(struct sp_tui *t)
+{
+    uint32_t want[UI_PANES_MAX];
+    int n = 0;
+    for (int i = 0; i < t->npanes; i++) {
+        uint32_t id = t->panes[i].sock;
+        int dup = 0;
+        for (int k = 0; k < n; k++)
+            dup |= want[k] == id;
+        if (id && !dup)
+            want[n++] = id;
+    }
+    for (int i = 0; i < t->nwatched; i++) {
+        int keep = 0;
+        for (int k = 0; k < n; k++)
+            keep |= want[k] == t->watched[i];
+        if (!keep)
+            sp_engine_set_watched(t->eng, t->watched[i], 0);
+    }
+    for (int k = 0; k < n; k++) {
+        int had = 0;
+        for (int i = 0; i < t->nwatched; i++)
+            had |= want[k] == t->watched[i];
+        if (!had)
+            sp_engine_set_watched(t->eng, want[k], 1);
+    }
+    memcpy(t->watched, want, sizeof(want));
+    t->nwatched = n;
+}
+
+static void flush_output(struct sp_tui *t)
+{
+    if (t->npending_out == 0)
+        return;
+    if (t->npending_out == 1 && !t->box.open) {
+        ui_set_status(t, UI_R_NORMAL, "%s", t->pending_out[0]);
+        free(t->pending_out[0]);
+        free(t->pending_out);
+    } else if (t->box.open && t->box.title && strcmp(t->box.title, "output") == 0) {
+        /* More lines for the box already open. */
+        char **v = realloc(t->box.lines, (t->box.nlines + t->npending_out) * sizeof(*v));
+        if (!v)
+            abort();
+        memcpy(v + t->box.nlines, t->pending_out, t->npending_out * sizeof(*v));
+        t->box.lines = v;
+        t->box.nlines += t->npending_out;
+        free(t->pending_out);
+    } else {
+        ui_box_open(t, "output", t->pending_out, t->npending_out);
+    }
+    t->pending_out = NULL;
+    t->npending_out = 0;
+}
+
+static void draw(struct sp_tui *t)
+{
+    t->dirty = 0;
+    t->last_draw_ms = ui_now_ms();
+    flush_output(t);
+    erase();
+    t->cur_y = t->cur_x = -1;
+    ui_layout(t);
+    if (t->too_small) {
+        const char *msg = "terminal too small";
+        char need[64];
+        snprintf(need, sizeof(need), "%dx%d, need 40x10", t->cols, t->rows);
+        int y = t->rows / 2 - 1;
+        ui_put(t, y < 0 ? 0 : y, 0, t->cols, UI_R_WARN, msg);
+        ui_put(t, y + 1 < 0 ? 0 : y + 1, 0, t->cols, UI_R_NORMAL, need);
+        curs_set(0);
+        refresh();
+        return;
+    }
+    ui_sidebar_refresh(t);
+    update_watched(t);
+    ui_sidebar_draw(t);
+    for (int i = 0; i < t->npanes; i++) {
+        struct ui_pane *p = &t->panes[i];
+        ui_pane_draw(t, p, i == t->focus && t->npanes > 1 ? 1 : (t->npanes == 1));
+        if (!t->stacked && i + 1 < t->npanes)
+            ui_vline(t, p->y, p->x + p->w, p->h);
+    }
+    ui_composer_draw(t);
+    ui_status_draw(t);
+    ui_hints_draw(t);
+    if (t->mode == UI_MODE_MENU)
+        ui_menu_draw(t);
+    if (t->box.open)
+        ui_box_draw(t);
+    if (t->cur_y >= 0 && (t->mode == UI_MODE_PROMPT || t->mode == UI_MODE_COMPOSE)) {
+        curs_set(1);
+        move(t->cur_y, t->cur_x);
+    } else {
+        curs_set(0);
+    }
+    refresh();
+}
+
+static void resize(struct sp_tui *t)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+        resizeterm(ws.ws_row, ws.ws_col);
+    t->rows = LINES;
+    t->cols = COLS;
+    clearok(curscr, TRUE);
+    t->dirty = 1;
+}
+
+static void dispatch(struct sp_tui *t, int key)
+{
+    int r = UI_UNHANDLED;
+    if (key == UI_KEY(KEY_RESIZE)) {
+        /* curses already resized (resizeterm() queues this key): calling
+         * resizeterm() again would queue another one, forever. */
+        t->rows = LINES;
+        t->cols = COLS;
+        t->dirty = 1;
+        return;
+    }
+    if (key == UI_MOUSE_KEY) {
+        if (t->mode == UI_MODE_NORMAL || t->mode == UI_MODE_COMPOSE)
+            r = ui_mouse(t);
+        t->dirty = 1;
+        return;
+    }
+    if (t->too_small) {
+        if (key == 'q' || key == UI_CTRL('c'))
+            ui_keys_normal(t, 'q');
+        t->dirty = 1;
+        return;
+    }
+    switch (t->mode) {
+    case UI_MODE_HELP:
+        r = ui_box_key(t, key);
+        break;
+    case UI_MODE_MENU:
+        r = ui_menu_key(t, key);
+        break;
+    case UI_MODE_PROMPT:
+        r = ui_prompt_key(t, key);
+        break;
+    case UI_MODE_COMPOSE:
+        r = ui_composer_key(t, key);
+        if (r == UI_UNHANDLED) {
+            /* Scrolling and focus keep working while composing. */
+            switch (key) {
+            case UI_KEY(KEY_PPAGE):
+            case UI_KEY(KEY_NPAGE):
+            case '\t':
+            case UI_KEY(KEY_BTAB):
+                r = ui_keys_normal(t, key);
+                break;
+            default:
+                break;
+            }
+        }
+        break;
+    default:
+        r = ui_keys_normal(t, key);
+        if (r == UI_UNHANDLED && key == UI_ESC) {
+            sp_buf_reset(&t->status);
+            r = UI_HANDLED | UI_REDRAW;
+        }
+        break;
+    }
+    (void)r;
+    t->dirty = 1;
+}
+
+/* stdin is readable: take every pending key before anything is drawn. */
+static void on_stdin(void *ud)
+{
+    struct sp_tui *t = ud;
+    for (int i = 0; i < 4096; i++) {
+        wint_t wc;
+        int rc = wget_wch(stdscr, &wc);
+        if (rc == ERR)
+            break;
+        int key;
+        if (rc == KEY_CODE_YES)
+            key = wc == KEY_MOUSE ? UI_MOUSE_KEY : UI_KEY((int)wc);
+        else
+            key = (int)wc;
+        dispatch(t, key);
+        if (t->quit)
+            break;
+    }
+}
+
+static void on_winch(void *ud)
+{
+    resize(ud);
+}
+
+static void on_term(void *ud)
+{
+    struct sp_tui *t = ud;
+    t->quit = 1;
+}
+
+static void maybe_stop(struct sp_tui *t)
+{
+    if (t->quitting && (ui_sock_open_count(t) == 0 || ui_now_ms() >= t->quit_deadline_ms))
+        t->quit = 1;
+    if (t->quit)
+        sp_engine_stop(t->eng);
+}
+
+static void on_tick(void *ud)
+{
+    struct sp_tui *t = ud;
+    t->tick++;
+    if (t->tick % (REFRESH_MS / FRAME_MS) == 0)
+        t->dirty = 1;
+    maybe_stop(t);
+    if (t->dirty && !t->quit)
+        draw(t);
+}
+
+static void on_prepare(void *ud)
+{
+    struct sp_tui *t = ud;
+    maybe_stop(t);
+    if (t->dirty && !t->quit && ui_now_ms() - t->last_draw_ms >= FRAME_MS)
+        draw(t);
+}
+
+static int locale_is_utf8(void)
+{
+    const char *cs = nl_langinfo(CODESET);
+    return cs && (strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0);
+}
+
+int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
+{
+    struct sp_tui *t = calloc(1, sizeof(*t));
+    if (!t)
+        return 1;
+    t->eng = eng;
+    setlocale(LC_ALL, "");
+    int utf8 = locale_is_utf8();
+    const char *nc = getenv("NO_COLOR");
+    int color = !(nc && nc[0]);
+
+    /* The loop's SIGWINCH handler goes in before curses starts, so curses
+     * leaves the signal to us and resizes happen on the loop. */
+    struct sp_watch *w_winch = sp_engine_watch_signal(eng, SIGWINCH, on_winch, t);
+    struct sp_watch *w_term = sp_engine_watch_signal(eng, SIGTERM, on_term, t);
+    struct sp_watch *w_hup = sp_engine_watch_signal(eng, SIGHUP, on_term, t);
+
+    SCREEN *scr = newterm(NULL, stdout, stdin);
+    if (!scr) {
+        fprintf(stderr, "sockpit: cannot start the terminal interface (TERM=%s)\n",
+                getenv("TERM") ? getenv("TERM") : "");
+        sp_watch_stop(w_winch);
+        sp_watch_stop(w_term);
+        sp_watch_stop(w_hup);
+        free(t);
+        return 1;
+    }
+    set_term(scr);
+    raw();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25);
+    mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED
+#if NCURSES_MOUSE_VERSION > 1
+                  | BUTTON4_PRESSED | BUTTON5_PRESSED
+#endif
+              ,
+              NULL);
+    mouseinterval(0);
+    curs_set(0);
+    ui_theme_init(&t->th, utf8, color);
+    t->rows = LINES;
+    t->cols = COLS;
+
+    sp_buf_init(&t->status);
+    sp_buf_init(&t->hint);
+    sp_buf_init(&t->completions);
+    sp_buf_init(&t->scratch);
+    ui_edit_init(&t->composer);
+    ui_edit_init(&t->prompt);
+    t->npanes = 1;
+    ui_pane_reset(&t->panes[0], 0);
+    t->panes[0].view = UI_VIEW_BOTH;
+    t->side_dirty = 1;
+    t->dirty = 1;
+
+    int sub = sp_engine_subscribe(eng, SP_EV_MASK_ALL, on_event, t);
+    struct sp_cmd_hooks hooks = {
+        .output = hook_output,
+        .current = hook_current,
+        .quit = hook_quit,
+        .ui_command = hook_ui_command,
+    };
+    t->q = sp_cmdq_new(eng, &hooks, t);
+    t->kq = sp_cmdq_new(eng, &hooks, t);
+    /* Interactive: a failed line must not drop what the user types next. */
+    sp_cmdq_set_keep_going(t->q, 1);
+    sp_cmdq_set_keep_going(t->kq, 1);
+    if (opts) {
+        for (size_t i = 0; i < opts->nlines; i++)
+            sp_cmdq_push(t->q, opts->lines[i], opts->origins ? opts->origins[i] : "-e");
+        if (opts->lab) {
+            struct sp_buf b;
+            sp_buf_init(&b);
+            sp_buf_appendf(&b, "lab %s", opts->lab);
+            sp_cmdq_push(t->q, sp_buf_str(&b), "--lab");
+            sp_buf_cleanup(&b);
+        }
+        if (opts->demo)
+            ui_demo_start(t);
+    }
+
+    struct sp_watch *w_in = sp_engine_watch_fd(eng, STDIN_FILENO, on_stdin, t);
+    struct sp_watch *w_tick = sp_engine_watch_timer(eng, FRAME_MS, FRAME_MS, on_tick, t);
+    struct sp_watch *w_prep = sp_engine_watch_prepare(eng, on_prepare, t);
+    draw(t);
+    sp_engine_run(eng);
+
+    for (int i = 0; i < t->nwatched; i++)
+        sp_engine_set_watched(eng, t->watched[i], 0);
+    sp_watch_stop(w_in);
+    sp_watch_stop(w_tick);
+    sp_watch_stop(w_prep);
+    sp_watch_stop(w_winch);
+    sp_watch_stop(w_term);
+    sp_watch_stop(w_hup);
+    sp_engine_unsubscribe(eng, sub);
+    sp_cmdq_free(t->q);
+    sp_cmdq_free(t->kq);
+    endwin();
+    delscreen(scr);
+
+    ui_box_close(t);
+    for (size_t i = 0; i < t->npending_out; i++)
+        free(t->pending_out[i]);
+    free(t->pending_out);
+    ui_sidebar_cleanup(t);
+    ui_edit_cleanup(&t->composer);
+    ui_edit_cleanup(&t->prompt);
+    sp_buf_cleanup(&t->status);
+    sp_buf_cleanup(&t->hint);
+    sp_buf_cleanup(&t->completions);
+    sp_buf_cleanup(&t->scratch);
+    free(t);
+    return 0;
+}

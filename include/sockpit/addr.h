@@ -23,24 +23,33 @@ struct sp_addr {
     enum sp_addr_kind kind;
     char host[SP_ADDR_HOST_MAX]; /* tcp/udp: name or literal, no brackets */
     uint16_t port;               /* tcp/udp; 0 = ephemeral */
-    int family;                  /* AF_INET/AF_INET6 for literals, AF_UNSPEC for names */
+    int family;                  /* AF_INET/AF_INET6 for literals, AF_UNSPEC for names,
+                                    AF_UNIX for unix and unix-dgram */
     int wildcard;                /* host is 0.0.0.0 or :: */
-    char path[SP_ADDR_PATH_MAX]; /* unix, unix-dgram */
+    char path[SP_ADDR_PATH_MAX]; /* unix, unix-dgram; "@name" is a Linux abstract
+                                    socket: the engine maps the '@' to the
+                                    leading NUL of sun_path */
 };
 
 /* Parses `tcp:HOST:PORT`, `udp:HOST:PORT`, `tcp:PORT` (host 127.0.0.1),
  * `tcp:[::1]:PORT`, `unix:PATH`, `unix-dgram:PATH`. Returns 0, or -1 with a
  * one-line reason in err (unknown scheme, missing host or port, port not a
  * number or > 65535, unbalanced brackets, empty or overlong Unix path: paths
- * are never truncated). */
+ * are never truncated). Unbracketed IPv6 is refused with a hint to use
+ * brackets; scheme names are case-insensitive; literal hosts are stored in
+ * inet_ntop() form. *addr is only written on success. */
 int sp_addr_parse(struct sp_addr *addr, const char *text, char *err, size_t errlen);
-/* Formats addr back to its canonical text (IPv6 in brackets). */
+/* Formats addr back to its canonical text (IPv6 in brackets), which
+ * sp_addr_parse() reads back to the same fields. Returns the length of the
+ * full text, snprintf-style (>= len means buf holds a truncated prefix). */
 size_t sp_addr_format(const struct sp_addr *addr, char *buf, size_t len);
 /* Kind names as used in addresses: "tcp", "udp", "unix", "unix-dgram". */
 const char *sp_addr_kind_name(enum sp_addr_kind kind);
 /* Formats a kernel socket address: "127.0.0.1:80", "[::1]:80", or a Unix
  * path (unnamed sockets as "(unnamed)"). The path is not sanitised: pass it
- * through sp_render() before showing it. */
+ * through sp_render() before showing it. Abstract Unix names are shown as
+ * "@name" and may contain NUL bytes, so use the returned length (snprintf-
+ * style: the full length, buf truncated and terminated if it is shorter). */
 size_t sp_sockaddr_format(const struct sockaddr *sa, size_t salen, char *buf, size_t len);
 
 #endif

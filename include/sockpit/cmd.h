@@ -48,6 +48,15 @@ void sp_cmdq_set_keep_going(struct sp_cmdq *q, int on);
 /* Called when the queue goes idle (ran out of lines) or a failure stopped it. */
 void sp_cmdq_on_idle(struct sp_cmdq *q, void (*cb)(void *ud, int failed), void *ud);
 
+/* Keeps messages for `expect` only once a line running expect (or lab) was
+ * pushed, instead of from the queue's creation. The headless front end
+ * pushes its whole script before the loop runs, so it loses nothing and a
+ * run without expect costs nothing per recv. */
+void sp_cmdq_set_lazy_tap(struct sp_cmdq *q, int on);
+/* Does line run the command name (after prefix matching)? Used to scan a
+ * script before running it (e.g. `log` needs the history kept). */
+int sp_cmd_line_is(const char *line, const char *name);
+
 /* Help generated from the table: the list of commands, or one command's
  * usage and description. Returns -1 for an unknown command. */
 int sp_cmd_help(struct sp_buf *out, const char *name);
@@ -57,5 +66,9 @@ int sp_cmd_help(struct sp_buf *out, const char *name);
 size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *out);
 /* The command names, NULL-terminated (for docs and tests). */
 const char *const *sp_cmd_names(void);
+/* The README's command reference (Markdown), generated from the table;
+ * `sockpit --help-commands-md` prints it and a test compares it with the
+ * README so the two cannot drift. */
+void sp_cmd_reference_md(struct sp_buf *out);
 
 #endif

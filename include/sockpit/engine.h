@@ -27,6 +27,8 @@ struct sp_engine;
 #define SP_HIST_BYTES_MAX      (4u * 1024 * 1024)
 #define SP_HIST_GLOBAL_MAX     (256u * 1024 * 1024)
 #define SP_KSTATE_POLL_MS      100
+/* Block lengths recorded per `blocks` message at most (msg events). */
+#define SP_EV_BLOCKS_MAX       4096
 
 /* Engine-wide settings, fixed at creation. */
 struct sp_engine_opts {
@@ -35,10 +37,14 @@ struct sp_engine_opts {
     uint64_t connect_timeout_ms; /* 0: SP_CONNECT_TIMEOUT_MS */
 };
 
+/* Creates an engine (and ignores SIGPIPE). Returns 0 or a negative error. */
 int sp_engine_new(struct sp_engine **out, const struct sp_engine_opts *opts);
 /* Closes every socket (as `reset` does), runs the loop until all handles are
- * closed, and frees the engine. */
+ * closed, and frees the engine. Not from inside an event callback. */
 void sp_engine_free(struct sp_engine *eng);
+/* sp_engine_free() that returns what uv_loop_close() said: 0 when every
+ * handle was closed (tests assert it), UV_EBUSY if one leaked. */
+int sp_engine_destroy(struct sp_engine *eng);
 /* Runs the loop until sp_engine_stop() (returns 0) or until nothing is left to
  * do (returns 1). */
 int sp_engine_run(struct sp_engine *eng);
@@ -188,15 +194,22 @@ void sp_engine_set_watched(struct sp_engine *eng, uint32_t id, int watched);
 /* History: each socket's bounded event log, by absolute index (the first event
  * ever logged for the socket is 0). Indices below sp_hist_begin() were
  * dropped. sp_hist_get() fills out with pointers valid until the loop runs
- * again; returns 0, or -1 for an index not (or no longer) kept. */
+ * again or another engine call is made; returns 0, or -1 for an index not (or
+ * no longer) kept. */
 uint64_t sp_hist_begin(struct sp_engine *eng, uint32_t id);
 uint64_t sp_hist_end(struct sp_engine *eng, uint32_t id);
 int sp_hist_get(struct sp_engine *eng, uint32_t id, uint64_t idx, struct sp_event *out);
+/* The "N events dropped" marker (SP_EV_DROPPED, dropped = sp_hist_begin())
+ * to show before the oldest kept event. Returns 0, or -1 if nothing was
+ * dropped. */
+int sp_hist_dropped(struct sp_engine *eng, uint32_t id, struct sp_event *out);
 
 /* The loop, for front ends that must not include uv.h. A watch is freed by
  * sp_watch_stop() (safe from inside its own callback). */
 struct sp_watch;
 typedef void (*sp_watch_cb)(void *ud);
+/* Timer and fd watches keep sp_engine_run() going; signal and prepare
+ * watches do not. */
 /* cb when fd is readable. */
 struct sp_watch *sp_engine_watch_fd(struct sp_engine *eng, int fd, sp_watch_cb cb, void *ud);
 /* cb after first_ms, then every repeat_ms (0: once). */

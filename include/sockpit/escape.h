@@ -10,15 +10,23 @@ struct sp_buf;
  * \xHH` and `\"`; any other byte stands for itself. Quotes are not special
  * here (the command tokenizer removes them). Returns 0, or -1 with a reason in
  * err and the index of the offending character in *errpos (out may then hold
- * a partial result). */
+ * a partial result).
+ * The offending character of a bad escape (`\q`, a lone trailing backslash,
+ * `\x` without two hex digits) is its backslash; err says e.g.
+ * `bad escape "\q" ... at column 5` where the column is *errpos + 1.
+ * `\0` is always a single NUL (no octal), `\xHH` takes exactly two digits. */
 int sp_unescape(const char *s, size_t n, struct sp_buf *out, size_t *errpos, char *err,
                 size_t errlen);
 /* Appends the bytes of hex digits in s[0..n); spaces, tabs, ':' and '-' are
- * separators; an odd digit count is an error. Same error reporting. */
+ * separators; an odd digit count is an error. Same error reporting. A digit
+ * pair may not straddle a separator ("de ad" is fine, "d ead" is an error at
+ * the unpaired digit); a non-hex character (also the x of "0x") is an error
+ * at that character. */
 int sp_hex_parse(const char *s, size_t n, struct sp_buf *out, size_t *errpos, char *err,
                  size_t errlen);
 /* Appends p[0..n) in escape syntax such that sp_unescape() gives it back
- * (used to show specs and to write scripts). */
+ * (used to show specs and to write scripts): printable ASCII other than `\`
+ * and `"` as is, `\\ \" \n \r \t \0 \e`, everything else `\xHH` lowercase. */
 void sp_escape(const void *p, size_t n, struct sp_buf *out);
 
 /* Splits a command line into words. Double quotes group words (and may stand
@@ -27,8 +35,11 @@ void sp_escape(const void *p, size_t n, struct sp_buf *out);
  * sp_unescape(). An unquoted '#' at the start of a word starts a comment.
  * Returns the number of words (at most max), each a NUL-terminated string
  * appended to out (words[i] point into out->data; valid until out changes),
- * or -1 with a reason and *errpos (unterminated quote, too many words). */
-int sp_tokenize(const char *line, struct sp_buf *out, const char **words, int max,
-                size_t *errpos, char *err, size_t errlen);
+ * or -1 with a reason and *errpos (unterminated quote: the opening quote;
+ * too many words: the first word that does not fit). Spaces, tabs, CR and
+ * LF separate words; "" is an empty word; `\"` never opens or closes a
+ * quote. */
+int sp_tokenize(const char *line, struct sp_buf *out, const char **words, int max, size_t *errpos,
+                char *err, size_t errlen);
 
 #endif

@@ -102,5 +102,8 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
 /* Appends one JSON object (no newline) with every field of DESIGN §6 for the
  * event's kind; always valid JSON whatever the bytes. */
 void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
+/* Appends p[0..n) as a JSON string literal: rendered safe (UTF-8 mode) and
+ * then JSON-escaped, so any bytes give valid JSON (the `text` fields). */
+void sp_event_json_string(struct sp_buf *out, const void *p, size_t n);
 
 #endif

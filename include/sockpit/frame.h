@@ -30,18 +30,26 @@ enum sp_frame_kind {
 #define SP_FRAME_MAX_DEFAULT     (64u * 1024)
 #define SP_FRAME_SPEC_TEXT_MAX   128
 
+/* strip value meaning "the whole header" (offset + length field). It is the
+ * default for varint fields, whose width varies from frame to frame. */
+#define SP_FRAME_STRIP_HEADER 0xFFFFFFFFu
+/* Bounds of adjust (either sign): enough for any real protocol, and small
+ * enough that value + adjust never overflows. */
+#define SP_FRAME_ADJUST_MAX ((int64_t)SP_FRAME_MAX_CEILING)
+
 /* A parsed framing spec. Plain data: copy it freely. */
 struct sp_frame_spec {
     enum sp_frame_kind kind;
     unsigned width;      /* len/blocks: 1, 2, 3, 4 or 8 bytes; 0 = varint (LEB128) */
     int little_endian;   /* len/blocks: 1 for the `le` suffix */
     uint64_t fixed;      /* fixed:N */
-    unsigned char delim[SP_FRAME_DELIM_MAX]; /* delim:SEQ, decimal:SEQ */
+    unsigned char delim[SP_FRAME_DELIM_MAX]; /* delim:SEQ, decimal:SEQ; line: "\n" */
     size_t delim_len;
-    uint64_t max;        /* largest message body accepted */
+    uint64_t max;        /* largest message body accepted (blocks: the whole series) */
     unsigned offset;     /* len/blocks: header bytes before the length field */
     int64_t adjust;      /* len/blocks: added to the length value */
-    unsigned strip;      /* len/blocks: frame bytes dropped from the message */
+    unsigned strip;      /* len/blocks: frame bytes dropped from the message (per block),
+                            or SP_FRAME_STRIP_HEADER */
 };
 
 /* Parses text such as "len:u32le,max=1M,offset=2" into spec (defaults filled
@@ -57,7 +65,13 @@ void sp_frame_spec_raw(struct sp_frame_spec *spec);
  *   BEGIN, then zero or more DATA (and, for blocks, one BLOCK per non-empty
  *   block before its DATA), then END;
  * or ERROR, which abandons the message in progress (no END follows it).
- * Chunks are counted from 1 (one sp_frame_feed() call = one chunk). */
+ * BEGIN comes with the frame's first byte, so every ERROR follows a BEGIN.
+ * Chunks are counted from 1 (one sp_frame_feed() call = one chunk, even an
+ * empty one). Errors: a length-prefix error (len, blocks, netstring,
+ * decimal) sets to_raw and the decoder becomes raw; a delimiter (line,
+ * delim) not found within max bytes is reported once, then the decoder
+ * drops bytes up to the next delimiter and starts afresh after it. Under
+ * raw the decoder reports nothing (the caller shows the chunks). */
 enum sp_frame_ev_type {
     SP_FRAME_EV_BEGIN,
     SP_FRAME_EV_DATA,
@@ -69,7 +83,9 @@ enum sp_frame_ev_type {
 struct sp_frame_ev {
     enum sp_frame_ev_type type;
     /* DATA: message bytes (after strip and \r removal), borrowed for the call.
-     * They point into the fed chunk or into the spec's constant delimiter. */
+     * They point into the fed chunk, into the spec's constant delimiter (bytes
+     * held back as a possible delimiter that turned out to be body), or into
+     * the decoder's copy of a header that arrived split across chunks. */
     const unsigned char *data;
     size_t len;
     /* BEGIN: chunk and offset inside it of the frame's first byte (header
@@ -90,28 +106,40 @@ struct sp_frame_ev {
 
 typedef void (*sp_frame_cb)(void *ud, const struct sp_frame_ev *ev);
 
-/* Decoder state. Caller-owned; all fields private. */
+/* Decoder state. Caller-owned; all fields private. O(1) in size: nothing a
+ * peer sends makes it grow, and the decoder never allocates. */
 struct sp_frame_dec {
     struct sp_frame_spec spec;
     sp_frame_cb cb;
     void *ud;
-    uint64_t chunk;     /* number of the chunk being fed */
-    uint64_t off;       /* stream offset of the next byte */
+    uint64_t chunk;      /* number of the chunk being fed */
+    uint64_t off;        /* stream offset of the next byte */
+    uint64_t base;       /* stream offset of the current chunk's first byte */
+    uint64_t last_chunk; /* the last chunk that held a byte, and the offset past it */
+    size_t last_end;
     int state;
     int in_msg;
-    uint64_t need;      /* body bytes still expected */
-    uint64_t have;      /* bytes of the current frame seen so far */
-    uint64_t msg_len;
-    uint64_t value;     /* length being parsed */
-    unsigned hdr_len;
+    int skipping;        /* resynchronising after an over-long message */
+    int cr_pending;      /* line: a '\r' held until the next byte decides */
+    uint64_t need;       /* body bytes still expected */
+    uint64_t skip;       /* body bytes still to drop (strip reaching into the body) */
+    uint64_t msg_len;    /* bytes delivered as DATA in this message */
+    uint64_t body_len;   /* delim/line: body bytes so far; blocks: sum of block lengths */
+    uint64_t value;      /* netstring/decimal: length being parsed */
+    unsigned digits;
+    unsigned hdr_len;    /* len/blocks: header bytes gathered when split across chunks */
     unsigned char hdr[SP_FRAME_OFFSET_MAX + 16];
-    unsigned match;     /* delimiter bytes matched */
-    int skipping;       /* resynchronising after an over-long message */
-    unsigned char kmp[SP_FRAME_DELIM_MAX];
-    int cr_pending;
+    unsigned match;      /* delimiter bytes matched (held back) */
+    unsigned char kmp[SP_FRAME_DELIM_MAX]; /* failure function of the delimiter */
+    /* line/delim: number and start offset of the last non-empty chunks, so an
+     * error on a held-back byte from an earlier chunk is placed exactly. */
+    uint64_t ring_chunk[SP_FRAME_DELIM_MAX];
+    uint64_t ring_base[SP_FRAME_DELIM_MAX];
+    unsigned ring_pos;
 };
 
-/* Sets up dec for spec; cb is called from feed/finish only. */
+/* Sets up dec for spec; cb is called from feed/finish/set_spec only, and must
+ * not call back into the same decoder. */
 void sp_frame_dec_init(struct sp_frame_dec *dec, const struct sp_frame_spec *spec, sp_frame_cb cb,
                        void *ud);
 /* Switches to a new spec at the next byte. A message in progress is abandoned
@@ -128,11 +156,13 @@ enum sp_frame_kind sp_frame_dec_kind(const struct sp_frame_dec *dec);
 /* Encoding: the wire form is head + body + pad_len NUL bytes + tail, so the
  * caller can writev() the body without copying it. */
 #define SP_FRAME_HEAD_MAX (SP_FRAME_OFFSET_MAX + 48)
+/* Room for a delimiter, a ',' or a whole zero block (offset + length field). */
+#define SP_FRAME_TAIL_MAX (SP_FRAME_OFFSET_MAX + 16)
 struct sp_frame_wire {
     unsigned char head[SP_FRAME_HEAD_MAX];
     size_t head_len;
     size_t pad_len;
-    unsigned char tail[SP_FRAME_DELIM_MAX + 1];
+    unsigned char tail[SP_FRAME_TAIL_MAX];
     size_t tail_len;
     int body;           /* 0 when the body is not sent (blocks --end without data) */
 };
@@ -142,7 +172,10 @@ struct sp_frame_wire {
 
 /* Frames one message of len bytes. Returns 0, or -1 with a reason in err (too
  * long for max or the field width, wrong size for fixed, ...). With
- * SP_FRAME_ENC_END and len 0 only the zero block is produced. */
+ * SP_FRAME_ENC_END and len 0 only the zero block is produced; blocks refuses
+ * an empty message without it (an empty block would end the series). Under
+ * line/delim a body that contains the delimiter is framed anyway: the user
+ * asked for exactly these bytes, and the peer will see several messages. */
 int sp_frame_encode(const struct sp_frame_spec *spec, size_t len, unsigned flags,
                     struct sp_frame_wire *wire, char *err, size_t errlen);
 /* Convenience for previews and tests: appends the whole wire form of msg. */

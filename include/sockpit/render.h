@@ -22,21 +22,29 @@ enum sp_render_mode {
  * U+00AD, U+180E) and every byte of invalid UTF-8 (overlong, surrogate,
  * > U+10FFFF, truncated, stray continuation) becomes `\xHH` per byte. The
  * output is valid in escape syntax (sp_unescape() gives the bytes back).
+ * In UTF-8 mode every combining mark (Mn, Me), every format character (Cf)
+ * and U+2028/U+2029 are escaped as well: a mark after one of our escapes or
+ * at the start of a line would alter what is shown. East Asian wide and
+ * fullwidth characters count 2 columns, escapes their length.
  * Returns the display width in terminal columns of what was appended. */
 size_t sp_render(struct sp_buf *out, const void *p, size_t n, enum sp_render_mode mode);
 
 /* Like sp_render() but stops before the output would exceed max_cols columns,
  * never cutting an escape or a character in half. *consumed (if not NULL)
- * receives the number of input bytes rendered. Returns the width used. */
+ * receives the number of input bytes rendered (a caller continues from there
+ * on the next line). Returns the width used (<= max_cols). */
 size_t sp_render_cols(struct sp_buf *out, const void *p, size_t n, enum sp_render_mode mode,
                       size_t max_cols, size_t *consumed);
 
-/* Display width of already-rendered text (UTF-8 from sp_render). */
+/* Display width of already-rendered text (UTF-8 from sp_render). Bytes that
+ * are not valid UTF-8 count one column each, controls none. */
 size_t sp_render_width(const char *s, size_t n);
 
 /* Appends a classic hex dump of p[0..n): lines of `width` bytes as
  * "OOOOOOOO  hh hh ...  |ascii|\n" where offsets start at base. The ASCII
- * column shows printable ASCII only, '.' for everything else. */
+ * column shows printable ASCII only, '.' for everything else. As in
+ * `hexdump -C`, an extra space follows the first width/2 bytes and a short
+ * last line is padded so its ASCII column lines up. width 0 means 16. */
 void sp_hexdump(struct sp_buf *out, const void *p, size_t n, unsigned long long base,
                 unsigned width);
 /* Appends lowercase hex without spaces (the JSON `hex` field). */

@@ -1,0 +1,263 @@
+/* Datagram sockets: UDP through uv_udp_t, Unix datagram sockets through
+ * uv_poll on a descriptor of our own (libuv has no handle for them). */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "kstate.h"
+
+/* Datagrams taken per readiness callback, as libuv does for UDP. */
+#define DGRAM_BATCH 32
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct sp_sock *s = h->data;
+    buf->base = (char *)s->eng->rbuf;
+    buf->len = s->recvsize;
+}
+
+static socklen_t sa_len(const struct sockaddr *sa)
+{
+    return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *addr,
+                        unsigned flags)
+{
+    struct sp_sock *s = h->data;
+    if (n == 0 && addr == NULL) /* nothing more to read */
+        return;
+    if (n < 0) {
+        /* ICMP errors (ECONNREFUSED on a connected socket) leave it usable. */
+        sp__emit_error(s, "recv", (int)n);
+        return;
+    }
+    sp__sock_data(s, (const unsigned char *)buf->base, (size_t)n, (flags & UV_UDP_PARTIAL) != 0,
+                  -1, addr, addr != NULL ? sa_len(addr) : 0);
+}
+
+static void on_unix_dgram(uv_poll_t *p, int status, int events)
+{
+    struct sp_sock *s = p->data;
+    if (status < 0) {
+        sp__emit_error(s, "recv", status);
+        return;
+    }
+    for (int i = 0; i < DGRAM_BATCH && !s->closed && s->reading; i++) {
+        struct sockaddr_un from;
+        struct iovec iov = {s->eng->rbuf, s->recvsize};
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        memset(&from, 0, sizeof from);
+        msg.msg_name = &from;
+        msg.msg_namelen = sizeof from;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                sp__emit_error(s, "recv", -errno);
+            return;
+        }
+        sp__sock_data(s, s->eng->rbuf, (size_t)n, (msg.msg_flags & MSG_TRUNC) != 0, -1,
+                      (struct sockaddr *)&from, msg.msg_namelen);
+    }
+}
+
+int sp__dgram_read_start(struct sp_sock *s)
+{
+    int r;
+    if (s->hkind == SP_H_UDP)
+        r = uv_udp_recv_start(&s->u.udp, on_alloc, on_udp_recv);
+    else
+        r = uv_poll_start(&s->u.poll, UV_READABLE, on_unix_dgram);
+    if (r == 0)
+        s->reading = 1;
+    return r;
+}
+
+void sp__dgram_read_stop(struct sp_sock *s)
+{
+    if (s->hkind == SP_H_UDP)
+        uv_udp_recv_stop(&s->u.udp);
+    else
+        uv_poll_stop(&s->u.poll);
+    s->reading = 0;
+}
+
+int sp__dgram_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
+{
+    int fd = sp__sock_fd(s);
+    int64_t unread = sp__kstate_inq(fd);
+    unsigned char *buf = malloc(n ? n : 1);
+    if (buf == NULL) {
+        sp__seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    struct sockaddr_storage from;
+    struct iovec iov = {buf, n};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    memset(&from, 0, sizeof from);
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t r;
+    do
+        r = recvmsg(fd, &msg, MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    int e = errno;
+    if (r >= 0)
+        sp__sock_data(s, buf, (size_t)r, (msg.msg_flags & MSG_TRUNC) != 0, unread,
+                      (struct sockaddr *)&from, msg.msg_namelen);
+    free(buf);
+    if (r < 0) {
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            sp__seterr(err, errlen, "socket %u: no datagram waiting", s->id);
+            return -EAGAIN;
+        }
+        sp__emit_error(s, "recv", -e);
+    }
+    return 0;
+}
+
+/* Opens a datagram descriptor of the right family. */
+static int dgram_socket(int family, char *err, size_t errlen)
+{
+    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        sp__seterr(err, errlen, "socket: %s", strerror(e));
+        return -e;
+    }
+    return fd;
+}
+
+/* Gives fd to s's handle (uv_udp_t for UDP, uv_poll_t for Unix). */
+static int attach(struct sp_sock *s, int fd)
+{
+    struct sp_engine *eng = s->eng;
+    int r;
+    if (s->kind == SP_SOCK_UDP) {
+        uv_udp_init(&eng->loop, &s->u.udp);
+        s->hkind = SP_H_UDP;
+        r = uv_udp_open(&s->u.udp, fd);
+    } else {
+        r = uv_poll_init_socket(&eng->loop, &s->u.poll, fd);
+        s->hkind = SP_H_POLL;
+        if (r == 0)
+            s->fd = fd;
+    }
+    s->u.h.data = s;
+    s->handle_open = r == 0 || s->kind == SP_SOCK_UDP;
+    return r;
+}
+
+int sp__dgram_bind(struct sp_engine *eng, struct sp_sock *s, const struct sockaddr *sa,
+                   socklen_t salen, enum sp_sock_kind kind, const struct sp_sock_opts *opts,
+                   uint32_t *id, char *err, size_t errlen)
+{
+    int fd = dgram_socket(sa->sa_family, err, errlen);
+    if (fd < 0)
+        return fd;
+    char where[SP_ADDR_TEXT_MAX];
+    sp_sockaddr_format(sa, salen, where, sizeof where);
+    char path[SP_ADDR_PATH_MAX] = "";
+    uint64_t dev = 0, ino = 0;
+    int r;
+    if (sa->sa_family == AF_UNIX)
+        r = sp__unix_bind(fd, sa, salen, path, &dev, &ino);
+    else
+        r = bind(fd, sa, salen) == 0 ? 0 : -errno;
+    if (r < 0) {
+        sp__seterr(err, errlen, "bind %s: %s", where, strerror(-r));
+        close(fd);
+        return r;
+    }
+    if (s == NULL) {
+        s = sp__sock_new(eng, kind, opts);
+        if (s == NULL) {
+            close(fd);
+            if (path[0] != '\0')
+                unlink(path);
+            sp__seterr(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    r = attach(s, fd);
+    if (r != 0) {
+        /* Only possible for a descriptor libuv already watches: not ours. */
+        sp__seterr(err, errlen, "bind %s: %s", where, uv_strerror(r));
+        close(fd);
+        if (path[0] != '\0')
+            unlink(path);
+        sp__sock_close(s, "bind failed", 0);
+        return r;
+    }
+    if (path[0] != '\0') {
+        memcpy(s->path, path, sizeof s->path);
+        s->path_dev = dev;
+        s->path_ino = ino;
+        s->unlink_path = 1;
+    }
+    s->established = 1;
+    s->family = sa->sa_family;
+    sp__sock_names(s, fd);
+    if (sa->sa_family == AF_INET)
+        s->wildcard = ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+    else if (sa->sa_family == AF_INET6)
+        s->wildcard =
+            memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any, 16) == 0;
+    if (id != NULL)
+        *id = s->id;
+    if (sp__wants(eng, SP_EV_BOUND)) {
+        struct sp_event ev = {.type = SP_EV_BOUND, .unread = -1};
+        ev.local = s->local;
+        sp__emit(eng, s, &ev);
+    }
+    if (s->wildcard)
+        sp__emit_notice(s, "bound on every interface: other machines can send here");
+    sp__sock_read_start(s);
+    return 0;
+}
+
+int sp__dgram_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t salen, char *err,
+                      size_t errlen)
+{
+    int fd = dgram_socket(sa->sa_family, err, errlen);
+    if (fd < 0)
+        return fd;
+    s->family = sa->sa_family;
+    memcpy(&s->pa, sa, salen);
+    sp_sockaddr_format(sa, salen, s->peer, sizeof s->peer);
+    s->connecting = 1;
+    int r = 0;
+    if (sa->sa_family == AF_UNIX) {
+        /* Replies need an address to come back to: let the kernel pick an
+         * abstract one (bind with just the family). */
+        sa_family_t fam = AF_UNIX;
+        if (bind(fd, (struct sockaddr *)&fam, sizeof fam) != 0)
+            r = -errno;
+    }
+    if (r == 0 && connect(fd, sa, salen) != 0)
+        r = -errno;
+    int a = attach(s, fd);
+    if (a != 0)
+        close(fd); /* libuv did not take it */
+    if (r == 0)
+        r = a;
+    if (r == 0)
+        s->dgram_connected = 1;
+    /* Reported on the next loop turn like every connect outcome. */
+    s->outcome_err = r;
+    sp__sock_timer(s, SP_T_OUTCOME, 0);
+    return 0;
+}

@@ -1,0 +1,239 @@
+/* Message assembly: drives a socket's frame decoder (frame.h) with every recv
+ * chunk and turns its callbacks into `msg` and `frame_error` events, with the
+ * chunk span, the recv boundaries inside each message (cuts) and, for blocks
+ * framing, the block lengths. The message bytes are gathered only while
+ * someone wants them. */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Message bodies kept above this size are not kept around between messages. */
+#define BODY_KEEP_CAP (1024u * 1024)
+
+struct sp_framer {
+    struct sp_frame_dec dec;
+    int active;          /* dec is initialised and being fed */
+    uint64_t chunk_base; /* recv seq = chunk_base + decoder chunk number */
+    uint64_t off_base;   /* stream offset = off_base + decoder offset */
+    uint64_t cur_chunk;  /* recv seq of the chunk being fed */
+    int want_meta, want_data;
+    int feeding;
+    int pending; /* a spec change asked for from inside a callback */
+    struct sp_frame_spec next;
+
+    /* The message in progress. */
+    int meta;    /* its positions are being tracked (someone wanted msg events at BEGIN) */
+    int collect; /* gathering its bytes (decided at BEGIN) */
+    uint64_t chunk_first, off, len, last_chunk;
+    uint32_t first_off;
+    struct sp_buf body;
+    size_t keep_max;
+    uint32_t cuts[SP_EV_CUTS_MAX];
+    size_t ncuts;
+    uint64_t *blocks;
+    size_t nblocks, capblocks;
+};
+
+static void on_frame(void *ud, const struct sp_frame_ev *fev)
+{
+    struct sp_sock *s = ud;
+    struct sp_framer *fr = s->fr;
+    struct sp_engine *eng = s->eng;
+    /* The fast path when only the count matters (headless --quiet). */
+    if (!fr->want_meta && fev->type != SP_FRAME_EV_ERROR) {
+        if (fev->type == SP_FRAME_EV_END)
+            s->msgs++;
+        else if (fev->type == SP_FRAME_EV_BEGIN)
+            fr->meta = 0;
+        return;
+    }
+    switch (fev->type) {
+    case SP_FRAME_EV_BEGIN:
+        fr->meta = 1;
+        fr->chunk_first = fr->chunk_base + fev->chunk;
+        fr->first_off = (uint32_t)fev->chunk_off;
+        fr->off = fr->off_base + fev->off;
+        fr->len = 0;
+        fr->ncuts = 0;
+        fr->nblocks = 0;
+        fr->last_chunk = fr->cur_chunk;
+        fr->collect = fr->want_data;
+        sp_buf_reset(&fr->body);
+        break;
+    case SP_FRAME_EV_DATA:
+        if (fr->want_meta && fr->len > 0 && fr->cur_chunk != fr->last_chunk &&
+            fr->ncuts < SP_EV_CUTS_MAX)
+            fr->cuts[fr->ncuts++] = (uint32_t)fr->len;
+        fr->last_chunk = fr->cur_chunk;
+        if (fr->collect && fr->want_data && fr->body.len < fr->keep_max) {
+            size_t n = fev->len;
+            if (n > fr->keep_max - fr->body.len)
+                n = fr->keep_max - fr->body.len;
+            sp_buf_append(&fr->body, fev->data, n);
+        }
+        fr->len += fev->len;
+        break;
+    case SP_FRAME_EV_BLOCK:
+        if (fr->want_meta && fr->nblocks < SP_EV_BLOCKS_MAX) {
+            if (fr->nblocks == fr->capblocks) {
+                size_t ncap = fr->capblocks ? fr->capblocks * 2 : 16;
+                uint64_t *n = realloc(fr->blocks, ncap * sizeof *n);
+                if (n == NULL)
+                    break;
+                fr->blocks = n;
+                fr->capblocks = ncap;
+            }
+            fr->blocks[fr->nblocks++] = fev->block_len;
+        }
+        break;
+    case SP_FRAME_EV_END:
+        s->msgs++;
+        if (fr->meta && sp__wants(eng, SP_EV_MSG)) {
+            struct sp_event ev = {.type = SP_EV_MSG, .unread = -1};
+            ev.seq = s->msgs;
+            ev.len = fev->msg_len;
+            if (fr->collect) {
+                ev.data = fr->body.data != NULL ? fr->body.data : (const unsigned char *)"";
+                ev.data_len = fr->body.len;
+            }
+            ev.truncated = fev->truncated;
+            ev.off = fr->off;
+            ev.end_off = fr->off_base + fev->off;
+            ev.chunk_first = fr->chunk_first;
+            ev.chunk_first_off = fr->first_off;
+            ev.chunk_last = fr->chunk_base + fev->chunk;
+            ev.chunk_last_end = (uint32_t)fev->chunk_off;
+            ev.cuts = fr->ncuts ? fr->cuts : NULL;
+            ev.ncuts = fr->ncuts;
+            if (s->spec.kind == SP_FRAME_BLOCKS) {
+                ev.blocks = fr->blocks;
+                ev.nblocks = fr->nblocks;
+            }
+            sp__emit(eng, s, &ev);
+        }
+        if (fr->body.cap > BODY_KEEP_CAP)
+            sp_buf_cleanup(&fr->body);
+        break;
+    case SP_FRAME_EV_ERROR:
+        if (sp__wants(eng, SP_EV_FRAME_ERROR)) {
+            struct sp_event ev = {.type = SP_EV_FRAME_ERROR, .unread = -1};
+            ev.off = fr->off_base + fev->off;
+            ev.reason = fev->reason;
+            sp__emit(eng, s, &ev);
+        }
+        if (fev->to_raw) {
+            /* The decoder lost the stream position and went raw: so do we. */
+            sp_frame_spec_raw(&s->spec);
+            fr->active = 0;
+            sp__emit_notice(s, "framing switched to raw: message boundaries were lost after a "
+                               "length error");
+        }
+        break;
+    }
+}
+
+static size_t keep_max(const struct sp_frame_spec *spec)
+{
+    if (spec->kind == SP_FRAME_EOF)
+        return SP_HIST_BYTES_MAX;
+    return spec->max > 0 && spec->max < SP_FRAME_MAX_CEILING ? (size_t)spec->max
+                                                             : SP_FRAME_MAX_CEILING;
+}
+
+static void apply(struct sp_sock *s, const struct sp_frame_spec *spec)
+{
+    struct sp_framer *fr = s->fr;
+    s->spec = *spec;
+    if (spec->kind == SP_FRAME_RAW) {
+        if (fr != NULL && fr->active) {
+            /* Ends a message in progress (as truncated) before going raw. */
+            fr->feeding = 1;
+            sp_frame_dec_set_spec(&fr->dec, spec);
+            fr->feeding = 0;
+            fr->active = 0;
+        }
+        return;
+    }
+    if (fr == NULL) {
+        fr = calloc(1, sizeof *fr);
+        if (fr == NULL)
+            abort();
+        s->fr = fr;
+    }
+    fr->keep_max = keep_max(spec);
+    if (!fr->active) {
+        sp_frame_dec_init(&fr->dec, spec, on_frame, s);
+        fr->chunk_base = s->chunks;
+        fr->off_base = s->bytes_in;
+        fr->active = 1;
+    } else {
+        fr->feeding = 1;
+        sp_frame_dec_set_spec(&fr->dec, spec);
+        fr->feeding = 0;
+    }
+}
+
+void sp__framer_set(struct sp_sock *s, const struct sp_frame_spec *spec)
+{
+    if (s->fr != NULL && s->fr->feeding) {
+        /* Asked from a msg callback: the decoder is mid-chunk. */
+        s->fr->pending = 1;
+        s->fr->next = *spec;
+        return;
+    }
+    apply(s, spec);
+}
+
+static void after_feed(struct sp_sock *s)
+{
+    struct sp_framer *fr = s->fr;
+    fr->feeding = 0;
+    if (fr->pending) {
+        fr->pending = 0;
+        struct sp_frame_spec next = fr->next;
+        apply(s, &next);
+    }
+}
+
+void sp__framer_feed(struct sp_sock *s, const unsigned char *p, size_t n)
+{
+    struct sp_framer *fr = s->fr;
+    if (!fr->active)
+        return;
+    fr->cur_chunk = s->chunks;
+    fr->want_meta = sp__wants(s->eng, SP_EV_MSG);
+    fr->want_data = fr->want_meta && sp__wants_data(s->eng, SP_EV_MSG);
+    fr->feeding = 1;
+    sp_frame_feed(&fr->dec, p, n);
+    after_feed(s);
+}
+
+void sp__framer_finish(struct sp_sock *s)
+{
+    struct sp_framer *fr = s->fr;
+    if (fr == NULL || !fr->active)
+        return;
+    fr->want_meta = sp__wants(s->eng, SP_EV_MSG);
+    fr->want_data = fr->want_meta && sp__wants_data(s->eng, SP_EV_MSG);
+    fr->feeding = 1;
+    sp_frame_finish(&fr->dec);
+    after_feed(s);
+}
+
+void sp__framer_release(struct sp_sock *s)
+{
+    struct sp_framer *fr = s->fr;
+    if (fr == NULL)
+        return;
+    sp_buf_cleanup(&fr->body);
+    free(fr->blocks);
+    free(fr);
+    s->fr = NULL;
+}
+
+void sp__framer_free(struct sp_sock *s)
+{
+    sp__framer_release(s);
+}

@@ -1,0 +1,318 @@
+/* The kernel view inside the engine: `state` events from polled TCP_INFO,
+ * closed connections followed through inet_diag, `info` and `set`. */
+#include "engine_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kstate.h"
+
+/* How long a socket keeps being polled after lifecycle activity. */
+#define KACTIVE_NS (3ull * 1000 * 1000 * 1000)
+
+static int is_tcp(const struct sp_sock *s)
+{
+    return s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_TCP_LISTEN;
+}
+
+static void set_tcp_state(struct sp_sock *s, const char *name)
+{
+    if (strcmp(s->tcp, name) == 0)
+        return;
+    snprintf(s->tcp, sizeof s->tcp, "%s", name);
+    if (sp__wants(s->eng, SP_EV_STATE)) {
+        struct sp_event ev = {.type = SP_EV_STATE, .unread = -1};
+        ev.tcp = s->tcp;
+        sp__emit(s->eng, s, &ev);
+    }
+}
+
+void sp__kcheck(struct sp_sock *s)
+{
+    if (s->closed || !is_tcp(s))
+        return;
+    int st = sp__kstate_tcp(sp__sock_fd(s));
+    if (st >= 0)
+        set_tcp_state(s, sp__kstate_name(st));
+}
+
+static void ktick(uv_timer_t *t);
+
+static void ktimer_ensure(struct sp_engine *eng)
+{
+    if (eng->ktimer_on || eng->freeing)
+        return;
+    eng->ktimer_on = 1;
+    uv_timer_start(&eng->ktimer, ktick, SP_KSTATE_POLL_MS, SP_KSTATE_POLL_MS);
+}
+
+static void klist_remove(struct sp_sock *s)
+{
+    struct sp_engine *eng = s->eng;
+    if (s->kprev != NULL)
+        s->kprev->knext = s->knext;
+    else
+        eng->klist = s->knext;
+    if (s->knext != NULL)
+        s->knext->kprev = s->kprev;
+    s->knext = s->kprev = NULL;
+    s->in_klist = 0;
+}
+
+void sp__klist_update(struct sp_sock *s)
+{
+    struct sp_engine *eng = s->eng;
+    int need = !s->closed && is_tcp(s) && s->handle_open &&
+               (s->watched || s->kpoll_until_ns > uv_hrtime());
+    if (need && !s->in_klist) {
+        s->knext = eng->klist;
+        s->kprev = NULL;
+        if (eng->klist != NULL)
+            eng->klist->kprev = s;
+        eng->klist = s;
+        s->in_klist = 1;
+        ktimer_ensure(eng);
+    } else if (!need && s->in_klist) {
+        klist_remove(s);
+    }
+}
+
+void sp__kactive(struct sp_sock *s)
+{
+    s->kpoll_until_ns = uv_hrtime() + KACTIVE_NS;
+    if (!s->in_klist)
+        sp__klist_update(s);
+}
+
+static int follow_push(struct sp_engine *eng, struct sp_sock *s)
+{
+    if (eng->nfollow == eng->capfollow) {
+        size_t ncap = eng->capfollow ? eng->capfollow * 2 : 8;
+        struct sp_sock **n = realloc(eng->follow, ncap * sizeof *n);
+        if (n == NULL)
+            return -1;
+        eng->follow = n;
+        eng->capfollow = ncap;
+    }
+    eng->follow[eng->nfollow++] = s;
+    return 0;
+}
+
+void sp__kfollow(struct sp_sock *s)
+{
+    struct sp_engine *eng = s->eng;
+    if (s->following || eng->diag_broken)
+        return;
+    if (follow_push(eng, s) != 0)
+        return;
+    s->following = 1;
+    ktimer_ensure(eng);
+}
+
+/* Followed connections indexed by their port pair, so that matching a dump
+ * of N connections against M followed ones costs O(N + M). */
+struct follow_scan {
+    struct sp_engine *eng;
+    int *found; /* per followed socket: kernel state + 1, 0 = not seen */
+    int32_t *slots;
+    size_t mask;
+};
+
+static uint16_t ss_port(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static size_t port_hash(uint16_t lport, uint16_t rport, size_t mask)
+{
+    return (((uint32_t)lport * 2654435761u) ^ ((uint32_t)rport * 40503u)) & mask;
+}
+
+static void follow_ent(void *ud, const struct sp_kdiag_ent *ent)
+{
+    struct follow_scan *fs = ud;
+    for (size_t h = port_hash(ent->lport, ent->rport, fs->mask); fs->slots[h] >= 0;
+         h = (h + 1) & fs->mask) {
+        size_t i = (size_t)fs->slots[h];
+        struct sp_sock *s = fs->eng->follow[i];
+        if (!fs->found[i] && sp__kdiag_match(ent, &s->la, &s->pa)) {
+            fs->found[i] = ent->state + 1;
+            return;
+        }
+    }
+}
+
+/* One inet_diag dump per family for every followed connection. */
+static void follow_tick(struct sp_engine *eng)
+{
+    if (eng->nlfd < 0) {
+        eng->nlfd = sp__kdiag_open();
+        if (eng->nlfd < 0) {
+            /* Out of descriptors right now: try again next tick. */
+            if (eng->nlfd == -EMFILE || eng->nlfd == -ENFILE) {
+                eng->nlfd = -1;
+                return;
+            }
+            eng->nlfd = -1;
+            eng->diag_broken = 1;
+        }
+    }
+    size_t n = eng->nfollow, nslots = 16;
+    while (nslots < 2 * n)
+        nslots *= 2;
+    int *found = calloc(n, sizeof *found);
+    int32_t *slots = malloc(nslots * sizeof *slots);
+    if (found == NULL || slots == NULL) {
+        free(found);
+        free(slots);
+        return;
+    }
+    memset(slots, 0xff, nslots * sizeof *slots); /* all -1 */
+    for (size_t i = 0; i < n; i++) {
+        struct sp_sock *f = eng->follow[i];
+        size_t h = port_hash(ss_port(&f->la), ss_port(&f->pa), nslots - 1);
+        while (slots[h] >= 0)
+            h = (h + 1) & (nslots - 1);
+        slots[h] = (int32_t)i;
+    }
+    int fams[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        if (eng->follow[i]->la.ss_family == AF_INET)
+            fams[0] = 1;
+        else if (eng->follow[i]->la.ss_family == AF_INET6)
+            fams[1] = 1;
+    }
+    struct follow_scan fs = {eng, found, slots, nslots - 1};
+    int r = 0;
+    if (!eng->diag_broken && fams[0])
+        r = sp__kdiag_dump(eng->nlfd, AF_INET, follow_ent, &fs);
+    if (!eng->diag_broken && r == 0 && fams[1])
+        r = sp__kdiag_dump(eng->nlfd, AF_INET6, follow_ent, &fs);
+    if (r != 0 || eng->diag_broken) {
+        /* Without sock_diag the kernel's view after close is unknowable:
+         * say so once per socket and stop following. */
+        eng->diag_broken = 1;
+        for (size_t i = 0; i < n; i++) {
+            struct sp_sock *s = eng->follow[i];
+            s->following = 0;
+            sp__emit_notice(s, "the kernel's view after close is unavailable (no sock_diag)");
+        }
+        eng->nfollow = 0;
+        free(found);
+        free(slots);
+        return;
+    }
+    /* State events may run subscribers that close more sockets (which
+     * appends to follow[]), so the list is rebuilt from what was scanned. */
+    struct sp_sock **snap = malloc(n * sizeof *snap);
+    free(slots);
+    if (snap == NULL) {
+        free(found);
+        return;
+    }
+    memcpy(snap, eng->follow, n * sizeof *snap);
+    memmove(eng->follow, eng->follow + n, (eng->nfollow - n) * sizeof *eng->follow);
+    eng->nfollow -= n;
+    for (size_t i = 0; i < n; i++) {
+        struct sp_sock *s = snap[i];
+        if (found[i]) {
+            set_tcp_state(s, sp__kstate_name(found[i] - 1));
+            if (follow_push(eng, s) != 0)
+                s->following = 0;
+        } else {
+            s->following = 0;
+            set_tcp_state(s, "gone");
+        }
+    }
+    free(snap);
+    free(found);
+}
+
+static void ktick(uv_timer_t *t)
+{
+    struct sp_engine *eng = t->data;
+    uint64_t now = uv_hrtime();
+    /* Snapshot the list: state events may watch, unwatch or close sockets. */
+    size_t n = 0;
+    for (struct sp_sock *s = eng->klist; s != NULL; s = s->knext)
+        n++;
+    uint32_t *ids = n ? malloc(n * sizeof *ids) : NULL;
+    size_t k = 0;
+    if (ids != NULL)
+        for (struct sp_sock *s = eng->klist; s != NULL && k < n; s = s->knext)
+            ids[k++] = s->id;
+    for (size_t i = 0; i < k; i++) {
+        struct sp_sock *s = sp__sock_get(eng, ids[i]);
+        if (s == NULL || s->closed)
+            continue;
+        if (s->watched) {
+            int fd = sp__sock_fd(s);
+            s->unread = sp__kstate_inq(fd);
+            s->unsent = sp__kstate_outq(fd);
+        }
+        sp__kcheck(s);
+        if (!s->watched && s->kpoll_until_ns <= now)
+            sp__klist_update(s);
+    }
+    free(ids);
+    if (eng->nfollow > 0)
+        follow_tick(eng);
+    if (eng->klist == NULL && eng->nfollow == 0) {
+        uv_timer_stop(&eng->ktimer);
+        eng->ktimer_on = 0;
+    }
+}
+
+void sp_engine_set_watched(struct sp_engine *eng, uint32_t id, int watched)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    if (s == NULL)
+        return;
+    s->watched = watched != 0;
+    sp__klist_update(s);
+    if (s->watched && !s->closed) {
+        int fd = sp__sock_fd(s);
+        s->unread = sp__kstate_inq(fd);
+        s->unsent = sp__kstate_outq(fd);
+    }
+}
+
+int sp_engine_kinfo(struct sp_engine *eng, uint32_t id, struct sp_kinfo *out, char *err,
+                    size_t errlen)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    if (s == NULL) {
+        sp__seterr(err, errlen, "no socket %u", id);
+        return -ENOENT;
+    }
+    int stream = s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
+    sp__kstate_info(s->closed ? -1 : sp__sock_fd(s), is_tcp(s), stream, out);
+    if (out->tcp[0] == '\0')
+        snprintf(out->tcp, sizeof out->tcp, "%s", s->tcp);
+    else
+        set_tcp_state(s, out->tcp);
+    return 0;
+}
+
+int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, long value,
+                     char *err, size_t errlen)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    if (s == NULL) {
+        sp__seterr(err, errlen, "no socket %u", id);
+        return -ENOENT;
+    }
+    int fd = s->closed ? -1 : sp__sock_fd(s);
+    if (fd < 0) {
+        sp__seterr(err, errlen, "socket %u is %s", id, s->closed ? "closed" : "not open yet");
+        return -EBADF;
+    }
+    int stream = s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
+    return sp__kstate_setopt(fd, s->kind == SP_SOCK_TCP, stream, opt, value, err, errlen);
+}

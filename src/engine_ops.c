@@ -1,0 +1,530 @@
+/* The public per-socket operations: creating sockets (with asynchronous name
+ * resolution), reading controls, half-close, close and reset, and the
+ * socket table as seen from outside. */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct sp_sock *lookup(struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    if (s == NULL)
+        sp__seterr(err, errlen, "no socket %u", id);
+    return s;
+}
+
+static struct sp_sock *lookup_open(struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
+{
+    struct sp_sock *s = lookup(eng, id, err, errlen);
+    if (s != NULL && s->closed) {
+        sp__seterr(err, errlen, "socket %u is closed", id);
+        return NULL;
+    }
+    return s;
+}
+
+static int is_stream_conn(const struct sp_sock *s)
+{
+    return s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
+}
+
+static int is_listener(const struct sp_sock *s)
+{
+    return s->kind == SP_SOCK_TCP_LISTEN || s->kind == SP_SOCK_UNIX_LISTEN;
+}
+
+static int is_dgram(const struct sp_sock *s)
+{
+    return s->kind == SP_SOCK_UDP || s->kind == SP_SOCK_UNIX_DGRAM;
+}
+
+/* ---- reading on/off, whatever the kind ---- */
+
+int sp__sock_read_start(struct sp_sock *s)
+{
+    if (s->closed || s->paused || s->reading || !s->handle_open || s->echo_blocked)
+        return 0;
+    if (is_stream_conn(s)) {
+        if ((s->peers & SP_PEER_FIN) || (s->ours & SP_OURS_SHUT_RD))
+            return 0;
+        return sp__stream_read_start(s);
+    }
+    if (is_listener(s))
+        return sp__listener_start(s);
+    return sp__dgram_read_start(s);
+}
+
+void sp__sock_read_stop(struct sp_sock *s)
+{
+    if (!s->reading || !s->handle_open)
+        return;
+    if (is_stream_conn(s))
+        sp__stream_read_stop(s);
+    else if (is_listener(s))
+        sp__listener_stop(s);
+    else
+        sp__dgram_read_stop(s);
+}
+
+/* ---- outcome of a connect ---- */
+
+void sp__sock_connected(struct sp_sock *s)
+{
+    struct sp_engine *eng = s->eng;
+    s->connecting = 0;
+    s->established = 1;
+    if (s->tmode == SP_T_CONNECT)
+        sp__sock_timer_stop(s);
+    int fd = sp__sock_fd(s);
+    if (fd >= 0)
+        sp__sock_names(s, fd);
+    if (sp__wants(eng, SP_EV_CONNECTED)) {
+        struct sp_event ev = {.type = SP_EV_CONNECTED, .unread = -1};
+        ev.local = s->local;
+        ev.peer = s->peer;
+        sp__emit(eng, s, &ev);
+    }
+    if (s->closed)
+        return;
+    if (s->kind == SP_SOCK_UNIX_DGRAM && s->local[0] == '@')
+        sp__emit_notice(s, "bound to an automatic abstract address so that replies can reach "
+                           "this socket");
+    sp__kcheck(s);
+    sp__sock_read_start(s);
+}
+
+void sp__sock_connect_failed(struct sp_sock *s, int uverr)
+{
+    s->connecting = 0;
+    sp__emit_error(s, "connect", uverr);
+    sp__sock_close(s, uverr == UV_ETIMEDOUT ? "connect timed out" : "connect failed", 0);
+}
+
+void sp__sock_outcome(struct sp_sock *s)
+{
+    if (s->closed)
+        return;
+    if (s->outcome_err != 0)
+        sp__sock_connect_failed(s, s->outcome_err);
+    else
+        sp__sock_connected(s);
+}
+
+/* ---- creation ---- */
+
+static enum sp_sock_kind listen_kind(const struct sp_addr *a)
+{
+    return a->kind == SP_ADDR_TCP ? SP_SOCK_TCP_LISTEN : SP_SOCK_UNIX_LISTEN;
+}
+
+static enum sp_sock_kind connect_kind(const struct sp_addr *a)
+{
+    switch (a->kind) {
+    case SP_ADDR_TCP:
+        return SP_SOCK_TCP;
+    case SP_ADDR_UDP:
+        return SP_SOCK_UDP;
+    case SP_ADDR_UNIX:
+        return SP_SOCK_UNIX;
+    default:
+        return SP_SOCK_UNIX_DGRAM;
+    }
+}
+
+static int start_listen(struct sp_engine *eng, struct sp_sock *s, const struct sockaddr *sa,
+                        socklen_t salen, enum sp_sock_kind kind, int backlog,
+                        const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+{
+    return sp__stream_listen(eng, s, sa, salen, kind, backlog, opts, id, err, errlen);
+}
+
+static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct sp_sock *s = req->data;
+    s->gai = NULL;
+    s->resolving = 0;
+    free(req);
+    if (s->closed || s->eng->freeing) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    if (status < 0 || res == NULL) {
+        sp__emit_error(s, "resolve", status < 0 ? status : UV_EAI_NONAME);
+        uv_freeaddrinfo(res);
+        sp__sock_close(s, "name not resolved", 0);
+        return;
+    }
+    /* IPv4 first: "localhost" listeners are usually on 127.0.0.1, and we
+     * try one address only. */
+    struct addrinfo *pick = res;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, pick->ai_addr, pick->ai_addrlen);
+    socklen_t len = pick->ai_addrlen;
+    uv_freeaddrinfo(res);
+
+    char err[256] = "";
+    int r;
+    const char *op;
+    switch (s->gai_op) {
+    case 'l':
+        op = "listen";
+        r = start_listen(s->eng, s, (struct sockaddr *)&ss, len, s->kind, s->backlog_opt, NULL,
+                         NULL, err, sizeof err);
+        break;
+    case 'b':
+        op = "bind";
+        r = sp__dgram_bind(s->eng, s, (struct sockaddr *)&ss, len, s->kind, NULL, NULL, err,
+                           sizeof err);
+        break;
+    default:
+        op = "connect";
+        if (s->kind == SP_SOCK_TCP)
+            r = sp__stream_connect(s, (struct sockaddr *)&ss, len, err, sizeof err);
+        else
+            r = sp__dgram_connect(s, (struct sockaddr *)&ss, len, err, sizeof err);
+        break;
+    }
+    if (r < 0 && !s->closed) {
+        sp__emit_error(s, op, r);
+        sp__sock_close(s, s->gai_op == 'c' ? "connect failed" : "bind failed", 0);
+    }
+}
+
+/* Starts resolving addr's host name for the operation op on a new socket. */
+static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
+                   enum sp_sock_kind kind, const struct sp_sock_opts *opts, uint32_t *id,
+                   char *err, size_t errlen)
+{
+    struct sp_sock *s = sp__sock_new(eng, kind, opts);
+    if (s == NULL) {
+        sp__seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    s->gai = malloc(sizeof *s->gai);
+    if (s->gai == NULL) {
+        sp__sock_discard(s);
+        sp__seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    s->gai->data = s;
+    s->gai_op = op;
+    s->backlog_opt = opts != NULL && opts->backlog > 0 ? opts->backlog : SP_BACKLOG_DEFAULT;
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)addr->port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = addr->kind == SP_ADDR_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int r = uv_getaddrinfo(&eng->loop, s->gai, resolved, addr->host, port, &hints);
+    if (r != 0) {
+        free(s->gai);
+        s->gai = NULL;
+        sp__sock_discard(s);
+        sp__seterr(err, errlen, "cannot resolve %.64s: %s", addr->host, uv_strerror(r));
+        return r;
+    }
+    s->resolving = 1;
+    sp_addr_format(addr, op == 'c' ? s->peer : s->local, SP_ADDR_TEXT_MAX);
+    if (op == 'c') {
+        s->connecting = 1;
+        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms);
+    }
+    if (id != NULL)
+        *id = s->id;
+    return 0;
+}
+
+int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
+                     const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+{
+    if (addr->kind != SP_ADDR_TCP && addr->kind != SP_ADDR_UNIX) {
+        sp__seterr(err, errlen, "listen needs a tcp: or unix: address (datagram sockets use "
+                                "bind)");
+        return -EINVAL;
+    }
+    int backlog = opts != NULL && opts->backlog > 0 ? opts->backlog : SP_BACKLOG_DEFAULT;
+    if (addr->kind == SP_ADDR_TCP && addr->family == AF_UNSPEC &&
+        strcmp(addr->host, "localhost") != 0)
+        return resolve(eng, addr, 'l', SP_SOCK_TCP_LISTEN, opts, id, err, errlen);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int r = sp__addr_to_sockaddr(addr, &ss, &len, err, errlen);
+    if (r < 0)
+        return r;
+    int replaced = 0;
+    if (addr->kind == SP_ADDR_UNIX) {
+        r = sp__unix_prepare(addr, SOCK_STREAM, &replaced, err, errlen);
+        if (r < 0)
+            return r;
+    }
+    r = start_listen(eng, NULL, (struct sockaddr *)&ss, len, listen_kind(addr), backlog, opts, id,
+                     err, errlen);
+    if (r == 0 && replaced)
+        sp__emit_notice(sp__sock_get(eng, *id), "replaced a stale socket file");
+    return r;
+}
+
+int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
+                   const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+{
+    if (addr->kind != SP_ADDR_UDP && addr->kind != SP_ADDR_UNIX_DGRAM) {
+        sp__seterr(err, errlen, "bind needs a udp: or unix-dgram: address (stream sockets use "
+                                "listen)");
+        return -EINVAL;
+    }
+    enum sp_sock_kind kind = addr->kind == SP_ADDR_UDP ? SP_SOCK_UDP : SP_SOCK_UNIX_DGRAM;
+    if (kind == SP_SOCK_UDP && addr->family == AF_UNSPEC && strcmp(addr->host, "localhost") != 0)
+        return resolve(eng, addr, 'b', kind, opts, id, err, errlen);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int r = sp__addr_to_sockaddr(addr, &ss, &len, err, errlen);
+    if (r < 0)
+        return r;
+    int replaced = 0;
+    if (kind == SP_SOCK_UNIX_DGRAM) {
+        r = sp__unix_prepare(addr, SOCK_DGRAM, &replaced, err, errlen);
+        if (r < 0)
+            return r;
+    }
+    r = sp__dgram_bind(eng, NULL, (struct sockaddr *)&ss, len, kind, opts, id, err, errlen);
+    if (r == 0 && replaced)
+        sp__emit_notice(sp__sock_get(eng, *id), "replaced a stale socket file");
+    return r;
+}
+
+int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
+                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+{
+    enum sp_sock_kind kind = connect_kind(addr);
+    int inet = addr->kind == SP_ADDR_TCP || addr->kind == SP_ADDR_UDP;
+    if (inet && addr->family == AF_UNSPEC && strcmp(addr->host, "localhost") != 0)
+        return resolve(eng, addr, 'c', kind, opts, id, err, errlen);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int r = sp__addr_to_sockaddr(addr, &ss, &len, err, errlen);
+    if (r < 0)
+        return r;
+    struct sp_sock *s = sp__sock_new(eng, kind, opts);
+    if (s == NULL) {
+        sp__seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if (kind == SP_SOCK_TCP || kind == SP_SOCK_UNIX)
+        r = sp__stream_connect(s, (struct sockaddr *)&ss, len, err, errlen);
+    else
+        r = sp__dgram_connect(s, (struct sockaddr *)&ss, len, err, errlen);
+    if (r < 0) {
+        /* Nothing was created (no descriptor): the call changes nothing. */
+        sp__sock_discard(s);
+        return r;
+    }
+    if (id != NULL)
+        *id = s->id;
+    return 0;
+}
+
+/* ---- reading controls ---- */
+
+int sp_engine_set_framing(struct sp_engine *eng, uint32_t id, const struct sp_frame_spec *spec,
+                          char *err, size_t errlen)
+{
+    struct sp_sock *s = lookup(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    sp__framer_set(s, spec);
+    if (!s->closed) {
+        char text[SP_FRAME_SPEC_TEXT_MAX], msg[SP_FRAME_SPEC_TEXT_MAX + 32];
+        sp_frame_spec_format(spec, text, sizeof text);
+        snprintf(msg, sizeof msg, "framing set to %s", text);
+        sp__emit_notice(s, msg);
+    }
+    return 0;
+}
+
+int sp_engine_set_recvsize(struct sp_engine *eng, uint32_t id, size_t n, char *err, size_t errlen)
+{
+    struct sp_sock *s = lookup(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    if (n < 1 || n > SP_RECVSIZE_MAX) {
+        sp__seterr(err, errlen, "recv size must be 1 .. %u bytes", SP_RECVSIZE_MAX);
+        return -EINVAL;
+    }
+    s->recvsize = n;
+    return 0;
+}
+
+int sp_engine_pause(struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
+{
+    struct sp_sock *s = lookup_open(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    if (s->paused)
+        return 0;
+    s->paused = 1;
+    sp__sock_read_stop(s);
+    sp__emit_notice(s, is_listener(s) ? "accepting paused: connections wait in the backlog"
+                                      : "reading paused: data piles up in the kernel");
+    return 0;
+}
+
+int sp_engine_resume(struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
+{
+    struct sp_sock *s = lookup_open(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    if (!s->paused)
+        return 0;
+    s->paused = 0;
+    int r = sp__sock_read_start(s);
+    if (r < 0) {
+        s->paused = 1;
+        sp__seterr(err, errlen, "cannot resume reading: %s", uv_strerror(r));
+        return r;
+    }
+    sp__emit_notice(s, is_listener(s) ? "accepting resumed" : "reading resumed");
+    return 0;
+}
+
+int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err, size_t errlen)
+{
+    struct sp_sock *s = lookup_open(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    if (is_listener(s)) {
+        sp__seterr(err, errlen, "socket %u is a listener", id);
+        return -EINVAL;
+    }
+    if (!s->established || !s->handle_open) {
+        sp__seterr(err, errlen, "socket %u is not connected yet", id);
+        return -ENOTCONN;
+    }
+    if (!s->paused) {
+        sp__seterr(err, errlen, "socket %u is reading: pause it first", id);
+        return -EBUSY;
+    }
+    if (n == 0)
+        n = s->recvsize;
+    if (n > SP_RECVSIZE_MAX) {
+        sp__seterr(err, errlen, "recv size must be 1 .. %u bytes", SP_RECVSIZE_MAX);
+        return -EINVAL;
+    }
+    if (is_dgram(s))
+        return sp__dgram_recv_once(s, n, err, errlen);
+    return sp__stream_recv_once(s, n, err, errlen);
+}
+
+int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, size_t errlen)
+{
+    struct sp_sock *s = lookup(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    s->echo = on != 0;
+    /* On a listener, echo is every accepted connection's, present and future. */
+    if (is_listener(s))
+        for (size_t i = 0; i < eng->nsocks; i++)
+            if (eng->socks[i]->parent == s->id)
+                eng->socks[i]->echo = s->echo;
+    return 0;
+}
+
+/* ---- half-close and close ---- */
+
+int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, char *err,
+                       size_t errlen)
+{
+    struct sp_sock *s = lookup_open(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    if (!is_stream_conn(s)) {
+        sp__seterr(err, errlen, "shutdown applies to connected stream sockets (tcp, unix)");
+        return -EINVAL;
+    }
+    if (!s->established) {
+        sp__seterr(err, errlen, "socket %u is not connected yet", id);
+        return -ENOTCONN;
+    }
+    return sp__stream_shutdown(s, how, err, errlen);
+}
+
+int sp_engine_close(struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
+{
+    struct sp_sock *s = lookup_open(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    if (s->close_wanted)
+        return 0;
+    if (is_stream_conn(s) && s->established && sp__send_busy(s)) {
+        /* close(2) would drop what libuv still holds: deliver it first. */
+        s->close_wanted = 1;
+        sp__send_stop_repeats(s);
+        sp__sock_timer(s, SP_T_DRAIN, s->timeout_ms);
+        return 0;
+    }
+    sp__sock_close(s, "closed by us", 0);
+    return 0;
+}
+
+int sp_engine_reset(struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
+{
+    struct sp_sock *s = lookup_open(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    sp__sock_close(s, "reset by us", 1);
+    return 0;
+}
+
+void sp_engine_close_all(struct sp_engine *eng)
+{
+    for (size_t i = 0; i < eng->nsocks; i++)
+        if (!eng->socks[i]->closed)
+            sp_engine_close(eng, (uint32_t)(i + 1), NULL, 0);
+}
+
+/* ---- the table from outside ---- */
+
+int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info *out)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    if (s == NULL)
+        return -ENOENT;
+    memset(out, 0, sizeof *out);
+    out->id = s->id;
+    out->parent = s->parent;
+    out->kind = s->kind;
+    memcpy(out->local, s->local, sizeof out->local);
+    memcpy(out->peer, s->peer, sizeof out->peer);
+    sp_frame_spec_format(&s->spec, out->framing, sizeof out->framing);
+    out->spec = s->spec;
+    out->recvsize = s->recvsize;
+    out->connecting = s->connecting || s->resolving;
+    out->open = !s->closed && s->handle_open;
+    out->paused = s->paused;
+    out->echo = s->echo;
+    out->wildcard = s->wildcard;
+    out->ours = s->ours;
+    out->peers = s->peers;
+    memcpy(out->tcp, s->tcp, sizeof out->tcp);
+    out->unread = s->unread;
+    out->unsent = s->unsent;
+    out->queued = s->queued;
+    out->bytes_in = s->bytes_in;
+    out->bytes_out = s->bytes_out;
+    out->chunks = s->chunks;
+    out->msgs = s->msgs;
+    out->sends = s->sends;
+    out->accepted = s->accepted;
+    memcpy(out->close_reason, s->close_reason, sizeof out->close_reason);
+    return 0;
+}

@@ -1,0 +1,673 @@
+/* Sending: one `send` becomes an op holding its wire bytes (framing applied),
+ * cut into pieces that are each one write call (uv_write with several
+ * buffers, so head, parts and tail go out in one writev), or one datagram.
+ * Repetitions reuse the same wire bytes. Echo is an op of one piece. */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+/* Writes of one op handed to the kernel at once (split/chunks without delay). */
+#define MAX_INFLIGHT 1024
+/* More pieces than this is a mistake (--split 1 on a large file). */
+#define PIECES_MAX (1024u * 1024)
+
+enum op_tmode { OT_NONE, OT_PIECE, OT_REP, OT_DGDONE };
+
+struct seg {
+    size_t off, len;
+};
+
+struct sp_send_op {
+    struct sp_send_op *next, *prev;
+    struct sp_sock *s;
+    unsigned char *wire;
+    size_t wire_len;
+    struct seg *segs;
+    size_t nsegs;
+    size_t *bounds; /* piece i is wire[bounds[i] .. bounds[i + 1]) */
+    size_t npieces;
+    size_t next_piece;
+    unsigned inflight;
+    uint32_t writes;
+    uint64_t reps_left, delay_ms, every_ms;
+    uint64_t seq, off;
+    struct sockaddr_storage to;
+    socklen_t tolen;
+    uv_timer_t *timer;
+    enum op_tmode tmode;
+    /* Unix datagram sends finish at once; their completion is reported
+     * from a timer so that events never precede the call that caused them. */
+    size_t dg_n, dg_bytes, dg_ok;
+    int dg_err;
+    int hold; /* > 0 while a function on the stack uses the op */
+    unsigned done : 1, failed : 1, freeing : 1, repeat : 1, linked : 1;
+};
+
+struct wreq {
+    union {
+        uv_write_t w;
+        uv_udp_send_t u;
+    } r;
+    struct sp_send_op *op;
+    size_t len;
+};
+
+static int is_stream(const struct sp_sock *s)
+{
+    return s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
+}
+
+static void op_unlink(struct sp_send_op *op)
+{
+    if (!op->linked)
+        return;
+    struct sp_sock *s = op->s;
+    if (op->prev != NULL)
+        op->prev->next = op->next;
+    else
+        s->ops = op->next;
+    if (op->next != NULL)
+        op->next->prev = op->prev;
+    op->linked = 0;
+}
+
+static void op_timer_closed(uv_handle_t *h)
+{
+    struct sp_send_op *op = h->data;
+    free(h);
+    free(op);
+}
+
+static void op_maybe_free(struct sp_send_op *op)
+{
+    if (op->hold > 0 || !op->done || op->inflight > 0 || op->freeing)
+        return;
+    op->freeing = 1;
+    op_unlink(op);
+    if (op->timer != NULL)
+        uv_close((uv_handle_t *)op->timer, op_timer_closed);
+    else
+        free(op);
+}
+
+static void op_timer_cb(uv_timer_t *t);
+
+static void op_timer(struct sp_send_op *op, enum op_tmode mode, uint64_t ms)
+{
+    if (op->timer == NULL) {
+        op->timer = malloc(sizeof *op->timer);
+        if (op->timer == NULL)
+            abort();
+        uv_timer_init(&op->s->eng->loop, op->timer);
+        op->timer->data = op;
+    }
+    op->tmode = mode;
+    uv_timer_start(op->timer, op_timer_cb, ms, 0);
+}
+
+/* Gives up the pieces not yet written. */
+static void op_abandon(struct sp_send_op *op)
+{
+    struct sp_sock *s = op->s;
+    if (op->next_piece < op->npieces) {
+        s->queued -= op->wire_len - op->bounds[op->next_piece];
+        op->next_piece = op->npieces;
+    }
+    if (op->timer != NULL)
+        uv_timer_stop(op->timer);
+    op->tmode = OT_NONE;
+    op->done = 1;
+}
+
+static void resume_after_echo(struct sp_sock *s)
+{
+    if (s->echo_blocked && s->queued <= SP_WRITE_QUEUE_MAX / 2) {
+        s->echo_blocked = 0;
+        sp__sock_read_start(s);
+    }
+}
+
+void sp__send_check_drained(struct sp_sock *s)
+{
+    if (s->close_wanted && !s->closed && s->queued == 0)
+        sp__sock_close(s, "closed by us", 0);
+}
+
+/* A write failed: report it once; a stream whose peer is gone is over. */
+static void op_fail(struct sp_send_op *op, int status)
+{
+    struct sp_sock *s = op->s;
+    int first = !op->failed;
+    op->failed = 1;
+    op_abandon(op);
+    if (!first || status == UV_ECANCELED || s->closed)
+        return;
+    sp__emit_error(s, "send", status);
+    if (is_stream(s) && !s->closed) {
+        int gone = status == UV_EPIPE || status == UV_ECONNRESET;
+        if (gone)
+            s->peers |= SP_PEER_RST;
+        sp__kcheck(s);
+        sp__sock_close(s, gone ? "peer reset" : "send failed", 0);
+    }
+}
+
+static void issue(struct sp_send_op *op);
+
+static void rep_start(struct sp_send_op *op)
+{
+    struct sp_sock *s = op->s;
+    if (s->closed || (op->repeat && s->close_wanted)) {
+        op->done = 1;
+        return;
+    }
+    if (op->repeat && s->queued + op->wire_len > SP_WRITE_QUEUE_MAX) {
+        sp__emit_notice(s, "write queue full (8 MiB): the remaining repetitions are dropped");
+        op->done = 1;
+        return;
+    }
+    op->seq = ++s->sends;
+    op->off = s->out_issued;
+    s->out_issued += op->wire_len;
+    s->queued += op->wire_len;
+    op->next_piece = 0;
+    op->writes = 0;
+    issue(op);
+}
+
+static void emit_send(struct sp_send_op *op)
+{
+    struct sp_sock *s = op->s;
+    if (!sp__wants(s->eng, SP_EV_SEND))
+        return;
+    struct sp_event ev = {.type = SP_EV_SEND, .unread = -1};
+    ev.seq = op->seq;
+    ev.off = op->off;
+    ev.len = op->wire_len;
+    ev.data = op->wire;
+    ev.data_len = op->wire_len;
+    ev.writes = op->writes;
+    sp__emit(s->eng, s, &ev);
+}
+
+/* n pieces of op finished: bytes handed over, ok of them written. */
+static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok, int status)
+{
+    struct sp_sock *s = op->s;
+    op->hold++;
+    op->inflight -= (unsigned)n;
+    s->queued -= bytes;
+    s->bytes_out += ok;
+    if (status < 0)
+        op_fail(op, status);
+    if (op->done) {
+        /* Cancelled, failed, or the socket closed meanwhile. */
+    } else if (op->next_piece < op->npieces) {
+        if (op->delay_ms == 0)
+            issue(op);
+        else if (op->inflight == 0)
+            op_timer(op, OT_PIECE, op->delay_ms);
+    } else if (op->inflight == 0) {
+        emit_send(op);
+        if (s->kind == SP_SOCK_TCP && !s->closed)
+            sp__kactive(s);
+        if (!op->done && op->reps_left > 0 && !s->closed && !s->close_wanted) {
+            op->reps_left--;
+            op->repeat = 1;
+            op_timer(op, OT_REP, op->every_ms);
+        } else {
+            op->done = 1;
+        }
+    }
+    op->hold--;
+    op_maybe_free(op);
+    if (!s->closed) {
+        resume_after_echo(s);
+        sp__send_check_drained(s);
+    }
+}
+
+static void on_stream_written(uv_write_t *w, int status)
+{
+    struct wreq *wr = (struct wreq *)w;
+    struct sp_send_op *op = wr->op;
+    size_t len = wr->len;
+    free(wr);
+    pieces_done(op, 1, len, status == 0 ? len : 0, status);
+}
+
+static void on_udp_sent(uv_udp_send_t *u, int status)
+{
+    struct wreq *wr = (struct wreq *)u;
+    struct sp_send_op *op = wr->op;
+    size_t len = wr->len;
+    free(wr);
+    pieces_done(op, 1, len, status == 0 ? len : 0, status);
+}
+
+/* Hands wire[a .. b) to the kernel as one write call. */
+static int write_piece(struct sp_send_op *op, size_t a, size_t b)
+{
+    struct sp_sock *s = op->s;
+    uv_buf_t small[8];
+    uv_buf_t *bufs = op->nsegs <= 8 ? small : malloc(op->nsegs * sizeof *bufs);
+    if (bufs == NULL)
+        return UV_ENOMEM;
+    unsigned nb = 0;
+    for (size_t i = 0; i < op->nsegs; i++) {
+        size_t lo = op->segs[i].off > a ? op->segs[i].off : a;
+        size_t end = op->segs[i].off + op->segs[i].len;
+        size_t hi = end < b ? end : b;
+        if (lo < hi)
+            bufs[nb++] = uv_buf_init((char *)op->wire + lo, (unsigned)(hi - lo));
+    }
+    if (nb == 0) /* an empty datagram */
+        bufs[nb++] = uv_buf_init((char *)op->wire, 0);
+    int r = 0;
+    if (s->hkind == SP_H_POLL) {
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        if (op->tolen > 0) {
+            msg.msg_name = &op->to;
+            msg.msg_namelen = op->tolen;
+        }
+        msg.msg_iov = (struct iovec *)bufs;
+        msg.msg_iovlen = nb;
+        ssize_t n;
+        do
+            n = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+        op->dg_n++;
+        op->dg_bytes += b - a;
+        if (n >= 0)
+            op->dg_ok += b - a;
+        else if (op->dg_err == 0)
+            op->dg_err = -errno;
+        if (op->tmode == OT_NONE)
+            op_timer(op, OT_DGDONE, 0);
+    } else {
+        struct wreq *wr = malloc(sizeof *wr);
+        if (wr == NULL) {
+            r = UV_ENOMEM;
+            goto out;
+        }
+        wr->op = op;
+        wr->len = b - a;
+        if (s->hkind == SP_H_UDP)
+            r = uv_udp_send(&wr->r.u, &s->u.udp, bufs, nb,
+                            op->tolen > 0 ? (const struct sockaddr *)&op->to : NULL, on_udp_sent);
+        else
+            r = uv_write(&wr->r.w, &s->u.st, bufs, nb, on_stream_written);
+        if (r != 0) {
+            free(wr);
+            goto out;
+        }
+    }
+    op->inflight++;
+    op->writes++;
+out:
+    if (bufs != small)
+        free(bufs);
+    return r;
+}
+
+static void issue(struct sp_send_op *op)
+{
+    while (!op->done && op->next_piece < op->npieces) {
+        if (op->delay_ms > 0 && op->inflight > 0)
+            return;
+        if (op->inflight >= MAX_INFLIGHT)
+            return;
+        size_t a = op->bounds[op->next_piece], b = op->bounds[op->next_piece + 1];
+        op->next_piece++;
+        int r = write_piece(op, a, b);
+        if (r < 0) {
+            op->s->queued -= b - a;
+            op_fail(op, r);
+            return;
+        }
+        if (op->delay_ms > 0)
+            return;
+    }
+}
+
+static void op_timer_cb(uv_timer_t *t)
+{
+    struct sp_send_op *op = t->data;
+    enum op_tmode mode = op->tmode;
+    op->tmode = OT_NONE;
+    op->hold++;
+    switch (mode) {
+    case OT_PIECE:
+        issue(op);
+        break;
+    case OT_REP:
+        rep_start(op);
+        break;
+    case OT_DGDONE: {
+        size_t n = op->dg_n, bytes = op->dg_bytes, ok = op->dg_ok;
+        int err = op->dg_err;
+        op->dg_n = op->dg_bytes = op->dg_ok = 0;
+        op->dg_err = 0;
+        pieces_done(op, n, bytes, ok, err);
+        break;
+    }
+    case OT_NONE:
+        break;
+    }
+    op->hold--;
+    op_maybe_free(op);
+}
+
+void sp__send_cancel_all(struct sp_sock *s)
+{
+    struct sp_send_op *op = s->ops;
+    while (op != NULL) {
+        struct sp_send_op *next = op->next;
+        op_abandon(op);
+        if (op->dg_n > 0) {
+            /* Already sent: account for them now, no event. */
+            op->inflight -= (unsigned)op->dg_n;
+            s->queued -= op->dg_bytes;
+            s->bytes_out += op->dg_ok;
+            op->dg_n = op->dg_bytes = op->dg_ok = 0;
+        }
+        op_maybe_free(op);
+        op = next;
+    }
+}
+
+void sp__send_stop_repeats(struct sp_sock *s)
+{
+    for (struct sp_send_op *op = s->ops; op != NULL; op = op->next) {
+        op->reps_left = 0;
+        if (op->tmode == OT_REP) {
+            uv_timer_stop(op->timer);
+            op->tmode = OT_NONE;
+            op->done = 1;
+        }
+    }
+    /* Ops finished that way free themselves now. */
+    struct sp_send_op *op = s->ops;
+    while (op != NULL) {
+        struct sp_send_op *next = op->next;
+        op_maybe_free(op);
+        op = next;
+    }
+}
+
+int sp__send_busy(const struct sp_sock *s)
+{
+    return s->queued > 0;
+}
+
+static struct sp_send_op *op_alloc(struct sp_sock *s, size_t nsegs, size_t npieces,
+                                   size_t wire_len)
+{
+    size_t size = sizeof(struct sp_send_op) + nsegs * sizeof(struct seg) +
+                  (npieces + 1) * sizeof(size_t) + wire_len;
+    struct sp_send_op *op = calloc(1, size);
+    if (op == NULL)
+        return NULL;
+    op->s = s;
+    op->segs = (struct seg *)(op + 1);
+    op->bounds = (size_t *)(op->segs + nsegs);
+    op->wire = (unsigned char *)(op->bounds + npieces + 1);
+    op->wire_len = wire_len;
+    op->npieces = npieces;
+    /* Append, so ops are in the order they were made. */
+    op->linked = 1;
+    if (s->ops == NULL) {
+        s->ops = op;
+    } else {
+        struct sp_send_op *t = s->ops;
+        while (t->next != NULL)
+            t = t->next;
+        t->next = op;
+        op->prev = t;
+    }
+    return op;
+}
+
+static void op_run(struct sp_send_op *op)
+{
+    op->hold++;
+    rep_start(op);
+    op->hold--;
+    op_maybe_free(op);
+}
+
+void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct sockaddr *to,
+              socklen_t tolen)
+{
+    if (s->closed || s->close_wanted || !s->handle_open)
+        return;
+    if (is_stream(s) && ((s->ours & SP_OURS_SHUT_WR) || s->sreq != NULL))
+        return;
+    int dgram = !is_stream(s);
+    if (dgram && !s->dgram_connected &&
+        (to == NULL || tolen <= sizeof(sa_family_t) || tolen > sizeof(struct sockaddr_storage)))
+        return; /* an unnamed sender cannot be answered */
+    if (!dgram && n == 0)
+        return;
+    struct sp_send_op *op = op_alloc(s, 1, 1, n);
+    if (op == NULL)
+        return;
+    if (n > 0)
+        memcpy(op->wire, p, n);
+    op->segs[0].off = 0;
+    op->segs[0].len = n;
+    op->nsegs = 1;
+    op->bounds[0] = 0;
+    op->bounds[1] = n;
+    if (dgram && !s->dgram_connected) {
+        memcpy(&op->to, to, tolen);
+        op->tolen = tolen;
+    }
+    if (s->queued + n > SP_WRITE_QUEUE_MAX && !s->echo_blocked) {
+        /* The peer sends faster than it reads our echo: stop reading until
+         * the queue drains, as a real echo server would be forced to. */
+        s->echo_blocked = 1;
+        sp__sock_read_stop(s);
+    }
+    op_run(op);
+}
+
+/* Appends n bytes (p, or zeros if p is NULL) to op's wire as one segment. */
+static void add_seg(struct sp_send_op *op, size_t *pos, size_t *k, const unsigned char *p,
+                    size_t n)
+{
+    if (n == 0)
+        return;
+    if (p != NULL)
+        memcpy(op->wire + *pos, p, n);
+    op->segs[*k].off = *pos;
+    op->segs[*k].len = n;
+    (*k)++;
+    *pos += n;
+}
+
+static size_t count_pieces(const struct sp_send_req *req, size_t wire_len)
+{
+    if (wire_len == 0)
+        return 1;
+    if (req->split > 0)
+        return (wire_len + req->split - 1) / req->split;
+    if (req->nchunks > 0) {
+        size_t pos = 0, n = 0;
+        for (size_t i = 0; i < req->nchunks && pos < wire_len; i++, n++)
+            pos += req->chunks[i] < wire_len - pos ? req->chunks[i] : wire_len - pos;
+        return n + (pos < wire_len);
+    }
+    return 1;
+}
+
+static void fill_bounds(const struct sp_send_req *req, size_t wire_len, size_t *bounds,
+                        size_t npieces)
+{
+    bounds[0] = 0;
+    for (size_t i = 1; i <= npieces; i++) {
+        size_t pos = bounds[i - 1], step;
+        if (req->split > 0)
+            step = req->split;
+        else if (i - 1 < req->nchunks)
+            step = req->chunks[i - 1];
+        else
+            step = wire_len;
+        bounds[i] = step < wire_len - pos ? pos + step : wire_len;
+    }
+}
+
+/* The destination of a datagram send, checked against the socket. */
+static int send_dest(struct sp_sock *s, const struct sp_addr *to, struct sockaddr_storage *ss,
+                     socklen_t *len, char *err, size_t errlen)
+{
+    if (s->kind == SP_SOCK_UDP && to->kind != SP_ADDR_UDP) {
+        sp__seterr(err, errlen, "socket %u is udp: --to needs a udp: address", s->id);
+        return -EINVAL;
+    }
+    if (s->kind == SP_SOCK_UNIX_DGRAM && to->kind != SP_ADDR_UNIX_DGRAM &&
+        to->kind != SP_ADDR_UNIX) {
+        sp__seterr(err, errlen, "socket %u is unix-dgram: --to needs a unix-dgram: address", s->id);
+        return -EINVAL;
+    }
+    if (s->dgram_connected && s->kind == SP_SOCK_UDP) {
+        sp__seterr(err, errlen, "socket %u is connected: it sends to its peer only (no --to)",
+                   s->id);
+        return -EISCONN;
+    }
+    int r = sp__addr_to_sockaddr(to, ss, len, err, errlen);
+    if (r < 0)
+        return r;
+    if (ss->ss_family != s->family) {
+        sp__seterr(err, errlen, "socket %u is %s: cannot send to an %s address", s->id,
+                   s->family == AF_INET6 ? "IPv6" : "IPv4",
+                   ss->ss_family == AF_INET6 ? "IPv6" : "IPv4");
+        return -EAFNOSUPPORT;
+    }
+    return 0;
+}
+
+int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req *req, char *err,
+                   size_t errlen)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    if (s == NULL) {
+        sp__seterr(err, errlen, "no socket %u", id);
+        return -ENOENT;
+    }
+    if (s->closed) {
+        sp__seterr(err, errlen, "socket %u is closed", id);
+        return -EBADF;
+    }
+    if (s->kind == SP_SOCK_TCP_LISTEN || s->kind == SP_SOCK_UNIX_LISTEN) {
+        sp__seterr(err, errlen, "socket %u is a listener: send on one of its connections", id);
+        return -EINVAL;
+    }
+    if (s->resolving || s->connecting || !s->established || !s->handle_open) {
+        sp__seterr(err, errlen, "socket %u is not connected yet", id);
+        return -ENOTCONN;
+    }
+    if (s->close_wanted) {
+        sp__seterr(err, errlen, "socket %u is closing", id);
+        return -ESHUTDOWN;
+    }
+    int stream = is_stream(s);
+    if (stream && ((s->ours & SP_OURS_SHUT_WR) || s->sreq != NULL)) {
+        sp__seterr(err, errlen, "socket %u has shut down writing", id);
+        return -EPIPE;
+    }
+    struct sockaddr_storage to;
+    socklen_t tolen = 0;
+    if (req->to != NULL) {
+        if (stream) {
+            sp__seterr(err, errlen, "--to applies to datagram sockets only");
+            return -EINVAL;
+        }
+        int r = send_dest(s, req->to, &to, &tolen, err, errlen);
+        if (r < 0)
+            return r;
+    } else if (!stream && !s->dgram_connected) {
+        sp__seterr(err, errlen, "socket %u has no peer: give a destination with --to", id);
+        return -EDESTADDRREQ;
+    }
+    if (req->split > 0 && req->nchunks > 0) {
+        sp__seterr(err, errlen, "--split and --chunks cannot be combined");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < req->nchunks; i++)
+        if (req->chunks[i] == 0) {
+            sp__seterr(err, errlen, "chunk sizes must be at least 1 byte");
+            return -EINVAL;
+        }
+
+    size_t total = 0;
+    for (size_t i = 0; i < req->nparts; i++)
+        total += req->lens[i];
+    struct sp_frame_wire w;
+    memset(&w, 0, sizeof w);
+    w.body = 1;
+    int framed = !req->raw && s->spec.kind != SP_FRAME_RAW;
+    if (framed) {
+        char ferr[160] = "";
+        unsigned flags = (req->pad ? SP_FRAME_ENC_PAD : 0) | (req->end ? SP_FRAME_ENC_END : 0);
+        if (sp_frame_encode(&s->spec, total, flags, &w, ferr, sizeof ferr) != 0) {
+            char spec[SP_FRAME_SPEC_TEXT_MAX];
+            sp_frame_spec_format(&s->spec, spec, sizeof spec);
+            sp__seterr(err, errlen, "framing %s: %s", spec, ferr);
+            return -EINVAL;
+        }
+    } else if (req->end || req->pad) {
+        sp__seterr(err, errlen, "%s needs %s framing on the socket (and no --raw)",
+                   req->end ? "--end" : "--pad", req->end ? "blocks" : "fixed");
+        return -EINVAL;
+    }
+    size_t body = w.body ? total : 0;
+    size_t wire_len = w.head_len + body + w.pad_len + w.tail_len;
+    if (stream && wire_len == 0) {
+        sp__seterr(err, errlen, "nothing to send (0 bytes)");
+        return -EINVAL;
+    }
+    if (s->queued + wire_len > SP_WRITE_QUEUE_MAX) {
+        sp__seterr(err, errlen,
+                   "write queue full: %zu bytes queued, this send adds %zu, the cap is %u "
+                   "bytes (8 MiB); nothing was sent",
+                   s->queued, wire_len, SP_WRITE_QUEUE_MAX);
+        return -ENOBUFS;
+    }
+    size_t npieces = count_pieces(req, wire_len);
+    if (npieces > PIECES_MAX) {
+        sp__seterr(err, errlen, "%zu separate writes is too many (at most %u)", npieces,
+                   PIECES_MAX);
+        return -EINVAL;
+    }
+
+    size_t nsegs = 3 + (w.body ? req->nparts : 0);
+    struct sp_send_op *op = op_alloc(s, nsegs, npieces, wire_len);
+    if (op == NULL) {
+        sp__seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    size_t pos = 0, k = 0;
+    add_seg(op, &pos, &k, w.head, w.head_len);
+    if (w.body)
+        for (size_t i = 0; i < req->nparts; i++)
+            add_seg(op, &pos, &k, req->parts[i], req->lens[i]);
+    add_seg(op, &pos, &k, NULL, w.pad_len); /* NUL padding (the op is zeroed) */
+    add_seg(op, &pos, &k, w.tail, w.tail_len);
+    op->nsegs = k;
+    fill_bounds(req, wire_len, op->bounds, npieces);
+    op->delay_ms = req->delay_ms;
+    op->every_ms = req->every_ms;
+    op->reps_left = req->repeat > 1 ? req->repeat - 1 : 0;
+    if (tolen > 0) {
+        op->to = to;
+        op->tolen = tolen;
+    }
+    op_run(op);
+    return 0;
+}

@@ -1,0 +1,600 @@
+/* Stream sockets: TCP and Unix listeners (accept(2) driven by uv_poll),
+ * connects, accepted connections, the read path, half-close. */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "kstate.h"
+
+/* Connections taken per readiness callback before others get a turn. */
+#define ACCEPT_BATCH 64
+/* Retry period while accept(2) fails for lack of descriptors. */
+#define ACCEPT_RETRY_MS 100
+
+/* ---- the read path ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct sp_sock *s = h->data;
+    /* Exactly the recv size: every read(2) asks the kernel for that much. */
+    buf->base = (char *)s->eng->rbuf;
+    buf->len = s->recvsize;
+}
+
+void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int truncated,
+                   int64_t unread, const struct sockaddr *from_sa, socklen_t from_len)
+{
+    struct sp_engine *eng = s->eng;
+    uint64_t off = s->bytes_in;
+    s->chunks++;
+    s->bytes_in += n;
+    if (sp__wants(eng, SP_EV_RECV)) {
+        char from[SP_ADDR_TEXT_MAX] = "";
+        struct sp_event ev = {.type = SP_EV_RECV};
+        ev.seq = s->chunks;
+        ev.off = off;
+        ev.len = n;
+        ev.data = p;
+        ev.data_len = n;
+        ev.truncated = truncated;
+        ev.unread = unread;
+        if (s->kind == SP_SOCK_UDP || s->kind == SP_SOCK_UNIX_DGRAM) {
+            if (from_sa != NULL)
+                sp_sockaddr_format(from_sa, from_len, from, sizeof from);
+            ev.from = from;
+        }
+        sp__emit(eng, s, &ev);
+    }
+    if (s->fr != NULL)
+        sp__framer_feed(s, p, n);
+    if (s->echo && !s->closed)
+        sp__echo(s, p, n, from_sa, from_len);
+}
+
+void sp__sock_eof(struct sp_sock *s)
+{
+    s->reading = 0;
+    if (s->peers & SP_PEER_FIN)
+        return;
+    s->peers |= SP_PEER_FIN;
+    if (sp__wants(s->eng, SP_EV_EOF)) {
+        struct sp_event ev = {.type = SP_EV_EOF, .unread = -1};
+        sp__emit(s->eng, s, &ev);
+    }
+    sp__framer_finish(s);
+    sp__kcheck(s);
+    sp__kactive(s);
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct sp_sock *s = st->data;
+    if (n > 0) {
+        sp__sock_data(s, (const unsigned char *)buf->base, (size_t)n, 0, -1, NULL, 0);
+        return;
+    }
+    if (n == 0) /* EAGAIN: libuv's way of saying nothing was read */
+        return;
+    if (n == UV_EOF) {
+        if (s->ours & SP_OURS_SHUT_RD) {
+            /* Our own SHUT_RD makes read(2) return 0: not the peer's FIN. */
+            sp__stream_read_stop(s);
+            return;
+        }
+        sp__sock_eof(s);
+        return;
+    }
+    s->reading = 0;
+    if (n == UV_ECONNRESET)
+        s->peers |= SP_PEER_RST;
+    sp__emit_error(s, "recv", (int)n);
+    sp__kcheck(s);
+    sp__sock_close(s, n == UV_ECONNRESET ? "peer reset" : "recv failed", 0);
+}
+
+int sp__stream_read_start(struct sp_sock *s)
+{
+    int r = uv_read_start(&s->u.st, on_alloc, on_read);
+    if (r == 0)
+        s->reading = 1;
+    return r;
+}
+
+void sp__stream_read_stop(struct sp_sock *s)
+{
+    uv_read_stop(&s->u.st);
+    s->reading = 0;
+}
+
+int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
+{
+    if (s->peers & SP_PEER_FIN) {
+        sp__seterr(err, errlen, "socket %u: the peer already finished sending (EOF)", s->id);
+        return -EINVAL;
+    }
+    if (s->ours & SP_OURS_SHUT_RD) {
+        sp__seterr(err, errlen, "socket %u: reading was shut down", s->id);
+        return -EINVAL;
+    }
+    int fd = sp__sock_fd(s);
+    int64_t unread = sp__kstate_inq(fd);
+    /* Not the shared read buffer: a subscriber of an event borrowing it
+     * may be the one asking. */
+    unsigned char *buf = malloc(n);
+    if (buf == NULL) {
+        sp__seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    ssize_t r;
+    do
+        r = recv(fd, buf, n, MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    int e = errno;
+    if (r > 0)
+        sp__sock_data(s, buf, (size_t)r, 0, unread, NULL, 0);
+    free(buf);
+    if (r == 0) {
+        sp__sock_eof(s);
+        return 0;
+    }
+    if (r < 0) {
+        if (e == EAGAIN || e == EWOULDBLOCK) {
+            sp__seterr(err, errlen, "socket %u: nothing to read right now", s->id);
+            return -EAGAIN;
+        }
+        if (e == ECONNRESET)
+            s->peers |= SP_PEER_RST;
+        sp__emit_error(s, "recv", -e);
+        sp__sock_close(s, e == ECONNRESET ? "peer reset" : "recv failed", 0);
+    }
+    return 0;
+}
+
+/* ---- half-close ---- */
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct sp_sock *s = req->data;
+    s->sreq = NULL;
+    free(req);
+    if (status == UV_ECANCELED || s->closed)
+        return;
+    if (status < 0) {
+        sp__emit_error(s, "shutdown", status);
+        return;
+    }
+    s->ours |= SP_OURS_SHUT_WR;
+    if (sp__wants(s->eng, SP_EV_SHUTDOWN)) {
+        struct sp_event ev = {.type = SP_EV_SHUTDOWN, .unread = -1};
+        ev.how = s->shut_how == SP_SHUT_BOTH ? "both" : "wr";
+        sp__emit(s->eng, s, &ev);
+    }
+    sp__kcheck(s);
+    sp__kactive(s);
+}
+
+int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t errlen)
+{
+    int want_wr = (how & SP_SHUT_WR) && !(s->ours & SP_OURS_SHUT_WR) && s->sreq == NULL;
+    int want_rd = (how & SP_SHUT_RD) && !(s->ours & SP_OURS_SHUT_RD);
+    if (!want_wr && !want_rd) {
+        sp__seterr(err, errlen, "socket %u is already shut down that way", s->id);
+        return -EINVAL;
+    }
+    if (want_wr) {
+        uv_shutdown_t *req = malloc(sizeof *req);
+        if (req == NULL) {
+            sp__seterr(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        req->data = s;
+        int r = uv_shutdown(req, &s->u.st, on_shutdown);
+        if (r < 0) {
+            free(req);
+            sp__seterr(err, errlen, "shutdown: %s", uv_strerror(r));
+            return r;
+        }
+        s->sreq = req;
+        s->shut_how = how == SP_SHUT_BOTH ? SP_SHUT_BOTH : SP_SHUT_WR;
+    }
+    if (want_rd) {
+        /* libuv has no read-side shutdown: shutdown(2) on its descriptor. */
+        if (shutdown(sp__sock_fd(s), SHUT_RD) != 0) {
+            int e = errno;
+            sp__seterr(err, errlen, "shutdown rd: %s", strerror(e));
+            if (!want_wr)
+                return -e;
+        } else {
+            s->ours |= SP_OURS_SHUT_RD;
+            sp__stream_read_stop(s);
+            if (!want_wr && sp__wants(s->eng, SP_EV_SHUTDOWN)) {
+                struct sp_event ev = {.type = SP_EV_SHUTDOWN, .unread = -1};
+                ev.how = "rd";
+                sp__emit(s->eng, s, &ev);
+            }
+        }
+    }
+    sp__kcheck(s);
+    sp__kactive(s);
+    return 0;
+}
+
+/* ---- connecting ---- */
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct sp_sock *s = req->data;
+    s->creq = NULL;
+    free(req);
+    if (status == UV_ECANCELED || s->closed)
+        return;
+    if (status < 0)
+        sp__sock_connect_failed(s, status);
+    else
+        sp__sock_connected(s);
+}
+
+/* A connect whose result is known now is reported on the next loop turn,
+ * like any other outcome. */
+static void outcome_later(struct sp_sock *s, int uverr)
+{
+    s->outcome_err = uverr;
+    sp__sock_timer(s, SP_T_OUTCOME, 0);
+}
+
+int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t salen, char *err,
+                       size_t errlen)
+{
+    struct sp_engine *eng = s->eng;
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        sp__seterr(err, errlen, "socket: %s", strerror(e));
+        return -e;
+    }
+    s->family = sa->sa_family;
+    memcpy(&s->pa, sa, salen);
+    if (s->peer[0] == '\0' || sa->sa_family != AF_UNIX)
+        sp_sockaddr_format(sa, salen, s->peer, sizeof s->peer);
+    s->connecting = 1;
+    if (sa->sa_family == AF_UNIX) {
+        uv_pipe_init(&eng->loop, &s->u.pipe, 0);
+        s->u.h.data = s;
+        s->hkind = SP_H_PIPE;
+        s->handle_open = 1;
+        /* Unix connects finish (or fail) at once; libuv 1.44 cannot reach
+         * abstract names, so the descriptor is ours and handed over. */
+        int r = connect(fd, sa, salen);
+        int e = errno;
+        if (r != 0) {
+            close(fd);
+            outcome_later(s, -e);
+            return 0;
+        }
+        r = uv_pipe_open(&s->u.pipe, fd);
+        if (r != 0) {
+            close(fd);
+            outcome_later(s, r);
+            return 0;
+        }
+        outcome_later(s, 0);
+        return 0;
+    }
+    uv_tcp_init(&eng->loop, &s->u.tcp);
+    s->u.h.data = s;
+    s->hkind = SP_H_TCP;
+    s->handle_open = 1;
+    int r = uv_tcp_open(&s->u.tcp, fd);
+    if (r != 0) {
+        close(fd);
+        outcome_later(s, r);
+        return 0;
+    }
+    s->creq = malloc(sizeof *s->creq);
+    if (s->creq == NULL)
+        abort();
+    s->creq->data = s;
+    r = uv_tcp_connect(s->creq, &s->u.tcp, sa, on_connect);
+    if (r != 0) {
+        free(s->creq);
+        s->creq = NULL;
+        outcome_later(s, r);
+        return 0;
+    }
+    /* Name resolution already started the clock for the whole connect. */
+    if (s->tmode != SP_T_CONNECT)
+        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms);
+    return 0;
+}
+
+/* ---- Unix socket files ---- */
+
+int sp__unix_prepare(const struct sp_addr *addr, int socktype, int *replaced, char *err,
+                     size_t errlen)
+{
+    *replaced = 0;
+    const char *path = addr->path;
+    if (path[0] == '@' || path[0] == '\0')
+        return 0; /* abstract: nothing on disk */
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        int e = errno;
+        sp__seterr(err, errlen, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        sp__seterr(err, errlen, "%s is a symbolic link: refusing to replace it", path);
+        return -EEXIST;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        sp__seterr(err, errlen, "%s exists and is not a socket: refusing to replace it", path);
+        return -EEXIST;
+    }
+    /* A socket file nobody answers on is stale; anything else is in use. */
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int r = sp__addr_to_sockaddr(addr, &ss, &len, err, errlen);
+    if (r < 0)
+        return r;
+    int fd = socket(AF_UNIX, socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        sp__seterr(err, errlen, "socket: %s", strerror(e));
+        return -e;
+    }
+    r = connect(fd, (struct sockaddr *)&ss, len);
+    int e = errno;
+    close(fd);
+    if (r == 0 || e != ECONNREFUSED) {
+        sp__seterr(err, errlen, "%s is a live socket (someone answers): refusing to replace it",
+                   path);
+        return -EADDRINUSE;
+    }
+    if (unlink(path) != 0) {
+        e = errno;
+        sp__seterr(err, errlen, "cannot remove stale socket %s: %s", path, strerror(e));
+        return -e;
+    }
+    *replaced = 1;
+    return 0;
+}
+
+/* Binds fd to a Unix path with mode 0600 and remembers the file so that
+ * closing removes it (only if it is still the one we made). */
+int sp__unix_bind(int fd, const struct sockaddr *sa, socklen_t salen, char *path, uint64_t *dev,
+                  uint64_t *ino)
+{
+    const struct sockaddr_un *su = (const struct sockaddr_un *)sa;
+    /* The file's mode comes from the umask at bind time. */
+    mode_t old = umask(0177);
+    int r = bind(fd, sa, salen);
+    int e = errno;
+    umask(old);
+    if (r != 0)
+        return -e;
+    path[0] = '\0';
+    if (su->sun_path[0] != '\0') {
+        struct stat st;
+        snprintf(path, SP_ADDR_PATH_MAX, "%s", su->sun_path);
+        if (stat(path, &st) == 0) {
+            *dev = st.st_dev;
+            *ino = st.st_ino;
+        }
+    }
+    return 0;
+}
+
+void sp__unix_unlink(struct sp_sock *s)
+{
+    struct stat st;
+    s->unlink_path = 0;
+    if (s->path[0] != '\0' && lstat(s->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_dev == s->path_dev && st.st_ino == s->path_ino)
+        unlink(s->path);
+}
+
+/* ---- listening ---- */
+
+static void on_listener(uv_poll_t *p, int status, int events)
+{
+    struct sp_sock *s = p->data;
+    if (status < 0) {
+        sp__emit_error(s, "accept", status);
+        return;
+    }
+    sp__listener_io(s);
+}
+
+int sp__listener_start(struct sp_sock *s)
+{
+    int r = uv_poll_start(&s->u.poll, UV_READABLE, on_listener);
+    if (r == 0)
+        s->reading = 1;
+    return r;
+}
+
+void sp__listener_stop(struct sp_sock *s)
+{
+    uv_poll_stop(&s->u.poll);
+    s->reading = 0;
+}
+
+int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct sockaddr *sa,
+                      socklen_t salen, enum sp_sock_kind kind, int backlog,
+                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        sp__seterr(err, errlen, "socket: %s", strerror(e));
+        return -e;
+    }
+    char path[SP_ADDR_PATH_MAX] = "";
+    uint64_t dev = 0, ino = 0;
+    int r;
+    char where[SP_ADDR_TEXT_MAX];
+    sp_sockaddr_format(sa, salen, where, sizeof where);
+    if (sa->sa_family == AF_UNIX) {
+        r = sp__unix_bind(fd, sa, salen, path, &dev, &ino);
+    } else {
+        int one = 1;
+        /* A restarted listener must not wait out old TIME_WAIT connections. */
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        r = bind(fd, sa, salen) == 0 ? 0 : -errno;
+    }
+    if (r == 0 && listen(fd, backlog) != 0)
+        r = -errno;
+    if (r < 0) {
+        sp__seterr(err, errlen, "listen on %s: %s", where, strerror(-r));
+        close(fd);
+        if (path[0] != '\0')
+            unlink(path);
+        return r;
+    }
+    if (s == NULL) {
+        s = sp__sock_new(eng, kind, opts);
+        if (s == NULL) {
+            close(fd);
+            if (path[0] != '\0')
+                unlink(path);
+            sp__seterr(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    uv_poll_init_socket(&eng->loop, &s->u.poll, fd);
+    s->u.h.data = s;
+    s->hkind = SP_H_POLL;
+    s->fd = fd;
+    s->handle_open = 1;
+    s->established = 1;
+    s->backlog = (uint64_t)backlog;
+    if (path[0] != '\0') {
+        memcpy(s->path, path, sizeof s->path);
+        s->path_dev = dev;
+        s->path_ino = ino;
+        s->unlink_path = 1;
+    }
+    sp__sock_names(s, fd);
+    if (sa->sa_family == AF_INET)
+        s->wildcard = ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+    else if (sa->sa_family == AF_INET6)
+        s->wildcard =
+            memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any, 16) == 0;
+    if (id != NULL)
+        *id = s->id;
+    if (sp__wants(eng, SP_EV_LISTENING)) {
+        struct sp_event ev = {.type = SP_EV_LISTENING, .unread = -1};
+        ev.local = s->local;
+        sp__emit(eng, s, &ev);
+    }
+    if (s->wildcard)
+        sp__emit_notice(s, "listening on every interface: other machines can connect");
+    sp__kcheck(s);
+    sp__sock_read_start(s);
+    return 0;
+}
+
+/* Wraps one accepted descriptor in a new socket. */
+static void accept_one(struct sp_sock *l, int fd)
+{
+    struct sp_engine *eng = l->eng;
+    enum sp_sock_kind kind = l->kind == SP_SOCK_TCP_LISTEN ? SP_SOCK_TCP : SP_SOCK_UNIX;
+    struct sp_sock *c = sp__sock_new(eng, kind, NULL);
+    if (c == NULL) {
+        close(fd);
+        sp__emit_error(l, "accept", UV_ENOMEM);
+        return;
+    }
+    c->parent = l->id;
+    c->recvsize = l->recvsize;
+    c->echo = l->echo;
+    if (l->spec.kind != SP_FRAME_RAW)
+        sp__framer_set(c, &l->spec);
+    int r;
+    if (kind == SP_SOCK_TCP) {
+        uv_tcp_init(&eng->loop, &c->u.tcp);
+        c->hkind = SP_H_TCP;
+        r = uv_tcp_open(&c->u.tcp, fd);
+    } else {
+        uv_pipe_init(&eng->loop, &c->u.pipe, 0);
+        c->hkind = SP_H_PIPE;
+        r = uv_pipe_open(&c->u.pipe, fd);
+    }
+    c->u.h.data = c;
+    c->handle_open = 1;
+    l->accepted++;
+    if (r != 0) {
+        close(fd);
+        sp__emit_error(c, "accept", r);
+        sp__sock_close(c, "accept failed", 0);
+        return;
+    }
+    c->established = 1;
+    sp__sock_names(c, fd);
+    if (sp__wants(eng, SP_EV_ACCEPTED)) {
+        struct sp_event ev = {.type = SP_EV_ACCEPTED, .unread = -1};
+        ev.local = c->local;
+        ev.peer = c->peer;
+        sp__emit(eng, c, &ev);
+    }
+    if (c->closed)
+        return;
+    sp__kcheck(c);
+    sp__sock_read_start(c);
+}
+
+void sp__listener_io(struct sp_sock *s)
+{
+    for (int i = 0; i < ACCEPT_BATCH && !s->closed && !s->paused; i++) {
+        int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            if (s->tmode == SP_T_ACCEPT) {
+                /* Unreachable: accepting resumes only from the retry timer. */
+                sp__sock_timer_stop(s);
+            }
+            if (s->accept_starved) {
+                s->accept_starved = 0;
+                sp__emit_notice(s, "accepting again: descriptors are available");
+            }
+            accept_one(s, fd);
+            continue;
+        }
+        int e = errno;
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            return;
+        if (e == EINTR || e == ECONNABORTED || e == EPROTO)
+            continue;
+        if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+            /* The connection stays in the backlog. Stop polling (readiness
+             * would spin the loop) and try again shortly. */
+            if (!s->accept_starved) {
+                s->accept_starved = 1;
+                sp__emit_error(s, "accept", -e);
+            }
+            uv_poll_stop(&s->u.poll);
+            s->reading = 0;
+            sp__sock_timer(s, SP_T_ACCEPT, ACCEPT_RETRY_MS);
+            return;
+        }
+        sp__emit_error(s, "accept", -e);
+        return;
+    }
+}
+
+void sp__listener_retry(struct sp_sock *s)
+{
+    if (s->closed || s->paused)
+        return;
+    if (sp__listener_start(s) == 0)
+        sp__listener_io(s);
+}

@@ -1,0 +1,249 @@
+/* The kernel's view of sockets (kstate.h). */
+#include "kstate.h"
+
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+const char *sp__kstate_name(int state)
+{
+    static const char *const names[] = {
+        "",           "ESTABLISHED", "SYN_SENT", "SYN_RECV",   "FIN_WAIT1",
+        "FIN_WAIT2",  "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT", "LAST_ACK",
+        "LISTEN",     "CLOSING",     "NEW_SYN_RECV",
+    };
+    if (state < 0 || (size_t)state >= sizeof names / sizeof names[0])
+        return "";
+    return names[state];
+}
+
+int sp__kstate_tcp(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return -1;
+    return ti.tcpi_state;
+}
+
+int64_t sp__kstate_inq(int fd)
+{
+    int v = 0;
+    if (fd < 0 || ioctl(fd, SIOCINQ, &v) != 0)
+        return -1;
+    return v;
+}
+
+int64_t sp__kstate_outq(int fd)
+{
+    int v = 0;
+    if (fd < 0 || ioctl(fd, SIOCOUTQ, &v) != 0)
+        return -1;
+    return v;
+}
+
+static int64_t int_opt(int fd, int level, int name)
+{
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (getsockopt(fd, level, name, &v, &len) != 0)
+        return -1;
+    return v;
+}
+
+void sp__kstate_info(int fd, int is_tcp, int is_stream, struct sp_kinfo *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rtt_us = out->rttvar_us = out->unacked = out->retrans = out->cwnd = out->pmtu = -1;
+    out->unread = out->unsent = out->rcvbuf = out->sndbuf = -1;
+    out->nodelay = out->cork = out->keepalive = out->linger = -1;
+    if (fd < 0)
+        return;
+    if (is_tcp) {
+        struct tcp_info ti;
+        socklen_t len = sizeof ti;
+        memset(&ti, 0, sizeof ti);
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+            snprintf(out->tcp, sizeof out->tcp, "%s", sp__kstate_name(ti.tcpi_state));
+            out->rtt_us = ti.tcpi_rtt;
+            out->rttvar_us = ti.tcpi_rttvar;
+            out->unacked = ti.tcpi_unacked;
+            out->retrans = ti.tcpi_total_retrans;
+            out->cwnd = ti.tcpi_snd_cwnd;
+            out->pmtu = ti.tcpi_pmtu;
+        }
+        out->nodelay = int_opt(fd, IPPROTO_TCP, TCP_NODELAY);
+        out->cork = int_opt(fd, IPPROTO_TCP, TCP_CORK);
+    }
+    /* SIOCINQ on a listener means nothing useful. */
+    if (!is_tcp || sp__kstate_tcp(fd) != 10) {
+        out->unread = sp__kstate_inq(fd);
+        out->unsent = sp__kstate_outq(fd);
+    }
+    out->rcvbuf = int_opt(fd, SOL_SOCKET, SO_RCVBUF);
+    out->sndbuf = int_opt(fd, SOL_SOCKET, SO_SNDBUF);
+    if (is_stream)
+        out->keepalive = int_opt(fd, SOL_SOCKET, SO_KEEPALIVE);
+    struct linger lg;
+    socklen_t len = sizeof lg;
+    if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0)
+        out->linger = lg.l_onoff ? lg.l_linger : -1;
+}
+
+int sp__kstate_setopt(int fd, int is_tcp, int is_stream, enum sp_sockopt opt, long value,
+                      char *err, size_t errlen)
+{
+    int level = SOL_SOCKET, name, v = (int)value;
+    const char *what;
+    const void *arg = &v;
+    socklen_t len = sizeof v;
+    struct linger lg;
+    switch (opt) {
+    case SP_OPT_NODELAY:
+    case SP_OPT_CORK:
+        what = opt == SP_OPT_NODELAY ? "nodelay" : "cork";
+        if (!is_tcp) {
+            snprintf(err, errlen, "%s applies to TCP connections only", what);
+            return -EINVAL;
+        }
+        level = IPPROTO_TCP;
+        name = opt == SP_OPT_NODELAY ? TCP_NODELAY : TCP_CORK;
+        v = value != 0;
+        break;
+    case SP_OPT_KEEPALIVE:
+        what = "keepalive";
+        if (!is_stream) {
+            snprintf(err, errlen, "keepalive applies to stream sockets only");
+            return -EINVAL;
+        }
+        name = SO_KEEPALIVE;
+        v = value != 0;
+        break;
+    case SP_OPT_RCVBUF:
+    case SP_OPT_SNDBUF:
+        what = opt == SP_OPT_RCVBUF ? "rcvbuf" : "sndbuf";
+        if (value <= 0 || value > 256L * 1024 * 1024) {
+            snprintf(err, errlen, "%s must be 1 .. 268435456 bytes", what);
+            return -EINVAL;
+        }
+        name = opt == SP_OPT_RCVBUF ? SO_RCVBUF : SO_SNDBUF;
+        break;
+    case SP_OPT_LINGER:
+        what = "linger";
+        if (value < -1 || value > 3600) {
+            snprintf(err, errlen, "linger must be -1 (off) or 0 .. 3600 seconds");
+            return -EINVAL;
+        }
+        lg.l_onoff = value >= 0;
+        lg.l_linger = value >= 0 ? (int)value : 0;
+        name = SO_LINGER;
+        arg = &lg;
+        len = sizeof lg;
+        break;
+    default:
+        snprintf(err, errlen, "unknown option");
+        return -EINVAL;
+    }
+    if (setsockopt(fd, level, name, arg, len) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "set %s: %s", what, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+int sp__kdiag_open(void)
+{
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0)
+        return -errno;
+    /* A dump never blocks for long, but a kernel that stops answering must
+     * not freeze the loop. */
+    struct timeval tv = {0, 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+int sp__kdiag_dump(int nlfd, int family, sp_kdiag_cb cb, void *ud)
+{
+    static uint32_t seq;
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 r;
+    } req;
+    memset(&req, 0, sizeof req);
+    req.nlh.nlmsg_len = sizeof req;
+    req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.nlh.nlmsg_seq = ++seq;
+    req.r.sdiag_family = (uint8_t)family;
+    req.r.sdiag_protocol = IPPROTO_TCP;
+    req.r.idiag_states = 0xfffu & ~(1u << 10); /* everything but LISTEN */
+    struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
+    if (sendto(nlfd, &req, sizeof req, 0, (struct sockaddr *)&nl, sizeof nl) < 0)
+        return -errno;
+
+    /* Large enough for the biggest dump message the kernel builds (32 KiB). */
+    static long buf[32768 / sizeof(long)];
+    for (;;) {
+        ssize_t n = recv(nlfd, buf, sizeof buf, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_seq != seq)
+                continue;
+            if (h->nlmsg_type == NLMSG_DONE)
+                return 0;
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *e = NLMSG_DATA(h);
+                return e->error < 0 ? e->error : -EIO;
+            }
+            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+                h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+                continue;
+            const struct inet_diag_msg *m = NLMSG_DATA(h);
+            struct sp_kdiag_ent ent;
+            memset(&ent, 0, sizeof ent);
+            ent.family = m->idiag_family;
+            ent.lport = ntohs(m->id.idiag_sport);
+            ent.rport = ntohs(m->id.idiag_dport);
+            memcpy(ent.laddr, m->id.idiag_src, 16);
+            memcpy(ent.raddr, m->id.idiag_dst, 16);
+            ent.state = m->idiag_state;
+            cb(ud, &ent);
+        }
+    }
+}
+
+static int addr_match(int family, const unsigned char *a, uint16_t port,
+                      const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family != family)
+        return 0;
+    if (family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        return ntohs(s4->sin_port) == port && memcmp(a, &s4->sin_addr, 4) == 0;
+    }
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+    return ntohs(s6->sin6_port) == port && memcmp(a, &s6->sin6_addr, 16) == 0;
+}
+
+int sp__kdiag_match(const struct sp_kdiag_ent *ent, const struct sockaddr_storage *la,
+                    const struct sockaddr_storage *pa)
+{
+    return addr_match(ent->family, ent->laddr, ent->lport, la) &&
+           addr_match(ent->family, ent->raddr, ent->rport, pa);
+}

@@ -1,0 +1,567 @@
+/* The command layer: splitting (the same words as sp_tokenize, with
+ * columns), the table (prefixes, help, completion), and the queue against
+ * the real engine on loopback: bad lines change nothing, options stand
+ * anywhere, the [ID] rule, expect order, wait timeouts and keep-going. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "cmd_int.h"
+#include "sockpit/buf.h"
+#include "sockpit/cmd.h"
+#include "sockpit/engine.h"
+#include "sockpit/escape.h"
+#include "testutil.h"
+
+/* Splitting ---------------------------------------------------------------- */
+
+static void test_cmd_split_matches_sp_tokenize_on_random_lines(void **state)
+{
+    static const char alphabet[] = "ab \"\\#x\t1-";
+    uint64_t seed = 42;
+    struct cmd_split sp;
+    cmd__split_init(&sp);
+    for (int round = 0; round < 20000; round++) {
+        char line[40];
+        size_t n = tu_rand(&seed) % (sizeof line - 1);
+        for (size_t i = 0; i < n; i++)
+            line[i] = alphabet[tu_rand(&seed) % (sizeof alphabet - 1)];
+        line[n] = '\0';
+        struct sp_buf tb;
+        sp_buf_init(&tb);
+        const char *words[CMD_WORDS_MAX];
+        size_t pos1 = 0, pos2 = 0;
+        char e1[128], e2[128];
+        int r1 = sp_tokenize(line, &tb, words, CMD_WORDS_MAX, &pos1, e1, sizeof e1);
+        int r2 = cmd__split(&sp, line, &pos2, e2, sizeof e2);
+        assert_int_equal(r1, r2);
+        if (r1 < 0) {
+            assert_int_equal(pos1, pos2);
+        } else {
+            for (int k = 0; k < r1; k++) {
+                assert_string_equal(words[k], sp.words[k].s);
+                assert_int_equal(strlen(words[k]), sp.words[k].len);
+                /* every byte maps back to the same character in the line */
+                for (size_t i = 0; i < sp.words[k].len; i++)
+                    assert_int_equal(line[cmd__word_col(&sp, &sp.words[k], i)], sp.words[k].s[i]);
+            }
+        }
+        sp_buf_cleanup(&tb);
+    }
+    cmd__split_cleanup(&sp);
+}
+
+static void test_cmd_split_marks_quoted_words(void **state)
+{
+    struct cmd_split sp;
+    size_t col;
+    char err[64];
+    cmd__split_init(&sp);
+    assert_int_equal(cmd__split(&sp, "send  \"--raw\" 2 a\"b c\"d", &col, err, sizeof err), 4);
+    assert_false(sp.words[0].quoted);
+    assert_true(sp.words[1].quoted);
+    assert_string_equal(sp.words[1].s, "--raw");
+    assert_int_equal(sp.words[1].col, 6);
+    assert_false(sp.words[2].quoted);
+    assert_string_equal(sp.words[3].s, "ab cd");
+    assert_int_equal(cmd__word_col(&sp, &sp.words[3], 4), 22); /* the d after the quote */
+    assert_int_equal(cmd__split(&sp, "send \"open", &col, err, sizeof err), -1);
+    assert_int_equal(col, 5);
+    cmd__split_cleanup(&sp);
+}
+
+/* The table ---------------------------------------------------------------- */
+
+static void test_cmd_find_exact_prefix_and_ambiguous(void **state)
+{
+    char err[256];
+    assert_string_equal(cmd__find("list", err, sizeof err)->name, "list");
+    assert_string_equal(cmd__find("liste", err, sizeof err)->name, "listen");
+    assert_string_equal(cmd__find("recv", err, sizeof err)->name, "recv");
+    assert_string_equal(cmd__find("recvs", err, sizeof err)->name, "recvsize");
+    assert_string_equal(cmd__find("sh", err, sizeof err)->name, "shutdown");
+    assert_null(cmd__find("l", err, sizeof err));
+    assert_non_null(strstr(err, "ambiguous"));
+    assert_non_null(strstr(err, "listen"));
+    assert_non_null(strstr(err, "log"));
+    assert_null(cmd__find("frobnicate", err, sizeof err));
+    assert_non_null(strstr(err, "unknown command"));
+}
+
+static void test_cmd_table_is_consistent(void **state)
+{
+    static const char *const design[] = {
+        "listen",  "connect",  "bind",   "send",  "framing", "recvsize", "pause", "resume",
+        "recv",    "shutdown", "close",  "reset", "set",     "echo",     "list",  "info",
+        "log",     "wait",     "expect", "sleep", "lab",     "help",     "quit",  "split",
+        "unsplit", "view",     "hex",    "focus", NULL,
+    };
+    const char *const *names = sp_cmd_names();
+    size_t n = 0;
+    while (names[n] != NULL)
+        n++;
+    assert_int_equal(n, cmd__table_len);
+    for (size_t i = 0; design[i] != NULL; i++) {
+        char err[128];
+        const struct cmd_entry *e = cmd__find(design[i], err, sizeof err);
+        assert_non_null(e);
+        assert_string_equal(e->name, design[i]);
+    }
+    for (size_t i = 0; i < cmd__table_len; i++) {
+        const struct cmd_entry *e = &cmd__table[i];
+        if (i > 0)
+            assert_true(strcmp(cmd__table[i - 1].name, e->name) < 0);
+        assert_int_equal(strncmp(e->usage, e->name, strlen(e->name)), 0);
+        for (size_t k = 0; e->opts != NULL && e->opts[k].name != NULL; k++) {
+            assert_true(k < CMD_OPTS_MAX);
+            if (strstr(e->usage, e->opts[k].name) == NULL)
+                fail_msg("usage of %s does not name %s", e->name, e->opts[k].name);
+        }
+        struct sp_buf b;
+        sp_buf_init(&b);
+        assert_int_equal(sp_cmd_help(&b, e->name), 0);
+        assert_non_null(strstr(sp_buf_str(&b), e->usage));
+        sp_buf_cleanup(&b);
+    }
+    struct sp_buf b;
+    sp_buf_init(&b);
+    assert_int_equal(sp_cmd_help(&b, NULL), 0);
+    for (size_t i = 0; i < cmd__table_len; i++)
+        assert_non_null(strstr(sp_buf_str(&b), cmd__table[i].name));
+    sp_buf_reset(&b);
+    assert_int_equal(sp_cmd_help(&b, "nosuch"), -1);
+    sp_buf_reset(&b);
+    sp_cmd_reference_md(&b);
+    for (size_t i = 0; i < cmd__table_len; i++)
+        assert_non_null(strstr(sp_buf_str(&b), cmd__table[i].usage));
+    sp_buf_cleanup(&b);
+}
+
+/* Completion words for line, as one string "a,b,c". */
+static void completions(const char *line, char *out, size_t len)
+{
+    struct sp_buf b;
+    sp_buf_init(&b);
+    size_t n = sp_cmd_complete(NULL, line, &b);
+    size_t lines = 0;
+    for (size_t i = 0; i < b.len; i++) {
+        if (b.data[i] == '\n') {
+            b.data[i] = ',';
+            lines++;
+        }
+    }
+    assert_int_equal(n, lines);
+    if (b.len > 0)
+        b.data[--b.len] = '\0';
+    snprintf(out, len, "%s", sp_buf_str(&b));
+    sp_buf_cleanup(&b);
+}
+
+static void test_cmd_complete_commands_options_and_words(void **state)
+{
+    char got[512];
+    completions("se", got, sizeof got);
+    assert_string_equal(got, "send,set");
+    completions("send 2 hi --sp", got, sizeof got);
+    assert_string_equal(got, "--split");
+    completions("shutdown ", got, sizeof got);
+    assert_string_equal(got, "wr,rd,both");
+    completions("wait st", got, sizeof got);
+    assert_string_equal(got, "state:");
+    completions("connect tcp:1 --framing len:u3", got, sizeof got);
+    assert_string_equal(got, "len:u32,len:u32le");
+    completions("help rec", got, sizeof got);
+    assert_string_equal(got, "recv,recvsize");
+    completions("frob ", got, sizeof got);
+    assert_string_equal(got, "");
+}
+
+/* The queue against the engine ---------------------------------------------- */
+
+struct harness {
+    struct sp_engine *eng;
+    struct sp_cmdq *q;
+    struct sp_buf out;    /* output lines, '\n'-separated */
+    struct sp_buf errors; /* cmd_error messages, '\n'-separated */
+    struct sp_buf lines;  /* the cmd_error lines as written */
+    struct sp_buf sends;  /* "sock:bytes\n" per send event */
+    int nerrors;
+    int idle_calls, idle_failed;
+    uint32_t current;
+};
+
+static void h_output(void *ud, const char *line)
+{
+    struct harness *h = ud;
+    sp_buf_appends(&h->out, line);
+    sp_buf_appendc(&h->out, '\n');
+}
+
+static uint32_t h_current(void *ud)
+{
+    return ((struct harness *)ud)->current;
+}
+
+static void h_event(void *ud, const struct sp_event *ev)
+{
+    struct harness *h = ud;
+    if (ev->type == SP_EV_CMD_ERROR) {
+        h->nerrors++;
+        sp_buf_appends(&h->errors, ev->message);
+        sp_buf_appendc(&h->errors, '\n');
+        sp_buf_appends(&h->lines, ev->line);
+        sp_buf_appendc(&h->lines, '\n');
+    } else if (ev->type == SP_EV_SEND) {
+        sp_buf_appendf(&h->sends, "%u:", (unsigned)ev->sock);
+        sp_buf_append(&h->sends, ev->data, ev->data_len);
+        sp_buf_appendc(&h->sends, '\n');
+    }
+}
+
+static void h_idle(void *ud, int failed)
+{
+    struct harness *h = ud;
+    h->idle_calls++;
+    h->idle_failed |= failed;
+}
+
+static void h_init(struct harness *h)
+{
+    memset(h, 0, sizeof *h);
+    struct sp_engine_opts o;
+    memset(&o, 0, sizeof o);
+    o.keep_history = 1;
+    o.keep_data = 1;
+    assert_int_equal(sp_engine_new(&h->eng, &o), 0);
+    sp_engine_subscribe(h->eng, SP_EV_MASK_ALL, h_event, h);
+    struct sp_cmd_hooks hooks;
+    memset(&hooks, 0, sizeof hooks);
+    hooks.output = h_output;
+    hooks.current = h_current;
+    h->q = sp_cmdq_new(h->eng, &hooks, h);
+    assert_non_null(h->q);
+    sp_cmdq_on_idle(h->q, h_idle, h);
+}
+
+static void h_free(struct harness *h)
+{
+    sp_cmdq_free(h->q);
+    /* every watch and handle the queue used is closed */
+    assert_int_equal(sp_engine_destroy(h->eng), 0);
+    sp_buf_cleanup(&h->out);
+    sp_buf_cleanup(&h->errors);
+    sp_buf_cleanup(&h->lines);
+    sp_buf_cleanup(&h->sends);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs the loop until the queue is idle (and extra_ms more), at most 5 s. */
+static void h_run(struct harness *h, int extra_ms)
+{
+    double start = now_s(), idle_at = 0;
+    for (;;) {
+        sp_engine_poll(h->eng);
+        double t = now_s();
+        assert_true(t - start < 5.0);
+        if (sp_cmdq_idle(h->q) && h->q->kick == NULL) {
+            if (idle_at == 0)
+                idle_at = t;
+            if ((t - idle_at) * 1000 >= extra_ms)
+                return;
+        } else {
+            idle_at = 0;
+        }
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void test_cmd_bad_lines_are_reported_and_change_nothing(void **state)
+{
+    static const char *const bad[] = {
+        "frobnicate 1",
+        "listen tcp:99999",
+        "listen tcp:[::1:80",
+        "connect",
+        "send 9 hi",
+        "framing 1 len:u33",
+        "recvsize 1 0",
+        "shutdown 1 sideways",
+        "send 1 \"abc\\q\"",
+        "send 1 --hex 0g",
+        "listen tcp:0 --framing",
+        "listen tcp:0 --nosuch",
+        "wait 1 bogus",
+        "set 1 nodelay maybe",
+        "send 1 x --split 0",
+        "l",
+        "bind tcp:0",
+        "send \"unterminated",
+        "split",
+    };
+    struct harness h;
+    h_init(&h);
+    sp_cmdq_set_keep_going(h.q, 1);
+    sp_cmdq_push(h.q, "listen tcp:0", "t:1");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 0);
+    assert_int_equal(sp_engine_last_id(h.eng), 1);
+    struct sp_sock_info before;
+    assert_int_equal(sp_engine_sock_info(h.eng, 1, &before), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        sp_cmdq_push(h.q, bad[i], "bad");
+    sp_cmdq_push(h.q, "list", "t:2");
+    h_run(&h, 20);
+    assert_int_equal(h.nerrors, (int)(sizeof bad / sizeof bad[0]));
+    assert_int_equal(sp_cmdq_failures(h.q), sizeof bad / sizeof bad[0]);
+    /* each error carries its line as written and its origin */
+    const char *l = sp_buf_str(&h.lines);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t n = strlen(bad[i]);
+        assert_int_equal(strncmp(l, bad[i], n), 0);
+        assert_int_equal(l[n], '\n');
+        l += n + 1;
+    }
+    const char *e = sp_buf_str(&h.errors);
+    for (const char *p = e; *p != '\0'; p = strchr(p, '\n') + 1)
+        assert_int_equal(strncmp(p, "bad: ", 5), 0);
+    /* nothing changed: no new socket, same framing and recv size */
+    assert_int_equal(sp_engine_last_id(h.eng), 1);
+    struct sp_sock_info after;
+    assert_int_equal(sp_engine_sock_info(h.eng, 1, &after), 0);
+    assert_string_equal(before.framing, after.framing);
+    assert_int_equal(before.recvsize, after.recvsize);
+    assert_int_equal(after.open, 1);
+    /* keep-going: the list after them ran */
+    assert_non_null(strstr(sp_buf_str(&h.out), "tcp-listen"));
+    h_free(&h);
+}
+
+static void test_cmd_errors_point_at_the_bad_character(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    sp_cmdq_set_keep_going(h.q, 1);
+    sp_cmdq_push(h.q, "listen tcp:0", "x");
+    sp_cmdq_push(h.q, "send \"ab\"\"c\\q\"", "x");  /* the \ is column 12 */
+    sp_cmdq_push(h.q, "send --hex \"00 1z\"", "x"); /* z is column 17 */
+    sp_cmdq_push(h.q, "recvsize 12Q", "x");         /* Q is column 12 */
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 3);
+    const char *e = sp_buf_str(&h.errors);
+    assert_non_null(strstr(e, "at column 12\n"));
+    assert_non_null(strstr(e, "at column 17\n"));
+    assert_non_null(strstr(e, "\"Q\""));
+    h_free(&h);
+}
+
+/* Loopback pair: 1 listener, 2 client, 3 accepted. */
+static void make_pair(struct harness *h, const char *framing)
+{
+    char line[128];
+    snprintf(line, sizeof line, "listen tcp:0%s%s", framing ? " --framing " : "",
+             framing ? framing : "");
+    sp_cmdq_push(h->q, line, "t");
+    h_run(h, 0);
+    struct sp_sock_info in;
+    assert_int_equal(sp_engine_sock_info(h->eng, 1, &in), 0);
+    const char *port = strrchr(in.local, ':');
+    assert_non_null(port);
+    snprintf(line, sizeof line, "connect tcp:127.0.0.1%s%s%s", port, framing ? " --framing " : "",
+             framing ? framing : "");
+    sp_cmdq_push(h->q, line, "t");
+    h_run(h, 0);
+    double start = now_s();
+    while (sp_engine_last_id(h->eng) < 3) {
+        sp_engine_poll(h->eng);
+        assert_true(now_s() - start < 5.0);
+    }
+    assert_int_equal(h->nerrors, 0);
+}
+
+static void test_cmd_options_anywhere_and_the_id_rule(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    make_pair(&h, "line");
+    h.current = 2;
+    sp_cmdq_push(h.q, "send 2 --raw a1", "t");  /* options before data */
+    sp_cmdq_push(h.q, "send 2 a2 --raw", "t");  /* ... and after */
+    sp_cmdq_push(h.q, "send 2 -- --raw", "t");  /* -- ends options: data "--raw" */
+    sp_cmdq_push(h.q, "send 3", "t");           /* one word: data "3" to the current socket */
+    sp_cmdq_push(h.q, "send \"3\" x", "t");     /* quoted digits are data */
+    sp_cmdq_push(h.q, "send 3 to3 \\x21", "t"); /* ID 3, two parts, one message */
+    sp_cmdq_push(h.q, "send --rep 2 r", "t");   /* option prefix */
+    sp_cmdq_push(h.q, "wait sent", "t");
+    h_run(&h, 50);
+    assert_int_equal(h.nerrors, 0);
+    /* Writes on different sockets complete in any order: compare per socket. */
+    struct sp_buf s2, s3;
+    sp_buf_init(&s2);
+    sp_buf_init(&s3);
+    for (const char *p = sp_buf_str(&h.sends); *p != '\0';) {
+        /* each record is "id:bytes\n", the bytes themselves may end in \n */
+        const char *end = strchr(p + 2, '\n');
+        if (end[1] == '\n')
+            end++;
+        sp_buf_append(p[0] == '2' ? &s2 : &s3, p + 2, (size_t)(end + 1 - (p + 2)));
+        p = end + 1;
+    }
+    assert_string_equal(sp_buf_str(&s2), "a1\na2\n--raw\n\n3\n\n3x\n\nr\n\nr\n\n");
+    assert_string_equal(sp_buf_str(&s3), "to3!\n\n");
+    sp_buf_cleanup(&s2);
+    sp_buf_cleanup(&s3);
+    h_free(&h);
+}
+
+static void test_cmd_expect_takes_messages_in_arrival_order(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    make_pair(&h, "line");
+    sp_cmdq_push(h.q, "send 2 one", "t");
+    sp_cmdq_push(h.q, "send 2 two", "t");
+    sp_cmdq_push(h.q, "send 2 three", "t");
+    sp_cmdq_push(h.q, "wait 3 msgs:3", "t");
+    /* all three arrived before the first expect runs */
+    sp_cmdq_push(h.q, "expect 3 one", "t");
+    sp_cmdq_push(h.q, "expect 3 two", "t");
+    sp_cmdq_push(h.q, "expect 3 three", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 0);
+    assert_int_equal(h.idle_failed, 0);
+    /* a later one waits for the next message */
+    sp_cmdq_push(h.q, "expect 3 four --timeout 2000", "t");
+    sp_cmdq_push(h.q, "send 2 four", "t"); /* runs only after the expect... */
+    h_run(&h, 0);
+    /* ...so the expect timed out first */
+    assert_int_equal(h.nerrors, 1);
+    assert_non_null(strstr(sp_buf_str(&h.errors), "timed out after 2000 ms"));
+    h_free(&h);
+}
+
+static void test_cmd_expect_mismatch_fails_and_stops_the_queue(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    make_pair(&h, "line");
+    sp_cmdq_push(h.q, "send 2 hello", "t");
+    sp_cmdq_push(h.q, "expect 3 goodbye", "s.sp:7");
+    sp_cmdq_push(h.q, "list", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 1);
+    assert_int_equal(h.idle_failed, 1);
+    const char *e = sp_buf_str(&h.errors);
+    assert_non_null(strstr(e, "s.sp:7: "));
+    assert_non_null(strstr(e, "\"hello\""));
+    assert_non_null(strstr(e, "\"goodbye\""));
+    assert_int_equal(h.out.len, 0); /* list was dropped */
+    h_free(&h);
+}
+
+/* More messages than the tap keeps: expect takes every kept one, then fails
+ * once instead of silently skipping the ones that were not kept. */
+static void test_cmd_expect_reports_messages_it_could_not_keep(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    make_pair(&h, "line");
+    struct sp_buf line;
+    sp_buf_init(&line);
+    sp_buf_appends(&line, "send 2 --raw ");
+    for (int i = 0; i < CMD_TAP_ITEMS_MAX + 10; i++)
+        sp_buf_appends(&line, "a\\n");
+    sp_cmdq_push(h.q, sp_buf_str(&line), "t");
+    sp_buf_cleanup(&line);
+    sp_cmdq_push(h.q, "wait 3 msgs:4106", "t");
+    for (int i = 0; i < CMD_TAP_ITEMS_MAX; i++)
+        sp_cmdq_push(h.q, "expect 3 a", "t");
+    sp_cmdq_push(h.q, "expect 3 a", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 1);
+    assert_non_null(strstr(sp_buf_str(&h.errors), "10 messages were not kept"));
+    /* after the report the tap keeps messages again */
+    sp_cmdq_push(h.q, "send 2 b", "t");
+    sp_cmdq_push(h.q, "expect 3 b", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 1);
+    h_free(&h);
+}
+
+static void test_cmd_wait_holds_at_once_or_times_out(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    make_pair(&h, NULL);
+    double t0 = now_s();
+    sp_cmdq_push(h.q, "wait 2 connected", "t"); /* already true */
+    sp_cmdq_push(h.q, "wait 2 sent", "t");      /* nothing queued */
+    sp_cmdq_push(h.q, "wait 2 bytes:0", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 0);
+    assert_true(now_s() - t0 < 1.0);
+    sp_cmdq_push(h.q, "wait 2 recv --timeout 60", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 1);
+    assert_non_null(strstr(sp_buf_str(&h.errors), "timed out after 60 ms"));
+    /* eof holds once the peer shut down its side */
+    sp_cmdq_push(h.q, "shutdown 3 wr", "t");
+    sp_cmdq_push(h.q, "wait 2 eof", "t");
+    sp_cmdq_push(h.q, "wait 2 eof", "t"); /* and at once the second time */
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 1);
+    h_free(&h);
+}
+
+static void test_cmd_help_and_ui_commands_headless(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    sp_cmdq_set_keep_going(h.q, 1);
+    sp_cmdq_push(h.q, "help", "t");
+    sp_cmdq_push(h.q, "help sen", "t");
+    sp_cmdq_push(h.q, "split", "t");
+    sp_cmdq_push(h.q, "lab list", "t");
+    sp_cmdq_push(h.q, "lab tcp-basics", "t");
+    h_run(&h, 0);
+    assert_non_null(strstr(sp_buf_str(&h.out), "Commands"));
+    assert_non_null(strstr(sp_buf_str(&h.out), "send [ID] DATA..."));
+    assert_non_null(strstr(sp_buf_str(&h.out), "No lessons"));
+    assert_int_equal(h.nerrors, 2);
+    assert_non_null(strstr(sp_buf_str(&h.errors), "only in the TUI"));
+    assert_non_null(strstr(sp_buf_str(&h.errors), "no lessons are built in yet"));
+    h_free(&h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cmd_split_matches_sp_tokenize_on_random_lines),
+        cmocka_unit_test(test_cmd_split_marks_quoted_words),
+        cmocka_unit_test(test_cmd_find_exact_prefix_and_ambiguous),
+        cmocka_unit_test(test_cmd_table_is_consistent),
+        cmocka_unit_test(test_cmd_complete_commands_options_and_words),
+        cmocka_unit_test(test_cmd_bad_lines_are_reported_and_change_nothing),
+        cmocka_unit_test(test_cmd_errors_point_at_the_bad_character),
+        cmocka_unit_test(test_cmd_options_anywhere_and_the_id_rule),
+        cmocka_unit_test(test_cmd_expect_takes_messages_in_arrival_order),
+        cmocka_unit_test(test_cmd_expect_mismatch_fails_and_stops_the_queue),
+        cmocka_unit_test(test_cmd_expect_reports_messages_it_could_not_keep),
+        cmocka_unit_test(test_cmd_wait_holds_at_once_or_times_out),
+        cmocka_unit_test(test_cmd_help_and_ui_commands_headless),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

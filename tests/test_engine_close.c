@@ -1,0 +1,335 @@
+/* Half-close, close and reset over loopback TCP, with the kernel's TCP
+ * states observed through the engine's `state` events. */
+#include "test_engine_util.h"
+
+/* An engine client connected to a raw peer: *peer is the peer's fd. */
+static uint32_t pair(struct sp_engine *eng, struct recorder *r, int *lfd, int *peer)
+{
+    unsigned port;
+    *lfd = raw_listen(AF_INET, &port, 4);
+    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
+    *peer = raw_accept(eng, *lfd, 2000);
+    assert_true(*peer >= 0);
+    assert_true(te_wait(eng, r, SP_EV_CONNECTED, c, 1, 2000));
+    return c;
+}
+
+/* We SHUT_WR: the peer sees EOF, our side goes FIN_WAIT2, and we still
+ * receive what the peer sends. */
+static void test_shutdown_wr_fin_wait2_still_receives(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    char err[200];
+    assert_int_equal(sp_engine_shutdown(eng, c, SP_SHUT_WR, err, sizeof err), 0);
+    assert_true(te_wait(eng, &r, SP_EV_SHUTDOWN, c, 1, 2000));
+    assert_string_equal(te_nth(&r, SP_EV_SHUTDOWN, c, 0)->how, "wr");
+    assert_int_equal(raw_wait_end(eng, peer, 2000), 0); /* the peer got our FIN */
+    assert_true(te_wait_state(eng, &r, c, "FIN_WAIT2", 2000));
+    assert_int_equal(send(peer, "still", 5, 0), 5);
+    assert_true(te_wait_bytes(eng, &r, c, 5, 2000));
+    assert_memory_equal(te_nth(&r, SP_EV_RECV, c, 0)->data, "still", 5);
+    struct sp_sock_info info;
+    sp_engine_sock_info(eng, c, &info);
+    assert_int_equal(info.ours, SP_OURS_SHUT_WR);
+    assert_int_equal(info.peers, 0);
+    assert_string_equal(info.tcp, "FIN_WAIT2");
+    /* Writing is over: send is refused, a second shutdown wr too. */
+    const unsigned char *parts[1] = {(const unsigned char *)"x"};
+    size_t lens[1] = {1};
+    struct sp_send_req req = {.parts = parts, .lens = lens, .nparts = 1};
+    assert_true(sp_engine_send(eng, c, &req, err, sizeof err) < 0);
+    assert_true(sp_engine_shutdown(eng, c, SP_SHUT_WR, err, sizeof err) < 0);
+    close(peer);
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* The peer SHUT_WRs: eof event, our side CLOSE_WAIT, and we still send. */
+static void test_peer_shutdown_close_wait_still_sends(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    assert_int_equal(shutdown(peer, SHUT_WR), 0);
+    assert_true(te_wait(eng, &r, SP_EV_EOF, c, 1, 2000));
+    assert_true(te_wait_state(eng, &r, c, "CLOSE_WAIT", 2000));
+    te_send(eng, c, "reply", 5);
+    char buf[8];
+    assert_int_equal(raw_read_n(eng, peer, buf, 5, 2000), 5);
+    assert_memory_equal(buf, "reply", 5);
+    struct sp_sock_info info;
+    sp_engine_sock_info(eng, c, &info);
+    assert_int_equal(info.peers, SP_PEER_FIN);
+    assert_int_equal(info.ours, 0);
+    close(peer);
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* shutdown rd then wr, and both at once. */
+static void test_shutdown_rd_and_both(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    char err[200];
+    assert_int_equal(sp_engine_shutdown(eng, c, SP_SHUT_RD, err, sizeof err), 0);
+    assert_string_equal(te_nth(&r, SP_EV_SHUTDOWN, c, 0)->how, "rd");
+    te_run_for(eng, 30);
+    assert_int_equal(te_count(&r, SP_EV_EOF, c), 0); /* our own SHUT_RD is not the peer's FIN */
+    te_send(eng, c, "w", 1);
+    char b;
+    assert_int_equal(raw_read_n(eng, peer, &b, 1, 2000), 1);
+    assert_int_equal(sp_engine_shutdown(eng, c, SP_SHUT_BOTH, err, sizeof err), 0);
+    assert_true(te_wait(eng, &r, SP_EV_SHUTDOWN, c, 2, 2000));
+    assert_string_equal(te_nth(&r, SP_EV_SHUTDOWN, c, 1)->how, "both");
+    struct sp_sock_info info;
+    sp_engine_sock_info(eng, c, &info);
+    assert_int_equal(info.ours, SP_OURS_SHUT_WR | SP_OURS_SHUT_RD);
+    assert_int_equal(raw_wait_end(eng, peer, 2000), 0);
+
+    /* both at once on a fresh connection */
+    int lfd2, peer2;
+    uint32_t c2 = pair(eng, &r, &lfd2, &peer2);
+    assert_int_equal(sp_engine_shutdown(eng, c2, SP_SHUT_BOTH, err, sizeof err), 0);
+    assert_true(te_wait(eng, &r, SP_EV_SHUTDOWN, c2, 1, 2000));
+    assert_string_equal(te_nth(&r, SP_EV_SHUTDOWN, c2, 0)->how, "both");
+    assert_int_equal(te_count(&r, SP_EV_SHUTDOWN, c2), 1);
+    close(peer);
+    close(lfd);
+    close(peer2);
+    close(lfd2);
+    te_done(eng, &r);
+}
+
+/* We close first, the peer closes after: our connection goes through
+ * FIN_WAIT2 into TIME_WAIT, seen after our descriptor is gone. */
+static void test_close_then_time_wait(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    char err[200];
+    assert_int_equal(sp_engine_close(eng, c, err, sizeof err), 0);
+    assert_int_equal(raw_wait_end(eng, peer, 2000), 0);
+   
+    assert_true(te_wait_state(eng, &r, c, "FIN_WAIT2", 2000));
+    close(peer);
+    assert_true(te_wait_state(eng, &r, c, "TIME_WAIT", 2000));
+    struct sp_sock_info info;
+    sp_engine_sock_info(eng, c, &info);
+    assert_string_equal(info.tcp, "TIME_WAIT");
+    assert_false(info.open);
+    /* state events come after closed */
+    assert_true(te_index(&r, SP_EV_CLOSED, c) < te_index(&r, SP_EV_STATE, c) ||
+                te_saw_state(&r, c, "ESTABLISHED"));
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* The peer closes first, then we do: LAST_ACK if the kernel shows it, and
+ * in any case "gone" once the kernel forgets the connection. */
+static void test_peer_closes_first_then_gone(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    close(peer);
+    assert_true(te_wait(eng, &r, SP_EV_EOF, c, 1, 2000));
+    assert_true(te_wait_state(eng, &r, c, "CLOSE_WAIT", 2000));
+    char err[200];
+    assert_int_equal(sp_engine_close(eng, c, err, sizeof err), 0);
+    assert_true(te_wait_state(eng, &r, c, "gone", 2000));
+    size_t nstate = te_count(&r, SP_EV_STATE, c);
+    assert_string_equal(te_nth(&r, SP_EV_STATE, c, nstate - 1)->tcp, "gone");
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* close() with unread data makes the kernel send RST: the peer sees
+ * ECONNRESET. */
+static void test_close_with_unread_data_sends_rst(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    char err[200];
+    assert_int_equal(sp_engine_pause(eng, c, err, sizeof err), 0);
+    assert_int_equal(send(peer, "unread", 6, 0), 6);
+    te_run_for(eng, 30);
+    assert_int_equal(sp_engine_close(eng, c, err, sizeof err), 0);
+    assert_int_equal(raw_wait_end(eng, peer, 2000), -ECONNRESET);
+    assert_true(te_wait_state(eng, &r, c, "gone", 2000));
+    close(peer);
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* reset = SO_LINGER 0: RST at once, reason "reset by us". */
+static void test_reset_sends_rst(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    char err[200];
+    assert_int_equal(sp_engine_reset(eng, c, err, sizeof err), 0);
+    assert_string_equal(te_nth(&r, SP_EV_CLOSED, c, 0)->reason, "reset by us");
+    assert_int_equal(raw_wait_end(eng, peer, 2000), -ECONNRESET);
+    struct sp_sock_info info;
+    sp_engine_sock_info(eng, c, &info);
+    assert_int_equal(info.ours, SP_OURS_CLOSED); /* no FIN was sent */
+    assert_true(sp_engine_reset(eng, c, err, sizeof err) < 0); /* no double close */
+    assert_true(sp_engine_close(eng, c, err, sizeof err) < 0);
+    close(peer);
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* Writing after the peer closed: the kernel answers with RST and the next
+ * write fails with EPIPE or ECONNRESET: an event, and we live on. */
+static void test_write_after_peer_closed_is_an_event(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    close(peer);
+    assert_true(te_wait(eng, &r, SP_EV_EOF, c, 1, 2000));
+    char err[200];
+    int refused = 0;
+    for (int i = 0; i < 20 && te_count(&r, SP_EV_ERROR, c) == 0 && !refused; i++) {
+        const unsigned char *parts[1] = {(const unsigned char *)"data"};
+        size_t lens[1] = {4};
+        struct sp_send_req req = {.parts = parts, .lens = lens, .nparts = 1};
+        refused = sp_engine_send(eng, c, &req, err, sizeof err) != 0;
+        te_run_for(eng, 20);
+    }
+    const struct rec *e = te_nth(&r, SP_EV_ERROR, c, 0);
+    assert_non_null(e);
+    assert_true(strcmp(e->code, "EPIPE") == 0 || strcmp(e->code, "ECONNRESET") == 0);
+    assert_string_equal(e->op, "send");
+    assert_true(te_wait(eng, &r, SP_EV_CLOSED, c, 1, 1000));
+    assert_string_equal(te_nth(&r, SP_EV_CLOSED, c, 0)->reason, "peer reset");
+    struct sp_sock_info info;
+    sp_engine_sock_info(eng, c, &info);
+    assert_true(info.peers & SP_PEER_RST);
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* A peer's RST while we read: ECONNRESET, then closed "peer reset". */
+static void test_peer_reset_while_reading(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    struct linger lg = {1, 0};
+    setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(peer);
+    assert_true(te_wait(eng, &r, SP_EV_CLOSED, c, 1, 2000));
+    const struct rec *e = te_nth(&r, SP_EV_ERROR, c, 0);
+    assert_non_null(e);
+    assert_string_equal(e->code, "ECONNRESET");
+    assert_string_equal(e->op, "recv");
+    assert_string_equal(te_nth(&r, SP_EV_CLOSED, c, 0)->reason, "peer reset");
+    struct sp_sock_info info;
+    sp_engine_sock_info(eng, c, &info);
+    assert_true(info.peers & SP_PEER_RST);
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* Graceful close delivers what is still queued (here: split with delays)
+ * before closing. */
+static void test_close_delivers_queued_writes(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    const unsigned char *parts[1] = {(const unsigned char *)"0123456789"};
+    size_t lens[1] = {10};
+    struct sp_send_req req = {.parts = parts, .lens = lens, .nparts = 1, .split = 2,
+                              .delay_ms = 10, .repeat = 5, .every_ms = 10};
+    char err[200];
+    assert_int_equal(sp_engine_send(eng, c, &req, err, sizeof err), 0);
+    assert_int_equal(sp_engine_close(eng, c, err, sizeof err), 0);
+    assert_int_equal(te_count(&r, SP_EV_CLOSED, c), 0); /* still delivering */
+    assert_true(sp_engine_send(eng, c, &req, err, sizeof err) < 0);
+    char buf[64];
+    ssize_t n = raw_read_n(eng, peer, buf, sizeof buf, 2000);
+    assert_int_equal(n, 10); /* the first repetition; later ones were dropped */
+    assert_memory_equal(buf, "0123456789", 10);
+    assert_true(te_wait(eng, &r, SP_EV_CLOSED, c, 1, 2000));
+    assert_int_equal(te_nth(&r, SP_EV_SEND, c, 0)->ev.writes, 5);
+    close(peer);
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* kinfo and setopt on a live connection. */
+static void test_kinfo_and_setopt(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = pair(eng, &r, &lfd, &peer);
+    char err[200];
+    struct sp_kinfo k;
+    assert_int_equal(sp_engine_setopt(eng, c, SP_OPT_NODELAY, 1, err, sizeof err), 0);
+    assert_int_equal(sp_engine_setopt(eng, c, SP_OPT_KEEPALIVE, 1, err, sizeof err), 0);
+    assert_int_equal(sp_engine_setopt(eng, c, SP_OPT_LINGER, 5, err, sizeof err), 0);
+    assert_int_equal(sp_engine_setopt(eng, c, SP_OPT_RCVBUF, 65536, err, sizeof err), 0);
+    assert_true(sp_engine_setopt(eng, c, SP_OPT_RCVBUF, 0, err, sizeof err) < 0);
+    assert_int_equal(sp_engine_pause(eng, c, err, sizeof err), 0);
+    assert_int_equal(send(peer, "12345", 5, 0), 5);
+    te_run_for(eng, 20);
+    assert_int_equal(sp_engine_kinfo(eng, c, &k, err, sizeof err), 0);
+    assert_string_equal(k.tcp, "ESTABLISHED");
+    assert_int_equal(k.nodelay, 1);
+    assert_int_equal(k.keepalive, 1);
+    assert_int_equal(k.linger, 5);
+    assert_int_equal(k.cork, 0);
+    assert_int_equal(k.unread, 5);
+    assert_int_equal(k.unsent, 0);
+    assert_true(k.rcvbuf >= 65536);
+    assert_true(k.rtt_us >= 0);
+    assert_true(k.cwnd > 0);
+    /* watched: unread follows the kernel every 100 ms */
+    sp_engine_set_watched(eng, c, 1);
+    struct sp_sock_info info;
+    sp_engine_sock_info(eng, c, &info);
+    assert_int_equal(info.unread, 5);
+    sp_engine_set_watched(eng, c, 0);
+    close(peer);
+    close(lfd);
+    te_done(eng, &r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shutdown_wr_fin_wait2_still_receives),
+        cmocka_unit_test(test_peer_shutdown_close_wait_still_sends),
+        cmocka_unit_test(test_shutdown_rd_and_both),
+        cmocka_unit_test(test_close_then_time_wait),
+        cmocka_unit_test(test_peer_closes_first_then_gone),
+        cmocka_unit_test(test_close_with_unread_data_sends_rst),
+        cmocka_unit_test(test_reset_sends_rst),
+        cmocka_unit_test(test_write_after_peer_closed_is_an_event),
+        cmocka_unit_test(test_peer_reset_while_reading),
+        cmocka_unit_test(test_close_delivers_queued_writes),
+        cmocka_unit_test(test_kinfo_and_setopt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

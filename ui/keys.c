@@ -1,0 +1,363 @@
+/* The key table: every key of the normal mode, its help text and its action,
+ * in one place (htop's lesson). Help and the hint line are generated from it. */
+#include <curses.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ui.h"
+
+typedef int (*ui_action)(struct sp_tui *t, int key);
+
+struct keydef {
+    int keys[3];
+    const char *name; /* as shown in help */
+    const char *help;
+    const char *hint; /* short label on the hint line, or NULL */
+    ui_action act;
+};
+
+static int act_focus_next(struct sp_tui *t, int key)
+{
+    int d = key == UI_KEY(KEY_BTAB) ? -1 : 1;
+    if (t->npanes <= 1)
+        return ui_sidebar_move(t, d);
+    t->focus = (t->focus + d + t->npanes) % t->npanes;
+    if (ui_focused_sock(t))
+        t->selected = ui_focused_sock(t);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_jump(struct sp_tui *t, int key)
+{
+    uint32_t id = (uint32_t)(key - '0');
+    struct sp_sock_info si;
+    if (sp_engine_sock_info(t->eng, id, &si) != 0) {
+        ui_set_status(t, UI_R_WARN, "there is no socket %u", (unsigned)id);
+        return UI_HANDLED | UI_REDRAW;
+    }
+    ui_show_sock(t, id);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_select(struct sp_tui *t, int key)
+{
+    int up = key == UI_KEY(KEY_UP) || key == 'k';
+    return ui_sidebar_move(t, up ? -1 : 1);
+}
+
+static int act_compose(struct sp_tui *t, int key)
+{
+    (void)key;
+    ui_composer_open(t);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_prompt(struct sp_tui *t, int key)
+{
+    (void)key;
+    ui_prompt_open(t, NULL);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_framing(struct sp_tui *t, int key)
+{
+    (void)key;
+    ui_menu_open(t, UI_MENU_FRAMING);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_shutdown(struct sp_tui *t, int key)
+{
+    (void)key;
+    ui_menu_open(t, UI_MENU_SHUTDOWN);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+/* Runs `cmd ID` on the focused socket, if there is one. */
+static int on_focused(struct sp_tui *t, const char *cmd, const char *extra)
+{
+    uint32_t id = ui_focused_sock(t);
+    if (id == 0) {
+        ui_set_status(t, UI_R_WARN, "no socket in this pane");
+        return UI_HANDLED | UI_REDRAW;
+    }
+    ui_run(t, "%s %u%s%s", cmd, (unsigned)id, extra ? " " : "", extra ? extra : "");
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_close(struct sp_tui *t, int key)
+{
+    (void)key;
+    return on_focused(t, "close", NULL);
+}
+
+static int act_reset(struct sp_tui *t, int key)
+{
+    (void)key;
+    return on_focused(t, "reset", NULL);
+}
+
+static int act_pause(struct sp_tui *t, int key)
+{
+    (void)key;
+    struct sp_sock_info si;
+    uint32_t id = ui_focused_sock(t);
+    if (id && sp_engine_sock_info(t->eng, id, &si) == 0 && si.paused)
+        return on_focused(t, "resume", NULL);
+    return on_focused(t, "pause", NULL);
+}
+
+static int act_recv(struct sp_tui *t, int key)
+{
+    (void)key;
+    return on_focused(t, "recv", NULL);
+}
+
+static int act_recvsize(struct sp_tui *t, int key)
+{
+    struct sp_sock_info si;
+    uint32_t id = ui_focused_sock(t);
+    if (id == 0 || sp_engine_sock_info(t->eng, id, &si) != 0)
+        return on_focused(t, "recvsize", NULL);
+    /* Powers of two, so a few presses go from 64K down to 1 byte. Presses
+     * faster than the command queue build on the size last asked for. */
+    size_t cur = si.recvsize;
+    if (t->rs_id == id && ui_now_ms() - t->rs_ms < 1000)
+        cur = t->rs_val;
+    size_t n = 1;
+    if (key == '+' || key == '=') {
+        while (n <= cur && n < SP_RECVSIZE_MAX)
+            n *= 2;
+    } else {
+        while (n * 2 < cur)
+            n *= 2;
+    }
+    t->rs_id = id;
+    t->rs_val = n;
+    t->rs_ms = ui_now_ms();
+    char arg[32];
+    snprintf(arg, sizeof(arg), "%zu", n);
+    return on_focused(t, "recvsize", arg);
+}
+
+static int act_view(struct sp_tui *t, int key)
+{
+    (void)key;
+    struct ui_pane *p = ui_focused(t);
+    p->view = (enum ui_view)((p->view + 1) % 3);
+    ui_set_status(t, UI_R_TITLE, "view: %s", ui_view_name(p->view));
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_hex(struct sp_tui *t, int key)
+{
+    (void)key;
+    struct ui_pane *p = ui_focused(t);
+    p->hex = !p->hex;
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_scroll(struct sp_tui *t, int key)
+{
+    enum ui_scroll how = key == UI_KEY(KEY_PPAGE)   ? UI_SCROLL_PGUP
+                         : key == UI_KEY(KEY_NPAGE) ? UI_SCROLL_PGDN
+                         : key == UI_KEY(KEY_HOME) || key == 'g' ? UI_SCROLL_HOME
+                                                                 : UI_SCROLL_END;
+    ui_pane_scroll(t, ui_focused(t), how);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_split(struct sp_tui *t, int key)
+{
+    if (ui_split(t, key == '"', 0) != 0)
+        ui_set_status(t, UI_R_WARN, "at most %d panes", UI_PANES_MAX);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_unsplit(struct sp_tui *t, int key)
+{
+    (void)key;
+    ui_unsplit(t);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_help(struct sp_tui *t, int key)
+{
+    (void)key;
+    ui_help_open(t);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_quit(struct sp_tui *t, int key)
+{
+    (void)key;
+    if (ui_sock_open_count(t) > 0)
+        ui_menu_open(t, UI_MENU_QUIT);
+    else
+        t->quit = 1;
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_redraw(struct sp_tui *t, int key)
+{
+    (void)key;
+    clearok(curscr, TRUE);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static const struct keydef keytab[] = {
+    {{'\t', UI_KEY(KEY_BTAB)}, "Tab/S-Tab", "focus the next/previous pane", NULL, act_focus_next},
+    {{UI_KEY(KEY_UP), UI_KEY(KEY_DOWN)}, "Up/Down", "select a socket in the sidebar", NULL,
+     act_select},
+    {{'1'}, "1-9", "show socket 1..9", NULL, act_jump},
+    {{'\n', '\r', 'i'}, "Enter/i", "compose data for the focused socket", "compose",
+     act_compose},
+    {{':'}, ":", "command prompt", "cmd", act_prompt},
+    {{'f'}, "f", "framing picker", "framing", act_framing},
+    {{'s'}, "s", "shutdown menu (w / r / b)", "shutdown", act_shutdown},
+    {{'c'}, "c", "close the socket", "close", act_close},
+    {{'X'}, "X", "reset the connection (RST)", NULL, act_reset},
+    {{'p'}, "p", "pause / resume reading", "pause", act_pause},
+    {{'n'}, "n", "one manual recv() (while paused)", NULL, act_recv},
+    {{'+', '-', '='}, "+/-", "double / halve the recv size", "recv size", act_recvsize},
+    {{'v'}, "v", "view: chunks / messages / both", "view", act_view},
+    {{'x'}, "x", "text / hex", "hex", act_hex},
+    {{UI_KEY(KEY_PPAGE), UI_KEY(KEY_NPAGE)}, "PgUp/PgDn", "scroll the timeline", NULL,
+     act_scroll},
+    {{UI_KEY(KEY_HOME), UI_KEY(KEY_END), 'G'}, "Home/End", "oldest event / follow live", NULL,
+     act_scroll},
+    {{'%'}, "%", "split: add a pane side by side", NULL, act_split},
+    {{'"'}, "\"", "split: add a pane below", NULL, act_split},
+    {{'u'}, "u", "unsplit: remove the focused pane", NULL, act_unsplit},
+    {{UI_CTRL('l')}, "Ctrl-L", "redraw the screen", NULL, act_redraw},
+    {{'?'}, "?", "this help", "help", act_help},
+    {{'q', UI_CTRL('c')}, "q", "quit (asks when sockets are open)", "quit", act_quit},
+};
+
+#define NKEYS (sizeof(keytab) / sizeof(keytab[0]))
+
+int ui_keys_normal(struct sp_tui *t, int key)
+{
+    if (key >= '1' && key <= '9')
+        return act_jump(t, key);
+    if (key == 'j')
+        return act_select(t, key);
+    if (key == 'k')
+        return act_select(t, key);
+    for (size_t i = 0; i < NKEYS; i++)
+        for (int k = 0; k < 3 && keytab[i].keys[k]; k++)
+            if (keytab[i].keys[k] == key)
+                return keytab[i].act(t, key);
+    return UI_UNHANDLED;
+}
+
+void ui_keys_help(struct sp_buf *out)
+{
+    sp_buf_appends(out, "Keys:\n");
+    for (size_t i = 0; i < NKEYS; i++)
+        sp_buf_appendf(out, "  %-10s %s\n", keytab[i].name, keytab[i].help);
+    sp_buf_appends(out, "  mouse      click a pane to focus it, a sidebar entry to show it;"
+                        " wheel scrolls\n");
+}
+
+static void hint(struct sp_tui *t, int *x, const char *key, const char *label)
+{
+    int y = t->hint_y;
+    if (*x + ui_width(key) + ui_width(label) + 2 > t->cols)
+        return;
+    *x += ui_put(t, y, *x, t->cols - *x, UI_R_KEY, key);
+    *x += 1;
+    *x += ui_put(t, y, *x, t->cols - *x, UI_R_DIM, label);
+    *x += 2;
+}
+
+/* The bottom line: the keys that matter in the current mode. */
+void ui_hints_draw(struct sp_tui *t)
+{
+    int x = 0;
+    ui_fill(t, t->hint_y, 0, t->cols, UI_R_NORMAL);
+    switch (t->mode) {
+    case UI_MODE_PROMPT:
+        if (t->completions.len) {
+            ui_putn(t, t->hint_y, 0, t->cols, UI_R_TITLE, sp_buf_str(&t->completions),
+                    t->completions.len);
+            return;
+        }
+        hint(t, &x, "Enter", "run");
+        hint(t, &x, "Tab", "complete");
+        hint(t, &x, "Up/Down", "history");
+        hint(t, &x, "Esc", "cancel");
+        hint(t, &x, "try", "listen tcp:0 --echo | connect tcp:HOST:PORT | help");
+        return;
+    case UI_MODE_COMPOSE:
+        hint(t, &x, "Enter", "send");
+        hint(t, &x, "Esc", "done");
+        hint(t, &x, "Up/Down", "history");
+        hint(t, &x, "^T", "split");
+        hint(t, &x, "^G", "delay");
+        hint(t, &x, "^R", "raw");
+        hint(t, &x, "\\n \\t \\xHH", "escapes");
+        return;
+    case UI_MODE_MENU:
+        hint(t, &x, "Up/Down", "move");
+        hint(t, &x, "Enter", "choose");
+        hint(t, &x, "Esc", "cancel");
+        return;
+    case UI_MODE_HELP:
+        hint(t, &x, "Up/Down/PgUp/PgDn", "scroll");
+        hint(t, &x, "q/Esc", "close");
+        return;
+    default:
+        break;
+    }
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (!keytab[i].hint)
+            continue;
+        const char *k = keytab[i].name;
+        if (strcmp(k, "Enter/i") == 0)
+            k = "Enter";
+        hint(t, &x, k, keytab[i].hint);
+    }
+}
+
+const char *ui_key_name(int key, char *buf, size_t len)
+{
+    if (key >= UI_FN)
+        snprintf(buf, len, "%s", keyname(key - UI_FN));
+    else if (key < 0x20)
+        snprintf(buf, len, "Ctrl-%c", key + '@');
+    else
+        snprintf(buf, len, "%lc", (wint_t)key);
+    return buf;
+}
+
+/* Mouse: a click focuses the pane under it or shows the sidebar entry; the
+ * wheel scrolls the pane under the pointer. */
+int ui_mouse(struct sp_tui *t)
+{
+    MEVENT me;
+    if (getmouse(&me) != OK || t->too_small)
+        return UI_HANDLED;
+    if (t->side_w && me.x < t->side_w && me.y < t->main_h) {
+        if (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED))
+            return ui_sidebar_click(t, me.y, me.x);
+        return UI_HANDLED;
+    }
+    int i = ui_pane_at(t, me.y, me.x);
+    if (i < 0)
+        return UI_HANDLED;
+#if NCURSES_MOUSE_VERSION > 1
+    if (me.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
+        ui_pane_scroll(t, &t->panes[i],
+                       (me.bstate & BUTTON4_PRESSED) ? UI_SCROLL_UP : UI_SCROLL_DOWN);
+        return UI_HANDLED | UI_REDRAW;
+    }
+#endif
+    if (me.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED)) {
+        t->focus = i;
+        if (t->panes[i].sock)
+            t->selected = t->panes[i].sock;
+        return UI_HANDLED | UI_REDRAW;
+    }
+    return UI_HANDLED;
+}

@@ -1,0 +1,414 @@
+/* The timeline: one history event as one row (or, in hex, a few rows), with
+ * recv boundaries marked inside messages and message ends marked inside
+ * chunks. Only events on screen are ever rendered, and each row renders no
+ * more bytes than fit its width. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ui.h"
+
+#define HEX_ROWS_MAX 4
+#define MARKS_MAX    64
+#define MARK_SCAN    256 /* events searched around a chunk for message ends */
+
+/* A row being filled from left to right. */
+struct row {
+    struct sp_tui *t;
+    int y, x, end;
+};
+
+static void row_text(struct row *r, int role, const char *s)
+{
+    if (r->x < r->end)
+        r->x += ui_put(r->t, r->y, r->x, r->end - r->x, role, s);
+}
+
+static void row_textf(struct row *r, int role, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void row_textf(struct row *r, int role, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    row_text(r, role, buf);
+}
+
+static void row_peer(struct row *r, int role, const char *s)
+{
+    if (s && r->x < r->end)
+        r->x += ui_put_peer(r->t, r->y, r->x, r->end - r->x, role, s, strlen(s), NULL);
+}
+
+/* Which events the pane's view shows. Under raw framing there are no
+ * messages, so the message view shows the chunks. */
+int ui_tl_visible(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev,
+                  int framed)
+{
+    (void)t;
+    switch (ev->type) {
+    case SP_EV_RECV:
+        return p->view != UI_VIEW_MESSAGES || !framed;
+    case SP_EV_MSG:
+        return p->view != UI_VIEW_CHUNKS;
+    case SP_EV_SUMMARY:
+    case SP_EV_CMD_ERROR:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+static int is_data(const struct sp_event *ev)
+{
+    return ev->type == SP_EV_RECV || ev->type == SP_EV_MSG || ev->type == SP_EV_SEND;
+}
+
+static int prefix_width(int w)
+{
+    return w >= 56 ? 31 : 18;
+}
+
+static int hex_per_row(int w)
+{
+    int room = w - prefix_width(w);
+    int n = room / 3;
+    return n > 0 ? n : 1;
+}
+
+int ui_tl_height(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev, int w)
+{
+    (void)t;
+    if (!p->hex || !is_data(ev) || ev->data_len == 0)
+        return 1;
+    size_t per = (size_t)hex_per_row(w);
+    size_t rows = (ev->data_len + per - 1) / per;
+    return rows > HEX_ROWS_MAX ? HEX_ROWS_MAX : (int)rows;
+}
+
+static void sort_marks(uint64_t *m, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint64_t v = m[i];
+        size_t j = i;
+        while (j > 0 && m[j - 1] > v) {
+            m[j] = m[j - 1];
+            j--;
+        }
+        m[j] = v;
+    }
+}
+
+/* Message ends inside a recv chunk: the msg events logged near the chunk
+ * (they follow it, or precede it, depending on when the decoder ran) whose
+ * frame ends within the chunk's stream range. Positions are chunk offsets in
+ * (0, len]: a mark at len says a message ended exactly with the chunk. */
+static size_t chunk_marks(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
+                          const struct sp_event *chunk, uint64_t *marks)
+{
+    uint64_t lo = chunk->off, hi = chunk->off + chunk->len;
+    uint64_t begin = sp_hist_begin(t->eng, p->sock), end = sp_hist_end(t->eng, p->sock);
+    size_t n = 0;
+    struct sp_event ev;
+    for (int dir = -1; dir <= 1; dir += 2) {
+        uint64_t i = idx;
+        for (int k = 0; k < MARK_SCAN && n < MARKS_MAX; k++) {
+            if (dir < 0) {
+                if (i <= begin)
+                    break;
+                i--;
+            } else {
+                if (i + 1 >= end)
+                    break;
+                i++;
+            }
+            if (sp_hist_get(t->eng, p->sock, i, &ev) != 0)
+                break;
+            if (ev.type == SP_EV_RECV)
+                break;
+            if (ev.type == SP_EV_MSG && ev.end_off > lo && ev.end_off <= hi)
+                marks[n++] = ev.end_off - lo;
+        }
+    }
+    sort_marks(marks, n);
+    return n;
+}
+
+static size_t msg_marks(const struct sp_event *ev, uint64_t *marks)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ev->ncuts && n < MARKS_MAX; i++)
+        if (ev->cuts[i] > 0 && ev->cuts[i] < ev->len)
+            marks[n++] = ev->cuts[i];
+    sort_marks(marks, n);
+    return n;
+}
+
+static int data_role(const struct sp_event *ev)
+{
+    return ev->type == SP_EV_SEND ? UI_R_SEND : ev->type == SP_EV_MSG ? UI_R_MSG : UI_R_RECV;
+}
+
+/* Text content: the bytes rendered safe, with a boundary mark at each mark
+ * position, clipped to the row. */
+static void draw_text_content(struct row *r, const struct sp_event *ev, const uint64_t *marks,
+                              size_t nmarks)
+{
+    struct sp_tui *t = r->t;
+    int role = data_role(ev);
+    row_text(r, UI_R_DIM, "\"");
+    size_t pos = 0, mi = 0;
+    int clipped = 0;
+    while (pos < ev->data_len || (mi < nmarks && marks[mi] <= ev->data_len)) {
+        size_t stop = ev->data_len;
+        if (mi < nmarks && marks[mi] < stop)
+            stop = (size_t)marks[mi];
+        if (stop > pos) {
+            int room = r->end - r->x - 1;
+            size_t used = 0;
+            if (room > 0)
+                r->x += ui_put_peer(t, r->y, r->x, room, role, ev->data + pos, stop - pos, &used);
+            if (used < stop - pos) {
+                clipped = 1;
+                break;
+            }
+            pos = stop;
+        }
+        if (mi < nmarks && marks[mi] <= pos) {
+            if (r->x >= r->end - 1) {
+                clipped = 1;
+                break;
+            }
+            row_text(r, UI_R_MARK, t->th.g.mark);
+            mi++;
+        } else if (pos >= ev->data_len) {
+            break;
+        }
+    }
+    if (!clipped && ev->data_len < ev->len)
+        clipped = 1;
+    if (clipped) {
+        if (r->x >= r->end)
+            r->x = r->end - 1;
+        r->x += ui_put(t, r->y, r->x, 1, UI_R_DIM, t->th.g.ellipsis);
+    } else {
+        row_text(r, UI_R_DIM, "\"");
+    }
+}
+
+/* Hex content: up to h rows of bytes, each byte in three columns (a
+ * separator, then two digits); the separator becomes a mark where a boundary
+ * fell before the byte. */
+static void draw_hex_content(struct row *r, const struct sp_event *ev, const uint64_t *marks,
+                             size_t nmarks, int h)
+{
+    struct sp_tui *t = r->t;
+    int role = data_role(ev);
+    size_t per = r->end > r->x ? (size_t)(r->end - r->x) / 3 : 0;
+    if (per == 0)
+        return;
+    int line = 0, cx = r->x;
+    size_t mi = 0, i;
+    for (i = 0; i < ev->data_len; i++) {
+        if (i > 0 && i % per == 0) {
+            if (++line >= h)
+                break;
+            cx = r->x;
+        }
+        if (line == h - 1 && i % per == per - 1 && i + 1 < ev->data_len) {
+            ui_put(t, r->y + line, cx + 1, 2, UI_R_DIM, t->th.g.ellipsis);
+            return;
+        }
+        while (mi < nmarks && marks[mi] < i)
+            mi++;
+        if (i > 0 && mi < nmarks && marks[mi] == i)
+            ui_put(t, r->y + line, cx, 1, UI_R_MARK, t->th.g.mark);
+        char hx[3];
+        snprintf(hx, sizeof(hx), "%02x", ev->data[i]);
+        ui_put(t, r->y + line, cx + 1, 2, role, hx);
+        cx += 3;
+    }
+    if (i < ev->data_len)
+        return;
+    while (mi < nmarks && marks[mi] < i)
+        mi++;
+    if (ev->data_len < ev->len)
+        ui_put(t, r->y + line, cx, 1, UI_R_DIM, t->th.g.ellipsis);
+    else if (mi < nmarks && marks[mi] == i)
+        ui_put(t, r->y + line, cx, 1, UI_R_MARK, t->th.g.mark);
+}
+
+static void fmt_time(char *buf, size_t len, uint64_t ns)
+{
+    snprintf(buf, len, "%8.3f", (double)ns / 1e9);
+}
+
+static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
+                      const struct sp_event *ev, struct row *r, int h)
+{
+    int wide = r->end - r->x >= 56;
+    char tm[32];
+    if (wide) {
+        fmt_time(tm, sizeof(tm), ev->t_ns);
+        row_text(r, UI_R_DIM, tm);
+        r->x++;
+    }
+    const char *dir = ev->type == SP_EV_SEND ? t->th.g.out : t->th.g.in;
+    const char *name = ev->type == SP_EV_SEND ? "send" : ev->type == SP_EV_MSG ? "msg" : "recv";
+    int role = data_role(ev);
+    row_text(r, role, dir);
+    r->x++;
+    int x_label = r->x;
+    row_textf(r, role, "%s #%llu", name, (unsigned long long)ev->seq);
+    r->x = x_label + (wide ? 10 : 9);
+    char size[32];
+    snprintf(size, sizeof(size), wide ? "%6llu B" : "%4lluB", (unsigned long long)ev->len);
+    row_text(r, UI_R_DIM, size);
+    r->x += 2;
+    if (ev->type == SP_EV_RECV && ev->from && ev->from[0]) {
+        row_text(r, UI_R_DIM, "from ");
+        row_peer(r, UI_R_DIM, ev->from);
+        r->x++;
+    }
+    uint64_t marks[MARKS_MAX];
+    size_t nmarks = 0;
+    if (ev->type == SP_EV_MSG)
+        nmarks = msg_marks(ev, marks);
+    else if (ev->type == SP_EV_RECV)
+        nmarks = chunk_marks(t, p, idx, ev, marks);
+    if (p->hex)
+        draw_hex_content(r, ev, marks, nmarks, h);
+    else
+        draw_text_content(r, ev, marks, nmarks);
+    if (!p->hex) {
+        r->x++;
+        if (ev->type == SP_EV_MSG && ev->chunk_last > ev->chunk_first)
+            row_textf(r, UI_R_DIM, "(chunks %llu-%llu)", (unsigned long long)ev->chunk_first,
+                      (unsigned long long)ev->chunk_last);
+        else if (ev->type == SP_EV_MSG)
+            row_textf(r, UI_R_DIM, "(chunk %llu)", (unsigned long long)ev->chunk_first);
+        if (ev->type == SP_EV_SEND && ev->writes > 1)
+            row_textf(r, UI_R_DIM, "(%u writes)", (unsigned)ev->writes);
+        if (ev->type == SP_EV_RECV && ev->unread >= 0)
+            row_textf(r, UI_R_DIM, "(unread before: %lld)", (long long)ev->unread);
+        if (ev->truncated)
+            row_text(r, UI_R_WARN, ev->type == SP_EV_MSG ? " truncated by EOF" : " truncated");
+    }
+}
+
+static const char *shut_text(const char *how)
+{
+    if (!how)
+        return "shutdown";
+    if (strcmp(how, "wr") == 0)
+        return "we called shutdown(SHUT_WR): FIN sent, still reading";
+    if (strcmp(how, "rd") == 0)
+        return "we called shutdown(SHUT_RD): no more reading";
+    return "we called shutdown(SHUT_RDWR): FIN sent, no more reading";
+}
+
+static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev,
+                       struct row *r)
+{
+    char tm[32];
+    if (r->end - r->x >= 56) {
+        fmt_time(tm, sizeof(tm), ev->t_ns);
+        row_text(r, UI_R_DIM, tm);
+        r->x++;
+    }
+    int role = UI_R_STATE;
+    if (ev->type == SP_EV_ERROR || ev->type == SP_EV_FRAME_ERROR || ev->type == SP_EV_CMD_ERROR)
+        role = UI_R_ERROR;
+    row_text(r, role, ev->type == SP_EV_ERROR ? "!" : t->th.g.dot);
+    r->x++;
+    switch (ev->type) {
+    case SP_EV_LISTENING:
+        row_text(r, role, "listening on ");
+        row_peer(r, role, ev->local);
+        break;
+    case SP_EV_CONNECTED:
+        row_text(r, role, "connected ");
+        row_peer(r, role, ev->local);
+        row_textf(r, role, " %s ", t->th.g.both_ways);
+        row_peer(r, role, ev->peer);
+        break;
+    case SP_EV_ACCEPTED:
+        if (ev->sock != p->sock) {
+            row_textf(r, role, "accepted [%u] from ", (unsigned)ev->sock);
+            row_peer(r, role, ev->peer);
+        } else {
+            row_text(r, role, "accepted from ");
+            row_peer(r, role, ev->peer);
+            row_textf(r, role, " by listener [%u]", (unsigned)ev->parent);
+        }
+        break;
+    case SP_EV_BOUND:
+        row_text(r, role, "bound to ");
+        row_peer(r, role, ev->local);
+        break;
+    case SP_EV_FRAME_ERROR:
+        row_textf(r, role, "framing error at byte %llu: ", (unsigned long long)ev->off);
+        row_peer(r, role, ev->reason);
+        break;
+    case SP_EV_EOF:
+        row_text(r, UI_R_WARN, "peer sent FIN: recv() returned 0 (EOF)");
+        break;
+    case SP_EV_SHUTDOWN:
+        row_text(r, UI_R_WARN, shut_text(ev->how));
+        break;
+    case SP_EV_STATE:
+        row_text(r, role, "kernel TCP state ");
+        row_peer(r, UI_R_TITLE, ev->tcp);
+        break;
+    case SP_EV_ERROR:
+        row_text(r, role, "error ");
+        row_peer(r, role, ev->code);
+        if (ev->op && ev->op[0]) {
+            row_text(r, role, " in ");
+            row_peer(r, role, ev->op);
+        }
+        if (ev->message && ev->message[0]) {
+            row_text(r, role, ": ");
+            row_peer(r, role, ev->message);
+        }
+        break;
+    case SP_EV_CLOSED:
+        row_text(r, role, "closed");
+        if (ev->reason && ev->reason[0]) {
+            row_text(r, role, ": ");
+            row_peer(r, role, ev->reason);
+        }
+        break;
+    case SP_EV_SUMMARY:
+        row_textf(r, role, "summary: in %llu B, out %llu B, %llu chunks, %llu msgs",
+                  (unsigned long long)ev->bytes_in, (unsigned long long)ev->bytes_out,
+                  (unsigned long long)ev->chunks, (unsigned long long)ev->msgs);
+        break;
+    case SP_EV_NOTICE:
+        row_peer(r, UI_R_TITLE, ev->message);
+        break;
+    case SP_EV_DROPPED:
+        row_textf(r, UI_R_WARN, "%s %llu older events dropped (history cap)", t->th.g.ellipsis,
+                  (unsigned long long)ev->dropped);
+        break;
+    case SP_EV_CMD_ERROR:
+        row_peer(r, role, ev->message);
+        break;
+    default:
+        row_text(r, role, sp_event_name(ev->type));
+        break;
+    }
+}
+
+/* Draws event idx in the rectangle (y, x, w, h). */
+void ui_tl_draw(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
+                const struct sp_event *ev, int y, int x, int w, int h)
+{
+    struct row r = {t, y, x, x + w};
+    if (is_data(ev))
+        draw_data(t, p, idx, ev, &r, h);
+    else
+        draw_other(t, p, ev, &r);
+}

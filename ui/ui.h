@@ -1,0 +1,303 @@
+/* Internal interfaces of the ncurses front end (ui/). Not installed; only ui/
+ * files include this. One struct sp_tui holds the whole view model; panels
+ * (sidebar, panes, composer, prompt, menus, help) read it to draw and change
+ * it from key handlers, and one screen manager (ui_screen_draw) draws. */
+#ifndef SOCKPIT_UI_H
+#define SOCKPIT_UI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockpit/buf.h"
+#include "sockpit/engine.h"
+#include "sockpit/render.h"
+
+struct sp_cmdq;
+struct sp_tui;
+
+/* What a panel did with a key (htop's lesson): the screen manager redraws. */
+enum {
+    UI_UNHANDLED = 0,
+    UI_HANDLED = 1,
+    UI_REDRAW = 2,
+};
+
+/* Keys: wide characters as themselves, curses function keys offset by UI_FN
+ * so that they never collide with a character. */
+#define UI_FN        0x1000000
+#define UI_KEY(k)    (UI_FN + (k))
+#define UI_CTRL(c)   ((c) & 0x1f)
+#define UI_ESC       27
+#define UI_MOUSE_KEY UI_KEY(0777)
+
+/* Roles, mapped to colours (or plain attributes under NO_COLOR). */
+enum ui_role {
+    UI_R_NORMAL,
+    UI_R_DIM,
+    UI_R_RECV,
+    UI_R_SEND,
+    UI_R_MSG,
+    UI_R_ERROR,
+    UI_R_STATE,
+    UI_R_MARK,
+    UI_R_HDR,
+    UI_R_HDR_FOCUS,
+    UI_R_OK,
+    UI_R_WARN,
+    UI_R_BAD,
+    UI_R_SEL,
+    UI_R_KEY,
+    UI_R_TITLE,
+    UI_R_BORDER,
+    UI_R__COUNT
+};
+
+/* Glyphs: UTF-8 box drawing, or ASCII when the locale is not UTF-8. */
+struct ui_glyphs {
+    const char *vline, *hline, *both_ways, *in, *out, *mark, *ellipsis;
+    const char *tee, *elbow, *pipe, *up, *down, *dot;
+    const char *tl, *tr, *bl, *br;
+};
+
+struct ui_theme {
+    int utf8;
+    int color;
+    enum sp_render_mode render;
+    struct ui_glyphs g;
+    int attr[UI_R__COUNT];
+};
+
+enum ui_view { UI_VIEW_CHUNKS, UI_VIEW_MESSAGES, UI_VIEW_BOTH };
+
+/* One tile of the main area showing one socket (0: the welcome text). */
+struct ui_pane {
+    uint32_t sock;
+    enum ui_view view;
+    int hex;
+    int follow;   /* stick to the newest event */
+    uint64_t top; /* first history index shown when not following */
+    /* Filled by layout and drawing. */
+    int y, x, h, w;
+    uint64_t first_shown, last_shown; /* history indices on screen */
+    int nshown;
+    int more_below; /* events after the last one shown */
+};
+
+#define UI_PANES_MAX 9
+
+/* A one-line editor with history (composer and prompt). */
+struct ui_edit {
+    struct sp_buf text; /* UTF-8 */
+    size_t cur;         /* byte offset of the cursor */
+    char **hist;
+    size_t nhist;
+    size_t hist_pos; /* == nhist: editing a new line */
+    struct sp_buf saved;
+};
+
+enum ui_mode { UI_MODE_NORMAL, UI_MODE_COMPOSE, UI_MODE_PROMPT, UI_MODE_MENU, UI_MODE_HELP };
+
+enum ui_menu_kind { UI_MENU_NONE, UI_MENU_FRAMING, UI_MENU_SHUTDOWN, UI_MENU_QUIT };
+
+/* The sidebar's picture of the socket table (tree order). */
+struct ui_sockrec {
+    uint32_t parent;
+    int known;
+};
+
+/* A scrollable text box over the panes: help, and command output. */
+struct ui_textbox {
+    int open;
+    char *title;
+    char **lines;
+    size_t nlines;
+    size_t top;
+};
+
+struct sp_tui {
+    struct sp_engine *eng;
+    struct sp_cmdq *q;  /* prompt, -e, script, lab, demo */
+    struct sp_cmdq *kq; /* keys, composer, menus: never stuck behind a `wait` */
+    struct ui_theme th;
+    int rows, cols;
+    int too_small;
+    int quit;     /* leave the loop */
+    int quitting; /* closing sockets before leaving */
+    uint64_t quit_deadline_ms;
+
+    /* Drawing. */
+    int dirty;
+    uint64_t last_draw_ms;
+    unsigned tick;
+
+    /* Layout rectangles. */
+    int side_w;              /* 0: sidebar hidden */
+    int main_x, main_w, main_h;
+    int compose_y, status_y, hint_y;
+
+    /* Panes. */
+    struct ui_pane panes[UI_PANES_MAX];
+    int npanes;
+    int focus;
+    int stacked; /* panes on top of each other instead of side by side */
+
+    /* Sockets as the sidebar shows them. */
+    struct ui_sockrec *recs; /* indexed by id */
+    size_t nrecs;
+    uint32_t *order; /* tree order */
+    int *depth;
+    size_t norder, order_cap;
+    size_t known_count; /* sp_engine_sock_ids() count at the last rebuild */
+    int side_dirty;
+    size_t side_top;
+    uint32_t selected;
+    uint32_t watched[UI_PANES_MAX];
+    int nwatched;
+
+    /* Input. */
+    enum ui_mode mode;
+    struct ui_edit composer;
+    struct ui_edit prompt;
+    int c_split;           /* composer: write size, 0 = whole */
+    unsigned c_delay;      /* composer: ms between writes */
+    int c_raw;             /* composer: bypass the framing */
+    enum ui_menu_kind menu;
+    int menu_sel;
+    struct ui_textbox box; /* help or command output */
+    char **pending_out;    /* command output lines not yet shown */
+    size_t npending_out;
+
+    /* The status line: the last message, and the completions offered. */
+    struct sp_buf status;
+    int status_role;
+    uint64_t status_ms;
+    struct sp_buf hint; /* shown when there is no message (demo) */
+
+    /* Demo. */
+    int demo;
+    int demo_stage;
+    uint32_t demo_listener, demo_client, demo_accepted;
+
+    uint32_t rs_id; /* the recv size last asked for with +/- (not applied yet) */
+    size_t rs_val;
+    uint64_t rs_ms;
+    struct sp_buf completions; /* shown on the hint line while prompting */
+    int cur_y, cur_x;          /* where the terminal cursor goes, -1: hidden */
+
+    struct sp_buf scratch;
+};
+
+/* tui.c */
+uint64_t ui_now_ms(void);
+void ui_set_status(struct sp_tui *t, int role, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same, with a peer-controlled or user-typed part rendered safe. */
+void ui_set_status_render(struct sp_tui *t, int role, const char *prefix, const char *text);
+/* Pushes one command line on the key queue (keys, composer, menus). */
+void ui_run(struct sp_tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct ui_pane *ui_focused(struct sp_tui *t);
+uint32_t ui_focused_sock(struct sp_tui *t);
+/* Shows socket id: focuses the pane already showing it, else puts it in the
+ * focused pane. */
+void ui_show_sock(struct sp_tui *t, uint32_t id);
+int ui_split(struct sp_tui *t, int stacked, uint32_t id);
+void ui_unsplit(struct sp_tui *t);
+int ui_sock_open_count(struct sp_tui *t);
+
+/* theme.c */
+void ui_theme_init(struct ui_theme *th, int utf8, int color);
+
+/* draw.c: clipped drawing on stdscr. Each returns the columns used. */
+int ui_put(struct sp_tui *t, int y, int x, int w, int role, const char *s);
+int ui_putn(struct sp_tui *t, int y, int x, int w, int role, const char *s, size_t n);
+int ui_putf(struct sp_tui *t, int y, int x, int w, int role, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* Renders peer bytes safe (DESIGN §8) and draws them, at most w columns. */
+int ui_put_peer(struct sp_tui *t, int y, int x, int w, int role, const void *p, size_t n,
+                size_t *consumed);
+void ui_fill(struct sp_tui *t, int y, int x, int w, int role);
+void ui_vline(struct sp_tui *t, int y, int x, int h);
+void ui_hline(struct sp_tui *t, int y, int x, int w);
+/* A framed box with a title; the interior is cleared. */
+void ui_box(struct sp_tui *t, int y, int x, int h, int w, const char *title);
+/* Columns that text of ours takes (UTF-8). */
+int ui_width(const char *s);
+/* Formats a byte count compactly: 512, 1.5K, 12M. */
+void ui_fmt_bytes(char *buf, size_t len, uint64_t n);
+
+/* layout.c */
+void ui_layout(struct sp_tui *t);
+/* The pane at screen position (y, x), or -1. */
+int ui_pane_at(struct sp_tui *t, int y, int x);
+
+/* sidebar.c */
+void ui_sidebar_refresh(struct sp_tui *t);
+void ui_sidebar_draw(struct sp_tui *t);
+/* A click at (y, x) inside the sidebar: selects and shows a socket. */
+int ui_sidebar_click(struct sp_tui *t, int y, int x);
+int ui_sidebar_move(struct sp_tui *t, int delta);
+void ui_sidebar_note_sock(struct sp_tui *t, uint32_t id, uint32_t parent);
+void ui_sidebar_cleanup(struct sp_tui *t);
+const char *ui_badge(const struct sp_sock_info *si, int *role);
+
+/* pane.c */
+void ui_pane_draw(struct sp_tui *t, struct ui_pane *p, int focused);
+enum ui_scroll { UI_SCROLL_PGUP, UI_SCROLL_PGDN, UI_SCROLL_HOME, UI_SCROLL_END, UI_SCROLL_UP,
+                 UI_SCROLL_DOWN };
+void ui_pane_scroll(struct sp_tui *t, struct ui_pane *p, enum ui_scroll how);
+void ui_pane_reset(struct ui_pane *p, uint32_t sock);
+const char *ui_view_name(enum ui_view v);
+
+/* timeline.c: one history event as rows of the timeline. */
+int ui_tl_visible(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev,
+                  int framed);
+int ui_tl_height(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev, int w);
+void ui_tl_draw(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
+                const struct sp_event *ev, int y, int x, int w, int h);
+
+/* edit.c */
+void ui_edit_init(struct ui_edit *e);
+void ui_edit_cleanup(struct ui_edit *e);
+void ui_edit_set(struct ui_edit *e, const char *s);
+/* Handles an editing key; returns UI_HANDLED|UI_REDRAW or UI_UNHANDLED. */
+int ui_edit_key(struct ui_edit *e, int key);
+void ui_edit_remember(struct ui_edit *e);
+/* Draws the text in w columns keeping the cursor visible; returns the
+ * cursor's screen column. */
+int ui_edit_draw(struct sp_tui *t, struct ui_edit *e, int y, int x, int w, int role);
+
+/* composer.c */
+void ui_composer_open(struct sp_tui *t);
+int ui_composer_key(struct sp_tui *t, int key);
+void ui_composer_draw(struct sp_tui *t);
+
+/* prompt.c */
+void ui_prompt_open(struct sp_tui *t, const char *initial);
+int ui_prompt_key(struct sp_tui *t, int key);
+void ui_status_draw(struct sp_tui *t);
+
+/* menu.c */
+void ui_menu_open(struct sp_tui *t, enum ui_menu_kind kind);
+int ui_menu_key(struct sp_tui *t, int key);
+void ui_menu_draw(struct sp_tui *t);
+
+/* help.c */
+void ui_help_open(struct sp_tui *t);
+void ui_box_open(struct sp_tui *t, const char *title, char **lines, size_t n);
+void ui_box_close(struct sp_tui *t);
+int ui_box_key(struct sp_tui *t, int key);
+void ui_box_draw(struct sp_tui *t);
+
+/* keys.c */
+int ui_keys_normal(struct sp_tui *t, int key);
+void ui_hints_draw(struct sp_tui *t);
+/* Appends the key reference (for help). */
+void ui_keys_help(struct sp_buf *out);
+const char *ui_key_name(int key, char *buf, size_t len);
+int ui_mouse(struct sp_tui *t);
+
+/* demo.c */
+void ui_demo_start(struct sp_tui *t);
+void ui_demo_event(struct sp_tui *t, const struct sp_event *ev);
+
+#endif
