@@ -685,8 +685,8 @@ struct sp_watch *sp_engine_watch_fd(struct sp_engine *eng, int fd, sp_watch_cb c
     return w;
 }
 
-struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms,
-                                       uint64_t repeat_ms, sp_watch_cb cb, void *ud)
+struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms, uint64_t repeat_ms,
+                                       sp_watch_cb cb, void *ud)
 {
     struct sp_watch *w = watch_new(eng, cb, ud);
     if (w == NULL)
@@ -697,8 +697,7 @@ struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms,
     return w;
 }
 
-struct sp_watch *sp_engine_watch_signal(struct sp_engine *eng, int signum, sp_watch_cb cb,
-                                        void *ud)
+struct sp_watch *sp_engine_watch_signal(struct sp_engine *eng, int signum, sp_watch_cb cb, void *ud)
 {
     struct sp_watch *w = watch_new(eng, cb, ud);
     if (w == NULL)

@@ -37,8 +37,8 @@ static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struc
         sp__emit_error(s, "recv", (int)n);
         return;
     }
-    sp__sock_data(s, (const unsigned char *)buf->base, (size_t)n, (flags & UV_UDP_PARTIAL) != 0,
-                  -1, addr, addr != NULL ? sa_len(addr) : 0);
+    sp__sock_data(s, (const unsigned char *)buf->base, (size_t)n, (flags & UV_UDP_PARTIAL) != 0, -1,
+                  addr, addr != NULL ? sa_len(addr) : 0);
 }
 
 static void on_unix_dgram(uv_poll_t *p, int status, int events)
@@ -214,8 +214,7 @@ int sp__dgram_bind(struct sp_engine *eng, struct sp_sock *s, const struct sockad
     if (sa->sa_family == AF_INET)
         s->wildcard = ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
     else if (sa->sa_family == AF_INET6)
-        s->wildcard =
-            memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any, 16) == 0;
+        s->wildcard = memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any, 16) == 0;
     if (id != NULL)
         *id = s->id;
     if (sp__wants(eng, SP_EV_BOUND)) {

@@ -54,7 +54,7 @@ struct sp_sock {
     unsigned wildcard : 1;
     unsigned watched : 1;
     unsigned in_klist : 1;
-    unsigned following : 1;   /* closed TCP connection followed through inet_diag */
+    unsigned following : 1;    /* closed TCP connection followed through inet_diag */
     unsigned close_wanted : 1; /* graceful close waiting for queued writes */
     unsigned echo_blocked : 1; /* reading stopped because echo filled the queue */
     unsigned unlink_path : 1;  /* Unix socket file we created: unlink when closing */
@@ -90,9 +90,9 @@ struct sp_sock {
 
     uv_timer_t *timer; /* lazily allocated; freed in its close callback */
     enum sp_tmode tmode;
-    int outcome_err;             /* SP_T_OUTCOME: 0 = connected, else the uv error */
-    uv_getaddrinfo_t *gai;       /* name resolution in progress */
-    int gai_op;                  /* 'l', 'c' or 'b': what to do with the address */
+    int outcome_err;       /* SP_T_OUTCOME: 0 = connected, else the uv error */
+    uv_getaddrinfo_t *gai; /* name resolution in progress */
+    int gai_op;            /* 'l', 'c' or 'b': what to do with the address */
     int backlog_opt;
     uv_connect_t *creq;
     uv_shutdown_t *sreq;

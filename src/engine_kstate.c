@@ -300,8 +300,8 @@ int sp_engine_kinfo(struct sp_engine *eng, uint32_t id, struct sp_kinfo *out, ch
     return 0;
 }
 
-int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, long value,
-                     char *err, size_t errlen)
+int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, long value, char *err,
+                     size_t errlen)
 {
     struct sp_sock *s = sp__sock_get(eng, id);
     if (s == NULL) {

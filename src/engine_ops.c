@@ -202,8 +202,8 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 /* Starts resolving addr's host name for the operation op on a new socket. */
 static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
-                   enum sp_sock_kind kind, const struct sp_sock_opts *opts, uint32_t *id,
-                   char *err, size_t errlen)
+                   enum sp_sock_kind kind, const struct sp_sock_opts *opts, uint32_t *id, char *err,
+                   size_t errlen)
 {
     struct sp_sock *s = sp__sock_new(eng, kind, opts);
     if (s == NULL) {
@@ -249,8 +249,9 @@ int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
     if (addr->kind != SP_ADDR_TCP && addr->kind != SP_ADDR_UNIX) {
-        sp__seterr(err, errlen, "listen needs a tcp: or unix: address (datagram sockets use "
-                                "bind)");
+        sp__seterr(err, errlen,
+                   "listen needs a tcp: or unix: address (datagram sockets use "
+                   "bind)");
         return -EINVAL;
     }
     int backlog = opts != NULL && opts->backlog > 0 ? opts->backlog : SP_BACKLOG_DEFAULT;
@@ -279,8 +280,9 @@ int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
                    const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
     if (addr->kind != SP_ADDR_UDP && addr->kind != SP_ADDR_UNIX_DGRAM) {
-        sp__seterr(err, errlen, "bind needs a udp: or unix-dgram: address (stream sockets use "
-                                "listen)");
+        sp__seterr(err, errlen,
+                   "bind needs a udp: or unix-dgram: address (stream sockets use "
+                   "listen)");
         return -EINVAL;
     }
     enum sp_sock_kind kind = addr->kind == SP_ADDR_UDP ? SP_SOCK_UDP : SP_SOCK_UNIX_DGRAM;

@@ -405,8 +405,7 @@ int sp__send_busy(const struct sp_sock *s)
     return s->queued > 0;
 }
 
-static struct sp_send_op *op_alloc(struct sp_sock *s, size_t nsegs, size_t npieces,
-                                   size_t wire_len)
+static struct sp_send_op *op_alloc(struct sp_sock *s, size_t nsegs, size_t npieces, size_t wire_len)
 {
     size_t size = sizeof(struct sp_send_op) + nsegs * sizeof(struct seg) +
                   (npieces + 1) * sizeof(size_t) + wire_len;
@@ -478,8 +477,7 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
 }
 
 /* Appends n bytes (p, or zeros if p is NULL) to op's wire as one segment. */
-static void add_seg(struct sp_send_op *op, size_t *pos, size_t *k, const unsigned char *p,
-                    size_t n)
+static void add_seg(struct sp_send_op *op, size_t *pos, size_t *k, const unsigned char *p, size_t n)
 {
     if (n == 0)
         return;

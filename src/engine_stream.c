@@ -74,6 +74,11 @@ void sp__sock_eof(struct sp_sock *s)
     sp__kactive(s);
 }
 
+/* One call per read(2). libuv 1.44 (uv__read) calls alloc, read(2) and this
+ * callback in turn, and reads again only while a read filled the whole
+ * buffer (at most 32 times per readiness), so each n > 0 is exactly what one
+ * read(2) returned. n == 0 is its EAGAIN; UV_EOF is a read that returned 0,
+ * or POLLHUP after a short read (the peer is gone both ways). */
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct sp_sock *s = st->data;
@@ -461,7 +466,8 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
             unlink(path);
         return r;
     }
-    if (s == NULL) {
+    int fresh = s == NULL;
+    if (fresh) {
         s = sp__sock_new(eng, kind, opts);
         if (s == NULL) {
             close(fd);
@@ -471,7 +477,16 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
             return -ENOMEM;
         }
     }
-    uv_poll_init_socket(&eng->loop, &s->u.poll, fd);
+    r = uv_poll_init_socket(&eng->loop, &s->u.poll, fd);
+    if (r != 0) {
+        sp__seterr(err, errlen, "listen on %s: %s", where, uv_strerror(r));
+        close(fd);
+        if (path[0] != '\0')
+            unlink(path);
+        if (fresh)
+            sp__sock_discard(s);
+        return r;
+    }
     s->u.h.data = s;
     s->hkind = SP_H_POLL;
     s->fd = fd;
@@ -488,8 +503,7 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
     if (sa->sa_family == AF_INET)
         s->wildcard = ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
     else if (sa->sa_family == AF_INET6)
-        s->wildcard =
-            memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any, 16) == 0;
+        s->wildcard = memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any, 16) == 0;
     if (id != NULL)
         *id = s->id;
     if (sp__wants(eng, SP_EV_LISTENING)) {

@@ -533,8 +533,8 @@ static void feed_text(struct sp_frame_dec *dec, const unsigned char *p, size_t n
         case ST_SEP:
             if (p[i] != s->delim[dec->match]) {
                 emit_error_i(dec, i,
-                           dec->match == 0 ? "bad digit in length" : "bad separator after length",
-                           1);
+                             dec->match == 0 ? "bad digit in length" : "bad separator after length",
+                             1);
                 return;
             }
             i++;

@@ -35,8 +35,10 @@ static int put_header(const struct sp_frame_spec *s, uint64_t body, unsigned cha
 {
     int64_t value = (int64_t)body - s->adjust;
     if (value < 0)
-        return enc_fail(err, errlen, "%s of %" PRIu64 " bytes: adjust=%" PRId64
-                        " makes the length field negative", what, body, s->adjust);
+        return enc_fail(err, errlen,
+                        "%s of %" PRIu64 " bytes: adjust=%" PRId64
+                        " makes the length field negative",
+                        what, body, s->adjust);
     uint64_t v = (uint64_t)value;
     if (s->width > 0 && s->width < 8 && v >> (8 * s->width) != 0)
         return enc_fail(err, errlen, "%s of %" PRIu64 " bytes does not fit a %u-byte length field",
@@ -76,8 +78,7 @@ int sp_frame_encode(const struct sp_frame_spec *spec, size_t len, unsigned flags
         return 0;
     case SP_FRAME_FIXED:
         if (len > s->fixed)
-            return enc_fail(err, errlen,
-                            "message of %zu bytes is longer than fixed:%" PRIu64, len,
+            return enc_fail(err, errlen, "message of %zu bytes is longer than fixed:%" PRIu64, len,
                             s->fixed);
         if (len < s->fixed && !(flags & SP_FRAME_ENC_PAD))
             return enc_fail(err, errlen,
@@ -113,8 +114,7 @@ int sp_frame_encode(const struct sp_frame_spec *spec, size_t len, unsigned flags
     }
     case SP_FRAME_BLOCKS: {
         if (len == 0 && !(flags & SP_FRAME_ENC_END))
-            return enc_fail(err, errlen,
-                            "an empty block ends the series: send --end to finish it");
+            return enc_fail(err, errlen, "an empty block ends the series: send --end to finish it");
         if (len > 0) {
             int k = put_header(s, len, wire->head, "block", err, errlen);
             if (k < 0)

@@ -22,9 +22,15 @@ static const struct {
     const char *name;
     enum sp_frame_kind kind;
 } kinds[] = {
-    {"raw", SP_FRAME_RAW},           {"eof", SP_FRAME_EOF},     {"fixed", SP_FRAME_FIXED},
-    {"line", SP_FRAME_LINE},         {"delim", SP_FRAME_DELIM}, {"len", SP_FRAME_LEN},
-    {"netstring", SP_FRAME_NETSTRING}, {"decimal", SP_FRAME_DECIMAL}, {"blocks", SP_FRAME_BLOCKS},
+    {"raw", SP_FRAME_RAW},
+    {"eof", SP_FRAME_EOF},
+    {"fixed", SP_FRAME_FIXED},
+    {"line", SP_FRAME_LINE},
+    {"delim", SP_FRAME_DELIM},
+    {"len", SP_FRAME_LEN},
+    {"netstring", SP_FRAME_NETSTRING},
+    {"decimal", SP_FRAME_DECIMAL},
+    {"blocks", SP_FRAME_BLOCKS},
 };
 
 static const char *kind_name(enum sp_frame_kind k)
@@ -71,13 +77,27 @@ static int unescape_delim(const char *s, size_t n, unsigned char *out, size_t *o
             if (++i == n)
                 return fail(err, errlen, "bad escape: '\\' at the end of the delimiter");
             switch (s[i]) {
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
-            case '0': c = '\0'; break;
-            case 'e': c = 0x1b; break;
-            case '\\': c = '\\'; break;
-            case '"': c = '"'; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case '0':
+                c = '\0';
+                break;
+            case 'e':
+                c = 0x1b;
+                break;
+            case '\\':
+                c = '\\';
+                break;
+            case '"':
+                c = '"';
+                break;
             case 'x': {
                 int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
                 int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
@@ -129,8 +149,8 @@ static int parse_size(const char *s, size_t n, int suffix_ok, const char *what, 
         }
         if (mul == 0) {
             if (suffix_ok)
-                return fail(err, errlen, "bad size suffix in '%.*s' for %s (use K or M)", (int)n,
-                            s, what);
+                return fail(err, errlen, "bad size suffix in '%.*s' for %s (use K or M)", (int)n, s,
+                            what);
             return fail(err, errlen, "bad number '%.*s' for %s", (int)n, s, what);
         }
         if (v > UINT64_MAX / mul)
@@ -195,8 +215,8 @@ static int parse_int(const char *s, size_t n, const char *what, int64_t lo, int6
         return fail(err, errlen, "%s out of range", what);
     int64_t sv = neg ? -(int64_t)v : (int64_t)v;
     if (sv < lo || sv > hi)
-        return fail(err, errlen, "%s=%" PRId64 " out of range (%" PRId64 "..%" PRId64 ")", what,
-                    sv, lo, hi);
+        return fail(err, errlen, "%s=%" PRId64 " out of range (%" PRId64 "..%" PRId64 ")", what, sv,
+                    lo, hi);
     *out = sv;
     return 0;
 }
@@ -367,13 +387,26 @@ static size_t escape_delim(char *out, const unsigned char *d, size_t n)
         unsigned char c = d[i];
         const char *named = NULL;
         switch (c) {
-        case '\n': named = "\\n"; break;
-        case '\r': named = "\\r"; break;
-        case '\t': named = "\\t"; break;
-        case '\0': named = "\\0"; break;
-        case 0x1b: named = "\\e"; break;
-        case '\\': named = "\\\\"; break;
-        default: break;
+        case '\n':
+            named = "\\n";
+            break;
+        case '\r':
+            named = "\\r";
+            break;
+        case '\t':
+            named = "\\t";
+            break;
+        case '\0':
+            named = "\\0";
+            break;
+        case 0x1b:
+            named = "\\e";
+            break;
+        case '\\':
+            named = "\\\\";
+            break;
+        default:
+            break;
         }
         if (named != NULL) {
             out[k++] = named[0];

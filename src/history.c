@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NSTR            10
-#define STR_MAX         4096 /* longest string field kept (cmd lines, messages) */
-#define RECS_MIN        8
-#define DATA_MIN        512
-#define ALIGN8(n)       (((n) + 7u) & ~(size_t)7u)
+#define NSTR      10
+#define STR_MAX   4096 /* longest string field kept (cmd lines, messages) */
+#define RECS_MIN  8
+#define DATA_MIN  512
+#define ALIGN8(n) (((n) + 7u) & ~(size_t)7u)
 
 /* One event. Pointer fields of ev are cleared; their targets live in the
  * record's blob in the byte ring and are found through the offsets. */

@@ -16,9 +16,8 @@
 const char *sp__kstate_name(int state)
 {
     static const char *const names[] = {
-        "",           "ESTABLISHED", "SYN_SENT", "SYN_RECV",   "FIN_WAIT1",
-        "FIN_WAIT2",  "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT", "LAST_ACK",
-        "LISTEN",     "CLOSING",     "NEW_SYN_RECV",
+        "",      "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
+        "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV",
     };
     if (state < 0 || (size_t)state >= sizeof names / sizeof names[0])
         return "";
@@ -99,8 +98,8 @@ void sp__kstate_info(int fd, int is_tcp, int is_stream, struct sp_kinfo *out)
         out->linger = lg.l_onoff ? lg.l_linger : -1;
 }
 
-int sp__kstate_setopt(int fd, int is_tcp, int is_stream, enum sp_sockopt opt, long value,
-                      char *err, size_t errlen)
+int sp__kstate_setopt(int fd, int is_tcp, int is_stream, enum sp_sockopt opt, long value, char *err,
+                      size_t errlen)
 {
     int level = SOL_SOCKET, name, v = (int)value;
     const char *what;

@@ -20,13 +20,13 @@ int64_t sp__kstate_outq(int fd);
 /* Fills out for fd; is_tcp selects the TCP-only fields (the rest are -1). */
 void sp__kstate_info(int fd, int is_tcp, int is_stream, struct sp_kinfo *out);
 /* Sets one option. Returns 0, or a negative errno with err set. */
-int sp__kstate_setopt(int fd, int is_tcp, int is_stream, enum sp_sockopt opt, long value,
-                      char *err, size_t errlen);
+int sp__kstate_setopt(int fd, int is_tcp, int is_stream, enum sp_sockopt opt, long value, char *err,
+                      size_t errlen);
 
 /* One connection found by a dump: local and remote address and its state. */
 struct sp_kdiag_ent {
     int family;
-    uint16_t lport, rport;     /* host byte order */
+    uint16_t lport, rport; /* host byte order */
     unsigned char laddr[16], raddr[16];
     int state;
 };

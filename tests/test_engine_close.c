@@ -118,7 +118,7 @@ static void test_close_then_time_wait(void **state)
     char err[200];
     assert_int_equal(sp_engine_close(eng, c, err, sizeof err), 0);
     assert_int_equal(raw_wait_end(eng, peer, 2000), 0);
-   
+
     assert_true(te_wait_state(eng, &r, c, "FIN_WAIT2", 2000));
     close(peer);
     assert_true(te_wait_state(eng, &r, c, "TIME_WAIT", 2000));
@@ -186,7 +186,7 @@ static void test_reset_sends_rst(void **state)
     assert_int_equal(raw_wait_end(eng, peer, 2000), -ECONNRESET);
     struct sp_sock_info info;
     sp_engine_sock_info(eng, c, &info);
-    assert_int_equal(info.ours, SP_OURS_CLOSED); /* no FIN was sent */
+    assert_int_equal(info.ours, SP_OURS_CLOSED);               /* no FIN was sent */
     assert_true(sp_engine_reset(eng, c, err, sizeof err) < 0); /* no double close */
     assert_true(sp_engine_close(eng, c, err, sizeof err) < 0);
     close(peer);
@@ -259,8 +259,13 @@ static void test_close_delivers_queued_writes(void **state)
     uint32_t c = pair(eng, &r, &lfd, &peer);
     const unsigned char *parts[1] = {(const unsigned char *)"0123456789"};
     size_t lens[1] = {10};
-    struct sp_send_req req = {.parts = parts, .lens = lens, .nparts = 1, .split = 2,
-                              .delay_ms = 10, .repeat = 5, .every_ms = 10};
+    struct sp_send_req req = {.parts = parts,
+                              .lens = lens,
+                              .nparts = 1,
+                              .split = 2,
+                              .delay_ms = 10,
+                              .repeat = 5,
+                              .every_ms = 10};
     char err[200];
     assert_int_equal(sp_engine_send(eng, c, &req, err, sizeof err), 0);
     assert_int_equal(sp_engine_close(eng, c, err, sizeof err), 0);

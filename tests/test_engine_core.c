@@ -98,8 +98,7 @@ static void test_recvsize_7_splits_100_bytes(void **state)
     char err[200];
     assert_int_equal(sp_engine_set_recvsize(eng, c, 7, err, sizeof err), 0);
     assert_int_equal(sp_engine_set_recvsize(eng, c, 0, err, sizeof err), -EINVAL);
-    assert_int_equal(sp_engine_set_recvsize(eng, c, SP_RECVSIZE_MAX + 1, err, sizeof err),
-                     -EINVAL);
+    assert_int_equal(sp_engine_set_recvsize(eng, c, SP_RECVSIZE_MAX + 1, err, sizeof err), -EINVAL);
     int fd = raw_accept(eng, lfd, 2000);
     assert_true(fd >= 0);
     assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
@@ -299,7 +298,8 @@ static void test_send_split_chunks_delay(void **state)
     assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
     char err[200];
 
-    const unsigned char *parts[2] = {(const unsigned char *)"abcde", (const unsigned char *)"fghij"};
+    const unsigned char *parts[2] = {(const unsigned char *)"abcde",
+                                     (const unsigned char *)"fghij"};
     size_t lens[2] = {5, 5};
     struct sp_send_req req = {.parts = parts, .lens = lens, .nparts = 2, .split = 3};
     assert_int_equal(sp_engine_send(eng, c, &req, err, sizeof err), 0);
@@ -310,8 +310,8 @@ static void test_send_split_chunks_delay(void **state)
     assert_memory_equal(s1->data, "abcdefghij", 10);
 
     size_t chunks[2] = {2, 3};
-    struct sp_send_req rq2 = {.parts = parts, .lens = lens, .nparts = 2, .chunks = chunks,
-                              .nchunks = 2, .delay_ms = 40};
+    struct sp_send_req rq2 = {
+        .parts = parts, .lens = lens, .nparts = 2, .chunks = chunks, .nchunks = 2, .delay_ms = 40};
     uint64_t t0 = te_ms();
     assert_int_equal(sp_engine_send(eng, c, &rq2, err, sizeof err), 0);
     assert_true(te_wait(eng, &r, SP_EV_SEND, c, 2, 2000));
@@ -326,16 +326,16 @@ static void test_send_split_chunks_delay(void **state)
     assert_memory_equal(buf, "abcdefghijabcdefghij", 20);
 
     /* repeat 3 every 10 ms: three send events */
-    struct sp_send_req rq3 = {.parts = parts, .lens = lens, .nparts = 1, .repeat = 3,
-                              .every_ms = 10};
+    struct sp_send_req rq3 = {
+        .parts = parts, .lens = lens, .nparts = 1, .repeat = 3, .every_ms = 10};
     assert_int_equal(sp_engine_send(eng, c, &rq3, err, sizeof err), 0);
     assert_true(te_wait(eng, &r, SP_EV_SEND, c, 5, 2000));
     assert_int_equal(raw_read_n(eng, fd, buf, 15, 2000), 15);
     assert_memory_equal(buf, "abcdeabcdeabcde", 15);
 
     /* Bad requests change nothing. */
-    struct sp_send_req bad = {.parts = parts, .lens = lens, .nparts = 1, .split = 2,
-                              .chunks = chunks, .nchunks = 1};
+    struct sp_send_req bad = {
+        .parts = parts, .lens = lens, .nparts = 1, .split = 2, .chunks = chunks, .nchunks = 1};
     assert_true(sp_engine_send(eng, c, &bad, err, sizeof err) < 0);
     struct sp_send_req pad = {.parts = parts, .lens = lens, .nparts = 1, .pad = 1};
     assert_true(sp_engine_send(eng, c, &pad, err, sizeof err) < 0);
@@ -613,8 +613,13 @@ static void test_free_with_work_in_flight(void **state)
     assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
     const unsigned char *parts[1] = {(const unsigned char *)"abcdef"};
     size_t lens[1] = {6};
-    struct sp_send_req req = {.parts = parts, .lens = lens, .nparts = 1, .split = 1,
-                              .delay_ms = 50, .repeat = 100, .every_ms = 100};
+    struct sp_send_req req = {.parts = parts,
+                              .lens = lens,
+                              .nparts = 1,
+                              .split = 1,
+                              .delay_ms = 50,
+                              .repeat = 100,
+                              .every_ms = 100};
     char err[200];
     assert_int_equal(sp_engine_send(eng, c, &req, err, sizeof err), 0);
     te_connect(eng, "tcp:localhost", port, NULL);

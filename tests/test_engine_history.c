@@ -30,14 +30,19 @@ static void test_ring_matches_model(void **state)
         char msg[32];
         snprintf(msg, sizeof msg, "event %llu", (unsigned long long)i);
         uint32_t cuts[3] = {1, 2, (uint32_t)i};
-        struct sp_event ev = {.type = SP_EV_RECV, .seq = i + 1, .len = n, .data = data,
-                              .data_len = n, .message = msg, .cuts = cuts, .ncuts = 3};
+        struct sp_event ev = {.type = SP_EV_RECV,
+                              .seq = i + 1,
+                              .len = n,
+                              .data = data,
+                              .data_len = n,
+                              .message = msg,
+                              .cuts = cuts,
+                              .ncuts = 3};
         sp__hist_push(&h, &pool, &ev, 1, events_max, bytes_max);
         assert_int_equal(sp__hist_end(h), i + 1);
         uint64_t b = sp__hist_begin(h);
         assert_true(i + 1 - b <= events_max);
-        assert_true(sp__hist_mem(h) <= sizeof(struct sp_event) * 2 * events_max + bytes_max +
-                                           4096);
+        assert_true(sp__hist_mem(h) <= sizeof(struct sp_event) * 2 * events_max + bytes_max + 4096);
         for (uint64_t k = b; k <= i; k++) {
             struct sp_event out;
             assert_int_equal(sp__hist_get(h, k, &out), 0);
@@ -74,8 +79,11 @@ static void test_global_cap(void **state)
     unsigned char data[4096];
     memset(data, 'x', sizeof data);
     for (int i = 0; i < 2000; i++) {
-        struct sp_event ev = {.type = SP_EV_RECV, .seq = (uint64_t)i + 1, .len = sizeof data,
-                              .data = data, .data_len = sizeof data};
+        struct sp_event ev = {.type = SP_EV_RECV,
+                              .seq = (uint64_t)i + 1,
+                              .len = sizeof data,
+                              .data = data,
+                              .data_len = sizeof data};
         sp__hist_push(i % 2 ? &a : &b, &pool, &ev, 1, SP_HIST_EVENTS_MAX, SP_HIST_BYTES_MAX);
     }
     assert_true(pool.used <= pool.max + 2 * 8192);
@@ -212,10 +220,8 @@ static void test_history_without_data(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ring_matches_model),
-        cmocka_unit_test(test_global_cap),
-        cmocka_unit_test(test_socket_event_cap_and_marker),
-        cmocka_unit_test(test_socket_byte_cap),
+        cmocka_unit_test(test_ring_matches_model),          cmocka_unit_test(test_global_cap),
+        cmocka_unit_test(test_socket_event_cap_and_marker), cmocka_unit_test(test_socket_byte_cap),
         cmocka_unit_test(test_history_without_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

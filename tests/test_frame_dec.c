@@ -28,10 +28,10 @@ struct rec {
     int have_data;
     const size_t *starts; /* the current feeding: chunk k starts at starts[k-1] */
     const size_t *lens;
-    uint64_t fed;         /* chunks fed so far */
+    uint64_t fed; /* chunks fed so far */
     int in_msg, raw;
-    uint64_t sum;         /* DATA bytes in the current message */
-    char bad[256];        /* the first broken invariant */
+    uint64_t sum;  /* DATA bytes in the current message */
+    char bad[256]; /* the first broken invariant */
 };
 
 static void rec_init(struct rec *r)
@@ -248,9 +248,12 @@ struct vec {
 };
 
 /* sizeof keeps embedded NUL bytes in the input. */
-#define V(spec, in, want) {spec, in, sizeof(in) - 1, want}
+#define V(spec, in, want)                                                                          \
+    {                                                                                              \
+        spec, in, sizeof(in) - 1, want                                                             \
+    }
 
-#define OVER "'length over max'R"
+#define OVER    "'length over max'R"
 #define NODELIM "'delimiter not found within max'"
 
 static const struct vec raw_eof_fixed[] = {
@@ -288,28 +291,46 @@ static const struct vec delims[] = {
     V("delim:END", "helloEN", "B@0 D'helloEN' E@7:7T"),
     V("delim:\\0", "a\0b\0", "B@0 D'a' E@2:1 B@2 D'b' E@4:1"),
     V("delim:\\x2c", "a,,b", "B@0 D'a' E@2:1 B@2 E@3:0 B@3 D'b' E@4:1T"),
-    V("delim:0123456789abcdef", "hi0123456789abcdef0123",
-      "B@0 D'hi' E@18:2 B@18 D'0123' E@22:4T"),
+    V("delim:0123456789abcdef", "hi0123456789abcdef0123", "B@0 D'hi' E@18:2 B@18 D'0123' E@22:4T"),
     /* The byte over max is a held-back 'a' that turned out to be body. */
     V("delim:ab,max=3", "xxxaabcab", "B@0 D'xxx' X@3" NODELIM " B@6 D'c' E@9:1"),
-    V("delim:abc,max=4", "ababab" "abc" "q" "abc",
+    V("delim:abc,max=4",
+      "ababab"
+      "abc"
+      "q"
+      "abc",
       "B@0 D'abab' X@4" NODELIM " B@9 D'q' E@13:1"),
 };
 
 static const struct vec lens[] = {
     V("len:u8", "\x05hello\x00\x02hi", "B@0 D'hello' E@6:5 B@6 E@7:0 B@7 D'hi' E@10:2"),
-    V("len:u16", "\x00\x03" "abc", "B@0 D'abc' E@5:3"),
-    V("len:u16le", "\x03\x00" "abc\x01\x00z", "B@0 D'abc' E@5:3 B@5 D'z' E@8:1"),
+    V("len:u16",
+      "\x00\x03"
+      "abc",
+      "B@0 D'abc' E@5:3"),
+    V("len:u16le",
+      "\x03\x00"
+      "abc\x01\x00z",
+      "B@0 D'abc' E@5:3 B@5 D'z' E@8:1"),
     V("len:u24", "\x00\x00\x02hi\x00\x00\x01", "B@0 D'hi' E@5:2 B@5 E@8:0T"),
     V("len:u24le", "\x02\x00\x00hi\x01\x01\x00", "B@0 D'hi' E@5:2 B@5 E@8:0T"),
     V("len:u32", "\x00\x00\x00\x05hello\x00\x00", "B@0 D'hello' E@9:5 B@9 E@11:0T"),
     V("len:u32le", "\x05\x00\x00\x00hello", "B@0 D'hello' E@9:5"),
     V("len:u64", "\0\0\0\0\0\0\0\x02hi", "B@0 D'hi' E@10:2"),
     V("len:u64le", "\x02\0\0\0\0\0\0\0hi", "B@0 D'hi' E@10:2"),
-    V("len:u32", "\x00\x00\x01\x00" "abc", "B@0 D'abc' E@7:3T"),
+    V("len:u32",
+      "\x00\x00\x01\x00"
+      "abc",
+      "B@0 D'abc' E@7:3T"),
     /* varint: multi-byte (130 = 0x82 0x01), non-canonical, limits. */
-    V("len:varint,adjust=-126", "\x82\x01" "abcd", "B@0 D'abcd' E@6:4"),
-    V("len:varint", "\x83\x00" "abc\x00", "B@0 D'abc' E@5:3 B@5 E@6:0"),
+    V("len:varint,adjust=-126",
+      "\x82\x01"
+      "abcd",
+      "B@0 D'abcd' E@6:4"),
+    V("len:varint",
+      "\x83\x00"
+      "abc\x00",
+      "B@0 D'abc' E@5:3 B@5 E@6:0"),
     V("len:varint", "\x82", "B@0 E@1:0T"),
     V("len:varint", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "B@0 X@9" OVER),
     V("len:varint", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02",
@@ -317,21 +338,41 @@ static const struct vec lens[] = {
     V("len:varint", "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00",
       "B@0 X@9'varint longer than 64 bits'R"),
     V("len:varint,offset=1", "H\x02hi", "B@0 D'hi' E@4:2"),
-    V("len:u64", "\xff\xff\xff\xff\xff\xff\xff\xff" "abc", "B@0 X@7" OVER),
+    V("len:u64",
+      "\xff\xff\xff\xff\xff\xff\xff\xff"
+      "abc",
+      "B@0 X@7" OVER),
     /* max: equal passes, one more is rejected at the header's last byte and
      * the rest of the stream is raw (no more events). */
-    V("len:u8,max=3", "\x03" "abc\x04" "abcd\x01x", "B@0 D'abc' E@4:3 B@4 X@4" OVER),
+    V("len:u8,max=3",
+      "\x03"
+      "abc\x04"
+      "abcd\x01x",
+      "B@0 D'abc' E@4:3 B@4 X@4" OVER),
     V("len:u16,max=1K", "\x04\x01", "B@0 X@1" OVER),
     /* offset, strip, adjust. */
     V("len:u16,offset=2", "XY\x00\x02hi", "B@0 D'hi' E@6:2"),
     V("len:u16,offset=2,strip=0", "XY\x00\x02hi", "B@0 D'XY\\x00\\x02hi' E@6:6"),
     V("len:u8,offset=1,strip=1", "Z\x02hi", "B@0 D'\\x02hi' E@4:3"),
-    V("len:u8,strip=3", "\x04" "abcd", "B@0 D'cd' E@5:2"),
-    V("len:u8,strip=9", "\x02" "ab\x01" "c", "B@0 E@3:0 B@3 E@5:0"),
+    V("len:u8,strip=3",
+      "\x04"
+      "abcd",
+      "B@0 D'cd' E@5:2"),
+    V("len:u8,strip=9",
+      "\x02"
+      "ab\x01"
+      "c",
+      "B@0 E@3:0 B@3 E@5:0"),
     V("len:u16,adjust=-2", "\x00\x04hi", "B@0 D'hi' E@4:2"),
     V("len:u16,adjust=-2", "\x00\x01", "B@0 X@1'length negative after adjust'R"),
-    V("len:u8,adjust=2", "\x00" "ab", "B@0 D'ab' E@3:2"),
-    V("len:u8,max=4,adjust=2", "\x02" "abcd\x03", "B@0 D'abcd' E@5:4 B@5 X@5" OVER),
+    V("len:u8,adjust=2",
+      "\x00"
+      "ab",
+      "B@0 D'ab' E@3:2"),
+    V("len:u8,max=4,adjust=2",
+      "\x02"
+      "abcd\x03",
+      "B@0 D'abcd' E@5:4 B@5 X@5" OVER),
     /* EOF inside a header or body. */
     V("len:u32", "\x00\x00", "B@0 E@2:0T"),
     V("len:u16,strip=0", "\x00", "B@0 D'\\x00' E@1:1T"),
@@ -339,17 +380,42 @@ static const struct vec lens[] = {
 };
 
 static const struct vec blocks[] = {
-    V("blocks:u8", "\x03" "abc\x02" "de\x00\x01x\x00",
+    V("blocks:u8",
+      "\x03"
+      "abc\x02"
+      "de\x00\x01x\x00",
       "B@0 K3 D'abc' K2 D'de' E@8:5 B@8 K1 D'x' E@11:1"),
     V("blocks:u16", "\x00\x00", "B@0 E@2:0"),
     V("blocks:u16le", "\x02\x00hi\x00\x00", "B@0 K2 D'hi' E@6:2"),
-    V("blocks:u8,max=4", "\x03" "abc\x02" "de", "B@0 K3 D'abc' X@4" OVER),
-    V("blocks:u8,max=5", "\x03" "abc\x02" "de\x00", "B@0 K3 D'abc' K2 D'de' E@8:5"),
-    V("blocks:u8", "\x02" "ab\x01", "B@0 K2 D'ab' K1 E@4:2T"),
-    V("blocks:u8,strip=0", "\x01" "a\x00", "B@0 K1 D'\\x01a\\x00' E@3:3"),
-    V("blocks:u8,adjust=-1", "\x03" "ab\x01", "B@0 K2 D'ab' E@4:2"),
-    V("blocks:varint,adjust=-126", "\x82\x01" "abcd\x7e", "B@0 K4 D'abcd' E@7:4"),
-    V("blocks:u32le,offset=1", "T\x01\x00\x00\x00" "aT\x00\x00\x00\x00",
+    V("blocks:u8,max=4",
+      "\x03"
+      "abc\x02"
+      "de",
+      "B@0 K3 D'abc' X@4" OVER),
+    V("blocks:u8,max=5",
+      "\x03"
+      "abc\x02"
+      "de\x00",
+      "B@0 K3 D'abc' K2 D'de' E@8:5"),
+    V("blocks:u8",
+      "\x02"
+      "ab\x01",
+      "B@0 K2 D'ab' K1 E@4:2T"),
+    V("blocks:u8,strip=0",
+      "\x01"
+      "a\x00",
+      "B@0 K1 D'\\x01a\\x00' E@3:3"),
+    V("blocks:u8,adjust=-1",
+      "\x03"
+      "ab\x01",
+      "B@0 K2 D'ab' E@4:2"),
+    V("blocks:varint,adjust=-126",
+      "\x82\x01"
+      "abcd\x7e",
+      "B@0 K4 D'abcd' E@7:4"),
+    V("blocks:u32le,offset=1",
+      "T\x01\x00\x00\x00"
+      "aT\x00\x00\x00\x00",
       "B@0 K1 D'a' E@11:1"),
 };
 

@@ -29,7 +29,10 @@ static const struct {
     const char *wire;
     size_t wire_len;
 } wires[] = {
-#define W(spec, msg, flags, wire) {spec, msg, sizeof(msg) - 1, flags, wire, sizeof(wire) - 1}
+#define W(spec, msg, flags, wire)                                                                  \
+    {                                                                                              \
+        spec, msg, sizeof(msg) - 1, flags, wire, sizeof(wire) - 1                                  \
+    }
     W("raw", "hi\n", 0, "hi\n"),
     W("eof", "hi", 0, "hi"),
     W("fixed:3", "abc", 0, "abc"),
@@ -56,11 +59,19 @@ static const struct {
     W("netstring", "", 0, "0:,"),
     W("decimal:\\n", "hello", 0, "5\nhello"),
     W("decimal:\\r\\n", "", 0, "0\r\n"),
-    W("blocks:u8", "abc", 0, "\x03" "abc"),
-    W("blocks:u8", "abc", SP_FRAME_ENC_END, "\x03" "abc\x00"),
+    W("blocks:u8", "abc", 0,
+      "\x03"
+      "abc"),
+    W("blocks:u8", "abc", SP_FRAME_ENC_END,
+      "\x03"
+      "abc\x00"),
     W("blocks:u8", "", SP_FRAME_ENC_END, "\x00"),
-    W("blocks:u16le,offset=1", "a", SP_FRAME_ENC_END, "\0\x01\x00" "a\0\x00\x00"),
-    W("blocks:u8,adjust=-1", "ab", SP_FRAME_ENC_END, "\x03" "ab\x01"),
+    W("blocks:u16le,offset=1", "a", SP_FRAME_ENC_END,
+      "\0\x01\x00"
+      "a\0\x00\x00"),
+    W("blocks:u8,adjust=-1", "ab", SP_FRAME_ENC_END,
+      "\x03"
+      "ab\x01"),
 #undef W
 };
 
@@ -221,12 +232,35 @@ static size_t random_body(const struct sp_frame_spec *s, uint64_t *seed, unsigne
 }
 
 static const char *const round_trip_specs[] = {
-    "fixed:7", "line", "delim:\\r\\n", "delim:\\0", "delim:aab", "delim:abab",
-    "delim:0123456789abcdef", "len:u8", "len:u16", "len:u16le", "len:u24", "len:u24le",
-    "len:u32", "len:u32le", "len:u64", "len:u64le", "len:varint", "len:u16,offset=3",
-    "len:u16,adjust=-2", "len:u32le,offset=2,adjust=-6", "len:u8,max=200", "netstring",
-    "decimal:\\n", "decimal:\\r\\n", "blocks:u8", "blocks:u16le", "blocks:varint",
-    "blocks:u32,offset=1,adjust=-5", "eof",
+    "fixed:7",
+    "line",
+    "delim:\\r\\n",
+    "delim:\\0",
+    "delim:aab",
+    "delim:abab",
+    "delim:0123456789abcdef",
+    "len:u8",
+    "len:u16",
+    "len:u16le",
+    "len:u24",
+    "len:u24le",
+    "len:u32",
+    "len:u32le",
+    "len:u64",
+    "len:u64le",
+    "len:varint",
+    "len:u16,offset=3",
+    "len:u16,adjust=-2",
+    "len:u32le,offset=2,adjust=-6",
+    "len:u8,max=200",
+    "netstring",
+    "decimal:\\n",
+    "decimal:\\r\\n",
+    "blocks:u8",
+    "blocks:u16le",
+    "blocks:varint",
+    "blocks:u32,offset=1,adjust=-5",
+    "eof",
 };
 
 static void round_trip(const char *text, uint64_t seed)

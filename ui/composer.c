@@ -18,7 +18,8 @@ void ui_composer_open(struct sp_tui *t)
     uint32_t id = ui_focused_sock(t);
     struct sp_sock_info si;
     if (id == 0 || sp_engine_sock_info(t->eng, id, &si) != 0) {
-        ui_set_status(t, UI_R_WARN, "no socket here to send on: press : and type listen or connect");
+        ui_set_status(t, UI_R_WARN,
+                      "no socket here to send on: press : and type listen or connect");
         return;
     }
     if (si.kind == SP_SOCK_TCP_LISTEN || si.kind == SP_SOCK_UNIX_LISTEN) {
@@ -95,8 +96,8 @@ int ui_composer_key(struct sp_tui *t, int key)
         t->mode = UI_MODE_NORMAL;
         return UI_HANDLED | UI_REDRAW;
     case UI_CTRL('t'):
-        t->c_split = cycle_int(split_steps, sizeof(split_steps) / sizeof(split_steps[0]),
-                               t->c_split);
+        t->c_split =
+            cycle_int(split_steps, sizeof(split_steps) / sizeof(split_steps[0]), t->c_split);
         return UI_HANDLED | UI_REDRAW;
     case UI_CTRL('g'): {
         size_t n = sizeof(delay_steps) / sizeof(delay_steps[0]), i;
@@ -134,8 +135,7 @@ static void draw_preview(struct sp_tui *t, int y, const struct sp_sock_info *si)
         ui_put(t, y, x, end - x, UI_R_ERROR, err);
         goto done;
     }
-    x += ui_putf(t, y, x, end - x, UI_R_DIM, "wire %zu B%s: ", wire.len,
-                 t->c_raw ? " (raw)" : "");
+    x += ui_putf(t, y, x, end - x, UI_R_DIM, "wire %zu B%s: ", wire.len, t->c_raw ? " (raw)" : "");
     x += ui_put(t, y, x, end - x, UI_R_DIM, "\"");
     size_t used = 0;
     int room = (end - x) / 2;
@@ -182,8 +182,8 @@ void ui_composer_draw(struct sp_tui *t)
         snprintf(opts, sizeof(opts), " split %d", t->c_split);
     if (t->c_delay)
         snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), " delay %ums", t->c_delay);
-    x += ui_putf(t, y, x, t->cols, UI_R_KEY, "send [%u] %s%s%s> ", (unsigned)id, si.framing,
-                 opts, t->c_raw ? " raw" : "");
+    x += ui_putf(t, y, x, t->cols, UI_R_KEY, "send [%u] %s%s%s> ", (unsigned)id, si.framing, opts,
+                 t->c_raw ? " raw" : "");
     int cx = ui_edit_draw(t, &t->composer, y, x, t->cols - x, UI_R_NORMAL);
     draw_preview(t, y + 1, &si);
     t->cur_y = y;

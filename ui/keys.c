@@ -159,8 +159,8 @@ static int act_hex(struct sp_tui *t, int key)
 
 static int act_scroll(struct sp_tui *t, int key)
 {
-    enum ui_scroll how = key == UI_KEY(KEY_PPAGE)   ? UI_SCROLL_PGUP
-                         : key == UI_KEY(KEY_NPAGE) ? UI_SCROLL_PGDN
+    enum ui_scroll how = key == UI_KEY(KEY_PPAGE)                ? UI_SCROLL_PGUP
+                         : key == UI_KEY(KEY_NPAGE)              ? UI_SCROLL_PGDN
                          : key == UI_KEY(KEY_HOME) || key == 'g' ? UI_SCROLL_HOME
                                                                  : UI_SCROLL_END;
     ui_pane_scroll(t, ui_focused(t), how);
@@ -207,11 +207,13 @@ static int act_redraw(struct sp_tui *t, int key)
 
 static const struct keydef keytab[] = {
     {{'\t', UI_KEY(KEY_BTAB)}, "Tab/S-Tab", "focus the next/previous pane", NULL, act_focus_next},
-    {{UI_KEY(KEY_UP), UI_KEY(KEY_DOWN)}, "Up/Down", "select a socket in the sidebar", NULL,
+    {{UI_KEY(KEY_UP), UI_KEY(KEY_DOWN)},
+     "Up/Down",
+     "select a socket in the sidebar",
+     NULL,
      act_select},
     {{'1'}, "1-9", "show socket 1..9", NULL, act_jump},
-    {{'\n', '\r', 'i'}, "Enter/i", "compose data for the focused socket", "compose",
-     act_compose},
+    {{'\n', '\r', 'i'}, "Enter/i", "compose data for the focused socket", "compose", act_compose},
     {{':'}, ":", "command prompt", "cmd", act_prompt},
     {{'f'}, "f", "framing picker", "framing", act_framing},
     {{'s'}, "s", "shutdown menu (w / r / b)", "shutdown", act_shutdown},
@@ -222,9 +224,11 @@ static const struct keydef keytab[] = {
     {{'+', '-', '='}, "+/-", "double / halve the recv size", "recv size", act_recvsize},
     {{'v'}, "v", "view: chunks / messages / both", "view", act_view},
     {{'x'}, "x", "text / hex", "hex", act_hex},
-    {{UI_KEY(KEY_PPAGE), UI_KEY(KEY_NPAGE)}, "PgUp/PgDn", "scroll the timeline", NULL,
-     act_scroll},
-    {{UI_KEY(KEY_HOME), UI_KEY(KEY_END), 'G'}, "Home/End", "oldest event / follow live", NULL,
+    {{UI_KEY(KEY_PPAGE), UI_KEY(KEY_NPAGE)}, "PgUp/PgDn", "scroll the timeline", NULL, act_scroll},
+    {{UI_KEY(KEY_HOME), UI_KEY(KEY_END), 'G'},
+     "Home/End",
+     "oldest event / follow live",
+     NULL,
      act_scroll},
     {{'%'}, "%", "split: add a pane side by side", NULL, act_split},
     {{'"'}, "\"", "split: add a pane below", NULL, act_split},
@@ -318,17 +322,6 @@ void ui_hints_draw(struct sp_tui *t)
             k = "Enter";
         hint(t, &x, k, keytab[i].hint);
     }
-}
-
-const char *ui_key_name(int key, char *buf, size_t len)
-{
-    if (key >= UI_FN)
-        snprintf(buf, len, "%s", keyname(key - UI_FN));
-    else if (key < 0x20)
-        snprintf(buf, len, "Ctrl-%c", key + '@');
-    else
-        snprintf(buf, len, "%lc", (wint_t)key);
-    return buf;
 }
 
 /* Mouse: a click focuses the pane under it or shows the sidebar entry; the

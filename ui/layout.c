@@ -1,8 +1,8 @@
 /* Screen geometry: where the sidebar, the panes and the bottom lines go. */
 #include "ui.h"
 
-#define UI_MIN_COLS 40
-#define UI_MIN_ROWS 10
+#define UI_MIN_COLS    40
+#define UI_MIN_ROWS    10
 #define UI_BOTTOM_ROWS 4 /* composer (2), status, key hints */
 
 /* Recomputes every rectangle from the terminal size and the pane list. */

@@ -41,7 +41,8 @@ struct segs {
     char text[SEGS_MAX][80];
 };
 
-static void seg(struct segs *s, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seg(struct segs *s, int role, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void seg(struct segs *s, int role, const char *fmt, ...)
 {
     if (s->n >= SEGS_MAX)
@@ -55,8 +56,7 @@ static void seg(struct segs *s, int role, const char *fmt, ...)
 
 /* Lays the segments out from row y over at most maxrows rows; returns the
  * rows used. With draw == 0 it only measures. */
-static int flow(struct sp_tui *t, const struct segs *s, int y, int x0, int w, int maxrows,
-                int draw)
+static int flow(struct sp_tui *t, const struct segs *s, int y, int x0, int w, int maxrows, int draw)
 {
     int row = 0, x = x0, end = x0 + w;
     for (int i = 0; i < s->n; i++) {
@@ -331,8 +331,7 @@ static void draw_timeline(struct sp_tui *t, struct ui_pane *p, const struct sp_s
         ui_put(t, y0, p->x + 2, p->w - 3, UI_R_DIM, "no events yet");
     if (!p->follow)
         ui_putf(t, p->y + p->h - 1, p->x + 1, p->w - 1, UI_R_KEY,
-                "%s scrolled back %s End: follow live  PgUp/PgDn: page", t->th.g.up,
-                t->th.g.dot);
+                "%s scrolled back %s End: follow live  PgUp/PgDn: page", t->th.g.up, t->th.g.dot);
 }
 
 /* Draws pane p; focused panes get the highlighted header. */

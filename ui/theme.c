@@ -44,8 +44,22 @@ static const struct ui_glyphs glyphs_ascii = {
     .br = "+",
 };
 
-enum { P_RECV = 1, P_SEND, P_MSG, P_ERROR, P_STATE, P_MARK, P_HDR, P_HDR_FOCUS, P_OK, P_WARN,
-       P_KEY, P_TITLE, P_BORDER, P_SEL };
+enum {
+    P_RECV = 1,
+    P_SEND,
+    P_MSG,
+    P_ERROR,
+    P_STATE,
+    P_MARK,
+    P_HDR,
+    P_HDR_FOCUS,
+    P_OK,
+    P_WARN,
+    P_KEY,
+    P_TITLE,
+    P_BORDER,
+    P_SEL
+};
 
 /* Sets up the glyphs and the attribute of every role. Without colour (NO_COLOR,
  * or a terminal without it) roles still differ by bold/reverse/underline so

@@ -44,8 +44,7 @@ static void row_peer(struct row *r, int role, const char *s)
 
 /* Which events the pane's view shows. Under raw framing there are no
  * messages, so the message view shows the chunks. */
-int ui_tl_visible(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev,
-                  int framed)
+int ui_tl_visible(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev, int framed)
 {
     (void)t;
     switch (ev->type) {
@@ -68,7 +67,7 @@ static int is_data(const struct sp_event *ev)
 
 static int prefix_width(int w)
 {
-    return w >= 56 ? 31 : 18;
+    return w >= 56 ? 32 : 18;
 }
 
 static int hex_per_row(int w)
@@ -262,7 +261,9 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
     r->x++;
     int x_label = r->x;
     row_textf(r, role, "%s #%llu", name, (unsigned long long)ev->seq);
-    r->x = x_label + (wide ? 10 : 9);
+    /* A column for the label, pushed right by long sequence numbers. */
+    int label_end = x_label + (wide ? 11 : 9);
+    r->x = r->x + 1 > label_end ? r->x + 1 : label_end;
     char size[32];
     snprintf(size, sizeof(size), wide ? "%6llu B" : "%4lluB", (unsigned long long)ev->len);
     row_text(r, UI_R_DIM, size);
@@ -403,8 +404,8 @@ static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct s
 }
 
 /* Draws event idx in the rectangle (y, x, w, h). */
-void ui_tl_draw(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
-                const struct sp_event *ev, int y, int x, int w, int h)
+void ui_tl_draw(struct sp_tui *t, const struct ui_pane *p, uint64_t idx, const struct sp_event *ev,
+                int y, int x, int w, int h)
 {
     struct row r = {t, y, x, x + w};
     if (is_data(ev))

@@ -412,8 +412,7 @@ static int hook_ui_command(void *ud, int argc, const char *const *argv, char *er
     if (strcmp(cmd, "focus") == 0) {
         uint32_t id;
         struct sp_sock_info si;
-        if (argc < 2 || parse_id(argv[1], &id) != 0 ||
-            sp_engine_sock_info(t->eng, id, &si) != 0) {
+        if (argc < 2 || parse_id(argv[1], &id) != 0 || sp_engine_sock_info(t->eng, id, &si) != 0) {
             snprintf(err, errlen, "focus: expected the id of an existing socket");
             return -1;
         }

@@ -26,7 +26,7 @@ enum {
  * so that they never collide with a character. */
 #define UI_FN        0x1000000
 #define UI_KEY(k)    (UI_FN + (k))
-#define UI_CTRL(c)   ((c) & 0x1f)
+#define UI_CTRL(c)   ((c)&0x1f)
 #define UI_ESC       27
 #define UI_MOUSE_KEY UI_KEY(0777)
 
@@ -131,7 +131,7 @@ struct sp_tui {
     unsigned tick;
 
     /* Layout rectangles. */
-    int side_w;              /* 0: sidebar hidden */
+    int side_w; /* 0: sidebar hidden */
     int main_x, main_w, main_h;
     int compose_y, status_y, hint_y;
 
@@ -158,9 +158,9 @@ struct sp_tui {
     enum ui_mode mode;
     struct ui_edit composer;
     struct ui_edit prompt;
-    int c_split;           /* composer: write size, 0 = whole */
-    unsigned c_delay;      /* composer: ms between writes */
-    int c_raw;             /* composer: bypass the framing */
+    int c_split;      /* composer: write size, 0 = whole */
+    unsigned c_delay; /* composer: ms between writes */
+    int c_raw;        /* composer: bypass the framing */
     enum ui_menu_kind menu;
     int menu_sel;
     struct ui_textbox box; /* help or command output */
@@ -242,18 +242,23 @@ const char *ui_badge(const struct sp_sock_info *si, int *role);
 
 /* pane.c */
 void ui_pane_draw(struct sp_tui *t, struct ui_pane *p, int focused);
-enum ui_scroll { UI_SCROLL_PGUP, UI_SCROLL_PGDN, UI_SCROLL_HOME, UI_SCROLL_END, UI_SCROLL_UP,
-                 UI_SCROLL_DOWN };
+enum ui_scroll {
+    UI_SCROLL_PGUP,
+    UI_SCROLL_PGDN,
+    UI_SCROLL_HOME,
+    UI_SCROLL_END,
+    UI_SCROLL_UP,
+    UI_SCROLL_DOWN
+};
 void ui_pane_scroll(struct sp_tui *t, struct ui_pane *p, enum ui_scroll how);
 void ui_pane_reset(struct ui_pane *p, uint32_t sock);
 const char *ui_view_name(enum ui_view v);
 
 /* timeline.c: one history event as rows of the timeline. */
-int ui_tl_visible(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev,
-                  int framed);
+int ui_tl_visible(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev, int framed);
 int ui_tl_height(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev, int w);
-void ui_tl_draw(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
-                const struct sp_event *ev, int y, int x, int w, int h);
+void ui_tl_draw(struct sp_tui *t, const struct ui_pane *p, uint64_t idx, const struct sp_event *ev,
+                int y, int x, int w, int h);
 
 /* edit.c */
 void ui_edit_init(struct ui_edit *e);
@@ -293,7 +298,6 @@ int ui_keys_normal(struct sp_tui *t, int key);
 void ui_hints_draw(struct sp_tui *t);
 /* Appends the key reference (for help). */
 void ui_keys_help(struct sp_buf *out);
-const char *ui_key_name(int key, char *buf, size_t len);
 int ui_mouse(struct sp_tui *t);
 
 /* demo.c */

@@ -18,22 +18,22 @@
 
 struct sp_engine;
 
-#define SP_RECVSIZE_DEFAULT    (64u * 1024)
-#define SP_RECVSIZE_MAX        (1024u * 1024)
-#define SP_WRITE_QUEUE_MAX     (8u * 1024 * 1024)
-#define SP_CONNECT_TIMEOUT_MS  10000
-#define SP_BACKLOG_DEFAULT     511
-#define SP_HIST_EVENTS_MAX     10000
-#define SP_HIST_BYTES_MAX      (4u * 1024 * 1024)
-#define SP_HIST_GLOBAL_MAX     (256u * 1024 * 1024)
-#define SP_KSTATE_POLL_MS      100
+#define SP_RECVSIZE_DEFAULT   (64u * 1024)
+#define SP_RECVSIZE_MAX       (1024u * 1024)
+#define SP_WRITE_QUEUE_MAX    (8u * 1024 * 1024)
+#define SP_CONNECT_TIMEOUT_MS 10000
+#define SP_BACKLOG_DEFAULT    511
+#define SP_HIST_EVENTS_MAX    10000
+#define SP_HIST_BYTES_MAX     (4u * 1024 * 1024)
+#define SP_HIST_GLOBAL_MAX    (256u * 1024 * 1024)
+#define SP_KSTATE_POLL_MS     100
 /* Block lengths recorded per `blocks` message at most (msg events). */
-#define SP_EV_BLOCKS_MAX       4096
+#define SP_EV_BLOCKS_MAX 4096
 
 /* Engine-wide settings, fixed at creation. */
 struct sp_engine_opts {
-    int keep_history;   /* keep per-socket event logs (the TUI and `log` read them) */
-    int keep_data;      /* keep payload bytes in the history (else metadata only) */
+    int keep_history;            /* keep per-socket event logs (the TUI and `log` read them) */
+    int keep_data;               /* keep payload bytes in the history (else metadata only) */
     uint64_t connect_timeout_ms; /* 0: SP_CONNECT_TIMEOUT_MS */
 };
 
@@ -74,7 +74,13 @@ struct sp_sock_opts {
 /* Creating sockets. On success *id is the new socket; the outcome arrives as
  * `listening` / `connected` / `bound`, or `error` then `closed`. Literal
  * addresses bind synchronously, so EADDRINUSE, a bad Unix path or a refused
- * existing file fail the call itself; host names resolve asynchronously. */
+ * existing file fail the call itself (and create nothing); for them
+ * `listening` / `bound` is published before the call returns (*id and
+ * sp_engine_last_id() are already set). Host names resolve asynchronously;
+ * connect outcomes always arrive after the call returned. A Unix listener
+ * replaces a stale socket file (with a notice) and removes its file when
+ * closed; unix-dgram connect binds an automatic abstract address so that
+ * replies can come back. */
 int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen);
 int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
@@ -98,8 +104,8 @@ struct sp_send_req {
     size_t split;             /* > 0: writes of at most split bytes */
     const size_t *chunks;     /* explicit write sizes (the rest goes in a last write) */
     size_t nchunks;
-    uint64_t delay_ms;        /* between the writes of split/chunks */
-    uint64_t repeat;          /* total sends; 0 or 1 = once */
+    uint64_t delay_ms; /* between the writes of split/chunks */
+    uint64_t repeat;   /* total sends; 0 or 1 = once */
     uint64_t every_ms;
 };
 /* Refused (nothing sent) when the socket cannot send, the framing rejects the
@@ -135,8 +141,8 @@ enum sp_sockopt {
     SP_OPT_SNDBUF,
     SP_OPT_LINGER, /* seconds; -1 = off */
 };
-int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, long value,
-                     char *err, size_t errlen);
+int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, long value, char *err,
+                     size_t errlen);
 int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, size_t errlen);
 
 /* Our side and the peer's side of a connection, tracked separately. */
@@ -213,8 +219,8 @@ typedef void (*sp_watch_cb)(void *ud);
 /* cb when fd is readable. */
 struct sp_watch *sp_engine_watch_fd(struct sp_engine *eng, int fd, sp_watch_cb cb, void *ud);
 /* cb after first_ms, then every repeat_ms (0: once). */
-struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms,
-                                       uint64_t repeat_ms, sp_watch_cb cb, void *ud);
+struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms, uint64_t repeat_ms,
+                                       sp_watch_cb cb, void *ud);
 struct sp_watch *sp_engine_watch_signal(struct sp_engine *eng, int signum, sp_watch_cb cb,
                                         void *ud);
 /* cb once per loop iteration, just before the loop waits: the place to draw. */

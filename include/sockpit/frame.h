@@ -40,16 +40,16 @@ enum sp_frame_kind {
 /* A parsed framing spec. Plain data: copy it freely. */
 struct sp_frame_spec {
     enum sp_frame_kind kind;
-    unsigned width;      /* len/blocks: 1, 2, 3, 4 or 8 bytes; 0 = varint (LEB128) */
-    int little_endian;   /* len/blocks: 1 for the `le` suffix */
-    uint64_t fixed;      /* fixed:N */
+    unsigned width;    /* len/blocks: 1, 2, 3, 4 or 8 bytes; 0 = varint (LEB128) */
+    int little_endian; /* len/blocks: 1 for the `le` suffix */
+    uint64_t fixed;    /* fixed:N */
     unsigned char delim[SP_FRAME_DELIM_MAX]; /* delim:SEQ, decimal:SEQ; line: "\n" */
     size_t delim_len;
-    uint64_t max;        /* largest message body accepted (blocks: the whole series) */
-    unsigned offset;     /* len/blocks: header bytes before the length field */
-    int64_t adjust;      /* len/blocks: added to the length value */
-    unsigned strip;      /* len/blocks: frame bytes dropped from the message (per block),
-                            or SP_FRAME_STRIP_HEADER */
+    uint64_t max;    /* largest message body accepted (blocks: the whole series) */
+    unsigned offset; /* len/blocks: header bytes before the length field */
+    int64_t adjust;  /* len/blocks: added to the length value */
+    unsigned strip;  /* len/blocks: frame bytes dropped from the message (per block),
+                        or SP_FRAME_STRIP_HEADER */
 };
 
 /* Parses text such as "len:u32le,max=1M,offset=2" into spec (defaults filled
@@ -119,17 +119,17 @@ struct sp_frame_dec {
     size_t last_end;
     int state;
     int in_msg;
-    int skipping;        /* resynchronising after an over-long message */
-    int cr_pending;      /* line: a '\r' held until the next byte decides */
-    uint64_t need;       /* body bytes still expected */
-    uint64_t skip;       /* body bytes still to drop (strip reaching into the body) */
-    uint64_t msg_len;    /* bytes delivered as DATA in this message */
-    uint64_t body_len;   /* delim/line: body bytes so far; blocks: sum of block lengths */
-    uint64_t value;      /* netstring/decimal: length being parsed */
+    int skipping;      /* resynchronising after an over-long message */
+    int cr_pending;    /* line: a '\r' held until the next byte decides */
+    uint64_t need;     /* body bytes still expected */
+    uint64_t skip;     /* body bytes still to drop (strip reaching into the body) */
+    uint64_t msg_len;  /* bytes delivered as DATA in this message */
+    uint64_t body_len; /* delim/line: body bytes so far; blocks: sum of block lengths */
+    uint64_t value;    /* netstring/decimal: length being parsed */
     unsigned digits;
-    unsigned hdr_len;    /* len/blocks: header bytes gathered when split across chunks */
+    unsigned hdr_len; /* len/blocks: header bytes gathered when split across chunks */
     unsigned char hdr[SP_FRAME_OFFSET_MAX + 16];
-    unsigned match;      /* delimiter bytes matched (held back) */
+    unsigned match;                        /* delimiter bytes matched (held back) */
     unsigned char kmp[SP_FRAME_DELIM_MAX]; /* failure function of the delimiter */
     /* line/delim: number and start offset of the last non-empty chunks, so an
      * error on a held-back byte from an earlier chunk is placed exactly. */
@@ -164,7 +164,7 @@ struct sp_frame_wire {
     size_t pad_len;
     unsigned char tail[SP_FRAME_TAIL_MAX];
     size_t tail_len;
-    int body;           /* 0 when the body is not sent (blocks --end without data) */
+    int body; /* 0 when the body is not sent (blocks --end without data) */
 };
 
 #define SP_FRAME_ENC_PAD 0x1 /* fixed: pad a short message with NUL bytes */

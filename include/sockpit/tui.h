@@ -11,7 +11,7 @@ struct sp_tui_opts {
     const char *const *lines;   /* -e / --script lines to run first */
     const char *const *origins; /* where each line came from ("-e 1", "file:3") */
     size_t nlines;
-    const char *lab;            /* --lab NAME, or NULL */
+    const char *lab; /* --lab NAME, or NULL */
 };
 
 /* Takes over the terminal, runs the engine's loop until the user quits, and
