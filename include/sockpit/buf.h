@@ -24,8 +24,7 @@ void sp_buf_append(struct sp_buf *b, const void *p, size_t n);
 void sp_buf_appendc(struct sp_buf *b, unsigned char c);
 void sp_buf_appends(struct sp_buf *b, const char *s);
 /* printf-style append; fmt is always a literal of ours, never peer data. */
-void sp_buf_appendf(struct sp_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void sp_buf_appendf(struct sp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Returns the text (never NULL: "" when empty). */
 const char *sp_buf_str(const struct sp_buf *b);
 

@@ -31,7 +31,7 @@ enum sp_ev_type {
     SP_EV__COUNT
 };
 
-#define SP_EV_MASK(t) (1u << (t))
+#define SP_EV_MASK(t)  (1u << (t))
 #define SP_EV_MASK_ALL ((1u << SP_EV__COUNT) - 1)
 /* recv/msg/send: what --quiet drops. */
 #define SP_EV_MASK_DATA (SP_EV_MASK(SP_EV_RECV) | SP_EV_MASK(SP_EV_MSG) | SP_EV_MASK(SP_EV_SEND))
@@ -50,20 +50,20 @@ enum sp_sock_kind {
 
 struct sp_event {
     enum sp_ev_type type;
-    uint64_t t_ns;  /* since the engine started, monotonic */
-    uint32_t sock;  /* 0: not about a socket (cmd_error) */
+    uint64_t t_ns;   /* since the engine started, monotonic */
+    uint32_t sock;   /* 0: not about a socket (cmd_error) */
     uint32_t parent; /* accepted: the listener */
     enum sp_sock_kind kind;
 
-    uint64_t seq;  /* recv: chunk no.; msg: message no.; send: send no. (all from 1) */
-    uint64_t off;  /* recv/send: stream offset of the first byte; msg: of the frame's
-                      first byte; frame_error: of the bad byte */
-    uint64_t end_off;    /* msg: stream offset just past the frame */
-    uint64_t len;        /* recv/msg/send: full length in bytes */
+    uint64_t seq;              /* recv: chunk no.; msg: message no.; send: send no. (all from 1) */
+    uint64_t off;              /* recv/send: stream offset of the first byte; msg: of the frame's
+                                  first byte; frame_error: of the bad byte */
+    uint64_t end_off;          /* msg: stream offset just past the frame */
+    uint64_t len;              /* recv/msg/send: full length in bytes */
     const unsigned char *data; /* recv/msg/send: the bytes (the first data_len of them) */
-    size_t data_len;     /* < len when only a prefix was kept */
-    int truncated;       /* recv: datagram cut to the recv size; msg: EOF inside it */
-    int64_t unread;      /* recv: SIOCINQ just before a manual recv, else -1 */
+    size_t data_len;           /* < len when only a prefix was kept */
+    int truncated;             /* recv: datagram cut to the recv size; msg: EOF inside it */
+    int64_t unread;            /* recv: SIOCINQ just before a manual recv, else -1 */
 
     uint64_t chunk_first, chunk_last; /* msg: first and last recv chunk (seq) */
     uint32_t chunk_first_off;         /* msg: offset of the frame inside chunk_first */
@@ -75,13 +75,13 @@ struct sp_event {
 
     uint32_t writes; /* send: write calls it took */
 
-    const char *local; /* listening/connected/accepted/bound */
-    const char *peer;  /* connected/accepted */
-    const char *from;  /* datagram recv: sender ("" when unknown) */
-    const char *how;   /* shutdown: "wr", "rd", "both" */
-    const char *tcp;   /* state: kernel state name ("ESTABLISHED", ..., "gone") */
-    const char *op;    /* error: what we were doing ("connect", "write", "accept", ...) */
-    const char *code;  /* error: errno name ("ECONNRESET") */
+    const char *local;   /* listening/connected/accepted/bound */
+    const char *peer;    /* connected/accepted */
+    const char *from;    /* datagram recv: sender ("" when unknown) */
+    const char *how;     /* shutdown: "wr", "rd", "both" */
+    const char *tcp;     /* state: kernel state name ("ESTABLISHED", ..., "gone") */
+    const char *op;      /* error: what we were doing ("connect", "write", "accept", ...) */
+    const char *code;    /* error: errno name ("ECONNRESET") */
     const char *message; /* error, cmd_error, notice: human text */
     const char *reason;  /* frame_error, closed: why */
     const char *line;    /* cmd_error: the command line as written */
