@@ -177,6 +177,7 @@ struct cmd_tap {
     size_t count, bytes;
     uint64_t lost; /* not kept because the tap was full */
     int closed;
+    uint64_t accepted_taken; /* listener: connections taken by `wait accepted` */
 };
 
 #define CMD_TAP_ITEMS_MAX 4096

@@ -117,16 +117,18 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_shutdown},
     {"sleep", "sleep MS", "pause the script for MS milliseconds", NULL, NULL, 1, 1, 0,
      cmd__exec_sleep},
-    {"split", "split [ID]", "add a pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI, cmd__exec_ui},
+    {"split", "split [rows|cols] [ID]", "add a pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
+     cmd__exec_ui},
     {"unsplit", "unsplit", "remove the focused pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
      cmd__exec_ui},
     {"view", "view chunks|msgs|both", "choose the focused pane's timeline (TUI only)", NULL, NULL,
      0, -1, CMD_F_UI, cmd__exec_ui},
     {"wait", "wait [ID] EVENT [--timeout MS]", "wait for an event",
-     "EVENT: connected accepted recv msg eof closed sent state:NAME bytes:N msgs:N. recv, msg "
-     "and accepted wait for the next one; connected, eof and closed hold at once if already "
-     "true; sent holds once the write queue is empty; bytes:N and msgs:N once the totals "
-     "reach N; state:NAME once the kernel reports that TCP state.",
+     "EVENT: connected accepted recv msg eof closed sent state:NAME bytes:N msgs:N. recv and "
+     "msg wait for the next one; accepted takes one connection no earlier wait took (so it "
+     "holds at once if the connection came first); connected, eof and closed hold at once if "
+     "already true; sent holds once the write queue is empty; bytes:N and msgs:N once the "
+     "totals reach N; state:NAME once the kernel reports that TCP state.",
      wait_opts, 1, 2, 0, cmd__exec_wait},
 };
 const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];

@@ -135,10 +135,18 @@ static int eval_wait(struct sp_cmdq *q, const struct sp_event *ev, const struct 
         if (in->open && !in->connecting && in->peer[0] != '\0')
             return 1;
         break;
-    case WAIT_ACCEPTED:
-        if (ev != NULL && ev->type == SP_EV_ACCEPTED && ev->parent == p->id)
+    case WAIT_ACCEPTED: {
+        /* Each `wait accepted` takes one connection the listener accepted
+         * that no earlier one took, even if it arrived before the wait ran:
+         * `connect` then `wait accepted` must not depend on which of the two
+         * events the loop delivered first. */
+        struct cmd_tap *t = cmd__tap(q, p->id);
+        if (t != NULL && in->accepted > t->accepted_taken) {
+            t->accepted_taken++;
             return 1;
+        }
         break;
+    }
     case WAIT_RECV:
         if (mine && ev->type == SP_EV_RECV)
             return 1;

@@ -3,6 +3,7 @@
 #include "engine_int.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +34,23 @@ static void set_tcp_state(struct sp_sock *s, const char *name)
 
 void sp__kcheck(struct sp_sock *s)
 {
-    if (s->closed || !is_tcp(s))
+    if (s->closed || !is_tcp(s) || s->following)
         return;
     int st = sp__kstate_tcp(sp__sock_fd(s));
-    if (st >= 0)
-        set_tcp_state(s, sp__kstate_name(st));
+    if (st < 0)
+        return;
+    /* When the side that sent the first FIN gets the peer's FIN, Linux moves
+     * the connection to a TIME_WAIT minisocket and leaves our descriptor's
+     * socket in CLOSE. What the kernel holds is TIME_WAIT, so follow the
+     * address pair through sock_diag as after a close. */
+    if (st == TCP_CLOSE && s->kind == SP_SOCK_TCP &&
+        (strcmp(s->tcp, "FIN_WAIT1") == 0 || strcmp(s->tcp, "FIN_WAIT2") == 0 ||
+         strcmp(s->tcp, "CLOSING") == 0)) {
+        sp__kfollow(s);
+        if (s->following)
+            return;
+    }
+    set_tcp_state(s, sp__kstate_name(st));
 }
 
 static void ktick(uv_timer_t *t);

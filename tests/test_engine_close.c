@@ -42,7 +42,11 @@ static void test_shutdown_wr_fin_wait2_still_receives(void **state)
     struct sp_send_req req = {.parts = parts, .lens = lens, .nparts = 1};
     assert_true(sp_engine_send(eng, c, &req, err, sizeof err) < 0);
     assert_true(sp_engine_shutdown(eng, c, SP_SHUT_WR, err, sizeof err) < 0);
+    /* The peer's FIN moves the connection to TIME_WAIT while our descriptor
+     * is still open (TCP_INFO alone would say CLOSE). */
     close(peer);
+    assert_true(te_wait(eng, &r, SP_EV_EOF, c, 1, 2000));
+    assert_true(te_wait_state(eng, &r, c, "TIME_WAIT", 2000));
     close(lfd);
     te_done(eng, &r);
 }

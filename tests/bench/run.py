@@ -1,16 +1,33 @@
 #!/usr/bin/env python3
 """sockpit benchmarks (DESIGN section 10), run by `make bench`.
 
-Each sink listens on loopback; tests/bench/sender writes TOTAL MiB in 256 KiB
-writes, shuts down and waits for the sink to close, so the time covers every
-byte being consumed. nc and socat run in the same invocation as the baseline.
-Prints a Markdown table (for the README) and writes it to build/bench.md.
+Throughput: each sink listens on loopback; tests/bench/sender writes MIB MiB
+in 256 KiB writes, shuts down and waits for the sink to close, so the time
+covers every byte being consumed. nc and socat run in the same invocation as
+the baseline; the cases are interleaved round by round (the machine is shared
+and noisy) and the medians are reported. The TUI case runs sockpit's full
+screen front end in a private tmux server, showing the stream live.
 
-usage: run.py SOCKPIT_BINARY [--mib N] [--runs N] [--only NAME,...]
+Key latency: while the sender floods the TUI, `x` (hex on/off) is pressed
+PRESSES times; each answer is the time from tmux send-keys until capture-pane
+shows the pane header changed (tmux round trips included: an upper bound).
+
+Connections: CONNS TCP connections to one listener, each sending one byte and
+then held open; sockpit's resident memory before and after gives the cost per
+idle connection; headless (--quiet --json) and the TUI.
+
+Prints Markdown (for the README) and writes it to BUILD_DIR/bench.md.
+
+usage: run.py SOCKPIT_BINARY [--mib N] [--runs N] [--presses N] [--conns N]
+              [--only nc,socat,sockpit-raw,sockpit-len,tui,latency,conns-headless,conns-tui]
 """
 import argparse
+import json
 import os
+import re
+import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -19,6 +36,13 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import tmuxrun  # noqa: E402
+
+TARGETS = {"sockpit-raw": 1.0, "sockpit-len": 0.5, "tui": 0.5}
+KEY_TARGET_MS = 100
+RSS_TARGET_MIB = 100
+CONN_TARGET_KIB = 20
 
 
 def free_port():
@@ -29,7 +53,81 @@ def free_port():
     return port
 
 
-def sockpit_sink(binary, framing):
+def proc_status(pid, field):
+    """A /proc/PID/status field in KiB (VmRSS, VmHWM), or None once gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def cpu_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(") ", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError):
+        return None
+
+
+def wait_idle(pid, quiet_s=0.5, timeout=30.0):
+    """Waits until the process used no CPU for quiet_s (bounded)."""
+    deadline = time.monotonic() + timeout
+    last, since = cpu_ticks(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = cpu_ticks(pid)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return True
+    return False
+
+
+class HwmWatch:
+    """Samples a process's peak resident memory (VmHWM) until stopped.
+
+    rusage from wait4 would also count the Python process the sink was
+    forked from, so the kernel's own high-water mark is read instead."""
+
+    def __init__(self, pid):
+        self.pid, self.kib = pid, 0
+        self.stop_ev = threading.Event()
+        self.th = threading.Thread(target=self._run, daemon=True)
+        self.th.start()
+
+    def _run(self):
+        while not self.stop_ev.is_set():
+            v = proc_status(self.pid, "VmHWM")
+            if v is None:
+                return
+            self.kib = max(self.kib, v)
+            time.sleep(0.05)
+
+    def stop(self):
+        v = proc_status(self.pid, "VmHWM")
+        if v is not None:
+            self.kib = max(self.kib, v)
+        self.stop_ev.set()
+        self.th.join()
+        return self.kib / 1024.0
+
+
+def run_sender(sender, port, mib, mode, timeout=300):
+    out = subprocess.run([sender, str(port), str(mib), mode], capture_output=True,
+                         text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"sender failed: {out.stderr.strip()}")
+    return float(out.stdout.split()[2])
+
+
+# ---------------------------------------------------------------- throughput
+
+def headless_sink(binary, framing):
     def argv(port):
         listen = f"listen tcp:127.0.0.1:{port}"
         if framing:
@@ -43,114 +141,430 @@ def sockpit_sink(binary, framing):
     return argv
 
 
-SINKS = {
-    "nc": lambda port: ["nc", "-d", "-l", "127.0.0.1", str(port)],
-    "socat": lambda port: ["socat", "-u", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr",
-                           "OPEN:/dev/null"],
-}
-
-
-def watch_hwm(pid, result, stop):
-    """Samples the sink's peak resident memory (VmHWM) until it exits.
-
-    rusage from wait4 would also count the Python process the sink was
-    forked from, so the kernel's own high-water mark is read instead."""
-    while not stop.is_set():
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        result[0] = max(result[0], int(line.split()[1]) / 1024.0)
-        except OSError:
-            return
-        time.sleep(0.05)
-
-
-def run_once(sink_argv, sender, port, mib, mode):
-    devnull = open(os.devnull, "wb")
-    sink = subprocess.Popen(sink_argv, stdout=devnull, stderr=subprocess.PIPE,
+def process_run(sink_argv, sender, mib, mode):
+    port = free_port()
+    argv = sink_argv(port)
+    sink = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL)
-    hwm, stop = [0.0], threading.Event()
-    watcher = threading.Thread(target=watch_hwm, args=(sink.pid, hwm, stop), daemon=True)
-    watcher.start()
+    hwm = HwmWatch(sink.pid)
     try:
-        out = subprocess.run([sender, str(port), str(mib), mode], capture_output=True,
-                             text=True, timeout=300)
-        if out.returncode != 0:
-            raise RuntimeError(f"sender failed: {out.stderr.strip()}")
-        stop.set()
-        watcher.join()
+        mbps = run_sender(sender, port, mib, mode)
+        peak = hwm.stop()
         sink.wait(timeout=30)
         if sink.returncode != 0:
-            raise RuntimeError(f"{sink_argv[0]} exited {sink.returncode}: "
+            raise RuntimeError(f"{argv[0]} exited {sink.returncode}: "
                                f"{sink.stderr.read().decode(errors='replace').strip()}")
-        nbytes, secs, mbps = out.stdout.split()
-        return float(mbps), hwm[0]
+        return {"mbps": mbps, "rss": peak}
     finally:
-        stop.set()
+        hwm.stop_ev.set()
         if sink.returncode is None:
             sink.kill()
             sink.wait()
-        devnull.close()
+
+
+RECV_RE = re.compile(r"recv #(\d+)")
+
+
+def tui_listen_lines(port):
+    # Close the connection at EOF so that the sender sees the end of the run.
+    return [f"listen tcp:127.0.0.1:{port}", "wait accepted --timeout 0",
+            "wait 2 eof --timeout 0", "close 2"]
+
+
+def tui_start(binary, port):
+    tui = tmuxrun.Tui(binary, tui_listen_lines(port))
+    tui.wait_for(lambda s: f"listening on 127.0.0.1:{port}" in s, 10, "the listener")
+    return tui
+
+
+def live_frames(tui, stop, seen):
+    """Records the recv numbers the focused pane showed while streaming: proof
+    that the stream is drawn live, not only at the end."""
+    while not stop.is_set():
+        scr = tui.screen()
+        lines = scr.splitlines()
+        if lines and "[2] tcp" in lines[0] and "EOF" not in scr:
+            nums = [int(n) for n in RECV_RE.findall(scr)]
+            if nums:
+                seen.add(max(nums))
+        stop.wait(0.1)
+
+
+def tui_run(binary, sender, mib, mode):
+    port = free_port()
+    tui = tui_start(binary, port)
+    try:
+        hwm = HwmWatch(tui.pid)
+        stop, seen = threading.Event(), set()
+        th = threading.Thread(target=live_frames, args=(tui, stop, seen), daemon=True)
+        th.start()
+        try:
+            mbps = run_sender(sender, port, mib, mode)
+        finally:
+            stop.set()
+            th.join()
+        peak = hwm.stop()
+        tui.wait_for(lambda s: "closed" in s, 10, "socket 2 closed")
+        clean = tui.quit()
+        return {"mbps": mbps, "rss": peak, "frames": len(seen), "clean": clean}
+    finally:
+        tui.close()
+
+
+def throughput(args, sender, rounds):
+    cases = [
+        ("nc", "nc -d -l > /dev/null", "raw",
+         lambda p: ["nc", "-d", "-l", "127.0.0.1", str(p)]),
+        ("socat", "socat -u TCP-LISTEN OPEN:/dev/null", "raw",
+         lambda p: ["socat", "-u", f"TCP-LISTEN:{p},bind=127.0.0.1,reuseaddr",
+                    "OPEN:/dev/null"]),
+        ("sockpit-raw", "sockpit --headless --quiet, raw", "raw",
+         headless_sink(args.sockpit, None)),
+        ("sockpit-len", "sockpit --headless --quiet, len:u32be 64-byte msgs", "len64",
+         headless_sink(args.sockpit, "len:u32be")),
+        ("tui", "sockpit TUI in tmux, raw, live", "raw", None),
+    ]
+    cases = [c for c in cases if want(args, c[0])]
+    results = {c[0]: [] for c in cases}
+    missing = set()
+    for key, _, _, argv in cases:
+        if key == "tui" and not tmuxrun.have_tmux():
+            missing.add(key)
+        elif argv is not None and shutil.which(argv(1)[0]) is None \
+                and not os.path.exists(argv(1)[0]):
+            missing.add(key)
+    for r in range(rounds):
+        for key, _, mode, argv in cases:
+            if key in missing:
+                continue
+            if key == "tui":
+                res = tui_run(args.sockpit, sender, args.mib, mode)
+            else:
+                res = process_run(argv, sender, args.mib, mode)
+            results[key].append(res)
+            log(f"round {r + 1}/{rounds} {key}: {res['mbps']:.0f} MB/s, "
+                f"peak RSS {res['rss']:.1f} MiB" +
+                (f", {res['frames']} live frames, quit {'ok' if res['clean'] else 'FAILED'}"
+                 if key == "tui" else ""))
+            time.sleep(0.2)
+    return [(key, title, results[key], key in missing) for key, title, _, _ in cases]
+
+
+# ---------------------------------------------------------------- key latency
+
+def press_and_time(tui, key, pred, timeout=5.0):
+    t0 = time.monotonic()
+    tui.keys(key)
+    deadline = t0 + timeout
+    while time.monotonic() < deadline:
+        if pred(tui.view_mode()):
+            return (time.monotonic() - t0) * 1000.0
+    raise RuntimeError(f"key {key!r} not answered within {timeout:.0f} s")
+
+
+def toggle_hex_latencies(tui, presses, flowing=lambda: True):
+    lat = []
+    mode = tui.view_mode()
+    if mode is None:
+        raise RuntimeError("no pane header with a view mode on screen")
+    hexed = mode.endswith(" hex")
+    for _ in range(presses):
+        if not flowing():
+            raise RuntimeError("the flood ended before the key presses did")
+        hexed = not hexed
+        lat.append(press_and_time(tui, "x", lambda m, want=hexed: m is not None and m.endswith(" hex") == want))
+        time.sleep(0.05)
+    return lat
+
+
+def wchar(pid):
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("wchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def latency_run(args, sender):
+    """Floods the TUI with an endless stream and presses keys meanwhile."""
+    port = free_port()
+    tui = tui_start(args.sockpit, port)
+    snd = None
+    try:
+        hwm = HwmWatch(tui.pid)
+        # Far more than is sent before the presses end; stopped by a signal.
+        snd = subprocess.Popen([sender, str(port), str(1 << 20), "raw"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tui.wait_for(lambda s: "[2] tcp" in s.splitlines()[0] and "recv #" in s, 10,
+                     "the stream in view")
+        time.sleep(0.5)
+        w0, t0 = wchar(snd.pid), time.monotonic()
+        lat = toggle_hex_latencies(tui, args.presses, lambda: snd.poll() is None)
+        rate = (wchar(snd.pid) - w0) / (time.monotonic() - t0) / 1e6
+        snd.send_signal(signal.SIGTERM)
+        snd.wait(10)
+        peak = hwm.stop()
+        tui.wait_for(lambda s: "closed" in s, 10, "socket 2 closed")
+        clean = tui.quit()
+        return {"lat": lat, "rate": rate, "rss": peak, "clean": clean}
+    finally:
+        if snd is not None and snd.poll() is None:
+            snd.kill()
+            snd.wait()
+        tui.close()
+
+
+# ---------------------------------------------------------------- connections
+
+def raise_nofile(n):
+    """Soft RLIMIT_NOFILE up to what n connections need (never above the hard
+    limit); returns (limit now in force, connections that fit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n + 256
+    if hard != resource.RLIM_INFINITY and hard < want:
+        want = hard
+    if soft == resource.RLIM_INFINITY or soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft, min(n, soft - 256)
+
+
+def open_conns(port, n, timeout=120.0):
+    """n blocking connects to 127.0.0.1:port, one byte sent on each; bounded."""
+    socks = []
+    deadline = time.monotonic() + timeout
+    try:
+        for _ in range(n):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(socks)} of {n} connections in {timeout:.0f} s")
+            s = socket.socket()
+            s.settimeout(10)
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"x")
+            socks.append(s)
+    except BaseException:
+        close_conns(socks)
+        raise
+    return socks
+
+
+def close_conns(socks):
+    for s in socks:
+        s.close()
+
+
+def conns_headless(args, n, nofile):
+    port = free_port()
+    cmd = (f"ulimit -n {nofile} && exec {tmuxrun.shq(args.sockpit)} --headless --quiet "
+           f"--json -e {tmuxrun.shq(f'listen tcp:127.0.0.1:{port}')}")
+    proc = subprocess.Popen(["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+    events = {"listening": 0, "accepted": 0, "summary1": 0, "error": 0}
+    ready = threading.Event()
+
+    def reader():
+        for line in proc.stdout:
+            ev = json.loads(line)
+            kind = ev.get("ev")
+            if kind == "listening":
+                ready.set()
+            elif kind == "accepted":
+                events["accepted"] += 1
+            elif kind == "summary" and ev.get("sock") != 1 and ev.get("bytes_in") == 1:
+                events["summary1"] += 1
+            elif kind == "error":
+                events["error"] += 1
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    socks = []
+    try:
+        if not ready.wait(10):
+            raise RuntimeError("headless sockpit did not listen")
+        wait_idle(proc.pid)
+        before = proc_status(proc.pid, "VmRSS")
+        socks = open_conns(port, n)
+        deadline = time.monotonic() + 60
+        while events["accepted"] < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        wait_idle(proc.pid)
+        after = proc_status(proc.pid, "VmRSS")
+        # SIGTERM resets every socket and prints each one's summary: bytes_in
+        # 1 proves every connection was accepted and read.
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        th.join(10)
+        return {"n": n, "accepted": events["accepted"], "read1": events["summary1"],
+                "errors": events["error"], "before": before, "after": after,
+                "per": (after - before) / n}
+    finally:
+        close_conns(socks)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def conns_tui(args, n, nofile):
+    port = free_port()
+    tui = tmuxrun.Tui(args.sockpit, [f"listen tcp:127.0.0.1:{port}"], nofile=nofile)
+    socks = []
+    try:
+        tui.wait_for(lambda s: f"listening on 127.0.0.1:{port}" in s, 10, "the listener")
+        wait_idle(tui.pid)
+        before = proc_status(tui.pid, "VmRSS")
+        t0 = time.monotonic()
+        socks = open_conns(port, n)
+        want = f"Sockets ({n + 1})"
+        tui.wait_for(lambda s: want in s, 60, want)
+        accept_s = time.monotonic() - t0
+        wait_idle(tui.pid, timeout=60)
+        after = proc_status(tui.pid, "VmRSS")
+        lat = toggle_hex_latencies(tui, args.presses)
+        clean = tui.quit(timeout=30)
+        return {"n": n, "accepted": n, "before": before, "after": after,
+                "per": (after - before) / n, "lat": lat, "accept_s": accept_s,
+                "clean": clean}
+    finally:
+        close_conns(socks)
+        tui.close()
+
+
+# ---------------------------------------------------------------- report
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def want(args, key):
+    only = set(filter(None, args.only.split(",")))
+    return not only or key in only
+
+
+def fmt_ms(lat):
+    return f"median {statistics.median(lat):.0f} ms, max {max(lat):.0f} ms ({len(lat)} presses)"
+
+
+def report(args, rows, lat, conns, notes):
+    out = [f"{args.mib} MiB over loopback TCP, 256 KiB writes; median of {args.runs} "
+           f"interleaved runs; {os.cpu_count()} cores, {cpu_model()}.", "",
+           "| sink | MB/s | × nc | target | peak RSS (MiB) |", "|---|---:|---:|---:|---:|"]
+    base = None
+    verdicts = []
+    for key, title, res, missing in rows:
+        if missing:
+            out.append(f"| {title} | not installed | | | |")
+            continue
+        if not res:
+            continue
+        med = statistics.median(r["mbps"] for r in res)
+        if key == "nc":
+            base = med
+        ratio = med / base if base else None
+        tgt = TARGETS.get(key)
+        rss = max(r["rss"] for r in res)
+        out.append(f"| {title} | {med:.0f} | {f'{ratio:.2f}' if ratio else ''} | "
+                   f"{f'≥ {tgt:.1f}' if tgt else ''} | {rss:.1f} |")
+        if tgt and ratio is not None:
+            verdicts.append((f"{key} ≥ {tgt} × nc", ratio >= tgt, f"{ratio:.2f}"))
+        if key == "tui":
+            verdicts.append((f"TUI peak RSS ≤ {RSS_TARGET_MIB} MiB for {args.mib} MiB",
+                             rss <= RSS_TARGET_MIB, f"{rss:.1f} MiB"))
+            if any(not r["clean"] for r in res):
+                notes.append("the TUI did not always quit cleanly after q, y")
+    if lat:
+        out += ["", f"TUI key latency while flooded (`x`, send-keys → capture-pane shows it; "
+                    f"sender at {lat['rate']:.0f} MB/s meanwhile): {fmt_ms(lat['lat'])}; "
+                    f"peak RSS {lat['rss']:.1f} MiB."]
+        verdicts.append((f"key latency < {KEY_TARGET_MS} ms while flooded",
+                         max(lat["lat"]) < KEY_TARGET_MS,
+                         f"max {max(lat['lat']):.0f} ms"))
+    if conns:
+        out += ["", f"{conns[0][1]['n']} concurrent TCP connections on one listener "
+                    "(one byte each, then idle):", "",
+                "| front end | accepted | RSS before → after (MiB) | KiB per connection | "
+                "key latency |", "|---|---:|---:|---:|---|"]
+        for title, c in conns:
+            acc = f"{c['accepted']}"
+            if "read1" in c:
+                acc += f" (read 1 B on {c['read1']})"
+            out.append(f"| {title} | {acc} | {c['before'] / 1024:.1f} → "
+                       f"{c['after'] / 1024:.1f} | {c['per']:.1f} | "
+                       f"{fmt_ms(c['lat']) if 'lat' in c else ''} |")
+            ok = c["accepted"] == c["n"] and c.get("read1", c["n"]) == c["n"]
+            verdicts.append((f"{title}: all {c['n']} accepted", ok, str(c["accepted"])))
+            verdicts.append((f"{title}: ≤ {CONN_TARGET_KIB} KiB per idle connection",
+                             c["per"] <= CONN_TARGET_KIB, f"{c['per']:.1f} KiB"))
+            if "lat" in c:
+                verdicts.append((f"{title}: key latency < {KEY_TARGET_MS} ms",
+                                 max(c["lat"]) < KEY_TARGET_MS, f"max {max(c['lat']):.0f} ms"))
+    out += [""] + [f"- {'met' if ok else '**missed**'}: {what} ({val})"
+                   for what, ok, val in verdicts]
+    out += [f"- note: {n}" for n in notes]
+    return "\n".join(out)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sockpit")
-    ap.add_argument("--mib", type=int, default=2048)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--mib", type=int, default=1024)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--presses", type=int, default=20)
+    ap.add_argument("--conns", type=int, default=10000)
     ap.add_argument("--only", default="")
     ap.add_argument("--sender", default=None)
     args = ap.parse_args()
+    args.sockpit = os.path.abspath(args.sockpit)
 
-    build_dir = os.path.dirname(os.path.abspath(args.sockpit))
+    build_dir = os.path.dirname(args.sockpit)
     sender = args.sender or os.path.join(build_dir, "tests", "bench", "sender")
     if not os.path.exists(sender):
         sys.exit(f"sender not built: {sender}")
+    notes = []
+    rows = throughput(args, sender, args.runs)
 
-    cases = [
-        ("nc -d -l > /dev/null (raw)", SINKS["nc"], "raw", "nc"),
-        ("socat -u TCP-LISTEN /dev/null (raw)", SINKS["socat"], "raw", "socat"),
-        ("sockpit --headless --quiet (raw)", sockpit_sink(args.sockpit, None), "raw",
-         "sockpit-raw"),
-        ("sockpit --headless --quiet, len:u32be 64-byte msgs",
-         sockpit_sink(args.sockpit, "len:u32be"), "len64", "sockpit-len"),
-    ]
-    only = set(filter(None, args.only.split(",")))
-    rows = []
-    base = None
-    for title, argv, mode, key in cases:
-        if only and key not in only:
-            continue
-        tool = argv(1)[0]
-        if shutil.which(tool) is None and not os.path.exists(tool):
-            rows.append((title, None, None, None))
-            continue
-        speeds, rss = [], []
-        for _ in range(args.runs):
-            port = free_port()
-            mbps, maxrss = run_once(argv(port), sender, port, args.mib, mode)
-            speeds.append(mbps)
-            rss.append(maxrss)
-            time.sleep(0.2)
-        med = statistics.median(speeds)
-        if key == "nc":
-            base = med
-        rows.append((title, med, max(rss), med / base if base else None))
-
-    lines = [f"{args.mib} MiB over loopback TCP, 256 KiB writes, median of {args.runs} runs, "
-             f"{os.cpu_count()} cores.", "",
-             "| sink | MB/s | × nc | max RSS (MiB) |", "|---|---:|---:|---:|"]
-    for title, med, rss, ratio in rows:
-        if med is None:
-            lines.append(f"| {title} | not installed | | |")
+    lat = None
+    if want(args, "latency"):
+        if tmuxrun.have_tmux():
+            lat = latency_run(args, sender)
+            log(f"key latency: {fmt_ms(lat['lat'])}")
         else:
-            r = f"{ratio:.2f}" if ratio else ""
-            lines.append(f"| {title} | {med:.0f} | {r} | {rss:.1f} |")
-    text = "\n".join(lines)
+            notes.append("tmux not installed: no TUI key latency")
+
+    conns = []
+    if want(args, "conns-headless") or want(args, "conns-tui"):
+        nofile, n = raise_nofile(args.conns)
+        if n < args.conns:
+            notes.append(f"RLIMIT_NOFILE hard limit {nofile}: {n} connections instead of "
+                         f"{args.conns}")
+        if want(args, "conns-headless"):
+            c = conns_headless(args, n, nofile)
+            log(f"conns headless: {c}")
+            conns.append(("sockpit --headless --quiet", c))
+        if want(args, "conns-tui"):
+            if tmuxrun.have_tmux():
+                c = conns_tui(args, n, nofile)
+                log(f"conns TUI: { {k: v for k, v in c.items() if k != 'lat'} }")
+                conns.append(("sockpit TUI in tmux", c))
+                if not c["clean"]:
+                    notes.append("the TUI with many sockets did not quit cleanly after q, y")
+
+    text = report(args, rows, lat, conns, notes)
     print(text)
-    out = os.path.join(build_dir, "bench.md")
-    with open(out, "w") as f:
+    with open(os.path.join(build_dir, "bench.md"), "w") as f:
         f.write(text + "\n")
 
 
