@@ -518,8 +518,10 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->ours = s->ours;
     out->peers = s->peers;
     memcpy(out->tcp, s->tcp, sizeof out->tcp);
-    out->unread = s->unread;
-    out->unsent = s->unsent;
+    /* Queue sizes belong to a descriptor: once it is closed the last poll
+     * would be stale, so they are unknown. */
+    out->unread = out->open ? s->unread : -1;
+    out->unsent = out->open ? s->unsent : -1;
     out->queued = s->queued;
     out->bytes_in = s->bytes_in;
     out->bytes_out = s->bytes_out;

@@ -120,6 +120,12 @@ static void test_close_then_time_wait(void **state)
     int lfd, peer;
     uint32_t c = pair(eng, &r, &lfd, &peer);
     char err[200];
+    /* Shown in a pane: its queue sizes are polled while it is open. */
+    sp_engine_set_watched(eng, c, 1);
+    te_run_for(eng, 3 * SP_KSTATE_POLL_MS);
+    struct sp_sock_info before;
+    sp_engine_sock_info(eng, c, &before);
+    assert_int_equal(before.unread, 0);
     assert_int_equal(sp_engine_close(eng, c, err, sizeof err), 0);
     assert_int_equal(raw_wait_end(eng, peer, 2000), 0);
 
@@ -130,6 +136,9 @@ static void test_close_then_time_wait(void **state)
     sp_engine_sock_info(eng, c, &info);
     assert_string_equal(info.tcp, "TIME_WAIT");
     assert_false(info.open);
+    /* Queue sizes of a descriptor that is gone are unknown, not stale. */
+    assert_int_equal(info.unread, -1);
+    assert_int_equal(info.unsent, -1);
     /* state events come after closed */
     assert_true(te_index(&r, SP_EV_CLOSED, c) < te_index(&r, SP_EV_STATE, c) ||
                 te_saw_state(&r, c, "ESTABLISHED"));

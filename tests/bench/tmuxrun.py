@@ -93,3 +93,9 @@ class Tui:
 
     def close(self):
         self.tmux("kill-server", check=False)
+        # tmux leaves its socket file behind; the names are ours alone.
+        tmpdir = os.environ.get("TMUX_TMPDIR") or "/tmp"
+        try:
+            os.unlink(os.path.join(tmpdir, "tmux-%d" % os.getuid(), self.sock))
+        except OSError:
+            pass
