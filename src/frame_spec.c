@@ -1,11 +1,13 @@
 /* Framing specs: parsing "KIND[:ARG][,OPT=VAL]..." and the canonical text.
  *
- * The delimiter argument uses the escape syntax of the command language. The
- * grammar here is small, so this file carries its own unescape rather than
- * depending on the command layer's; the formatter emits the same syntax, and
- * also escapes ',' (it ends the argument), quotes and spaces, so the
- * canonical text is one word that parses back to the same spec. */
+ * The delimiter argument uses the escape syntax of the command language
+ * (escape.h); the formatter emits the same syntax and also escapes ',' (it
+ * ends the argument), quotes and spaces, so the canonical text is one word
+ * that parses back to the same spec. */
 #include "sockpit/frame.h"
+
+#include "sockpit/buf.h"
+#include "sockpit/escape.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -55,72 +57,32 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Unescapes s[0..n) into out (at most SP_FRAME_DELIM_MAX bytes). */
+/* Unescapes s[0..n) into out (at most SP_FRAME_DELIM_MAX bytes), with the
+ * command language's escape syntax. */
 static int unescape_delim(const char *s, size_t n, unsigned char *out, size_t *outlen, char *err,
                           size_t errlen)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\\') {
-            if (++i == n)
-                return fail(err, errlen, "bad escape: '\\' at the end of the delimiter");
-            switch (s[i]) {
-            case 'n':
-                c = '\n';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case '0':
-                c = '\0';
-                break;
-            case 'e':
-                c = 0x1b;
-                break;
-            case '\\':
-                c = '\\';
-                break;
-            case '"':
-                c = '"';
-                break;
-            case 'x': {
-                int hi = i + 1 < n ? hexval(s[i + 1]) : -1;
-                int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-                if (hi < 0 || lo < 0)
-                    return fail(err, errlen, "bad escape: \\x needs two hex digits");
-                c = (unsigned char)(hi << 4 | lo);
-                i += 2;
-                break;
-            }
-            default:
-                if ((unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f)
-                    return fail(err, errlen, "bad escape '\\%c' in delimiter", s[i]);
-                return fail(err, errlen, "bad escape in delimiter");
-            }
-        }
-        if (k == SP_FRAME_DELIM_MAX)
-            return fail(err, errlen, "delimiter longer than %d bytes", SP_FRAME_DELIM_MAX);
-        out[k++] = c;
+    struct sp_buf b;
+    sp_buf_init(&b);
+    size_t pos;
+    char why[160];
+    int r = 0;
+    if (sp_unescape(s, n, &b, &pos, why, sizeof why) != 0) {
+        /* The command layer adds the column in the whole line. */
+        char *at = strstr(why, " at column ");
+        if (at != NULL)
+            *at = '\0';
+        r = fail(err, errlen, "delimiter: %s", why);
+    } else if (b.len == 0)
+        r = fail(err, errlen, "empty delimiter (write a comma as \\x2c)");
+    else if (b.len > SP_FRAME_DELIM_MAX)
+        r = fail(err, errlen, "delimiter longer than %d bytes", SP_FRAME_DELIM_MAX);
+    else {
+        memcpy(out, b.data, b.len);
+        *outlen = b.len;
     }
-    if (k == 0)
-        return fail(err, errlen, "empty delimiter (write a comma as \\x2c)");
-    *outlen = k;
-    return 0;
+    sp_buf_cleanup(&b);
+    return r;
 }
 
 /* Parses a decimal number with an optional K or M suffix (binary units) in

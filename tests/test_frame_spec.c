@@ -203,7 +203,7 @@ static const struct {
     {"delim:\\q", "bad escape"},
     {"delim:\\x4", "bad escape"},
     {"delim:\\xzz", "bad escape"},
-    {"delim:ab\\", "bad escape"},
+    {"delim:ab\\", "backslash"},
     {"decimal:", "empty delimiter"},
     {"decimal:1", "digit"},
     {"decimal:\\n,max=300M", "ceiling"},
