@@ -41,14 +41,17 @@ static void on_frame(void *ud, const struct sp_frame_ev *fev)
     struct sp_sock *s = ud;
     struct sp_framer *fr = s->fr;
     struct sp_engine *eng = s->eng;
-    /* The fast path when only the count matters (headless --quiet). */
-    if (!fr->want_meta && fev->type != SP_FRAME_EV_ERROR) {
-        if (fev->type == SP_FRAME_EV_END)
-            s->msgs++;
-        else if (fev->type == SP_FRAME_EV_BEGIN)
-            fr->meta = 0;
+    /* The fast path when only the count matters (headless --quiet): the
+     * decoder then reports only END and ERROR (SP_FRAME_DEC_ENDS_ONLY). A
+     * message that began meanwhile is not tracked (meta is 0 after every
+     * END and ERROR, and only a BEGIN seen with want_meta sets it). */
+    if (!fr->want_meta && fev->type == SP_FRAME_EV_END) {
+        s->msgs++;
+        fr->meta = 0;
         return;
     }
+    if (!fr->want_meta && fev->type != SP_FRAME_EV_ERROR)
+        return; /* a BEGIN, DATA or BLOCK fed before the flag took effect */
     switch (fev->type) {
     case SP_FRAME_EV_BEGIN:
         fr->meta = 1;
@@ -113,10 +116,12 @@ static void on_frame(void *ud, const struct sp_frame_ev *fev)
             }
             sp__emit(eng, s, &ev);
         }
+        fr->meta = 0;
         if (fr->body.cap > BODY_KEEP_CAP)
             sp_buf_cleanup(&fr->body);
         break;
     case SP_FRAME_EV_ERROR:
+        fr->meta = 0;
         if (sp__wants(eng, SP_EV_FRAME_ERROR)) {
             struct sp_event ev = {.type = SP_EV_FRAME_ERROR, .unread = -1};
             ev.off = fr->off_base + fev->off;
@@ -197,14 +202,23 @@ static void after_feed(struct sp_sock *s)
     }
 }
 
+/* Looks up who wants msg events now. With nobody (headless --quiet) only
+ * the count is kept, so the decoder is told to skip everything but END. */
+static void wants(struct sp_sock *s)
+{
+    struct sp_framer *fr = s->fr;
+    fr->want_meta = sp__wants(s->eng, SP_EV_MSG);
+    fr->want_data = fr->want_meta && sp__wants_data(s->eng, SP_EV_MSG);
+    sp_frame_dec_set_flags(&fr->dec, fr->want_meta ? 0 : SP_FRAME_DEC_ENDS_ONLY);
+}
+
 void sp__framer_feed(struct sp_sock *s, const unsigned char *p, size_t n)
 {
     struct sp_framer *fr = s->fr;
     if (!fr->active)
         return;
     fr->cur_chunk = s->chunks;
-    fr->want_meta = sp__wants(s->eng, SP_EV_MSG);
-    fr->want_data = fr->want_meta && sp__wants_data(s->eng, SP_EV_MSG);
+    wants(s);
     fr->feeding = 1;
     sp_frame_feed(&fr->dec, p, n);
     after_feed(s);
@@ -215,8 +229,7 @@ void sp__framer_finish(struct sp_sock *s)
     struct sp_framer *fr = s->fr;
     if (fr == NULL || !fr->active)
         return;
-    fr->want_meta = sp__wants(s->eng, SP_EV_MSG);
-    fr->want_data = fr->want_meta && sp__wants_data(s->eng, SP_EV_MSG);
+    wants(s);
     fr->feeding = 1;
     sp_frame_finish(&fr->dec);
     after_feed(s);

@@ -23,47 +23,74 @@ enum {
 
 static const unsigned char cr_byte[1] = {'\r'};
 
+/* Sets every field of ev: the ones a type does not use are 0. Assigning
+ * them one by one is far cheaper than zero-filling the whole struct first,
+ * which the compiler does with a slow string store at every event. */
+static inline void ev_fill(struct sp_frame_ev *ev, enum sp_frame_ev_type type, uint64_t chunk,
+                           size_t chunk_off, uint64_t off)
+{
+    ev->type = type;
+    ev->data = NULL;
+    ev->len = 0;
+    ev->chunk = chunk;
+    ev->chunk_off = chunk_off;
+    ev->off = off;
+    ev->msg_len = 0;
+    ev->block_len = 0;
+    ev->truncated = 0;
+    ev->reason = NULL;
+    ev->to_raw = 0;
+}
+
+/* Does the caller want BEGIN, DATA and BLOCK events? */
+static inline int wants_parts(const struct sp_frame_dec *dec)
+{
+    return !(dec->flags & SP_FRAME_DEC_ENDS_ONLY);
+}
+
 /* The event emitters fill positions from the index i inside the current
  * chunk, so every position is exact whatever the chunking was. */
 static void emit_begin(struct sp_frame_dec *dec, size_t i)
 {
-    struct sp_frame_ev ev = {.type = SP_FRAME_EV_BEGIN};
-    ev.chunk = dec->chunk;
-    ev.chunk_off = i;
-    ev.off = dec->base + i;
     dec->in_msg = 1;
     dec->msg_len = 0;
     dec->body_len = 0;
-    dec->cb(dec->ud, &ev);
+    if (wants_parts(dec)) {
+        struct sp_frame_ev ev;
+        ev_fill(&ev, SP_FRAME_EV_BEGIN, dec->chunk, i, dec->base + i);
+        dec->cb(dec->ud, &ev);
+    }
 }
 
 static void emit_data(struct sp_frame_dec *dec, const unsigned char *p, size_t n)
 {
     if (n == 0)
         return;
-    struct sp_frame_ev ev = {.type = SP_FRAME_EV_DATA};
-    ev.data = p;
-    ev.len = n;
-    ev.chunk = dec->chunk;
     dec->msg_len += n;
-    dec->cb(dec->ud, &ev);
+    if (wants_parts(dec)) {
+        struct sp_frame_ev ev;
+        ev_fill(&ev, SP_FRAME_EV_DATA, dec->chunk, 0, 0);
+        ev.data = p;
+        ev.len = n;
+        dec->cb(dec->ud, &ev);
+    }
 }
 
 static void emit_block(struct sp_frame_dec *dec, uint64_t len)
 {
-    struct sp_frame_ev ev = {.type = SP_FRAME_EV_BLOCK};
-    ev.chunk = dec->chunk;
-    ev.block_len = len;
-    dec->cb(dec->ud, &ev);
+    if (wants_parts(dec)) {
+        struct sp_frame_ev ev;
+        ev_fill(&ev, SP_FRAME_EV_BLOCK, dec->chunk, 0, 0);
+        ev.block_len = len;
+        dec->cb(dec->ud, &ev);
+    }
 }
 
 /* end is the chunk offset just past the frame's last byte. */
 static void emit_end(struct sp_frame_dec *dec, size_t end)
 {
-    struct sp_frame_ev ev = {.type = SP_FRAME_EV_END};
-    ev.chunk = dec->chunk;
-    ev.chunk_off = end;
-    ev.off = dec->base + end;
+    struct sp_frame_ev ev;
+    ev_fill(&ev, SP_FRAME_EV_END, dec->chunk, end, dec->base + end);
     ev.msg_len = dec->msg_len;
     dec->in_msg = 0;
     dec->state = ST_IDLE;
@@ -96,9 +123,9 @@ static void locate(const struct sp_frame_dec *dec, uint64_t o, uint64_t *chunk, 
  * only costs the current message. */
 static void emit_error(struct sp_frame_dec *dec, uint64_t o, const char *reason, int to_raw)
 {
-    struct sp_frame_ev ev = {.type = SP_FRAME_EV_ERROR};
+    struct sp_frame_ev ev;
+    ev_fill(&ev, SP_FRAME_EV_ERROR, 0, 0, o);
     locate(dec, o, &ev.chunk, &ev.chunk_off);
-    ev.off = o;
     ev.reason = reason;
     ev.to_raw = to_raw;
     dec->in_msg = 0;
@@ -158,6 +185,11 @@ void sp_frame_dec_init(struct sp_frame_dec *dec, const struct sp_frame_spec *spe
     dec->ud = ud;
     reset_state(dec);
     build_kmp(dec);
+}
+
+void sp_frame_dec_set_flags(struct sp_frame_dec *dec, unsigned flags)
+{
+    dec->flags = flags;
 }
 
 enum sp_frame_kind sp_frame_dec_kind(const struct sp_frame_dec *dec)
@@ -400,6 +432,59 @@ static int hdr_done(struct sp_frame_dec *dec, const unsigned char *h, size_t hle
     return 0;
 }
 
+/* len, decoder idle at chunk index i: handles every frame lying wholly in
+ * the chunk from i on, header and body, and returns the index past the
+ * last one. Each frame is parsed in place and reported straight from
+ * locals, as hdr_done and the body state would report it; anything else (a
+ * frame cut by the chunk end, a bad length) is left to the state machine,
+ * which starts over at the returned index. This is the hot path of a
+ * stream of small messages, where the per-byte state machine's stores and
+ * reloads of need and skip cost more than the work itself. */
+static size_t len_whole_frames(struct sp_frame_dec *dec, const unsigned char *p, size_t n, size_t i)
+{
+    const struct sp_frame_spec *s = &dec->spec;
+    int parts = wants_parts(dec);
+    struct sp_frame_ev ev;
+    while (i < n) {
+        const unsigned char *h = p + i;
+        uint64_t value = 0;
+        size_t hlen = 0;
+        const char *reason = NULL;
+        if (parse_hdr(s, h, n - i, &value, &hlen, &reason) != 1 || value > (UINT64_C(1) << 62))
+            break;
+        int64_t body = (int64_t)value + s->adjust;
+        if (body < 0 || (uint64_t)body > s->max || (uint64_t)body > n - i - hlen)
+            break;
+        size_t strip = s->strip == SP_FRAME_STRIP_HEADER ? hlen : s->strip;
+        size_t head = strip < hlen ? hlen - strip : 0; /* header bytes kept */
+        size_t skip = strip > hlen ? strip - hlen : 0; /* body bytes dropped */
+        if (skip > (size_t)body)
+            skip = (size_t)body;
+        size_t rest = (size_t)body - skip, end = i + hlen + (size_t)body;
+        if (parts) {
+            ev_fill(&ev, SP_FRAME_EV_BEGIN, dec->chunk, i, dec->base + i);
+            dec->cb(dec->ud, &ev);
+            if (head > 0) {
+                ev_fill(&ev, SP_FRAME_EV_DATA, dec->chunk, 0, 0);
+                ev.data = h + strip;
+                ev.len = head;
+                dec->cb(dec->ud, &ev);
+            }
+            if (rest > 0) {
+                ev_fill(&ev, SP_FRAME_EV_DATA, dec->chunk, 0, 0);
+                ev.data = h + hlen + skip;
+                ev.len = rest;
+                dec->cb(dec->ud, &ev);
+            }
+        }
+        ev_fill(&ev, SP_FRAME_EV_END, dec->chunk, end, dec->base + end);
+        ev.msg_len = head + rest;
+        dec->cb(dec->ud, &ev);
+        i = end;
+    }
+    return i;
+}
+
 static void feed_len(struct sp_frame_dec *dec, const unsigned char *p, size_t n)
 {
     const struct sp_frame_spec *s = &dec->spec;
@@ -407,6 +492,11 @@ static void feed_len(struct sp_frame_dec *dec, const unsigned char *p, size_t n)
     while (i < n) {
         switch (dec->state) {
         case ST_IDLE:
+            if (s->kind == SP_FRAME_LEN) {
+                i = len_whole_frames(dec, p, n, i);
+                if (i == n)
+                    return;
+            }
             emit_begin(dec, i);
             dec->state = ST_HDR;
             dec->hdr_len = 0;
@@ -626,10 +716,8 @@ static void end_partial(struct sp_frame_dec *dec, int truncated)
         if (strip < dec->hdr_len)
             emit_data(dec, dec->hdr + strip, dec->hdr_len - strip);
     }
-    struct sp_frame_ev ev = {.type = SP_FRAME_EV_END};
-    ev.chunk = dec->last_chunk;
-    ev.chunk_off = dec->last_end;
-    ev.off = dec->off;
+    struct sp_frame_ev ev;
+    ev_fill(&ev, SP_FRAME_EV_END, dec->last_chunk, dec->last_end, dec->off);
     ev.msg_len = dec->msg_len;
     ev.truncated = truncated;
     dec->in_msg = 0;

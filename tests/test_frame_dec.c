@@ -2,7 +2,9 @@
  * split and at random multi-way splits, each time compared to one normalised
  * event log. Every piece is fed from right before a PROT_NONE page, so any
  * over-read crashes, and every event's chunk position is checked against the
- * actual chunking. */
+ * actual chunking. Each feeding is repeated with SP_FRAME_DEC_ENDS_ONLY, on
+ * throughout and toggled chunk by chunk, and must give the same END and
+ * ERROR events. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,8 +24,16 @@
  * T when truncated, X@off'reason' with R when the decoder went raw. Stream
  * offsets do not depend on chunking, so one log serves every feeding; chunk
  * numbers and chunk offsets do, and are checked separately in rec_cb. */
+enum rec_mode {
+    REC_FULL,      /* every event */
+    REC_ENDS_ONLY, /* SP_FRAME_DEC_ENDS_ONLY: BEGIN, DATA and BLOCK are bugs */
+    REC_MIXED,     /* the flag toggled between chunks: parts are ignored */
+};
+
 struct rec {
+    enum rec_mode mode;
     struct sp_buf log;
+    struct sp_buf ends; /* the E and X tokens alone, as in log */
     struct sp_buf data; /* DATA not yet written to the log */
     int have_data;
     const size_t *starts; /* the current feeding: chunk k starts at starts[k-1] */
@@ -38,12 +48,14 @@ static void rec_init(struct rec *r)
 {
     memset(r, 0, sizeof *r);
     sp_buf_init(&r->log);
+    sp_buf_init(&r->ends);
     sp_buf_init(&r->data);
 }
 
 static void rec_cleanup(struct rec *r)
 {
     sp_buf_cleanup(&r->log);
+    sp_buf_cleanup(&r->ends);
     sp_buf_cleanup(&r->data);
 }
 
@@ -54,11 +66,18 @@ static void rec_bad(struct rec *r, const char *what, uint64_t a, uint64_t b)
                  (unsigned long long)b);
 }
 
+static void buf_token(struct sp_buf *b, const char *tok)
+{
+    if (b->len > 0)
+        sp_buf_appendc(b, ' ');
+    sp_buf_appends(b, tok);
+}
+
 static void rec_token(struct rec *r, const char *tok)
 {
-    if (r->log.len > 0)
-        sp_buf_appendc(&r->log, ' ');
-    sp_buf_appends(&r->log, tok);
+    buf_token(&r->log, tok);
+    if (tok[0] == 'E' || tok[0] == 'X')
+        buf_token(&r->ends, tok);
 }
 
 static void rec_flush(struct rec *r)
@@ -101,6 +120,19 @@ static void rec_cb(void *ud, const struct sp_frame_ev *ev)
     char tok[200];
     if (r->raw)
         rec_bad(r, "event after the decoder went raw", ev->type, 0);
+    int part = ev->type == SP_FRAME_EV_BEGIN || ev->type == SP_FRAME_EV_DATA ||
+               ev->type == SP_FRAME_EV_BLOCK;
+    if (r->mode == REC_ENDS_ONLY && part)
+        rec_bad(r, "BEGIN, DATA or BLOCK with SP_FRAME_DEC_ENDS_ONLY", ev->type, 0);
+    if (r->mode != REC_FULL) {
+        /* Without BEGIN and DATA the in-message and msg_len checks have
+         * nothing to go by: the END and ERROR tokens are compared with the
+         * full feeding's instead. */
+        if (part)
+            return;
+        r->in_msg = 1;
+        r->sum = ev->msg_len;
+    }
     if (ev->type == SP_FRAME_EV_DATA) {
         if (!r->in_msg)
             rec_bad(r, "DATA outside a message", ev->len, 0);
@@ -162,8 +194,37 @@ static void parse_spec(const char *text, struct sp_frame_spec *spec)
         fail_msg("spec '%s': %s", text, err);
 }
 
+/* Feeds in[] cut into pieces of lens[0..k) (chunk c starts at starts[c]) in
+ * the given mode, then finishes; r gets the log. */
+static void feed_mode(const struct sp_frame_spec *spec, const unsigned char *in,
+                      const size_t *starts, const size_t *lens, size_t k, enum rec_mode mode,
+                      struct rec *r)
+{
+    rec_init(r);
+    r->mode = mode;
+    r->starts = starts;
+    r->lens = lens;
+    struct sp_frame_dec dec;
+    sp_frame_dec_init(&dec, spec, rec_cb, r);
+    if (mode == REC_ENDS_ONLY)
+        sp_frame_dec_set_flags(&dec, SP_FRAME_DEC_ENDS_ONLY);
+    for (size_t c = 0; c < k; c++) {
+        if (mode == REC_MIXED)
+            sp_frame_dec_set_flags(&dec, c % 2 == 0 ? SP_FRAME_DEC_ENDS_ONLY : 0);
+        unsigned char *g = tu_guard_copy(in + starts[c], lens[c]);
+        r->fed = c + 1;
+        sp_frame_feed(&dec, g, lens[c]);
+        tu_guard_free(g, lens[c]);
+    }
+    if (mode == REC_MIXED)
+        sp_frame_dec_set_flags(&dec, k % 2 == 0 ? SP_FRAME_DEC_ENDS_ONLY : 0);
+    sp_frame_finish(&dec);
+    rec_flush(r);
+}
+
 /* Feeds in[0..n) cut into pieces of lens[0..k), then finishes; checks the
- * log and the invariants. */
+ * log (unless want is NULL) and the invariants, then that the ends-only modes report the same
+ * END and ERROR events (positions, chunk spans, msg_len) as the full one. */
 static void run_feeding(const char *spec_text, const unsigned char *in, size_t n,
                         const size_t *lens, size_t k, const char *want, const char *how)
 {
@@ -178,23 +239,22 @@ static void run_feeding(const char *spec_text, const unsigned char *in, size_t n
     }
     assert_int_equal(pos, n);
     struct rec r;
-    rec_init(&r);
-    r.starts = starts;
-    r.lens = lens;
-    struct sp_frame_dec dec;
-    sp_frame_dec_init(&dec, &spec, rec_cb, &r);
-    for (size_t c = 0; c < k; c++) {
-        unsigned char *g = tu_guard_copy(in + starts[c], lens[c]);
-        r.fed = c + 1;
-        sp_frame_feed(&dec, g, lens[c]);
-        tu_guard_free(g, lens[c]);
-    }
-    sp_frame_finish(&dec);
-    rec_flush(&r);
+    feed_mode(&spec, in, starts, lens, k, REC_FULL, &r);
     if (r.bad[0] != '\0')
         fail_msg("%s fed %s: %s", spec_text, how, r.bad);
-    if (strcmp(sp_buf_str(&r.log), want) != 0)
+    if (want != NULL && strcmp(sp_buf_str(&r.log), want) != 0)
         fail_msg("%s fed %s:\n  got  %s\n  want %s", spec_text, how, sp_buf_str(&r.log), want);
+    static const char *const names[] = {"", "ends only", "ends only toggled"};
+    for (enum rec_mode m = REC_ENDS_ONLY; m <= REC_MIXED; m++) {
+        struct rec e;
+        feed_mode(&spec, in, starts, lens, k, m, &e);
+        if (e.bad[0] != '\0')
+            fail_msg("%s fed %s, %s: %s", spec_text, how, names[m], e.bad);
+        if (strcmp(sp_buf_str(&e.ends), sp_buf_str(&r.ends)) != 0)
+            fail_msg("%s fed %s, %s:\n  got  %s\n  want %s", spec_text, how, names[m],
+                     sp_buf_str(&e.ends), sp_buf_str(&r.ends));
+        rec_cleanup(&e);
+    }
     rec_cleanup(&r);
     free(starts);
 }
@@ -644,6 +704,61 @@ static void test_len_body_is_not_copied(void **state)
     assert_int_equal(p.outside, 0);
 }
 
+/* A long stream of frames of random lengths, many to a chunk and some cut
+ * by chunk ends, read under several len and blocks specs (some of which
+ * lose the stream on a bad length and turn raw): with or without
+ * SP_FRAME_DEC_ENDS_ONLY, the same END and ERROR events. */
+static void test_ends_only_matches_full_on_random_streams(void **state)
+{
+    static const char *const specs[] = {"len:u8",
+                                        "len:u8,strip=0",
+                                        "len:u8,strip=3",
+                                        "len:u16le",
+                                        "len:u8,offset=1,adjust=1",
+                                        "len:varint",
+                                        "len:u8,max=200",
+                                        "blocks:u8",
+                                        "len:u8,offset=2,strip=1",
+                                        "len:u8,adjust=-1"};
+    enum { FRAMES = 400 };
+    unsigned char *in = malloc(FRAMES * 260);
+    size_t *cuts = calloc(FRAMES * 260, sizeof *lens);
+    assert_non_null(in);
+    assert_non_null(cuts);
+    uint64_t seed = 0xe4d5u;
+    size_t n = 0;
+    for (int f = 0; f < FRAMES; f++) {
+        /* Mostly short bodies, some empty, a few long. */
+        size_t body =
+            (size_t)(tu_rand(&seed) % 8 == 0 ? tu_rand(&seed) % 250 : tu_rand(&seed) % 12);
+        in[n++] = (unsigned char)body;
+        for (size_t b = 0; b < body; b++)
+            in[n++] = (unsigned char)tu_rand(&seed);
+    }
+    for (size_t sp = 0; sp < sizeof specs / sizeof specs[0]; sp++) {
+        for (int t = 0; t < 8; t++) {
+            size_t k = 0, pos = 0;
+            size_t top = t == 0 ? n : (size_t)1 << (2 * t); /* 1 chunk, then up to 4..16K */
+            while (pos < n) {
+                size_t l = (size_t)(tu_rand(&seed) % (top + 1));
+                if (l > n - pos)
+                    l = n - pos;
+                cuts[k++] = l;
+                pos += l;
+                if (k == n) {
+                    cuts[k - 1] += n - pos;
+                    pos = n;
+                }
+            }
+            char how[64];
+            snprintf(how, sizeof how, "random stream, split #%d", t);
+            run_feeding(specs[sp], in, n, cuts, k, NULL, how);
+        }
+    }
+    free(cuts);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_error_on_held_byte_names_its_chunk),
         cmocka_unit_test(test_set_spec_truncates_and_switches),
         cmocka_unit_test(test_len_body_is_not_copied),
+        cmocka_unit_test(test_ends_only_matches_full_on_random_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,7 +71,9 @@ void sp_frame_spec_raw(struct sp_frame_spec *spec);
  * decimal) sets to_raw and the decoder becomes raw; a delimiter (line,
  * delim) not found within max bytes is reported once, then the decoder
  * drops bytes up to the next delimiter and starts afresh after it. Under
- * raw the decoder reports nothing (the caller shows the chunks). */
+ * raw the decoder reports nothing (the caller shows the chunks). With
+ * SP_FRAME_DEC_ENDS_ONLY only the END and ERROR events of this sequence are
+ * reported. */
 enum sp_frame_ev_type {
     SP_FRAME_EV_BEGIN,
     SP_FRAME_EV_DATA,
@@ -80,6 +82,7 @@ enum sp_frame_ev_type {
     SP_FRAME_EV_ERROR,
 };
 
+/* Fields not meaningful for an event's type are 0 (NULL). */
 struct sp_frame_ev {
     enum sp_frame_ev_type type;
     /* DATA: message bytes (after strip and \r removal), borrowed for the call.
@@ -112,6 +115,7 @@ struct sp_frame_dec {
     struct sp_frame_spec spec;
     sp_frame_cb cb;
     void *ud;
+    unsigned flags;      /* SP_FRAME_DEC_* */
     uint64_t chunk;      /* number of the chunk being fed */
     uint64_t off;        /* stream offset of the next byte */
     uint64_t base;       /* stream offset of the current chunk's first byte */
@@ -145,6 +149,15 @@ void sp_frame_dec_init(struct sp_frame_dec *dec, const struct sp_frame_spec *spe
 /* Switches to a new spec at the next byte. A message in progress is abandoned
  * (reported as END with truncated set); chunk and offset counting go on. */
 void sp_frame_dec_set_spec(struct sp_frame_dec *dec, const struct sp_frame_spec *spec);
+/* Decoder flag: report only END and ERROR, no BEGIN, DATA or BLOCK, for a
+ * caller that only needs message boundaries (a message counter). END is
+ * exactly as without the flag (positions, msg_len, truncated), and the
+ * decoder skips bodies without a call per message part. */
+#define SP_FRAME_DEC_ENDS_ONLY 0x1u
+/* Sets the SP_FRAME_DEC_* flags (0 after init), effective from the next
+ * event; may change between any two feeds, also inside a message: END's
+ * msg_len still counts the whole message. */
+void sp_frame_dec_set_flags(struct sp_frame_dec *dec, unsigned flags);
 /* Feeds one chunk. Never fails: bad input is reported as ERROR events. */
 void sp_frame_feed(struct sp_frame_dec *dec, const unsigned char *p, size_t n);
 /* The peer sent EOF: a message in progress ends (for `eof` normally,

@@ -11,8 +11,22 @@
 
 #define SPEC_BYTES 11
 
+/* END and ERROR events, compared between the full decoder and one in
+ * SP_FRAME_DEC_ENDS_ONLY mode fed the same chunks: the engine uses the
+ * latter when nobody wants message bytes, and both must agree. */
+struct endrec {
+    int type, truncated;
+    uint64_t off, chunk, msg_len;
+    size_t chunk_off;
+};
+struct endlog {
+    struct endrec *e;
+    size_t n, cap;
+};
+
 struct fz {
     struct sp_frame_dec dec;
+    struct endlog full_ends;
     const unsigned char *chunk; /* the piece being fed */
     size_t chunk_len;
     uint64_t fed;     /* chunks fed */
@@ -40,6 +54,26 @@ static void check_pos(const struct fz *f, uint64_t chunk, size_t chunk_off, uint
     uint64_t st = f->starts[chunk - 1];
     check(o >= st && o < st + f->lens[chunk - 1]);
     check(chunk_off == o - st + (uint64_t)end);
+}
+
+static void endlog_add(struct endlog *l, const struct sp_frame_ev *ev)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->e = realloc(l->e, l->cap * sizeof *l->e);
+        check(l->e != NULL);
+    }
+    struct endrec r = {(int)ev->type, ev->truncated, ev->off,
+                       ev->chunk,     ev->msg_len,   ev->chunk_off};
+    if (ev->type == SP_FRAME_EV_ERROR)
+        r.msg_len = 0;
+    l->e[l->n++] = r;
+}
+
+static void on_end_only(void *ud, const struct sp_frame_ev *ev)
+{
+    check(ev->type == SP_FRAME_EV_END || ev->type == SP_FRAME_EV_ERROR);
+    endlog_add(ud, ev);
 }
 
 static void on_event(void *ud, const struct sp_frame_ev *ev)
@@ -74,6 +108,7 @@ static void on_event(void *ud, const struct sp_frame_ev *ev)
         check(f->blocks <= f->max);
         break;
     case SP_FRAME_EV_END:
+        endlog_add(&f->full_ends, ev);
         check(f->in_msg);
         check(ev->msg_len == f->sum);
         check(ev->off >= 1 && ev->off <= f->total);
@@ -88,6 +123,7 @@ static void on_event(void *ud, const struct sp_frame_ev *ev)
         f->last_chunk = ev->chunk;
         break;
     case SP_FRAME_EV_ERROR:
+        endlog_add(&f->full_ends, ev);
         check(f->in_msg && ev->reason != NULL);
         check_pos(f, ev->chunk, ev->chunk_off, ev->off, 0);
         check(ev->off >= f->last_off);
@@ -187,6 +223,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f->lens = calloc(size + 1, sizeof *f->lens);
     check(f->starts != NULL && f->lens != NULL);
     sp_frame_dec_init(&f->dec, &spec, on_event, f);
+    struct endlog ends = {0};
+    struct sp_frame_dec *quick = malloc(sizeof *quick);
+    check(quick != NULL);
+    sp_frame_dec_init(quick, &spec, on_end_only, &ends);
+    sp_frame_dec_set_flags(quick, SP_FRAME_DEC_ENDS_ONLY);
     size_t pos = 0;
     while (pos < size) {
         size_t l = data[pos++] % 32;
@@ -199,13 +240,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         f->chunk_len = l;
         f->total += l;
         sp_frame_feed(&f->dec, data + pos, l);
+        sp_frame_feed(quick, data + pos, l);
         check(!f->raw || sp_frame_dec_kind(&f->dec) == SP_FRAME_RAW);
         pos += l;
     }
     f->chunk = NULL;
     f->chunk_len = 0;
     sp_frame_finish(&f->dec);
+    sp_frame_finish(quick);
     check(!f->in_msg);
+    check(ends.n == f->full_ends.n);
+    for (size_t i = 0; i < ends.n; i++) {
+        const struct endrec *a = &ends.e[i], *b = &f->full_ends.e[i];
+        check(a->type == b->type && a->truncated == b->truncated && a->off == b->off &&
+              a->chunk == b->chunk && a->chunk_off == b->chunk_off && a->msg_len == b->msg_len);
+    }
+    free(ends.e);
+    free(f->full_ends.e);
+    free(quick);
     free(f->starts);
     free(f->lens);
     free(f);
