@@ -151,11 +151,22 @@ def process_run(sink_argv, sender, mib, mode):
     try:
         mbps = run_sender(sender, port, mib, mode)
         peak = hwm.stop()
-        sink.wait(timeout=30)
+        # wait4 gives the sink's own CPU time: on two cores the throughput is
+        # bound by the sender, so CPU per GiB is what tells sinks apart.
+        deadline = time.monotonic() + 30
+        while True:
+            pid, status, ru = os.wait4(sink.pid, os.WNOHANG)
+            if pid != 0:
+                sink.returncode = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{argv[0]} did not exit after the stream")
+            time.sleep(0.01)
         if sink.returncode != 0:
             raise RuntimeError(f"{argv[0]} exited {sink.returncode}: "
                                f"{sink.stderr.read().decode(errors='replace').strip()}")
-        return {"mbps": mbps, "rss": peak}
+        cpu = (ru.ru_utime + ru.ru_stime) / (mib / 1024.0)
+        return {"mbps": mbps, "rss": peak, "cpu": cpu}
     finally:
         hwm.stop_ev.set()
         if sink.returncode is None:
@@ -467,13 +478,14 @@ def report(args, rows, lat, conns, notes):
     if any(res or missing for _, _, res, missing in rows):
         out += ["", f"{args.mib} MiB over loopback TCP, 256 KiB writes; median of {args.runs} "
                     "interleaved runs.", "",
-                "| sink | MB/s (median) | min–max | × nc | target | peak RSS (MiB) |",
-                "|---|---:|---:|---:|---:|---:|"]
+                "| sink | MB/s (median) | min–max | × nc | target | sink CPU s/GiB | "
+                "peak RSS (MiB) |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
     base = None
     verdicts = []
     for key, title, res, missing in rows:
         if missing:
-            out.append(f"| {title} | not installed | | | | |")
+            out.append(f"| {title} | not installed | | | | | |")
             continue
         if not res:
             continue
@@ -484,9 +496,11 @@ def report(args, rows, lat, conns, notes):
         ratio = med / base if base else None
         tgt = TARGETS.get(key)
         rss = max(r["rss"] for r in res)
+        cpus = [r["cpu"] for r in res if "cpu" in r]
+        cpu = f"{statistics.median(cpus):.2f}" if cpus else ""
         out.append(f"| {title} | {med:.0f} | {min(speeds):.0f}–{max(speeds):.0f} | "
                    f"{f'{ratio:.2f}' if ratio else ''} | "
-                   f"{f'≥ {tgt:.1f}' if tgt else ''} | {rss:.1f} |")
+                   f"{f'≥ {tgt:.1f}' if tgt else ''} | {cpu} | {rss:.1f} |")
         if tgt and ratio is not None:
             val = f"{ratio:.2f}"
             if ratio < tgt and max(speeds) >= tgt * base:
