@@ -675,8 +675,25 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
     struct sp_watch *w_term = sp_engine_watch_signal(eng, SIGTERM, on_term, t);
     struct sp_watch *w_hup = sp_engine_watch_signal(eng, SIGHUP, on_term, t);
 
-    SCREEN *scr = newterm(NULL, stdout, stdin);
+    /* `--script -` leaves stdin a pipe at EOF: the keys come from the
+     * controlling terminal then. */
+    FILE *keys_in = stdin;
+    if (!isatty(STDIN_FILENO)) {
+        keys_in = fopen("/dev/tty", "r");
+        if (keys_in == NULL) {
+            fprintf(stderr, "sockpit: stdin is not a terminal and /dev/tty cannot be opened; "
+                            "use --headless\n");
+            sp_watch_stop(w_winch);
+            sp_watch_stop(w_term);
+            sp_watch_stop(w_hup);
+            free(t);
+            return 1;
+        }
+    }
+    SCREEN *scr = newterm(NULL, stdout, keys_in);
     if (!scr) {
+        if (keys_in != stdin)
+            fclose(keys_in);
         fprintf(stderr, "sockpit: cannot start the terminal interface (TERM=%s)\n",
                 getenv("TERM") ? getenv("TERM") : "");
         sp_watch_stop(w_winch);
@@ -742,7 +759,7 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
             ui_demo_start(t);
     }
 
-    struct sp_watch *w_in = sp_engine_watch_fd(eng, STDIN_FILENO, on_stdin, t);
+    struct sp_watch *w_in = sp_engine_watch_fd(eng, fileno(keys_in), on_stdin, t);
     struct sp_watch *w_tick = sp_engine_watch_timer(eng, FRAME_MS, FRAME_MS, on_tick, t);
     struct sp_watch *w_prep = sp_engine_watch_prepare(eng, on_prepare, t);
     draw(t);
@@ -761,6 +778,8 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
     sp_cmdq_free(t->kq);
     endwin();
     delscreen(scr);
+    if (keys_in != stdin)
+        fclose(keys_in);
 
     ui_box_close(t);
     for (size_t i = 0; i < t->npending_out; i++)

@@ -134,6 +134,19 @@ def test_quit_asks_when_sockets_are_open():
         sess.close()
 
 
+def test_script_from_stdin_keeps_the_keyboard():
+    sess = td.Session(["--script", "-"], stdin_text="listen tcp:0 --framing line\n")
+    try:
+        sess.wait_text("listening on 127.0.0.1:")
+        sess.keys("q")
+        scr = sess.wait_text("quit?")
+        assert "1 socket(s) open" in scr, scr
+        sess.keys("y")
+        sess.wait_text("[exit 0]")
+    finally:
+        sess.close()
+
+
 def test_ascii_fallback_without_utf8_locale():
     sess = td.Session(["--demo"], env={"LANG": "C", "LC_ALL": "C"})
     try:
@@ -177,6 +190,7 @@ def main():
                test_help_lists_keys_and_commands,
                test_prompt_error_on_the_status_line_and_history,
                test_quit_asks_when_sockets_are_open,
+               test_script_from_stdin_keeps_the_keyboard,
                test_ascii_fallback_without_utf8_locale,
                test_no_color_uses_no_colours):
         r.run(fn)

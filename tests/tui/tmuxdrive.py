@@ -28,7 +28,7 @@ def need_tmux():
 
 
 class Session:
-    def __init__(self, args, width=120, height=40, env=None):
+    def __init__(self, args, width=120, height=40, env=None, stdin_text=None):
         self.sock = "sockpit-test-%d-%d" % (os.getpid(), int(time.monotonic() * 1000) % 100000)
         self.width = width
         self.height = height
@@ -39,6 +39,10 @@ class Session:
         # A shell wrapper keeps the pane alive after sockpit exits so that the
         # test can read its final screen and exit status.
         shell = " ".join(_quote(c) for c in cmd) + "; echo \"[exit $?]\"; sleep 30"
+        if stdin_text is not None:
+            # sockpit reads a script from a pipe while the keys still come
+            # from the terminal.
+            shell = "printf %s " + _quote(stdin_text) + " | " + shell
         envargs = []
         for k, v in full_env.items():
             envargs += ["-e", "%s=%s" % (k, v)]
