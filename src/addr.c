@@ -3,13 +3,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+
+#include "proto_int.h"
 
 static const char *const kind_names[] = {
     [SP_ADDR_TCP] = "tcp",
@@ -25,33 +26,23 @@ const char *sp_addr_kind_name(enum sp_addr_kind kind)
     return "?";
 }
 
-/* printf into err and return -1. Messages quote what was typed, clipped
- * with %.Ns so that one line stays readable. */
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+/* Error messages (sp__fail) quote what was typed, clipped with %.Ns so that
+ * one line stays readable. */
 
 static int parse_port(const char *s, size_t n, uint16_t *port, char *err, size_t errlen)
 {
     if (n == 0)
-        return fail(err, errlen, "missing port");
+        return sp__fail(err, errlen, "missing port");
     unsigned long v = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
-            return fail(err, errlen, "port \"%.*s\" is not a number", (int)(n > 32 ? 32 : n), s);
+            return sp__fail(err, errlen, "port \"%.*s\" is not a number", (int)(n > 32 ? 32 : n),
+                            s);
         if (v <= 65535)
             v = v * 10 + (unsigned long)(s[i] - '0');
     }
     if (v > 65535)
-        return fail(err, errlen, "port %.*s out of range (0-65535)", (int)(n > 32 ? 32 : n), s);
+        return sp__fail(err, errlen, "port %.*s out of range (0-65535)", (int)(n > 32 ? 32 : n), s);
     *port = (uint16_t)v;
     return 0;
 }
@@ -70,18 +61,18 @@ static int set_host(struct sp_addr *a, const char *h, size_t n, int bracketed, c
                     size_t errlen)
 {
     if (n == 0)
-        return fail(err, errlen, "empty host");
+        return sp__fail(err, errlen, "empty host");
     if (n >= SP_ADDR_HOST_MAX)
-        return fail(err, errlen, "host name too long (%zu bytes, at most %d)", n,
-                    SP_ADDR_HOST_MAX - 1);
+        return sp__fail(err, errlen, "host name too long (%zu bytes, at most %d)", n,
+                        SP_ADDR_HOST_MAX - 1);
     char tmp[SP_ADDR_HOST_MAX];
     memcpy(tmp, h, n);
     tmp[n] = '\0';
     if (bracketed) {
         struct in6_addr in6;
         if (inet_pton(AF_INET6, tmp, &in6) != 1)
-            return fail(err, errlen, "\"[%.64s]\" is not an IPv6 address (brackets are for IPv6)",
-                        tmp);
+            return sp__fail(err, errlen,
+                            "\"[%.64s]\" is not an IPv6 address (brackets are for IPv6)", tmp);
         inet_ntop(AF_INET6, &in6, a->host, sizeof a->host);
         a->family = AF_INET6;
         a->wildcard = IN6_IS_ADDR_UNSPECIFIED(&in6);
@@ -102,11 +93,11 @@ static int set_host(struct sp_addr *a, const char *h, size_t n, int bracketed, c
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '-' || c == '_'))
             return c > 0x20 && c < 0x7f
-                       ? fail(err, errlen, "invalid character \"%c\" in host name", c)
-                       : fail(err, errlen, "invalid character (byte 0x%02x) in host name", c);
+                       ? sp__fail(err, errlen, "invalid character \"%c\" in host name", c)
+                       : sp__fail(err, errlen, "invalid character (byte 0x%02x) in host name", c);
     }
     if (dotted)
-        return fail(err, errlen, "\"%.64s\" is not a valid IPv4 address", tmp);
+        return sp__fail(err, errlen, "\"%.64s\" is not a valid IPv4 address", tmp);
     memcpy(a->host, tmp, n + 1);
     a->family = AF_UNSPEC;
     a->wildcard = 0;
@@ -118,31 +109,35 @@ static int parse_inet(struct sp_addr *a, const char *scheme, const char *r, char
 {
     size_t n = strlen(r);
     if (n == 0)
-        return fail(err, errlen, "missing port (expected %s:HOST:PORT or %s:PORT)", scheme, scheme);
+        return sp__fail(err, errlen, "missing port (expected %s:HOST:PORT or %s:PORT)", scheme,
+                        scheme);
     if (r[0] == '[') {
         const char *close = strchr(r, ']');
         if (close == NULL)
-            return fail(err, errlen, "unbalanced brackets: missing ']' (expected %s:[::1]:PORT)",
-                        scheme);
+            return sp__fail(err, errlen,
+                            "unbalanced brackets: missing ']' (expected %s:[::1]:PORT)", scheme);
         if (memchr(r + 1, '[', (size_t)(close - r - 1)) != NULL || strchr(close + 1, ']') ||
             strchr(close + 1, '['))
-            return fail(err, errlen, "unbalanced brackets");
+            return sp__fail(err, errlen, "unbalanced brackets");
         if (close[1] == '\0')
-            return fail(err, errlen, "missing port after ']' (expected %s:[HOST]:PORT)", scheme);
+            return sp__fail(err, errlen, "missing port after ']' (expected %s:[HOST]:PORT)",
+                            scheme);
         if (close[1] != ':')
-            return fail(err, errlen, "unexpected \"%.16s\" after ']' (expected :PORT)", close + 1);
+            return sp__fail(err, errlen, "unexpected \"%.16s\" after ']' (expected :PORT)",
+                            close + 1);
         if (set_host(a, r + 1, (size_t)(close - r - 1), 1, err, errlen) != 0)
             return -1;
         return parse_port(close + 2, strlen(close + 2), &a->port, err, errlen);
     }
     if (strchr(r, '[') != NULL || strchr(r, ']') != NULL)
-        return fail(err, errlen, "unbalanced brackets (IPv6 goes in brackets: %s:[::1]:PORT)",
-                    scheme);
+        return sp__fail(err, errlen, "unbalanced brackets (IPv6 goes in brackets: %s:[::1]:PORT)",
+                        scheme);
     const char *last = strrchr(r, ':');
     if (last == NULL) {
         if (!all_digits(r, n))
-            return fail(err, errlen, "missing port in \"%.64s\" (expected %s:HOST:PORT or %s:PORT)",
-                        r, scheme, scheme);
+            return sp__fail(err, errlen,
+                            "missing port in \"%.64s\" (expected %s:HOST:PORT or %s:PORT)", r,
+                            scheme, scheme);
         memcpy(a->host, "127.0.0.1", sizeof "127.0.0.1");
         a->family = AF_INET;
         a->wildcard = 0;
@@ -163,13 +158,13 @@ static int parse_inet(struct sp_addr *a, const char *scheme, const char *r, char
             split = inet_pton(AF_INET6, before, &in6) == 1;
         }
         if (split && whole)
-            return fail(err, errlen,
-                        "IPv6 addresses need brackets: %s:[%.64s]:%.8s or %s:[%.64s]:PORT", scheme,
-                        before, last + 1, scheme, r);
+            return sp__fail(err, errlen,
+                            "IPv6 addresses need brackets: %s:[%.64s]:%.8s or %s:[%.64s]:PORT",
+                            scheme, before, last + 1, scheme, r);
         if (split)
-            return fail(err, errlen, "IPv6 addresses need brackets: %s:[%.64s]:%.8s", scheme,
-                        before, last + 1);
-        return fail(err, errlen, "IPv6 addresses need brackets: %s:[%.64s]:PORT", scheme, r);
+            return sp__fail(err, errlen, "IPv6 addresses need brackets: %s:[%.64s]:%.8s", scheme,
+                            before, last + 1);
+        return sp__fail(err, errlen, "IPv6 addresses need brackets: %s:[%.64s]:PORT", scheme, r);
     }
     if (set_host(a, r, (size_t)(last - r), 0, err, errlen) != 0)
         return -1;
@@ -180,12 +175,12 @@ static int parse_unix(struct sp_addr *a, const char *path, char *err, size_t err
 {
     size_t n = strlen(path);
     if (n == 0)
-        return fail(err, errlen, "empty Unix socket path");
+        return sp__fail(err, errlen, "empty Unix socket path");
     if (n == 1 && path[0] == '@')
-        return fail(err, errlen, "empty abstract socket name after '@'");
+        return sp__fail(err, errlen, "empty abstract socket name after '@'");
     if (n >= SP_ADDR_PATH_MAX)
-        return fail(err, errlen, "Unix socket path too long (%zu bytes, at most %d)", n,
-                    SP_ADDR_PATH_MAX - 1);
+        return sp__fail(err, errlen, "Unix socket path too long (%zu bytes, at most %d)", n,
+                        SP_ADDR_PATH_MAX - 1);
     memcpy(a->path, path, n + 1);
     a->family = AF_UNIX;
     return 0;
@@ -196,19 +191,21 @@ int sp_addr_parse(struct sp_addr *addr, const char *text, char *err, size_t errl
     struct sp_addr a;
     memset(&a, 0, sizeof a);
     if (text == NULL || text[0] == '\0')
-        return fail(err, errlen, "empty address (expected tcp:, udp:, unix: or unix-dgram:)");
+        return sp__fail(err, errlen, "empty address (expected tcp:, udp:, unix: or unix-dgram:)");
     const char *colon = strchr(text, ':');
     if (colon == NULL)
-        return fail(err, errlen,
-                    "missing scheme in \"%.64s\" (valid: tcp:, udp:, unix:, unix-dgram:)", text);
+        return sp__fail(err, errlen,
+                        "missing scheme in \"%.64s\" (valid: tcp:, udp:, unix:, unix-dgram:)",
+                        text);
     size_t sl = (size_t)(colon - text);
     int kind = -1;
     for (int k = 0; k < (int)(sizeof kind_names / sizeof kind_names[0]); k++)
         if (strlen(kind_names[k]) == sl && strncasecmp(text, kind_names[k], sl) == 0)
             kind = k;
     if (kind < 0)
-        return fail(err, errlen, "unknown scheme \"%.*s\" (valid: tcp:, udp:, unix:, unix-dgram:)",
-                    (int)(sl > 32 ? 32 : sl), text);
+        return sp__fail(err, errlen,
+                        "unknown scheme \"%.*s\" (valid: tcp:, udp:, unix:, unix-dgram:)",
+                        (int)(sl > 32 ? 32 : sl), text);
     a.kind = (enum sp_addr_kind)kind;
     int rc = kind == SP_ADDR_UNIX || kind == SP_ADDR_UNIX_DGRAM
                  ? parse_unix(&a, colon + 1, err, errlen)

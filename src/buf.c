@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto_int.h"
+
 void sp_buf_init(struct sp_buf *b)
 {
     b->data = NULL;
@@ -87,4 +89,16 @@ void sp_buf_appendf(struct sp_buf *b, const char *fmt, ...)
 const char *sp_buf_str(const struct sp_buf *b)
 {
     return b->data != NULL ? (const char *)b->data : "";
+}
+
+/* In the proto layer, not next to core's sp__seterr(): proto links nothing. */
+int sp__fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
 }

@@ -402,13 +402,7 @@ void sp_cmdq_free(struct sp_cmdq *q)
         sp_engine_unsubscribe(q->eng, q->sub_data);
     cmd__logs_free(q);
     taps_free(q);
-    while (q->head != NULL) {
-        struct cmd_line *l = q->head;
-        q->head = l->next;
-        free(l->line);
-        free(l->origin);
-        free(l);
-    }
+    cmd__drop_queue(q);
     free(q->cur_line);
     free(q->cur_origin);
     free(q);

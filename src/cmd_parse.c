@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto_int.h"
 #include "sockpit/engine.h"
 #include "sockpit/escape.h"
 
@@ -25,8 +26,9 @@ void cmd__split_cleanup(struct cmd_split *sp)
     memset(sp, 0, sizeof *sp);
 }
 
-static void push_col(struct cmd_split *sp, size_t col)
+static void push_col(void *ctx, size_t col)
 {
+    struct cmd_split *sp = ctx;
     if (sp->ncols == sp->capcols) {
         size_t cap = sp->capcols ? sp->capcols * 2 : 64;
         size_t *p = realloc(sp->cols, cap * sizeof *p);
@@ -38,70 +40,34 @@ static void push_col(struct cmd_split *sp, size_t col)
     sp->cols[sp->ncols++] = col;
 }
 
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* The same rules as sp_tokenize() (a unit test compares the two on random
- * lines); this copy also records where each byte came from. */
+/* sp_tokenize()'s splitter, recording where each byte came from: cols runs
+ * parallel to text, so a word's cols start at its offset in text. A word's
+ * terminator gets the column past it: "missing ..." errors point there. */
 int cmd__split(struct cmd_split *sp, const char *line, size_t *errcol, char *err, size_t errlen)
 {
-    size_t starts[CMD_WORDS_MAX];
+    struct sp__word ws[CMD_WORDS_MAX];
     sp_buf_reset(&sp->text);
     sp->ncols = 0;
     sp->n = 0;
-    size_t i = 0;
-    for (;;) {
-        while (is_space(line[i]))
-            i++;
-        if (line[i] == '\0' || line[i] == '#')
-            break;
-        if (sp->n >= CMD_WORDS_MAX) {
-            *errcol = i;
+    int n = sp__split_words(line, &sp->text, ws, CMD_WORDS_MAX, push_col, sp, errcol);
+    if (n < 0) {
+        if (n == SP__SPLIT_TOO_MANY)
             snprintf(err, errlen, "too many words (at most %d)", CMD_WORDS_MAX);
-            return -1;
-        }
-        struct cmd_word *w = &sp->words[sp->n];
-        memset(w, 0, sizeof *w);
-        w->col = i;
-        w->cols_at = sp->ncols;
-        starts[sp->n] = sp->text.len;
-        sp->n++;
-        size_t quote = 0;
-        int in_quote = 0;
-        for (; line[i] != '\0'; i++) {
-            char ch = line[i];
-            if (!in_quote && is_space(ch))
-                break;
-            if (ch == '"') {
-                in_quote = !in_quote;
-                w->quoted = 1;
-                quote = i;
-                continue;
-            }
-            if (ch == '\\' && line[i + 1] != '\0') {
-                sp_buf_append(&sp->text, line + i, 2);
-                push_col(sp, i);
-                push_col(sp, i + 1);
-                i++;
-                continue;
-            }
-            sp_buf_appendc(&sp->text, (unsigned char)ch);
-            push_col(sp, i);
-        }
-        if (in_quote) {
-            *errcol = quote;
+        else
             snprintf(err, errlen, "unterminated quote");
-            return -1;
-        }
-        w->len = sp->text.len - starts[sp->n - 1];
-        sp_buf_appendc(&sp->text, '\0');
-        push_col(sp, i); /* the terminator: "missing ..." errors point past the word */
+        return -1;
     }
-    for (int k = 0; k < sp->n; k++)
-        sp->words[k].s = (const char *)sp->text.data + starts[k];
-    return sp->n;
+    for (int k = 0; k < n; k++) {
+        struct cmd_word *w = &sp->words[k];
+        memset(w, 0, sizeof *w);
+        w->s = (const char *)sp->text.data + ws[k].start;
+        w->len = ws[k].len;
+        w->col = ws[k].col;
+        w->cols_at = ws[k].start;
+        w->quoted = ws[k].quoted;
+    }
+    sp->n = n;
+    return n;
 }
 
 size_t cmd__word_col(const struct cmd_split *sp, const struct cmd_word *w, size_t i)

@@ -60,22 +60,34 @@ static int wait_created(struct cmd_ctx *c, enum cmd_pend_kind kind, uint32_t id,
     return cmd__pending_start(c);
 }
 
+/* The words every creating command starts with: the address (argument 0)
+ * and --framing. Clears o and points it at spec. Returns the address word,
+ * or NULL after cmd__fail(). */
+static const struct cmd_word *target(struct cmd_ctx *c, struct sp_addr *addr,
+                                     struct sp_frame_spec *spec, struct sp_sock_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->framing = spec;
+    const struct cmd_word *a = cmd__arg(c, 0);
+    if (parse_addr(c, a, addr) != 0 || framing_opt(c, spec) != 0)
+        return NULL;
+    return a;
+}
+
 int cmd__exec_listen(struct cmd_ctx *c)
 {
     struct sp_addr addr;
     struct sp_frame_spec spec;
     struct sp_sock_opts o;
     uint64_t backlog = 0;
-    memset(&o, 0, sizeof o);
-    const struct cmd_word *a = cmd__arg(c, 0);
-    if (parse_addr(c, a, &addr) != 0 || framing_opt(c, &spec) != 0)
+    const struct cmd_word *a = target(c, &addr, &spec, &o);
+    if (a == NULL)
         return CMD_FAIL;
     if (addr.kind == SP_ADDR_UDP || addr.kind == SP_ADDR_UNIX_DGRAM)
         return cmd__fail(c, a, 0, "listen is for tcp: and unix:; use bind for datagram sockets");
     const struct cmd_word *b = cmd__opt(c, "--backlog");
     if (b != NULL && cmd__number(c, b, 1, 65535, 0, &backlog) != 0)
         return CMD_FAIL;
-    o.framing = &spec;
     o.echo = cmd__opt(c, "--echo") != NULL;
     o.backlog = (int)backlog;
     char err[256] = "";
@@ -92,14 +104,11 @@ int cmd__exec_connect(struct cmd_ctx *c)
     struct sp_addr addr;
     struct sp_frame_spec spec;
     struct sp_sock_opts o;
-    memset(&o, 0, sizeof o);
-    const struct cmd_word *a = cmd__arg(c, 0);
-    if (parse_addr(c, a, &addr) != 0 || framing_opt(c, &spec) != 0)
+    if (target(c, &addr, &spec, &o) == NULL)
         return CMD_FAIL;
     const struct cmd_word *t = cmd__opt(c, "--timeout");
     if (t != NULL && cmd__number(c, t, 1, MS_MAX, 0, &o.timeout_ms) != 0)
         return CMD_FAIL;
-    o.framing = &spec;
     char err[256] = "";
     uint32_t id = 0;
     if (sp_engine_connect(c->eng, &addr, &o, &id, err, sizeof err) != 0)
@@ -112,13 +121,11 @@ int cmd__exec_bind(struct cmd_ctx *c)
     struct sp_addr addr;
     struct sp_frame_spec spec;
     struct sp_sock_opts o;
-    memset(&o, 0, sizeof o);
-    const struct cmd_word *a = cmd__arg(c, 0);
-    if (parse_addr(c, a, &addr) != 0 || framing_opt(c, &spec) != 0)
+    const struct cmd_word *a = target(c, &addr, &spec, &o);
+    if (a == NULL)
         return CMD_FAIL;
     if (addr.kind != SP_ADDR_UDP && addr.kind != SP_ADDR_UNIX_DGRAM)
         return cmd__fail(c, a, 0, "bind is for udp: and unix-dgram:; use listen for streams");
-    o.framing = &spec;
     char err[256] = "";
     uint32_t id = 0;
     if (sp_engine_bind(c->eng, &addr, &o, &id, err, sizeof err) != 0)

@@ -339,6 +339,19 @@ done:
 
 /* Commands that need no socket ------------------------------------------- */
 
+/* Prints text line by line as command output; cuts b's lines in place. */
+static void out_lines(struct cmd_ctx *c, struct sp_buf *b)
+{
+    char *s = (char *)b->data;
+    while (s != NULL && *s != '\0') {
+        char *nl = strchr(s, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        cmd__out(c->q, s);
+        s = nl != NULL ? nl + 1 : NULL;
+    }
+}
+
 int cmd__exec_help(struct cmd_ctx *c)
 {
     struct sp_buf b;
@@ -349,14 +362,7 @@ int cmd__exec_help(struct cmd_ctx *c)
         sp_buf_cleanup(&b);
         return cmd__fail(c, w, 0, "no command \"%.40s\" to explain", w->s);
     }
-    char *s = (char *)b.data;
-    while (s != NULL && *s != '\0') {
-        char *nl = strchr(s, '\n');
-        if (nl != NULL)
-            *nl = '\0';
-        cmd__out(c->q, s);
-        s = nl != NULL ? nl + 1 : NULL;
-    }
+    out_lines(c, &b);
     sp_buf_cleanup(&b);
     return CMD_OK;
 }
@@ -393,14 +399,7 @@ int cmd__exec_lab(struct cmd_ctx *c)
         struct sp_buf b;
         sp_buf_init(&b);
         sp_lab_list(&b);
-        char *s = (char *)b.data;
-        while (s != NULL && *s != '\0') {
-            char *nl = strchr(s, '\n');
-            if (nl != NULL)
-                *nl = '\0';
-            cmd__out(c->q, s);
-            s = nl != NULL ? nl + 1 : NULL;
-        }
+        out_lines(c, &b);
         sp_buf_cleanup(&b);
         return CMD_OK;
     }

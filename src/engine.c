@@ -159,9 +159,8 @@ void sp_engine_poll(struct sp_engine *eng)
     uv_run(&eng->loop, UV_RUN_NOWAIT);
 }
 
-static void watch_closed(uv_handle_t *h)
+static void watch_unlink_free(struct sp_watch *w)
 {
-    struct sp_watch *w = h->data;
     struct sp_engine *eng = w->eng;
     if (w->prev != NULL)
         w->prev->next = w->next;
@@ -170,6 +169,11 @@ static void watch_closed(uv_handle_t *h)
     if (w->next != NULL)
         w->next->prev = w->prev;
     free(w);
+}
+
+static void watch_closed(uv_handle_t *h)
+{
+    watch_unlink_free(h->data);
 }
 
 int sp_engine_destroy(struct sp_engine *eng)
@@ -431,6 +435,29 @@ void sp__sock_names(struct sp_sock *s, int fd)
     s->family = s->la.ss_family;
 }
 
+void sp__sock_bound(struct sp_sock *s, int fd, const struct sockaddr *sa, const char *path,
+                    uint64_t dev, uint64_t ino, enum sp_ev_type type, const char *anywhere)
+{
+    if (path[0] != '\0') {
+        memcpy(s->path, path, sizeof s->path);
+        s->path_dev = dev;
+        s->path_ino = ino;
+        s->unlink_path = 1;
+    }
+    sp__sock_names(s, fd);
+    if (sa->sa_family == AF_INET)
+        s->wildcard = ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+    else if (sa->sa_family == AF_INET6)
+        s->wildcard = memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any, 16) == 0;
+    if (sp__wants(s->eng, type)) {
+        struct sp_event ev = {.type = type, .unread = -1};
+        ev.local = s->local;
+        sp__emit(s->eng, s, &ev);
+    }
+    if (s->wildcard)
+        sp__emit_notice(s, anywhere);
+}
+
 /* ---- per-socket timer ---- */
 
 static void sock_timer_cb(uv_timer_t *t)
@@ -631,44 +658,33 @@ static struct sp_watch *watch_new(struct sp_engine *eng, sp_watch_cb cb, void *u
     return w;
 }
 
-static void watch_unlink_free(struct sp_watch *w)
+/* Every kind of watch fires the same way; a stopped one is only waiting for
+ * its close callback. */
+static void watch_fire(uv_handle_t *h)
 {
-    struct sp_engine *eng = w->eng;
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        eng->watches = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    free(w);
+    struct sp_watch *w = h->data;
+    if (!w->stopped)
+        w->cb(w->ud);
 }
 
 static void watch_poll_cb(uv_poll_t *p, int status, int events)
 {
-    struct sp_watch *w = p->data;
-    if (!w->stopped)
-        w->cb(w->ud);
+    watch_fire((uv_handle_t *)p);
 }
 
 static void watch_timer_cb(uv_timer_t *t)
 {
-    struct sp_watch *w = t->data;
-    if (!w->stopped)
-        w->cb(w->ud);
+    watch_fire((uv_handle_t *)t);
 }
 
 static void watch_signal_cb(uv_signal_t *sg, int signum)
 {
-    struct sp_watch *w = sg->data;
-    if (!w->stopped)
-        w->cb(w->ud);
+    watch_fire((uv_handle_t *)sg);
 }
 
 static void watch_prepare_cb(uv_prepare_t *p)
 {
-    struct sp_watch *w = p->data;
-    if (!w->stopped)
-        w->cb(w->ud);
+    watch_fire((uv_handle_t *)p);
 }
 
 struct sp_watch *sp_engine_watch_fd(struct sp_engine *eng, int fd, sp_watch_cb cb, void *ud)

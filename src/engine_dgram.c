@@ -41,6 +41,26 @@ static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struc
                   addr, addr != NULL ? sa_len(addr) : 0);
 }
 
+/* One recvmsg() into p[0..n) without blocking: the sender lands in *from and
+ * *fromlen, *truncated says the datagram was longer than n. Returns the byte
+ * count, or -1 with errno. */
+static ssize_t recv_dgram(int fd, void *p, size_t n, struct sockaddr_storage *from,
+                          socklen_t *fromlen, int *truncated)
+{
+    struct iovec iov = {p, n};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    memset(from, 0, sizeof *from);
+    msg.msg_name = from;
+    msg.msg_namelen = sizeof *from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t r = recvmsg(fd, &msg, MSG_DONTWAIT);
+    *fromlen = msg.msg_namelen;
+    *truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+    return r;
+}
+
 static void on_unix_dgram(uv_poll_t *p, int status, int events)
 {
     struct sp_sock *s = p->data;
@@ -49,16 +69,10 @@ static void on_unix_dgram(uv_poll_t *p, int status, int events)
         return;
     }
     for (int i = 0; i < DGRAM_BATCH && !s->closed && s->reading; i++) {
-        struct sockaddr_un from;
-        struct iovec iov = {s->eng->rbuf, s->recvsize};
-        struct msghdr msg;
-        memset(&msg, 0, sizeof msg);
-        memset(&from, 0, sizeof from);
-        msg.msg_name = &from;
-        msg.msg_namelen = sizeof from;
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        ssize_t n = recvmsg(s->fd, &msg, MSG_DONTWAIT);
+        struct sockaddr_storage from;
+        socklen_t fromlen;
+        int truncated;
+        ssize_t n = recv_dgram(s->fd, s->eng->rbuf, s->recvsize, &from, &fromlen, &truncated);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -66,8 +80,7 @@ static void on_unix_dgram(uv_poll_t *p, int status, int events)
                 sp__emit_error(s, "recv", -errno);
             return;
         }
-        sp__sock_data(s, s->eng->rbuf, (size_t)n, (msg.msg_flags & MSG_TRUNC) != 0, -1,
-                      (struct sockaddr *)&from, msg.msg_namelen);
+        sp__sock_data(s, s->eng->rbuf, (size_t)n, truncated, -1, (struct sockaddr *)&from, fromlen);
     }
 }
 
@@ -102,22 +115,15 @@ int sp__dgram_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
         return -ENOMEM;
     }
     struct sockaddr_storage from;
-    struct iovec iov = {buf, n};
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    memset(&from, 0, sizeof from);
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
+    socklen_t fromlen;
+    int truncated;
     ssize_t r;
     do
-        r = recvmsg(fd, &msg, MSG_DONTWAIT);
+        r = recv_dgram(fd, buf, n, &from, &fromlen, &truncated);
     while (r < 0 && errno == EINTR);
     int e = errno;
     if (r >= 0)
-        sp__sock_data(s, buf, (size_t)r, (msg.msg_flags & MSG_TRUNC) != 0, unread,
-                      (struct sockaddr *)&from, msg.msg_namelen);
+        sp__sock_data(s, buf, (size_t)r, truncated, unread, (struct sockaddr *)&from, fromlen);
     free(buf);
     if (r < 0) {
         if (e == EAGAIN || e == EWOULDBLOCK) {
@@ -202,28 +208,12 @@ int sp__dgram_bind(struct sp_engine *eng, struct sp_sock *s, const struct sockad
         sp__sock_close(s, "bind failed", 0);
         return r;
     }
-    if (path[0] != '\0') {
-        memcpy(s->path, path, sizeof s->path);
-        s->path_dev = dev;
-        s->path_ino = ino;
-        s->unlink_path = 1;
-    }
     s->established = 1;
-    s->family = sa->sa_family;
-    sp__sock_names(s, fd);
-    if (sa->sa_family == AF_INET)
-        s->wildcard = ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
-    else if (sa->sa_family == AF_INET6)
-        s->wildcard = memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any, 16) == 0;
     if (id != NULL)
         *id = s->id;
-    if (sp__wants(eng, SP_EV_BOUND)) {
-        struct sp_event ev = {.type = SP_EV_BOUND, .unread = -1};
-        ev.local = s->local;
-        sp__emit(eng, s, &ev);
-    }
-    if (s->wildcard)
-        sp__emit_notice(s, "bound on every interface: other machines can send here");
+    /* s->family comes from the kernel's name of the socket. */
+    sp__sock_bound(s, fd, sa, path, dev, ino, SP_EV_BOUND,
+                   "bound on every interface: other machines can send here");
     sp__sock_read_start(s);
     return 0;
 }

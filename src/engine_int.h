@@ -185,6 +185,11 @@ void sp__sock_timer_stop(struct sp_sock *s);
 void sp__sock_close_timer(struct sp_sock *s);
 /* Socket fields from the kernel's view of an open descriptor. */
 void sp__sock_names(struct sp_sock *s, int fd);
+/* A bind or listen on fd took: keeps the Unix path it made (path[0] != 0;
+ * unlinked at close), takes the names, emits type (bound or listening) and
+ * the notice anywhere when sa is a wildcard address. */
+void sp__sock_bound(struct sp_sock *s, int fd, const struct sockaddr *sa, const char *path,
+                    uint64_t dev, uint64_t ino, enum sp_ev_type type, const char *anywhere);
 /* The descriptor of an open socket, -1 if none. */
 int sp__sock_fd(const struct sp_sock *s);
 /* errno name of a libuv error ("ECONNRESET"). */

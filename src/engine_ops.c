@@ -135,13 +135,6 @@ static enum sp_sock_kind connect_kind(const struct sp_addr *a)
     }
 }
 
-static int start_listen(struct sp_engine *eng, struct sp_sock *s, const struct sockaddr *sa,
-                        socklen_t salen, enum sp_sock_kind kind, int backlog,
-                        const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
-{
-    return sp__stream_listen(eng, s, sa, salen, kind, backlog, opts, id, err, errlen);
-}
-
 static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct sp_sock *s = req->data;
@@ -178,8 +171,8 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     switch (s->gai_op) {
     case 'l':
         op = "listen";
-        r = start_listen(s->eng, s, (struct sockaddr *)&ss, len, s->kind, s->backlog_opt, NULL,
-                         NULL, err, sizeof err);
+        r = sp__stream_listen(s->eng, s, (struct sockaddr *)&ss, len, s->kind, s->backlog_opt, NULL,
+                              NULL, err, sizeof err);
         break;
     case 'b':
         op = "bind";
@@ -245,6 +238,34 @@ static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
     return 0;
 }
 
+/* Listens (a listener kind) or binds (a datagram kind) on an address that
+ * needs no resolving; a Unix path goes through the stale-socket rule first. */
+static int start_local(struct sp_engine *eng, const struct sp_addr *addr, enum sp_sock_kind kind,
+                       int backlog, const struct sp_sock_opts *opts, uint32_t *id, char *err,
+                       size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int r = sp__addr_to_sockaddr(addr, &ss, &len, err, errlen);
+    if (r < 0)
+        return r;
+    int listener = kind == SP_SOCK_TCP_LISTEN || kind == SP_SOCK_UNIX_LISTEN;
+    int replaced = 0;
+    if (addr->kind == SP_ADDR_UNIX || addr->kind == SP_ADDR_UNIX_DGRAM) {
+        r = sp__unix_prepare(addr, listener ? SOCK_STREAM : SOCK_DGRAM, &replaced, err, errlen);
+        if (r < 0)
+            return r;
+    }
+    if (listener)
+        r = sp__stream_listen(eng, NULL, (struct sockaddr *)&ss, len, kind, backlog, opts, id, err,
+                              errlen);
+    else
+        r = sp__dgram_bind(eng, NULL, (struct sockaddr *)&ss, len, kind, opts, id, err, errlen);
+    if (r == 0 && replaced)
+        sp__emit_notice(sp__sock_get(eng, *id), "replaced a stale socket file");
+    return r;
+}
+
 int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
@@ -258,22 +279,7 @@ int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
     if (addr->kind == SP_ADDR_TCP && addr->family == AF_UNSPEC &&
         strcmp(addr->host, "localhost") != 0)
         return resolve(eng, addr, 'l', SP_SOCK_TCP_LISTEN, opts, id, err, errlen);
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int r = sp__addr_to_sockaddr(addr, &ss, &len, err, errlen);
-    if (r < 0)
-        return r;
-    int replaced = 0;
-    if (addr->kind == SP_ADDR_UNIX) {
-        r = sp__unix_prepare(addr, SOCK_STREAM, &replaced, err, errlen);
-        if (r < 0)
-            return r;
-    }
-    r = start_listen(eng, NULL, (struct sockaddr *)&ss, len, listen_kind(addr), backlog, opts, id,
-                     err, errlen);
-    if (r == 0 && replaced)
-        sp__emit_notice(sp__sock_get(eng, *id), "replaced a stale socket file");
-    return r;
+    return start_local(eng, addr, listen_kind(addr), backlog, opts, id, err, errlen);
 }
 
 int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
@@ -288,21 +294,7 @@ int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
     enum sp_sock_kind kind = addr->kind == SP_ADDR_UDP ? SP_SOCK_UDP : SP_SOCK_UNIX_DGRAM;
     if (kind == SP_SOCK_UDP && addr->family == AF_UNSPEC && strcmp(addr->host, "localhost") != 0)
         return resolve(eng, addr, 'b', kind, opts, id, err, errlen);
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int r = sp__addr_to_sockaddr(addr, &ss, &len, err, errlen);
-    if (r < 0)
-        return r;
-    int replaced = 0;
-    if (kind == SP_SOCK_UNIX_DGRAM) {
-        r = sp__unix_prepare(addr, SOCK_DGRAM, &replaced, err, errlen);
-        if (r < 0)
-            return r;
-    }
-    r = sp__dgram_bind(eng, NULL, (struct sockaddr *)&ss, len, kind, opts, id, err, errlen);
-    if (r == 0 && replaced)
-        sp__emit_notice(sp__sock_get(eng, *id), "replaced a stale socket file");
-    return r;
+    return start_local(eng, addr, kind, 0, opts, id, err, errlen);
 }
 
 int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,

@@ -231,22 +231,23 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
     }
 }
 
-static void on_stream_written(uv_write_t *w, int status)
+/* One write request finished, whichever handle it went through. */
+static void wreq_done(struct wreq *wr, int status)
 {
-    struct wreq *wr = (struct wreq *)w;
     struct sp_send_op *op = wr->op;
     size_t len = wr->len;
     free(wr);
     pieces_done(op, 1, len, status == 0 ? len : 0, status);
 }
 
+static void on_stream_written(uv_write_t *w, int status)
+{
+    wreq_done((struct wreq *)w, status);
+}
+
 static void on_udp_sent(uv_udp_send_t *u, int status)
 {
-    struct wreq *wr = (struct wreq *)u;
-    struct sp_send_op *op = wr->op;
-    size_t len = wr->len;
-    free(wr);
-    pieces_done(op, 1, len, status == 0 ? len : 0, status);
+    wreq_done((struct wreq *)u, status);
 }
 
 /* Hands wire[a .. b) to the kernel as one write call. */

@@ -37,7 +37,10 @@ void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int trun
     s->chunks++;
     s->bytes_in += n;
     if (sp__wants(eng, SP_EV_RECV)) {
-        char from[SP_ADDR_TEXT_MAX] = "";
+        /* Only the first byte is cleared: `= ""` would zero all of it for
+         * every chunk, and stream sockets never use it. */
+        char from[SP_ADDR_TEXT_MAX];
+        from[0] = '\0';
         struct sp_event ev = {.type = SP_EV_RECV};
         ev.seq = s->chunks;
         ev.off = off;
@@ -493,26 +496,10 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
     s->handle_open = 1;
     s->established = 1;
     s->backlog = (uint64_t)backlog;
-    if (path[0] != '\0') {
-        memcpy(s->path, path, sizeof s->path);
-        s->path_dev = dev;
-        s->path_ino = ino;
-        s->unlink_path = 1;
-    }
-    sp__sock_names(s, fd);
-    if (sa->sa_family == AF_INET)
-        s->wildcard = ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
-    else if (sa->sa_family == AF_INET6)
-        s->wildcard = memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any, 16) == 0;
     if (id != NULL)
         *id = s->id;
-    if (sp__wants(eng, SP_EV_LISTENING)) {
-        struct sp_event ev = {.type = SP_EV_LISTENING, .unread = -1};
-        ev.local = s->local;
-        sp__emit(eng, s, &ev);
-    }
-    if (s->wildcard)
-        sp__emit_notice(s, "listening on every interface: other machines can connect");
+    sp__sock_bound(s, fd, sa, path, dev, ino, SP_EV_LISTENING,
+                   "listening on every interface: other machines can connect");
     sp__kcheck(s);
     sp__sock_read_start(s);
     return 0;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto_int.h"
 #include "sockpit/buf.h"
 
 /* Value of a hex digit, or -1. */
@@ -198,10 +199,9 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-int sp_tokenize(const char *line, struct sp_buf *out, const char **words, int max, size_t *errpos,
-                char *err, size_t errlen)
+int sp__split_words(const char *line, struct sp_buf *out, struct sp__word *words, int max,
+                    void (*col)(void *ctx, size_t c), void *ctx, size_t *errpos)
 {
-    size_t base = out->len;
     int count = 0;
     size_t i = 0;
     for (;;) {
@@ -210,13 +210,10 @@ int sp_tokenize(const char *line, struct sp_buf *out, const char **words, int ma
         if (line[i] == '\0' || line[i] == '#')
             break;
         if (count >= max) {
-            if (errpos != NULL)
-                *errpos = i;
-            if (err != NULL && errlen > 0)
-                snprintf(err, errlen, "too many words (at most %d) at column %zu", max, i + 1);
-            return -1;
+            *errpos = i;
+            return SP__SPLIT_TOO_MANY;
         }
-        count++;
+        struct sp__word w = {.start = out->len, .col = i};
         size_t quote = 0;
         int in_quote = 0;
         for (; line[i] != '\0'; i++) {
@@ -225,6 +222,7 @@ int sp_tokenize(const char *line, struct sp_buf *out, const char **words, int ma
                 break;
             if (c == '"') {
                 in_quote = !in_quote;
+                w.quoted = 1;
                 quote = i;
                 continue;
             }
@@ -232,19 +230,48 @@ int sp_tokenize(const char *line, struct sp_buf *out, const char **words, int ma
                 /* Both characters stay, so that sp_unescape() sees the escape
                  * and an escaped quote never opens or closes a group. */
                 sp_buf_append(out, line + i, 2);
+                if (col != NULL) {
+                    col(ctx, i);
+                    col(ctx, i + 1);
+                }
                 i++;
                 continue;
             }
             sp_buf_appendc(out, (unsigned char)c);
+            if (col != NULL)
+                col(ctx, i);
         }
         if (in_quote) {
-            if (errpos != NULL)
-                *errpos = quote;
-            if (err != NULL && errlen > 0)
-                snprintf(err, errlen, "unterminated quote at column %zu", quote + 1);
-            return -1;
+            *errpos = quote;
+            return SP__SPLIT_QUOTE;
         }
+        w.len = out->len - w.start;
         sp_buf_appendc(out, '\0');
+        if (col != NULL)
+            col(ctx, i);
+        if (words != NULL)
+            words[count] = w;
+        count++;
+    }
+    return count;
+}
+
+int sp_tokenize(const char *line, struct sp_buf *out, const char **words, int max, size_t *errpos,
+                char *err, size_t errlen)
+{
+    size_t base = out->len;
+    size_t pos = 0;
+    int count = sp__split_words(line, out, NULL, max, NULL, NULL, &pos);
+    if (count < 0) {
+        if (errpos != NULL)
+            *errpos = pos;
+        if (err != NULL && errlen > 0) {
+            if (count == SP__SPLIT_TOO_MANY)
+                snprintf(err, errlen, "too many words (at most %d) at column %zu", max, pos + 1);
+            else
+                snprintf(err, errlen, "unterminated quote at column %zu", pos + 1);
+        }
+        return -1;
     }
     /* Pointers are set only now because appending may move out->data; the
      * words sit back to back, each ended by its NUL (a line has none inside). */

@@ -9,23 +9,10 @@
 #include "sockpit/frame.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static int enc_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int enc_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#include "proto_int.h"
 
 /* Writes offset zero bytes and the length field holding value + adjust's
  * inverse, i.e. the field value for a body of body bytes. Returns the number
@@ -35,13 +22,13 @@ static int put_header(const struct sp_frame_spec *s, uint64_t body, unsigned cha
 {
     int64_t value = (int64_t)body - s->adjust;
     if (value < 0)
-        return enc_fail(err, errlen,
+        return sp__fail(err, errlen,
                         "%s of %" PRIu64 " bytes: adjust=%" PRId64
                         " makes the length field negative",
                         what, body, s->adjust);
     uint64_t v = (uint64_t)value;
     if (s->width > 0 && s->width < 8 && v >> (8 * s->width) != 0)
-        return enc_fail(err, errlen, "%s of %" PRIu64 " bytes does not fit a %u-byte length field",
+        return sp__fail(err, errlen, "%s of %" PRIu64 " bytes does not fit a %u-byte length field",
                         what, body, s->width);
     size_t k = 0;
     memset(out, 0, s->offset);
@@ -71,17 +58,17 @@ int sp_frame_encode(const struct sp_frame_spec *spec, size_t len, unsigned flags
     wire->body = 1;
     if (s->kind != SP_FRAME_RAW && s->kind != SP_FRAME_EOF && s->kind != SP_FRAME_FIXED &&
         len > s->max)
-        return enc_fail(err, errlen, "message of %zu bytes is over max=%" PRIu64, len, s->max);
+        return sp__fail(err, errlen, "message of %zu bytes is over max=%" PRIu64, len, s->max);
     switch (s->kind) {
     case SP_FRAME_RAW:
     case SP_FRAME_EOF:
         return 0;
     case SP_FRAME_FIXED:
         if (len > s->fixed)
-            return enc_fail(err, errlen, "message of %zu bytes is longer than fixed:%" PRIu64, len,
+            return sp__fail(err, errlen, "message of %zu bytes is longer than fixed:%" PRIu64, len,
                             s->fixed);
         if (len < s->fixed && !(flags & SP_FRAME_ENC_PAD))
-            return enc_fail(err, errlen,
+            return sp__fail(err, errlen,
                             "message of %zu bytes is shorter than fixed:%" PRIu64
                             " (--pad pads with NUL)",
                             len, s->fixed);
@@ -114,7 +101,7 @@ int sp_frame_encode(const struct sp_frame_spec *spec, size_t len, unsigned flags
     }
     case SP_FRAME_BLOCKS: {
         if (len == 0 && !(flags & SP_FRAME_ENC_END))
-            return enc_fail(err, errlen, "an empty block ends the series: send --end to finish it");
+            return sp__fail(err, errlen, "an empty block ends the series: send --end to finish it");
         if (len > 0) {
             int k = put_header(s, len, wire->head, "block", err, errlen);
             if (k < 0)
@@ -136,7 +123,7 @@ int sp_frame_encode(const struct sp_frame_spec *spec, size_t len, unsigned flags
         return 0;
     }
     }
-    return enc_fail(err, errlen, "unknown framing kind");
+    return sp__fail(err, errlen, "unknown framing kind");
 }
 
 int sp_frame_encode_buf(const struct sp_frame_spec *spec, const unsigned char *msg, size_t len,

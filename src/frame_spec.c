@@ -10,9 +10,10 @@
 #include "sockpit/escape.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "proto_int.h"
 
 void sp_frame_spec_raw(struct sp_frame_spec *spec)
 {
@@ -43,20 +44,6 @@ static const char *kind_name(enum sp_frame_kind k)
     return "?";
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* Unescapes s[0..n) into out (at most SP_FRAME_DELIM_MAX bytes), with the
  * command language's escape syntax. */
 static int unescape_delim(const char *s, size_t n, unsigned char *out, size_t *outlen, char *err,
@@ -72,11 +59,11 @@ static int unescape_delim(const char *s, size_t n, unsigned char *out, size_t *o
         char *at = strstr(why, " at column ");
         if (at != NULL)
             *at = '\0';
-        r = fail(err, errlen, "delimiter: %s", why);
+        r = sp__fail(err, errlen, "delimiter: %s", why);
     } else if (b.len == 0)
-        r = fail(err, errlen, "empty delimiter (write a comma as \\x2c)");
+        r = sp__fail(err, errlen, "empty delimiter (write a comma as \\x2c)");
     else if (b.len > SP_FRAME_DELIM_MAX)
-        r = fail(err, errlen, "delimiter longer than %d bytes", SP_FRAME_DELIM_MAX);
+        r = sp__fail(err, errlen, "delimiter longer than %d bytes", SP_FRAME_DELIM_MAX);
     else {
         memcpy(out, b.data, b.len);
         *outlen = b.len;
@@ -93,14 +80,14 @@ static int parse_size(const char *s, size_t n, int suffix_ok, const char *what, 
     size_t i = 0;
     uint64_t v = 0;
     if (n == 0)
-        return fail(err, errlen, "missing number for %s", what);
+        return sp__fail(err, errlen, "missing number for %s", what);
     for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
         if (v > (UINT64_MAX - 9) / 10)
-            return fail(err, errlen, "number too large for %s", what);
+            return sp__fail(err, errlen, "number too large for %s", what);
         v = v * 10 + (uint64_t)(s[i] - '0');
     }
     if (i == 0)
-        return fail(err, errlen, "bad number '%.*s' for %s", (int)n, s, what);
+        return sp__fail(err, errlen, "bad number '%.*s' for %s", (int)n, s, what);
     if (i < n) {
         uint64_t mul = 0;
         if (suffix_ok && i + 1 == n) {
@@ -111,12 +98,12 @@ static int parse_size(const char *s, size_t n, int suffix_ok, const char *what, 
         }
         if (mul == 0) {
             if (suffix_ok)
-                return fail(err, errlen, "bad size suffix in '%.*s' for %s (use K or M)", (int)n, s,
-                            what);
-            return fail(err, errlen, "bad number '%.*s' for %s", (int)n, s, what);
+                return sp__fail(err, errlen, "bad size suffix in '%.*s' for %s (use K or M)",
+                                (int)n, s, what);
+            return sp__fail(err, errlen, "bad number '%.*s' for %s", (int)n, s, what);
         }
         if (v > UINT64_MAX / mul)
-            return fail(err, errlen, "number too large for %s", what);
+            return sp__fail(err, errlen, "number too large for %s", what);
         v *= mul;
     }
     *out = v;
@@ -136,7 +123,7 @@ static int parse_width(struct sp_frame_spec *spec, const char *s, size_t n, char
         return 0;
     }
     if (n > 6 && memcmp(s, "varint", 6) == 0)
-        return fail(err, errlen, "bad width '%.*s': be/le do not apply to varint", (int)n, s);
+        return sp__fail(err, errlen, "bad width '%.*s': be/le do not apply to varint", (int)n, s);
     for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
         size_t wl = strlen(widths[i].name);
         if (n < wl || memcmp(s, widths[i].name, wl) != 0)
@@ -156,9 +143,9 @@ static int parse_width(struct sp_frame_spec *spec, const char *s, size_t n, char
             spec->little_endian = 0;
         return 0;
     }
-    return fail(err, errlen,
-                "bad width '%.*s' (use u8, u16, u24, u32, u64 with optional be/le, or varint)",
-                (int)n, s);
+    return sp__fail(err, errlen,
+                    "bad width '%.*s' (use u8, u16, u24, u32, u64 with optional be/le, or varint)",
+                    (int)n, s);
 }
 
 static int parse_int(const char *s, size_t n, const char *what, int64_t lo, int64_t hi,
@@ -174,11 +161,11 @@ static int parse_int(const char *s, size_t n, const char *what, int64_t lo, int6
     if (parse_size(s + i, n - i, 0, what, &v, err, errlen) < 0)
         return -1;
     if (v > (uint64_t)INT64_MAX)
-        return fail(err, errlen, "%s out of range", what);
+        return sp__fail(err, errlen, "%s out of range", what);
     int64_t sv = neg ? -(int64_t)v : (int64_t)v;
     if (sv < lo || sv > hi)
-        return fail(err, errlen, "%s=%" PRId64 " out of range (%" PRId64 "..%" PRId64 ")", what, sv,
-                    lo, hi);
+        return sp__fail(err, errlen, "%s=%" PRId64 " out of range (%" PRId64 "..%" PRId64 ")", what,
+                        sv, lo, hi);
     *out = sv;
     return 0;
 }
@@ -190,23 +177,23 @@ static int parse_option(struct sp_frame_spec *spec, const char *s, size_t n, uns
     static const char *const names[] = {"max", "offset", "adjust", "strip"};
     const char *eq = memchr(s, '=', n);
     if (n == 0)
-        return fail(err, errlen, "empty option (stray ',')");
+        return sp__fail(err, errlen, "empty option (stray ',')");
     size_t nl = eq != NULL ? (size_t)(eq - s) : n;
     int which = -1;
     for (int k = 0; k < 4; k++)
         if (strlen(names[k]) == nl && memcmp(s, names[k], nl) == 0)
             which = k;
     if (which < 0)
-        return fail(err, errlen, "unknown option '%.*s' (options: max, offset, adjust, strip)",
-                    (int)nl, s);
+        return sp__fail(err, errlen, "unknown option '%.*s' (options: max, offset, adjust, strip)",
+                        (int)nl, s);
     int lenlike = spec->kind == SP_FRAME_LEN || spec->kind == SP_FRAME_BLOCKS;
     if (spec->kind == SP_FRAME_RAW || spec->kind == SP_FRAME_EOF || (which > 0 && !lenlike))
-        return fail(err, errlen, "option %s is not valid for %s", names[which],
-                    kind_name(spec->kind));
+        return sp__fail(err, errlen, "option %s is not valid for %s", names[which],
+                        kind_name(spec->kind));
     if (eq == NULL)
-        return fail(err, errlen, "option %s needs a value (%s=N)", names[which], names[which]);
+        return sp__fail(err, errlen, "option %s needs a value (%s=N)", names[which], names[which]);
     if (*seen & 1u << which)
-        return fail(err, errlen, "option %s given twice", names[which]);
+        return sp__fail(err, errlen, "option %s given twice", names[which]);
     *seen |= 1u << which;
     const char *v = eq + 1;
     size_t vn = n - nl - 1;
@@ -217,9 +204,9 @@ static int parse_option(struct sp_frame_spec *spec, const char *s, size_t n, uns
         if (parse_size(v, vn, 1, "max", &u, err, errlen) < 0)
             return -1;
         if (u == 0)
-            return fail(err, errlen, "max must be at least 1");
+            return sp__fail(err, errlen, "max must be at least 1");
         if (u > SP_FRAME_MAX_CEILING)
-            return fail(err, errlen, "max over the ceiling of 256M");
+            return sp__fail(err, errlen, "max over the ceiling of 256M");
         spec->max = u;
         return 0;
     case 1:
@@ -247,9 +234,9 @@ int sp_frame_spec_parse(struct sp_frame_spec *spec, const char *text, char *err,
     sp_frame_spec_raw(&s);
     size_t tl = strlen(text);
     if (tl == 0)
-        return fail(err, errlen, "empty framing spec");
+        return sp__fail(err, errlen, "empty framing spec");
     if (tl >= SP_FRAME_SPEC_TEXT_MAX)
-        return fail(err, errlen, "framing spec too long");
+        return sp__fail(err, errlen, "framing spec too long");
     /* The kind runs to ':' or ','; the argument to the first ',' (a comma
      * inside a delimiter is written \x2c). */
     size_t kl = strcspn(text, ":,");
@@ -260,10 +247,10 @@ int sp_frame_spec_parse(struct sp_frame_spec *spec, const char *text, char *err,
             found = 1;
         }
     if (!found)
-        return fail(err, errlen,
-                    "unknown framing kind '%.*s' (raw, eof, fixed:N, line, delim:SEQ, len:W, "
-                    "netstring, decimal:SEQ, blocks:W)",
-                    (int)kl, text);
+        return sp__fail(err, errlen,
+                        "unknown framing kind '%.*s' (raw, eof, fixed:N, line, delim:SEQ, len:W, "
+                        "netstring, decimal:SEQ, blocks:W)",
+                        (int)kl, text);
     const char *p = text + kl;
     const char *arg = NULL;
     size_t argl = 0;
@@ -278,14 +265,15 @@ int sp_frame_spec_parse(struct sp_frame_spec *spec, const char *text, char *err,
     const char *name = kind_name(s.kind);
     if (needs_arg && (arg == NULL || argl == 0)) {
         if (s.kind == SP_FRAME_FIXED)
-            return fail(err, errlen, "missing size: write fixed:N");
+            return sp__fail(err, errlen, "missing size: write fixed:N");
         if (s.kind == SP_FRAME_LEN || s.kind == SP_FRAME_BLOCKS)
-            return fail(err, errlen, "missing width: write %s:u32 (u8 u16 u24 u32 u64 varint)",
-                        name);
-        return fail(err, errlen, "empty delimiter: write %s:SEQ, e.g. %s:\\r\\n", name, name);
+            return sp__fail(err, errlen, "missing width: write %s:u32 (u8 u16 u24 u32 u64 varint)",
+                            name);
+        return sp__fail(err, errlen, "empty delimiter: write %s:SEQ, e.g. %s:\\r\\n", name, name);
     }
     if (!needs_arg && arg != NULL)
-        return fail(err, errlen, "%s takes no argument (trailing ':%.*s')", name, (int)argl, arg);
+        return sp__fail(err, errlen, "%s takes no argument (trailing ':%.*s')", name, (int)argl,
+                        arg);
 
     if (s.kind == SP_FRAME_LEN || s.kind == SP_FRAME_BLOCKS) {
         s.max = SP_FRAME_LEN_MAX_DEFAULT;
@@ -298,7 +286,7 @@ int sp_frame_spec_parse(struct sp_frame_spec *spec, const char *text, char *err,
         if (unescape_delim(arg, argl, s.delim, &s.delim_len, err, errlen) < 0)
             return -1;
         if (s.kind == SP_FRAME_DECIMAL && s.delim[0] >= '0' && s.delim[0] <= '9')
-            return fail(err, errlen, "decimal separator must not start with a digit");
+            return sp__fail(err, errlen, "decimal separator must not start with a digit");
     }
     if (s.kind == SP_FRAME_LINE) {
         s.delim[0] = '\n';
@@ -308,7 +296,7 @@ int sp_frame_spec_parse(struct sp_frame_spec *spec, const char *text, char *err,
         if (parse_size(arg, argl, 1, "fixed:N", &s.fixed, err, errlen) < 0)
             return -1;
         if (s.fixed == 0)
-            return fail(err, errlen, "fixed:N needs N of at least 1");
+            return sp__fail(err, errlen, "fixed:N needs N of at least 1");
     }
 
     unsigned seen = 0;
@@ -321,8 +309,8 @@ int sp_frame_spec_parse(struct sp_frame_spec *spec, const char *text, char *err,
     }
 
     if (s.kind == SP_FRAME_FIXED && s.fixed > s.max)
-        return fail(err, errlen, "fixed:%" PRIu64 " exceeds max=%" PRIu64 " (raise max)", s.fixed,
-                    s.max);
+        return sp__fail(err, errlen, "fixed:%" PRIu64 " exceeds max=%" PRIu64 " (raise max)",
+                        s.fixed, s.max);
     if ((s.kind == SP_FRAME_LEN || s.kind == SP_FRAME_BLOCKS) && !(seen & 1u << 3))
         s.strip = s.width ? s.offset + s.width : SP_FRAME_STRIP_HEADER;
     *spec = s;
