@@ -218,6 +218,9 @@ struct sp_cmdq {
     size_t tap_bytes; /* over all taps */
 
     struct cmd_log *logs;
+    /* The script's current socket: the newest one a command created or a
+     * `wait accepted` took (0: none yet). */
+    uint32_t current;
 };
 
 /* Ends the waiting command: ok, or failed with msg. Resumes the queue. */

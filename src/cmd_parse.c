@@ -139,6 +139,8 @@ int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id)
     }
     uint32_t cur = c->q->hooks.current != NULL ? c->q->hooks.current(c->q->ud) : 0;
     if (cur == 0)
+        cur = c->q->current;
+    if (cur == 0)
         cur = sp_engine_last_id(c->eng);
     if (cur == 0)
         return cmd__fail(c, NULL, 0, "no socket yet: create one with listen, connect or bind");

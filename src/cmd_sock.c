@@ -94,6 +94,7 @@ int cmd__exec_listen(struct cmd_ctx *c)
     uint32_t id = 0;
     if (sp_engine_listen(c->eng, &addr, &o, &id, err, sizeof err) != 0)
         return engine_fail(c, err);
+    c->q->current = id;
     if (addr.kind == SP_ADDR_TCP && addr.family == AF_UNSPEC)
         return wait_created(c, PEND_CREATE, id, "listen");
     return CMD_OK;
@@ -113,6 +114,7 @@ int cmd__exec_connect(struct cmd_ctx *c)
     uint32_t id = 0;
     if (sp_engine_connect(c->eng, &addr, &o, &id, err, sizeof err) != 0)
         return engine_fail(c, err);
+    c->q->current = id;
     return wait_created(c, PEND_CONNECT, id, "connect");
 }
 
@@ -130,6 +132,7 @@ int cmd__exec_bind(struct cmd_ctx *c)
     uint32_t id = 0;
     if (sp_engine_bind(c->eng, &addr, &o, &id, err, sizeof err) != 0)
         return engine_fail(c, err);
+    c->q->current = id;
     if (addr.family == AF_UNSPEC && addr.kind == SP_ADDR_UDP)
         return wait_created(c, PEND_CREATE, id, "bind");
     return CMD_OK;

@@ -135,7 +135,8 @@ const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];
 
 static const char id_rule[] =
     "ID: a socket number (see list). Omitted, it means the current socket (the focused pane; "
-    "in a script the newest socket). A leading unquoted number is taken as the ID when the "
+    "in a script the newest socket a listen, connect or bind created, or the connection the last "
+    "`wait accepted` took). A leading unquoted number is taken as the ID when the "
     "command's other arguments still follow it, so `send 2 hi` sends \"hi\" to socket 2, "
     "while `send 2` sends \"2\"; quote it (`send \"2\" x`) to send digits.";
 

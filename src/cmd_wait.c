@@ -125,6 +125,26 @@ static int eval_expect(struct sp_cmdq *q, char *msg, size_t msglen)
     return same ? 1 : -1;
 }
 
+/* The id of the n-th connection (from 1) the listener accepted: accepted
+ * sockets take ids in the order they were accepted. */
+static uint32_t nth_accepted(struct sp_engine *eng, uint32_t listener, uint64_t n)
+{
+    size_t count = sp_engine_sock_ids(eng, NULL, 0);
+    uint32_t *ids = malloc(count * sizeof *ids);
+    uint32_t found = 0;
+    if (ids == NULL)
+        return 0;
+    count = sp_engine_sock_ids(eng, ids, count);
+    for (size_t i = 0; i < count && found == 0; i++) {
+        struct sp_sock_info in;
+        if (ids[i] > listener && sp_engine_sock_info(eng, ids[i], &in) == 0 &&
+            in.parent == listener && --n == 0)
+            found = ids[i];
+    }
+    free(ids);
+    return found;
+}
+
 static int eval_wait(struct sp_cmdq *q, const struct sp_event *ev, const struct sp_sock_info *in,
                      char *msg, size_t msglen)
 {
@@ -143,6 +163,7 @@ static int eval_wait(struct sp_cmdq *q, const struct sp_event *ev, const struct 
         struct cmd_tap *t = cmd__tap(q, p->id);
         if (t != NULL && in->accepted > t->accepted_taken) {
             t->accepted_taken++;
+            q->current = nth_accepted(q->eng, p->id, t->accepted_taken);
             return 1;
         }
         break;

@@ -121,6 +121,23 @@ def half_close_by_peer_shows_close_wait_and_we_can_still_send():
         sp.kill()
 
 
+@test
+def omitted_id_follows_what_the_script_made_or_took():
+    # listen + connect on ourselves: the accepted side (3) is newer than the
+    # client (2), yet a bare send goes out through the client the script made;
+    # after `wait accepted` the bare ID means the connection it took.
+    path = os.path.join(tempfile.mkdtemp(prefix="sockpit-"), "s")
+    sp = Sockpit(["--timeout", "20", "-e", "listen unix:" + path, "-e", "connect unix:" + path,
+                  "-e", "send from-client", "-e", "wait 1 accepted", "-e", "expect from-client",
+                  "-e", "send from-server", "-e", "expect 2 from-server", "-e", "quit"])
+    try:
+        assert sp.finish() == 0, sp.of("cmd_error")
+        sent = {e["sock"]: e["text"] for e in sp.of("send")}
+        assert sent == {2: "from-client", 3: "from-server"}, sent
+    finally:
+        sp.kill()
+
+
 BAD_LINES = [
     ("frobnicate", "unknown command"),
     ("listen tcp:99999", "port"),
