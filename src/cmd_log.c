@@ -85,9 +85,17 @@ int cmd__exec_log(struct cmd_ctx *c)
     struct sp_sock_info in;
     if (sp_engine_sock_info(c->eng, id, &in) != 0)
         return cmd__fail(c, NULL, 0, "no socket %u", (unsigned)id);
-    int fd = open(path->s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
+    /* O_NONBLOCK: opening a FIFO nobody reads would block the loop (and
+     * with it --timeout and SIGTERM) for good; it fails with ENXIO instead.
+     * Writes stay blocking, as to any file. */
+    int fd = open(path->s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666);
+    if (fd < 0 && errno == ENXIO)
+        return cmd__fail(c, path, 0, "cannot open %.200s: a FIFO nobody reads", path->s);
     if (fd < 0)
         return cmd__fail(c, path, 0, "cannot open %.200s: %s", path->s, strerror(errno));
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     struct cmd_log *l = calloc(1, sizeof *l);
     if (l == NULL)
         abort();

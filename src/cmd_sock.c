@@ -141,13 +141,20 @@ int cmd__exec_bind(struct cmd_ctx *c)
 /* Appends the file's bytes, refusing more than the write queue holds. */
 static int read_file(struct cmd_ctx *c, const struct cmd_word *w, struct sp_buf *out)
 {
-    int fd = open(w->s, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: opening a FIFO nobody writes to would block the loop
+     * (and with it --timeout and SIGTERM) for good. */
+    int fd = open(w->s, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return cmd__fail(c, w, 0, "cannot open %.200s: %s", w->s, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         close(fd);
         return cmd__fail(c, w, 0, "%.200s is a directory", w->s);
+    }
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        /* Its writer may never finish: the read would block the loop. */
+        close(fd);
+        return cmd__fail(c, w, 0, "%.200s is a FIFO: --file reads files", w->s);
     }
     size_t total = 0;
     unsigned char buf[65536];

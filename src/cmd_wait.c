@@ -249,6 +249,15 @@ static int eval(struct sp_cmdq *q, const struct sp_event *ev, char *msg, size_t 
             return 1;
         return 0;
     case PEND_SEND:
+        /* A failed write ends the op (its repetitions and pieces are
+         * dropped) without a send event; a datagram socket stays open, so
+         * nothing else would ever end the wait. */
+        if (ev != NULL && ev->type == SP_EV_ERROR && ev->op != NULL &&
+            strcmp(ev->op, "send") == 0) {
+            snprintf(msg, msglen, "send failed: %s %s", ev->code ? ev->code : "",
+                     ev->message ? ev->message : "");
+            return -1;
+        }
         if (ev != NULL && ev->type == SP_EV_SEND && p->n > 0)
             p->n--;
         if (p->n == 0 && in.queued == 0)

@@ -41,6 +41,10 @@ static void on_frame(void *ud, const struct sp_frame_ev *fev)
     struct sp_sock *s = ud;
     struct sp_framer *fr = s->fr;
     struct sp_engine *eng = s->eng;
+    /* A subscriber closed the socket mid-chunk: `closed` and `summary` were
+     * its last events, so the rest of the chunk is not decoded into more. */
+    if (s->closed)
+        return;
     /* The fast path when only the count matters (headless --quiet): the
      * decoder then reports only END and ERROR (SP_FRAME_DEC_ENDS_ONLY). A
      * message that began meanwhile is not tracked (meta is 0 after every

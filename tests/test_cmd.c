@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -526,6 +527,30 @@ static void test_cmd_wait_holds_at_once_or_times_out(void **state)
     h_free(&h);
 }
 
+/* A repeated send whose first datagram fails (the peer is gone) ends the
+ * command with the error instead of holding the queue for repetitions that
+ * were dropped. */
+static void test_cmd_send_repeat_fails_when_a_datagram_fails(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    sp_cmdq_set_keep_going(h.q, 1);
+    char line[128];
+    snprintf(line, sizeof line, "bind unix-dgram:@sp-test-%d-gone", (int)getpid());
+    sp_cmdq_push(h.q, line, "t");
+    snprintf(line, sizeof line, "connect unix-dgram:@sp-test-%d-gone", (int)getpid());
+    sp_cmdq_push(h.q, line, "t");
+    sp_cmdq_push(h.q, "close 1", "t");
+    sp_cmdq_push(h.q, "send 2 --repeat 3 --every 20 hi", "t");
+    sp_cmdq_push(h.q, "list", "t");
+    h_run(&h, 0); /* at most 5 s: the send must not wait forever */
+    assert_int_equal(h.nerrors, 1);
+    assert_non_null(strstr(sp_buf_str(&h.errors), "ECONNREFUSED"));
+    assert_non_null(strstr(sp_buf_str(&h.lines), "send 2 --repeat"));
+    assert_non_null(strstr(sp_buf_str(&h.out), "unix-dgram"));
+    h_free(&h);
+}
+
 static void test_cmd_help_and_ui_commands_headless(void **state)
 {
     struct harness h;
@@ -561,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_cmd_expect_mismatch_fails_and_stops_the_queue),
         cmocka_unit_test(test_cmd_expect_reports_messages_it_could_not_keep),
         cmocka_unit_test(test_cmd_wait_holds_at_once_or_times_out),
+        cmocka_unit_test(test_cmd_send_repeat_fails_when_a_datagram_fails),
         cmocka_unit_test(test_cmd_help_and_ui_commands_headless),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

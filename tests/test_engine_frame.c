@@ -311,6 +311,60 @@ static void test_switch_framing_inside_callback(void **state)
     te_done(eng, &r);
 }
 
+/* Closes the socket from inside the first event of the given type. */
+struct closer {
+    struct sp_engine *eng;
+    enum sp_ev_type type;
+    int fired;
+};
+
+static void close_on(void *ud, const struct sp_event *ev)
+{
+    struct closer *x = ud;
+    if (x->fired || ev->type != x->type || ev->sock == 0)
+        return;
+    x->fired = 1;
+    char err[100];
+    assert_int_equal(sp_engine_close(x->eng, ev->sock, err, sizeof err), 0);
+}
+
+/* A socket closed by a subscriber mid-chunk publishes nothing more from that
+ * chunk: `closed` and `summary` are its last events, and the summary counts
+ * every msg that was published. */
+static void test_close_inside_callback_ends_the_messages(void **state)
+{
+    static const struct {
+        enum sp_ev_type type;
+        const char *framing, *data;
+    } cases[] = {
+        {SP_EV_RECV, "line", "a\nb\nc\n"},
+        {SP_EV_MSG, "line", "a\nb\nc\n"},
+        {SP_EV_MSG, "fixed:1", "abc"},
+        {SP_EV_FRAME_ERROR, "line,max=2", "aaaaaaa\nb\nc\n"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct recorder r;
+        struct sp_engine *eng = te_engine(&r, 1);
+        struct closer x = {.eng = eng, .type = cases[k].type};
+        int fd;
+        uint32_t s = framed_pair(eng, &r, cases[k].framing, &fd);
+        sp_engine_subscribe(eng, SP_EV_MASK_ALL, close_on, &x);
+        size_t n = strlen(cases[k].data);
+        assert_int_equal(send(fd, cases[k].data, n, 0), (ssize_t)n);
+        assert_true(te_wait(eng, &r, SP_EV_SUMMARY, s, 1, 2000));
+        te_run_for(eng, 20);
+        long closed = te_index(&r, SP_EV_CLOSED, s);
+        assert_true(closed >= 0);
+        for (size_t i = (size_t)closed + 1; i < r.n; i++)
+            if (r.v[i].ev.sock == s)
+                assert_true(r.v[i].ev.type == SP_EV_SUMMARY || r.v[i].ev.type == SP_EV_STATE);
+        const struct rec *sum = te_nth(&r, SP_EV_SUMMARY, s, 0);
+        assert_int_equal(sum->ev.msgs, te_count(&r, SP_EV_MSG, s));
+        close(fd);
+        te_done(eng, &r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_send_through_encoder),
         cmocka_unit_test(test_msgs_counted_without_subscribers),
         cmocka_unit_test(test_switch_framing_inside_callback),
+        cmocka_unit_test(test_close_inside_callback_ends_the_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -170,6 +170,26 @@ def output_to_a_regular_file_is_complete_and_written_in_blocks():
         assert len(msgs) == 3000 and bytes.fromhex(msgs[-1]["hex"]) == b"line 2999"
 
 
+@test
+def a_fifo_for_send_file_or_log_is_an_error_not_a_hang():
+    # open(2) of a FIFO nobody holds open blocks: the loop, --timeout and
+    # SIGTERM with it. It must fail at once instead.
+    with tempfile.TemporaryDirectory() as tmp:
+        fifo = os.path.join(tmp, "fifo")
+        os.mkfifo(fifo)
+        name = "unix:@sp-fifo-%d" % os.getpid()
+        t0 = time.monotonic()
+        rc, out, err = run(["--keep-going", "--timeout", "5", "-e", "listen " + name, "-e",
+                            "connect " + name, "-e", "send 2 --file " + fifo, "-e",
+                            "log 2 " + fifo, "-e", "send 2 after", "-e", "quit"], timeout=15)
+        assert time.monotonic() - t0 < 4, "blocked on the FIFO"
+        assert rc == 1, (rc, out, err)
+        errors = [l for l in out.splitlines() if b"cmd_error" in l]
+        assert len(errors) == 2, out
+        assert b"send 2 --file" in errors[0] and b"log 2" in errors[1], errors
+        assert b"send #1 5 bytes" in out, out
+
+
 def listening_port(pid):
     """The TCP port process pid listens on, from /proc (no ss needed)."""
     try:
