@@ -166,7 +166,16 @@ static void rep_start(struct sp_send_op *op)
         return;
     }
     if (op->repeat && s->queued + op->wire_len > SP_WRITE_QUEUE_MAX) {
-        sp__emit_notice(s, "write queue full (8 MiB): the remaining repetitions are dropped");
+        /* An error, not a notice: what the user asked for is not done, and
+         * whoever waits for the last repetition must learn that it never
+         * comes. */
+        if (sp__wants(s->eng, SP_EV_ERROR)) {
+            struct sp_event ev = {.type = SP_EV_ERROR, .unread = -1};
+            ev.op = "send";
+            ev.code = "ENOBUFS";
+            ev.message = "write queue full (8 MiB): the remaining repetitions are dropped";
+            sp__emit(s->eng, s, &ev);
+        }
         op->done = 1;
         return;
     }

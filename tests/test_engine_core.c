@@ -345,6 +345,50 @@ static void test_send_split_chunks_delay(void **state)
     te_done(eng, &r);
 }
 
+/* A repetition that would push the queue past 8 MiB (filled meanwhile by
+ * another send) is dropped with an error event, so whoever waits for the
+ * last repetition learns it never comes. */
+static void test_repeat_over_the_queue_cap_is_an_error(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    unsigned port;
+    int lfd = raw_listen(AF_INET, &port, 4);
+    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
+    int fd = raw_accept(eng, lfd, 2000);
+    assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
+    char err[300];
+    size_t one = 1u << 20;
+    unsigned char *p = calloc(1, one);
+    const unsigned char *parts[1] = {p};
+    size_t lens[1] = {one};
+    struct sp_send_req rep = {
+        .parts = parts, .lens = lens, .nparts = 1, .repeat = 4, .every_ms = 500};
+    assert_int_equal(sp_engine_send(eng, c, &rep, err, sizeof err), 0);
+    assert_true(te_wait(eng, &r, SP_EV_SEND, c, 1, 2000)); /* the first repetition */
+    /* The peer reads nothing: fill the kernel and then our queue with other
+     * sends until the cap refuses one, before the next repetition is due. */
+    int refused = 0;
+    for (int i = 0; i < 64 && !refused; i++) {
+        refused =
+            sp_engine_send(eng, c, &(struct sp_send_req){.parts = parts, .lens = lens, .nparts = 1},
+                           err, sizeof err) != 0;
+        te_run_for(eng, 2);
+    }
+    assert_true(refused);
+    assert_true(te_wait(eng, &r, SP_EV_ERROR, c, 1, 3000));
+    const struct rec *e = te_nth(&r, SP_EV_ERROR, c, 0);
+    assert_string_equal(e->op, "send");
+    assert_string_equal(e->code, "ENOBUFS");
+    struct sp_sock_info info;
+    assert_int_equal(sp_engine_sock_info(eng, c, &info), 0);
+    assert_true(info.open); /* the socket itself is fine */
+    free(p);
+    close(fd);
+    close(lfd);
+    te_done(eng, &r);
+}
+
 /* A send that would push the queue past 8 MiB is refused before anything
  * is queued. */
 static void test_write_queue_cap_refuses(void **state)
@@ -650,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_echo_listener),
         cmocka_unit_test(test_send_split_chunks_delay),
         cmocka_unit_test(test_write_queue_cap_refuses),
+        cmocka_unit_test(test_repeat_over_the_queue_cap_is_an_error),
         cmocka_unit_test(test_open_close_cycles_leak_no_fds),
         cmocka_unit_test(test_reentrant_subscribers),
         cmocka_unit_test(test_tcp_ipv6),
