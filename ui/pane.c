@@ -82,7 +82,10 @@ static void settings(struct ui_pane *p, const struct sp_sock_info *si, struct se
     seg(s, role, "%s", si->framing);
     if (!is_listener(si->kind)) {
         seg(s, role, "recv %s", rs);
-        seg(s, si->paused ? UI_R_WARN : role, "%s", si->paused ? "paused" : "reading");
+        /* Reading is a property of an open descriptor; after close the
+         * state line says what happened. */
+        if (si->open)
+            seg(s, si->paused ? UI_R_WARN : role, "%s", si->paused ? "paused" : "reading");
     }
     if (si->echo)
         seg(s, role, "echo");
