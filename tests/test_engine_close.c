@@ -2,18 +2,6 @@
  * states observed through the engine's `state` events. */
 #include "test_engine_util.h"
 
-/* An engine client connected to a raw peer: *peer is the peer's fd. */
-static uint32_t pair(struct sp_engine *eng, struct recorder *r, int *lfd, int *peer)
-{
-    unsigned port;
-    *lfd = raw_listen(AF_INET, &port, 4);
-    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
-    *peer = raw_accept(eng, *lfd, 2000);
-    assert_true(*peer >= 0);
-    assert_true(te_wait(eng, r, SP_EV_CONNECTED, c, 1, 2000));
-    return c;
-}
-
 /* We SHUT_WR: the peer sees EOF, our side goes FIN_WAIT2, and we still
  * receive what the peer sends. */
 static void test_shutdown_wr_fin_wait2_still_receives(void **state)
@@ -21,7 +9,7 @@ static void test_shutdown_wr_fin_wait2_still_receives(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     char err[200];
     assert_int_equal(sp_engine_shutdown(eng, c, SP_SHUT_WR, err, sizeof err), 0);
     assert_true(te_wait(eng, &r, SP_EV_SHUTDOWN, c, 1, 2000));
@@ -57,7 +45,7 @@ static void test_peer_shutdown_close_wait_still_sends(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     assert_int_equal(shutdown(peer, SHUT_WR), 0);
     assert_true(te_wait(eng, &r, SP_EV_EOF, c, 1, 2000));
     assert_true(te_wait_state(eng, &r, c, "CLOSE_WAIT", 2000));
@@ -80,7 +68,7 @@ static void test_shutdown_rd_and_both(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     char err[200];
     assert_int_equal(sp_engine_shutdown(eng, c, SP_SHUT_RD, err, sizeof err), 0);
     assert_string_equal(te_nth(&r, SP_EV_SHUTDOWN, c, 0)->how, "rd");
@@ -99,7 +87,7 @@ static void test_shutdown_rd_and_both(void **state)
 
     /* both at once on a fresh connection */
     int lfd2, peer2;
-    uint32_t c2 = pair(eng, &r, &lfd2, &peer2);
+    uint32_t c2 = te_raw_pair(eng, &r, &lfd2, &peer2);
     assert_int_equal(sp_engine_shutdown(eng, c2, SP_SHUT_BOTH, err, sizeof err), 0);
     assert_true(te_wait(eng, &r, SP_EV_SHUTDOWN, c2, 1, 2000));
     assert_string_equal(te_nth(&r, SP_EV_SHUTDOWN, c2, 0)->how, "both");
@@ -118,7 +106,7 @@ static void test_close_then_time_wait(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     char err[200];
     /* Shown in a pane: its queue sizes are polled while it is open. */
     sp_engine_set_watched(eng, c, 1);
@@ -153,7 +141,7 @@ static void test_peer_closes_first_then_gone(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     close(peer);
     assert_true(te_wait(eng, &r, SP_EV_EOF, c, 1, 2000));
     assert_true(te_wait_state(eng, &r, c, "CLOSE_WAIT", 2000));
@@ -173,7 +161,7 @@ static void test_close_with_unread_data_sends_rst(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     char err[200];
     assert_int_equal(sp_engine_pause(eng, c, err, sizeof err), 0);
     assert_int_equal(send(peer, "unread", 6, 0), 6);
@@ -192,7 +180,7 @@ static void test_reset_sends_rst(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     char err[200];
     assert_int_equal(sp_engine_reset(eng, c, err, sizeof err), 0);
     assert_string_equal(te_nth(&r, SP_EV_CLOSED, c, 0)->reason, "reset by us");
@@ -214,7 +202,7 @@ static void test_write_after_peer_closed_is_an_event(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     close(peer);
     assert_true(te_wait(eng, &r, SP_EV_EOF, c, 1, 2000));
     char err[200];
@@ -245,7 +233,7 @@ static void test_peer_reset_while_reading(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     struct linger lg = {1, 0};
     setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     close(peer);
@@ -269,7 +257,7 @@ static void test_close_delivers_queued_writes(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     const unsigned char *parts[1] = {(const unsigned char *)"0123456789"};
     size_t lens[1] = {10};
     struct sp_send_req req = {.parts = parts,
@@ -301,7 +289,7 @@ static void test_kinfo_and_setopt(void **state)
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
     int lfd, peer;
-    uint32_t c = pair(eng, &r, &lfd, &peer);
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
     char err[200];
     struct sp_kinfo k;
     assert_int_equal(sp_engine_setopt(eng, c, SP_OPT_NODELAY, 1, err, sizeof err), 0);

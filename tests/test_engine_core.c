@@ -130,11 +130,8 @@ static void test_pause_three_writes_resume_coalesces(void **state)
 {
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
-    unsigned port;
-    int lfd = raw_listen(AF_INET, &port, 4);
-    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
-    int fd = raw_accept(eng, lfd, 2000);
-    assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
+    int lfd, fd;
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &fd);
     char err[200];
     assert_int_equal(sp_engine_pause(eng, c, err, sizeof err), 0);
     assert_int_equal(write(fd, "one", 3), 3);
@@ -157,11 +154,8 @@ static void test_manual_recv_reports_unread(void **state)
 {
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
-    unsigned port;
-    int lfd = raw_listen(AF_INET, &port, 4);
-    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
-    int fd = raw_accept(eng, lfd, 2000);
-    assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
+    int lfd, fd;
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &fd);
     char err[200];
     /* Not paused: refused. */
     assert_true(sp_engine_recv_once(eng, c, 4, err, sizeof err) < 0);
@@ -291,11 +285,8 @@ static void test_send_split_chunks_delay(void **state)
 {
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
-    unsigned port;
-    int lfd = raw_listen(AF_INET, &port, 4);
-    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
-    int fd = raw_accept(eng, lfd, 2000);
-    assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
+    int lfd, fd;
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &fd);
     char err[200];
 
     const unsigned char *parts[2] = {(const unsigned char *)"abcde",
@@ -352,11 +343,8 @@ static void test_repeat_over_the_queue_cap_is_an_error(void **state)
 {
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
-    unsigned port;
-    int lfd = raw_listen(AF_INET, &port, 4);
-    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
-    int fd = raw_accept(eng, lfd, 2000);
-    assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
+    int lfd, fd;
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &fd);
     char err[300];
     size_t one = 1u << 20;
     unsigned char *p = calloc(1, one);
@@ -395,11 +383,8 @@ static void test_write_queue_cap_refuses(void **state)
 {
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
-    unsigned port;
-    int lfd = raw_listen(AF_INET, &port, 4);
-    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
-    int fd = raw_accept(eng, lfd, 2000);
-    assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
+    int lfd, fd;
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &fd);
     char err[300];
     size_t big = 3u * 1024 * 1024;
     unsigned char *p = calloc(1, big);

@@ -103,11 +103,8 @@ static void test_socket_event_cap_and_marker(void **state)
 {
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 1);
-    unsigned port;
-    int lfd = raw_listen(AF_INET, &port, 4);
-    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
-    int fd = raw_accept(eng, lfd, 2000);
-    assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
+    int lfd, fd;
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &fd);
     char err[200];
     struct sp_event ev;
     assert_int_equal(sp_hist_dropped(eng, c, &ev), -1);
@@ -148,11 +145,8 @@ static void test_socket_byte_cap(void **state)
 {
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 1);
-    unsigned port;
-    int lfd = raw_listen(AF_INET, &port, 4);
-    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
-    int fd = raw_accept(eng, lfd, 2000);
-    assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
+    int lfd, fd;
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &fd);
     size_t total = 6u * 1024 * 1024, sent = 0;
     unsigned char *buf = malloc(65536);
     memset(buf, 'q', 65536);

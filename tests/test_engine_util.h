@@ -353,6 +353,20 @@ static inline int raw_accept(struct sp_engine *eng, int lfd, uint64_t ms)
     }
 }
 
+/* A client socket of ours connected to a raw listener of the test's:
+ * returns our id, with the listener in *lfd and the accepted peer in *peer. */
+static inline uint32_t te_raw_pair(struct sp_engine *eng, const struct recorder *r, int *lfd,
+                                   int *peer)
+{
+    unsigned port;
+    *lfd = raw_listen(AF_INET, &port, 4);
+    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
+    *peer = raw_accept(eng, *lfd, 2000);
+    assert_true(*peer >= 0);
+    assert_true(te_wait(eng, r, SP_EV_CONNECTED, c, 1, 2000));
+    return c;
+}
+
 /* Reads from a raw socket while turning the loop until n bytes arrived or
  * EOF/error; returns bytes read, or -errno if an error came first. */
 static inline ssize_t raw_read_n(struct sp_engine *eng, int fd, void *buf, size_t n, uint64_t ms)
