@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sockpit/buf.h"
-#include "sockpit/cmd.h"
-#include "sockpit/engine.h"
-#include "sockpit/headless.h"
-#include "sockpit/lab.h"
-#include "sockpit/tui.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/cmd/cmd.h"
+#include "sockpit/engine/engine.h"
+#include "sockpit/headless/headless.h"
+#include "sockpit/cmd/lab.h"
+#include "sockpit/ui/tui.h"
 
 #define SCRIPT_MAX (16u * 1024 * 1024)
 

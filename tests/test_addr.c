@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "sockpit/addr.h"
+#include "sockpit/proto/addr.h"
 #include "testutil.h"
 
 struct good {

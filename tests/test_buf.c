@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "sockpit/buf.h"
+#include "sockpit/proto/buf.h"
 
 static void test_buf_grows_and_stays_terminated(void **state)
 {

@@ -15,10 +15,10 @@
 #include <cmocka.h>
 
 #include "cmd_int.h"
-#include "sockpit/buf.h"
-#include "sockpit/cmd.h"
-#include "sockpit/engine.h"
-#include "sockpit/escape.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/cmd/cmd.h"
+#include "sockpit/engine/engine.h"
+#include "sockpit/proto/escape.h"
 #include "testutil.h"
 
 /* Splitting ---------------------------------------------------------------- */

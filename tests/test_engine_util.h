@@ -23,9 +23,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "sockpit/addr.h"
-#include "sockpit/engine.h"
-#include "sockpit/frame.h"
+#include "sockpit/proto/addr.h"
+#include "sockpit/engine/engine.h"
+#include "sockpit/proto/frame.h"
 
 /* One recorded event: copies of everything an event carries. */
 struct rec {

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "sockpit/buf.h"
-#include "sockpit/escape.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/proto/escape.h"
 #include "testutil.h"
 
 /* Runs sp_unescape on a guarded copy of s[0..n). */

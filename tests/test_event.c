@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "sockpit/buf.h"
-#include "sockpit/event.h"
-#include "sockpit/render.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/proto/event.h"
+#include "sockpit/proto/render.h"
 #include "testutil.h"
 
 /* A strict JSON checker (RFC 8259) for one object whose values are strings,

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "sockpit/buf.h"
-#include "sockpit/frame.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/proto/frame.h"
 #include "testutil.h"
 
 /* The normalised log: B@off (begin), D'bytes' (all DATA up to the next event,

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "sockpit/buf.h"
-#include "sockpit/frame.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/proto/frame.h"
 #include "testutil.h"
 
 static void parse_spec(const char *text, struct sp_frame_spec *spec)

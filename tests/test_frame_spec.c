@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "sockpit/frame.h"
+#include "sockpit/proto/frame.h"
 
 static void assert_same_spec(const struct sp_frame_spec *a, const struct sp_frame_spec *b)
 {

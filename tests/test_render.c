@@ -9,9 +9,10 @@
 
 #include <cmocka.h>
 
-#include "sockpit/buf.h"
-#include "sockpit/escape.h"
-#include "sockpit/render.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/proto/escape.h"
+#include "sockpit/proto/hexdump.h"
+#include "sockpit/proto/render.h"
 #include "testutil.h"
 
 #define U SP_RENDER_UTF8

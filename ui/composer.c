@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sockpit/escape.h"
-#include "sockpit/frame.h"
-#include "sockpit/render.h"
+#include "sockpit/proto/escape.h"
+#include "sockpit/proto/frame.h"
+#include "sockpit/proto/render.h"
 #include "ui.h"
 
 static const int split_steps[] = {0, 1, 2, 3, 5, 8, 16};

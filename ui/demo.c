@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sockpit/cmd.h"
+#include "sockpit/cmd/cmd.h"
 #include "ui.h"
 
 void ui_demo_start(struct sp_tui *t)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sockpit/cmd.h"
+#include "sockpit/cmd/cmd.h"
 #include "ui.h"
 
 void ui_box_close(struct sp_tui *t)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sockpit/cmd.h"
+#include "sockpit/cmd/cmd.h"
 #include "ui.h"
 
 #define STATUS_INFO_MS  8000

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sockpit/cmd.h"
-#include "sockpit/tui.h"
+#include "sockpit/cmd/cmd.h"
+#include "sockpit/ui/tui.h"
 #include "ui.h"
 
 #define FRAME_MS   33

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sockpit/buf.h"
-#include "sockpit/engine.h"
-#include "sockpit/render.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/engine/engine.h"
+#include "sockpit/proto/render.h"
 
 struct sp_cmdq;
 struct sp_tui;

@@ -8,7 +8,7 @@
 
 #include <sys/socket.h>
 
-#include "sockpit/addr.h"
+#include "sockpit/proto/addr.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

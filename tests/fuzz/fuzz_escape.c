@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sockpit/buf.h"
-#include "sockpit/escape.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/proto/escape.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sockpit/frame.h"
+#include "sockpit/proto/frame.h"
 
 #define SPEC_BYTES 11
 

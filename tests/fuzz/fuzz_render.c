@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sockpit/buf.h"
-#include "sockpit/escape.h"
-#include "sockpit/render.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/proto/escape.h"
+#include "sockpit/proto/hexdump.h"
+#include "sockpit/proto/render.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

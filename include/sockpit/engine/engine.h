@@ -1,0 +1,230 @@
+/* The socket engine: one libuv loop, a table of sockets, an event stream.
+ *
+ * Every operation takes a socket id (from 1, in creation order; accepted
+ * connections take the next number) and returns 0 or a negative error with a
+ * one-line reason in err. A failing call changes nothing. What happens later
+ * (connected, data, errors, close) is published as events (event.h) to every
+ * subscriber, in order. Front ends never see libuv: they use the loop through
+ * the sp_engine_watch_* helpers below. */
+#ifndef SOCKPIT_ENGINE_H
+#define SOCKPIT_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockpit/proto/addr.h"
+#include "sockpit/proto/event.h"
+#include "sockpit/proto/frame.h"
+
+struct sp_engine;
+
+#define SP_RECVSIZE_DEFAULT   (64u * 1024)
+#define SP_RECVSIZE_MAX       (1024u * 1024)
+#define SP_WRITE_QUEUE_MAX    (8u * 1024 * 1024)
+#define SP_CONNECT_TIMEOUT_MS 10000
+#define SP_BACKLOG_DEFAULT    511
+#define SP_HIST_EVENTS_MAX    10000
+#define SP_HIST_BYTES_MAX     (4u * 1024 * 1024)
+#define SP_HIST_GLOBAL_MAX    (256u * 1024 * 1024)
+#define SP_KSTATE_POLL_MS     100
+/* Block lengths recorded per `blocks` message at most (msg events). */
+#define SP_EV_BLOCKS_MAX 4096
+
+/* Engine-wide settings, fixed at creation. */
+struct sp_engine_opts {
+    int keep_history;            /* keep per-socket event logs (the TUI and `log` read them) */
+    int keep_data;               /* keep payload bytes in the history (else metadata only) */
+    uint64_t connect_timeout_ms; /* 0: SP_CONNECT_TIMEOUT_MS */
+};
+
+/* Creates an engine (and ignores SIGPIPE). Returns 0 or a negative error. */
+int sp_engine_new(struct sp_engine **out, const struct sp_engine_opts *opts);
+/* Closes every socket (as `reset` does), runs the loop until all handles are
+ * closed, and frees the engine. Not from inside an event callback. */
+void sp_engine_free(struct sp_engine *eng);
+/* sp_engine_free() that returns what uv_loop_close() said: 0 when every
+ * handle was closed (tests assert it), UV_EBUSY if one leaked. */
+int sp_engine_destroy(struct sp_engine *eng);
+/* Runs the loop until sp_engine_stop() (returns 0) or until nothing is left to
+ * do (returns 1). */
+int sp_engine_run(struct sp_engine *eng);
+void sp_engine_stop(struct sp_engine *eng);
+/* Runs one non-blocking loop iteration (tests). */
+void sp_engine_poll(struct sp_engine *eng);
+/* Nanoseconds since the engine started (monotonic): the `t` of events. */
+uint64_t sp_engine_now_ns(const struct sp_engine *eng);
+
+/* Subscribers. mask selects event types (SP_EV_MASK_ALL for all); the engine
+ * skips building events nobody asked for. A subscriber may unsubscribe itself
+ * or others from inside a callback. Returns a subscription id > 0. */
+typedef void (*sp_event_cb)(void *ud, const struct sp_event *ev);
+int sp_engine_subscribe(struct sp_engine *eng, uint32_t mask, sp_event_cb cb, void *ud);
+void sp_engine_unsubscribe(struct sp_engine *eng, int sub);
+/* Publishes an event that did not come from a socket (cmd_error, notice). */
+void sp_engine_emit(struct sp_engine *eng, const struct sp_event *ev);
+
+/* Per-socket options given at creation. */
+struct sp_sock_opts {
+    const struct sp_frame_spec *framing; /* NULL: raw */
+    int echo;                            /* listener: for every accepted socket */
+    int backlog;                         /* 0: default */
+    uint64_t timeout_ms;                 /* connect; 0: engine default */
+};
+
+/* Creating sockets. On success *id is the new socket; the outcome arrives as
+ * `listening` / `connected` / `bound`, or `error` then `closed`. Literal
+ * addresses bind synchronously, so EADDRINUSE, a bad Unix path or a refused
+ * existing file fail the call itself (and create nothing); for them
+ * `listening` / `bound` is published before the call returns (*id and
+ * sp_engine_last_id() are already set). Host names resolve asynchronously;
+ * connect outcomes always arrive after the call returned. A Unix listener
+ * replaces a stale socket file (with a notice) and removes its file when
+ * closed; unix-dgram connect binds an automatic abstract address so that
+ * replies can come back. */
+int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
+                     const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen);
+int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
+                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen);
+int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
+                   const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen);
+
+/* One `send`. parts are written as one message: under a framing the parts
+ * together are the message body (head + parts + tail, one writev); raw sends
+ * them as they are. split/chunks cut the wire bytes into separate writes with
+ * delay_ms between them; repeat sends the whole again every every_ms. The
+ * `send` event follows when the last write of one repetition completed. */
+struct sp_send_req {
+    const unsigned char *const *parts;
+    const size_t *lens;
+    size_t nparts;
+    int raw;                  /* bypass the socket's framing */
+    int end;                  /* blocks: send the zero block (after the data, if any) */
+    int pad;                  /* fixed: pad with NUL */
+    const struct sp_addr *to; /* datagram sockets: destination (else the connected peer) */
+    size_t split;             /* > 0: writes of at most split bytes */
+    const size_t *chunks;     /* explicit write sizes (the rest goes in a last write) */
+    size_t nchunks;
+    uint64_t delay_ms; /* between the writes of split/chunks */
+    uint64_t repeat;   /* total sends; 0 or 1 = once */
+    uint64_t every_ms;
+};
+/* Refused (nothing sent) when the socket cannot send, the framing rejects the
+ * message, or the write queue would exceed SP_WRITE_QUEUE_MAX. */
+int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req *req, char *err,
+                   size_t errlen);
+
+int sp_engine_set_framing(struct sp_engine *eng, uint32_t id, const struct sp_frame_spec *spec,
+                          char *err, size_t errlen);
+int sp_engine_set_recvsize(struct sp_engine *eng, uint32_t id, size_t n, char *err, size_t errlen);
+int sp_engine_pause(struct sp_engine *eng, uint32_t id, char *err, size_t errlen);
+int sp_engine_resume(struct sp_engine *eng, uint32_t id, char *err, size_t errlen);
+/* One read of up to n bytes (0: the recv size) while paused; the recv event
+ * carries the unread count measured just before. */
+int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err, size_t errlen);
+
+enum sp_shut { SP_SHUT_WR = 1, SP_SHUT_RD = 2, SP_SHUT_BOTH = 3 };
+int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, char *err,
+                       size_t errlen);
+/* Graceful: queued writes are delivered first (bounded by the connect
+ * timeout), then close(2); the kernel sends RST if unread data remains. */
+int sp_engine_close(struct sp_engine *eng, uint32_t id, char *err, size_t errlen);
+/* Abortive: SO_LINGER 0, queued writes dropped, RST sent. */
+int sp_engine_reset(struct sp_engine *eng, uint32_t id, char *err, size_t errlen);
+/* Closes every open socket as sp_engine_close() does. */
+void sp_engine_close_all(struct sp_engine *eng);
+
+enum sp_sockopt {
+    SP_OPT_NODELAY,
+    SP_OPT_CORK,
+    SP_OPT_KEEPALIVE,
+    SP_OPT_RCVBUF,
+    SP_OPT_SNDBUF,
+    SP_OPT_LINGER, /* seconds; -1 = off */
+};
+int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, long value, char *err,
+                     size_t errlen);
+int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, size_t errlen);
+
+/* Our side and the peer's side of a connection, tracked separately. */
+#define SP_OURS_SHUT_WR 0x1 /* FIN sent (shutdown wr, or close) */
+#define SP_OURS_SHUT_RD 0x2
+#define SP_OURS_CLOSED  0x4
+#define SP_PEER_FIN     0x1 /* recv returned 0 */
+#define SP_PEER_RST     0x2 /* ECONNRESET seen */
+
+/* A copy of one socket's state for display and commands. */
+struct sp_sock_info {
+    uint32_t id;
+    uint32_t parent; /* accepted: the listener; else 0 */
+    enum sp_sock_kind kind;
+    char local[SP_ADDR_TEXT_MAX]; /* raw text: render before showing */
+    char peer[SP_ADDR_TEXT_MAX];
+    char framing[SP_FRAME_SPEC_TEXT_MAX];
+    struct sp_frame_spec spec;
+    size_t recvsize;
+    int connecting; /* connect or name resolution in progress */
+    int open;       /* the descriptor is open */
+    int paused;
+    int echo;
+    int wildcard;   /* listening on 0.0.0.0 or :: */
+    unsigned ours;  /* SP_OURS_* */
+    unsigned peers; /* SP_PEER_* */
+    char tcp[16];   /* kernel TCP state name, "" if none, "gone" once forgotten */
+    int64_t unread; /* SIOCINQ at the last poll, -1 unknown */
+    int64_t unsent; /* SIOCOUTQ at the last poll, -1 unknown */
+    size_t queued;  /* bytes in our write queue not yet written */
+    uint64_t bytes_in, bytes_out, chunks, msgs, sends, accepted;
+    char close_reason[64];
+};
+int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info *out);
+/* Fills ids with every socket the engine knows (open or closed, in id order);
+ * returns how many there are (may exceed max). */
+size_t sp_engine_sock_ids(struct sp_engine *eng, uint32_t *ids, size_t max);
+/* The most recently created socket, 0 if none. */
+uint32_t sp_engine_last_id(const struct sp_engine *eng);
+
+/* Kernel view (`info`). Fields the kernel does not report for the socket's
+ * kind are -1. */
+struct sp_kinfo {
+    char tcp[16];
+    int64_t rtt_us, rttvar_us, unacked, retrans, cwnd, pmtu;
+    int64_t unread, unsent;
+    int64_t rcvbuf, sndbuf;
+    int64_t nodelay, cork, keepalive, linger;
+};
+int sp_engine_kinfo(struct sp_engine *eng, uint32_t id, struct sp_kinfo *out, char *err,
+                    size_t errlen);
+/* Marks a socket as shown (its kernel state is polled every 100 ms) or not. */
+void sp_engine_set_watched(struct sp_engine *eng, uint32_t id, int watched);
+
+/* History: each socket's bounded event log, by absolute index (the first event
+ * ever logged for the socket is 0). Indices below sp_hist_begin() were
+ * dropped. sp_hist_get() fills out with pointers valid until the loop runs
+ * again or another engine call is made; returns 0, or -1 for an index not (or
+ * no longer) kept. */
+uint64_t sp_hist_begin(struct sp_engine *eng, uint32_t id);
+uint64_t sp_hist_end(struct sp_engine *eng, uint32_t id);
+int sp_hist_get(struct sp_engine *eng, uint32_t id, uint64_t idx, struct sp_event *out);
+/* The "N events dropped" marker (SP_EV_DROPPED, dropped = sp_hist_begin())
+ * to show before the oldest kept event. Returns 0, or -1 if nothing was
+ * dropped. */
+int sp_hist_dropped(struct sp_engine *eng, uint32_t id, struct sp_event *out);
+
+/* The loop, for front ends that must not include uv.h. A watch is freed by
+ * sp_watch_stop() (safe from inside its own callback). */
+struct sp_watch;
+typedef void (*sp_watch_cb)(void *ud);
+/* Timer and fd watches keep sp_engine_run() going; signal and prepare
+ * watches do not. */
+/* cb when fd is readable. */
+struct sp_watch *sp_engine_watch_fd(struct sp_engine *eng, int fd, sp_watch_cb cb, void *ud);
+/* cb after first_ms, then every repeat_ms (0: once). */
+struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms, uint64_t repeat_ms,
+                                       sp_watch_cb cb, void *ud);
+struct sp_watch *sp_engine_watch_signal(struct sp_engine *eng, int signum, sp_watch_cb cb,
+                                        void *ud);
+/* cb once per loop iteration, just before the loop waits: the place to draw. */
+struct sp_watch *sp_engine_watch_prepare(struct sp_engine *eng, sp_watch_cb cb, void *ud);
+void sp_watch_stop(struct sp_watch *w);
+
+#endif

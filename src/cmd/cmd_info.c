@@ -1,0 +1,210 @@
+/* `list` (a table of sockets) and `info` (the kernel's view of one). Both
+ * print through the output hook; addresses and paths can come from peers,
+ * so they are rendered safe before they are padded into columns. */
+#include "cmd_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockpit/engine/engine.h"
+#include "sockpit/proto/render.h"
+
+#define LIST_COLS 9
+
+/* Our one-word summary of a socket's life, both directions. */
+static void state_text(const struct sp_sock_info *in, char *buf, size_t len)
+{
+    const char *base;
+    if (in->connecting)
+        base = "connecting";
+    else if (!in->open)
+        base = "closed";
+    else if (in->kind == SP_SOCK_TCP_LISTEN || in->kind == SP_SOCK_UNIX_LISTEN)
+        base = "listening";
+    else
+        base = "open";
+    snprintf(buf, len, "%s%s%s%s%s%s", base,
+             (in->ours & SP_OURS_SHUT_WR) && in->open ? ",wr-shut" : "",
+             (in->ours & SP_OURS_SHUT_RD) && in->open ? ",rd-shut" : "",
+             (in->peers & SP_PEER_FIN) ? ",peer-fin" : "", (in->peers & SP_PEER_RST) ? ",rst" : "",
+             in->paused && in->open ? ",paused" : "");
+}
+
+static void cell_safe(struct sp_buf *b, const char *s)
+{
+    sp_render(b, s, strlen(s), SP_RENDER_UTF8);
+}
+
+int cmd__exec_list(struct cmd_ctx *c)
+{
+    size_t n = sp_engine_sock_ids(c->eng, NULL, 0);
+    if (n == 0) {
+        cmd__out(c->q, "no sockets (create one with listen, connect or bind)");
+        return CMD_OK;
+    }
+    uint32_t *ids = calloc(n, sizeof *ids);
+    struct sp_buf *cells = calloc((n + 1) * LIST_COLS, sizeof *cells);
+    if (ids == NULL || cells == NULL)
+        abort();
+    n = sp_engine_sock_ids(c->eng, ids, n);
+    static const char *const head[LIST_COLS] = {"ID",    "KIND", "LOCAL", "PEER", "FRAMING",
+                                                "STATE", "TCP",  "IN",    "OUT"};
+    size_t width[LIST_COLS] = {0};
+    size_t rows = 0;
+    for (int k = 0; k < LIST_COLS; k++)
+        sp_buf_appends(&cells[k], head[k]);
+    rows++;
+    for (size_t i = 0; i < n; i++) {
+        struct sp_sock_info in;
+        if (sp_engine_sock_info(c->eng, ids[i], &in) != 0)
+            continue;
+        struct sp_buf *r = &cells[rows * LIST_COLS];
+        char st[96];
+        state_text(&in, st, sizeof st);
+        if (in.parent != 0)
+            sp_buf_appendf(&r[0], "%" PRIu32 "<%" PRIu32, in.id, in.parent);
+        else
+            sp_buf_appendf(&r[0], "%" PRIu32, in.id);
+        sp_buf_appends(&r[1], sp_sock_kind_name(in.kind));
+        cell_safe(&r[2], in.local[0] ? in.local : "-");
+        cell_safe(&r[3], in.peer[0] ? in.peer : "-");
+        cell_safe(&r[4], in.framing[0] ? in.framing : "raw");
+        sp_buf_appends(&r[5], st);
+        cell_safe(&r[6], in.tcp[0] ? in.tcp : "-");
+        sp_buf_appendf(&r[7], "%" PRIu64, in.bytes_in);
+        sp_buf_appendf(&r[8], "%" PRIu64, in.bytes_out);
+        rows++;
+    }
+    for (size_t r = 0; r < rows; r++)
+        for (int k = 0; k < LIST_COLS; k++) {
+            const struct sp_buf *b = &cells[r * LIST_COLS + k];
+            size_t w = sp_render_width(sp_buf_str(b), b->len);
+            if (w > width[k])
+                width[k] = w;
+        }
+    struct sp_buf line;
+    sp_buf_init(&line);
+    for (size_t r = 0; r < rows; r++) {
+        sp_buf_reset(&line);
+        for (int k = 0; k < LIST_COLS; k++) {
+            const struct sp_buf *b = &cells[r * LIST_COLS + k];
+            size_t w = sp_render_width(sp_buf_str(b), b->len);
+            int right = k == 0 || k >= 7; /* numbers line up on the right */
+            if (right)
+                for (size_t s = w; s < width[k]; s++)
+                    sp_buf_appendc(&line, ' ');
+            sp_buf_append(&line, b->data, b->len);
+            if (k < LIST_COLS - 1 && !right)
+                for (size_t s = w; s < width[k]; s++)
+                    sp_buf_appendc(&line, ' ');
+            if (k < LIST_COLS - 1)
+                sp_buf_appends(&line, "  ");
+        }
+        /* Trailing spaces from empty last columns help nobody. */
+        while (line.len > 0 && line.data[line.len - 1] == ' ')
+            line.data[--line.len] = '\0';
+        cmd__out(c->q, sp_buf_str(&line));
+    }
+    sp_buf_cleanup(&line);
+    for (size_t i = 0; i < (n + 1) * LIST_COLS; i++)
+        sp_buf_cleanup(&cells[i]);
+    free(cells);
+    free(ids);
+    return CMD_OK;
+}
+
+/* "N" or "n/a" for values the kernel did not report. */
+static const char *num(char *buf, size_t len, int64_t v)
+{
+    if (v < 0)
+        return "n/a";
+    snprintf(buf, len, "%" PRId64, v);
+    return buf;
+}
+
+static const char *flag(int64_t v)
+{
+    return v < 0 ? "n/a" : v ? "on" : "off";
+}
+
+int cmd__exec_info(struct cmd_ctx *c)
+{
+    uint32_t id;
+    if (cmd__take_id(c, 0, &id) != 0 || cmd__want_args(c, 0, 0) != 0)
+        return CMD_FAIL;
+    struct sp_sock_info in;
+    if (sp_engine_sock_info(c->eng, id, &in) != 0)
+        return cmd__fail(c, NULL, 0, "no socket %u", (unsigned)id);
+    struct sp_kinfo k;
+    char err[256] = "";
+    int have_k = sp_engine_kinfo(c->eng, id, &k, err, sizeof err) == 0;
+    struct sp_buf b;
+    sp_buf_init(&b);
+    char st[96], n1[32], n2[32], n3[32], n4[32];
+    state_text(&in, st, sizeof st);
+    sp_buf_appendf(&b, "socket %u %s ", (unsigned)id, sp_sock_kind_name(in.kind));
+    cell_safe(&b, in.local[0] ? in.local : "-");
+    if (in.peer[0]) {
+        sp_buf_appends(&b, " <-> ");
+        cell_safe(&b, in.peer);
+    }
+    sp_buf_appendf(&b, "  [%s]", st);
+    cmd__out(c->q, sp_buf_str(&b));
+    sp_buf_reset(&b);
+    sp_buf_appends(&b, "  framing ");
+    cell_safe(&b, in.framing[0] ? in.framing : "raw");
+    sp_buf_appendf(&b, ", recv size %zu, %s, echo %s", in.recvsize,
+                   in.paused ? "paused" : "reading", in.echo ? "on" : "off");
+    cmd__out(c->q, sp_buf_str(&b));
+    sp_buf_reset(&b);
+    sp_buf_appendf(&b,
+                   "  in %" PRIu64 " bytes (%" PRIu64 " chunks, %" PRIu64 " msgs), out %" PRIu64
+                   " bytes (%" PRIu64 " sends), %zu queued",
+                   in.bytes_in, in.chunks, in.msgs, in.bytes_out, in.sends, in.queued);
+    cmd__out(c->q, sp_buf_str(&b));
+    if (!in.open && in.close_reason[0]) {
+        sp_buf_reset(&b);
+        sp_buf_appends(&b, "  closed: ");
+        cell_safe(&b, in.close_reason);
+        cmd__out(c->q, sp_buf_str(&b));
+    }
+    if (!have_k) {
+        sp_buf_reset(&b);
+        sp_buf_appends(&b, "  kernel: ");
+        cell_safe(&b, err[0] ? err : "no kernel view");
+        cmd__out(c->q, sp_buf_str(&b));
+        sp_buf_cleanup(&b);
+        return CMD_OK;
+    }
+    sp_buf_reset(&b);
+    sp_buf_appends(&b, "  tcp state ");
+    cell_safe(&b, k.tcp[0] ? k.tcp : "n/a");
+    cmd__out(c->q, sp_buf_str(&b));
+    sp_buf_reset(&b);
+    if (k.rtt_us >= 0)
+        sp_buf_appendf(&b, "  rtt %.3f ms (var %.3f ms), unacked %s, retrans %s, cwnd %s, pmtu %s",
+                       (double)k.rtt_us / 1000.0,
+                       (double)(k.rttvar_us < 0 ? 0 : k.rttvar_us) / 1000.0,
+                       num(n1, sizeof n1, k.unacked), num(n2, sizeof n2, k.retrans),
+                       num(n3, sizeof n3, k.cwnd), num(n4, sizeof n4, k.pmtu));
+    else
+        sp_buf_appends(&b, "  rtt n/a");
+    cmd__out(c->q, sp_buf_str(&b));
+    sp_buf_reset(&b);
+    sp_buf_appendf(&b, "  unread %s (SIOCINQ), unsent %s (SIOCOUTQ)", num(n1, sizeof n1, k.unread),
+                   num(n2, sizeof n2, k.unsent));
+    cmd__out(c->q, sp_buf_str(&b));
+    sp_buf_reset(&b);
+    sp_buf_appendf(&b, "  rcvbuf %s, sndbuf %s", num(n1, sizeof n1, k.rcvbuf),
+                   num(n2, sizeof n2, k.sndbuf));
+    cmd__out(c->q, sp_buf_str(&b));
+    sp_buf_reset(&b);
+    sp_buf_appendf(&b, "  nodelay %s, cork %s, keepalive %s, linger %s", flag(k.nodelay),
+                   flag(k.cork), flag(k.keepalive),
+                   k.linger < 0 ? "off" : num(n1, sizeof n1, k.linger));
+    cmd__out(c->q, sp_buf_str(&b));
+    sp_buf_cleanup(&b);
+    return CMD_OK;
+}

@@ -1,0 +1,279 @@
+/* Internals of the command layer (src/cmd*.c): the table entry, a parsed
+ * line, the queue and the one command that may be waiting. Not installed:
+ * front ends use include/sockpit/cmd.h only. */
+#ifndef SOCKPIT_CMD_INT_H
+#define SOCKPIT_CMD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockpit/proto/buf.h"
+#include "sockpit/cmd/cmd.h"
+#include "sockpit/proto/event.h"
+
+struct sp_engine;
+struct sp_watch;
+
+#define CMD_WORDS_MAX 256
+#define CMD_OPTS_MAX  16
+#define CMD_ERR_MAX   512
+
+/* What an exec function returns. */
+#define CMD_OK      0
+#define CMD_FAIL    (-1)
+#define CMD_PENDING 1 /* the queue waits until cmd__finish() */
+
+/* One option a command accepts. */
+struct cmd_opt {
+    const char *name; /* "--framing" */
+    const char *arg;  /* value placeholder ("SPEC"), NULL for a flag */
+    const char *help;
+};
+
+#define CMD_F_UI 0x1 /* front-end command: handed to hooks->ui_command */
+
+struct cmd_ctx;
+
+/* One command (tmux's cmd_entry). usage is the full synopsis shown by help
+ * and the README; a unit test checks that it names every option. */
+struct cmd_entry {
+    const char *name;
+    const char *usage;
+    const char *summary;        /* one line */
+    const char *help;           /* more, or NULL */
+    const struct cmd_opt *opts; /* ends with a NULL name; NULL for none */
+    int min_args, max_args;     /* positional words including [ID]; max -1: any */
+    unsigned flags;
+    int (*exec)(struct cmd_ctx *c);
+};
+
+/* A word of a line as the tokenizer sees it, plus where it stood. */
+struct cmd_word {
+    const char *s; /* quotes removed, backslash escapes kept */
+    size_t len;
+    size_t col;     /* 0-based column of its first character */
+    size_t cols_at; /* index into cmd_split.cols of the column of s[0] */
+    int quoted;     /* had a double quote: never an option or an ID */
+};
+
+/* A split line. Words point into text; cols maps every word byte (and each
+ * word's terminator) to its column in the line, so errors inside a word
+ * point at the right character even after quotes were removed. */
+struct cmd_split {
+    struct sp_buf text;
+    size_t *cols;
+    size_t ncols, capcols;
+    struct cmd_word words[CMD_WORDS_MAX];
+    int n;
+};
+
+void cmd__split_init(struct cmd_split *sp);
+void cmd__split_cleanup(struct cmd_split *sp);
+/* Splits line by the rules of sp_tokenize(); returns the word count or -1
+ * with a reason in err and the column in *errcol. */
+int cmd__split(struct cmd_split *sp, const char *line, size_t *errcol, char *err, size_t errlen);
+/* Column in the line of byte i of w. */
+size_t cmd__word_col(const struct cmd_split *sp, const struct cmd_word *w, size_t i);
+
+/* A parsed line being executed. */
+struct cmd_ctx {
+    struct sp_cmdq *q;
+    struct sp_engine *eng;
+    const struct cmd_entry *ent;
+    const char *line;
+    const char *origin;
+    struct cmd_split *sp;
+    const struct cmd_word *argv[CMD_WORDS_MAX]; /* positional words */
+    int argc;
+    int arg0;                                  /* first positional not yet consumed */
+    const struct cmd_word *optv[CMD_OPTS_MAX]; /* value (or the flag word itself) */
+    char err[CMD_ERR_MAX];
+    size_t errcol; /* SIZE_MAX: no column */
+};
+
+/* Records an error (printf-style, our own format) at byte i of w (w may be
+ * NULL: no column). Returns CMD_FAIL. */
+int cmd__fail(struct cmd_ctx *c, const struct cmd_word *w, size_t i, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The word given for option name (its value, or the flag word), or NULL. */
+const struct cmd_word *cmd__opt(const struct cmd_ctx *c, const char *name);
+/* Positional words left after the ones consumed. */
+int cmd__nargs(const struct cmd_ctx *c);
+const struct cmd_word *cmd__arg(const struct cmd_ctx *c, int i);
+/* The [ID] rule: the first positional word is a socket id when it is all
+ * digits, unquoted, and at least min_rest words follow it; it must then
+ * name a socket. Otherwise the current socket is meant. */
+int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
+/* After the ID: between lo and hi positional words must remain. */
+int cmd__want_args(struct cmd_ctx *c, int lo, int hi);
+/* Starts waiting for q->pend (filled in by the caller): CMD_OK if it already
+ * holds, CMD_FAIL if it never can, else CMD_PENDING. */
+int cmd__pending_start(struct cmd_ctx *c);
+/* Parses w as a decimal number in [lo, hi]; suffixes: K/M (x1024) when
+ * allowed. */
+int cmd__number(struct cmd_ctx *c, const struct cmd_word *w, uint64_t lo, uint64_t hi, int suffixes,
+                uint64_t *out);
+/* Appends the bytes a data word denotes (escape syntax, or hex digits). */
+int cmd__data(struct cmd_ctx *c, const struct cmd_word *w, int hex, struct sp_buf *out);
+/* Is w exactly s (case-sensitive)? */
+int cmd__is(const struct cmd_word *w, const char *s);
+
+/* The table (cmd_table.c). */
+extern const struct cmd_entry cmd__table[];
+extern const size_t cmd__table_len;
+/* Finds a command by name or unique prefix; on failure err says why (unknown,
+ * or ambiguous with the candidates). */
+const struct cmd_entry *cmd__find(const char *name, char *err, size_t errlen);
+
+/* What the one running command waits for. */
+enum cmd_pend_kind {
+    PEND_NONE,
+    PEND_CONNECT, /* connected, or error/closed */
+    PEND_CREATE,  /* listening/bound after name resolution */
+    PEND_SLEEP,
+    PEND_WAIT,
+    PEND_EXPECT,
+    PEND_SEND, /* n more send events (delayed or repeated sends) */
+};
+
+enum cmd_wait_what {
+    WAIT_CONNECTED,
+    WAIT_ACCEPTED,
+    WAIT_RECV,
+    WAIT_MSG,
+    WAIT_EOF,
+    WAIT_CLOSED,
+    WAIT_SENT,
+    WAIT_STATE,
+    WAIT_BYTES,
+    WAIT_MSGS,
+};
+
+struct cmd_pending {
+    enum cmd_pend_kind kind;
+    uint32_t id;
+    enum cmd_wait_what what;
+    uint64_t n;         /* bytes:N / msgs:N target, baseline count, or sends left */
+    char name[32];      /* state:NAME */
+    struct sp_buf data; /* expect: the bytes */
+    struct sp_watch *timer;
+    uint64_t timeout_ms;
+    char verb[64]; /* for messages: "wait recv", "connect" */
+};
+
+/* One message (or raw recv chunk) kept for expect. */
+struct cmd_item {
+    struct cmd_item *next;
+    uint64_t seq;
+    int is_msg;
+    uint64_t len; /* full length; data holds the kept prefix */
+    size_t data_len;
+    unsigned char data[];
+};
+
+/* Per socket: messages not yet taken by an expect. */
+struct cmd_tap {
+    struct cmd_item *head, *tail;
+    size_t count, bytes;
+    uint64_t lost; /* not kept because the tap was full */
+    int closed;
+    uint64_t accepted_taken; /* listener: connections taken by `wait accepted` */
+};
+
+#define CMD_TAP_ITEMS_MAX 4096
+#define CMD_TAP_BYTES_MAX (8u * 1024 * 1024)
+/* Over all sockets: a TUI watching many streams never takes expect into
+ * account, so what it keeps for expect must stay small. */
+#define CMD_TAP_GLOBAL_MAX (64u * 1024 * 1024)
+
+struct cmd_line {
+    struct cmd_line *next;
+    char *line;
+    char *origin;
+};
+
+struct cmd_log;
+
+struct sp_cmdq {
+    struct sp_engine *eng;
+    struct sp_cmd_hooks hooks;
+    void *ud;
+    struct cmd_line *head, *tail;
+    struct sp_watch *kick;
+    unsigned failures;
+    int keep_going;
+    int stopped; /* a failure dropped the queue; reported once to on_idle */
+    void (*idle_cb)(void *ud, int failed);
+    void *idle_ud;
+    int in_run;
+
+    /* The line running now (kept for error messages while it waits). */
+    char *cur_line, *cur_origin;
+    struct cmd_pending pend;
+
+    int sub_life, sub_data;
+    int lazy_tap, tap_on;
+    struct cmd_tap **taps; /* by socket id */
+    size_t ntaps;
+    size_t tap_bytes; /* over all taps */
+
+    struct cmd_log *logs;
+    /* The script's current socket: the newest one a command created or a
+     * `wait accepted` took (0: none yet). */
+    uint32_t current;
+};
+
+/* Ends the waiting command: ok, or failed with msg. Resumes the queue. */
+void cmd__finish(struct sp_cmdq *q, int ok, const char *msg);
+/* Re-evaluates what the subscription masks must be (data events are only
+ * asked for while something needs them). */
+void cmd__update_subs(struct sp_cmdq *q);
+/* The pending command's reaction to an event (NULL: check the state now). */
+void cmd__pending_event(struct sp_cmdq *q, const struct sp_event *ev);
+/* Whether the pending command needs data (recv/msg/send) events. */
+int cmd__pending_needs_data(const struct sp_cmdq *q);
+void cmd__pending_clear(struct sp_cmdq *q);
+/* Expect's queue for a socket (created on demand), or NULL on id 0. */
+struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id);
+void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev);
+
+/* Queues lines before every line still waiting (a lab's script); origin
+ * gets ":N" appended per line. */
+void cmd__push_front(struct sp_cmdq *q, const char *const *lines, size_t n, const char *origin);
+
+/* Drops every line still queued (quit, or a failure without keep-going). */
+void cmd__drop_queue(struct sp_cmdq *q);
+
+/* Prints one line of output through the hook. */
+void cmd__out(struct sp_cmdq *q, const char *line);
+
+/* Logs (cmd_log.c). */
+void cmd__logs_free(struct sp_cmdq *q);
+
+/* Exec functions, one per command. */
+int cmd__exec_listen(struct cmd_ctx *c);
+int cmd__exec_connect(struct cmd_ctx *c);
+int cmd__exec_bind(struct cmd_ctx *c);
+int cmd__exec_send(struct cmd_ctx *c);
+int cmd__exec_framing(struct cmd_ctx *c);
+int cmd__exec_recvsize(struct cmd_ctx *c);
+int cmd__exec_pause(struct cmd_ctx *c);
+int cmd__exec_resume(struct cmd_ctx *c);
+int cmd__exec_recv(struct cmd_ctx *c);
+int cmd__exec_shutdown(struct cmd_ctx *c);
+int cmd__exec_close(struct cmd_ctx *c);
+int cmd__exec_reset(struct cmd_ctx *c);
+int cmd__exec_set(struct cmd_ctx *c);
+int cmd__exec_echo(struct cmd_ctx *c);
+int cmd__exec_list(struct cmd_ctx *c);
+int cmd__exec_info(struct cmd_ctx *c);
+int cmd__exec_log(struct cmd_ctx *c);
+int cmd__exec_wait(struct cmd_ctx *c);
+int cmd__exec_expect(struct cmd_ctx *c);
+int cmd__exec_sleep(struct cmd_ctx *c);
+int cmd__exec_lab(struct cmd_ctx *c);
+int cmd__exec_help(struct cmd_ctx *c);
+int cmd__exec_quit(struct cmd_ctx *c);
+int cmd__exec_ui(struct cmd_ctx *c);
+
+#endif

@@ -1,0 +1,488 @@
+/* Commands that create or drive sockets. Each checks every word first and
+ * calls the engine last, so a bad line never changes a socket. */
+#include "cmd_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sockpit/proto/addr.h"
+#include "sockpit/engine/engine.h"
+#include "sockpit/proto/frame.h"
+
+#define MS_MAX (1000ull * 3600 * 24 * 365) /* a year: bounds every duration */
+
+static int parse_addr(struct cmd_ctx *c, const struct cmd_word *w, struct sp_addr *addr)
+{
+    char err[256];
+    if (sp_addr_parse(addr, w->s, err, sizeof err) != 0)
+        return cmd__fail(c, w, 0, "bad address \"%.80s\": %s", w->s, err);
+    return 0;
+}
+
+static int parse_spec(struct cmd_ctx *c, const struct cmd_word *w, struct sp_frame_spec *spec)
+{
+    char err[256];
+    if (sp_frame_spec_parse(spec, w->s, err, sizeof err) != 0)
+        return cmd__fail(c, w, 0, "bad framing \"%.80s\": %s", w->s, err);
+    return 0;
+}
+
+/* Framing from --framing, or raw. */
+static int framing_opt(struct cmd_ctx *c, struct sp_frame_spec *spec)
+{
+    const struct cmd_word *w = cmd__opt(c, "--framing");
+    if (w == NULL) {
+        sp_frame_spec_raw(spec);
+        return 0;
+    }
+    return parse_spec(c, w, spec);
+}
+
+static int engine_fail(struct cmd_ctx *c, const char *err)
+{
+    return cmd__fail(c, NULL, 0, "%s", err[0] ? err : "refused");
+}
+
+/* The queue waits for the outcome of a socket that is still being set up
+ * (connect, or a host name being resolved). */
+static int wait_created(struct cmd_ctx *c, enum cmd_pend_kind kind, uint32_t id, const char *verb)
+{
+    struct cmd_pending *p = &c->q->pend;
+    p->kind = kind;
+    p->id = id;
+    snprintf(p->verb, sizeof p->verb, "%s", verb);
+    return cmd__pending_start(c);
+}
+
+/* The words every creating command starts with: the address (argument 0)
+ * and --framing. Clears o and points it at spec. Returns the address word,
+ * or NULL after cmd__fail(). */
+static const struct cmd_word *target(struct cmd_ctx *c, struct sp_addr *addr,
+                                     struct sp_frame_spec *spec, struct sp_sock_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->framing = spec;
+    const struct cmd_word *a = cmd__arg(c, 0);
+    if (parse_addr(c, a, addr) != 0 || framing_opt(c, spec) != 0)
+        return NULL;
+    return a;
+}
+
+int cmd__exec_listen(struct cmd_ctx *c)
+{
+    struct sp_addr addr;
+    struct sp_frame_spec spec;
+    struct sp_sock_opts o;
+    uint64_t backlog = 0;
+    const struct cmd_word *a = target(c, &addr, &spec, &o);
+    if (a == NULL)
+        return CMD_FAIL;
+    if (addr.kind == SP_ADDR_UDP || addr.kind == SP_ADDR_UNIX_DGRAM)
+        return cmd__fail(c, a, 0, "listen is for tcp: and unix:; use bind for datagram sockets");
+    const struct cmd_word *b = cmd__opt(c, "--backlog");
+    if (b != NULL && cmd__number(c, b, 1, 65535, 0, &backlog) != 0)
+        return CMD_FAIL;
+    o.echo = cmd__opt(c, "--echo") != NULL;
+    o.backlog = (int)backlog;
+    char err[256] = "";
+    uint32_t id = 0;
+    if (sp_engine_listen(c->eng, &addr, &o, &id, err, sizeof err) != 0)
+        return engine_fail(c, err);
+    c->q->current = id;
+    if (addr.kind == SP_ADDR_TCP && addr.family == AF_UNSPEC)
+        return wait_created(c, PEND_CREATE, id, "listen");
+    return CMD_OK;
+}
+
+int cmd__exec_connect(struct cmd_ctx *c)
+{
+    struct sp_addr addr;
+    struct sp_frame_spec spec;
+    struct sp_sock_opts o;
+    if (target(c, &addr, &spec, &o) == NULL)
+        return CMD_FAIL;
+    const struct cmd_word *t = cmd__opt(c, "--timeout");
+    if (t != NULL && cmd__number(c, t, 1, MS_MAX, 0, &o.timeout_ms) != 0)
+        return CMD_FAIL;
+    char err[256] = "";
+    uint32_t id = 0;
+    if (sp_engine_connect(c->eng, &addr, &o, &id, err, sizeof err) != 0)
+        return engine_fail(c, err);
+    c->q->current = id;
+    return wait_created(c, PEND_CONNECT, id, "connect");
+}
+
+int cmd__exec_bind(struct cmd_ctx *c)
+{
+    struct sp_addr addr;
+    struct sp_frame_spec spec;
+    struct sp_sock_opts o;
+    const struct cmd_word *a = target(c, &addr, &spec, &o);
+    if (a == NULL)
+        return CMD_FAIL;
+    if (addr.kind != SP_ADDR_UDP && addr.kind != SP_ADDR_UNIX_DGRAM)
+        return cmd__fail(c, a, 0, "bind is for udp: and unix-dgram:; use listen for streams");
+    char err[256] = "";
+    uint32_t id = 0;
+    if (sp_engine_bind(c->eng, &addr, &o, &id, err, sizeof err) != 0)
+        return engine_fail(c, err);
+    c->q->current = id;
+    if (addr.family == AF_UNSPEC && addr.kind == SP_ADDR_UDP)
+        return wait_created(c, PEND_CREATE, id, "bind");
+    return CMD_OK;
+}
+
+/* Appends the file's bytes, refusing more than the write queue holds. */
+static int read_file(struct cmd_ctx *c, const struct cmd_word *w, struct sp_buf *out)
+{
+    /* O_NONBLOCK: opening a FIFO nobody writes to would block the loop
+     * (and with it --timeout and SIGTERM) for good. */
+    int fd = open(w->s, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return cmd__fail(c, w, 0, "cannot open %.200s: %s", w->s, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        return cmd__fail(c, w, 0, "%.200s is a directory", w->s);
+    }
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        /* Its writer may never finish: the read would block the loop. */
+        close(fd);
+        return cmd__fail(c, w, 0, "%.200s is a FIFO: --file reads files", w->s);
+    }
+    size_t total = 0;
+    unsigned char buf[65536];
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            return cmd__fail(c, w, 0, "cannot read %.200s: %s", w->s, strerror(e));
+        }
+        if (r == 0)
+            break;
+        total += (size_t)r;
+        if (total > SP_WRITE_QUEUE_MAX) {
+            close(fd);
+            return cmd__fail(c, w, 0, "%.200s is larger than the 8 MiB write queue", w->s);
+        }
+        sp_buf_append(out, buf, (size_t)r);
+    }
+    close(fd);
+    return 0;
+}
+
+/* "A,B,C" into sizes. */
+static int parse_chunks(struct cmd_ctx *c, const struct cmd_word *w, size_t *sizes, size_t max,
+                        size_t *n)
+{
+    size_t i = 0, k = 0;
+    while (i <= w->len) {
+        size_t j = i;
+        uint64_t v = 0;
+        while (j < w->len && w->s[j] >= '0' && w->s[j] <= '9') {
+            v = v * 10 + (uint64_t)(w->s[j] - '0');
+            if (v > SP_WRITE_QUEUE_MAX)
+                return cmd__fail(c, w, i, "chunk size too large");
+            j++;
+        }
+        if (j == i || v == 0)
+            return cmd__fail(c, w, j, "--chunks wants sizes > 0 separated by commas (A,B,C)");
+        if (j < w->len && w->s[j] != ',')
+            return cmd__fail(c, w, j, "unexpected \"%c\" in --chunks", w->s[j]);
+        if (k == max)
+            return cmd__fail(c, w, i, "at most %zu chunk sizes", max);
+        sizes[k++] = (size_t)v;
+        i = j + 1;
+    }
+    *n = k;
+    return 0;
+}
+
+#define SEND_PARTS_MAX CMD_WORDS_MAX
+#define CHUNKS_MAX     64
+
+int cmd__exec_send(struct cmd_ctx *c)
+{
+    const struct cmd_word *file = cmd__opt(c, "--file");
+    int end = cmd__opt(c, "--end") != NULL;
+    int hex = cmd__opt(c, "--hex") != NULL;
+    uint32_t id;
+    if (cmd__take_id(c, (file != NULL || end) ? 0 : 1, &id) != 0)
+        return CMD_FAIL;
+    struct sp_send_req req;
+    memset(&req, 0, sizeof req);
+    struct sp_addr to;
+    size_t chunks[CHUNKS_MAX];
+    size_t starts[SEND_PARTS_MAX + 1], lens[SEND_PARTS_MAX + 1];
+    const unsigned char *parts[SEND_PARTS_MAX + 1];
+    size_t nparts = 0;
+    struct sp_buf data;
+    sp_buf_init(&data);
+    int r = CMD_FAIL;
+    if (cmd__nargs(c) == 0 && file == NULL && !end) {
+        cmd__fail(c, NULL, 0, "nothing to send; usage: %s", c->ent->usage);
+        goto out;
+    }
+    for (int i = 0; i < cmd__nargs(c); i++) {
+        starts[nparts] = data.len;
+        if (cmd__data(c, cmd__arg(c, i), hex, &data) != 0)
+            goto out;
+        lens[nparts] = data.len - starts[nparts];
+        nparts++;
+    }
+    if (file != NULL) {
+        starts[nparts] = data.len;
+        if (read_file(c, file, &data) != 0)
+            goto out;
+        lens[nparts] = data.len - starts[nparts];
+        nparts++;
+    }
+    if (data.len > SP_WRITE_QUEUE_MAX) {
+        cmd__fail(c, NULL, 0, "message of %zu bytes is larger than the 8 MiB write queue",
+                  data.len);
+        goto out;
+    }
+    const struct cmd_word *w;
+    if ((w = cmd__opt(c, "--to")) != NULL) {
+        if (parse_addr(c, w, &to) != 0)
+            goto out;
+        req.to = &to;
+    }
+    uint64_t v;
+    if ((w = cmd__opt(c, "--split")) != NULL) {
+        if (cmd__number(c, w, 1, SP_WRITE_QUEUE_MAX, 1, &v) != 0)
+            goto out;
+        req.split = (size_t)v;
+    }
+    if ((w = cmd__opt(c, "--chunks")) != NULL) {
+        if (req.split > 0) {
+            cmd__fail(c, w, 0, "--split and --chunks exclude each other");
+            goto out;
+        }
+        if (parse_chunks(c, w, chunks, CHUNKS_MAX, &req.nchunks) != 0)
+            goto out;
+        req.chunks = chunks;
+    }
+    if ((w = cmd__opt(c, "--delay")) != NULL) {
+        if (cmd__number(c, w, 0, MS_MAX, 0, &req.delay_ms) != 0)
+            goto out;
+        if (req.split == 0 && req.nchunks == 0) {
+            cmd__fail(c, w, 0, "--delay needs --split or --chunks");
+            goto out;
+        }
+    }
+    if ((w = cmd__opt(c, "--repeat")) != NULL && cmd__number(c, w, 1, 1000000, 0, &req.repeat) != 0)
+        goto out;
+    if ((w = cmd__opt(c, "--every")) != NULL) {
+        if (cmd__number(c, w, 0, MS_MAX, 0, &req.every_ms) != 0)
+            goto out;
+        if (req.repeat == 0) {
+            cmd__fail(c, w, 0, "--every needs --repeat");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < nparts; i++)
+        parts[i] = data.data + starts[i];
+    req.parts = parts;
+    req.lens = lens;
+    req.nparts = nparts;
+    req.raw = cmd__opt(c, "--raw") != NULL;
+    req.end = end;
+    req.pad = cmd__opt(c, "--pad") != NULL;
+    char err[256] = "";
+    if (sp_engine_send(c->eng, id, &req, err, sizeof err) != 0) {
+        engine_fail(c, err);
+        goto out;
+    }
+    r = CMD_OK;
+    /* Sends spread over time hold the queue until their last write, so a
+     * script's next line sees them done. */
+    if (req.repeat > 1 || req.delay_ms > 0) {
+        struct cmd_pending *p = &c->q->pend;
+        p->kind = PEND_SEND;
+        p->id = id;
+        p->n = req.repeat > 1 ? req.repeat : 1;
+        snprintf(p->verb, sizeof p->verb, "send");
+        r = cmd__pending_start(c);
+    }
+out:
+    sp_buf_cleanup(&data);
+    return r;
+}
+
+int cmd__exec_framing(struct cmd_ctx *c)
+{
+    uint32_t id;
+    struct sp_frame_spec spec;
+    if (cmd__take_id(c, 1, &id) != 0 || cmd__want_args(c, 1, 1) != 0 ||
+        parse_spec(c, cmd__arg(c, 0), &spec) != 0)
+        return CMD_FAIL;
+    char err[256] = "";
+    if (sp_engine_set_framing(c->eng, id, &spec, err, sizeof err) != 0)
+        return engine_fail(c, err);
+    return CMD_OK;
+}
+
+int cmd__exec_recvsize(struct cmd_ctx *c)
+{
+    uint32_t id;
+    uint64_t n;
+    if (cmd__take_id(c, 1, &id) != 0 || cmd__want_args(c, 1, 1) != 0 ||
+        cmd__number(c, cmd__arg(c, 0), 1, SP_RECVSIZE_MAX, 1, &n) != 0)
+        return CMD_FAIL;
+    char err[256] = "";
+    if (sp_engine_set_recvsize(c->eng, id, (size_t)n, err, sizeof err) != 0)
+        return engine_fail(c, err);
+    return CMD_OK;
+}
+
+typedef int (*id_op)(struct sp_engine *, uint32_t, char *, size_t);
+
+/* Commands of the form `verb [ID]`. */
+static int simple(struct cmd_ctx *c, id_op op)
+{
+    uint32_t id;
+    if (cmd__take_id(c, 0, &id) != 0 || cmd__want_args(c, 0, 0) != 0)
+        return CMD_FAIL;
+    char err[256] = "";
+    if (op(c->eng, id, err, sizeof err) != 0)
+        return engine_fail(c, err);
+    return CMD_OK;
+}
+
+int cmd__exec_pause(struct cmd_ctx *c)
+{
+    return simple(c, sp_engine_pause);
+}
+
+int cmd__exec_resume(struct cmd_ctx *c)
+{
+    return simple(c, sp_engine_resume);
+}
+
+int cmd__exec_close(struct cmd_ctx *c)
+{
+    return simple(c, sp_engine_close);
+}
+
+int cmd__exec_reset(struct cmd_ctx *c)
+{
+    return simple(c, sp_engine_reset);
+}
+
+int cmd__exec_recv(struct cmd_ctx *c)
+{
+    uint32_t id;
+    uint64_t n = 0;
+    if (cmd__take_id(c, 0, &id) != 0 || cmd__want_args(c, 0, 1) != 0)
+        return CMD_FAIL;
+    if (cmd__nargs(c) > 0 && cmd__number(c, cmd__arg(c, 0), 1, SP_RECVSIZE_MAX, 1, &n) != 0)
+        return CMD_FAIL;
+    char err[256] = "";
+    if (sp_engine_recv_once(c->eng, id, (size_t)n, err, sizeof err) != 0)
+        return engine_fail(c, err);
+    return CMD_OK;
+}
+
+int cmd__exec_shutdown(struct cmd_ctx *c)
+{
+    uint32_t id;
+    if (cmd__take_id(c, 1, &id) != 0)
+        return CMD_FAIL;
+    const struct cmd_word *w = cmd__arg(c, 0);
+    enum sp_shut how;
+    if (cmd__want_args(c, 1, 1) != 0)
+        return CMD_FAIL;
+    if (cmd__is(w, "wr") || cmd__is(w, "write"))
+        how = SP_SHUT_WR;
+    else if (cmd__is(w, "rd") || cmd__is(w, "read"))
+        how = SP_SHUT_RD;
+    else if (cmd__is(w, "both") || cmd__is(w, "rdwr"))
+        how = SP_SHUT_BOTH;
+    else
+        return cmd__fail(c, w, 0, "shutdown direction must be wr, rd or both, not \"%.40s\"", w->s);
+    char err[256] = "";
+    if (sp_engine_shutdown(c->eng, id, how, err, sizeof err) != 0)
+        return engine_fail(c, err);
+    return CMD_OK;
+}
+
+/* on/off as 1/0, or -1 after reporting. */
+static int onoff(struct cmd_ctx *c, const struct cmd_word *w)
+{
+    if (cmd__is(w, "on") || cmd__is(w, "1") || cmd__is(w, "yes"))
+        return 1;
+    if (cmd__is(w, "off") || cmd__is(w, "0") || cmd__is(w, "no"))
+        return 0;
+    cmd__fail(c, w, 0, "expected on or off");
+    return -1;
+}
+
+int cmd__exec_set(struct cmd_ctx *c)
+{
+    uint32_t id;
+    if (cmd__take_id(c, 2, &id) != 0)
+        return CMD_FAIL;
+    if (cmd__want_args(c, 2, 2) != 0)
+        return CMD_FAIL;
+    const struct cmd_word *name = cmd__arg(c, 0), *val = cmd__arg(c, 1);
+    static const struct {
+        const char *name;
+        enum sp_sockopt opt;
+        int boolean;
+    } opts[] = {
+        {"nodelay", SP_OPT_NODELAY, 1},     {"cork", SP_OPT_CORK, 1},
+        {"keepalive", SP_OPT_KEEPALIVE, 1}, {"rcvbuf", SP_OPT_RCVBUF, 0},
+        {"sndbuf", SP_OPT_SNDBUF, 0},       {"linger", SP_OPT_LINGER, 0},
+    };
+    size_t k;
+    for (k = 0; k < sizeof opts / sizeof opts[0]; k++)
+        if (cmd__is(name, opts[k].name))
+            break;
+    if (k == sizeof opts / sizeof opts[0])
+        return cmd__fail(c, name, 0,
+                         "unknown option \"%.40s\" (nodelay cork keepalive rcvbuf sndbuf linger)",
+                         name->s);
+    long value;
+    if (opts[k].boolean) {
+        int b = onoff(c, val);
+        if (b < 0)
+            return CMD_FAIL;
+        value = b;
+    } else if (opts[k].opt == SP_OPT_LINGER && cmd__is(val, "off")) {
+        value = -1;
+    } else {
+        uint64_t v;
+        uint64_t hi = opts[k].opt == SP_OPT_LINGER ? 65535 : 1u << 30;
+        if (cmd__number(c, val, 0, hi, opts[k].opt != SP_OPT_LINGER, &v) != 0)
+            return CMD_FAIL;
+        value = (long)v;
+    }
+    char err[256] = "";
+    if (sp_engine_setopt(c->eng, id, opts[k].opt, value, err, sizeof err) != 0)
+        return engine_fail(c, err);
+    return CMD_OK;
+}
+
+int cmd__exec_echo(struct cmd_ctx *c)
+{
+    uint32_t id;
+    if (cmd__take_id(c, 1, &id) != 0 || cmd__want_args(c, 1, 1) != 0)
+        return CMD_FAIL;
+    int on = onoff(c, cmd__arg(c, 0));
+    if (on < 0)
+        return CMD_FAIL;
+    char err[256] = "";
+    if (sp_engine_set_echo(c->eng, id, on, err, sizeof err) != 0)
+        return engine_fail(c, err);
+    return CMD_OK;
+}

@@ -1,0 +1,420 @@
+/* The command table (tmux style): one entry per command with its usage, a
+ * description, the options it accepts and its exec function. Lookup, help,
+ * completion and the README reference are all generated from it. */
+#include "cmd_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sockpit/engine/engine.h"
+#include "sockpit/cmd/lab.h"
+
+static const struct cmd_opt listen_opts[] = {
+    {"--framing", "SPEC", "framing of the accepted connections (default raw)"},
+    {"--echo", NULL, "echo what every accepted connection receives"},
+    {"--backlog", "N", "listen(2) backlog (default 511)"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt connect_opts[] = {
+    {"--framing", "SPEC", "framing (default raw)"},
+    {"--timeout", "MS", "give up connecting after MS milliseconds (default 10000)"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt bind_opts[] = {
+    {"--framing", "SPEC", "framing (default raw)"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt send_opts[] = {
+    {"--hex", NULL, "DATA words are hex digits (spaces, ':' and '-' allowed)"},
+    {"--file", "PATH", "send the file's bytes (after any DATA; at most 8 MiB)"},
+    {"--raw", NULL, "bypass the socket's framing: the bytes go out as given"},
+    {"--to", "ADDR", "datagram sockets: the destination"},
+    {"--split", "N", "cut the wire bytes into writes of at most N bytes"},
+    {"--chunks", "A,B,C", "cut the wire bytes into writes of these sizes (rest in a last write)"},
+    {"--delay", "MS", "pause between the writes of --split/--chunks"},
+    {"--repeat", "N", "send the whole N times"},
+    {"--every", "MS", "pause between repetitions"},
+    {"--end", NULL, "blocks framing: end the series with the zero block"},
+    {"--pad", NULL, "fixed framing: pad a short message with NUL bytes"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt wait_opts[] = {
+    {"--timeout", "MS", "fail after MS milliseconds (default 10000; 0 = forever)"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt expect_opts[] = {
+    {"--timeout", "MS", "fail after MS milliseconds (default 10000; 0 = forever)"},
+    {"--hex", NULL, "DATA words are hex digits"},
+    {NULL, NULL, NULL},
+};
+
+/* Sorted by name: help lists the table in this order. */
+const struct cmd_entry cmd__table[] = {
+    {"bind", "bind ADDR [--framing SPEC]", "open a datagram socket (udp:, unix-dgram:)",
+     "Receives from anyone; `send --to ADDR` chooses the destination.", bind_opts, 1, 1, 0,
+     cmd__exec_bind},
+    {"close", "close [ID]", "close the socket after delivering what is queued",
+     "close(2): the kernel sends RST instead of FIN if unread data remains.", NULL, 0, 1, 0,
+     cmd__exec_close},
+    {"connect", "connect ADDR [--framing SPEC] [--timeout MS]", "connect to a server",
+     "In a script the next line runs once connected; a refused or timed-out connect fails "
+     "the line.",
+     connect_opts, 1, 1, 0, cmd__exec_connect},
+    {"echo", "echo [ID] on|off", "send back what arrives",
+     "On a listener: for every connection it accepts from now on.", NULL, 1, 2, 0, cmd__exec_echo},
+    {"expect", "expect [ID] DATA... [--hex] [--timeout MS]", "the next message must equal DATA",
+     "Takes the oldest message (under raw: recv chunk) not yet taken by an earlier expect on "
+     "the socket, including messages that arrived before it ran; waits for one if none is "
+     "there. A different message fails the line.",
+     expect_opts, 1, -1, 0, cmd__exec_expect},
+    {"focus", "focus ID", "show socket ID in the focused pane (TUI only)", NULL, NULL, 0, -1,
+     CMD_F_UI, cmd__exec_ui},
+    {"framing", "framing [ID] SPEC", "set the socket's framing (takes effect at the next byte)",
+     "SPEC: raw eof fixed:N line delim:SEQ len:W netstring decimal:SEQ blocks:W, options after "
+     "commas (max=SIZE offset=N adjust=N strip=N).",
+     NULL, 1, 2, 0, cmd__exec_framing},
+    {"help", "help [COMMAND]", "list the commands, or explain one", NULL, NULL, 0, 1, 0,
+     cmd__exec_help},
+    {"hex", "hex [on|off]", "show payloads as hex in the focused pane (TUI only)", NULL, NULL, 0,
+     -1, CMD_F_UI, cmd__exec_ui},
+    {"info", "info [ID]", "kernel view: TCP state, rtt, unread, unsent, buffers, options", NULL,
+     NULL, 0, 1, 0, cmd__exec_info},
+    {"lab", "lab NAME|list", "run a built-in lesson", NULL, NULL, 1, 1, 0, cmd__exec_lab},
+    {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
+    {"listen", "listen ADDR [--framing SPEC] [--echo] [--backlog N]",
+     "listen for connections (tcp:, unix:)",
+     "Each accepted connection becomes a socket with the next id. A host name is resolved "
+     "first; the next line runs once listening.",
+     listen_opts, 1, 1, 0, cmd__exec_listen},
+    {"log", "log [ID] PATH", "write the socket's events as JSON lines",
+     "The events so far (from the history), then every new one, flushed one by one, until "
+     "the socket closes.",
+     NULL, 1, 2, 0, cmd__exec_log},
+    {"pause", "pause [ID]", "stop reading (data piles up in the kernel)", NULL, NULL, 0, 1, 0,
+     cmd__exec_pause},
+    {"quit", "quit", "close every socket (as close does) and exit", NULL, NULL, 0, 0, 0,
+     cmd__exec_quit},
+    {"recv", "recv [ID] [N]", "one manual recv of up to N bytes while paused",
+     "With one number, it is the ID; say `recv ID N` to give N.", NULL, 0, 2, 0, cmd__exec_recv},
+    {"recvsize", "recvsize [ID] N", "bytes asked of each recv (1 .. 1M, K/M suffixes)", NULL, NULL,
+     1, 2, 0, cmd__exec_recvsize},
+    {"reset", "reset [ID]", "abortive close: SO_LINGER 0, queued data dropped, RST sent", NULL,
+     NULL, 0, 1, 0, cmd__exec_reset},
+    {"resume", "resume [ID]", "start reading again", NULL, NULL, 0, 1, 0, cmd__exec_resume},
+    {"send",
+     "send [ID] DATA... [--hex] [--file PATH] [--raw] [--to ADDR] "
+     "[--split N | --chunks A,B,C] [--delay MS] [--repeat N --every MS] [--end] [--pad]",
+     "send one message",
+     "DATA uses escapes (\\n \\r \\t \\0 \\\\ \\e \\xHH); double quotes keep spaces. Several "
+     "DATA words are parts of one message, joined without spaces and written with one writev. "
+     "The socket's framing wraps the message unless --raw.",
+     send_opts, 0, -1, 0, cmd__exec_send},
+    {"set", "set [ID] nodelay|cork|keepalive on|off | set [ID] rcvbuf|sndbuf|linger N",
+     "set a socket option", "linger takes seconds, or off.", NULL, 2, 3, 0, cmd__exec_set},
+    {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
+     "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading.", NULL, 1, 2, 0,
+     cmd__exec_shutdown},
+    {"sleep", "sleep MS", "pause the script for MS milliseconds", NULL, NULL, 1, 1, 0,
+     cmd__exec_sleep},
+    {"split", "split [rows|cols] [ID]", "add a pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
+     cmd__exec_ui},
+    {"unsplit", "unsplit", "remove the focused pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
+     cmd__exec_ui},
+    {"view", "view chunks|msgs|both", "choose the focused pane's timeline (TUI only)", NULL, NULL,
+     0, -1, CMD_F_UI, cmd__exec_ui},
+    {"wait", "wait [ID] EVENT [--timeout MS]", "wait for an event",
+     "EVENT: connected accepted recv msg eof closed sent state:NAME bytes:N msgs:N. recv and "
+     "msg wait for the next one; accepted takes one connection no earlier wait took (so it "
+     "holds at once if the connection came first); connected, eof and closed hold at once if "
+     "already true; sent holds once the write queue is empty; bytes:N and msgs:N once the "
+     "totals reach N; state:NAME once the kernel reports that TCP state.",
+     wait_opts, 1, 2, 0, cmd__exec_wait},
+};
+const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];
+
+static const char id_rule[] =
+    "ID: a socket number (see list). Omitted, it means the current socket (the focused pane; "
+    "in a script the newest socket a listen, connect or bind created, or the connection the last "
+    "`wait accepted` took). A leading unquoted number is taken as the ID when the "
+    "command's other arguments still follow it, so `send 2 hi` sends \"hi\" to socket 2, "
+    "while `send 2` sends \"2\"; quote it (`send \"2\" x`) to send digits.";
+
+const struct cmd_entry *cmd__find(const char *name, char *err, size_t errlen)
+{
+    const struct cmd_entry *found = NULL;
+    size_t n = strlen(name), count = 0;
+    for (size_t i = 0; i < cmd__table_len; i++) {
+        if (strcmp(cmd__table[i].name, name) == 0)
+            return &cmd__table[i];
+        if (n > 0 && strncmp(cmd__table[i].name, name, n) == 0) {
+            found = &cmd__table[i];
+            count++;
+        }
+    }
+    if (count == 1)
+        return found;
+    if (count == 0) {
+        snprintf(err, errlen, "unknown command \"%.40s\" (try help)", name);
+        return NULL;
+    }
+    size_t l = (size_t)snprintf(err, errlen, "ambiguous command \"%.40s\":", name);
+    for (size_t i = 0; i < cmd__table_len && l < errlen; i++)
+        if (strncmp(cmd__table[i].name, name, n) == 0)
+            l += (size_t)snprintf(err + l, errlen - l, " %s", cmd__table[i].name);
+    return NULL;
+}
+
+const char *const *sp_cmd_names(void)
+{
+    static const char *names[sizeof cmd__table / sizeof cmd__table[0] + 1];
+    for (size_t i = 0; i < cmd__table_len; i++)
+        names[i] = cmd__table[i].name;
+    names[cmd__table_len] = NULL;
+    return names;
+}
+
+static int takes_id(const struct cmd_entry *e)
+{
+    return strstr(e->usage, "[ID]") != NULL;
+}
+
+int sp_cmd_help(struct sp_buf *out, const char *name)
+{
+    if (name == NULL || name[0] == '\0') {
+        sp_buf_appends(out, "Commands (`help COMMAND` for one; unique prefixes work):\n");
+        for (size_t i = 0; i < cmd__table_len; i++)
+            sp_buf_appendf(out, "  %-9s %s\n", cmd__table[i].name, cmd__table[i].summary);
+        sp_buf_appends(out, "Options (--name) may stand anywhere on the line; -- ends them.\n");
+        return 0;
+    }
+    char err[256];
+    const struct cmd_entry *e = cmd__find(name, err, sizeof err);
+    if (e == NULL) {
+        sp_buf_appends(out, err);
+        sp_buf_appendc(out, '\n');
+        return -1;
+    }
+    sp_buf_appendf(out, "%s\n  %s.\n", e->usage, e->summary);
+    if (e->help != NULL)
+        sp_buf_appendf(out, "  %s\n", e->help);
+    for (size_t i = 0; e->opts != NULL && e->opts[i].name != NULL; i++) {
+        char o[64];
+        snprintf(o, sizeof o, "%s%s%s", e->opts[i].name, e->opts[i].arg ? " " : "",
+                 e->opts[i].arg ? e->opts[i].arg : "");
+        sp_buf_appendf(out, "  %-16s %s\n", o, e->opts[i].help);
+    }
+    if (takes_id(e))
+        sp_buf_appendf(out, "  %s\n", id_rule);
+    return 0;
+}
+
+void sp_cmd_reference_md(struct sp_buf *out)
+{
+    sp_buf_appends(out, "Generated from the command table (`sockpit --help-commands-md`); a "
+                        "test keeps this section and the table in step.\n\n");
+    for (size_t i = 0; i < cmd__table_len; i++) {
+        const struct cmd_entry *e = &cmd__table[i];
+        sp_buf_appendf(out, "- `%s` — %s.", e->usage, e->summary);
+        if (e->help != NULL)
+            sp_buf_appendf(out, " %s", e->help);
+        sp_buf_appendc(out, '\n');
+        for (size_t k = 0; e->opts != NULL && e->opts[k].name != NULL; k++)
+            sp_buf_appendf(out, "  - `%s%s%s`: %s\n", e->opts[k].name, e->opts[k].arg ? " " : "",
+                           e->opts[k].arg ? e->opts[k].arg : "", e->opts[k].help);
+    }
+    sp_buf_appendf(out, "\n%s\n", id_rule);
+}
+
+/* Completion ------------------------------------------------------------- */
+
+static const char *const framing_words[] = {
+    "raw",       "eof",      "fixed:",     "line",       "delim:",    "len:u8",    "len:u16",
+    "len:u24",   "len:u32",  "len:u64",    "len:varint", "len:u16le", "len:u32le", "len:u64le",
+    "netstring", "decimal:", "blocks:u16", "blocks:u32", NULL,
+};
+static const char *const wait_words[] = {
+    "connected", "accepted", "recv",   "msg",   "eof", "closed",
+    "sent",      "state:",   "bytes:", "msgs:", NULL,
+};
+static const char *const set_words[] = {
+    "nodelay", "cork", "keepalive", "rcvbuf", "sndbuf", "linger", NULL,
+};
+static const char *const onoff_words[] = {"on", "off", NULL};
+static const char *const shut_words[] = {"wr", "rd", "both", NULL};
+static const char *const addr_words[] = {"tcp:", "udp:", "unix:", "unix-dgram:", NULL};
+
+static size_t add_matches(struct sp_buf *out, const char *const *words, const char *prefix)
+{
+    size_t n = 0, pl = strlen(prefix);
+    for (size_t i = 0; words[i] != NULL; i++) {
+        if (strncmp(words[i], prefix, pl) == 0) {
+            sp_buf_appends(out, words[i]);
+            sp_buf_appendc(out, '\n');
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *out)
+{
+    struct cmd_split sp;
+    size_t col;
+    char err[128];
+    size_t n = 0;
+    cmd__split_init(&sp);
+    int nw = cmd__split(&sp, line, &col, err, sizeof err);
+    size_t ll = strlen(line);
+    int fresh = ll == 0 || line[ll - 1] == ' ' || line[ll - 1] == '\t';
+    if (nw < 0)
+        goto done;
+    const char *last = (nw > 0 && !fresh) ? sp.words[nw - 1].s : "";
+    int idx = (nw > 0 && !fresh) ? nw - 1 : nw; /* index of the word being completed */
+    if (idx == 0) {
+        for (size_t i = 0; i < cmd__table_len; i++) {
+            if (strncmp(cmd__table[i].name, last, strlen(last)) == 0) {
+                sp_buf_appends(out, cmd__table[i].name);
+                sp_buf_appendc(out, '\n');
+                n++;
+            }
+        }
+        goto done;
+    }
+    const struct cmd_entry *e = cmd__find(sp.words[0].s, err, sizeof err);
+    if (e == NULL)
+        goto done;
+    const char *prev = sp.words[idx - 1].s;
+    if (last[0] == '-' && e->opts != NULL) {
+        for (size_t i = 0; e->opts[i].name != NULL; i++) {
+            if (strncmp(e->opts[i].name, last, strlen(last)) == 0) {
+                sp_buf_appends(out, e->opts[i].name);
+                sp_buf_appendc(out, '\n');
+                n++;
+            }
+        }
+        goto done;
+    }
+    if (strcmp(prev, "--framing") == 0 || strcmp(e->name, "framing") == 0) {
+        n += add_matches(out, framing_words, last);
+        if (strcmp(prev, "--framing") == 0)
+            goto done;
+    }
+    if (strcmp(e->name, "listen") == 0 || strcmp(e->name, "connect") == 0 ||
+        strcmp(e->name, "bind") == 0 || strcmp(prev, "--to") == 0) {
+        n += add_matches(out, addr_words, last);
+        goto done;
+    }
+    if (strcmp(e->name, "wait") == 0)
+        n += add_matches(out, wait_words, last);
+    else if (strcmp(e->name, "set") == 0 && idx <= 2)
+        n += add_matches(out, set_words, last);
+    else if (strcmp(e->name, "set") == 0 || strcmp(e->name, "echo") == 0)
+        n += add_matches(out, onoff_words, last);
+    else if (strcmp(e->name, "shutdown") == 0)
+        n += add_matches(out, shut_words, last);
+    else if (strcmp(e->name, "help") == 0 && idx == 1)
+        for (size_t i = 0; i < cmd__table_len; i++)
+            if (strncmp(cmd__table[i].name, last, strlen(last)) == 0) {
+                sp_buf_appends(out, cmd__table[i].name);
+                sp_buf_appendc(out, '\n');
+                n++;
+            }
+    if (takes_id(e) && idx == 1 && eng != NULL) {
+        uint32_t ids[1024];
+        size_t cnt = sp_engine_sock_ids(eng, ids, 1024);
+        for (size_t i = 0; i < cnt && i < 1024; i++) {
+            char b[16];
+            snprintf(b, sizeof b, "%u", (unsigned)ids[i]);
+            if (strncmp(b, last, strlen(last)) == 0) {
+                sp_buf_appends(out, b);
+                sp_buf_appendc(out, '\n');
+                n++;
+            }
+        }
+    }
+done:
+    cmd__split_cleanup(&sp);
+    return n;
+}
+
+/* Commands that need no socket ------------------------------------------- */
+
+/* Prints text line by line as command output; cuts b's lines in place. */
+static void out_lines(struct cmd_ctx *c, struct sp_buf *b)
+{
+    char *s = (char *)b->data;
+    while (s != NULL && *s != '\0') {
+        char *nl = strchr(s, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        cmd__out(c->q, s);
+        s = nl != NULL ? nl + 1 : NULL;
+    }
+}
+
+int cmd__exec_help(struct cmd_ctx *c)
+{
+    struct sp_buf b;
+    sp_buf_init(&b);
+    const struct cmd_word *w = cmd__arg(c, 0);
+    int r = sp_cmd_help(&b, w != NULL ? w->s : NULL);
+    if (r != 0) {
+        sp_buf_cleanup(&b);
+        return cmd__fail(c, w, 0, "no command \"%.40s\" to explain", w->s);
+    }
+    out_lines(c, &b);
+    sp_buf_cleanup(&b);
+    return CMD_OK;
+}
+
+int cmd__exec_quit(struct cmd_ctx *c)
+{
+    sp_engine_close_all(c->eng);
+    cmd__drop_queue(c->q);
+    if (c->q->hooks.quit != NULL)
+        c->q->hooks.quit(c->q->ud);
+    return CMD_OK;
+}
+
+int cmd__exec_ui(struct cmd_ctx *c)
+{
+    if (c->q->hooks.ui_command == NULL)
+        return cmd__fail(c, &c->sp->words[0], 0, "%s works only in the TUI", c->ent->name);
+    const char *argv[CMD_WORDS_MAX + 1];
+    int argc = 0;
+    argv[argc++] = c->ent->name;
+    for (int i = 1; i < c->sp->n; i++)
+        argv[argc++] = c->sp->words[i].s;
+    argv[argc] = NULL;
+    char err[256] = "";
+    if (c->q->hooks.ui_command(c->q->ud, argc, argv, err, sizeof err) != 0)
+        return cmd__fail(c, NULL, 0, "%s", err[0] ? err : "failed");
+    return CMD_OK;
+}
+
+int cmd__exec_lab(struct cmd_ctx *c)
+{
+    const struct cmd_word *w = cmd__arg(c, 0);
+    if (cmd__is(w, "list")) {
+        struct sp_buf b;
+        sp_buf_init(&b);
+        sp_lab_list(&b);
+        out_lines(c, &b);
+        sp_buf_cleanup(&b);
+        return CMD_OK;
+    }
+    const struct sp_lab *lab = sp_lab_find(w->s);
+    if (lab == NULL) {
+        char err[256];
+        sp_lab_unknown(w->s, err, sizeof err);
+        return cmd__fail(c, w, 0, "%s", err);
+    }
+    size_t n = 0;
+    while (lab->lines[n] != NULL)
+        n++;
+    char origin[64];
+    snprintf(origin, sizeof origin, "lab %s", lab->name);
+    cmd__push_front(c->q, lab->lines, n, origin);
+    return CMD_OK;
+}

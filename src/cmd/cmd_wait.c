@@ -1,0 +1,434 @@
+/* Commands that hold the queue: wait, expect, sleep, and the waiting part of
+ * connect, listen on a host name and spread-out sends. One command waits at
+ * a time (the queue runs lines in order); its condition is re-checked on
+ * every event about its socket and failed by a timer. */
+#include "cmd_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sockpit/engine/engine.h"
+#include "sockpit/proto/render.h"
+
+#define DEFAULT_TIMEOUT_MS 10000u
+
+static const char *const wait_names[] = {
+    [WAIT_CONNECTED] = "connected",
+    [WAIT_ACCEPTED] = "accepted",
+    [WAIT_RECV] = "recv",
+    [WAIT_MSG] = "msg",
+    [WAIT_EOF] = "eof",
+    [WAIT_CLOSED] = "closed",
+    [WAIT_SENT] = "sent",
+    [WAIT_STATE] = "state",
+    [WAIT_BYTES] = "bytes",
+    [WAIT_MSGS] = "msgs",
+};
+
+void cmd__pending_clear(struct sp_cmdq *q)
+{
+    struct cmd_pending *p = &q->pend;
+    if (p->timer != NULL)
+        sp_watch_stop(p->timer);
+    p->timer = NULL;
+    p->kind = PEND_NONE;
+    p->id = 0;
+    p->n = 0;
+    p->timeout_ms = 0;
+    p->name[0] = '\0';
+    sp_buf_reset(&p->data);
+}
+
+int cmd__pending_needs_data(const struct sp_cmdq *q)
+{
+    const struct cmd_pending *p = &q->pend;
+    if (p->kind == PEND_SEND)
+        return 1;
+    if (p->kind != PEND_WAIT)
+        return 0;
+    return p->what == WAIT_RECV || p->what == WAIT_MSG || p->what == WAIT_BYTES ||
+           p->what == WAIT_MSGS || p->what == WAIT_SENT;
+}
+
+static int is_closed(const struct sp_sock_info *in)
+{
+    return !in->open && !in->connecting;
+}
+
+static int is_listener(const struct sp_sock_info *in)
+{
+    return in->kind == SP_SOCK_TCP_LISTEN || in->kind == SP_SOCK_UNIX_LISTEN;
+}
+
+/* Appends up to 120 bytes of p for an error message. The bytes stay raw:
+ * the message is rendered safe wherever it is shown, and escaping here would
+ * show every backslash twice. NUL would end the string, so it is spelled. */
+static void show_bytes(struct sp_buf *b, const unsigned char *p, size_t n, uint64_t full)
+{
+    sp_buf_appendc(b, '"');
+    for (size_t i = 0; i < n && i < 120; i++) {
+        if (p[i] == 0)
+            sp_buf_appends(b, "\\0");
+        else
+            sp_buf_appendc(b, p[i]);
+    }
+    sp_buf_appendc(b, '"');
+    if (full > 120)
+        sp_buf_appendf(b, "... (%llu bytes)", (unsigned long long)full);
+}
+
+/* Expect: compares the oldest message not yet taken. */
+static int eval_expect(struct sp_cmdq *q, char *msg, size_t msglen)
+{
+    struct cmd_pending *p = &q->pend;
+    struct cmd_tap *t = cmd__tap(q, p->id);
+    if (t->lost > 0 && t->head == NULL) {
+        snprintf(msg, msglen,
+                 "expect: %llu messages were not kept for expect (more than %d messages or "
+                 "8 MiB were waiting untaken)",
+                 (unsigned long long)t->lost, CMD_TAP_ITEMS_MAX);
+        t->lost = 0;
+        return -1;
+    }
+    struct cmd_item *it = t->head;
+    if (it == NULL) {
+        struct sp_sock_info in;
+        if (sp_engine_sock_info(q->eng, p->id, &in) != 0 || is_closed(&in)) {
+            snprintf(msg, msglen, "expect: socket %u closed before a message arrived",
+                     (unsigned)p->id);
+            return -1;
+        }
+        return 0;
+    }
+    t->head = it->next;
+    if (t->head == NULL)
+        t->tail = NULL;
+    t->count--;
+    t->bytes -= it->data_len;
+    q->tap_bytes -= it->data_len;
+    int same = it->len == p->data.len && it->data_len == it->len &&
+               (it->len == 0 || memcmp(it->data, p->data.data, it->len) == 0);
+    if (!same) {
+        struct sp_buf b;
+        sp_buf_init(&b);
+        sp_buf_appendf(&b, "expect: %s #%llu was ", it->is_msg ? "msg" : "recv",
+                       (unsigned long long)it->seq);
+        show_bytes(&b, it->data, it->data_len, it->len);
+        sp_buf_appends(&b, ", expected ");
+        show_bytes(&b, p->data.data, p->data.len, p->data.len);
+        snprintf(msg, msglen, "%s", sp_buf_str(&b));
+        sp_buf_cleanup(&b);
+    }
+    free(it);
+    return same ? 1 : -1;
+}
+
+/* The id of the n-th connection (from 1) the listener accepted: accepted
+ * sockets take ids in the order they were accepted. */
+static uint32_t nth_accepted(struct sp_engine *eng, uint32_t listener, uint64_t n)
+{
+    size_t count = sp_engine_sock_ids(eng, NULL, 0);
+    uint32_t *ids = malloc(count * sizeof *ids);
+    uint32_t found = 0;
+    if (ids == NULL)
+        return 0;
+    count = sp_engine_sock_ids(eng, ids, count);
+    for (size_t i = 0; i < count && found == 0; i++) {
+        struct sp_sock_info in;
+        if (ids[i] > listener && sp_engine_sock_info(eng, ids[i], &in) == 0 &&
+            in.parent == listener && --n == 0)
+            found = ids[i];
+    }
+    free(ids);
+    return found;
+}
+
+static int eval_wait(struct sp_cmdq *q, const struct sp_event *ev, const struct sp_sock_info *in,
+                     char *msg, size_t msglen)
+{
+    struct cmd_pending *p = &q->pend;
+    int mine = ev != NULL && ev->sock == p->id;
+    switch (p->what) {
+    case WAIT_CONNECTED:
+        if (in->open && !in->connecting && in->peer[0] != '\0')
+            return 1;
+        break;
+    case WAIT_ACCEPTED: {
+        /* Each `wait accepted` takes one connection the listener accepted
+         * that no earlier one took, even if it arrived before the wait ran:
+         * `connect` then `wait accepted` must not depend on which of the two
+         * events the loop delivered first. */
+        struct cmd_tap *t = cmd__tap(q, p->id);
+        if (t != NULL && in->accepted > t->accepted_taken) {
+            t->accepted_taken++;
+            q->current = nth_accepted(q->eng, p->id, t->accepted_taken);
+            return 1;
+        }
+        break;
+    }
+    case WAIT_RECV:
+        if (mine && ev->type == SP_EV_RECV)
+            return 1;
+        break;
+    case WAIT_MSG:
+        if (mine && ev->type == SP_EV_MSG)
+            return 1;
+        break;
+    case WAIT_EOF:
+        if ((in->peers & SP_PEER_FIN) || (mine && ev->type == SP_EV_EOF))
+            return 1;
+        break;
+    case WAIT_CLOSED:
+        if (is_closed(in))
+            return 1;
+        break;
+    case WAIT_SENT:
+        if (in->queued == 0)
+            return 1;
+        break;
+    case WAIT_STATE:
+        if (strcasecmp(in->tcp, p->name) == 0)
+            return 1;
+        /* The kernel keeps reporting a closed connection (FIN_WAIT2,
+         * TIME_WAIT...) until it forgets it: only then is it hopeless. */
+        if (strcmp(in->tcp, "gone") == 0 ||
+            (is_closed(in) && in->tcp[0] == '\0' && !(in->kind == SP_SOCK_TCP))) {
+            snprintf(msg, msglen, "wait state:%s: socket %u is gone", p->name, (unsigned)p->id);
+            return -1;
+        }
+        return 0;
+    case WAIT_BYTES:
+        if (in->bytes_in >= p->n)
+            return 1;
+        break;
+    case WAIT_MSGS:
+        if (in->msgs >= p->n)
+            return 1;
+        break;
+    }
+    if (is_closed(in)) {
+        snprintf(msg, msglen, "%s: socket %u closed%s%s", p->verb, (unsigned)p->id,
+                 in->close_reason[0] ? ": " : "", in->close_reason);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1: done, -1: failed (reason in msg), 0: keep waiting. ev is NULL when
+ * checking the state as it is now. */
+static int eval(struct sp_cmdq *q, const struct sp_event *ev, char *msg, size_t msglen)
+{
+    struct cmd_pending *p = &q->pend;
+    if (ev != NULL && ev->sock != p->id && !(ev->type == SP_EV_ACCEPTED && ev->parent == p->id))
+        return 0;
+    if (p->kind == PEND_SLEEP)
+        return 0;
+    if (p->kind == PEND_EXPECT)
+        return eval_expect(q, msg, msglen);
+    struct sp_sock_info in;
+    if (sp_engine_sock_info(q->eng, p->id, &in) != 0) {
+        snprintf(msg, msglen, "%s: socket %u is gone", p->verb, (unsigned)p->id);
+        return -1;
+    }
+    switch (p->kind) {
+    case PEND_CONNECT:
+    case PEND_CREATE:
+        if (ev != NULL && ev->type == SP_EV_ERROR) {
+            snprintf(msg, msglen, "%s failed: %s %s", p->verb, ev->code ? ev->code : "",
+                     ev->message ? ev->message : "");
+            return -1;
+        }
+        if (is_closed(&in)) {
+            snprintf(msg, msglen, "%s failed: %s", p->verb,
+                     in.close_reason[0] ? in.close_reason : "closed");
+            return -1;
+        }
+        if (!in.connecting && in.open && (p->kind == PEND_CREATE || in.peer[0] != '\0'))
+            return 1;
+        return 0;
+    case PEND_SEND:
+        /* A failed write ends the op (its repetitions and pieces are
+         * dropped) without a send event; a datagram socket stays open, so
+         * nothing else would ever end the wait. */
+        if (ev != NULL && ev->type == SP_EV_ERROR && ev->op != NULL &&
+            strcmp(ev->op, "send") == 0) {
+            snprintf(msg, msglen, "send failed: %s %s", ev->code ? ev->code : "",
+                     ev->message ? ev->message : "");
+            return -1;
+        }
+        if (ev != NULL && ev->type == SP_EV_SEND && p->n > 0)
+            p->n--;
+        if (p->n == 0 && in.queued == 0)
+            return 1;
+        if (is_closed(&in)) {
+            snprintf(msg, msglen, "send: socket %u closed before the last write", (unsigned)p->id);
+            return -1;
+        }
+        return 0;
+    case PEND_WAIT:
+        return eval_wait(q, ev, &in, msg, msglen);
+    default:
+        return 0;
+    }
+}
+
+void cmd__pending_event(struct sp_cmdq *q, const struct sp_event *ev)
+{
+    char msg[CMD_ERR_MAX];
+    msg[0] = '\0';
+    int r = eval(q, ev, msg, sizeof msg);
+    if (r != 0)
+        cmd__finish(q, r > 0, msg);
+}
+
+static void timer_cb(void *ud)
+{
+    struct sp_cmdq *q = ud;
+    struct cmd_pending *p = &q->pend;
+    if (p->kind == PEND_SLEEP) {
+        cmd__finish(q, 1, NULL);
+        return;
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: timed out after %llu ms", p->verb,
+             (unsigned long long)p->timeout_ms);
+    cmd__finish(q, 0, msg);
+}
+
+int cmd__pending_start(struct cmd_ctx *c)
+{
+    struct sp_cmdq *q = c->q;
+    char msg[CMD_ERR_MAX];
+    msg[0] = '\0';
+    int r = eval(q, NULL, msg, sizeof msg);
+    if (r != 0) {
+        int ok = r > 0;
+        cmd__pending_clear(q);
+        if (!ok)
+            return cmd__fail(c, NULL, 0, "%s", msg);
+        return CMD_OK;
+    }
+    if (q->pend.timeout_ms > 0)
+        q->pend.timer = sp_engine_watch_timer(q->eng, q->pend.timeout_ms, 0, timer_cb, q);
+    return CMD_PENDING;
+}
+
+/* --timeout MS, default 10 s; 0 means forever. */
+static int timeout_opt(struct cmd_ctx *c, uint64_t *ms)
+{
+    const struct cmd_word *w = cmd__opt(c, "--timeout");
+    *ms = DEFAULT_TIMEOUT_MS;
+    if (w != NULL && cmd__number(c, w, 0, 1000ull * 3600 * 24 * 365, 0, ms) != 0)
+        return -1;
+    return 0;
+}
+
+int cmd__exec_wait(struct cmd_ctx *c)
+{
+    uint32_t id;
+    uint64_t tmo;
+    if (cmd__take_id(c, 1, &id) != 0 || cmd__want_args(c, 1, 1) != 0 || timeout_opt(c, &tmo))
+        return CMD_FAIL;
+    const struct cmd_word *w = cmd__arg(c, 0);
+    const char *colon = strchr(w->s, ':');
+    size_t nlen = colon != NULL ? (size_t)(colon - w->s) : w->len;
+    int what = -1;
+    for (int k = 0; k < (int)(sizeof wait_names / sizeof wait_names[0]); k++)
+        if (strlen(wait_names[k]) == nlen && strncmp(wait_names[k], w->s, nlen) == 0)
+            what = k;
+    if (what < 0)
+        return cmd__fail(c, w, 0,
+                         "unknown event \"%.*s\" (connected accepted recv msg eof closed sent "
+                         "state:NAME bytes:N msgs:N)",
+                         (int)(nlen > 40 ? 40 : nlen), w->s);
+    int wants_arg = what == WAIT_STATE || what == WAIT_BYTES || what == WAIT_MSGS;
+    if (wants_arg && colon == NULL)
+        return cmd__fail(c, w, w->len, "%s needs a value: %s:%s", wait_names[what],
+                         wait_names[what], what == WAIT_STATE ? "NAME" : "N");
+    if (!wants_arg && colon != NULL)
+        return cmd__fail(c, w, nlen, "%s takes no value", wait_names[what]);
+    struct sp_sock_info in;
+    if (sp_engine_sock_info(c->eng, id, &in) != 0)
+        return cmd__fail(c, NULL, 0, "no socket %u", (unsigned)id);
+    if (what == WAIT_ACCEPTED && !is_listener(&in))
+        return cmd__fail(c, w, 0, "socket %u is not a listener", (unsigned)id);
+    if ((what == WAIT_CONNECTED || what == WAIT_EOF || what == WAIT_RECV) && is_listener(&in))
+        return cmd__fail(c, w, 0, "socket %u is a listener (wait accepted?)", (unsigned)id);
+    struct cmd_pending *p = &c->q->pend;
+    p->what = (enum cmd_wait_what)what;
+    if (what == WAIT_STATE) {
+        size_t vl = w->len - nlen - 1;
+        if (vl == 0 || vl >= sizeof p->name)
+            return cmd__fail(c, w, nlen + 1, "state wants a TCP state name (FIN_WAIT2, ...)");
+        for (size_t i = 0; i < vl; i++) {
+            char ch = colon[1 + i];
+            if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_' ||
+                  (ch >= '0' && ch <= '9')))
+                return cmd__fail(c, w, nlen + 1 + i, "not a TCP state name");
+        }
+        memcpy(p->name, colon + 1, vl);
+        p->name[vl] = '\0';
+        /* Kernel states change without a socket event (the peer's ACK of
+         * our FIN): have the engine poll this socket. It stays polled, as we
+         * cannot tell whether a front end also shows it. */
+        sp_engine_set_watched(c->eng, id, 1);
+    } else if (wants_arg) {
+        struct cmd_word v = *w;
+        v.s = colon + 1;
+        v.len = w->len - nlen - 1;
+        v.cols_at = w->cols_at + nlen + 1;
+        if (cmd__number(c, &v, 0, UINT64_MAX / 2, 1, &p->n) != 0)
+            return CMD_FAIL;
+    }
+    p->kind = PEND_WAIT;
+    p->id = id;
+    p->timeout_ms = tmo;
+    snprintf(p->verb, sizeof p->verb, "wait %.40s", w->s);
+    return cmd__pending_start(c);
+}
+
+int cmd__exec_expect(struct cmd_ctx *c)
+{
+    uint32_t id;
+    uint64_t tmo;
+    if (cmd__take_id(c, 1, &id) != 0 || timeout_opt(c, &tmo) != 0)
+        return CMD_FAIL;
+    if (cmd__nargs(c) == 0)
+        return cmd__fail(c, NULL, 0, "expect what? usage: %s", c->ent->usage);
+    struct cmd_pending *p = &c->q->pend;
+    int hex = cmd__opt(c, "--hex") != NULL;
+    sp_buf_reset(&p->data);
+    for (int i = 0; i < cmd__nargs(c); i++) {
+        if (cmd__data(c, cmd__arg(c, i), hex, &p->data) != 0) {
+            sp_buf_reset(&p->data);
+            return CMD_FAIL;
+        }
+    }
+    if (!c->q->tap_on) {
+        /* Only reachable when the queue was told to tap lazily and the line
+         * did not come through sp_cmdq_push(); start now. */
+        c->q->tap_on = 1;
+        cmd__update_subs(c->q);
+    }
+    p->kind = PEND_EXPECT;
+    p->id = id;
+    p->timeout_ms = tmo;
+    snprintf(p->verb, sizeof p->verb, "expect");
+    return cmd__pending_start(c);
+}
+
+int cmd__exec_sleep(struct cmd_ctx *c)
+{
+    uint64_t ms;
+    if (cmd__number(c, cmd__arg(c, 0), 0, 1000ull * 3600 * 24 * 365, 0, &ms) != 0)
+        return CMD_FAIL;
+    if (ms == 0)
+        return CMD_OK;
+    struct cmd_pending *p = &c->q->pend;
+    p->kind = PEND_SLEEP;
+    p->timeout_ms = ms;
+    snprintf(p->verb, sizeof p->verb, "sleep");
+    return cmd__pending_start(c);
+}

@@ -1,0 +1,275 @@
+/* Engine internals shared by src/engine*.c, history.c and kstate.c. Nothing
+ * outside the engine includes this file (tests may, to reach the loop). */
+#ifndef SOCKPIT_ENGINE_INT_H
+#define SOCKPIT_ENGINE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <uv.h>
+
+#include "sockpit/proto/buf.h"
+#include "sockpit/engine/engine.h"
+#include "history.h"
+
+struct sp_send_op;
+struct sp_framer;
+
+/* Which libuv handle a socket uses. Listeners and Unix datagram sockets are
+ * driven by a uv_poll_t on a descriptor we own: accept(2) under our control
+ * lets us see EMFILE (libuv hides it behind its reserve-descriptor trick),
+ * and libuv has no Unix datagram handle. */
+enum sp_hkind { SP_H_NONE, SP_H_TCP, SP_H_PIPE, SP_H_UDP, SP_H_POLL };
+
+/* What a socket's spare timer is doing right now. */
+enum sp_tmode { SP_T_NONE, SP_T_CONNECT, SP_T_OUTCOME, SP_T_DRAIN, SP_T_ACCEPT };
+
+struct sp_sock {
+    struct sp_engine *eng;
+    uint32_t id;
+    uint32_t parent;
+    enum sp_sock_kind kind;
+    int family; /* AF_INET, AF_INET6, AF_UNIX; AF_UNSPEC while resolving */
+
+    union {
+        uv_handle_t h;
+        uv_stream_t st;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+        uv_udp_t udp;
+        uv_poll_t poll;
+    } u;
+    enum sp_hkind hkind;
+    int fd; /* our own descriptor for SP_H_POLL sockets, else -1 */
+
+    unsigned handle_open : 1; /* u holds an initialised handle not yet given to uv_close */
+    unsigned closed : 1;      /* sp__sock_close ran: the socket is over */
+    unsigned resolving : 1;
+    unsigned connecting : 1;
+    unsigned established : 1; /* connected or accepted or bound */
+    unsigned paused : 1;
+    unsigned reading : 1; /* uv read/recv/poll started */
+    unsigned echo : 1;
+    unsigned wildcard : 1;
+    unsigned watched : 1;
+    unsigned in_klist : 1;
+    unsigned following : 1;    /* closed TCP connection followed through inet_diag */
+    unsigned close_wanted : 1; /* graceful close waiting for queued writes */
+    unsigned echo_blocked : 1; /* reading stopped because echo filled the queue */
+    unsigned unlink_path : 1;  /* Unix socket file we created: unlink when closing */
+    unsigned dgram_connected : 1;
+    unsigned accept_starved : 1; /* accept(2) is failing for lack of descriptors */
+    unsigned ours;
+    unsigned peers;
+
+    size_t recvsize;
+    struct sp_frame_spec spec;
+    struct sp_framer *fr; /* NULL until a non-raw framing is set */
+
+    uint64_t bytes_in, bytes_out, chunks, msgs, sends, accepted;
+    uint64_t out_issued; /* stream offset of the next byte we hand to the kernel */
+    uint64_t backlog;
+    size_t queued; /* bytes handed to writes (or scheduled) and not yet completed */
+    struct sp_send_op *ops;
+
+    char local[SP_ADDR_TEXT_MAX];
+    char peer[SP_ADDR_TEXT_MAX];
+    char tcp[16];
+    int64_t unread, unsent;
+    char close_reason[64];
+    uint64_t timeout_ms;
+
+    /* Address pair kept to find the connection through inet_diag after close. */
+    struct sockaddr_storage la, pa;
+    /* The Unix path we bound, to unlink on close when it is still ours. */
+    uint64_t path_dev, path_ino;
+    char path[SP_ADDR_PATH_MAX];
+
+    struct sp_hist *hist;
+
+    uv_timer_t *timer; /* lazily allocated; freed in its close callback */
+    enum sp_tmode tmode;
+    int outcome_err;       /* SP_T_OUTCOME: 0 = connected, else the uv error */
+    uv_getaddrinfo_t *gai; /* name resolution in progress */
+    int gai_op;            /* 'l', 'c' or 'b': what to do with the address */
+    int backlog_opt;
+    uv_connect_t *creq;
+    uv_shutdown_t *sreq;
+    int shut_how; /* the shutdown in progress */
+
+    uint64_t kpoll_until_ns; /* poll the TCP state until then (recent activity) */
+    struct sp_sock *knext, *kprev;
+};
+
+struct sp_sub {
+    int id;
+    uint32_t mask;
+    sp_event_cb cb; /* NULL once unsubscribed */
+    void *ud;
+};
+
+struct sp_watch {
+    struct sp_engine *eng;
+    union {
+        uv_handle_t h;
+        uv_poll_t poll;
+        uv_timer_t timer;
+        uv_signal_t signal;
+        uv_prepare_t prepare;
+    } u;
+    sp_watch_cb cb;
+    void *ud;
+    int stopped;
+    struct sp_watch *next, *prev;
+};
+
+struct sp_engine {
+    uv_loop_t loop;
+    struct sp_engine_opts opts;
+    uint64_t t0;
+    int stop_requested;
+    int freeing;
+
+    struct sp_sock **socks; /* socks[id - 1] */
+    size_t nsocks, capsocks;
+
+    struct sp_sub *subs;
+    size_t nsubs, capsubs;
+    int next_sub;
+    int depth;      /* dispatch nesting */
+    int subs_dirty; /* an unsubscribe happened during dispatch */
+    uint32_t mask;  /* union of live subscribers' masks */
+
+    unsigned char *rbuf; /* the one read buffer (SP_RECVSIZE_MAX), reused by every read */
+
+    struct sp_hist_pool hpool;
+
+    uv_timer_t ktimer;
+    int ktimer_on;
+    struct sp_sock *klist;
+    struct sp_sock **follow;
+    size_t nfollow, capfollow;
+    int nlfd; /* NETLINK_SOCK_DIAG socket, -1 until needed */
+    int diag_broken;
+
+    struct sp_watch *watches;
+};
+
+/* engine.c */
+struct sp_sock *sp__sock_get(struct sp_engine *eng, uint32_t id);
+struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
+                             const struct sp_sock_opts *opts);
+/* Undoes sp__sock_new() for a socket that never got a descriptor or an
+ * event (the newest one), so a failing call leaves the table unchanged. */
+void sp__sock_discard(struct sp_sock *s);
+/* Is anyone (a subscriber or the history) interested in events of type t? */
+static inline int sp__wants(const struct sp_engine *eng, enum sp_ev_type t)
+{
+    return ((eng->mask | (eng->opts.keep_history ? SP_EV_MASK_ALL : 0)) & SP_EV_MASK(t)) != 0;
+}
+/* Does anyone want the payload bytes of events of type t? */
+static inline int sp__wants_data(const struct sp_engine *eng, enum sp_ev_type t)
+{
+    return (eng->mask & SP_EV_MASK(t)) || (eng->opts.keep_history && eng->opts.keep_data);
+}
+/* Stamps ev (time, socket fields), logs it and publishes it. s may be NULL. */
+void sp__emit(struct sp_engine *eng, struct sp_sock *s, struct sp_event *ev);
+void sp__emit_error(struct sp_sock *s, const char *op, int uverr);
+void sp__emit_notice(struct sp_sock *s, const char *message);
+/* Ends a socket: closes its handle, emits `closed` then `summary`. Safe to
+ * call twice (the second call does nothing). abortive: SO_LINGER 0 first. */
+void sp__sock_close(struct sp_sock *s, const char *reason, int abortive);
+void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms);
+void sp__sock_timer_stop(struct sp_sock *s);
+void sp__sock_close_timer(struct sp_sock *s);
+/* Socket fields from the kernel's view of an open descriptor. */
+void sp__sock_names(struct sp_sock *s, int fd);
+/* A bind or listen on fd took: keeps the Unix path it made (path[0] != 0;
+ * unlinked at close), takes the names, emits type (bound or listening) and
+ * the notice anywhere when sa is a wildcard address. */
+void sp__sock_bound(struct sp_sock *s, int fd, const struct sockaddr *sa, const char *path,
+                    uint64_t dev, uint64_t ino, enum sp_ev_type type, const char *anywhere);
+/* The descriptor of an open socket, -1 if none. */
+int sp__sock_fd(const struct sp_sock *s);
+/* errno name of a libuv error ("ECONNRESET"). */
+const char *sp__err_name(int uverr);
+void sp__seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A literal address as a kernel address. Returns 0 or a uv error with err set. */
+int sp__addr_to_sockaddr(const struct sp_addr *addr, struct sockaddr_storage *ss, socklen_t *len,
+                         char *err, size_t errlen);
+
+/* engine_kstate.c: check the TCP state now / keep polling it a while /
+ * follow a closed connection through inet_diag. */
+void sp__kcheck(struct sp_sock *s);
+void sp__kactive(struct sp_sock *s);
+void sp__klist_update(struct sp_sock *s);
+void sp__kfollow(struct sp_sock *s);
+
+/* engine_ops.c */
+int sp__sock_read_start(struct sp_sock *s);
+void sp__sock_read_stop(struct sp_sock *s);
+void sp__sock_connected(struct sp_sock *s);
+void sp__sock_connect_failed(struct sp_sock *s, int uverr);
+/* The SP_T_OUTCOME timer fired: report the connect result kept in outcome_err. */
+void sp__sock_outcome(struct sp_sock *s);
+
+/* engine_stream.c */
+int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct sockaddr *sa,
+                      socklen_t salen, enum sp_sock_kind kind, int backlog,
+                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen);
+/* Starts a connect on s. Returns < 0 only when nothing was created (no
+ * descriptor); later failures arrive as events. */
+int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t salen, char *err,
+                       size_t errlen);
+int sp__stream_read_start(struct sp_sock *s);
+void sp__stream_read_stop(struct sp_sock *s);
+int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen);
+int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t errlen);
+int sp__listener_start(struct sp_sock *s);
+void sp__listener_stop(struct sp_sock *s);
+void sp__listener_io(struct sp_sock *s);
+void sp__listener_retry(struct sp_sock *s);
+/* The common receive path: one read's result. truncated and the sender
+ * for datagrams; unread >= 0 for a manual recv. */
+void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int truncated,
+                   int64_t unread, const struct sockaddr *from_sa, socklen_t from_len);
+void sp__sock_eof(struct sp_sock *s);
+/* The stale-socket rule (DESIGN §2) for a Unix path about to be bound. */
+int sp__unix_prepare(const struct sp_addr *addr, int socktype, int *replaced, char *err,
+                     size_t errlen);
+int sp__unix_bind(int fd, const struct sockaddr *sa, socklen_t salen, char *path, uint64_t *dev,
+                  uint64_t *ino);
+void sp__unix_unlink(struct sp_sock *s);
+
+/* engine_dgram.c */
+int sp__dgram_bind(struct sp_engine *eng, struct sp_sock *s, const struct sockaddr *sa,
+                   socklen_t salen, enum sp_sock_kind kind, const struct sp_sock_opts *opts,
+                   uint32_t *id, char *err, size_t errlen);
+int sp__dgram_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t salen, char *err,
+                      size_t errlen);
+int sp__dgram_read_start(struct sp_sock *s);
+void sp__dgram_read_stop(struct sp_sock *s);
+int sp__dgram_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen);
+
+/* engine_send.c */
+void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct sockaddr *to,
+              socklen_t tolen);
+/* Drops every pending send (close): timers stopped, ops freed once their
+ * writes come back. */
+void sp__send_cancel_all(struct sp_sock *s);
+/* Stops scheduling more repetitions (graceful close). */
+void sp__send_stop_repeats(struct sp_sock *s);
+int sp__send_busy(const struct sp_sock *s);
+void sp__send_check_drained(struct sp_sock *s);
+
+/* engine_frame.c */
+void sp__framer_set(struct sp_sock *s, const struct sp_frame_spec *spec);
+void sp__framer_feed(struct sp_sock *s, const unsigned char *p, size_t n);
+void sp__framer_finish(struct sp_sock *s);
+/* Frees the decoder state (the socket keeps its spec). */
+void sp__framer_release(struct sp_sock *s);
+void sp__framer_free(struct sp_sock *s);
+
+#endif

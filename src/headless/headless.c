@@ -1,0 +1,266 @@
+/* The headless front end: a subscriber that prints every event (text or
+ * JSON lines) and a command queue fed with the script. It decides when the
+ * run is over: `quit`, every socket closed after the script ended, a failed
+ * line (without --keep-going), --timeout, or SIGINT/SIGTERM. */
+#include "sockpit/headless/headless.h"
+
+#include <errno.h>
+#include <langinfo.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sockpit/proto/buf.h"
+#include "sockpit/cmd/cmd.h"
+#include "sockpit/engine/engine.h"
+#include "sockpit/proto/event.h"
+#include "sockpit/proto/render.h"
+
+/* Output to a regular file is written in blocks of this size; to a pipe or
+ * terminal every event is written at once so a reader sees it live. */
+#define FILE_BLOCK (1u << 20)
+
+struct hl {
+    const struct sp_headless_opts *opts;
+    struct sp_engine *eng;
+    struct sp_cmdq *q;
+    int fd;
+    int regular;
+    int err_too; /* also show cmd_error on stderr (stdout is not a terminal) */
+    int utf8;
+    struct sp_buf out;
+    int broken; /* the reader went away */
+    int script_done, quitting, stopping;
+    int ending; /* after the loop: the queue is gone, only printing is left */
+    int status;
+    uint64_t closed;
+    struct sp_watch *timer, *sigint, *sigterm;
+};
+
+static void flush(struct hl *h)
+{
+    size_t off = 0;
+    while (off < h->out.len && !h->broken) {
+        ssize_t w = write(h->fd, h->out.data + off, h->out.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            h->broken = 1; /* EPIPE (SIGPIPE is ignored) or a full disk */
+            break;
+        }
+        off += (size_t)w;
+    }
+    sp_buf_reset(&h->out);
+}
+
+static void stop(struct hl *h)
+{
+    if (h->stopping)
+        return;
+    h->stopping = 1;
+    sp_engine_stop(h->eng);
+}
+
+static void emitted(struct hl *h)
+{
+    if (!h->regular || h->out.len >= FILE_BLOCK)
+        flush(h);
+    if (h->broken)
+        stop(h);
+}
+
+/* Every socket the engine made has closed. The count of closed events is
+ * the cheap test; a scan confirms it before the run ends. */
+static int all_closed(struct hl *h)
+{
+    uint32_t last = sp_engine_last_id(h->eng);
+    if (h->closed < last)
+        return 0;
+    for (uint32_t id = 1; id <= last; id++) {
+        struct sp_sock_info in;
+        if (sp_engine_sock_info(h->eng, id, &in) == 0 && (in.open || in.connecting))
+            return 0;
+    }
+    return 1;
+}
+
+static void check_done(struct hl *h)
+{
+    if (h->quitting || (h->script_done && sp_cmdq_idle(h->q)))
+        if (all_closed(h))
+            stop(h);
+}
+
+static void on_event(void *ud, const struct sp_event *ev)
+{
+    struct hl *h = ud;
+    if (h->opts->json)
+        sp_event_format_json(&h->out, ev);
+    else
+        sp_event_format_text(&h->out, ev, h->utf8);
+    sp_buf_appendc(&h->out, '\n');
+    if (ev->type == SP_EV_CMD_ERROR && h->err_too) {
+        struct sp_buf e;
+        sp_buf_init(&e);
+        sp_buf_appends(&e, "sockpit: ");
+        const char *m = ev->message != NULL ? ev->message : "";
+        sp_render(&e, m, strlen(m), h->utf8 ? SP_RENDER_UTF8 : SP_RENDER_ASCII);
+        sp_buf_appendc(&e, '\n');
+        fputs(sp_buf_str(&e), stderr);
+        sp_buf_cleanup(&e);
+    }
+    emitted(h);
+    if (ev->type == SP_EV_CLOSED && !h->ending) {
+        h->closed++;
+        check_done(h);
+    }
+}
+
+/* Command output (help, list, info): our own text with peer strings already
+ * rendered; in JSON mode it becomes an "output" object so stdout stays one
+ * JSON value per line. */
+static void on_output(void *ud, const char *line)
+{
+    struct hl *h = ud;
+    if (!h->opts->json) {
+        sp_buf_appends(&h->out, line);
+        sp_buf_appendc(&h->out, '\n');
+    } else {
+        uint64_t t = sp_engine_now_ns(h->eng);
+        sp_buf_appendf(&h->out, "{\"t\":%llu.%06llu,\"ev\":\"output\",\"text\":\"",
+                       (unsigned long long)(t / 1000000000u),
+                       (unsigned long long)(t % 1000000000u / 1000u));
+        for (const unsigned char *p = (const unsigned char *)line; *p != '\0'; p++) {
+            if (*p == '"' || *p == '\\')
+                sp_buf_appendf(&h->out, "\\%c", *p);
+            else if (*p < 0x20 || *p == 0x7f)
+                sp_buf_appendf(&h->out, "\\u%04x", *p);
+            else
+                sp_buf_appendc(&h->out, *p);
+        }
+        sp_buf_appends(&h->out, "\"}\n");
+    }
+    emitted(h);
+}
+
+static void on_quit(void *ud)
+{
+    struct hl *h = ud;
+    h->quitting = 1;
+    check_done(h);
+}
+
+static void on_idle(void *ud, int failed)
+{
+    struct hl *h = ud;
+    h->script_done = 1;
+    if (failed && !h->opts->keep_going) {
+        h->status = 1;
+        stop(h);
+        return;
+    }
+    check_done(h);
+}
+
+static void on_timeout(void *ud)
+{
+    struct hl *h = ud;
+    fprintf(stderr, "sockpit: still running after --timeout %g s\n", h->opts->timeout_s);
+    h->status = 1;
+    stop(h);
+}
+
+static void on_signal(void *ud)
+{
+    struct hl *h = ud;
+    h->status = 1;
+    stop(h);
+}
+
+static int utf8_locale(void)
+{
+    const char *cs = nl_langinfo(CODESET);
+    return cs != NULL && (strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0);
+}
+
+int sp_headless_main(const struct sp_headless_opts *opts)
+{
+    struct hl h;
+    memset(&h, 0, sizeof h);
+    h.opts = opts;
+    h.fd = opts->out_fd;
+    h.utf8 = utf8_locale();
+    sp_buf_init(&h.out);
+    struct stat st;
+    h.regular = fstat(h.fd, &st) == 0 && S_ISREG(st.st_mode);
+    h.err_too = !isatty(h.fd) && isatty(2);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Quiet runs are the throughput path: no history unless `log` needs it. */
+    int uses_log = 0;
+    for (size_t i = 0; i < opts->nlines; i++)
+        uses_log |= sp_cmd_line_is(opts->lines[i], "log");
+    struct sp_engine_opts eo;
+    memset(&eo, 0, sizeof eo);
+    eo.keep_history = !opts->quiet || uses_log;
+    eo.keep_data = eo.keep_history;
+    if (sp_engine_new(&h.eng, &eo) != 0) {
+        fprintf(stderr, "sockpit: cannot start the engine\n");
+        return 1;
+    }
+    uint32_t mask = SP_EV_MASK_ALL & ~SP_EV_MASK(SP_EV_DROPPED);
+    if (opts->quiet)
+        mask &= ~SP_EV_MASK_DATA;
+    int sub = sp_engine_subscribe(h.eng, mask, on_event, &h);
+
+    struct sp_cmd_hooks hooks;
+    memset(&hooks, 0, sizeof hooks);
+    hooks.output = on_output;
+    hooks.quit = on_quit;
+    h.q = sp_cmdq_new(h.eng, &hooks, &h);
+    if (h.q == NULL) {
+        fprintf(stderr, "sockpit: out of memory\n");
+        sp_engine_free(h.eng);
+        return 1;
+    }
+    sp_cmdq_set_lazy_tap(h.q, 1);
+    sp_cmdq_set_keep_going(h.q, opts->keep_going);
+    sp_cmdq_on_idle(h.q, on_idle, &h);
+    for (size_t i = 0; i < opts->nlines; i++)
+        sp_cmdq_push(h.q, opts->lines[i], opts->origins != NULL ? opts->origins[i] : "-e");
+    if (opts->nlines == 0)
+        h.script_done = 1;
+
+    if (opts->timeout_s > 0) {
+        double ms = opts->timeout_s * 1000.0;
+        h.timer = sp_engine_watch_timer(h.eng, ms < 1 ? 1 : (uint64_t)ms, 0, on_timeout, &h);
+    }
+    h.sigint = sp_engine_watch_signal(h.eng, SIGINT, on_signal, &h);
+    h.sigterm = sp_engine_watch_signal(h.eng, SIGTERM, on_signal, &h);
+    if (opts->nlines == 0)
+        check_done(&h);
+
+    sp_engine_run(h.eng);
+    h.ending = 1;
+
+    if (h.status == 0 && sp_cmdq_failures(h.q) > 0)
+        h.status = 1;
+    if (h.timer != NULL)
+        sp_watch_stop(h.timer);
+    if (h.sigint != NULL)
+        sp_watch_stop(h.sigint);
+    if (h.sigterm != NULL)
+        sp_watch_stop(h.sigterm);
+    sp_cmdq_free(h.q);
+    h.q = NULL;
+    /* Sockets still open are reset; their closed and summary events are
+     * still printed by our subscription. */
+    sp_engine_free(h.eng);
+    (void)sub;
+    flush(&h);
+    sp_buf_cleanup(&h.out);
+    return h.status;
+}

@@ -1,0 +1,369 @@
+/* Event names and the two printed forms of an event (DESIGN §6): the
+ * socat-like text line and the JSON object. Every string that could come from
+ * a peer (payloads, addresses, Unix paths, error text) goes through
+ * sp_render() before it is printed, in both forms. */
+#include "sockpit/proto/event.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "sockpit/proto/buf.h"
+#include "sockpit/proto/render.h"
+
+static const char *const ev_names[SP_EV__COUNT] = {
+    [SP_EV_LISTENING] = "listening",
+    [SP_EV_CONNECTED] = "connected",
+    [SP_EV_ACCEPTED] = "accepted",
+    [SP_EV_BOUND] = "bound",
+    [SP_EV_RECV] = "recv",
+    [SP_EV_MSG] = "msg",
+    [SP_EV_FRAME_ERROR] = "frame_error",
+    [SP_EV_SEND] = "send",
+    [SP_EV_EOF] = "eof",
+    [SP_EV_SHUTDOWN] = "shutdown",
+    [SP_EV_STATE] = "state",
+    [SP_EV_ERROR] = "error",
+    [SP_EV_CLOSED] = "closed",
+    [SP_EV_SUMMARY] = "summary",
+    [SP_EV_CMD_ERROR] = "cmd_error",
+    [SP_EV_NOTICE] = "notice",
+    [SP_EV_DROPPED] = "dropped",
+};
+
+const char *sp_event_name(enum sp_ev_type type)
+{
+    if ((unsigned)type >= SP_EV__COUNT)
+        return "unknown";
+    return ev_names[type];
+}
+
+const char *sp_sock_kind_name(enum sp_sock_kind kind)
+{
+    switch (kind) {
+    case SP_SOCK_TCP_LISTEN:
+        return "tcp-listen";
+    case SP_SOCK_TCP:
+        return "tcp";
+    case SP_SOCK_UDP:
+        return "udp";
+    case SP_SOCK_UNIX_LISTEN:
+        return "unix-listen";
+    case SP_SOCK_UNIX:
+        return "unix";
+    case SP_SOCK_UNIX_DGRAM:
+        return "unix-dgram";
+    }
+    return "unknown";
+}
+
+/* NULL strings print as empty: the engine may leave a field unset. */
+static const char *nz(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+/* Appends a peer-controlled string rendered safe. */
+static void put_safe(struct sp_buf *out, const char *s, int utf8)
+{
+    s = nz(s);
+    sp_render(out, s, strlen(s), utf8 ? SP_RENDER_UTF8 : SP_RENDER_ASCII);
+}
+
+/* Appends the payload of a data event in double quotes; an elided tail (only
+ * a prefix was kept) is marked after the closing quote. */
+static void put_payload(struct sp_buf *out, const struct sp_event *ev, int utf8)
+{
+    sp_buf_appendc(out, '"');
+    if (ev->data != NULL && ev->data_len > 0)
+        sp_render(out, ev->data, ev->data_len, utf8 ? SP_RENDER_UTF8 : SP_RENDER_ASCII);
+    sp_buf_appendc(out, '"');
+    if (ev->data_len < ev->len)
+        sp_buf_appendf(out, "... (%" PRIu64 " more bytes not kept)",
+                       ev->len - (uint64_t)ev->data_len);
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf8)
+{
+    sp_buf_appendf(out, "%" PRIu64 ".%06" PRIu64 " ", ev->t_ns / 1000000000u,
+                   ev->t_ns % 1000000000u / 1000u);
+    if (ev->sock != 0)
+        sp_buf_appendf(out, "[%" PRIu32 "] ", ev->sock);
+    sp_buf_appends(out, sp_event_name(ev->type));
+    switch (ev->type) {
+    case SP_EV_LISTENING:
+    case SP_EV_BOUND:
+        sp_buf_appendf(out, " %s ", sp_sock_kind_name(ev->kind));
+        put_safe(out, ev->local, utf8);
+        break;
+    case SP_EV_CONNECTED:
+        sp_buf_appendf(out, " %s ", sp_sock_kind_name(ev->kind));
+        put_safe(out, ev->local, utf8);
+        sp_buf_appends(out, " -> ");
+        put_safe(out, ev->peer, utf8);
+        break;
+    case SP_EV_ACCEPTED:
+        sp_buf_appendf(out, " %s on [%" PRIu32 "] ", sp_sock_kind_name(ev->kind), ev->parent);
+        put_safe(out, ev->local, utf8);
+        sp_buf_appends(out, " <- ");
+        put_safe(out, ev->peer, utf8);
+        break;
+    case SP_EV_RECV:
+        sp_buf_appendf(out, " #%" PRIu64 " %" PRIu64 " %s @%" PRIu64, ev->seq, ev->len,
+                       plural(ev->len, "byte", "bytes"), ev->off);
+        if (ev->from != NULL && ev->from[0] != '\0') {
+            sp_buf_appends(out, " from ");
+            put_safe(out, ev->from, utf8);
+        }
+        if (ev->truncated)
+            sp_buf_appends(out, " (truncated)");
+        if (ev->unread >= 0)
+            sp_buf_appendf(out, " (%" PRId64 " unread before)", ev->unread);
+        sp_buf_appends(out, ": ");
+        put_payload(out, ev, utf8);
+        break;
+    case SP_EV_MSG:
+        sp_buf_appendf(out, " #%" PRIu64 " %" PRIu64 " %s chunks %" PRIu64 "..%" PRIu64, ev->seq,
+                       ev->len, plural(ev->len, "byte", "bytes"), ev->chunk_first, ev->chunk_last);
+        if (ev->nblocks > 0 && ev->blocks != NULL) {
+            sp_buf_appends(out, " blocks [");
+            for (size_t i = 0; i < ev->nblocks; i++)
+                sp_buf_appendf(out, "%s%" PRIu64, i ? "," : "", ev->blocks[i]);
+            sp_buf_appendc(out, ']');
+        }
+        if (ev->truncated)
+            sp_buf_appends(out, " (truncated)");
+        sp_buf_appends(out, ": ");
+        put_payload(out, ev, utf8);
+        break;
+    case SP_EV_FRAME_ERROR:
+        sp_buf_appendf(out, " @%" PRIu64 ": ", ev->off);
+        put_safe(out, ev->reason, utf8);
+        break;
+    case SP_EV_SEND:
+        sp_buf_appendf(out,
+                       " #%" PRIu64 " %" PRIu64 " %s @%" PRIu64 " in %" PRIu32 " %s: ", ev->seq,
+                       ev->len, plural(ev->len, "byte", "bytes"), ev->off, ev->writes,
+                       plural(ev->writes, "write", "writes"));
+        put_payload(out, ev, utf8);
+        break;
+    case SP_EV_EOF:
+        break;
+    case SP_EV_SHUTDOWN:
+        sp_buf_appendc(out, ' ');
+        put_safe(out, ev->how, utf8);
+        break;
+    case SP_EV_STATE:
+        sp_buf_appendc(out, ' ');
+        put_safe(out, ev->tcp, utf8);
+        break;
+    case SP_EV_ERROR:
+        sp_buf_appendc(out, ' ');
+        put_safe(out, ev->op, utf8);
+        sp_buf_appendc(out, ' ');
+        put_safe(out, ev->code, utf8);
+        sp_buf_appends(out, ": ");
+        put_safe(out, ev->message, utf8);
+        break;
+    case SP_EV_CLOSED:
+        sp_buf_appends(out, ": ");
+        put_safe(out, ev->reason, utf8);
+        break;
+    case SP_EV_SUMMARY:
+        sp_buf_appendf(out,
+                       " in %" PRIu64 " bytes (%" PRIu64 " chunks, %" PRIu64 " msgs), out %" PRIu64
+                       " bytes",
+                       ev->bytes_in, ev->chunks, ev->msgs, ev->bytes_out);
+        break;
+    case SP_EV_CMD_ERROR:
+        sp_buf_appends(out, ": ");
+        put_safe(out, ev->message, utf8);
+        sp_buf_appends(out, " in \"");
+        put_safe(out, ev->line, utf8);
+        sp_buf_appendc(out, '"');
+        break;
+    case SP_EV_NOTICE:
+        sp_buf_appends(out, ": ");
+        put_safe(out, ev->message, utf8);
+        break;
+    case SP_EV_DROPPED:
+        sp_buf_appendf(out, " %" PRIu64 " %s", ev->dropped, plural(ev->dropped, "event", "events"));
+        break;
+    case SP_EV__COUNT:
+        break;
+    }
+}
+
+void sp_event_json_string(struct sp_buf *out, const void *p, size_t n)
+{
+    /* Render first: the result is printable ASCII plus harmless UTF-8, so
+     * only the quote and the backslash remain to escape; the \u form below is
+     * a second line of defence that keeps any control byte out of the JSON. */
+    struct sp_buf r;
+    sp_buf_init(&r);
+    if (n > 0)
+        sp_render(&r, p, n, SP_RENDER_UTF8);
+    sp_buf_appendc(out, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < r.len; i++) {
+        unsigned char c = r.data[i];
+        if (c != '"' && c != '\\' && c >= 0x20 && c != 0x7f)
+            continue;
+        sp_buf_append(out, r.data + start, i - start);
+        if (c == '"' || c == '\\') {
+            sp_buf_appendc(out, '\\');
+            sp_buf_appendc(out, c);
+        } else {
+            sp_buf_appendf(out, "\\u%04x", c);
+        }
+        start = i + 1;
+    }
+    sp_buf_append(out, r.data + start, r.len - start);
+    sp_buf_appendc(out, '"');
+    sp_buf_cleanup(&r);
+}
+
+/* ,"key":"safe text" */
+static void jstr(struct sp_buf *out, const char *key, const char *s)
+{
+    s = nz(s);
+    sp_buf_appendf(out, ",\"%s\":", key);
+    sp_event_json_string(out, s, strlen(s));
+}
+
+static void ju64(struct sp_buf *out, const char *key, uint64_t v)
+{
+    sp_buf_appendf(out, ",\"%s\":%" PRIu64, key, v);
+}
+
+static void jbool(struct sp_buf *out, const char *key, int v)
+{
+    sp_buf_appendf(out, ",\"%s\":%s", key, v ? "true" : "false");
+}
+
+/* hex (exact kept bytes), text (their safe rendering), and "kept" when only
+ * a prefix of len bytes was kept. */
+static void jpayload(struct sp_buf *out, const struct sp_event *ev)
+{
+    size_t n = ev->data != NULL ? ev->data_len : 0;
+    sp_buf_appends(out, ",\"hex\":\"");
+    sp_hex_append(out, ev->data, n);
+    sp_buf_appendc(out, '"');
+    sp_buf_appends(out, ",\"text\":");
+    sp_event_json_string(out, ev->data, n);
+    if (n < ev->len)
+        ju64(out, "kept", n);
+}
+
+void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
+{
+    sp_buf_appendf(out, "{\"t\":%" PRIu64 ".%06" PRIu64 ",\"ev\":\"%s\"", ev->t_ns / 1000000000u,
+                   ev->t_ns % 1000000000u / 1000u, sp_event_name(ev->type));
+    if (ev->sock != 0 ||
+        (ev->type != SP_EV_CMD_ERROR && ev->type != SP_EV_NOTICE && ev->type != SP_EV_ERROR))
+        ju64(out, "sock", ev->sock);
+    switch (ev->type) {
+    case SP_EV_LISTENING:
+    case SP_EV_BOUND:
+        jstr(out, "kind", sp_sock_kind_name(ev->kind));
+        jstr(out, "local", ev->local);
+        break;
+    case SP_EV_CONNECTED:
+        jstr(out, "kind", sp_sock_kind_name(ev->kind));
+        jstr(out, "local", ev->local);
+        jstr(out, "peer", ev->peer);
+        break;
+    case SP_EV_ACCEPTED:
+        ju64(out, "parent", ev->parent);
+        jstr(out, "kind", sp_sock_kind_name(ev->kind));
+        jstr(out, "local", ev->local);
+        jstr(out, "peer", ev->peer);
+        break;
+    case SP_EV_RECV:
+        ju64(out, "seq", ev->seq);
+        ju64(out, "len", ev->len);
+        ju64(out, "off", ev->off);
+        jpayload(out, ev);
+        if (ev->kind == SP_SOCK_UDP || ev->kind == SP_SOCK_UNIX_DGRAM) {
+            jstr(out, "from", ev->from);
+            jbool(out, "truncated", ev->truncated);
+        }
+        if (ev->unread >= 0)
+            ju64(out, "unread", (uint64_t)ev->unread);
+        break;
+    case SP_EV_MSG:
+        ju64(out, "seq", ev->seq);
+        ju64(out, "len", ev->len);
+        jpayload(out, ev);
+        sp_buf_appendf(out, ",\"chunks\":[%" PRIu64 ",%" PRIu64 "]", ev->chunk_first,
+                       ev->chunk_last);
+        ju64(out, "chunk_first_off", ev->chunk_first_off);
+        ju64(out, "chunk_last_end", ev->chunk_last_end);
+        ju64(out, "off", ev->off);
+        ju64(out, "end_off", ev->end_off);
+        jbool(out, "truncated", ev->truncated);
+        if (ev->cuts != NULL) {
+            sp_buf_appends(out, ",\"cuts\":[");
+            for (size_t i = 0; i < ev->ncuts; i++)
+                sp_buf_appendf(out, "%s%" PRIu32, i ? "," : "", ev->cuts[i]);
+            sp_buf_appendc(out, ']');
+        }
+        if (ev->blocks != NULL) {
+            sp_buf_appends(out, ",\"blocks\":[");
+            for (size_t i = 0; i < ev->nblocks; i++)
+                sp_buf_appendf(out, "%s%" PRIu64, i ? "," : "", ev->blocks[i]);
+            sp_buf_appendc(out, ']');
+        }
+        break;
+    case SP_EV_FRAME_ERROR:
+        jstr(out, "reason", ev->reason);
+        ju64(out, "off", ev->off);
+        break;
+    case SP_EV_SEND:
+        ju64(out, "seq", ev->seq);
+        ju64(out, "len", ev->len);
+        ju64(out, "off", ev->off);
+        jpayload(out, ev);
+        ju64(out, "writes", ev->writes);
+        break;
+    case SP_EV_EOF:
+        break;
+    case SP_EV_SHUTDOWN:
+        jstr(out, "how", ev->how);
+        break;
+    case SP_EV_STATE:
+        jstr(out, "tcp", ev->tcp);
+        break;
+    case SP_EV_ERROR:
+        jstr(out, "op", ev->op);
+        jstr(out, "code", ev->code);
+        jstr(out, "message", ev->message);
+        break;
+    case SP_EV_CLOSED:
+        jstr(out, "reason", ev->reason);
+        break;
+    case SP_EV_SUMMARY:
+        ju64(out, "bytes_in", ev->bytes_in);
+        ju64(out, "bytes_out", ev->bytes_out);
+        ju64(out, "chunks", ev->chunks);
+        ju64(out, "msgs", ev->msgs);
+        break;
+    case SP_EV_CMD_ERROR:
+        jstr(out, "line", ev->line);
+        jstr(out, "message", ev->message);
+        break;
+    case SP_EV_NOTICE:
+        jstr(out, "message", ev->message);
+        break;
+    case SP_EV_DROPPED:
+        ju64(out, "dropped", ev->dropped);
+        break;
+    case SP_EV__COUNT:
+        break;
+    }
+    sp_buf_appendc(out, '}');
+}
