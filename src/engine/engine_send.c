@@ -22,7 +22,7 @@ struct seg {
 };
 
 struct sp_send_op {
-    struct sp_send_op *next, *prev;
+    TAILQ_ENTRY(sp_send_op) entry; /* in s->ops while linked */
     struct sp_sock *s;
     unsigned char *wire;
     size_t wire_len;
@@ -65,13 +65,7 @@ static void op_unlink(struct sp_send_op *op)
 {
     if (!op->linked)
         return;
-    struct sp_sock *s = op->s;
-    if (op->prev != NULL)
-        op->prev->next = op->next;
-    else
-        s->ops = op->next;
-    if (op->next != NULL)
-        op->next->prev = op->prev;
+    TAILQ_REMOVE(&op->s->ops, op, entry);
     op->linked = 0;
 }
 
@@ -375,9 +369,9 @@ static void op_timer_cb(uv_timer_t *t)
 
 void sp__send_cancel_all(struct sp_sock *s)
 {
-    struct sp_send_op *op = s->ops;
-    while (op != NULL) {
-        struct sp_send_op *next = op->next;
+    struct sp_send_op *op, *next;
+    for (op = TAILQ_FIRST(&s->ops); op != NULL; op = next) {
+        next = TAILQ_NEXT(op, entry);
         op_abandon(op);
         if (op->dg_n > 0) {
             /* Already sent: account for them now, no event. */
@@ -387,13 +381,14 @@ void sp__send_cancel_all(struct sp_sock *s)
             op->dg_n = op->dg_bytes = op->dg_ok = 0;
         }
         op_maybe_free(op);
-        op = next;
     }
 }
 
 void sp__send_stop_repeats(struct sp_sock *s)
 {
-    for (struct sp_send_op *op = s->ops; op != NULL; op = op->next) {
+    struct sp_send_op *op, *next;
+    TAILQ_FOREACH(op, &s->ops, entry)
+    {
         op->reps_left = 0;
         if (op->tmode == OT_REP) {
             uv_timer_stop(op->timer);
@@ -402,11 +397,9 @@ void sp__send_stop_repeats(struct sp_sock *s)
         }
     }
     /* Ops finished that way free themselves now. */
-    struct sp_send_op *op = s->ops;
-    while (op != NULL) {
-        struct sp_send_op *next = op->next;
+    for (op = TAILQ_FIRST(&s->ops); op != NULL; op = next) {
+        next = TAILQ_NEXT(op, entry);
         op_maybe_free(op);
-        op = next;
     }
 }
 
@@ -428,17 +421,8 @@ static struct sp_send_op *op_alloc(struct sp_sock *s, size_t nsegs, size_t npiec
     op->wire = (unsigned char *)(op->bounds + npieces + 1);
     op->wire_len = wire_len;
     op->npieces = npieces;
-    /* Append, so ops are in the order they were made. */
+    TAILQ_INSERT_TAIL(&s->ops, op, entry);
     op->linked = 1;
-    if (s->ops == NULL) {
-        s->ops = op;
-    } else {
-        struct sp_send_op *t = s->ops;
-        while (t->next != NULL)
-            t = t->next;
-        t->next = op;
-        op->prev = t;
-    }
     return op;
 }
 
