@@ -440,33 +440,15 @@ void sp__sock_bound(struct sp_sock *s, int fd, const struct sockaddr *sa, const 
 static void sock_timer_cb(uv_timer_t *t)
 {
     struct sp_sock *s = t->data;
-    enum sp_tmode mode = s->tmode;
+    void (*cb)(struct sp_sock *) = s->timer_cb;
     s->tmode = SP_T_NONE;
-    switch (mode) {
-    case SP_T_CONNECT:
-        if (s->closed)
-            return;
-        sp__emit_error(s, "connect", UV_ETIMEDOUT);
-        sp__sock_close(s, "connect timed out", 0);
-        break;
-    case SP_T_OUTCOME:
-        sp__sock_outcome(s);
-        break;
-    case SP_T_DRAIN:
-        if (s->closed)
-            return;
-        sp__emit_notice(s, "queued data not written before the timeout: closing anyway");
-        sp__sock_close(s, "closed by us", 0);
-        break;
-    case SP_T_ACCEPT:
-        sp__listener_retry(s);
-        break;
-    case SP_T_NONE:
-        break;
-    }
+    s->timer_cb = NULL;
+    if (cb != NULL)
+        cb(s);
 }
 
-void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms)
+void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms,
+                    void (*cb)(struct sp_sock *s))
 {
     if (s->timer == NULL) {
         s->timer = sp_xmalloc(sizeof *s->timer);
@@ -474,6 +456,7 @@ void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms)
         s->timer->data = s;
     }
     s->tmode = mode;
+    s->timer_cb = cb;
     uv_timer_start(s->timer, sock_timer_cb, ms, 0);
 }
 
@@ -482,6 +465,7 @@ void sp__sock_timer_stop(struct sp_sock *s)
     if (s->timer != NULL)
         uv_timer_stop(s->timer);
     s->tmode = SP_T_NONE;
+    s->timer_cb = NULL;
 }
 
 static void free_handle_cb(uv_handle_t *h)
@@ -496,6 +480,7 @@ void sp__sock_close_timer(struct sp_sock *s)
     uv_close((uv_handle_t *)s->timer, free_handle_cb);
     s->timer = NULL;
     s->tmode = SP_T_NONE;
+    s->timer_cb = NULL;
 }
 
 static void sock_handle_closed(uv_handle_t *h)

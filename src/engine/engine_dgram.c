@@ -235,6 +235,6 @@ int sp__dgram_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t sa
         s->dgram_connected = 1;
     /* Reported on the next loop turn like every connect outcome. */
     s->outcome_err = r;
-    sp__sock_timer(s, SP_T_OUTCOME, 0);
+    sp__sock_timer(s, SP_T_OUTCOME, 0, sp__sock_outcome);
     return 0;
 }

@@ -95,6 +95,14 @@ void sp__sock_outcome(struct sp_sock *s)
         sp__sock_connected(s);
 }
 
+void sp__sock_connect_timeout(struct sp_sock *s)
+{
+    if (s->closed)
+        return;
+    sp__emit_error(s, "connect", UV_ETIMEDOUT);
+    sp__sock_close(s, "connect timed out", 0);
+}
+
 static enum sp_sock_kind listen_kind(const struct sp_addr *a)
 {
     return a->kind == SP_ADDR_TCP ? SP_SOCK_TCP_LISTEN : SP_SOCK_UNIX_LISTEN;
@@ -201,7 +209,7 @@ static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
     sp_addr_format(addr, op == 'c' ? s->peer : s->local, SP_ADDR_TEXT_MAX);
     if (op == 'c') {
         s->connecting = 1;
-        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms);
+        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms, sp__sock_connect_timeout);
     }
     if (id != NULL)
         *id = s->id;
@@ -415,6 +423,15 @@ int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, cha
     return sp__stream_shutdown(s, how, err, errlen);
 }
 
+/* The SP_T_DRAIN timer fired: a graceful close gave up waiting for writes. */
+static void drain_timeout(struct sp_sock *s)
+{
+    if (s->closed)
+        return;
+    sp__emit_notice(s, "queued data not written before the timeout: closing anyway");
+    sp__sock_close(s, "closed by us", 0);
+}
+
 int sp_engine_close(struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
 {
     struct sp_sock *s = lookup_open(eng, id, err, errlen);
@@ -426,7 +443,7 @@ int sp_engine_close(struct sp_engine *eng, uint32_t id, char *err, size_t errlen
         /* close(2) would drop what libuv still holds: deliver it first. */
         s->close_wanted = 1;
         sp__send_stop_repeats(s);
-        sp__sock_timer(s, SP_T_DRAIN, s->timeout_ms);
+        sp__sock_timer(s, SP_T_DRAIN, s->timeout_ms, drain_timeout);
         return 0;
     }
     sp__sock_close(s, "closed by us", 0);

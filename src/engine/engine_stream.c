@@ -241,7 +241,7 @@ static void on_connect(uv_connect_t *req, int status)
 static void outcome_later(struct sp_sock *s, int uverr)
 {
     s->outcome_err = uverr;
-    sp__sock_timer(s, SP_T_OUTCOME, 0);
+    sp__sock_timer(s, SP_T_OUTCOME, 0, sp__sock_outcome);
 }
 
 int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t salen, char *err,
@@ -303,7 +303,7 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
     }
     /* Name resolution already started the clock for the whole connect. */
     if (s->tmode != SP_T_CONNECT)
-        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms);
+        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms, sp__sock_connect_timeout);
     return 0;
 }
 
@@ -551,7 +551,7 @@ void sp__listener_io(struct sp_sock *s)
             }
             uv_poll_stop(&s->u.poll);
             s->reading = 0;
-            sp__sock_timer(s, SP_T_ACCEPT, ACCEPT_RETRY_MS);
+            sp__sock_timer(s, SP_T_ACCEPT, ACCEPT_RETRY_MS, sp__listener_retry);
             return;
         }
         sp__emit_error(s, "accept", -e);
