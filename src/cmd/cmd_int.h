@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/xmalloc.h"
 #include "sockpit/cmd/cmd.h"
 #include "sockpit/proto/event.h"
 
