@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/xmalloc.h"
 #include "sockpit/engine/engine.h"
 #include "history.h"
 

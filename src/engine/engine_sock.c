@@ -4,28 +4,16 @@
  * them by kind. The public operations (engine_ops.c) sit above. */
 #include "engine_int.h"
 
-static int is_stream_conn(const struct sp_sock *s)
-{
-    return s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
-}
-
-static int is_listener(const struct sp_sock *s)
-{
-    return s->kind == SP_SOCK_TCP_LISTEN || s->kind == SP_SOCK_UNIX_LISTEN;
-}
-
-/* ---- reading on/off, whatever the kind ---- */
-
 int sp__sock_read_start(struct sp_sock *s)
 {
     if (s->closed || s->paused || s->reading || !s->handle_open || s->echo_blocked)
         return 0;
-    if (is_stream_conn(s)) {
+    if (sp_kind_is_stream(s->kind)) {
         if ((s->peers & SP_PEER_FIN) || (s->ours & SP_OURS_SHUT_RD))
             return 0;
         return sp__stream_read_start(s);
     }
-    if (is_listener(s))
+    if (sp_kind_is_listener(s->kind))
         return sp__listener_start(s);
     return sp__dgram_read_start(s);
 }
@@ -34,15 +22,13 @@ void sp__sock_read_stop(struct sp_sock *s)
 {
     if (!s->reading || !s->handle_open)
         return;
-    if (is_stream_conn(s))
+    if (sp_kind_is_stream(s->kind))
         sp__stream_read_stop(s);
-    else if (is_listener(s))
+    else if (sp_kind_is_listener(s->kind))
         sp__listener_stop(s);
     else
         sp__dgram_read_stop(s);
 }
-
-/* ---- outcome of a connect ---- */
 
 void sp__sock_connected(struct sp_sock *s)
 {
