@@ -500,6 +500,24 @@ static void test_event_json_string_escapes_quotes_and_backslashes(void **state)
     sp_buf_cleanup(&b);
 }
 
+/* Every kind belongs to exactly one family, and the stream/dgram split
+ * matches the kind names. */
+static void test_kind_families_partition_every_kind(void **state)
+{
+    static const enum sp_sock_kind all[] = {SP_SOCK_TCP_LISTEN,  SP_SOCK_TCP,  SP_SOCK_UDP,
+                                            SP_SOCK_UNIX_LISTEN, SP_SOCK_UNIX, SP_SOCK_UNIX_DGRAM};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        enum sp_sock_kind k = all[i];
+        assert_int_equal(sp_kind_is_listener(k) + sp_kind_is_stream(k) + sp_kind_is_dgram(k), 1);
+    }
+    assert_true(sp_kind_is_listener(SP_SOCK_TCP_LISTEN));
+    assert_true(sp_kind_is_listener(SP_SOCK_UNIX_LISTEN));
+    assert_true(sp_kind_is_stream(SP_SOCK_TCP));
+    assert_true(sp_kind_is_stream(SP_SOCK_UNIX));
+    assert_true(sp_kind_is_dgram(SP_SOCK_UDP));
+    assert_true(sp_kind_is_dgram(SP_SOCK_UNIX_DGRAM));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_event_json_has_every_design_field),
         cmocka_unit_test(test_event_json_datagram_and_blocks_fields),
         cmocka_unit_test(test_event_json_string_escapes_quotes_and_backslashes),
+        cmocka_unit_test(test_kind_families_partition_every_kind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

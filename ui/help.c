@@ -23,7 +23,7 @@ void ui_box_open(struct sp_tui *t, const char *title, char **lines, size_t n)
 {
     ui_box_close(t);
     t->box.open = 1;
-    t->box.title = strdup(title);
+    t->box.title = sp_xstrdup(title);
     t->box.lines = lines;
     t->box.nlines = n;
     t->box.top = 0;
@@ -34,20 +34,14 @@ void ui_box_open(struct sp_tui *t, const char *title, char **lines, size_t n)
 static char **split_lines(const char *s, size_t *n)
 {
     size_t cap = 16, k = 0;
-    char **v = malloc(cap * sizeof(*v));
-    if (!v)
-        abort();
+    char **v = sp_xreallocarray(NULL, cap, sizeof(*v));
     while (*s) {
         size_t l = strcspn(s, "\n");
         if (k == cap) {
             cap *= 2;
-            v = realloc(v, cap * sizeof(*v));
-            if (!v)
-                abort();
+            v = sp_xreallocarray(v, cap, sizeof(*v));
         }
-        v[k] = strndup(s, l);
-        if (!v[k])
-            abort();
+        v[k] = sp_xstrndup(s, l);
         k++;
         s += l;
         if (*s == '\n')

@@ -68,9 +68,7 @@ void ui_run(struct sp_tui *t, const char *fmt, ...)
         return;
     if ((size_t)n >= sizeof(buf)) {
         /* Long lines (a composer message in hex) are formatted again in full. */
-        char *big = malloc((size_t)n + 1);
-        if (!big)
-            abort();
+        char *big = sp_xmalloc((size_t)n + 1);
         va_start(ap, fmt);
         vsnprintf(big, (size_t)n + 1, fmt, ap);
         va_end(ap);
@@ -173,9 +171,7 @@ int ui_sock_open_count(struct sp_tui *t)
     size_t n = sp_engine_sock_ids(t->eng, &probe, 0);
     if (n == 0)
         return 0;
-    uint32_t *ids = malloc(n * sizeof(*ids));
-    if (!ids)
-        abort();
+    uint32_t *ids = sp_xreallocarray(NULL, n, sizeof(*ids));
     n = sp_engine_sock_ids(t->eng, ids, n);
     int open = 0;
     for (size_t i = 0; i < n; i++) {
@@ -310,12 +306,8 @@ static uint32_t hook_current(void *ud)
 static void hook_output(void *ud, const char *line)
 {
     struct sp_tui *t = ud;
-    char **v = realloc(t->pending_out, (t->npending_out + 1) * sizeof(*v));
-    char *copy = strdup(line);
-    if (!v || !copy)
-        abort();
-    t->pending_out = v;
-    t->pending_out[t->npending_out++] = copy;
+    t->pending_out = sp_xreallocarray(t->pending_out, t->npending_out + 1, sizeof(char *));
+    t->pending_out[t->npending_out++] = sp_xstrdup(line);
     t->dirty = 1;
 }
 
@@ -464,9 +456,7 @@ static void flush_output(struct sp_tui *t)
         free(t->pending_out);
     } else if (t->box.open && t->box.title && strcmp(t->box.title, "output") == 0) {
         /* More lines for the box already open. */
-        char **v = realloc(t->box.lines, (t->box.nlines + t->npending_out) * sizeof(*v));
-        if (!v)
-            abort();
+        char **v = sp_xreallocarray(t->box.lines, t->box.nlines + t->npending_out, sizeof(*v));
         memcpy(v + t->box.nlines, t->pending_out, t->npending_out * sizeof(*v));
         t->box.lines = v;
         t->box.nlines += t->npending_out;
@@ -660,9 +650,7 @@ static int locale_is_utf8(void)
 
 int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
 {
-    struct sp_tui *t = calloc(1, sizeof(*t));
-    if (!t)
-        return 1;
+    struct sp_tui *t = sp_xcalloc(1, sizeof(*t));
     t->eng = eng;
     setlocale(LC_ALL, "");
     int utf8 = locale_is_utf8();

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/xmalloc.h"
 #include "sockpit/engine/engine.h"
 #include "sockpit/proto/render.h"
 

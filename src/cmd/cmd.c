@@ -15,16 +15,6 @@
 
 #define MASK_LIFE (SP_EV_MASK_ALL & ~SP_EV_MASK_DATA)
 
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p == NULL)
-        abort();
-    memcpy(p, s, n);
-    return p;
-}
-
 void cmd__out(struct sp_cmdq *q, const char *line)
 {
     if (q->hooks.output != NULL)
@@ -154,11 +144,9 @@ static int sort_words(struct cmd_ctx *c, struct cmd_word *synth)
 /* Runs one line; CMD_OK, CMD_FAIL (reported here) or CMD_PENDING. */
 static int run_line(struct sp_cmdq *q, const char *line, const char *origin)
 {
-    struct cmd_split *sp = malloc(sizeof *sp);
-    struct cmd_ctx *c = calloc(1, sizeof *c);
+    struct cmd_split *sp = sp_xmalloc(sizeof *sp);
+    struct cmd_ctx *c = sp_xcalloc(1, sizeof *c);
     struct cmd_word synth[CMD_OPTS_MAX];
-    if (sp == NULL || c == NULL)
-        abort();
     cmd__split_init(sp);
     c->q = q;
     c->eng = q->eng;
@@ -273,17 +261,13 @@ struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id)
         size_t n = q->ntaps ? q->ntaps : 16;
         while (n <= id)
             n *= 2;
-        struct cmd_tap **t = realloc(q->taps, n * sizeof *t);
-        if (t == NULL)
-            abort();
+        struct cmd_tap **t = sp_xreallocarray(q->taps, n, sizeof *t);
         memset(t + q->ntaps, 0, (n - q->ntaps) * sizeof *t);
         q->taps = t;
         q->ntaps = n;
     }
     if (q->taps[id] == NULL) {
-        q->taps[id] = calloc(1, sizeof **q->taps);
-        if (q->taps[id] == NULL)
-            abort();
+        q->taps[id] = sp_xcalloc(1, sizeof **q->taps);
     }
     return q->taps[id];
 }
@@ -306,9 +290,7 @@ void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev)
         t->lost++;
         return;
     }
-    struct cmd_item *it = malloc(sizeof *it + n);
-    if (it == NULL)
-        abort();
+    struct cmd_item *it = sp_xmalloc(sizeof *it + n);
     it->next = NULL;
     it->seq = ev->seq;
     it->is_msg = ev->type == SP_EV_MSG;
@@ -372,9 +354,7 @@ void cmd__update_subs(struct sp_cmdq *q)
 
 struct sp_cmdq *sp_cmdq_new(struct sp_engine *eng, const struct sp_cmd_hooks *hooks, void *ud)
 {
-    struct sp_cmdq *q = calloc(1, sizeof *q);
-    if (q == NULL)
-        return NULL;
+    struct sp_cmdq *q = sp_xcalloc(1, sizeof *q);
     q->eng = eng;
     if (hooks != NULL)
         q->hooks = *hooks;
@@ -431,12 +411,10 @@ void sp_cmdq_push(struct sp_cmdq *q, const char *line, const char *origin)
         q->tap_on = 1;
         cmd__update_subs(q);
     }
-    struct cmd_line *l = malloc(sizeof *l);
-    if (l == NULL)
-        abort();
+    struct cmd_line *l = sp_xmalloc(sizeof *l);
     l->next = NULL;
-    l->line = xstrdup(line);
-    l->origin = xstrdup(origin != NULL ? origin : "command");
+    l->line = sp_xstrdup(line);
+    l->origin = sp_xstrdup(origin != NULL ? origin : "command");
     /* A trailing newline or CR (from a script read with fgets) is not part
      * of the line as written. */
     size_t n = strlen(l->line);
@@ -453,13 +431,11 @@ void sp_cmdq_push(struct sp_cmdq *q, const char *line, const char *origin)
 void cmd__push_front(struct sp_cmdq *q, const char *const *lines, size_t n, const char *origin)
 {
     for (size_t i = n; i-- > 0;) {
-        struct cmd_line *l = malloc(sizeof *l);
-        if (l == NULL)
-            abort();
+        struct cmd_line *l = sp_xmalloc(sizeof *l);
         char o[128];
         snprintf(o, sizeof o, "%s:%zu", origin, i + 1);
-        l->line = xstrdup(lines[i]);
-        l->origin = xstrdup(o);
+        l->line = sp_xstrdup(lines[i]);
+        l->origin = sp_xstrdup(o);
         l->next = q->head;
         q->head = l;
         if (q->tail == NULL)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/xmalloc.h"
 #include "sockpit/cmd/cmd.h"
 #include "sockpit/proto/event.h"
 

@@ -96,9 +96,7 @@ int cmd__exec_log(struct cmd_ctx *c)
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0)
         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    struct cmd_log *l = calloc(1, sizeof *l);
-    if (l == NULL)
-        abort();
+    struct cmd_log *l = sp_xcalloc(1, sizeof *l);
     l->q = c->q;
     l->id = id;
     l->fd = fd;

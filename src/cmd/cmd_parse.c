@@ -30,10 +30,7 @@ static void push_col(void *ctx, size_t col)
     struct cmd_split *sp = ctx;
     if (sp->ncols == sp->capcols) {
         size_t cap = sp->capcols ? sp->capcols * 2 : 64;
-        size_t *p = realloc(sp->cols, cap * sizeof *p);
-        if (p == NULL)
-            abort();
-        sp->cols = p;
+        sp->cols = sp_xreallocarray(sp->cols, cap, sizeof *sp->cols);
         sp->capcols = cap;
     }
     sp->cols[sp->ncols++] = col;

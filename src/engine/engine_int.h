@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/xmalloc.h"
 #include "sockpit/engine/engine.h"
 #include "history.h"
 
@@ -90,6 +91,8 @@ struct sp_sock {
 
     uv_timer_t *timer; /* lazily allocated; freed in its close callback */
     enum sp_tmode tmode;
+    /* What runs when the timer fires, set by whoever armed it. */
+    void (*timer_cb)(struct sp_sock *s);
     int outcome_err;       /* SP_T_OUTCOME: 0 = connected, else the uv error */
     uv_getaddrinfo_t *gai; /* name resolution in progress */
     int gai_op;            /* 'l', 'c' or 'b': what to do with the address */
@@ -180,7 +183,10 @@ void sp__emit_notice(struct sp_sock *s, const char *message);
 /* Ends a socket: closes its handle, emits `closed` then `summary`. Safe to
  * call twice (the second call does nothing). abortive: SO_LINGER 0 first. */
 void sp__sock_close(struct sp_sock *s, const char *reason, int abortive);
-void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms);
+/* Arms the socket's one timer: cb runs once after ms (the socket's owner of
+ * each use says what happens, so the core never calls up into it). */
+void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms,
+                    void (*cb)(struct sp_sock *s));
 void sp__sock_timer_stop(struct sp_sock *s);
 void sp__sock_close_timer(struct sp_sock *s);
 /* Socket fields from the kernel's view of an open descriptor. */
@@ -214,6 +220,8 @@ void sp__sock_connected(struct sp_sock *s);
 void sp__sock_connect_failed(struct sp_sock *s, int uverr);
 /* The SP_T_OUTCOME timer fired: report the connect result kept in outcome_err. */
 void sp__sock_outcome(struct sp_sock *s);
+/* The SP_T_CONNECT timer fired: the connect took longer than timeout_ms. */
+void sp__sock_connect_timeout(struct sp_sock *s);
 
 /* engine_stream.c */
 int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct sockaddr *sa,

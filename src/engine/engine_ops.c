@@ -27,33 +27,16 @@ static struct sp_sock *lookup_open(struct sp_engine *eng, uint32_t id, char *err
     return s;
 }
 
-static int is_stream_conn(const struct sp_sock *s)
-{
-    return s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
-}
-
-static int is_listener(const struct sp_sock *s)
-{
-    return s->kind == SP_SOCK_TCP_LISTEN || s->kind == SP_SOCK_UNIX_LISTEN;
-}
-
-static int is_dgram(const struct sp_sock *s)
-{
-    return s->kind == SP_SOCK_UDP || s->kind == SP_SOCK_UNIX_DGRAM;
-}
-
-/* ---- reading on/off, whatever the kind ---- */
-
 int sp__sock_read_start(struct sp_sock *s)
 {
     if (s->closed || s->paused || s->reading || !s->handle_open || s->echo_blocked)
         return 0;
-    if (is_stream_conn(s)) {
+    if (sp_kind_is_stream(s->kind)) {
         if ((s->peers & SP_PEER_FIN) || (s->ours & SP_OURS_SHUT_RD))
             return 0;
         return sp__stream_read_start(s);
     }
-    if (is_listener(s))
+    if (sp_kind_is_listener(s->kind))
         return sp__listener_start(s);
     return sp__dgram_read_start(s);
 }
@@ -62,15 +45,13 @@ void sp__sock_read_stop(struct sp_sock *s)
 {
     if (!s->reading || !s->handle_open)
         return;
-    if (is_stream_conn(s))
+    if (sp_kind_is_stream(s->kind))
         sp__stream_read_stop(s);
-    else if (is_listener(s))
+    else if (sp_kind_is_listener(s->kind))
         sp__listener_stop(s);
     else
         sp__dgram_read_stop(s);
 }
-
-/* ---- outcome of a connect ---- */
 
 void sp__sock_connected(struct sp_sock *s)
 {
@@ -114,7 +95,13 @@ void sp__sock_outcome(struct sp_sock *s)
         sp__sock_connected(s);
 }
 
-/* ---- creation ---- */
+void sp__sock_connect_timeout(struct sp_sock *s)
+{
+    if (s->closed)
+        return;
+    sp__emit_error(s, "connect", UV_ETIMEDOUT);
+    sp__sock_close(s, "connect timed out", 0);
+}
 
 static enum sp_sock_kind listen_kind(const struct sp_addr *a)
 {
@@ -199,16 +186,7 @@ static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
                    size_t errlen)
 {
     struct sp_sock *s = sp__sock_new(eng, kind, opts);
-    if (s == NULL) {
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    s->gai = malloc(sizeof *s->gai);
-    if (s->gai == NULL) {
-        sp__sock_discard(s);
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
+    s->gai = sp_xmalloc(sizeof *s->gai);
     s->gai->data = s;
     s->gai_op = op;
     s->backlog_opt = opts != NULL && opts->backlog > 0 ? opts->backlog : SP_BACKLOG_DEFAULT;
@@ -231,7 +209,7 @@ static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
     sp_addr_format(addr, op == 'c' ? s->peer : s->local, SP_ADDR_TEXT_MAX);
     if (op == 'c') {
         s->connecting = 1;
-        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms);
+        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms, sp__sock_connect_timeout);
     }
     if (id != NULL)
         *id = s->id;
@@ -249,7 +227,7 @@ static int start_local(struct sp_engine *eng, const struct sp_addr *addr, enum s
     int r = sp__addr_to_sockaddr(addr, &ss, &len, err, errlen);
     if (r < 0)
         return r;
-    int listener = kind == SP_SOCK_TCP_LISTEN || kind == SP_SOCK_UNIX_LISTEN;
+    int listener = sp_kind_is_listener(kind);
     int replaced = 0;
     if (addr->kind == SP_ADDR_UNIX || addr->kind == SP_ADDR_UNIX_DGRAM) {
         r = sp__unix_prepare(addr, listener ? SOCK_STREAM : SOCK_DGRAM, &replaced, err, errlen);
@@ -310,11 +288,7 @@ int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
     if (r < 0)
         return r;
     struct sp_sock *s = sp__sock_new(eng, kind, opts);
-    if (s == NULL) {
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    if (kind == SP_SOCK_TCP || kind == SP_SOCK_UNIX)
+    if (sp_kind_is_stream(kind))
         r = sp__stream_connect(s, (struct sockaddr *)&ss, len, err, errlen);
     else
         r = sp__dgram_connect(s, (struct sockaddr *)&ss, len, err, errlen);
@@ -327,8 +301,6 @@ int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
         *id = s->id;
     return 0;
 }
-
-/* ---- reading controls ---- */
 
 int sp_engine_set_framing(struct sp_engine *eng, uint32_t id, const struct sp_frame_spec *spec,
                           char *err, size_t errlen)
@@ -368,8 +340,9 @@ int sp_engine_pause(struct sp_engine *eng, uint32_t id, char *err, size_t errlen
         return 0;
     s->paused = 1;
     sp__sock_read_stop(s);
-    sp__emit_notice(s, is_listener(s) ? "accepting paused: connections wait in the backlog"
-                                      : "reading paused: data piles up in the kernel");
+    sp__emit_notice(s, sp_kind_is_listener(s->kind)
+                           ? "accepting paused: connections wait in the backlog"
+                           : "reading paused: data piles up in the kernel");
     return 0;
 }
 
@@ -387,7 +360,7 @@ int sp_engine_resume(struct sp_engine *eng, uint32_t id, char *err, size_t errle
         sp__seterr(err, errlen, "cannot resume reading: %s", uv_strerror(r));
         return r;
     }
-    sp__emit_notice(s, is_listener(s) ? "accepting resumed" : "reading resumed");
+    sp__emit_notice(s, sp_kind_is_listener(s->kind) ? "accepting resumed" : "reading resumed");
     return 0;
 }
 
@@ -396,7 +369,7 @@ int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err,
     struct sp_sock *s = lookup_open(eng, id, err, errlen);
     if (s == NULL)
         return -ENOENT;
-    if (is_listener(s)) {
+    if (sp_kind_is_listener(s->kind)) {
         sp__seterr(err, errlen, "socket %u is a listener", id);
         return -EINVAL;
     }
@@ -414,7 +387,7 @@ int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err,
         sp__seterr(err, errlen, "recv size must be 1 .. %u bytes", SP_RECVSIZE_MAX);
         return -EINVAL;
     }
-    if (is_dgram(s))
+    if (sp_kind_is_dgram(s->kind))
         return sp__dgram_recv_once(s, n, err, errlen);
     return sp__stream_recv_once(s, n, err, errlen);
 }
@@ -426,14 +399,12 @@ int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, si
         return -ENOENT;
     s->echo = on != 0;
     /* On a listener, echo is every accepted connection's, present and future. */
-    if (is_listener(s))
+    if (sp_kind_is_listener(s->kind))
         for (size_t i = 0; i < eng->nsocks; i++)
             if (eng->socks[i]->parent == s->id)
                 eng->socks[i]->echo = s->echo;
     return 0;
 }
-
-/* ---- half-close and close ---- */
 
 int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, char *err,
                        size_t errlen)
@@ -441,7 +412,7 @@ int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, cha
     struct sp_sock *s = lookup_open(eng, id, err, errlen);
     if (s == NULL)
         return -ENOENT;
-    if (!is_stream_conn(s)) {
+    if (!sp_kind_is_stream(s->kind)) {
         sp__seterr(err, errlen, "shutdown applies to connected stream sockets (tcp, unix)");
         return -EINVAL;
     }
@@ -452,6 +423,15 @@ int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, cha
     return sp__stream_shutdown(s, how, err, errlen);
 }
 
+/* The SP_T_DRAIN timer fired: a graceful close gave up waiting for writes. */
+static void drain_timeout(struct sp_sock *s)
+{
+    if (s->closed)
+        return;
+    sp__emit_notice(s, "queued data not written before the timeout: closing anyway");
+    sp__sock_close(s, "closed by us", 0);
+}
+
 int sp_engine_close(struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
 {
     struct sp_sock *s = lookup_open(eng, id, err, errlen);
@@ -459,11 +439,11 @@ int sp_engine_close(struct sp_engine *eng, uint32_t id, char *err, size_t errlen
         return -ENOENT;
     if (s->close_wanted)
         return 0;
-    if (is_stream_conn(s) && s->established && sp__send_busy(s)) {
+    if (sp_kind_is_stream(s->kind) && s->established && sp__send_busy(s)) {
         /* close(2) would drop what libuv still holds: deliver it first. */
         s->close_wanted = 1;
         sp__send_stop_repeats(s);
-        sp__sock_timer(s, SP_T_DRAIN, s->timeout_ms);
+        sp__sock_timer(s, SP_T_DRAIN, s->timeout_ms, drain_timeout);
         return 0;
     }
     sp__sock_close(s, "closed by us", 0);
@@ -485,8 +465,6 @@ void sp_engine_close_all(struct sp_engine *eng)
         if (!eng->socks[i]->closed)
             sp_engine_close(eng, (uint32_t)(i + 1), NULL, 0);
 }
-
-/* ---- the table from outside ---- */
 
 int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info *out)
 {

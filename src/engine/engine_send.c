@@ -56,11 +56,6 @@ struct wreq {
     size_t len;
 };
 
-static int is_stream(const struct sp_sock *s)
-{
-    return s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
-}
-
 static void op_unlink(struct sp_send_op *op)
 {
     if (!op->linked)
@@ -99,9 +94,7 @@ static void op_timer_cb(uv_timer_t *t);
 static void op_timer(struct sp_send_op *op, enum op_tmode mode, uint64_t ms)
 {
     if (op->timer == NULL) {
-        op->timer = malloc(sizeof *op->timer);
-        if (op->timer == NULL)
-            abort();
+        op->timer = sp_xmalloc(sizeof *op->timer);
         uv_timer_init(&op->s->eng->loop, op->timer);
         op->timer->data = op;
     }
@@ -147,7 +140,7 @@ static void op_fail(struct sp_send_op *op, int status)
     if (!first || status == UV_ECANCELED || s->closed)
         return;
     sp__emit_error(s, "send", status);
-    if (is_stream(s) && !s->closed) {
+    if (sp_kind_is_stream(s->kind) && !s->closed) {
         int gone = status == UV_EPIPE || status == UV_ECONNRESET;
         if (gone)
             s->peers |= SP_PEER_RST;
@@ -264,9 +257,7 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
 {
     struct sp_sock *s = op->s;
     uv_buf_t small[8];
-    uv_buf_t *bufs = op->nsegs <= 8 ? small : malloc(op->nsegs * sizeof *bufs);
-    if (bufs == NULL)
-        return UV_ENOMEM;
+    uv_buf_t *bufs = op->nsegs <= 8 ? small : sp_xreallocarray(NULL, op->nsegs, sizeof *bufs);
     unsigned nb = 0;
     for (size_t i = 0; i < op->nsegs; i++) {
         size_t lo = op->segs[i].off > a ? op->segs[i].off : a;
@@ -300,11 +291,7 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         if (op->tmode == OT_NONE)
             op_timer(op, OT_DGDONE, 0);
     } else {
-        struct wreq *wr = malloc(sizeof *wr);
-        if (wr == NULL) {
-            r = UV_ENOMEM;
-            goto out;
-        }
+        struct wreq *wr = sp_xmalloc(sizeof *wr);
         wr->op = op;
         wr->len = b - a;
         if (s->hkind == SP_H_UDP)
@@ -419,9 +406,7 @@ static struct sp_send_op *op_alloc(struct sp_sock *s, size_t nsegs, size_t npiec
 {
     size_t size = sizeof(struct sp_send_op) + nsegs * sizeof(struct seg) +
                   (npieces + 1) * sizeof(size_t) + wire_len;
-    struct sp_send_op *op = calloc(1, size);
-    if (op == NULL)
-        return NULL;
+    struct sp_send_op *op = sp_xcalloc(1, size);
     op->s = s;
     op->segs = (struct seg *)(op + 1);
     op->bounds = (size_t *)(op->segs + nsegs);
@@ -455,17 +440,15 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
 {
     if (s->closed || s->close_wanted || !s->handle_open)
         return;
-    if (is_stream(s) && ((s->ours & SP_OURS_SHUT_WR) || s->sreq != NULL))
+    if (sp_kind_is_stream(s->kind) && ((s->ours & SP_OURS_SHUT_WR) || s->sreq != NULL))
         return;
-    int dgram = !is_stream(s);
+    int dgram = !sp_kind_is_stream(s->kind);
     if (dgram && !s->dgram_connected &&
         (to == NULL || tolen <= sizeof(sa_family_t) || tolen > sizeof(struct sockaddr_storage)))
         return; /* an unnamed sender cannot be answered */
     if (!dgram && n == 0)
         return;
     struct sp_send_op *op = op_alloc(s, 1, 1, n);
-    if (op == NULL)
-        return;
     if (n > 0)
         memcpy(op->wire, p, n);
     op->segs[0].off = 0;
@@ -572,7 +555,7 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
         sp__seterr(err, errlen, "socket %u is closed", id);
         return -EBADF;
     }
-    if (s->kind == SP_SOCK_TCP_LISTEN || s->kind == SP_SOCK_UNIX_LISTEN) {
+    if (sp_kind_is_listener(s->kind)) {
         sp__seterr(err, errlen, "socket %u is a listener: send on one of its connections", id);
         return -EINVAL;
     }
@@ -584,7 +567,7 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
         sp__seterr(err, errlen, "socket %u is closing", id);
         return -ESHUTDOWN;
     }
-    int stream = is_stream(s);
+    int stream = sp_kind_is_stream(s->kind);
     if (stream && ((s->ours & SP_OURS_SHUT_WR) || s->sreq != NULL)) {
         sp__seterr(err, errlen, "socket %u has shut down writing", id);
         return -EPIPE;
@@ -656,10 +639,6 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
 
     size_t nsegs = 3 + (w.body ? req->nparts : 0);
     struct sp_send_op *op = op_alloc(s, nsegs, npieces, wire_len);
-    if (op == NULL) {
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
     size_t pos = 0, k = 0;
     add_seg(op, &pos, &k, w.head, w.head_len);
     if (w.body)

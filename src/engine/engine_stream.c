@@ -19,8 +19,6 @@
 /* Retry period while accept(2) fails for lack of descriptors. */
 #define ACCEPT_RETRY_MS 100
 
-/* ---- the read path ---- */
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct sp_sock *s = h->data;
@@ -49,7 +47,7 @@ void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int trun
         ev.data_len = n;
         ev.truncated = truncated;
         ev.unread = unread;
-        if (s->kind == SP_SOCK_UDP || s->kind == SP_SOCK_UNIX_DGRAM) {
+        if (sp_kind_is_dgram(s->kind)) {
             if (from_sa != NULL)
                 sp_sockaddr_format(from_sa, from_len, from, sizeof from);
             ev.from = from;
@@ -136,11 +134,7 @@ int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
     int64_t unread = sp__kstate_inq(fd);
     /* Not the shared read buffer: a subscriber of an event borrowing it
      * may be the one asking. */
-    unsigned char *buf = malloc(n);
-    if (buf == NULL) {
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
+    unsigned char *buf = sp_xmalloc(n);
     ssize_t r;
     do
         r = recv(fd, buf, n, MSG_DONTWAIT);
@@ -165,8 +159,6 @@ int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
     }
     return 0;
 }
-
-/* ---- half-close ---- */
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
@@ -198,11 +190,7 @@ int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t e
         return -EINVAL;
     }
     if (want_wr) {
-        uv_shutdown_t *req = malloc(sizeof *req);
-        if (req == NULL) {
-            sp__seterr(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
+        uv_shutdown_t *req = sp_xmalloc(sizeof *req);
         req->data = s;
         int r = uv_shutdown(req, &s->u.st, on_shutdown);
         if (r < 0) {
@@ -235,8 +223,6 @@ int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t e
     return 0;
 }
 
-/* ---- connecting ---- */
-
 static void on_connect(uv_connect_t *req, int status)
 {
     struct sp_sock *s = req->data;
@@ -255,7 +241,7 @@ static void on_connect(uv_connect_t *req, int status)
 static void outcome_later(struct sp_sock *s, int uverr)
 {
     s->outcome_err = uverr;
-    sp__sock_timer(s, SP_T_OUTCOME, 0);
+    sp__sock_timer(s, SP_T_OUTCOME, 0, sp__sock_outcome);
 }
 
 int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t salen, char *err,
@@ -306,9 +292,7 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
         outcome_later(s, r);
         return 0;
     }
-    s->creq = malloc(sizeof *s->creq);
-    if (s->creq == NULL)
-        abort();
+    s->creq = sp_xmalloc(sizeof *s->creq);
     s->creq->data = s;
     r = uv_tcp_connect(s->creq, &s->u.tcp, sa, on_connect);
     if (r != 0) {
@@ -319,11 +303,9 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
     }
     /* Name resolution already started the clock for the whole connect. */
     if (s->tmode != SP_T_CONNECT)
-        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms);
+        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms, sp__sock_connect_timeout);
     return 0;
 }
-
-/* ---- Unix socket files ---- */
 
 int sp__unix_prepare(const struct sp_addr *addr, int socktype, int *replaced, char *err,
                      size_t errlen)
@@ -411,8 +393,6 @@ void sp__unix_unlink(struct sp_sock *s)
         unlink(s->path);
 }
 
-/* ---- listening ---- */
-
 static void on_listener(uv_poll_t *p, int status, int events)
 {
     struct sp_sock *s = p->data;
@@ -470,16 +450,8 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
         return r;
     }
     int fresh = s == NULL;
-    if (fresh) {
+    if (fresh)
         s = sp__sock_new(eng, kind, opts);
-        if (s == NULL) {
-            close(fd);
-            if (path[0] != '\0')
-                unlink(path);
-            sp__seterr(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
-    }
     r = uv_poll_init_socket(&eng->loop, &s->u.poll, fd);
     if (r != 0) {
         sp__seterr(err, errlen, "listen on %s: %s", where, uv_strerror(r));
@@ -511,11 +483,6 @@ static void accept_one(struct sp_sock *l, int fd)
     struct sp_engine *eng = l->eng;
     enum sp_sock_kind kind = l->kind == SP_SOCK_TCP_LISTEN ? SP_SOCK_TCP : SP_SOCK_UNIX;
     struct sp_sock *c = sp__sock_new(eng, kind, NULL);
-    if (c == NULL) {
-        close(fd);
-        sp__emit_error(l, "accept", UV_ENOMEM);
-        return;
-    }
     c->parent = l->id;
     c->recvsize = l->recvsize;
     c->echo = l->echo;
@@ -584,7 +551,7 @@ void sp__listener_io(struct sp_sock *s)
             }
             uv_poll_stop(&s->u.poll);
             s->reading = 0;
-            sp__sock_timer(s, SP_T_ACCEPT, ACCEPT_RETRY_MS);
+            sp__sock_timer(s, SP_T_ACCEPT, ACCEPT_RETRY_MS, sp__listener_retry);
             return;
         }
         sp__emit_error(s, "accept", -e);

@@ -221,11 +221,6 @@ int sp_headless_main(const struct sp_headless_opts *opts)
     hooks.output = on_output;
     hooks.quit = on_quit;
     h.q = sp_cmdq_new(h.eng, &hooks, &h);
-    if (h.q == NULL) {
-        fprintf(stderr, "sockpit: out of memory\n");
-        sp_engine_free(h.eng);
-        return 1;
-    }
     sp_cmdq_set_lazy_tap(h.q, 1);
     sp_cmdq_set_keep_going(h.q, opts->keep_going);
     sp_cmdq_on_idle(h.q, on_idle, &h);

@@ -288,7 +288,7 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         ju64(out, "len", ev->len);
         ju64(out, "off", ev->off);
         jpayload(out, ev);
-        if (ev->kind == SP_SOCK_UDP || ev->kind == SP_SOCK_UNIX_DGRAM) {
+        if (sp_kind_is_dgram(ev->kind)) {
             jstr(out, "from", ev->from);
             jbool(out, "truncated", ev->truncated);
         }

@@ -45,6 +45,23 @@ enum sp_sock_kind {
     SP_SOCK_UNIX_DGRAM,
 };
 
+/* The three families of kinds; every kind is in exactly one. */
+static inline int sp_kind_is_listener(enum sp_sock_kind k)
+{
+    return k == SP_SOCK_TCP_LISTEN || k == SP_SOCK_UNIX_LISTEN;
+}
+
+/* A connected (or accepted) stream: TCP or Unix stream. */
+static inline int sp_kind_is_stream(enum sp_sock_kind k)
+{
+    return k == SP_SOCK_TCP || k == SP_SOCK_UNIX;
+}
+
+static inline int sp_kind_is_dgram(enum sp_sock_kind k)
+{
+    return k == SP_SOCK_UDP || k == SP_SOCK_UNIX_DGRAM;
+}
+
 /* At most this many recv boundaries are recorded per message (cuts). */
 #define SP_EV_CUTS_MAX 256
 
