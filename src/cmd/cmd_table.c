@@ -136,9 +136,12 @@ const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];
 static const char id_rule[] =
     "ID: a socket number (see list). Omitted, it means the current socket (the focused pane; "
     "in a script the newest socket a listen, connect or bind created, or the connection the last "
-    "`wait accepted` took). A leading unquoted number is taken as the ID when the "
-    "command's other arguments still follow it, so `send 2 hi` sends \"hi\" to socket 2, "
-    "while `send 2` sends \"2\"; quote it (`send \"2\" x`) to send digits.";
+    "`wait accepted` took). A leading unquoted number without a leading zero is taken as the ID "
+    "when the command's other arguments still follow it, so `send 2 hi` sends \"hi\" to socket "
+    "2, while `send 2` sends \"2\"; quote it (`send \"2\" x`) to send digits. Data is never "
+    "read as an ID: with --hex every word after --hex is data and only the ID may stand before "
+    "it (`send 2 --hex 00 05` sends 2 bytes to socket 2, `send --hex 01 02` 2 bytes to the "
+    "current socket); a number with a leading zero (01) is never an ID.";
 
 const struct cmd_entry *cmd__find(const char *name, char *err, size_t errlen)
 {
