@@ -256,6 +256,13 @@ void cmd__drop_queue(struct sp_cmdq *q);
 /* Prints one line of output through the hook. */
 void cmd__out(struct sp_cmdq *q, const char *line);
 
+/* Publishes a cmd_error for the line as written. */
+void cmd__report(struct sp_cmdq *q, const char *line, const char *origin, const char *msg);
+
+/* Runs one line (cmd_run.c); CMD_OK, CMD_FAIL (reported here) or
+ * CMD_PENDING. */
+int cmd__run_line(struct sp_cmdq *q, const char *line, const char *origin);
+
 /* Logs (cmd_log.c). */
 void cmd__logs_free(struct sp_cmdq *q);
 
