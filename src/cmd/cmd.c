@@ -1,10 +1,9 @@
 /* The command queue: lines run one after the other (each by cmd_run.c); a
  * command that waits (connect, wait, expect, sleep, delayed sends) holds the
  * queue until it finishes. Also expect's taps and the event subscriptions
- * the commands
- * need: lifecycle events always, data events only while something uses them
- * (an expect tap or a waiting command), so a run without them costs nothing
- * per recv. */
+ * the commands need: lifecycle events always, data events only while
+ * something uses them (an expect tap or a waiting command), so a run without
+ * them costs nothing per recv. */
 #include "cmd_int.h"
 
 #include <stdio.h>

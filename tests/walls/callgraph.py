@@ -39,6 +39,15 @@ ALLOWED = {
     ("engine_sock.c", "engine_dgram.c"): {
         "symbols": {"sp__dgram_read_start", "sp__dgram_read_stop"},
         "why": "reading on/off dispatches to the socket's kind"},
+    ("cmd.c", "cmd_run.c"): {
+        "symbols": {"cmd__run_line", "sp_cmd_line_is"},
+        "why": "the queue runs its next line, whose command then uses the queue"},
+    ("cmd.c", "cmd_wait.c"): {
+        "symbols": {"cmd__pending_event", "cmd__pending_clear", "cmd__pending_needs_data"},
+        "why": "the queue hands events to the command waiting on it"},
+    ("cmd_session.c", "cmd_table.c"): {
+        "symbols": {"sp_cmd_help"},
+        "why": "help prints the table that lists it"},
 }
 
 
