@@ -296,7 +296,6 @@ int ui_menu_key(struct sp_tui *t, int key);
 void ui_menu_draw(struct sp_tui *t);
 
 /* help.c */
-void ui_help_open(struct sp_tui *t);
 void ui_box_open(struct sp_tui *t, const char *title, char **lines, size_t n);
 void ui_box_close(struct sp_tui *t);
 int ui_box_key(struct sp_tui *t, int key);
@@ -304,6 +303,8 @@ void ui_box_draw(struct sp_tui *t);
 
 /* keys.c */
 int ui_keys_normal(struct sp_tui *t, int key);
+/* Opens the help screen: every key (from the key table) and every command. */
+void ui_help_open(struct sp_tui *t);
 void ui_hints_draw(struct sp_tui *t);
 /* Appends the key reference (for help). */
 void ui_keys_help(struct sp_buf *out);
