@@ -295,7 +295,7 @@ void ui_menu_open(struct sp_tui *t, enum ui_menu_kind kind);
 int ui_menu_key(struct sp_tui *t, int key);
 void ui_menu_draw(struct sp_tui *t);
 
-/* help.c */
+/* textbox.c */
 void ui_box_open(struct sp_tui *t, const char *title, char **lines, size_t n);
 void ui_box_close(struct sp_tui *t);
 int ui_box_key(struct sp_tui *t, int key);
