@@ -9,6 +9,7 @@
 
 #include "sockpit/proto/buf.h"
 #include "sockpit/proto/xmalloc.h"
+#include "sockpit/proto/num.h"
 #include "sockpit/cmd/cmd.h"
 #include "sockpit/proto/event.h"
 
@@ -105,6 +106,11 @@ const struct cmd_word *cmd__arg(const struct cmd_ctx *c, int i);
  * digits, unquoted, and at least min_rest words follow it; it must then
  * name a socket. Otherwise the current socket is meant. */
 int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
+/* The one "no socket N" lookup: fills *in, or fails the command (the error
+ * points at w when not NULL). */
+struct sp_sock_info;
+int cmd__sock_info(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id,
+                   struct sp_sock_info *in);
 /* After the ID: between lo and hi positional words must remain. */
 int cmd__want_args(struct cmd_ctx *c, int lo, int hi);
 /* Starts waiting for q->pend (filled in by the caller): CMD_OK if it already
