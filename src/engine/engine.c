@@ -167,11 +167,10 @@ static void watch_closed(uv_handle_t *h)
     watch_unlink_free(h->data);
 }
 
-int sp_engine_destroy(struct sp_engine *eng)
+/* Starts closing everything still open: sockets (as reset), their timers,
+ * the front ends' watches and the kernel-state timer. */
+static void close_everything(struct sp_engine *eng)
 {
-    if (eng == NULL)
-        return 0;
-    eng->freeing = 1;
     for (size_t i = 0; i < eng->nsocks; i++) {
         struct sp_sock *s = eng->socks[i];
         if (s->gai != NULL)
@@ -188,9 +187,26 @@ int sp_engine_destroy(struct sp_engine *eng)
         }
     if (!uv_is_closing((uv_handle_t *)&eng->ktimer))
         uv_close((uv_handle_t *)&eng->ktimer, NULL);
-    /* Everything left is closing handles and cancelled requests. */
-    uv_run(&eng->loop, UV_RUN_DEFAULT);
+}
+
+int sp_engine_destroy(struct sp_engine *eng)
+{
+    if (eng == NULL)
+        return 0;
+    eng->freeing = 1;
+    /* A subscriber may call sp_engine_stop() from a closed event of this
+     * very teardown, which ends uv_run() before the closing handles were
+     * processed: run until nothing is alive. Each pass closes what a
+     * subscriber may have opened meanwhile (no new sockets are made while
+     * freeing), so this ends once the pending requests have come back. */
+    do {
+        close_everything(eng);
+        uv_run(&eng->loop, UV_RUN_DEFAULT);
+    } while (uv_loop_alive(&eng->loop));
     int r = uv_loop_close(&eng->loop);
+    assert(r == 0);
+    if (r != 0)
+        return r; /* never free memory under a live handle: leak it instead */
     if (eng->nlfd >= 0)
         close(eng->nlfd);
     for (size_t i = 0; i < eng->nsocks; i++) {
@@ -204,7 +220,7 @@ int sp_engine_destroy(struct sp_engine *eng)
     free(eng->follow);
     free(eng->rbuf);
     free(eng);
-    return r;
+    return 0;
 }
 
 void sp_engine_free(struct sp_engine *eng)
@@ -333,6 +349,8 @@ struct sp_sock *sp__sock_get(struct sp_engine *eng, uint32_t id)
 struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
                              const struct sp_sock_opts *opts)
 {
+    if (eng->freeing)
+        return NULL; /* sp_engine_destroy() must come to an end */
     if (eng->nsocks == eng->capsocks) {
         size_t ncap = eng->capsocks ? eng->capsocks * 2 : 16;
         eng->socks = sp_xreallocarray(eng->socks, ncap, sizeof *eng->socks);

@@ -213,7 +213,7 @@ void sp__kactive(struct sp_sock *s);
 void sp__klist_update(struct sp_sock *s);
 void sp__kfollow(struct sp_sock *s);
 
-/* engine_ops.c */
+/* engine_sock.c */
 int sp__sock_read_start(struct sp_sock *s);
 void sp__sock_read_stop(struct sp_sock *s);
 void sp__sock_connected(struct sp_sock *s);
