@@ -220,7 +220,7 @@ void sp__kfollow(struct sp_sock *s);
  * notice and returns 1 if it will. */
 int sp__kclose_rst(struct sp_sock *s, int fd);
 
-/* engine_ops.c */
+/* engine_sock.c */
 int sp__sock_read_start(struct sp_sock *s);
 void sp__sock_read_stop(struct sp_sock *s);
 void sp__sock_connected(struct sp_sock *s);
