@@ -221,9 +221,9 @@ void ui_auto_show(struct sp_tui *t, uint32_t id, uint32_t parent)
 
 static int parse_id(const char *s, uint32_t *id)
 {
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v == 0 || v > UINT32_MAX)
+    uint64_t v;
+    size_t pos;
+    if (sp_parse_u64(s, strlen(s), 0, &v, &pos) != 0 || v == 0 || v > UINT32_MAX)
         return -1;
     *id = (uint32_t)v;
     return 0;

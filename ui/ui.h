@@ -10,6 +10,7 @@
 
 #include "sockpit/proto/buf.h"
 #include "sockpit/proto/xmalloc.h"
+#include "sockpit/proto/num.h"
 #include "sockpit/engine/engine.h"
 #include "sockpit/proto/render.h"
 
