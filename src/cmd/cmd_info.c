@@ -135,8 +135,8 @@ int cmd__exec_info(struct cmd_ctx *c)
     if (cmd__take_id(c, 0, &id) != 0 || cmd__want_args(c, 0, 0) != 0)
         return CMD_FAIL;
     struct sp_sock_info in;
-    if (sp_engine_sock_info(c->eng, id, &in) != 0)
-        return cmd__fail(c, NULL, 0, "no socket %u", (unsigned)id);
+    if (cmd__sock_info(c, NULL, id, &in) != 0)
+        return CMD_FAIL;
     struct sp_kinfo k;
     char err[256] = "";
     int have_k = sp_engine_kinfo(c->eng, id, &k, err, sizeof err) == 0;

@@ -9,6 +9,7 @@
 
 #include "sockpit/proto/buf.h"
 #include "sockpit/proto/xmalloc.h"
+#include "sockpit/proto/num.h"
 #include "sockpit/cmd/cmd.h"
 #include "sockpit/proto/event.h"
 
@@ -106,6 +107,11 @@ const struct cmd_word *cmd__arg(const struct cmd_ctx *c, int i);
  * name a socket, and a leading zero is refused. Otherwise the current
  * socket is meant. */
 int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
+/* The one "no socket N" lookup: fills *in, or fails the command (the error
+ * points at w when not NULL). */
+struct sp_sock_info;
+int cmd__sock_info(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id,
+                   struct sp_sock_info *in);
 /* The [ID] rule of commands whose words are data (send, expect): data is
  * never read as an ID. Without --hex the first word is the ID when it is a
  * plain decimal number (no leading zero, unquoted) and at least min_rest
@@ -255,6 +261,13 @@ void cmd__drop_queue(struct sp_cmdq *q);
 
 /* Prints one line of output through the hook. */
 void cmd__out(struct sp_cmdq *q, const char *line);
+
+/* Publishes a cmd_error for the line as written. */
+void cmd__report(struct sp_cmdq *q, const char *line, const char *origin, const char *msg);
+
+/* Runs one line (cmd_run.c); CMD_OK, CMD_FAIL (reported here) or
+ * CMD_PENDING. */
+int cmd__run_line(struct sp_cmdq *q, const char *line, const char *origin);
 
 /* Logs (cmd_log.c). */
 void cmd__logs_free(struct sp_cmdq *q);

@@ -125,5 +125,9 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
 /* Appends p[0..n) as a JSON string literal: rendered safe (UTF-8 mode) and
  * then JSON-escaped, so any bytes give valid JSON (the `text` fields). */
 void sp_event_json_string(struct sp_buf *out, const void *p, size_t n);
+/* Appends s[0..n), text that is already safe (sp_render() output, or our own
+ * text with peer strings rendered), as a JSON string literal: `"` and `\`
+ * escaped, any control byte as \u00XX. The one JSON string escaper. */
+void sp_json_quote(struct sp_buf *out, const char *s, size_t n);
 
 #endif
