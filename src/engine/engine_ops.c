@@ -1,6 +1,7 @@
 /* The public per-socket operations: creating sockets (with asynchronous name
  * resolution), reading controls, half-close, close and reset, and the
- * socket table as seen from outside. */
+ * socket table and each socket's history as seen from outside. Nothing in
+ * the engine calls back into this file. */
 #include "engine_int.h"
 
 #include <errno.h>
