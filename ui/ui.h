@@ -1,7 +1,8 @@
 /* Internal interfaces of the ncurses front end (ui/). Not installed; only ui/
- * files include this. One struct sp_tui holds the whole view model; panels
- * (sidebar, panes, composer, prompt, menus, help) read it to draw and change
- * it from key handlers, and one screen manager (ui_screen_draw) draws. */
+ * files include this. One struct sp_tui holds the whole view model (model.c
+ * keeps it); panels (sidebar, panes, composer, prompt, menus, text box) read
+ * it to draw and change it from key handlers, and one screen manager (tui.c)
+ * draws. */
 #ifndef SOCKPIT_UI_H
 #define SOCKPIT_UI_H
 
