@@ -22,7 +22,7 @@ struct seg {
 };
 
 struct sp_send_op {
-    struct sp_send_op *next, *prev;
+    TAILQ_ENTRY(sp_send_op) entry; /* in s->ops while linked */
     struct sp_sock *s;
     unsigned char *wire;
     size_t wire_len;
@@ -40,23 +40,23 @@ struct sp_send_op {
     socklen_t tolen;
     uv_timer_t *timer;
     enum op_tmode tmode;
-    /* Unix datagram sends finish at once; their completion is reported
-     * from a timer so that events never precede the call that caused them. */
+    /* Datagram sends finish at once; their completion is reported from a
+     * timer so that events never precede the call that caused them. */
     size_t dg_n, dg_bytes, dg_ok;
     int dg_err;
-    int hold; /* > 0 while a function on the stack uses the op */
+    size_t dg_err_len; /* size of the datagram dg_err is about */
+    int hold;          /* > 0 while a function on the stack uses the op */
     unsigned done : 1, failed : 1, freeing : 1, repeat : 1, linked : 1;
 };
 
 struct sp_wreq {
     union {
-        uv_write_t w;
-        uv_udp_send_t u;
+        uv_write_t w; /* streams only: datagrams are sent with sendmsg */
     } r;
     struct sp_send_op *op;
     size_t len;
     /* Stream writes in the order libuv writes them (sp__send_settle). */
-    struct sp_wreq *qnext, *qprev;
+    TAILQ_ENTRY(sp_wreq) qentry;
     unsigned queued : 1, settled : 1;
 };
 
@@ -64,13 +64,7 @@ static void op_unlink(struct sp_send_op *op)
 {
     if (!op->linked)
         return;
-    struct sp_sock *s = op->s;
-    if (op->prev != NULL)
-        op->prev->next = op->next;
-    else
-        s->ops = op->next;
-    if (op->next != NULL)
-        op->next->prev = op->prev;
+    TAILQ_REMOVE(&op->s->ops, op, entry);
     op->linked = 0;
 }
 
@@ -131,7 +125,24 @@ static void resume_after_echo(struct sp_sock *s)
 void sp__send_check_drained(struct sp_sock *s)
 {
     if (s->close_wanted && !s->closed && s->queued == 0)
-        sp__sock_close(s, "closed by us", 0);
+        sp__sock_close(s, s->drain_reason != NULL ? s->drain_reason : "closed by us", 0);
+}
+
+/* A datagram the kernel refused: says which (its size), and the socket
+ * stays usable. */
+static void dgram_error(struct sp_send_op *op, int status)
+{
+    struct sp_sock *s = op->s;
+    if (!sp__wants(s->eng, SP_EV_ERROR))
+        return;
+    char msg[160];
+    snprintf(msg, sizeof msg, "datagram of %zu bytes not sent: %s", op->dg_err_len,
+             uv_strerror(status));
+    struct sp_event ev = {.type = SP_EV_ERROR, .unread = -1};
+    ev.op = "send";
+    ev.code = sp__err_name(status);
+    ev.message = msg;
+    sp__emit(s->eng, s, &ev);
 }
 
 /* A write failed: report it once; a stream whose peer is gone is over. */
@@ -143,6 +154,10 @@ static void op_fail(struct sp_send_op *op, int status)
     op_abandon(op);
     if (!first || status == UV_ECANCELED || s->closed)
         return;
+    if (sp_kind_is_dgram(s->kind)) {
+        dgram_error(op, status);
+        return;
+    }
     sp__emit_error(s, "send", status);
     if (sp_kind_is_stream(s->kind) && !s->closed) {
         int gone = status == UV_EPIPE || status == UV_ECONNRESET;
@@ -176,9 +191,13 @@ static void rep_start(struct sp_send_op *op)
         op->done = 1;
         return;
     }
-    op->seq = ++s->sends;
-    op->off = s->out_issued;
-    s->out_issued += op->wire_len;
+    /* A datagram takes its number and offset once the kernel took it: one
+     * it refused is no send. */
+    if (!sp_kind_is_dgram(s->kind)) {
+        op->seq = ++s->sends;
+        op->off = s->out_issued;
+        s->out_issued += op->wire_len;
+    }
     s->queued += op->wire_len;
     op->next_piece = 0;
     op->writes = 0;
@@ -223,6 +242,11 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
         else if (op->inflight == 0)
             op_timer(op, OT_PIECE, op->delay_ms);
     } else if (op->inflight == 0) {
+        if (sp_kind_is_dgram(s->kind)) {
+            op->seq = ++s->sends;
+            op->off = s->out_issued;
+            s->out_issued += op->wire_len;
+        }
         emit_send(op, op->wire_len);
         if (s->kind == SP_SOCK_TCP && !s->closed)
             sp__kactive(s);
@@ -242,7 +266,7 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
     }
 }
 
-/* One write request finished, whichever handle it went through. */
+/* One stream write request finished. */
 static void wreq_done(struct sp_wreq *wr, int status)
 {
     struct sp_send_op *op = wr->op;
@@ -251,14 +275,7 @@ static void wreq_done(struct sp_wreq *wr, int status)
     /* Settled at close: its bytes were counted then. */
     size_t ok = status == 0 && !wr->settled ? len : 0;
     if (wr->queued) {
-        if (wr->qprev != NULL)
-            wr->qprev->qnext = wr->qnext;
-        else
-            s->wq_head = wr->qnext;
-        if (wr->qnext != NULL)
-            wr->qnext->qprev = wr->qprev;
-        else
-            s->wq_tail = wr->qprev;
+        TAILQ_REMOVE(&s->wq, wr, qentry);
         s->wbytes -= len;
     }
     free(wr);
@@ -268,11 +285,6 @@ static void wreq_done(struct sp_wreq *wr, int status)
 static void on_stream_written(uv_write_t *w, int status)
 {
     wreq_done((struct sp_wreq *)w, status);
-}
-
-static void on_udp_sent(uv_udp_send_t *u, int status)
-{
-    wreq_done((struct sp_wreq *)u, status);
 }
 
 /* Hands wire[a .. b) to the kernel as one write call. */
@@ -292,7 +304,11 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
     if (nb == 0) /* an empty datagram */
         bufs[nb++] = uv_buf_init((char *)op->wire, 0);
     int r = 0;
-    if (s->hkind == SP_H_POLL) {
+    if (sp_kind_is_dgram(s->kind)) {
+        /* Sent here, one sendmsg per datagram, for UDP too: libuv's UDP
+         * queue sends a batch with one sendmmsg and gives every datagram in
+         * it the first one's error (libuv #3129), so one bad datagram
+         * failed the good ones queued with it. */
         struct msghdr msg;
         memset(&msg, 0, sizeof msg);
         if (op->tolen > 0) {
@@ -303,39 +319,30 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         msg.msg_iovlen = nb;
         ssize_t n;
         do
-            n = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+            n = sendmsg(sp__sock_fd(s), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
         op->dg_n++;
         op->dg_bytes += b - a;
         if (n >= 0)
             op->dg_ok += b - a;
-        else if (op->dg_err == 0)
+        else if (op->dg_err == 0) {
             op->dg_err = -errno;
+            op->dg_err_len = b - a;
+        }
         if (op->tmode == OT_NONE)
             op_timer(op, OT_DGDONE, 0);
     } else {
         struct sp_wreq *wr = sp_xcalloc(1, sizeof *wr);
         wr->op = op;
         wr->len = b - a;
-        if (s->hkind == SP_H_UDP)
-            r = uv_udp_send(&wr->r.u, &s->u.udp, bufs, nb,
-                            op->tolen > 0 ? (const struct sockaddr *)&op->to : NULL, on_udp_sent);
-        else
-            r = uv_write(&wr->r.w, &s->u.st, bufs, nb, on_stream_written);
+        r = uv_write(&wr->r.w, &s->u.st, bufs, nb, on_stream_written);
         if (r != 0) {
             free(wr);
             goto out;
         }
-        if (s->hkind != SP_H_UDP) {
-            wr->queued = 1;
-            wr->qprev = s->wq_tail;
-            if (s->wq_tail != NULL)
-                s->wq_tail->qnext = wr;
-            else
-                s->wq_head = wr;
-            s->wq_tail = wr;
-            s->wbytes += wr->len;
-        }
+        wr->queued = 1;
+        TAILQ_INSERT_TAIL(&s->wq, wr, qentry);
+        s->wbytes += wr->len;
     }
     op->inflight++;
     op->writes++;
@@ -395,20 +402,22 @@ static void op_timer_cb(uv_timer_t *t)
 
 void sp__send_settle(struct sp_sock *s)
 {
-    if (!sp_kind_is_stream(s->kind) || !s->handle_open || s->wq_head == NULL)
+    if (!sp_kind_is_stream(s->kind) || !s->handle_open || TAILQ_EMPTY(&s->wq))
         return;
     /* libuv writes its queue in order and keeps only the unwritten rest:
      * everything before that rest is in the kernel. */
     size_t unwritten = uv_stream_get_write_queue_size(&s->u.st);
     size_t took = s->wbytes > unwritten ? s->wbytes - unwritten : 0;
-    for (struct sp_wreq *wr = s->wq_head; wr != NULL; wr = wr->qnext) {
+    struct sp_wreq *wr;
+    TAILQ_FOREACH(wr, &s->wq, qentry) {
         size_t n = took < wr->len ? took : wr->len;
         took -= n;
         wr->settled = 1;
         wr->op->acked += n;
         s->bytes_out += n;
     }
-    for (struct sp_send_op *op = s->ops; op != NULL; op = op->next) {
+    struct sp_send_op *op;
+    TAILQ_FOREACH(op, &s->ops, entry) {
         if (op->acked == 0)
             continue;
         size_t n = op->acked;
@@ -433,9 +442,9 @@ size_t sp__send_unwritten(struct sp_sock *s)
 
 void sp__send_cancel_all(struct sp_sock *s)
 {
-    struct sp_send_op *op = s->ops;
-    while (op != NULL) {
-        struct sp_send_op *next = op->next;
+    struct sp_send_op *op, *next;
+    for (op = TAILQ_FIRST(&s->ops); op != NULL; op = next) {
+        next = TAILQ_NEXT(op, entry);
         op_abandon(op);
         if (op->dg_n > 0) {
             /* Already sent: account for them now, no event. */
@@ -445,13 +454,13 @@ void sp__send_cancel_all(struct sp_sock *s)
             op->dg_n = op->dg_bytes = op->dg_ok = 0;
         }
         op_maybe_free(op);
-        op = next;
     }
 }
 
 void sp__send_stop_repeats(struct sp_sock *s)
 {
-    for (struct sp_send_op *op = s->ops; op != NULL; op = op->next) {
+    struct sp_send_op *op, *next;
+    TAILQ_FOREACH(op, &s->ops, entry) {
         op->reps_left = 0;
         if (op->tmode == OT_REP) {
             uv_timer_stop(op->timer);
@@ -460,11 +469,9 @@ void sp__send_stop_repeats(struct sp_sock *s)
         }
     }
     /* Ops finished that way free themselves now. */
-    struct sp_send_op *op = s->ops;
-    while (op != NULL) {
-        struct sp_send_op *next = op->next;
+    for (op = TAILQ_FIRST(&s->ops); op != NULL; op = next) {
+        next = TAILQ_NEXT(op, entry);
         op_maybe_free(op);
-        op = next;
     }
 }
 
@@ -484,17 +491,8 @@ static struct sp_send_op *op_alloc(struct sp_sock *s, size_t nsegs, size_t npiec
     op->wire = (unsigned char *)(op->bounds + npieces + 1);
     op->wire_len = wire_len;
     op->npieces = npieces;
-    /* Append, so ops are in the order they were made. */
+    TAILQ_INSERT_TAIL(&s->ops, op, entry);
     op->linked = 1;
-    if (s->ops == NULL) {
-        s->ops = op;
-    } else {
-        struct sp_send_op *t = s->ops;
-        while (t->next != NULL)
-            t = t->next;
-        t->next = op;
-        op->prev = t;
-    }
     return op;
 }
 
