@@ -193,6 +193,7 @@ struct harness {
     struct sp_buf errors; /* cmd_error messages, '\n'-separated */
     struct sp_buf lines;  /* the cmd_error lines as written */
     struct sp_buf sends;  /* "sock:bytes\n" per send event */
+    struct sp_buf hexes;  /* "sock:hex\n" per send event, for binary data */
     int nerrors;
     int idle_calls, idle_failed;
     uint32_t current;
@@ -223,6 +224,10 @@ static void h_event(void *ud, const struct sp_event *ev)
         sp_buf_appendf(&h->sends, "%u:", (unsigned)ev->sock);
         sp_buf_append(&h->sends, ev->data, ev->data_len);
         sp_buf_appendc(&h->sends, '\n');
+        sp_buf_appendf(&h->hexes, "%u:", (unsigned)ev->sock);
+        for (size_t i = 0; i < ev->data_len; i++)
+            sp_buf_appendf(&h->hexes, "%02x", ev->data[i]);
+        sp_buf_appendc(&h->hexes, '\n');
     }
 }
 
@@ -260,6 +265,7 @@ static void h_free(struct harness *h)
     sp_buf_cleanup(&h->errors);
     sp_buf_cleanup(&h->lines);
     sp_buf_cleanup(&h->sends);
+    sp_buf_cleanup(&h->hexes);
 }
 
 static double now_s(void)
@@ -428,6 +434,73 @@ static void test_cmd_options_anywhere_and_the_id_rule(void **state)
     h_free(&h);
 }
 
+/* Hex data is data: under --hex no word written after the flag is an ID
+ * (a byte such as 01 or 10 used to be taken for a socket), an ID goes
+ * before --hex, and what stays ambiguous is refused. */
+static void test_cmd_hex_words_are_never_taken_as_an_id(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    make_pair(&h, NULL);
+    sp_cmdq_set_keep_going(h.q, 1);
+    h.current = 2;
+    sp_cmdq_push(h.q, "send --hex 00 05 68 65 6c 6c 6f", "t"); /* was "no socket 00" */
+    sp_cmdq_push(h.q, "send --raw --hex 01 00 02 41 42", "t"); /* was 4 bytes to socket 1 */
+    sp_cmdq_push(h.q, "send --hex 03 41", "t");                /* 03 names socket 3: still data */
+    sp_cmdq_push(h.q, "send 3 --hex 41 42", "t");              /* the ID before --hex */
+    sp_cmdq_push(h.q, "send 01 x", "t");                       /* 01 is no ID: data "01x" */
+    sp_cmdq_push(h.q, "wait 2 sent", "t");
+    sp_cmdq_push(h.q, "wait 3 sent", "t");
+    h_run(&h, 50);
+    assert_int_equal(h.nerrors, 0);
+    const char *x = sp_buf_str(&h.hexes);
+    assert_non_null(strstr(x, "2:000568656c6c6f\n"));
+    assert_non_null(strstr(x, "2:0100024142\n"));
+    assert_non_null(strstr(x, "2:0341\n"));
+    assert_non_null(strstr(x, "3:4142\n"));
+    assert_non_null(strstr(x, "2:303178\n"));
+    assert_null(strstr(x, "1:"));
+    /* Ambiguous or wrong: refused with a reason, nothing sent. */
+    sp_cmdq_push(h.q, "send 41 42 --hex", "t"); /* data before --hex */
+    sp_cmdq_push(h.q, "send --hex 3", "t");     /* a lone digit is no byte; hint at the ID */
+    sp_cmdq_push(h.q, "close 01", "t");         /* IDs have no leading zeros */
+    h_run(&h, 20);
+    assert_int_equal(h.nerrors, 3);
+    const char *e = sp_buf_str(&h.errors);
+    assert_non_null(strstr(e, "before --hex"));
+    assert_non_null(strstr(e, "send 3 --hex"));
+    assert_non_null(strstr(e, "leading zero"));
+    struct sp_sock_info in;
+    assert_int_equal(sp_engine_sock_info(h.eng, 1, &in), 0);
+    assert_int_equal(in.open, 1);
+    h_free(&h);
+}
+
+/* expect --hex compares every byte: the first one is not an ID. Socket 1
+ * receives "OK:A", so taking 01 as its ID passed (a false pass). */
+static void test_cmd_expect_hex_is_not_a_false_pass(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    sp_cmdq_set_keep_going(h.q, 1);
+    sp_cmdq_push(h.q, "bind udp:127.0.0.1:0", "t");
+    h_run(&h, 0);
+    struct sp_sock_info in;
+    assert_int_equal(sp_engine_sock_info(h.eng, 1, &in), 0);
+    char line[128];
+    snprintf(line, sizeof line, "connect udp:127.0.0.1%s", strrchr(in.local, ':'));
+    sp_cmdq_push(h.q, line, "t");
+    h.current = 1;
+    sp_cmdq_push(h.q, "send 2 OK:A", "t");
+    sp_cmdq_push(h.q, "expect --hex 01 4f 4b 3a 41 --timeout 2000", "t");
+    sp_cmdq_push(h.q, "send 2 OK:B", "t");
+    sp_cmdq_push(h.q, "expect 1 --hex 4f 4b 3a 42 --timeout 2000", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 1);
+    assert_non_null(strstr(sp_buf_str(&h.lines), "expect --hex 01"));
+    h_free(&h);
+}
+
 static void test_cmd_expect_takes_messages_in_arrival_order(void **state)
 {
     struct harness h;
@@ -582,6 +655,8 @@ int main(void)
         cmocka_unit_test(test_cmd_bad_lines_are_reported_and_change_nothing),
         cmocka_unit_test(test_cmd_errors_point_at_the_bad_character),
         cmocka_unit_test(test_cmd_options_anywhere_and_the_id_rule),
+        cmocka_unit_test(test_cmd_hex_words_are_never_taken_as_an_id),
+        cmocka_unit_test(test_cmd_expect_hex_is_not_a_false_pass),
         cmocka_unit_test(test_cmd_expect_takes_messages_in_arrival_order),
         cmocka_unit_test(test_cmd_expect_mismatch_fails_and_stops_the_queue),
         cmocka_unit_test(test_cmd_expect_reports_messages_it_could_not_keep),

@@ -121,18 +121,15 @@ static int all_digits(const struct cmd_word *w)
     return 1;
 }
 
-int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id)
+/* How an ID is written: unquoted decimal digits without a leading zero. */
+static int plain_number(const struct cmd_word *w)
 {
-    const struct cmd_word *w = cmd__arg(c, 0);
-    if (w != NULL && !w->quoted && all_digits(w) && cmd__nargs(c) > min_rest) {
-        unsigned long v = strtoul(w->s, NULL, 10);
-        struct sp_sock_info info;
-        if (v == 0 || v > UINT32_MAX || sp_engine_sock_info(c->eng, (uint32_t)v, &info) != 0)
-            return cmd__fail(c, w, 0, "no socket %s (see `list`)", w->s);
-        c->arg0++;
-        *id = (uint32_t)v;
-        return 0;
-    }
+    return !w->quoted && all_digits(w) && w->s[0] != '0';
+}
+
+/* The current socket: the front end's, else the script's, else the newest. */
+static int current_id(struct cmd_ctx *c, uint32_t *id)
+{
     uint32_t cur = c->q->hooks.current != NULL ? c->q->hooks.current(c->q->ud) : 0;
     if (cur == 0)
         cur = c->q->current;
@@ -142,6 +139,56 @@ int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id)
         return cmd__fail(c, NULL, 0, "no socket yet: create one with listen, connect or bind");
     *id = cur;
     return 0;
+}
+
+/* Takes the first positional word w as the ID: it must name a socket. */
+static int take_word(struct cmd_ctx *c, const struct cmd_word *w, uint32_t *id)
+{
+    unsigned long v = strtoul(w->s, NULL, 10);
+    struct sp_sock_info info;
+    if (v == 0 || v > UINT32_MAX || sp_engine_sock_info(c->eng, (uint32_t)v, &info) != 0)
+        return cmd__fail(c, w, 0, "no socket %s (see `list`)", w->s);
+    c->arg0++;
+    *id = (uint32_t)v;
+    return 0;
+}
+
+int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id)
+{
+    const struct cmd_word *w = cmd__arg(c, 0);
+    if (w != NULL && !w->quoted && all_digits(w) && cmd__nargs(c) > min_rest) {
+        /* "01" is refused rather than read as socket 1: in data it is a
+         * byte, and an ID is never written that way. */
+        if (w->s[0] == '0')
+            return cmd__fail(
+                c, w, 0, "\"%s\" is not a socket ID: IDs have no leading zeros (see `list`)", w->s);
+        return take_word(c, w, id);
+    }
+    return current_id(c, id);
+}
+
+int cmd__take_data_id(struct cmd_ctx *c, int min_rest, uint32_t *id)
+{
+    const struct cmd_word *hex = cmd__opt(c, "--hex");
+    const struct cmd_word *w = cmd__arg(c, 0);
+    if (hex == NULL) {
+        if (w != NULL && plain_number(w) && cmd__nargs(c) > min_rest)
+            return take_word(c, w, id);
+        return current_id(c, id);
+    }
+    /* Every word after --hex is data, whatever it looks like; only an ID
+     * may stand before the flag. */
+    int before = 0;
+    while (before < cmd__nargs(c) && cmd__arg(c, before)->col < hex->col)
+        before++;
+    if (before > 1 || (before == 1 && !plain_number(w)))
+        return cmd__fail(c, cmd__arg(c, before > 1 ? 1 : 0), 0,
+                         "with --hex, the data goes after --hex and only an ID before it "
+                         "(%s [ID] --hex DATA...)",
+                         c->ent->name);
+    if (before == 1)
+        return take_word(c, w, id);
+    return current_id(c, id);
 }
 
 int cmd__number(struct cmd_ctx *c, const struct cmd_word *w, uint64_t lo, uint64_t hi, int suffixes,
@@ -191,6 +238,9 @@ int cmd__data(struct cmd_ctx *c, const struct cmd_word *w, int hex, struct sp_bu
     char *at = strstr(err, " at column ");
     if (at != NULL)
         *at = '\0';
+    if (hex && plain_number(w))
+        return cmd__fail(c, w, pos, "%s; a socket ID goes before --hex (%s %.*s --hex ...)", err,
+                         c->ent->name, (int)w->len, w->s);
     return cmd__fail(c, w, pos, "%s", err);
 }
 

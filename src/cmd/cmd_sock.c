@@ -216,7 +216,7 @@ int cmd__exec_send(struct cmd_ctx *c)
     int end = cmd__opt(c, "--end") != NULL;
     int hex = cmd__opt(c, "--hex") != NULL;
     uint32_t id;
-    if (cmd__take_id(c, (file != NULL || end) ? 0 : 1, &id) != 0)
+    if (cmd__take_data_id(c, (file != NULL || end) ? 0 : 1, &id) != 0)
         return CMD_FAIL;
     struct sp_send_req req;
     memset(&req, 0, sizeof req);

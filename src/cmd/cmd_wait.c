@@ -387,7 +387,7 @@ int cmd__exec_expect(struct cmd_ctx *c)
 {
     uint32_t id;
     uint64_t tmo;
-    if (cmd__take_id(c, 1, &id) != 0 || timeout_opt(c, &tmo) != 0)
+    if (cmd__take_data_id(c, 1, &id) != 0 || timeout_opt(c, &tmo) != 0)
         return CMD_FAIL;
     if (cmd__nargs(c) == 0)
         return cmd__fail(c, NULL, 0, "expect what? usage: %s", c->ent->usage);

@@ -235,7 +235,7 @@ void sp__kfollow(struct sp_sock *s);
 /* Stops following a socket about to be forgotten. */
 void sp__kunfollow(struct sp_sock *s);
 
-/* engine_ops.c */
+/* engine_sock.c */
 int sp__sock_read_start(struct sp_sock *s);
 void sp__sock_read_stop(struct sp_sock *s);
 void sp__sock_connected(struct sp_sock *s);

@@ -27,82 +27,6 @@ static struct sp_sock *lookup_open(struct sp_engine *eng, uint32_t id, char *err
     return s;
 }
 
-int sp__sock_read_start(struct sp_sock *s)
-{
-    if (s->closed || s->paused || s->reading || !s->handle_open || s->echo_blocked)
-        return 0;
-    if (sp_kind_is_stream(s->kind)) {
-        if ((s->peers & SP_PEER_FIN) || (s->ours & SP_OURS_SHUT_RD))
-            return 0;
-        return sp__stream_read_start(s);
-    }
-    if (sp_kind_is_listener(s->kind))
-        return sp__listener_start(s);
-    return sp__dgram_read_start(s);
-}
-
-void sp__sock_read_stop(struct sp_sock *s)
-{
-    if (!s->reading || !s->handle_open)
-        return;
-    if (sp_kind_is_stream(s->kind))
-        sp__stream_read_stop(s);
-    else if (sp_kind_is_listener(s->kind))
-        sp__listener_stop(s);
-    else
-        sp__dgram_read_stop(s);
-}
-
-void sp__sock_connected(struct sp_sock *s)
-{
-    struct sp_engine *eng = s->eng;
-    s->connecting = 0;
-    s->established = 1;
-    if (s->tmode == SP_T_CONNECT)
-        sp__sock_timer_stop(s);
-    int fd = sp__sock_fd(s);
-    if (fd >= 0)
-        sp__sock_names(s, fd);
-    if (sp__wants(eng, SP_EV_CONNECTED)) {
-        struct sp_event ev = {.type = SP_EV_CONNECTED, .unread = -1};
-        ev.local = s->local;
-        ev.peer = s->peer;
-        sp__emit(eng, s, &ev);
-    }
-    if (s->closed)
-        return;
-    if (s->kind == SP_SOCK_UNIX_DGRAM && s->local[0] == '@')
-        sp__emit_notice(s, "bound to an automatic abstract address so that replies can reach "
-                           "this socket");
-    sp__kcheck(s);
-    sp__sock_read_start(s);
-}
-
-void sp__sock_connect_failed(struct sp_sock *s, int uverr)
-{
-    s->connecting = 0;
-    sp__emit_error(s, "connect", uverr);
-    sp__sock_close(s, uverr == UV_ETIMEDOUT ? "connect timed out" : "connect failed", 0);
-}
-
-void sp__sock_outcome(struct sp_sock *s)
-{
-    if (s->closed)
-        return;
-    if (s->outcome_err != 0)
-        sp__sock_connect_failed(s, s->outcome_err);
-    else
-        sp__sock_connected(s);
-}
-
-void sp__sock_connect_timeout(struct sp_sock *s)
-{
-    if (s->closed)
-        return;
-    sp__emit_error(s, "connect", UV_ETIMEDOUT);
-    sp__sock_close(s, "connect timed out", 0);
-}
-
 static enum sp_sock_kind listen_kind(const struct sp_addr *a)
 {
     return a->kind == SP_ADDR_TCP ? SP_SOCK_TCP_LISTEN : SP_SOCK_UNIX_LISTEN;
@@ -500,5 +424,39 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->sends = s->sends;
     out->accepted = s->accepted;
     memcpy(out->close_reason, s->close_reason, sizeof out->close_reason);
+    return 0;
+}
+
+uint64_t sp_hist_begin(struct sp_engine *eng, uint32_t id)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    return s != NULL ? sp__hist_begin(s->hist) : 0;
+}
+
+uint64_t sp_hist_end(struct sp_engine *eng, uint32_t id)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    return s != NULL ? sp__hist_end(s->hist) : 0;
+}
+
+int sp_hist_get(struct sp_engine *eng, uint32_t id, uint64_t idx, struct sp_event *out)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    return s != NULL ? sp__hist_get(s->hist, idx, out) : -1;
+}
+
+int sp_hist_dropped(struct sp_engine *eng, uint32_t id, struct sp_event *out)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    uint64_t n = s != NULL ? sp__hist_begin(s->hist) : 0;
+    if (n == 0)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->type = SP_EV_DROPPED;
+    out->sock = s->id;
+    out->parent = s->parent;
+    out->kind = s->kind;
+    out->unread = -1;
+    out->dropped = n;
     return 0;
 }

@@ -319,39 +319,3 @@ void sp__hist_free(struct sp_hist *h, struct sp_hist_pool *pool)
     free(h->data);
     free(h);
 }
-
-#include "engine_int.h"
-
-uint64_t sp_hist_begin(struct sp_engine *eng, uint32_t id)
-{
-    struct sp_sock *s = sp__sock_get(eng, id);
-    return s != NULL ? sp__hist_begin(s->hist) : 0;
-}
-
-uint64_t sp_hist_end(struct sp_engine *eng, uint32_t id)
-{
-    struct sp_sock *s = sp__sock_get(eng, id);
-    return s != NULL ? sp__hist_end(s->hist) : 0;
-}
-
-int sp_hist_get(struct sp_engine *eng, uint32_t id, uint64_t idx, struct sp_event *out)
-{
-    struct sp_sock *s = sp__sock_get(eng, id);
-    return s != NULL ? sp__hist_get(s->hist, idx, out) : -1;
-}
-
-int sp_hist_dropped(struct sp_engine *eng, uint32_t id, struct sp_event *out)
-{
-    struct sp_sock *s = sp__sock_get(eng, id);
-    uint64_t n = s != NULL ? sp__hist_begin(s->hist) : 0;
-    if (n == 0)
-        return -1;
-    memset(out, 0, sizeof *out);
-    out->type = SP_EV_DROPPED;
-    out->sock = s->id;
-    out->parent = s->parent;
-    out->kind = s->kind;
-    out->unread = -1;
-    out->dropped = n;
-    return 0;
-}
