@@ -113,6 +113,9 @@ int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
  * an ID (a plain number naming a socket) may stand before it; anything else
  * before it is refused as ambiguous. */
 int cmd__take_data_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
+/* Fails with why id names no socket: never made, or closed and forgotten
+ * (at w's column if w is not NULL). Returns CMD_FAIL. */
+int cmd__no_sock(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id);
 /* After the ID: between lo and hi positional words must remain. */
 int cmd__want_args(struct cmd_ctx *c, int lo, int hi);
 /* Starts waiting for q->pend (filled in by the caller): CMD_OK if it already
@@ -184,9 +187,9 @@ struct cmd_item {
 struct cmd_tap {
     struct cmd_item *head, *tail;
     size_t count, bytes;
-    uint64_t lost; /* not kept because the tap was full */
-    int closed;
+    uint64_t lost;           /* not kept because the tap was full */
     uint64_t accepted_taken; /* listener: connections taken by `wait accepted` */
+    uint32_t accepted_last;  /* listener: the id of the last one taken */
 };
 
 #define CMD_TAP_ITEMS_MAX 4096

@@ -84,7 +84,7 @@ int cmd__exec_log(struct cmd_ctx *c)
     const struct cmd_word *path = cmd__arg(c, 0);
     struct sp_sock_info in;
     if (sp_engine_sock_info(c->eng, id, &in) != 0)
-        return cmd__fail(c, NULL, 0, "no socket %u", (unsigned)id);
+        return cmd__no_sock(c, NULL, id);
     /* O_NONBLOCK: opening a FIFO nobody reads would block the loop (and
      * with it --timeout and SIGTERM) for good; it fails with ENXIO instead.
      * Writes stay blocking, as to any file. */

@@ -141,13 +141,25 @@ static int current_id(struct cmd_ctx *c, uint32_t *id)
     return 0;
 }
 
+int cmd__no_sock(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id)
+{
+    if (sp_engine_sock_forgotten(c->eng, id))
+        return cmd__fail(c, w, 0,
+                         "socket %u was closed and forgotten (the last %zu closed sockets are "
+                         "kept: set keep-closed N)",
+                         (unsigned)id, sp_engine_keep_closed(c->eng));
+    return cmd__fail(c, w, 0, "no socket %u (see `list`)", (unsigned)id);
+}
+
 /* Takes the first positional word w as the ID: it must name a socket. */
 static int take_word(struct cmd_ctx *c, const struct cmd_word *w, uint32_t *id)
 {
     unsigned long v = strtoul(w->s, NULL, 10);
     struct sp_sock_info info;
-    if (v == 0 || v > UINT32_MAX || sp_engine_sock_info(c->eng, (uint32_t)v, &info) != 0)
+    if (v == 0 || v > UINT32_MAX)
         return cmd__fail(c, w, 0, "no socket %s (see `list`)", w->s);
+    if (sp_engine_sock_info(c->eng, (uint32_t)v, &info) != 0)
+        return cmd__no_sock(c, w, (uint32_t)v);
     c->arg0++;
     *id = (uint32_t)v;
     return 0;

@@ -24,8 +24,9 @@ ALLOWED = {
         "symbols": {"sp__framer_set", "sp__framer_release", "sp__framer_free"},
         "why": "a socket is made with its framing and its decoder freed with it"},
     ("engine.c", "engine_kstate.c"): {
-        "symbols": {"sp__klist_update", "sp__kfollow"},
-        "why": "closing a socket takes it off the TCP-state poll or follows it after close"},
+        "symbols": {"sp__klist_update", "sp__kfollow", "sp__kunfollow"},
+        "why": "closing a socket takes it off the TCP-state poll or follows it after close; "
+               "forgetting it stops following it"},
     ("engine.c", "engine_send.c"): {
         "symbols": {"sp__send_cancel_all"},
         "why": "closing a socket cancels its pending sends"},
