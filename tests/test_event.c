@@ -500,6 +500,20 @@ static void test_event_json_string_escapes_quotes_and_backslashes(void **state)
     sp_buf_cleanup(&b);
 }
 
+/* The one JSON string escaper: quote, backslash and any control byte that
+ * reached it are escaped; everything else passes unchanged. */
+static void test_json_quote_escapes_only_what_json_needs(void **state)
+{
+    struct sp_buf b;
+    sp_buf_init(&b);
+    sp_json_quote(&b, "a\"b\\c\x01\x7f\xc3\xa9 d", 11);
+    assert_string_equal(sp_buf_str(&b), "\"a\\\"b\\\\c\\u0001\\u007f\xc3\xa9 d\"");
+    sp_buf_reset(&b);
+    sp_json_quote(&b, "", 0);
+    assert_string_equal(sp_buf_str(&b), "\"\"");
+    sp_buf_cleanup(&b);
+}
+
 /* Every kind belongs to exactly one family, and the stream/dgram split
  * matches the kind names. */
 static void test_kind_families_partition_every_kind(void **state)
@@ -530,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_event_json_datagram_and_blocks_fields),
         cmocka_unit_test(test_event_json_string_escapes_quotes_and_backslashes),
         cmocka_unit_test(test_kind_families_partition_every_kind),
+        cmocka_unit_test(test_json_quote_escapes_only_what_json_needs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

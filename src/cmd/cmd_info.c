@@ -85,6 +85,8 @@ int cmd__exec_list(struct cmd_ctx *c)
         cell_safe(&r[2], in.local[0] ? in.local : "-");
         cell_safe(&r[3], in.peer[0] ? in.peer : "-");
         cell_safe(&r[4], in.framing[0] ? in.framing : "raw");
+        if (in.decode_lost)
+            sp_buf_appends(&r[4], " (decoding raw)");
         sp_buf_appends(&r[5], st);
         cell_safe(&r[6], in.tcp[0] ? in.tcp : "-");
         sp_buf_appendf(&r[7], "%" PRIu64, in.bytes_in);
@@ -150,8 +152,8 @@ int cmd__exec_info(struct cmd_ctx *c)
     if (cmd__take_id(c, 0, &id) != 0 || cmd__want_args(c, 0, 0) != 0)
         return CMD_FAIL;
     struct sp_sock_info in;
-    if (sp_engine_sock_info(c->eng, id, &in) != 0)
-        return cmd__no_sock(c, NULL, id);
+    if (cmd__sock_info(c, NULL, id, &in) != 0)
+        return CMD_FAIL;
     struct sp_kinfo k;
     char err[256] = "";
     int have_k = sp_engine_kinfo(c->eng, id, &k, err, sizeof err) == 0;
@@ -170,6 +172,8 @@ int cmd__exec_info(struct cmd_ctx *c)
     sp_buf_reset(&b);
     sp_buf_appends(&b, "  framing ");
     cell_safe(&b, in.framing[0] ? in.framing : "raw");
+    if (in.decode_lost)
+        sp_buf_appends(&b, " (send only: decoding is raw since a length error)");
     sp_buf_appendf(&b, ", recv size %zu, %s, echo %s", in.recvsize,
                    in.paused ? "paused" : "reading", in.echo ? "on" : "off");
     cmd__out(c->q, sp_buf_str(&b));

@@ -9,6 +9,7 @@
 
 #include "sockpit/proto/buf.h"
 #include "sockpit/proto/xmalloc.h"
+#include "sockpit/proto/num.h"
 #include "sockpit/cmd/cmd.h"
 #include "sockpit/proto/event.h"
 
@@ -106,6 +107,12 @@ const struct cmd_word *cmd__arg(const struct cmd_ctx *c, int i);
  * name a socket, and a leading zero is refused. Otherwise the current
  * socket is meant. */
 int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
+/* The one "no socket N" lookup: fills *in, or fails the command (the error
+ * points at w when not NULL; it says when the socket was closed and
+ * forgotten). */
+struct sp_sock_info;
+int cmd__sock_info(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id,
+                   struct sp_sock_info *in);
 /* The [ID] rule of commands whose words are data (send, expect): data is
  * never read as an ID. Without --hex the first word is the ID when it is a
  * plain decimal number (no leading zero, unquoted) and at least min_rest
@@ -113,9 +120,6 @@ int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
  * an ID (a plain number naming a socket) may stand before it; anything else
  * before it is refused as ambiguous. */
 int cmd__take_data_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
-/* Fails with why id names no socket: never made, or closed and forgotten
- * (at w's column if w is not NULL). Returns CMD_FAIL. */
-int cmd__no_sock(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id);
 /* After the ID: between lo and hi positional words must remain. */
 int cmd__want_args(struct cmd_ctx *c, int lo, int hi);
 /* Starts waiting for q->pend (filled in by the caller): CMD_OK if it already

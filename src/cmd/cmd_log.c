@@ -83,8 +83,8 @@ int cmd__exec_log(struct cmd_ctx *c)
         return CMD_FAIL;
     const struct cmd_word *path = cmd__arg(c, 0);
     struct sp_sock_info in;
-    if (sp_engine_sock_info(c->eng, id, &in) != 0)
-        return cmd__no_sock(c, NULL, id);
+    if (cmd__sock_info(c, NULL, id, &in) != 0)
+        return CMD_FAIL;
     /* O_NONBLOCK: opening a FIFO nobody reads would block the loop (and
      * with it --timeout and SIGTERM) for good; it fails with ENXIO instead.
      * Writes stay blocking, as to any file. */

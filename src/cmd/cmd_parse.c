@@ -141,25 +141,16 @@ static int current_id(struct cmd_ctx *c, uint32_t *id)
     return 0;
 }
 
-int cmd__no_sock(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id)
-{
-    if (sp_engine_sock_forgotten(c->eng, id))
-        return cmd__fail(c, w, 0,
-                         "socket %u was closed and forgotten (the last %zu closed sockets are "
-                         "kept: set keep-closed N)",
-                         (unsigned)id, sp_engine_keep_closed(c->eng));
-    return cmd__fail(c, w, 0, "no socket %u (see `list`)", (unsigned)id);
-}
-
 /* Takes the first positional word w as the ID: it must name a socket. */
 static int take_word(struct cmd_ctx *c, const struct cmd_word *w, uint32_t *id)
 {
-    unsigned long v = strtoul(w->s, NULL, 10);
+    uint64_t v = 0;
+    size_t pos;
     struct sp_sock_info info;
-    if (v == 0 || v > UINT32_MAX)
+    if (sp_parse_u64(w->s, w->len, 0, &v, &pos) != 0 || v == 0 || v > UINT32_MAX)
         return cmd__fail(c, w, 0, "no socket %s (see `list`)", w->s);
-    if (sp_engine_sock_info(c->eng, (uint32_t)v, &info) != 0)
-        return cmd__no_sock(c, w, (uint32_t)v);
+    if (cmd__sock_info(c, w, (uint32_t)v, &info) != 0)
+        return CMD_FAIL;
     c->arg0++;
     *id = (uint32_t)v;
     return 0;
@@ -207,29 +198,19 @@ int cmd__number(struct cmd_ctx *c, const struct cmd_word *w, uint64_t lo, uint64
                 uint64_t *out)
 {
     uint64_t v = 0;
-    size_t i = 0;
-    if (w->len == 0)
+    size_t i;
+    switch (sp_parse_u64(w->s, w->len, suffixes, &v, &i)) {
+    case SP_NUM_EMPTY:
         return cmd__fail(c, w, 0, "a number is missing");
-    for (; i < w->len && w->s[i] >= '0' && w->s[i] <= '9'; i++) {
-        unsigned d = (unsigned)(w->s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return cmd__fail(c, w, i, "number too large (at most %llu)", (unsigned long long)hi);
-        v = v * 10 + d;
-    }
-    if (i == 0)
-        return cmd__fail(c, w, 0, "not a number: \"%.40s\"", w->s);
-    if (i < w->len) {
-        uint64_t mul = 0;
-        if (suffixes && i + 1 == w->len) {
-            char s = w->s[i];
-            mul = (s == 'k' || s == 'K') ? 1024u : (s == 'm' || s == 'M') ? 1024u * 1024u : 0;
-        }
-        if (mul == 0)
-            return cmd__fail(c, w, i, "unexpected \"%c\" in a number%s", w->s[i],
-                             suffixes ? " (suffixes: K, M)" : "");
-        if (v > UINT64_MAX / mul)
-            return cmd__fail(c, w, 0, "number too large (at most %llu)", (unsigned long long)hi);
-        v *= mul;
+    case SP_NUM_TOO_LARGE:
+        return cmd__fail(c, w, i, "number too large (at most %llu)", (unsigned long long)hi);
+    case SP_NUM_NOT_DIGIT:
+        if (i == 0)
+            return cmd__fail(c, w, 0, "not a number: \"%.40s\"", w->s);
+        return cmd__fail(c, w, i, "unexpected \"%c\" in a number%s", w->s[i],
+                         suffixes ? " (suffixes: K, M)" : "");
+    default:
+        break;
     }
     if (v < lo || v > hi)
         return cmd__fail(c, w, 0, "%s is out of range (%llu .. %llu)", w->s, (unsigned long long)lo,
@@ -254,6 +235,19 @@ int cmd__data(struct cmd_ctx *c, const struct cmd_word *w, int hex, struct sp_bu
         return cmd__fail(c, w, pos, "%s; a socket ID goes before --hex (%s %.*s --hex ...)", err,
                          c->ent->name, (int)w->len, w->s);
     return cmd__fail(c, w, pos, "%s", err);
+}
+
+int cmd__sock_info(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id,
+                   struct sp_sock_info *in)
+{
+    if (sp_engine_sock_info(c->eng, id, in) == 0)
+        return 0;
+    if (sp_engine_sock_forgotten(c->eng, id))
+        return cmd__fail(c, w, 0,
+                         "socket %u was closed and forgotten (the last %zu closed sockets are "
+                         "kept: set keep-closed N)",
+                         (unsigned)id, sp_engine_keep_closed(c->eng));
+    return cmd__fail(c, w, 0, "no socket %u (see `list`)", (unsigned)id);
 }
 
 int cmd__want_args(struct cmd_ctx *c, int lo, int hi)

@@ -354,8 +354,8 @@ int cmd__exec_wait(struct cmd_ctx *c)
     if (!wants_arg && colon != NULL)
         return cmd__fail(c, w, nlen, "%s takes no value", wait_names[what]);
     struct sp_sock_info in;
-    if (sp_engine_sock_info(c->eng, id, &in) != 0)
-        return cmd__no_sock(c, NULL, id);
+    if (cmd__sock_info(c, NULL, id, &in) != 0)
+        return CMD_FAIL;
     if (what == WAIT_ACCEPTED && !sp_kind_is_listener(in.kind))
         return cmd__fail(c, w, 0, "socket %u is not a listener", (unsigned)id);
     if ((what == WAIT_CONNECTED || what == WAIT_EOF || what == WAIT_RECV) &&

@@ -639,13 +639,18 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     s->closed = 1;
     s->close_wanted = 0;
     sp__sock_close_timer(s);
+    sp__send_settle(s);
     sp__send_cancel_all(s);
     int fd = sp__sock_fd(s);
     int stream = sp_kind_is_stream(s->kind);
     int follow = s->kind == SP_SOCK_TCP && s->established && fd >= 0 && !eng->freeing;
+    int rst = 0;
     if (abortive && stream && fd >= 0) {
         struct linger lg = {1, 0};
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        rst = s->kind == SP_SOCK_TCP && s->established;
+    } else if (stream && s->established && fd >= 0) {
+        rst = sp__kclose_rst(s, fd);
     }
     if (s->unlink_path)
         sp__unix_unlink(s);
@@ -659,7 +664,9 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     s->reading = 0;
     s->connecting = 0;
     s->ours |= SP_OURS_CLOSED;
-    if (stream && !abortive && s->established)
+    if (rst)
+        s->ours |= SP_OURS_RST;
+    else if (stream && !abortive && s->established)
         s->ours |= SP_OURS_SHUT_WR;
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
     sp__klist_update(s);

@@ -17,6 +17,7 @@
 
 struct sp_send_op;
 struct sp_framer;
+struct sp_wreq;
 
 /* Which libuv handle a socket uses. Listeners and Unix datagram sockets are
  * driven by a uv_poll_t on a descriptor we own: accept(2) under our control
@@ -76,6 +77,8 @@ struct sp_sock {
     uint64_t backlog;
     size_t queued; /* bytes handed to writes (or scheduled) and not yet completed */
     struct sp_send_op *ops;
+    struct sp_wreq *wq_head, *wq_tail; /* stream writes handed to libuv, in order */
+    size_t wbytes;                     /* their bytes */
 
     char local[SP_ADDR_TEXT_MAX];
     char peer[SP_ADDR_TEXT_MAX];
@@ -234,6 +237,10 @@ void sp__klist_update(struct sp_sock *s);
 void sp__kfollow(struct sp_sock *s);
 /* Stops following a socket about to be forgotten. */
 void sp__kunfollow(struct sp_sock *s);
+/* Just before a graceful close(2) of a connection: will the kernel answer
+ * it with RST instead of FIN (unread data, SO_LINGER 0)? Says so in a
+ * notice and returns 1 if it will. */
+int sp__kclose_rst(struct sp_sock *s, int fd);
 
 /* engine_sock.c */
 int sp__sock_read_start(struct sp_sock *s);
@@ -286,6 +293,11 @@ int sp__dgram_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen);
 /* engine_send.c */
 void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct sockaddr *to,
               socklen_t tolen);
+/* Just before a close: the send events (and bytes_out) for what the kernel
+ * already took of writes whose completion has not been reported yet. */
+void sp__send_settle(struct sp_sock *s);
+/* Bytes of sends not yet handed to the kernel (queued minus written). */
+size_t sp__send_unwritten(struct sp_sock *s);
 /* Drops every pending send (close): timers stopped, ops freed once their
  * writes come back. */
 void sp__send_cancel_all(struct sp_sock *s);
@@ -298,6 +310,9 @@ void sp__send_check_drained(struct sp_sock *s);
 void sp__framer_set(struct sp_sock *s, const struct sp_frame_spec *spec);
 void sp__framer_feed(struct sp_sock *s, const unsigned char *p, size_t n);
 void sp__framer_finish(struct sp_sock *s);
+/* A length error stopped decoding: chunks are raw until the next
+ * sp__framer_set(); s->spec (what send encodes with) is unchanged. */
+int sp__framer_lost(const struct sp_sock *s);
 /* Frees the decoder state (the socket keeps its spec). */
 void sp__framer_release(struct sp_sock *s);
 void sp__framer_free(struct sp_sock *s);

@@ -328,3 +328,31 @@ int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, lo
     int stream = sp_kind_is_stream(s->kind);
     return sp__kstate_setopt(fd, s->kind == SP_SOCK_TCP, stream, opt, value, err, errlen);
 }
+
+static int linger_zero(int fd)
+{
+    struct linger lg;
+    socklen_t len = sizeof lg;
+    return getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 && lg.l_onoff && lg.l_linger == 0;
+}
+
+int sp__kclose_rst(struct sp_sock *s, int fd)
+{
+    int tcp = s->kind == SP_SOCK_TCP;
+    /* A connection the peer already reset is gone: close sends nothing. */
+    if (tcp && sp__kstate_tcp(fd) == TCP_CLOSE)
+        return 0;
+    int64_t unread = sp__kstate_inq(fd);
+    char msg[128];
+    if (unread > 0)
+        snprintf(msg, sizeof msg, "closed with %lld unread %s: %s", (long long)unread,
+                 unread == 1 ? "byte" : "bytes",
+                 tcp ? "the kernel sent RST instead of FIN"
+                     : "the peer gets ECONNRESET instead of EOF");
+    else if (tcp && linger_zero(fd))
+        snprintf(msg, sizeof msg, "closed with SO_LINGER 0: the kernel sent RST instead of FIN");
+    else
+        return 0;
+    sp__emit_notice(s, msg);
+    return 1;
+}

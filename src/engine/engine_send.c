@@ -35,6 +35,7 @@ struct sp_send_op {
     uint32_t writes;
     uint64_t reps_left, delay_ms, every_ms;
     uint64_t seq, off;
+    size_t acked; /* bytes of this repetition the kernel took, not yet in a send event */
     struct sockaddr_storage to;
     socklen_t tolen;
     uv_timer_t *timer;
@@ -47,13 +48,16 @@ struct sp_send_op {
     unsigned done : 1, failed : 1, freeing : 1, repeat : 1, linked : 1;
 };
 
-struct wreq {
+struct sp_wreq {
     union {
         uv_write_t w;
         uv_udp_send_t u;
     } r;
     struct sp_send_op *op;
     size_t len;
+    /* Stream writes in the order libuv writes them (sp__send_settle). */
+    struct sp_wreq *qnext, *qprev;
+    unsigned queued : 1, settled : 1;
 };
 
 static void op_unlink(struct sp_send_op *op)
@@ -178,20 +182,24 @@ static void rep_start(struct sp_send_op *op)
     s->queued += op->wire_len;
     op->next_piece = 0;
     op->writes = 0;
+    op->acked = 0;
     issue(op);
 }
 
-static void emit_send(struct sp_send_op *op)
+/* The send event for the first len bytes of op's wire (all of them unless
+ * a close cut the send short). */
+static void emit_send(struct sp_send_op *op, size_t len)
 {
     struct sp_sock *s = op->s;
+    op->acked = 0;
     if (!sp__wants(s->eng, SP_EV_SEND))
         return;
     struct sp_event ev = {.type = SP_EV_SEND, .unread = -1};
     ev.seq = op->seq;
     ev.off = op->off;
-    ev.len = op->wire_len;
+    ev.len = len;
     ev.data = op->wire;
-    ev.data_len = op->wire_len;
+    ev.data_len = len;
     ev.writes = op->writes;
     sp__emit(s->eng, s, &ev);
 }
@@ -204,6 +212,7 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
     op->inflight -= (unsigned)n;
     s->queued -= bytes;
     s->bytes_out += ok;
+    op->acked += ok;
     if (status < 0)
         op_fail(op, status);
     if (op->done) {
@@ -214,7 +223,7 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
         else if (op->inflight == 0)
             op_timer(op, OT_PIECE, op->delay_ms);
     } else if (op->inflight == 0) {
-        emit_send(op);
+        emit_send(op, op->wire_len);
         if (s->kind == SP_SOCK_TCP && !s->closed)
             sp__kactive(s);
         if (!op->done && op->reps_left > 0 && !s->closed && !s->close_wanted) {
@@ -234,22 +243,36 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
 }
 
 /* One write request finished, whichever handle it went through. */
-static void wreq_done(struct wreq *wr, int status)
+static void wreq_done(struct sp_wreq *wr, int status)
 {
     struct sp_send_op *op = wr->op;
+    struct sp_sock *s = op->s;
     size_t len = wr->len;
+    /* Settled at close: its bytes were counted then. */
+    size_t ok = status == 0 && !wr->settled ? len : 0;
+    if (wr->queued) {
+        if (wr->qprev != NULL)
+            wr->qprev->qnext = wr->qnext;
+        else
+            s->wq_head = wr->qnext;
+        if (wr->qnext != NULL)
+            wr->qnext->qprev = wr->qprev;
+        else
+            s->wq_tail = wr->qprev;
+        s->wbytes -= len;
+    }
     free(wr);
-    pieces_done(op, 1, len, status == 0 ? len : 0, status);
+    pieces_done(op, 1, len, ok, status);
 }
 
 static void on_stream_written(uv_write_t *w, int status)
 {
-    wreq_done((struct wreq *)w, status);
+    wreq_done((struct sp_wreq *)w, status);
 }
 
 static void on_udp_sent(uv_udp_send_t *u, int status)
 {
-    wreq_done((struct wreq *)u, status);
+    wreq_done((struct sp_wreq *)u, status);
 }
 
 /* Hands wire[a .. b) to the kernel as one write call. */
@@ -291,7 +314,7 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         if (op->tmode == OT_NONE)
             op_timer(op, OT_DGDONE, 0);
     } else {
-        struct wreq *wr = sp_xmalloc(sizeof *wr);
+        struct sp_wreq *wr = sp_xcalloc(1, sizeof *wr);
         wr->op = op;
         wr->len = b - a;
         if (s->hkind == SP_H_UDP)
@@ -302,6 +325,16 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         if (r != 0) {
             free(wr);
             goto out;
+        }
+        if (s->hkind != SP_H_UDP) {
+            wr->queued = 1;
+            wr->qprev = s->wq_tail;
+            if (s->wq_tail != NULL)
+                s->wq_tail->qnext = wr;
+            else
+                s->wq_head = wr;
+            s->wq_tail = wr;
+            s->wbytes += wr->len;
         }
     }
     op->inflight++;
@@ -358,6 +391,44 @@ static void op_timer_cb(uv_timer_t *t)
     }
     op->hold--;
     op_maybe_free(op);
+}
+
+void sp__send_settle(struct sp_sock *s)
+{
+    if (!sp_kind_is_stream(s->kind) || !s->handle_open || s->wq_head == NULL)
+        return;
+    /* libuv writes its queue in order and keeps only the unwritten rest:
+     * everything before that rest is in the kernel. */
+    size_t unwritten = uv_stream_get_write_queue_size(&s->u.st);
+    size_t took = s->wbytes > unwritten ? s->wbytes - unwritten : 0;
+    for (struct sp_wreq *wr = s->wq_head; wr != NULL; wr = wr->qnext) {
+        size_t n = took < wr->len ? took : wr->len;
+        took -= n;
+        wr->settled = 1;
+        wr->op->acked += n;
+        s->bytes_out += n;
+    }
+    for (struct sp_send_op *op = s->ops; op != NULL; op = op->next) {
+        if (op->acked == 0)
+            continue;
+        size_t n = op->acked;
+        if (n < op->wire_len) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "send #%llu: the kernel took %zu of its %zu bytes before the close; the "
+                     "rest was dropped",
+                     (unsigned long long)op->seq, n, op->wire_len);
+            sp__emit_notice(s, msg);
+        }
+        emit_send(op, n);
+    }
+}
+
+size_t sp__send_unwritten(struct sp_sock *s)
+{
+    size_t libuv =
+        sp_kind_is_stream(s->kind) && s->handle_open ? uv_stream_get_write_queue_size(&s->u.st) : 0;
+    return s->queued - s->wbytes + libuv;
 }
 
 void sp__send_cancel_all(struct sp_sock *s)

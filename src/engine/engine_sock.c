@@ -1,7 +1,8 @@
 /* A socket's life between creation and close, whatever its kind: reading
  * on and off, and the outcome of a connect. The kinds (engine_stream.c,
- * engine_dgram.c) and the send path call up into it; it dispatches down to
- * them by kind. The public operations (engine_ops.c) sit above. */
+ * engine_dgram.c) and the send path call it; it calls back into the kind
+ * only to turn reading on and off. The public operations (engine_ops.c) sit
+ * above all of them. */
 #include "engine_int.h"
 
 int sp__sock_read_start(struct sp_sock *s)

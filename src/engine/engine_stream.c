@@ -75,11 +75,51 @@ void sp__sock_eof(struct sp_sock *s)
     sp__kactive(s);
 }
 
+/* A read failed: the socket is over. A reset is the peer's doing. */
+static void read_failed(struct sp_sock *s, int uverr)
+{
+    s->reading = 0;
+    if (uverr == UV_ECONNRESET)
+        s->peers |= SP_PEER_RST;
+    sp__emit_error(s, "recv", uverr);
+    sp__kcheck(s);
+    sp__sock_close(s, uverr == UV_ECONNRESET ? "peer reset" : "recv failed", 0);
+}
+
+/* Reads after libuv said EOF, until the kernel says what ended the stream:
+ * recv() returns 0 after the peer's FIN, and fails with ECONNRESET (once)
+ * after a reset, also when the reset came with data. Bounded: a peer that
+ * keeps sending is read by libuv again. */
+static void read_to_end(struct sp_sock *s)
+{
+    int fd = sp__sock_fd(s);
+    for (int i = 0; i < 64 && fd >= 0 && !s->closed && !s->paused; i++) {
+        ssize_t r = recv(fd, s->eng->rbuf, s->recvsize, MSG_DONTWAIT);
+        if (r > 0) {
+            sp__sock_data(s, s->eng->rbuf, (size_t)r, 0, -1, NULL, 0);
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            read_failed(s, -errno);
+            return;
+        }
+        if (r == 0 || sp__kstate_inq(fd) <= 0)
+            sp__sock_eof(s);
+        break;
+    }
+    /* Paused meanwhile, or more data: libuv reads the rest when reading. */
+    if (!s->closed && !(s->peers & SP_PEER_FIN))
+        sp__sock_read_start(s);
+}
+
 /* One call per read(2). libuv 1.44 (uv__read) calls alloc, read(2) and this
  * callback in turn, and reads again only while a read filled the whole
  * buffer (at most 32 times per readiness), so each n > 0 is exactly what one
  * read(2) returned. n == 0 is its EAGAIN; UV_EOF is a read that returned 0,
- * or POLLHUP after a short read (the peer is gone both ways). */
+ * or POLLHUP after a short read, which is also how a reset that came with
+ * data looks: read_to_end() asks the kernel which it was. */
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct sp_sock *s = st->data;
@@ -95,15 +135,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             sp__stream_read_stop(s);
             return;
         }
-        sp__sock_eof(s);
+        s->reading = 0;
+        read_to_end(s);
         return;
     }
-    s->reading = 0;
-    if (n == UV_ECONNRESET)
-        s->peers |= SP_PEER_RST;
-    sp__emit_error(s, "recv", (int)n);
-    sp__kcheck(s);
-    sp__sock_close(s, n == UV_ECONNRESET ? "peer reset" : "recv failed", 0);
+    read_failed(s, (int)n);
 }
 
 int sp__stream_read_start(struct sp_sock *s)
@@ -152,10 +188,7 @@ int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
             sp__seterr(err, errlen, "socket %u: nothing to read right now", s->id);
             return -EAGAIN;
         }
-        if (e == ECONNRESET)
-            s->peers |= SP_PEER_RST;
-        sp__emit_error(s, "recv", -e);
-        sp__sock_close(s, e == ECONNRESET ? "peer reset" : "recv failed", 0);
+        read_failed(s, -e);
     }
     return 0;
 }

@@ -130,18 +130,11 @@ static void on_output(void *ud, const char *line)
         sp_buf_appendc(&h->out, '\n');
     } else {
         uint64_t t = sp_engine_now_ns(h->eng);
-        sp_buf_appendf(&h->out, "{\"t\":%llu.%06llu,\"ev\":\"output\",\"text\":\"",
+        sp_buf_appendf(&h->out, "{\"t\":%llu.%06llu,\"ev\":\"output\",\"text\":",
                        (unsigned long long)(t / 1000000000u),
                        (unsigned long long)(t % 1000000000u / 1000u));
-        for (const unsigned char *p = (const unsigned char *)line; *p != '\0'; p++) {
-            if (*p == '"' || *p == '\\')
-                sp_buf_appendf(&h->out, "\\%c", *p);
-            else if (*p < 0x20 || *p == 0x7f)
-                sp_buf_appendf(&h->out, "\\u%04x", *p);
-            else
-                sp_buf_appendc(&h->out, *p);
-        }
-        sp_buf_appends(&h->out, "\"}\n");
+        sp_json_quote(&h->out, line, strlen(line));
+        sp_buf_appends(&h->out, "}\n");
     }
     emitted(h);
 }

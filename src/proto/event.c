@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/frame.h"
 #include "sockpit/proto/render.h"
 
 static const char *const ev_names[SP_EV__COUNT] = {
@@ -35,6 +36,20 @@ const char *sp_event_name(enum sp_ev_type type)
     if ((unsigned)type >= SP_EV__COUNT)
         return "unknown";
     return ev_names[type];
+}
+
+const char *sp_event_cut_key(int cut)
+{
+    switch (cut) {
+    case SP_FRAME_CUT_EOF:
+        return "eof";
+    case SP_FRAME_CUT_SPEC:
+        return "framing";
+    case SP_FRAME_CUT_DATAGRAM:
+        return "datagram";
+    default:
+        return "";
+    }
 }
 
 const char *sp_sock_kind_name(enum sp_sock_kind kind)
@@ -136,7 +151,7 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
             sp_buf_appendc(out, ']');
         }
         if (ev->truncated)
-            sp_buf_appends(out, " (truncated)");
+            sp_buf_appendf(out, " (truncated by %s)", sp_frame_cut_name(ev->truncated));
         sp_buf_appends(out, ": ");
         put_payload(out, ev, utf8);
         break;
@@ -198,22 +213,19 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
     }
 }
 
-void sp_event_json_string(struct sp_buf *out, const void *p, size_t n)
+void sp_json_quote(struct sp_buf *out, const char *s, size_t n)
 {
-    /* Render first: the result is printable ASCII plus harmless UTF-8, so
-     * only the quote and the backslash remain to escape; the \u form below is
-     * a second line of defence that keeps any control byte out of the JSON. */
-    struct sp_buf r;
-    sp_buf_init(&r);
-    if (n > 0)
-        sp_render(&r, p, n, SP_RENDER_UTF8);
+    /* Safe text is printable ASCII plus harmless UTF-8, so only the quote
+     * and the backslash remain to escape; the \u form is a second line of
+     * defence that keeps any control byte out of the JSON. */
+    const unsigned char *p = (const unsigned char *)s;
     sp_buf_appendc(out, '"');
     size_t start = 0;
-    for (size_t i = 0; i < r.len; i++) {
-        unsigned char c = r.data[i];
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
         if (c != '"' && c != '\\' && c >= 0x20 && c != 0x7f)
             continue;
-        sp_buf_append(out, r.data + start, i - start);
+        sp_buf_append(out, p + start, i - start);
         if (c == '"' || c == '\\') {
             sp_buf_appendc(out, '\\');
             sp_buf_appendc(out, c);
@@ -222,8 +234,17 @@ void sp_event_json_string(struct sp_buf *out, const void *p, size_t n)
         }
         start = i + 1;
     }
-    sp_buf_append(out, r.data + start, r.len - start);
+    sp_buf_append(out, p + start, n - start);
     sp_buf_appendc(out, '"');
+}
+
+void sp_event_json_string(struct sp_buf *out, const void *p, size_t n)
+{
+    struct sp_buf r;
+    sp_buf_init(&r);
+    if (n > 0)
+        sp_render(&r, p, n, SP_RENDER_UTF8);
+    sp_json_quote(out, (const char *)r.data, r.len);
     sp_buf_cleanup(&r);
 }
 
@@ -306,6 +327,7 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         ju64(out, "off", ev->off);
         ju64(out, "end_off", ev->end_off);
         jbool(out, "truncated", ev->truncated);
+        jstr(out, "cut", sp_event_cut_key(ev->truncated));
         if (ev->cuts != NULL) {
             sp_buf_appends(out, ",\"cuts\":[");
             for (size_t i = 0; i < ev->ncuts; i++)

@@ -79,7 +79,8 @@ struct sp_event {
     uint64_t len;              /* recv/msg/send: full length in bytes */
     const unsigned char *data; /* recv/msg/send: the bytes (the first data_len of them) */
     size_t data_len;           /* < len when only a prefix was kept */
-    int truncated;             /* recv: datagram cut to the recv size; msg: EOF inside it */
+    int truncated;             /* recv: datagram cut to the recv size; msg: 0, or what cut it
+                                  short (SP_FRAME_CUT_EOF, _SPEC, _DATAGRAM of frame.h) */
     int64_t unread;            /* recv: SIOCINQ just before a manual recv, else -1 */
 
     uint64_t chunk_first, chunk_last; /* msg: first and last recv chunk (seq) */
@@ -109,6 +110,8 @@ struct sp_event {
 
 /* "listening", "recv", ... as in DESIGN §6. */
 const char *sp_event_name(enum sp_ev_type type);
+/* The JSON `cut` of a msg: "eof", "framing", "datagram", or "" (complete). */
+const char *sp_event_cut_key(int cut);
 /* "tcp-listen", "tcp", "udp", "unix-listen", "unix", "unix-dgram". */
 const char *sp_sock_kind_name(enum sp_sock_kind kind);
 /* Appends the one-line text form (no newline), socat-like:
@@ -122,5 +125,9 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
 /* Appends p[0..n) as a JSON string literal: rendered safe (UTF-8 mode) and
  * then JSON-escaped, so any bytes give valid JSON (the `text` fields). */
 void sp_event_json_string(struct sp_buf *out, const void *p, size_t n);
+/* Appends s[0..n), text that is already safe (sp_render() output, or our own
+ * text with peer strings rendered), as a JSON string literal: `"` and `\`
+ * escaped, any control byte as \u00XX. The one JSON string escaper. */
+void sp_json_quote(struct sp_buf *out, const char *s, size_t n);
 
 #endif
