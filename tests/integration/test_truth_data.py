@@ -198,5 +198,83 @@ def sp_script(text):
     return path
 
 
+class DgramReceiver:
+    """A Python datagram socket that counts what arrives (its own view)."""
+
+    def __init__(self, family, addr):
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.bind(addr)
+        self.sock.settimeout(0.5)
+        self.addr = self.sock.getsockname()
+
+    def drain(self, want, timeout=5.0):
+        got = []
+        end = time.monotonic() + timeout
+        while len(got) < want and time.monotonic() < end:
+            try:
+                got.append(self.sock.recv(1 << 20))
+            except socket.timeout:
+                pass
+        try:  # anything more that should not be there
+            self.sock.settimeout(0.2)
+            got.append(self.sock.recv(1 << 20))
+        except socket.timeout:
+            pass
+        return got
+
+    def close(self):
+        self.sock.close()
+
+
+@test
+def a_failing_datagram_does_not_fail_its_neighbours():
+    big = tempfile_of(b"x" * 65508)  # over UDP's 65507: EMSGSIZE
+    huge = tempfile_of(b"y" * 400000)  # over a Unix datagram socket's send buffer
+    name = "sockpit-it-%d-rcv" % os.getpid()
+    try:
+        for kind, family, addr, bad in (("udp", socket.AF_INET, ("127.0.0.1", 0), big),
+                                        ("unix-dgram", socket.AF_UNIX, "\0" + name, huge)):
+            rcv = DgramReceiver(family, addr)
+            try:
+                target = ("udp:127.0.0.1:%d" % rcv.addr[1] if kind == "udp"
+                          else "unix-dgram:@" + name)
+                script = ("connect %s\n"
+                          "send ok\n"
+                          "send --file %s\n"
+                          "send a\n"
+                          "send b\n"
+                          "send c\n"
+                          "wait sent\n"
+                          "sleep 100\n"
+                          "quit\n") % (target, bad)
+                sp = Sockpit(["--timeout", "20", "--keep-going"], script=script)
+                sp.finish()
+                got = rcv.drain(4)
+                assert got == [b"ok", b"a", b"b", b"c"], (kind, [g[:8] for g in got])
+                errs = sp.of("error", 1)
+                assert len(errs) == 1 and errs[0]["code"] == "EMSGSIZE", (kind, errs)
+                assert str(os.path.getsize(bad)) in errs[0]["message"], errs[0]
+                sends = [(e["seq"], e["off"], bytes.fromhex(e["hex"])) for e in sp.of("send", 1)]
+                # The failed datagram took no sequence number and no offset.
+                assert sends == [(1, 0, b"ok"), (2, 2, b"a"), (3, 3, b"b"), (4, 4, b"c")], \
+                    (kind, sends)
+                summ = sp.of("summary", 1)[0]
+                assert summ["bytes_out"] == 5, summ
+            finally:
+                rcv.close()
+    finally:
+        os.unlink(big)
+        os.unlink(huge)
+
+
+def tempfile_of(data):
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="sockpit-it-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return path
+
+
 if __name__ == "__main__":
     peers.main()
