@@ -44,7 +44,8 @@ struct sp_send_op {
      * timer so that events never precede the call that caused them. */
     size_t dg_n, dg_bytes, dg_ok;
     int dg_err;
-    int hold; /* > 0 while a function on the stack uses the op */
+    size_t dg_err_len; /* size of the datagram dg_err is about */
+    int hold;          /* > 0 while a function on the stack uses the op */
     unsigned done : 1, failed : 1, freeing : 1, repeat : 1, linked : 1;
 };
 
@@ -135,7 +136,7 @@ static void dgram_error(struct sp_send_op *op, int status)
     if (!sp__wants(s->eng, SP_EV_ERROR))
         return;
     char msg[160];
-    snprintf(msg, sizeof msg, "datagram of %zu bytes not sent: %s", op->wire_len,
+    snprintf(msg, sizeof msg, "datagram of %zu bytes not sent: %s", op->dg_err_len,
              uv_strerror(status));
     struct sp_event ev = {.type = SP_EV_ERROR, .unread = -1};
     ev.op = "send";
@@ -324,8 +325,10 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         op->dg_bytes += b - a;
         if (n >= 0)
             op->dg_ok += b - a;
-        else if (op->dg_err == 0)
+        else if (op->dg_err == 0) {
             op->dg_err = -errno;
+            op->dg_err_len = b - a;
+        }
         if (op->tmode == OT_NONE)
             op_timer(op, OT_DGDONE, 0);
     } else {
