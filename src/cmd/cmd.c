@@ -400,6 +400,8 @@ void sp_cmdq_free(struct sp_cmdq *q)
         sp_engine_unsubscribe(q->eng, q->sub_life);
     if (q->sub_data > 0)
         sp_engine_unsubscribe(q->eng, q->sub_data);
+    cmd__lab_free(q->lab);
+    q->lab = NULL;
     cmd__logs_free(q);
     taps_free(q);
     cmd__drop_queue(q);

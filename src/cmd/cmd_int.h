@@ -134,6 +134,8 @@ enum cmd_pend_kind {
     PEND_WAIT,
     PEND_EXPECT,
     PEND_SEND, /* n more send events (delayed or repeated sends) */
+    PEND_LAB,  /* a lab runs (lab_run.c ends it) */
+    PEND_STEP, /* `step`: until the step key */
 };
 
 enum cmd_wait_what {
@@ -193,6 +195,7 @@ struct cmd_line {
 };
 
 struct cmd_log;
+struct cmd_lab;
 
 struct sp_cmdq {
     struct sp_engine *eng;
@@ -221,6 +224,11 @@ struct sp_cmdq {
     /* The script's current socket: the newest one a command created or a
      * `wait accepted` took (0: none yet). */
     uint32_t current;
+
+    /* The lab this queue runs or ran last (lab_run.c); in_lab marks the
+     * queue a lab runs its command lines in. */
+    struct cmd_lab *lab;
+    int in_lab;
 };
 
 /* Ends the waiting command: ok, or failed with msg. Resumes the queue. */
@@ -247,6 +255,9 @@ void cmd__drop_queue(struct sp_cmdq *q);
 /* Prints one line of output through the hook. */
 void cmd__out(struct sp_cmdq *q, const char *line);
 
+/* Labs (lab_run.c). */
+void cmd__lab_free(struct cmd_lab *lab);
+
 /* Logs (cmd_log.c). */
 void cmd__logs_free(struct sp_cmdq *q);
 
@@ -272,6 +283,7 @@ int cmd__exec_wait(struct cmd_ctx *c);
 int cmd__exec_expect(struct cmd_ctx *c);
 int cmd__exec_sleep(struct cmd_ctx *c);
 int cmd__exec_lab(struct cmd_ctx *c);
+int cmd__exec_step(struct cmd_ctx *c);
 int cmd__exec_help(struct cmd_ctx *c);
 int cmd__exec_quit(struct cmd_ctx *c);
 int cmd__exec_ui(struct cmd_ctx *c);

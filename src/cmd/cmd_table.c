@@ -80,7 +80,11 @@ const struct cmd_entry cmd__table[] = {
      -1, CMD_F_UI, cmd__exec_ui},
     {"info", "info [ID]", "kernel view: TCP state, rtt, unread, unsent, buffers, options", NULL,
      NULL, 0, 1, 0, cmd__exec_info},
-    {"lab", "lab NAME|list", "run a built-in lesson", NULL, NULL, 1, 1, 0, cmd__exec_lab},
+    {"lab", "lab NAME|FILE|list", "run a lesson (a built-in lab, or a lab file)",
+     "Stages each step, then checks what the kernel did and prints a note and a check line "
+     "per check; the TUI stops at each step (Space: next, r: repeat, N: notes). `lab list` "
+     "names the built-in labs; a FILE has a / or ends in .lab.",
+     NULL, 1, 1, 0, cmd__exec_lab},
     {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
     {"listen", "listen ADDR [--framing SPEC] [--echo] [--backlog N]",
      "listen for connections (tcp:, unix:)",
@@ -119,6 +123,9 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_sleep},
     {"split", "split [rows|cols] [ID]", "add a pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
      cmd__exec_ui},
+    {"step", "step [TEXT...]", "wait for the step key (Space) in the TUI; nothing headless",
+     "Lets a script stop where the teacher wants to talk instead of guessing sleeps.", NULL, 0, -1,
+     0, cmd__exec_step},
     {"unsplit", "unsplit", "remove the focused pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
      cmd__exec_ui},
     {"view", "view chunks|msgs|both", "choose the focused pane's timeline (TUI only)", NULL, NULL,
@@ -390,31 +397,5 @@ int cmd__exec_ui(struct cmd_ctx *c)
     char err[256] = "";
     if (c->q->hooks.ui_command(c->q->ud, argc, argv, err, sizeof err) != 0)
         return cmd__fail(c, NULL, 0, "%s", err[0] ? err : "failed");
-    return CMD_OK;
-}
-
-int cmd__exec_lab(struct cmd_ctx *c)
-{
-    const struct cmd_word *w = cmd__arg(c, 0);
-    if (cmd__is(w, "list")) {
-        struct sp_buf b;
-        sp_buf_init(&b);
-        sp_lab_list(&b);
-        out_lines(c, &b);
-        sp_buf_cleanup(&b);
-        return CMD_OK;
-    }
-    const struct sp_lab *lab = sp_lab_find(w->s);
-    if (lab == NULL) {
-        char err[256];
-        sp_lab_unknown(w->s, err, sizeof err);
-        return cmd__fail(c, w, 0, "%s", err);
-    }
-    size_t n = 0;
-    while (lab->lines[n] != NULL)
-        n++;
-    char origin[64];
-    snprintf(origin, sizeof origin, "lab %s", lab->name);
-    cmd__push_front(c->q, lab->lines, n, origin);
     return CMD_OK;
 }
