@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/xmalloc.h"
 #include "sockpit/cmd/cmd.h"
 #include "sockpit/engine/engine.h"
 #include "sockpit/headless/headless.h"
@@ -55,22 +56,12 @@ static void add_line(struct lines *l, const char *text, size_t len, const char *
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        char **a = realloc(l->line, cap * sizeof *a);
-        char **b = a != NULL ? realloc(l->origin, cap * sizeof *b) : NULL;
-        if (a == NULL || b == NULL) {
-            fprintf(stderr, "sockpit: out of memory\n");
-            exit(1);
-        }
-        l->line = a;
-        l->origin = b;
+        l->line = sp_xreallocarray(l->line, cap, sizeof *l->line);
+        l->origin = sp_xreallocarray(l->origin, cap, sizeof *l->origin);
         l->cap = cap;
     }
-    l->line[l->n] = strndup(text, len);
-    l->origin[l->n] = strdup(origin);
-    if (l->line[l->n] == NULL || l->origin[l->n] == NULL) {
-        fprintf(stderr, "sockpit: out of memory\n");
-        exit(1);
-    }
+    l->line[l->n] = sp_xstrndup(text, len);
+    l->origin[l->n] = sp_xstrdup(origin);
     l->n++;
 }
 

@@ -21,40 +21,83 @@
 #include "sockpit/proto/escape.h"
 #include "testutil.h"
 
-/* Splitting ---------------------------------------------------------------- */
+/* One line and the words it must split into: the words joined by '|', and
+ * each word's column; or an error (nwords -1) at errcol. Written out by
+ * hand, so a change to the splitting rules shows up here. */
+struct split_case {
+    const char *line;
+    int nwords;
+    const char *words; /* words joined by '|' */
+    size_t cols[6];
+    size_t errcol;
+};
 
-static void test_cmd_split_matches_sp_tokenize_on_random_lines(void **state)
+static const struct split_case split_cases[] = {
+    {"", 0, "", {0}, 0},
+    {"   \t ", 0, "", {0}, 0},
+    {"send hi", 2, "send|hi", {0, 5}, 0},
+    {"  send \t hi  ", 2, "send|hi", {2, 9}, 0},
+    {"send \"a b\" c", 3, "send|a b|c", {0, 5, 11}, 0},
+    {"a\"b c\"d", 1, "ab cd", {0}, 0},
+    {"send \"\"", 2, "send|", {0, 5}, 0},
+    {"send a\\ b", 2, "send|a\\ b", {0, 5}, 0},
+    {"send \\\"x", 2, "send|\\\"x", {0, 5}, 0},
+    {"send \"a\\\"b\"", 2, "send|a\\\"b", {0, 5}, 0},
+    {"send \\n\\x41", 2, "send|\\n\\x41", {0, 5}, 0},
+    {"send # a comment", 1, "send", {0}, 0},
+    {"# only a comment", 0, "", {0}, 0},
+    {"send a#b", 2, "send|a#b", {0, 5}, 0},
+    {"send \"#\"", 2, "send|#", {0, 5}, 0},
+    {"a\tb\rc\nd", 4, "a|b|c|d", {0, 2, 4, 6}, 0},
+    {"send \"open", -1, "", {0}, 5},
+    {"a b \"c d", -1, "", {0}, 4},
+    {"x \"\\\"", -1, "", {0}, 2},
+    {"trail\\", 1, "trail\\", {0}, 0},
+};
+
+static void test_cmd_split_table_of_lines_and_words(void **state)
 {
-    static const char alphabet[] = "ab \"\\#x\t1-";
-    uint64_t seed = 42;
     struct cmd_split sp;
     cmd__split_init(&sp);
-    for (int round = 0; round < 20000; round++) {
-        char line[40];
-        size_t n = tu_rand(&seed) % (sizeof line - 1);
-        for (size_t i = 0; i < n; i++)
-            line[i] = alphabet[tu_rand(&seed) % (sizeof alphabet - 1)];
-        line[n] = '\0';
+    for (size_t k = 0; k < sizeof split_cases / sizeof split_cases[0]; k++) {
+        const struct split_case *tc = &split_cases[k];
+        size_t col = 0;
+        char err[128];
+        int n = cmd__split(&sp, tc->line, &col, err, sizeof err);
+        if (n != tc->nwords)
+            fail_msg("\"%s\": %d words, expected %d", tc->line, n, tc->nwords);
+        if (n < 0) {
+            if (col != tc->errcol)
+                fail_msg("\"%s\": error at %zu, expected %zu", tc->line, col, tc->errcol);
+            continue;
+        }
+        struct sp_buf joined;
+        sp_buf_init(&joined);
+        for (int w = 0; w < n; w++) {
+            if (w > 0)
+                sp_buf_appendc(&joined, '|');
+            sp_buf_append(&joined, sp.words[w].s, sp.words[w].len);
+            if (sp.words[w].col != tc->cols[w])
+                fail_msg("\"%s\": word %d at column %zu, expected %zu", tc->line, w,
+                         sp.words[w].col, tc->cols[w]);
+            /* every byte maps back to the same character in the line */
+            for (size_t i = 0; i < sp.words[w].len; i++)
+                assert_int_equal(tc->line[cmd__word_col(&sp, &sp.words[w], i)], sp.words[w].s[i]);
+        }
+        if (strcmp(sp_buf_str(&joined), tc->words) != 0)
+            fail_msg("\"%s\": words \"%s\", expected \"%s\"", tc->line, sp_buf_str(&joined),
+                     tc->words);
+        /* sp_tokenize() gives the same words */
         struct sp_buf tb;
         sp_buf_init(&tb);
         const char *words[CMD_WORDS_MAX];
-        size_t pos1 = 0, pos2 = 0;
-        char e1[128], e2[128];
-        int r1 = sp_tokenize(line, &tb, words, CMD_WORDS_MAX, &pos1, e1, sizeof e1);
-        int r2 = cmd__split(&sp, line, &pos2, e2, sizeof e2);
-        assert_int_equal(r1, r2);
-        if (r1 < 0) {
-            assert_int_equal(pos1, pos2);
-        } else {
-            for (int k = 0; k < r1; k++) {
-                assert_string_equal(words[k], sp.words[k].s);
-                assert_int_equal(strlen(words[k]), sp.words[k].len);
-                /* every byte maps back to the same character in the line */
-                for (size_t i = 0; i < sp.words[k].len; i++)
-                    assert_int_equal(line[cmd__word_col(&sp, &sp.words[k], i)], sp.words[k].s[i]);
-            }
-        }
+        size_t pos;
+        assert_int_equal(sp_tokenize(tc->line, &tb, words, CMD_WORDS_MAX, &pos, err, sizeof err),
+                         n);
+        for (int w = 0; w < n; w++)
+            assert_string_equal(words[w], sp.words[w].s);
         sp_buf_cleanup(&tb);
+        sp_buf_cleanup(&joined);
     }
     cmd__split_cleanup(&sp);
 }
@@ -77,8 +120,6 @@ static void test_cmd_split_marks_quoted_words(void **state)
     assert_int_equal(col, 5);
     cmd__split_cleanup(&sp);
 }
-
-/* The table ---------------------------------------------------------------- */
 
 static void test_cmd_find_exact_prefix_and_ambiguous(void **state)
 {
@@ -184,8 +225,6 @@ static void test_cmd_complete_commands_options_and_words(void **state)
     assert_string_equal(got, "");
 }
 
-/* The queue against the engine ---------------------------------------------- */
-
 struct harness {
     struct sp_engine *eng;
     struct sp_cmdq *q;
@@ -193,6 +232,7 @@ struct harness {
     struct sp_buf errors; /* cmd_error messages, '\n'-separated */
     struct sp_buf lines;  /* the cmd_error lines as written */
     struct sp_buf sends;  /* "sock:bytes\n" per send event */
+    struct sp_buf hexes;  /* "sock:hex\n" per send event, for binary data */
     int nerrors;
     int idle_calls, idle_failed;
     uint32_t current;
@@ -223,6 +263,10 @@ static void h_event(void *ud, const struct sp_event *ev)
         sp_buf_appendf(&h->sends, "%u:", (unsigned)ev->sock);
         sp_buf_append(&h->sends, ev->data, ev->data_len);
         sp_buf_appendc(&h->sends, '\n');
+        sp_buf_appendf(&h->hexes, "%u:", (unsigned)ev->sock);
+        for (size_t i = 0; i < ev->data_len; i++)
+            sp_buf_appendf(&h->hexes, "%02x", ev->data[i]);
+        sp_buf_appendc(&h->hexes, '\n');
     }
 }
 
@@ -260,6 +304,7 @@ static void h_free(struct harness *h)
     sp_buf_cleanup(&h->errors);
     sp_buf_cleanup(&h->lines);
     sp_buf_cleanup(&h->sends);
+    sp_buf_cleanup(&h->hexes);
 }
 
 static double now_s(void)
@@ -369,6 +414,38 @@ static void test_cmd_errors_point_at_the_bad_character(void **state)
     h_free(&h);
 }
 
+/* One "no socket N" lookup: every command names the missing socket the
+ * same way, whether the ID was typed or is the current socket. */
+static void test_cmd_no_socket_is_one_message(void **state)
+{
+    static const char *const lines[] = {"send 9 hi", "info 9", "wait 9 eof", "log 9 /dev/null",
+                                        "close 9"};
+    struct harness h;
+    h_init(&h);
+    sp_cmdq_set_keep_going(h.q, 1);
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        sp_cmdq_push(h.q, lines[i], "t");
+    h.current = 7; /* the front end's current socket is gone */
+    sp_cmdq_push(h.q, "info", "t");
+    sp_cmdq_push(h.q, "wait eof", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 7);
+    const char *e = sp_buf_str(&h.errors);
+    for (int k = 0; k < 5; k++) {
+        const char *nl = strchr(e, '\n');
+        assert_non_null(strstr(e, "no socket 9 (see `list`)"));
+        assert_true(strstr(e, "no socket 9 (see `list`)") < nl);
+        e = nl + 1;
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *nl = strchr(e, '\n');
+        assert_true(strstr(e, "no socket 7 (see `list`)") < nl);
+        assert_non_null(strstr(e, "no socket 7 (see `list`)"));
+        e = nl + 1;
+    }
+    h_free(&h);
+}
+
 /* Loopback pair: 1 listener, 2 client, 3 accepted. */
 static void make_pair(struct harness *h, const char *framing)
 {
@@ -425,6 +502,73 @@ static void test_cmd_options_anywhere_and_the_id_rule(void **state)
     assert_string_equal(sp_buf_str(&s3), "to3!\n\n");
     sp_buf_cleanup(&s2);
     sp_buf_cleanup(&s3);
+    h_free(&h);
+}
+
+/* Hex data is data: under --hex no word written after the flag is an ID
+ * (a byte such as 01 or 10 used to be taken for a socket), an ID goes
+ * before --hex, and what stays ambiguous is refused. */
+static void test_cmd_hex_words_are_never_taken_as_an_id(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    make_pair(&h, NULL);
+    sp_cmdq_set_keep_going(h.q, 1);
+    h.current = 2;
+    sp_cmdq_push(h.q, "send --hex 00 05 68 65 6c 6c 6f", "t"); /* was "no socket 00" */
+    sp_cmdq_push(h.q, "send --raw --hex 01 00 02 41 42", "t"); /* was 4 bytes to socket 1 */
+    sp_cmdq_push(h.q, "send --hex 03 41", "t");                /* 03 names socket 3: still data */
+    sp_cmdq_push(h.q, "send 3 --hex 41 42", "t");              /* the ID before --hex */
+    sp_cmdq_push(h.q, "send 01 x", "t");                       /* 01 is no ID: data "01x" */
+    sp_cmdq_push(h.q, "wait 2 sent", "t");
+    sp_cmdq_push(h.q, "wait 3 sent", "t");
+    h_run(&h, 50);
+    assert_int_equal(h.nerrors, 0);
+    const char *x = sp_buf_str(&h.hexes);
+    assert_non_null(strstr(x, "2:000568656c6c6f\n"));
+    assert_non_null(strstr(x, "2:0100024142\n"));
+    assert_non_null(strstr(x, "2:0341\n"));
+    assert_non_null(strstr(x, "3:4142\n"));
+    assert_non_null(strstr(x, "2:303178\n"));
+    assert_null(strstr(x, "1:"));
+    /* Ambiguous or wrong: refused with a reason, nothing sent. */
+    sp_cmdq_push(h.q, "send 41 42 --hex", "t"); /* data before --hex */
+    sp_cmdq_push(h.q, "send --hex 3", "t");     /* a lone digit is no byte; hint at the ID */
+    sp_cmdq_push(h.q, "close 01", "t");         /* IDs have no leading zeros */
+    h_run(&h, 20);
+    assert_int_equal(h.nerrors, 3);
+    const char *e = sp_buf_str(&h.errors);
+    assert_non_null(strstr(e, "before --hex"));
+    assert_non_null(strstr(e, "send 3 --hex"));
+    assert_non_null(strstr(e, "leading zero"));
+    struct sp_sock_info in;
+    assert_int_equal(sp_engine_sock_info(h.eng, 1, &in), 0);
+    assert_int_equal(in.open, 1);
+    h_free(&h);
+}
+
+/* expect --hex compares every byte: the first one is not an ID. Socket 1
+ * receives "OK:A", so taking 01 as its ID passed (a false pass). */
+static void test_cmd_expect_hex_is_not_a_false_pass(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    sp_cmdq_set_keep_going(h.q, 1);
+    sp_cmdq_push(h.q, "bind udp:127.0.0.1:0", "t");
+    h_run(&h, 0);
+    struct sp_sock_info in;
+    assert_int_equal(sp_engine_sock_info(h.eng, 1, &in), 0);
+    char line[128];
+    snprintf(line, sizeof line, "connect udp:127.0.0.1%s", strrchr(in.local, ':'));
+    sp_cmdq_push(h.q, line, "t");
+    h.current = 1;
+    sp_cmdq_push(h.q, "send 2 OK:A", "t");
+    sp_cmdq_push(h.q, "expect --hex 01 4f 4b 3a 41 --timeout 2000", "t");
+    sp_cmdq_push(h.q, "send 2 OK:B", "t");
+    sp_cmdq_push(h.q, "expect 1 --hex 4f 4b 3a 42 --timeout 2000", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 1);
+    assert_non_null(strstr(sp_buf_str(&h.lines), "expect --hex 01"));
     h_free(&h);
 }
 
@@ -574,14 +718,17 @@ static void test_cmd_help_and_ui_commands_headless(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cmd_split_matches_sp_tokenize_on_random_lines),
+        cmocka_unit_test(test_cmd_split_table_of_lines_and_words),
         cmocka_unit_test(test_cmd_split_marks_quoted_words),
+        cmocka_unit_test(test_cmd_no_socket_is_one_message),
         cmocka_unit_test(test_cmd_find_exact_prefix_and_ambiguous),
         cmocka_unit_test(test_cmd_table_is_consistent),
         cmocka_unit_test(test_cmd_complete_commands_options_and_words),
         cmocka_unit_test(test_cmd_bad_lines_are_reported_and_change_nothing),
         cmocka_unit_test(test_cmd_errors_point_at_the_bad_character),
         cmocka_unit_test(test_cmd_options_anywhere_and_the_id_rule),
+        cmocka_unit_test(test_cmd_hex_words_are_never_taken_as_an_id),
+        cmocka_unit_test(test_cmd_expect_hex_is_not_a_false_pass),
         cmocka_unit_test(test_cmd_expect_takes_messages_in_arrival_order),
         cmocka_unit_test(test_cmd_expect_mismatch_fails_and_stops_the_queue),
         cmocka_unit_test(test_cmd_expect_reports_messages_it_could_not_keep),

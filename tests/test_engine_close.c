@@ -168,6 +168,15 @@ static void test_close_with_unread_data_sends_rst(void **state)
     te_run_for(eng, 30);
     assert_int_equal(sp_engine_close(eng, c, err, sizeof err), 0);
     assert_int_equal(raw_wait_end(eng, peer, 2000), -ECONNRESET);
+    /* The closing side is told, before `closed`. */
+    const struct rec *n = te_nth(&r, SP_EV_NOTICE, c, 1);
+    assert_non_null(n);
+    assert_string_equal(n->message,
+                        "closed with 6 unread bytes: the kernel sent RST instead of FIN");
+    assert_true(n < te_nth(&r, SP_EV_CLOSED, c, 0));
+    struct sp_sock_info info;
+    sp_engine_sock_info(eng, c, &info);
+    assert_int_equal(info.ours, SP_OURS_CLOSED | SP_OURS_RST); /* no FIN was sent */
     assert_true(te_wait_state(eng, &r, c, "gone", 2000));
     close(peer);
     close(lfd);
@@ -187,7 +196,7 @@ static void test_reset_sends_rst(void **state)
     assert_int_equal(raw_wait_end(eng, peer, 2000), -ECONNRESET);
     struct sp_sock_info info;
     sp_engine_sock_info(eng, c, &info);
-    assert_int_equal(info.ours, SP_OURS_CLOSED);               /* no FIN was sent */
+    assert_int_equal(info.ours, SP_OURS_CLOSED | SP_OURS_RST); /* RST, no FIN */
     assert_true(sp_engine_reset(eng, c, err, sizeof err) < 0); /* no double close */
     assert_true(sp_engine_close(eng, c, err, sizeof err) < 0);
     close(peer);

@@ -666,6 +666,29 @@ static void test_free_with_work_in_flight(void **state)
     close(lfd);
 }
 
+/* A subscriber that stops the loop when a socket closes: during teardown
+ * that asks uv_run() to stop before the closing handles were processed. */
+static void stop_on_closed(void *ud, const struct sp_event *ev)
+{
+    if (ev->type == SP_EV_CLOSED)
+        sp_engine_stop(ud);
+}
+
+/* sp_engine_destroy() still closes every handle when a subscriber calls
+ * sp_engine_stop() from inside the teardown it causes. */
+static void test_free_with_stop_in_subscriber(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 1);
+    unsigned port;
+    te_listen(eng, &r, NULL, &port);
+    uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, NULL);
+    assert_true(te_wait(eng, &r, SP_EV_CONNECTED, c, 1, 2000));
+    assert_true(te_wait(eng, &r, SP_EV_ACCEPTED, 0, 1, 2000));
+    assert_true(sp_engine_subscribe(eng, SP_EV_MASK(SP_EV_CLOSED), stop_on_closed, eng) > 0);
+    te_done(eng, &r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_resolve_localhost_and_failure),
         cmocka_unit_test(test_watches),
         cmocka_unit_test(test_free_with_work_in_flight),
+        cmocka_unit_test(test_free_with_stop_in_subscriber),
         cmocka_unit_test(test_wildcard_listen_notice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

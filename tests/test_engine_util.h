@@ -288,8 +288,6 @@ static inline void te_send(struct sp_engine *eng, uint32_t id, const void *p, si
         fail_msg("send: %s", err);
 }
 
-/* ---- raw peers (plain syscalls) ---- */
-
 static inline int raw_listen(int family, unsigned *port, int backlog)
 {
     int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -11,6 +11,8 @@
 
 #include "sockpit/proto/buf.h"
 #include "sockpit/proto/escape.h"
+#include "sockpit/proto/frame.h"
+#include "sockpit/proto/render.h"
 #include "testutil.h"
 
 /* Runs sp_unescape on a guarded copy of s[0..n). */
@@ -324,6 +326,42 @@ static void test_tokenize_then_unescape(void **state)
     sp_buf_cleanup(&d);
 }
 
+/* One escaper behind three outputs: for every byte, the command language's
+ * escape (sp_escape), the safe renderer in ASCII mode and the framing spec
+ * text agree, apart from their documented differences (the renderer passes
+ * '"'; a spec word writes space , " ' # as \\xHH). */
+static void test_escape_render_and_spec_agree_on_every_byte(void **state)
+{
+    for (int c = 0; c < 256; c++) {
+        unsigned char b = (unsigned char)c;
+        struct sp_buf e, r;
+        sp_buf_init(&e);
+        sp_buf_init(&r);
+        sp_escape(&b, 1, &e);
+        sp_render(&r, &b, 1, SP_RENDER_ASCII);
+        if (c == '"')
+            assert_string_equal(sp_buf_str(&r), "\"");
+        else
+            assert_string_equal(sp_buf_str(&e), sp_buf_str(&r));
+
+        struct sp_frame_spec spec;
+        sp_frame_spec_raw(&spec);
+        spec.kind = SP_FRAME_DELIM;
+        spec.delim[0] = b;
+        spec.delim_len = 1;
+        spec.max = SP_FRAME_MAX_DEFAULT;
+        char text[64], want[64];
+        sp_frame_spec_format(&spec, text, sizeof text);
+        if (c == ' ' || c == ',' || c == '"' || c == '\'' || c == '#')
+            snprintf(want, sizeof want, "delim:\\x%02x", c);
+        else
+            snprintf(want, sizeof want, "delim:%s", sp_buf_str(&e));
+        assert_string_equal(text, want);
+        sp_buf_cleanup(&e);
+        sp_buf_cleanup(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_tokenize_appends_and_pointers_stay_valid),
         cmocka_unit_test(test_tokenize_errors),
         cmocka_unit_test(test_tokenize_then_unescape),
+        cmocka_unit_test(test_escape_render_and_spec_agree_on_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -501,6 +501,38 @@ static void test_event_json_string_escapes_quotes_and_backslashes(void **state)
     sp_buf_cleanup(&b);
 }
 
+/* The one JSON string escaper: quote, backslash and any control byte that
+ * reached it are escaped; everything else passes unchanged. */
+static void test_json_quote_escapes_only_what_json_needs(void **state)
+{
+    struct sp_buf b;
+    sp_buf_init(&b);
+    sp_json_quote(&b, "a\"b\\c\x01\x7f\xc3\xa9 d", 11);
+    assert_string_equal(sp_buf_str(&b), "\"a\\\"b\\\\c\\u0001\\u007f\xc3\xa9 d\"");
+    sp_buf_reset(&b);
+    sp_json_quote(&b, "", 0);
+    assert_string_equal(sp_buf_str(&b), "\"\"");
+    sp_buf_cleanup(&b);
+}
+
+/* Every kind belongs to exactly one family, and the stream/dgram split
+ * matches the kind names. */
+static void test_kind_families_partition_every_kind(void **state)
+{
+    static const enum sp_sock_kind all[] = {SP_SOCK_TCP_LISTEN,  SP_SOCK_TCP,  SP_SOCK_UDP,
+                                            SP_SOCK_UNIX_LISTEN, SP_SOCK_UNIX, SP_SOCK_UNIX_DGRAM};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        enum sp_sock_kind k = all[i];
+        assert_int_equal(sp_kind_is_listener(k) + sp_kind_is_stream(k) + sp_kind_is_dgram(k), 1);
+    }
+    assert_true(sp_kind_is_listener(SP_SOCK_TCP_LISTEN));
+    assert_true(sp_kind_is_listener(SP_SOCK_UNIX_LISTEN));
+    assert_true(sp_kind_is_stream(SP_SOCK_TCP));
+    assert_true(sp_kind_is_stream(SP_SOCK_UNIX));
+    assert_true(sp_kind_is_dgram(SP_SOCK_UDP));
+    assert_true(sp_kind_is_dgram(SP_SOCK_UNIX_DGRAM));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +544,8 @@ int main(void)
         cmocka_unit_test(test_event_json_has_every_design_field),
         cmocka_unit_test(test_event_json_datagram_and_blocks_fields),
         cmocka_unit_test(test_event_json_string_escapes_quotes_and_backslashes),
+        cmocka_unit_test(test_kind_families_partition_every_kind),
+        cmocka_unit_test(test_json_quote_escapes_only_what_json_needs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@ void ui_composer_open(struct sp_tui *t)
                       "no socket here to send on: press : and type listen or connect");
         return;
     }
-    if (si.kind == SP_SOCK_TCP_LISTEN || si.kind == SP_SOCK_UNIX_LISTEN) {
+    if (sp_kind_is_listener(si.kind)) {
         ui_set_status(t, UI_R_WARN, "[%u] is a listener: select one of its connections to send",
                       (unsigned)id);
         return;
@@ -168,7 +168,7 @@ void ui_composer_draw(struct sp_tui *t)
     }
     int x = 0;
     if (!active) {
-        if (have && si.kind != SP_SOCK_TCP_LISTEN && si.kind != SP_SOCK_UNIX_LISTEN)
+        if (have && !sp_kind_is_listener(si.kind))
             ui_putf(t, y, 1, t->cols - 1, UI_R_DIM,
                     "Enter or i: type data for [%u] (%s framing; escapes \\n \\r \\t \\0 \\xHH)",
                     (unsigned)id, si.framing);

@@ -45,12 +45,8 @@ void ui_edit_remember(struct ui_edit *e)
             memmove(e->hist, e->hist + 1, (HIST_MAX - 1) * sizeof(*e->hist));
             e->nhist--;
         }
-        char **h = realloc(e->hist, (e->nhist + 1) * sizeof(*h));
-        char *copy = strdup(s);
-        if (!h || !copy)
-            abort();
-        e->hist = h;
-        e->hist[e->nhist++] = copy;
+        e->hist = sp_xreallocarray(e->hist, e->nhist + 1, sizeof(*e->hist));
+        e->hist[e->nhist++] = sp_xstrdup(s);
     }
     e->hist_pos = e->nhist;
     ui_edit_set(e, "");
@@ -195,15 +191,15 @@ int ui_edit_draw(struct sp_tui *t, struct ui_edit *e, int y, int x, int w, int r
     /* Width before the cursor decides the start of the visible part. */
     size_t start = 0;
     for (;;) {
-        char *tmp = strndup(s + start, e->cur - start);
-        int before = tmp ? ui_width(tmp) : 0;
+        char *tmp = sp_xstrndup(s + start, e->cur - start);
+        int before = ui_width(tmp);
         free(tmp);
         if (before < w - 1 || start >= e->cur)
             break;
         start = next_char(e, start);
     }
-    char *tmp = strndup(s + start, e->cur - start);
-    int cx = x + (tmp ? ui_width(tmp) : 0);
+    char *tmp = sp_xstrndup(s + start, e->cur - start);
+    int cx = x + ui_width(tmp);
     free(tmp);
     ui_putn(t, y, x, w, role, s + start, e->text.len - start);
     return cx;

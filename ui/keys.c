@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sockpit/cmd/cmd.h"
 #include "ui.h"
 
 typedef int (*ui_action)(struct sp_tui *t, int key);
@@ -262,6 +263,55 @@ void ui_keys_help(struct sp_buf *out)
         sp_buf_appendf(out, "  %-10s %s\n", keytab[i].name, keytab[i].help);
     sp_buf_appends(out, "  mouse      click a pane to focus it, a sidebar entry to show it;"
                         " wheel scrolls\n");
+}
+
+/* Splits text into an array of lines. */
+static char **split_lines(const char *s, size_t *n)
+{
+    size_t cap = 16, k = 0;
+    char **v = sp_xreallocarray(NULL, cap, sizeof(*v));
+    while (*s) {
+        size_t l = strcspn(s, "\n");
+        if (k == cap) {
+            cap *= 2;
+            v = sp_xreallocarray(v, cap, sizeof(*v));
+        }
+        v[k] = sp_xstrndup(s, l);
+        k++;
+        s += l;
+        if (*s == '\n')
+            s++;
+    }
+    *n = k;
+    return v;
+}
+
+void ui_help_open(struct sp_tui *t)
+{
+    struct sp_buf b;
+    sp_buf_init(&b);
+    sp_buf_appends(&b, "sockpit: a terminal workbench for sockets.\n"
+                       "Each pane shows one socket: a header (id, kind, local <-> peer, framing,\n"
+                       "recv size, reading/paused), a live state line (our side, the peer's side,\n"
+                       "the kernel TCP state, unread/unsent bytes) and a timeline of events.\n"
+                       "Boundary marks: in messages, where recv() chunks were cut; in chunks,\n"
+                       "where a message ended.\n\n");
+    ui_keys_help(&b);
+    sp_buf_appends(&b, "\nComposer (Enter or i):\n"
+                       "  type data in escape syntax: \\n \\r \\t \\0 \\\\ \\e \\xHH\n"
+                       "  the second line previews the exact wire bytes after the framing\n"
+                       "  Enter send    Esc leave    Up/Down history\n"
+                       "  Ctrl-T split into writes of N bytes    Ctrl-G delay between writes\n"
+                       "  Ctrl-R raw (bypass the framing)\n"
+                       "\nPrompt (:):\n"
+                       "  Enter run    Tab complete    Up/Down history    Esc cancel\n\n");
+    if (sp_cmd_help(&b, NULL) != 0)
+        sp_buf_appends(&b, "  (the command list is unavailable)\n");
+    sp_buf_appends(&b, "  (split also takes rows or cols: stacked or side by side)\n");
+    size_t n;
+    char **lines = split_lines(sp_buf_str(&b), &n);
+    sp_buf_cleanup(&b);
+    ui_box_open(t, "help: Up/Down/PgUp/PgDn scroll, q or Esc close", lines, n);
 }
 
 static void hint(struct sp_tui *t, int *x, const char *key, const char *label)

@@ -23,16 +23,6 @@ void ui_pane_reset(struct ui_pane *p, uint32_t sock)
     p->more_below = 0;
 }
 
-static int is_listener(enum sp_sock_kind k)
-{
-    return k == SP_SOCK_TCP_LISTEN || k == SP_SOCK_UNIX_LISTEN;
-}
-
-static int is_stream(enum sp_sock_kind k)
-{
-    return k == SP_SOCK_TCP || k == SP_SOCK_UNIX;
-}
-
 /* A line of labelled segments that wraps onto a second row in narrow panes. */
 #define SEGS_MAX 16
 struct segs {
@@ -80,7 +70,7 @@ static void settings(struct ui_pane *p, const struct sp_sock_info *si, struct se
     char rs[16];
     ui_fmt_bytes(rs, sizeof(rs), si->recvsize);
     seg(s, role, "%s", si->framing);
-    if (!is_listener(si->kind)) {
+    if (!sp_kind_is_listener(si->kind)) {
         seg(s, role, "recv %s", rs);
         /* Reading is a property of an open descriptor; after close the
          * state line says what happened. */
@@ -89,7 +79,7 @@ static void settings(struct ui_pane *p, const struct sp_sock_info *si, struct se
     }
     if (si->echo)
         seg(s, role, "echo");
-    if (!is_listener(si->kind))
+    if (!sp_kind_is_listener(si->kind))
         seg(s, role, "%s%s", ui_view_name(p->view), p->hex ? " hex" : "");
 }
 
@@ -125,7 +115,7 @@ static void state_segs(struct sp_tui *t, const struct sp_sock_info *si, struct s
 {
     char a[16], b[16];
     (void)t;
-    if (is_listener(si->kind)) {
+    if (sp_kind_is_listener(si->kind)) {
         seg(s, si->open ? UI_R_OK : UI_R_DIM, "%s", si->open ? "listening" : "closed");
         if (si->tcp[0])
             seg(s, UI_R_NORMAL, "tcp %s", si->tcp);
@@ -136,7 +126,7 @@ static void state_segs(struct sp_tui *t, const struct sp_sock_info *si, struct s
         seg(s, UI_R_WARN, "connecting...");
         return;
     }
-    if (is_stream(si->kind)) {
+    if (sp_kind_is_stream(si->kind)) {
         const char *ours = "open";
         int orole = UI_R_OK;
         if (si->ours & SP_OURS_CLOSED || !si->open) {

@@ -24,10 +24,10 @@ static void complete(struct sp_tui *t)
 {
     struct ui_edit *e = &t->prompt;
     const char *s = sp_buf_str(&e->text);
-    char *upto = strndup(s, e->cur);
+    char *upto = sp_xstrndup(s, e->cur);
     struct sp_buf out;
     sp_buf_init(&out);
-    size_t n = sp_cmd_complete(t->eng, upto ? upto : "", &out);
+    size_t n = sp_cmd_complete(t->eng, upto, &out);
     size_t ws = e->cur;
     while (ws > 0 && s[ws - 1] != ' ')
         ws--;

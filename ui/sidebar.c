@@ -14,9 +14,7 @@ static void grow_recs(struct sp_tui *t, uint32_t id)
     size_t n = t->nrecs ? t->nrecs : 64;
     while (n <= id)
         n *= 2;
-    struct ui_sockrec *r = realloc(t->recs, n * sizeof(*r));
-    if (!r)
-        abort();
+    struct ui_sockrec *r = sp_xreallocarray(t->recs, n, sizeof(*r));
     memset(r + t->nrecs, 0, (n - t->nrecs) * sizeof(*r));
     t->recs = r;
     t->nrecs = n;
@@ -51,17 +49,11 @@ void ui_sidebar_refresh(struct sp_tui *t)
         return;
     if (count > t->order_cap) {
         size_t cap = count + 64;
-        uint32_t *o = realloc(t->order, cap * sizeof(*o));
-        int *d = realloc(t->depth, cap * sizeof(*d));
-        if (!o || !d)
-            abort();
-        t->order = o;
-        t->depth = d;
+        t->order = sp_xreallocarray(t->order, cap, sizeof(*t->order));
+        t->depth = sp_xreallocarray(t->depth, cap, sizeof(*t->depth));
         t->order_cap = cap;
     }
-    uint32_t *ids = malloc((count ? count : 1) * sizeof(*ids));
-    if (!ids)
-        abort();
+    uint32_t *ids = sp_xreallocarray(NULL, count, sizeof(*ids));
     count = sp_engine_sock_ids(t->eng, ids, count);
     uint32_t maxid = count ? ids[count - 1] : 0;
     grow_recs(t, maxid);
@@ -76,12 +68,10 @@ void ui_sidebar_refresh(struct sp_tui *t)
     }
     /* Children lists over ids; a parent always has a smaller id than its
      * children, so one pass in id order keeps each list sorted. */
-    uint32_t *first = calloc(maxid + 1, sizeof(*first));
-    uint32_t *last = calloc(maxid + 1, sizeof(*last));
-    uint32_t *next = calloc(maxid + 1, sizeof(*next));
-    unsigned char *present = calloc(maxid + 1, 1);
-    if (!first || !last || !next || !present)
-        abort();
+    uint32_t *first = sp_xcalloc(maxid + 1, sizeof(*first));
+    uint32_t *last = sp_xcalloc(maxid + 1, sizeof(*last));
+    uint32_t *next = sp_xcalloc(maxid + 1, sizeof(*next));
+    unsigned char *present = sp_xcalloc(maxid + 1, 1);
     for (size_t i = 0; i < count; i++)
         present[ids[i]] = 1;
     size_t n = 0;
@@ -119,7 +109,7 @@ void ui_sidebar_refresh(struct sp_tui *t)
 /* The state badge: one word a student can read at a glance. */
 const char *ui_badge(const struct sp_sock_info *si, int *role)
 {
-    int listener = si->kind == SP_SOCK_TCP_LISTEN || si->kind == SP_SOCK_UNIX_LISTEN;
+    int listener = sp_kind_is_listener(si->kind);
     *role = UI_R_OK;
     if (si->connecting) {
         *role = UI_R_WARN;
@@ -210,7 +200,7 @@ static void draw_entry(struct sp_tui *t, int y, uint32_t id, int depth, int last
     if (x + 1 + bw <= w - 1)
         ui_put(t, y, w - 1 - bw, bw, sel ? UI_R_SEL : role, badge);
 
-    int listener = si.kind == SP_SOCK_TCP_LISTEN || si.kind == SP_SOCK_UNIX_LISTEN;
+    int listener = sp_kind_is_listener(si.kind);
     const char *addr = (listener || si.peer[0] == '\0') ? si.local : si.peer;
     char counts[48];
     if (listener) {

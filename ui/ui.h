@@ -1,7 +1,8 @@
 /* Internal interfaces of the ncurses front end (ui/). Not installed; only ui/
- * files include this. One struct sp_tui holds the whole view model; panels
- * (sidebar, panes, composer, prompt, menus, help) read it to draw and change
- * it from key handlers, and one screen manager (ui_screen_draw) draws. */
+ * files include this. One struct sp_tui holds the whole view model (model.c
+ * keeps it); panels (sidebar, panes, composer, prompt, menus, text box) read
+ * it to draw and change it from key handlers, and one screen manager (tui.c)
+ * draws. */
 #ifndef SOCKPIT_UI_H
 #define SOCKPIT_UI_H
 
@@ -9,6 +10,8 @@
 #include <stdint.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/xmalloc.h"
+#include "sockpit/proto/num.h"
 #include "sockpit/engine/engine.h"
 #include "sockpit/proto/render.h"
 
@@ -187,7 +190,7 @@ struct sp_tui {
     struct sp_buf scratch;
 };
 
-/* tui.c */
+/* model.c */
 uint64_t ui_now_ms(void);
 void ui_set_status(struct sp_tui *t, int role, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -203,6 +206,14 @@ void ui_show_sock(struct sp_tui *t, uint32_t id);
 int ui_split(struct sp_tui *t, int stacked, uint32_t id);
 void ui_unsplit(struct sp_tui *t);
 int ui_sock_open_count(struct sp_tui *t);
+/* The pane showing socket id, or -1. */
+int ui_pane_of(struct sp_tui *t, uint32_t id);
+/* Where a new socket goes (a listener's pane, an empty or closed pane, a
+ * second pane, or the sidebar only). */
+void ui_auto_show(struct sp_tui *t, uint32_t id, uint32_t parent);
+/* The front end's commands (split, unsplit, view, hex, focus): the command
+ * layer's ui_command hook. */
+int ui_command(void *ud, int argc, const char *const *argv, char *err, size_t errlen);
 
 /* theme.c */
 void ui_theme_init(struct ui_theme *th, int utf8, int color);
@@ -286,8 +297,7 @@ void ui_menu_open(struct sp_tui *t, enum ui_menu_kind kind);
 int ui_menu_key(struct sp_tui *t, int key);
 void ui_menu_draw(struct sp_tui *t);
 
-/* help.c */
-void ui_help_open(struct sp_tui *t);
+/* textbox.c */
 void ui_box_open(struct sp_tui *t, const char *title, char **lines, size_t n);
 void ui_box_close(struct sp_tui *t);
 int ui_box_key(struct sp_tui *t, int key);
@@ -295,6 +305,8 @@ void ui_box_draw(struct sp_tui *t);
 
 /* keys.c */
 int ui_keys_normal(struct sp_tui *t, int key);
+/* Opens the help screen: every key (from the key table) and every command. */
+void ui_help_open(struct sp_tui *t);
 void ui_hints_draw(struct sp_tui *t);
 /* Appends the key reference (for help). */
 void ui_keys_help(struct sp_buf *out);

@@ -21,7 +21,7 @@ static void state_text(const struct sp_sock_info *in, char *buf, size_t len)
         base = "connecting";
     else if (!in->open)
         base = "closed";
-    else if (in->kind == SP_SOCK_TCP_LISTEN || in->kind == SP_SOCK_UNIX_LISTEN)
+    else if (sp_kind_is_listener(in->kind))
         base = "listening";
     else
         base = "open";
@@ -44,10 +44,8 @@ int cmd__exec_list(struct cmd_ctx *c)
         cmd__out(c->q, "no sockets (create one with listen, connect or bind)");
         return CMD_OK;
     }
-    uint32_t *ids = calloc(n, sizeof *ids);
-    struct sp_buf *cells = calloc((n + 1) * LIST_COLS, sizeof *cells);
-    if (ids == NULL || cells == NULL)
-        abort();
+    uint32_t *ids = sp_xcalloc(n, sizeof *ids);
+    struct sp_buf *cells = sp_xcalloc((n + 1) * LIST_COLS, sizeof *cells);
     n = sp_engine_sock_ids(c->eng, ids, n);
     static const char *const head[LIST_COLS] = {"ID",    "KIND", "LOCAL", "PEER", "FRAMING",
                                                 "STATE", "TCP",  "IN",    "OUT"};
@@ -135,8 +133,8 @@ int cmd__exec_info(struct cmd_ctx *c)
     if (cmd__take_id(c, 0, &id) != 0 || cmd__want_args(c, 0, 0) != 0)
         return CMD_FAIL;
     struct sp_sock_info in;
-    if (sp_engine_sock_info(c->eng, id, &in) != 0)
-        return cmd__fail(c, NULL, 0, "no socket %u", (unsigned)id);
+    if (cmd__sock_info(c, NULL, id, &in) != 0)
+        return CMD_FAIL;
     struct sp_kinfo k;
     char err[256] = "";
     int have_k = sp_engine_kinfo(c->eng, id, &k, err, sizeof err) == 0;

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/xmalloc.h"
+#include "sockpit/proto/num.h"
 #include "sockpit/cmd/cmd.h"
 #include "sockpit/proto/event.h"
 
@@ -102,8 +104,21 @@ int cmd__nargs(const struct cmd_ctx *c);
 const struct cmd_word *cmd__arg(const struct cmd_ctx *c, int i);
 /* The [ID] rule: the first positional word is a socket id when it is all
  * digits, unquoted, and at least min_rest words follow it; it must then
- * name a socket. Otherwise the current socket is meant. */
+ * name a socket, and a leading zero is refused. Otherwise the current
+ * socket is meant. */
 int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
+/* The one "no socket N" lookup: fills *in, or fails the command (the error
+ * points at w when not NULL). */
+struct sp_sock_info;
+int cmd__sock_info(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id,
+                   struct sp_sock_info *in);
+/* The [ID] rule of commands whose words are data (send, expect): data is
+ * never read as an ID. Without --hex the first word is the ID when it is a
+ * plain decimal number (no leading zero, unquoted) and at least min_rest
+ * words follow it. With --hex every word after the flag is data, and only
+ * an ID (a plain number naming a socket) may stand before it; anything else
+ * before it is refused as ambiguous. */
+int cmd__take_data_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
 /* After the ID: between lo and hi positional words must remain. */
 int cmd__want_args(struct cmd_ctx *c, int lo, int hi);
 /* Starts waiting for q->pend (filled in by the caller): CMD_OK if it already
@@ -245,10 +260,6 @@ void cmd__pending_clear(struct sp_cmdq *q);
 struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id);
 void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev);
 
-/* Queues lines before every line still waiting (a lab's script); origin
- * gets ":N" appended per line. */
-void cmd__push_front(struct sp_cmdq *q, const char *const *lines, size_t n, const char *origin);
-
 /* Drops every line still queued (quit, or a failure without keep-going). */
 void cmd__drop_queue(struct sp_cmdq *q);
 
@@ -257,6 +268,13 @@ void cmd__out(struct sp_cmdq *q, const char *line);
 
 /* Labs (lab_run.c). */
 void cmd__lab_free(struct cmd_lab *lab);
+
+/* Publishes a cmd_error for the line as written. */
+void cmd__report(struct sp_cmdq *q, const char *line, const char *origin, const char *msg);
+
+/* Runs one line (cmd_run.c); CMD_OK, CMD_FAIL (reported here) or
+ * CMD_PENDING. */
+int cmd__run_line(struct sp_cmdq *q, const char *line, const char *origin);
 
 /* Logs (cmd_log.c). */
 void cmd__logs_free(struct sp_cmdq *q);

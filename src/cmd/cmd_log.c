@@ -83,8 +83,8 @@ int cmd__exec_log(struct cmd_ctx *c)
         return CMD_FAIL;
     const struct cmd_word *path = cmd__arg(c, 0);
     struct sp_sock_info in;
-    if (sp_engine_sock_info(c->eng, id, &in) != 0)
-        return cmd__fail(c, NULL, 0, "no socket %u", (unsigned)id);
+    if (cmd__sock_info(c, NULL, id, &in) != 0)
+        return CMD_FAIL;
     /* O_NONBLOCK: opening a FIFO nobody reads would block the loop (and
      * with it --timeout and SIGTERM) for good; it fails with ENXIO instead.
      * Writes stay blocking, as to any file. */
@@ -96,9 +96,7 @@ int cmd__exec_log(struct cmd_ctx *c)
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0)
         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    struct cmd_log *l = calloc(1, sizeof *l);
-    if (l == NULL)
-        abort();
+    struct cmd_log *l = sp_xcalloc(1, sizeof *l);
     l->q = c->q;
     l->id = id;
     l->fd = fd;

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "sockpit/engine/engine.h"
 #include "sockpit/proto/escape.h"
 
@@ -31,10 +30,7 @@ static void push_col(void *ctx, size_t col)
     struct cmd_split *sp = ctx;
     if (sp->ncols == sp->capcols) {
         size_t cap = sp->capcols ? sp->capcols * 2 : 64;
-        size_t *p = realloc(sp->cols, cap * sizeof *p);
-        if (p == NULL)
-            abort();
-        sp->cols = p;
+        sp->cols = sp_xreallocarray(sp->cols, cap, sizeof *sp->cols);
         sp->capcols = cap;
     }
     sp->cols[sp->ncols++] = col;
@@ -125,18 +121,15 @@ static int all_digits(const struct cmd_word *w)
     return 1;
 }
 
-int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id)
+/* How an ID is written: unquoted decimal digits without a leading zero. */
+static int plain_number(const struct cmd_word *w)
 {
-    const struct cmd_word *w = cmd__arg(c, 0);
-    if (w != NULL && !w->quoted && all_digits(w) && cmd__nargs(c) > min_rest) {
-        unsigned long v = strtoul(w->s, NULL, 10);
-        struct sp_sock_info info;
-        if (v == 0 || v > UINT32_MAX || sp_engine_sock_info(c->eng, (uint32_t)v, &info) != 0)
-            return cmd__fail(c, w, 0, "no socket %s (see `list`)", w->s);
-        c->arg0++;
-        *id = (uint32_t)v;
-        return 0;
-    }
+    return !w->quoted && all_digits(w) && w->s[0] != '0';
+}
+
+/* The current socket: the front end's, else the script's, else the newest. */
+static int current_id(struct cmd_ctx *c, uint32_t *id)
+{
     uint32_t cur = c->q->hooks.current != NULL ? c->q->hooks.current(c->q->ud) : 0;
     if (cur == 0)
         cur = c->q->current;
@@ -148,33 +141,76 @@ int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id)
     return 0;
 }
 
+/* Takes the first positional word w as the ID: it must name a socket. */
+static int take_word(struct cmd_ctx *c, const struct cmd_word *w, uint32_t *id)
+{
+    uint64_t v = 0;
+    size_t pos;
+    struct sp_sock_info info;
+    if (sp_parse_u64(w->s, w->len, 0, &v, &pos) != 0 || v == 0 || v > UINT32_MAX)
+        return cmd__fail(c, w, 0, "no socket %s (see `list`)", w->s);
+    if (cmd__sock_info(c, w, (uint32_t)v, &info) != 0)
+        return CMD_FAIL;
+    c->arg0++;
+    *id = (uint32_t)v;
+    return 0;
+}
+
+int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id)
+{
+    const struct cmd_word *w = cmd__arg(c, 0);
+    if (w != NULL && !w->quoted && all_digits(w) && cmd__nargs(c) > min_rest) {
+        /* "01" is refused rather than read as socket 1: in data it is a
+         * byte, and an ID is never written that way. */
+        if (w->s[0] == '0')
+            return cmd__fail(
+                c, w, 0, "\"%s\" is not a socket ID: IDs have no leading zeros (see `list`)", w->s);
+        return take_word(c, w, id);
+    }
+    return current_id(c, id);
+}
+
+int cmd__take_data_id(struct cmd_ctx *c, int min_rest, uint32_t *id)
+{
+    const struct cmd_word *hex = cmd__opt(c, "--hex");
+    const struct cmd_word *w = cmd__arg(c, 0);
+    if (hex == NULL) {
+        if (w != NULL && plain_number(w) && cmd__nargs(c) > min_rest)
+            return take_word(c, w, id);
+        return current_id(c, id);
+    }
+    /* Every word after --hex is data, whatever it looks like; only an ID
+     * may stand before the flag. */
+    int before = 0;
+    while (before < cmd__nargs(c) && cmd__arg(c, before)->col < hex->col)
+        before++;
+    if (before > 1 || (before == 1 && !plain_number(w)))
+        return cmd__fail(c, cmd__arg(c, before > 1 ? 1 : 0), 0,
+                         "with --hex, the data goes after --hex and only an ID before it "
+                         "(%s [ID] --hex DATA...)",
+                         c->ent->name);
+    if (before == 1)
+        return take_word(c, w, id);
+    return current_id(c, id);
+}
+
 int cmd__number(struct cmd_ctx *c, const struct cmd_word *w, uint64_t lo, uint64_t hi, int suffixes,
                 uint64_t *out)
 {
     uint64_t v = 0;
-    size_t i = 0;
-    if (w->len == 0)
+    size_t i;
+    switch (sp_parse_u64(w->s, w->len, suffixes, &v, &i)) {
+    case SP_NUM_EMPTY:
         return cmd__fail(c, w, 0, "a number is missing");
-    for (; i < w->len && w->s[i] >= '0' && w->s[i] <= '9'; i++) {
-        unsigned d = (unsigned)(w->s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return cmd__fail(c, w, i, "number too large (at most %llu)", (unsigned long long)hi);
-        v = v * 10 + d;
-    }
-    if (i == 0)
-        return cmd__fail(c, w, 0, "not a number: \"%.40s\"", w->s);
-    if (i < w->len) {
-        uint64_t mul = 0;
-        if (suffixes && i + 1 == w->len) {
-            char s = w->s[i];
-            mul = (s == 'k' || s == 'K') ? 1024u : (s == 'm' || s == 'M') ? 1024u * 1024u : 0;
-        }
-        if (mul == 0)
-            return cmd__fail(c, w, i, "unexpected \"%c\" in a number%s", w->s[i],
-                             suffixes ? " (suffixes: K, M)" : "");
-        if (v > UINT64_MAX / mul)
-            return cmd__fail(c, w, 0, "number too large (at most %llu)", (unsigned long long)hi);
-        v *= mul;
+    case SP_NUM_TOO_LARGE:
+        return cmd__fail(c, w, i, "number too large (at most %llu)", (unsigned long long)hi);
+    case SP_NUM_NOT_DIGIT:
+        if (i == 0)
+            return cmd__fail(c, w, 0, "not a number: \"%.40s\"", w->s);
+        return cmd__fail(c, w, i, "unexpected \"%c\" in a number%s", w->s[i],
+                         suffixes ? " (suffixes: K, M)" : "");
+    default:
+        break;
     }
     if (v < lo || v > hi)
         return cmd__fail(c, w, 0, "%s is out of range (%llu .. %llu)", w->s, (unsigned long long)lo,
@@ -195,7 +231,18 @@ int cmd__data(struct cmd_ctx *c, const struct cmd_word *w, int hex, struct sp_bu
     char *at = strstr(err, " at column ");
     if (at != NULL)
         *at = '\0';
+    if (hex && plain_number(w))
+        return cmd__fail(c, w, pos, "%s; a socket ID goes before --hex (%s %.*s --hex ...)", err,
+                         c->ent->name, (int)w->len, w->s);
     return cmd__fail(c, w, pos, "%s", err);
+}
+
+int cmd__sock_info(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id,
+                   struct sp_sock_info *in)
+{
+    if (sp_engine_sock_info(c->eng, id, in) != 0)
+        return cmd__fail(c, w, 0, "no socket %u (see `list`)", (unsigned)id);
+    return 0;
 }
 
 int cmd__want_args(struct cmd_ctx *c, int lo, int hi)

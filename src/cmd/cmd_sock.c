@@ -186,18 +186,18 @@ static int parse_chunks(struct cmd_ctx *c, const struct cmd_word *w, size_t *siz
 {
     size_t i = 0, k = 0;
     while (i <= w->len) {
-        size_t j = i;
+        const char *comma = memchr(w->s + i, ',', w->len - i);
+        size_t j = comma != NULL ? (size_t)(comma - w->s) : w->len;
         uint64_t v = 0;
-        while (j < w->len && w->s[j] >= '0' && w->s[j] <= '9') {
-            v = v * 10 + (uint64_t)(w->s[j] - '0');
-            if (v > SP_WRITE_QUEUE_MAX)
-                return cmd__fail(c, w, i, "chunk size too large");
-            j++;
-        }
-        if (j == i || v == 0)
-            return cmd__fail(c, w, j, "--chunks wants sizes > 0 separated by commas (A,B,C)");
-        if (j < w->len && w->s[j] != ',')
-            return cmd__fail(c, w, j, "unexpected \"%c\" in --chunks", w->s[j]);
+        size_t pos;
+        int r = sp_parse_u64(w->s + i, j - i, 0, &v, &pos);
+        if (r == SP_NUM_TOO_LARGE || (r == 0 && v > SP_WRITE_QUEUE_MAX))
+            return cmd__fail(c, w, i, "chunk size too large");
+        if (r == SP_NUM_NOT_DIGIT && pos > 0)
+            return cmd__fail(c, w, i + pos, "unexpected \"%c\" in --chunks", w->s[i + pos]);
+        if (r != 0 || v == 0)
+            return cmd__fail(c, w, r != 0 ? i : j,
+                             "--chunks wants sizes > 0 separated by commas (A,B,C)");
         if (k == max)
             return cmd__fail(c, w, i, "at most %zu chunk sizes", max);
         sizes[k++] = (size_t)v;
@@ -216,7 +216,7 @@ int cmd__exec_send(struct cmd_ctx *c)
     int end = cmd__opt(c, "--end") != NULL;
     int hex = cmd__opt(c, "--hex") != NULL;
     uint32_t id;
-    if (cmd__take_id(c, (file != NULL || end) ? 0 : 1, &id) != 0)
+    if (cmd__take_data_id(c, (file != NULL || end) ? 0 : 1, &id) != 0)
         return CMD_FAIL;
     struct sp_send_req req;
     memset(&req, 0, sizeof req);

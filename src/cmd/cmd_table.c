@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "sockpit/engine/engine.h"
-#include "sockpit/cmd/lab.h"
 
 static const struct cmd_opt listen_opts[] = {
     {"--framing", "SPEC", "framing of the accepted connections (default raw)"},
@@ -143,9 +142,12 @@ const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];
 static const char id_rule[] =
     "ID: a socket number (see list). Omitted, it means the current socket (the focused pane; "
     "in a script the newest socket a listen, connect or bind created, or the connection the last "
-    "`wait accepted` took). A leading unquoted number is taken as the ID when the "
-    "command's other arguments still follow it, so `send 2 hi` sends \"hi\" to socket 2, "
-    "while `send 2` sends \"2\"; quote it (`send \"2\" x`) to send digits.";
+    "`wait accepted` took). A leading unquoted number without a leading zero is taken as the ID "
+    "when the command's other arguments still follow it, so `send 2 hi` sends \"hi\" to socket "
+    "2, while `send 2` sends \"2\"; quote it (`send \"2\" x`) to send digits. Data is never "
+    "read as an ID: with --hex every word after --hex is data and only the ID may stand before "
+    "it (`send 2 --hex 00 05` sends 2 bytes to socket 2, `send --hex 01 02` 2 bytes to the "
+    "current socket); a number with a leading zero (01) is never an ID.";
 
 const struct cmd_entry *cmd__find(const char *name, char *err, size_t errlen)
 {
@@ -343,59 +345,4 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
 done:
     cmd__split_cleanup(&sp);
     return n;
-}
-
-/* Commands that need no socket ------------------------------------------- */
-
-/* Prints text line by line as command output; cuts b's lines in place. */
-static void out_lines(struct cmd_ctx *c, struct sp_buf *b)
-{
-    char *s = (char *)b->data;
-    while (s != NULL && *s != '\0') {
-        char *nl = strchr(s, '\n');
-        if (nl != NULL)
-            *nl = '\0';
-        cmd__out(c->q, s);
-        s = nl != NULL ? nl + 1 : NULL;
-    }
-}
-
-int cmd__exec_help(struct cmd_ctx *c)
-{
-    struct sp_buf b;
-    sp_buf_init(&b);
-    const struct cmd_word *w = cmd__arg(c, 0);
-    int r = sp_cmd_help(&b, w != NULL ? w->s : NULL);
-    if (r != 0) {
-        sp_buf_cleanup(&b);
-        return cmd__fail(c, w, 0, "no command \"%.40s\" to explain", w->s);
-    }
-    out_lines(c, &b);
-    sp_buf_cleanup(&b);
-    return CMD_OK;
-}
-
-int cmd__exec_quit(struct cmd_ctx *c)
-{
-    sp_engine_close_all(c->eng);
-    cmd__drop_queue(c->q);
-    if (c->q->hooks.quit != NULL)
-        c->q->hooks.quit(c->q->ud);
-    return CMD_OK;
-}
-
-int cmd__exec_ui(struct cmd_ctx *c)
-{
-    if (c->q->hooks.ui_command == NULL)
-        return cmd__fail(c, &c->sp->words[0], 0, "%s works only in the TUI", c->ent->name);
-    const char *argv[CMD_WORDS_MAX + 1];
-    int argc = 0;
-    argv[argc++] = c->ent->name;
-    for (int i = 1; i < c->sp->n; i++)
-        argv[argc++] = c->sp->words[i].s;
-    argv[argc] = NULL;
-    char err[256] = "";
-    if (c->q->hooks.ui_command(c->q->ud, argc, argv, err, sizeof err) != 0)
-        return cmd__fail(c, NULL, 0, "%s", err[0] ? err : "failed");
-    return CMD_OK;
 }

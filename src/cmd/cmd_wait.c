@@ -57,11 +57,6 @@ static int is_closed(const struct sp_sock_info *in)
     return !in->open && !in->connecting;
 }
 
-static int is_listener(const struct sp_sock_info *in)
-{
-    return in->kind == SP_SOCK_TCP_LISTEN || in->kind == SP_SOCK_UNIX_LISTEN;
-}
-
 /* Appends up to 120 bytes of p for an error message. The bytes stay raw:
  * the message is rendered safe wherever it is shown, and escaping here would
  * show every backslash twice. NUL would end the string, so it is spelled. */
@@ -130,10 +125,8 @@ static int eval_expect(struct sp_cmdq *q, char *msg, size_t msglen)
 static uint32_t nth_accepted(struct sp_engine *eng, uint32_t listener, uint64_t n)
 {
     size_t count = sp_engine_sock_ids(eng, NULL, 0);
-    uint32_t *ids = malloc(count * sizeof *ids);
+    uint32_t *ids = sp_xreallocarray(NULL, count, sizeof *ids);
     uint32_t found = 0;
-    if (ids == NULL)
-        return 0;
     count = sp_engine_sock_ids(eng, ids, count);
     for (size_t i = 0; i < count && found == 0; i++) {
         struct sp_sock_info in;
@@ -350,11 +343,12 @@ int cmd__exec_wait(struct cmd_ctx *c)
     if (!wants_arg && colon != NULL)
         return cmd__fail(c, w, nlen, "%s takes no value", wait_names[what]);
     struct sp_sock_info in;
-    if (sp_engine_sock_info(c->eng, id, &in) != 0)
-        return cmd__fail(c, NULL, 0, "no socket %u", (unsigned)id);
-    if (what == WAIT_ACCEPTED && !is_listener(&in))
+    if (cmd__sock_info(c, NULL, id, &in) != 0)
+        return CMD_FAIL;
+    if (what == WAIT_ACCEPTED && !sp_kind_is_listener(in.kind))
         return cmd__fail(c, w, 0, "socket %u is not a listener", (unsigned)id);
-    if ((what == WAIT_CONNECTED || what == WAIT_EOF || what == WAIT_RECV) && is_listener(&in))
+    if ((what == WAIT_CONNECTED || what == WAIT_EOF || what == WAIT_RECV) &&
+        sp_kind_is_listener(in.kind))
         return cmd__fail(c, w, 0, "socket %u is a listener (wait accepted?)", (unsigned)id);
     struct cmd_pending *p = &c->q->pend;
     p->what = (enum cmd_wait_what)what;
@@ -393,7 +387,7 @@ int cmd__exec_expect(struct cmd_ctx *c)
 {
     uint32_t id;
     uint64_t tmo;
-    if (cmd__take_id(c, 1, &id) != 0 || timeout_opt(c, &tmo) != 0)
+    if (cmd__take_data_id(c, 1, &id) != 0 || timeout_opt(c, &tmo) != 0)
         return CMD_FAIL;
     if (cmd__nargs(c) == 0)
         return cmd__fail(c, NULL, 0, "expect what? usage: %s", c->ent->usage);

@@ -387,20 +387,6 @@ static void step_done(struct cmd_lab *l)
     next_step(l);
 }
 
-/* Publishes a cmd_error for a lab line that could not even be expanded. */
-static void report(struct cmd_lab *l, const char *line, const char *origin, const char *msg)
-{
-    char text[CMD_ERR_MAX + 300];
-    snprintf(text, sizeof text, "%s: %s", origin, msg);
-    struct sp_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = SP_EV_CMD_ERROR;
-    ev.unread = -1;
-    ev.line = line;
-    ev.message = text;
-    sp_engine_emit(l->q->eng, &ev);
-}
-
 /* Expands $N, $N.addr, $N.port and $$ (the parser checked the syntax). */
 static int expand(struct cmd_lab *l, const char *s, struct sp_buf *out, char *err, size_t errlen)
 {
@@ -522,7 +508,7 @@ static void feed(struct cmd_lab *l)
     char err[256];
     adopt_new_socks(l);
     if (expand(l, c->text, &line, err, sizeof err) != 0) {
-        report(l, c->text, origin, err);
+        cmd__report(l->q, c->text, origin, err);
         sp_buf_cleanup(&line);
         finish(l, 1, err);
         return;

@@ -97,13 +97,9 @@ static const char *err_message(int uverr)
     return errno_known(-uverr) >= 0 ? strerror(-uverr) : uv_strerror(uverr);
 }
 
-/* ---- the engine ---- */
-
 int sp_engine_new(struct sp_engine **out, const struct sp_engine_opts *opts)
 {
-    struct sp_engine *eng = calloc(1, sizeof *eng);
-    if (eng == NULL)
-        return -ENOMEM;
+    struct sp_engine *eng = sp_xcalloc(1, sizeof *eng);
     if (opts != NULL)
         eng->opts = *opts;
     if (eng->opts.connect_timeout_ms == 0)
@@ -113,12 +109,7 @@ int sp_engine_new(struct sp_engine **out, const struct sp_engine_opts *opts)
         free(eng);
         return r;
     }
-    eng->rbuf = malloc(SP_RECVSIZE_MAX);
-    if (eng->rbuf == NULL) {
-        uv_loop_close(&eng->loop);
-        free(eng);
-        return -ENOMEM;
-    }
+    eng->rbuf = sp_xmalloc(SP_RECVSIZE_MAX);
     eng->loop.data = eng;
     /* Writing to a connection the peer reset must be an EPIPE event, not
      * the death of the process. */
@@ -176,11 +167,10 @@ static void watch_closed(uv_handle_t *h)
     watch_unlink_free(h->data);
 }
 
-int sp_engine_destroy(struct sp_engine *eng)
+/* Starts closing everything still open: sockets (as reset), their timers,
+ * the front ends' watches and the kernel-state timer. */
+static void close_everything(struct sp_engine *eng)
 {
-    if (eng == NULL)
-        return 0;
-    eng->freeing = 1;
     for (size_t i = 0; i < eng->nsocks; i++) {
         struct sp_sock *s = eng->socks[i];
         if (s->gai != NULL)
@@ -197,9 +187,26 @@ int sp_engine_destroy(struct sp_engine *eng)
         }
     if (!uv_is_closing((uv_handle_t *)&eng->ktimer))
         uv_close((uv_handle_t *)&eng->ktimer, NULL);
-    /* Everything left is closing handles and cancelled requests. */
-    uv_run(&eng->loop, UV_RUN_DEFAULT);
+}
+
+int sp_engine_destroy(struct sp_engine *eng)
+{
+    if (eng == NULL)
+        return 0;
+    eng->freeing = 1;
+    /* A subscriber may call sp_engine_stop() from a closed event of this
+     * very teardown, which ends uv_run() before the closing handles were
+     * processed: run until nothing is alive. Each pass closes what a
+     * subscriber may have opened meanwhile (no new sockets are made while
+     * freeing), so this ends once the pending requests have come back. */
+    do {
+        close_everything(eng);
+        uv_run(&eng->loop, UV_RUN_DEFAULT);
+    } while (uv_loop_alive(&eng->loop));
     int r = uv_loop_close(&eng->loop);
+    assert(r == 0);
+    if (r != 0)
+        return r; /* never free memory under a live handle: leak it instead */
     if (eng->nlfd >= 0)
         close(eng->nlfd);
     for (size_t i = 0; i < eng->nsocks; i++) {
@@ -213,15 +220,13 @@ int sp_engine_destroy(struct sp_engine *eng)
     free(eng->follow);
     free(eng->rbuf);
     free(eng);
-    return r;
+    return 0;
 }
 
 void sp_engine_free(struct sp_engine *eng)
 {
     (void)sp_engine_destroy(eng);
 }
-
-/* ---- subscribers and dispatch ---- */
 
 static void subs_recompute(struct sp_engine *eng)
 {
@@ -247,10 +252,7 @@ int sp_engine_subscribe(struct sp_engine *eng, uint32_t mask, sp_event_cb cb, vo
     assert(cb != NULL);
     if (eng->nsubs == eng->capsubs) {
         size_t ncap = eng->capsubs ? eng->capsubs * 2 : 4;
-        struct sp_sub *n = realloc(eng->subs, ncap * sizeof *n);
-        if (n == NULL)
-            return -ENOMEM;
-        eng->subs = n;
+        eng->subs = sp_xreallocarray(eng->subs, ncap, sizeof *eng->subs);
         eng->capsubs = ncap;
     }
     struct sp_sub *sub = &eng->subs[eng->nsubs++];
@@ -337,8 +339,6 @@ void sp__emit_notice(struct sp_sock *s, const char *message)
     sp__emit(eng, s, &ev);
 }
 
-/* ---- the socket table ---- */
-
 struct sp_sock *sp__sock_get(struct sp_engine *eng, uint32_t id)
 {
     if (id == 0 || id > eng->nsocks)
@@ -349,17 +349,14 @@ struct sp_sock *sp__sock_get(struct sp_engine *eng, uint32_t id)
 struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
                              const struct sp_sock_opts *opts)
 {
+    if (eng->freeing)
+        return NULL; /* sp_engine_destroy() must come to an end */
     if (eng->nsocks == eng->capsocks) {
         size_t ncap = eng->capsocks ? eng->capsocks * 2 : 16;
-        struct sp_sock **n = realloc(eng->socks, ncap * sizeof *n);
-        if (n == NULL)
-            return NULL;
-        eng->socks = n;
+        eng->socks = sp_xreallocarray(eng->socks, ncap, sizeof *eng->socks);
         eng->capsocks = ncap;
     }
-    struct sp_sock *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return NULL;
+    struct sp_sock *s = sp_xcalloc(1, sizeof *s);
     s->eng = eng;
     s->kind = kind;
     s->fd = -1;
@@ -458,47 +455,26 @@ void sp__sock_bound(struct sp_sock *s, int fd, const struct sockaddr *sa, const 
         sp__emit_notice(s, anywhere);
 }
 
-/* ---- per-socket timer ---- */
-
 static void sock_timer_cb(uv_timer_t *t)
 {
     struct sp_sock *s = t->data;
-    enum sp_tmode mode = s->tmode;
+    void (*cb)(struct sp_sock *) = s->timer_cb;
     s->tmode = SP_T_NONE;
-    switch (mode) {
-    case SP_T_CONNECT:
-        if (s->closed)
-            return;
-        sp__emit_error(s, "connect", UV_ETIMEDOUT);
-        sp__sock_close(s, "connect timed out", 0);
-        break;
-    case SP_T_OUTCOME:
-        sp__sock_outcome(s);
-        break;
-    case SP_T_DRAIN:
-        if (s->closed)
-            return;
-        sp__emit_notice(s, "queued data not written before the timeout: closing anyway");
-        sp__sock_close(s, "closed by us", 0);
-        break;
-    case SP_T_ACCEPT:
-        sp__listener_retry(s);
-        break;
-    case SP_T_NONE:
-        break;
-    }
+    s->timer_cb = NULL;
+    if (cb != NULL)
+        cb(s);
 }
 
-void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms)
+void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms,
+                    void (*cb)(struct sp_sock *s))
 {
     if (s->timer == NULL) {
-        s->timer = malloc(sizeof *s->timer);
-        if (s->timer == NULL)
-            abort();
+        s->timer = sp_xmalloc(sizeof *s->timer);
         uv_timer_init(&s->eng->loop, s->timer);
         s->timer->data = s;
     }
     s->tmode = mode;
+    s->timer_cb = cb;
     uv_timer_start(s->timer, sock_timer_cb, ms, 0);
 }
 
@@ -507,6 +483,7 @@ void sp__sock_timer_stop(struct sp_sock *s)
     if (s->timer != NULL)
         uv_timer_stop(s->timer);
     s->tmode = SP_T_NONE;
+    s->timer_cb = NULL;
 }
 
 static void free_handle_cb(uv_handle_t *h)
@@ -521,9 +498,8 @@ void sp__sock_close_timer(struct sp_sock *s)
     uv_close((uv_handle_t *)s->timer, free_handle_cb);
     s->timer = NULL;
     s->tmode = SP_T_NONE;
+    s->timer_cb = NULL;
 }
-
-/* ---- teardown ---- */
 
 static void sock_handle_closed(uv_handle_t *h)
 {
@@ -544,13 +520,18 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     s->closed = 1;
     s->close_wanted = 0;
     sp__sock_close_timer(s);
+    sp__send_settle(s);
     sp__send_cancel_all(s);
     int fd = sp__sock_fd(s);
-    int stream = s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
+    int stream = sp_kind_is_stream(s->kind);
     int follow = s->kind == SP_SOCK_TCP && s->established && fd >= 0 && !eng->freeing;
+    int rst = 0;
     if (abortive && stream && fd >= 0) {
         struct linger lg = {1, 0};
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        rst = s->kind == SP_SOCK_TCP && s->established;
+    } else if (stream && s->established && fd >= 0) {
+        rst = sp__kclose_rst(s, fd);
     }
     if (s->unlink_path)
         sp__unix_unlink(s);
@@ -563,7 +544,9 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     s->reading = 0;
     s->connecting = 0;
     s->ours |= SP_OURS_CLOSED;
-    if (stream && !abortive && s->established)
+    if (rst)
+        s->ours |= SP_OURS_RST;
+    else if (stream && !abortive && s->established)
         s->ours |= SP_OURS_SHUT_WR;
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
     sp__klist_update(s);
@@ -584,8 +567,6 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     if (follow)
         sp__kfollow(s);
 }
-
-/* ---- addresses ---- */
 
 int sp__addr_to_sockaddr(const struct sp_addr *addr, struct sockaddr_storage *ss, socklen_t *len,
                          char *err, size_t errlen)
@@ -641,13 +622,9 @@ int sp__addr_to_sockaddr(const struct sp_addr *addr, struct sockaddr_storage *ss
     return UV_EINVAL;
 }
 
-/* ---- loop watches for front ends ---- */
-
 static struct sp_watch *watch_new(struct sp_engine *eng, sp_watch_cb cb, void *ud)
 {
-    struct sp_watch *w = calloc(1, sizeof *w);
-    if (w == NULL)
-        return NULL;
+    struct sp_watch *w = sp_xcalloc(1, sizeof *w);
     w->eng = eng;
     w->cb = cb;
     w->ud = ud;
@@ -690,8 +667,6 @@ static void watch_prepare_cb(uv_prepare_t *p)
 struct sp_watch *sp_engine_watch_fd(struct sp_engine *eng, int fd, sp_watch_cb cb, void *ud)
 {
     struct sp_watch *w = watch_new(eng, cb, ud);
-    if (w == NULL)
-        return NULL;
     if (uv_poll_init(&eng->loop, &w->u.poll, fd) != 0) {
         watch_unlink_free(w);
         return NULL;
@@ -705,8 +680,6 @@ struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms,
                                        sp_watch_cb cb, void *ud)
 {
     struct sp_watch *w = watch_new(eng, cb, ud);
-    if (w == NULL)
-        return NULL;
     uv_timer_init(&eng->loop, &w->u.timer);
     w->u.h.data = w;
     uv_timer_start(&w->u.timer, watch_timer_cb, first_ms, repeat_ms);
@@ -716,8 +689,6 @@ struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms,
 struct sp_watch *sp_engine_watch_signal(struct sp_engine *eng, int signum, sp_watch_cb cb, void *ud)
 {
     struct sp_watch *w = watch_new(eng, cb, ud);
-    if (w == NULL)
-        return NULL;
     uv_signal_init(&eng->loop, &w->u.signal);
     w->u.h.data = w;
     if (uv_signal_start(&w->u.signal, watch_signal_cb, signum) != 0) {
@@ -733,8 +704,6 @@ struct sp_watch *sp_engine_watch_signal(struct sp_engine *eng, int signum, sp_wa
 struct sp_watch *sp_engine_watch_prepare(struct sp_engine *eng, sp_watch_cb cb, void *ud)
 {
     struct sp_watch *w = watch_new(eng, cb, ud);
-    if (w == NULL)
-        return NULL;
     uv_prepare_init(&eng->loop, &w->u.prepare);
     w->u.h.data = w;
     uv_prepare_start(&w->u.prepare, watch_prepare_cb);

@@ -109,11 +109,7 @@ int sp__dgram_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
 {
     int fd = sp__sock_fd(s);
     int64_t unread = sp__kstate_inq(fd);
-    unsigned char *buf = malloc(n ? n : 1);
-    if (buf == NULL) {
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
+    unsigned char *buf = sp_xmalloc(n);
     struct sockaddr_storage from;
     socklen_t fromlen;
     int truncated;
@@ -188,16 +184,8 @@ int sp__dgram_bind(struct sp_engine *eng, struct sp_sock *s, const struct sockad
         close(fd);
         return r;
     }
-    if (s == NULL) {
+    if (s == NULL)
         s = sp__sock_new(eng, kind, opts);
-        if (s == NULL) {
-            close(fd);
-            if (path[0] != '\0')
-                unlink(path);
-            sp__seterr(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
-    }
     r = attach(s, fd);
     if (r != 0) {
         /* Only possible for a descriptor libuv already watches: not ours. */
@@ -247,6 +235,6 @@ int sp__dgram_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t sa
         s->dgram_connected = 1;
     /* Reported on the next loop turn like every connect outcome. */
     s->outcome_err = r;
-    sp__sock_timer(s, SP_T_OUTCOME, 0);
+    sp__sock_timer(s, SP_T_OUTCOME, 0, sp__sock_outcome);
     return 0;
 }

@@ -86,10 +86,7 @@ static void on_frame(void *ud, const struct sp_frame_ev *fev)
         if (fr->want_meta && fr->nblocks < SP_EV_BLOCKS_MAX) {
             if (fr->nblocks == fr->capblocks) {
                 size_t ncap = fr->capblocks ? fr->capblocks * 2 : 16;
-                uint64_t *n = realloc(fr->blocks, ncap * sizeof *n);
-                if (n == NULL)
-                    break;
-                fr->blocks = n;
+                fr->blocks = sp_xreallocarray(fr->blocks, ncap, sizeof *fr->blocks);
                 fr->capblocks = ncap;
             }
             fr->blocks[fr->nblocks++] = fev->block_len;
@@ -166,9 +163,7 @@ static void apply(struct sp_sock *s, const struct sp_frame_spec *spec)
         return;
     }
     if (fr == NULL) {
-        fr = calloc(1, sizeof *fr);
-        if (fr == NULL)
-            abort();
+        fr = sp_xcalloc(1, sizeof *fr);
         s->fr = fr;
     }
     fr->keep_max = keep_max(spec);

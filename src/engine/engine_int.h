@@ -10,11 +10,13 @@
 #include <uv.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/xmalloc.h"
 #include "sockpit/engine/engine.h"
 #include "history.h"
 
 struct sp_send_op;
 struct sp_framer;
+struct sp_wreq;
 
 /* Which libuv handle a socket uses. Listeners and Unix datagram sockets are
  * driven by a uv_poll_t on a descriptor we own: accept(2) under our control
@@ -72,6 +74,8 @@ struct sp_sock {
     uint64_t backlog;
     size_t queued; /* bytes handed to writes (or scheduled) and not yet completed */
     struct sp_send_op *ops;
+    struct sp_wreq *wq_head, *wq_tail; /* stream writes handed to libuv, in order */
+    size_t wbytes;                     /* their bytes */
 
     char local[SP_ADDR_TEXT_MAX];
     char peer[SP_ADDR_TEXT_MAX];
@@ -90,6 +94,8 @@ struct sp_sock {
 
     uv_timer_t *timer; /* lazily allocated; freed in its close callback */
     enum sp_tmode tmode;
+    /* What runs when the timer fires, set by whoever armed it. */
+    void (*timer_cb)(struct sp_sock *s);
     int outcome_err;       /* SP_T_OUTCOME: 0 = connected, else the uv error */
     uv_getaddrinfo_t *gai; /* name resolution in progress */
     int gai_op;            /* 'l', 'c' or 'b': what to do with the address */
@@ -180,7 +186,10 @@ void sp__emit_notice(struct sp_sock *s, const char *message);
 /* Ends a socket: closes its handle, emits `closed` then `summary`. Safe to
  * call twice (the second call does nothing). abortive: SO_LINGER 0 first. */
 void sp__sock_close(struct sp_sock *s, const char *reason, int abortive);
-void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms);
+/* Arms the socket's one timer: cb runs once after ms (the socket's owner of
+ * each use says what happens, so the core never calls up into it). */
+void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms,
+                    void (*cb)(struct sp_sock *s));
 void sp__sock_timer_stop(struct sp_sock *s);
 void sp__sock_close_timer(struct sp_sock *s);
 /* Socket fields from the kernel's view of an open descriptor. */
@@ -206,14 +215,20 @@ void sp__kcheck(struct sp_sock *s);
 void sp__kactive(struct sp_sock *s);
 void sp__klist_update(struct sp_sock *s);
 void sp__kfollow(struct sp_sock *s);
+/* Just before a graceful close(2) of a connection: will the kernel answer
+ * it with RST instead of FIN (unread data, SO_LINGER 0)? Says so in a
+ * notice and returns 1 if it will. */
+int sp__kclose_rst(struct sp_sock *s, int fd);
 
-/* engine_ops.c */
+/* engine_sock.c */
 int sp__sock_read_start(struct sp_sock *s);
 void sp__sock_read_stop(struct sp_sock *s);
 void sp__sock_connected(struct sp_sock *s);
 void sp__sock_connect_failed(struct sp_sock *s, int uverr);
 /* The SP_T_OUTCOME timer fired: report the connect result kept in outcome_err. */
 void sp__sock_outcome(struct sp_sock *s);
+/* The SP_T_CONNECT timer fired: the connect took longer than timeout_ms. */
+void sp__sock_connect_timeout(struct sp_sock *s);
 
 /* engine_stream.c */
 int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct sockaddr *sa,
@@ -256,6 +271,11 @@ int sp__dgram_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen);
 /* engine_send.c */
 void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct sockaddr *to,
               socklen_t tolen);
+/* Just before a close: the send events (and bytes_out) for what the kernel
+ * already took of writes whose completion has not been reported yet. */
+void sp__send_settle(struct sp_sock *s);
+/* Bytes of sends not yet handed to the kernel (queued minus written). */
+size_t sp__send_unwritten(struct sp_sock *s);
 /* Drops every pending send (close): timers stopped, ops freed once their
  * writes come back. */
 void sp__send_cancel_all(struct sp_sock *s);

@@ -101,18 +101,14 @@ void sp__kactive(struct sp_sock *s)
         sp__klist_update(s);
 }
 
-static int follow_push(struct sp_engine *eng, struct sp_sock *s)
+static void follow_push(struct sp_engine *eng, struct sp_sock *s)
 {
     if (eng->nfollow == eng->capfollow) {
         size_t ncap = eng->capfollow ? eng->capfollow * 2 : 8;
-        struct sp_sock **n = realloc(eng->follow, ncap * sizeof *n);
-        if (n == NULL)
-            return -1;
-        eng->follow = n;
+        eng->follow = sp_xreallocarray(eng->follow, ncap, sizeof *eng->follow);
         eng->capfollow = ncap;
     }
     eng->follow[eng->nfollow++] = s;
-    return 0;
 }
 
 void sp__kfollow(struct sp_sock *s)
@@ -120,8 +116,7 @@ void sp__kfollow(struct sp_sock *s)
     struct sp_engine *eng = s->eng;
     if (s->following || eng->diag_broken)
         return;
-    if (follow_push(eng, s) != 0)
-        return;
+    follow_push(eng, s);
     s->following = 1;
     ktimer_ensure(eng);
 }
@@ -179,13 +174,8 @@ static void follow_tick(struct sp_engine *eng)
     size_t n = eng->nfollow, nslots = 16;
     while (nslots < 2 * n)
         nslots *= 2;
-    int *found = calloc(n, sizeof *found);
-    int32_t *slots = malloc(nslots * sizeof *slots);
-    if (found == NULL || slots == NULL) {
-        free(found);
-        free(slots);
-        return;
-    }
+    int *found = sp_xcalloc(n, sizeof *found);
+    int32_t *slots = sp_xreallocarray(NULL, nslots, sizeof *slots);
     memset(slots, 0xff, nslots * sizeof *slots); /* all -1 */
     for (size_t i = 0; i < n; i++) {
         struct sp_sock *f = eng->follow[i];
@@ -223,12 +213,8 @@ static void follow_tick(struct sp_engine *eng)
     }
     /* State events may run subscribers that close more sockets (which
      * appends to follow[]), so the list is rebuilt from what was scanned. */
-    struct sp_sock **snap = malloc(n * sizeof *snap);
+    struct sp_sock **snap = sp_xreallocarray(NULL, n, sizeof *snap);
     free(slots);
-    if (snap == NULL) {
-        free(found);
-        return;
-    }
     memcpy(snap, eng->follow, n * sizeof *snap);
     memmove(eng->follow, eng->follow + n, (eng->nfollow - n) * sizeof *eng->follow);
     eng->nfollow -= n;
@@ -236,8 +222,7 @@ static void follow_tick(struct sp_engine *eng)
         struct sp_sock *s = snap[i];
         if (found[i]) {
             set_tcp_state(s, sp__kstate_name(found[i] - 1));
-            if (follow_push(eng, s) != 0)
-                s->following = 0;
+            follow_push(eng, s);
         } else {
             s->following = 0;
             set_tcp_state(s, "gone");
@@ -255,11 +240,10 @@ static void ktick(uv_timer_t *t)
     size_t n = 0;
     for (struct sp_sock *s = eng->klist; s != NULL; s = s->knext)
         n++;
-    uint32_t *ids = n ? malloc(n * sizeof *ids) : NULL;
+    uint32_t *ids = sp_xreallocarray(NULL, n, sizeof *ids);
     size_t k = 0;
-    if (ids != NULL)
-        for (struct sp_sock *s = eng->klist; s != NULL && k < n; s = s->knext)
-            ids[k++] = s->id;
+    for (struct sp_sock *s = eng->klist; s != NULL && k < n; s = s->knext)
+        ids[k++] = s->id;
     for (size_t i = 0; i < k; i++) {
         struct sp_sock *s = sp__sock_get(eng, ids[i]);
         if (s == NULL || s->closed)
@@ -304,7 +288,7 @@ int sp_engine_kinfo(struct sp_engine *eng, uint32_t id, struct sp_kinfo *out, ch
         sp__seterr(err, errlen, "no socket %u", id);
         return -ENOENT;
     }
-    int stream = s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
+    int stream = sp_kind_is_stream(s->kind);
     sp__kstate_info(s->closed ? -1 : sp__sock_fd(s), is_tcp(s), stream, out);
     if (out->tcp[0] == '\0')
         snprintf(out->tcp, sizeof out->tcp, "%s", s->tcp);
@@ -326,6 +310,34 @@ int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, lo
         sp__seterr(err, errlen, "socket %u is %s", id, s->closed ? "closed" : "not open yet");
         return -EBADF;
     }
-    int stream = s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
+    int stream = sp_kind_is_stream(s->kind);
     return sp__kstate_setopt(fd, s->kind == SP_SOCK_TCP, stream, opt, value, err, errlen);
+}
+
+static int linger_zero(int fd)
+{
+    struct linger lg;
+    socklen_t len = sizeof lg;
+    return getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 && lg.l_onoff && lg.l_linger == 0;
+}
+
+int sp__kclose_rst(struct sp_sock *s, int fd)
+{
+    int tcp = s->kind == SP_SOCK_TCP;
+    /* A connection the peer already reset is gone: close sends nothing. */
+    if (tcp && sp__kstate_tcp(fd) == TCP_CLOSE)
+        return 0;
+    int64_t unread = sp__kstate_inq(fd);
+    char msg[128];
+    if (unread > 0)
+        snprintf(msg, sizeof msg, "closed with %lld unread %s: %s", (long long)unread,
+                 unread == 1 ? "byte" : "bytes",
+                 tcp ? "the kernel sent RST instead of FIN"
+                     : "the peer gets ECONNRESET instead of EOF");
+    else if (tcp && linger_zero(fd))
+        snprintf(msg, sizeof msg, "closed with SO_LINGER 0: the kernel sent RST instead of FIN");
+    else
+        return 0;
+    sp__emit_notice(s, msg);
+    return 1;
 }

@@ -1,6 +1,7 @@
 /* The public per-socket operations: creating sockets (with asynchronous name
  * resolution), reading controls, half-close, close and reset, and the
- * socket table as seen from outside. */
+ * socket table and each socket's history as seen from outside. Nothing in
+ * the engine calls back into this file. */
 #include "engine_int.h"
 
 #include <errno.h>
@@ -26,95 +27,6 @@ static struct sp_sock *lookup_open(struct sp_engine *eng, uint32_t id, char *err
     }
     return s;
 }
-
-static int is_stream_conn(const struct sp_sock *s)
-{
-    return s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
-}
-
-static int is_listener(const struct sp_sock *s)
-{
-    return s->kind == SP_SOCK_TCP_LISTEN || s->kind == SP_SOCK_UNIX_LISTEN;
-}
-
-static int is_dgram(const struct sp_sock *s)
-{
-    return s->kind == SP_SOCK_UDP || s->kind == SP_SOCK_UNIX_DGRAM;
-}
-
-/* ---- reading on/off, whatever the kind ---- */
-
-int sp__sock_read_start(struct sp_sock *s)
-{
-    if (s->closed || s->paused || s->reading || !s->handle_open || s->echo_blocked)
-        return 0;
-    if (is_stream_conn(s)) {
-        if ((s->peers & SP_PEER_FIN) || (s->ours & SP_OURS_SHUT_RD))
-            return 0;
-        return sp__stream_read_start(s);
-    }
-    if (is_listener(s))
-        return sp__listener_start(s);
-    return sp__dgram_read_start(s);
-}
-
-void sp__sock_read_stop(struct sp_sock *s)
-{
-    if (!s->reading || !s->handle_open)
-        return;
-    if (is_stream_conn(s))
-        sp__stream_read_stop(s);
-    else if (is_listener(s))
-        sp__listener_stop(s);
-    else
-        sp__dgram_read_stop(s);
-}
-
-/* ---- outcome of a connect ---- */
-
-void sp__sock_connected(struct sp_sock *s)
-{
-    struct sp_engine *eng = s->eng;
-    s->connecting = 0;
-    s->established = 1;
-    if (s->tmode == SP_T_CONNECT)
-        sp__sock_timer_stop(s);
-    int fd = sp__sock_fd(s);
-    if (fd >= 0)
-        sp__sock_names(s, fd);
-    if (sp__wants(eng, SP_EV_CONNECTED)) {
-        struct sp_event ev = {.type = SP_EV_CONNECTED, .unread = -1};
-        ev.local = s->local;
-        ev.peer = s->peer;
-        sp__emit(eng, s, &ev);
-    }
-    if (s->closed)
-        return;
-    if (s->kind == SP_SOCK_UNIX_DGRAM && s->local[0] == '@')
-        sp__emit_notice(s, "bound to an automatic abstract address so that replies can reach "
-                           "this socket");
-    sp__kcheck(s);
-    sp__sock_read_start(s);
-}
-
-void sp__sock_connect_failed(struct sp_sock *s, int uverr)
-{
-    s->connecting = 0;
-    sp__emit_error(s, "connect", uverr);
-    sp__sock_close(s, uverr == UV_ETIMEDOUT ? "connect timed out" : "connect failed", 0);
-}
-
-void sp__sock_outcome(struct sp_sock *s)
-{
-    if (s->closed)
-        return;
-    if (s->outcome_err != 0)
-        sp__sock_connect_failed(s, s->outcome_err);
-    else
-        sp__sock_connected(s);
-}
-
-/* ---- creation ---- */
 
 static enum sp_sock_kind listen_kind(const struct sp_addr *a)
 {
@@ -199,16 +111,7 @@ static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
                    size_t errlen)
 {
     struct sp_sock *s = sp__sock_new(eng, kind, opts);
-    if (s == NULL) {
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    s->gai = malloc(sizeof *s->gai);
-    if (s->gai == NULL) {
-        sp__sock_discard(s);
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
+    s->gai = sp_xmalloc(sizeof *s->gai);
     s->gai->data = s;
     s->gai_op = op;
     s->backlog_opt = opts != NULL && opts->backlog > 0 ? opts->backlog : SP_BACKLOG_DEFAULT;
@@ -231,7 +134,7 @@ static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
     sp_addr_format(addr, op == 'c' ? s->peer : s->local, SP_ADDR_TEXT_MAX);
     if (op == 'c') {
         s->connecting = 1;
-        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms);
+        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms, sp__sock_connect_timeout);
     }
     if (id != NULL)
         *id = s->id;
@@ -249,7 +152,7 @@ static int start_local(struct sp_engine *eng, const struct sp_addr *addr, enum s
     int r = sp__addr_to_sockaddr(addr, &ss, &len, err, errlen);
     if (r < 0)
         return r;
-    int listener = kind == SP_SOCK_TCP_LISTEN || kind == SP_SOCK_UNIX_LISTEN;
+    int listener = sp_kind_is_listener(kind);
     int replaced = 0;
     if (addr->kind == SP_ADDR_UNIX || addr->kind == SP_ADDR_UNIX_DGRAM) {
         r = sp__unix_prepare(addr, listener ? SOCK_STREAM : SOCK_DGRAM, &replaced, err, errlen);
@@ -310,11 +213,7 @@ int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
     if (r < 0)
         return r;
     struct sp_sock *s = sp__sock_new(eng, kind, opts);
-    if (s == NULL) {
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    if (kind == SP_SOCK_TCP || kind == SP_SOCK_UNIX)
+    if (sp_kind_is_stream(kind))
         r = sp__stream_connect(s, (struct sockaddr *)&ss, len, err, errlen);
     else
         r = sp__dgram_connect(s, (struct sockaddr *)&ss, len, err, errlen);
@@ -327,8 +226,6 @@ int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
         *id = s->id;
     return 0;
 }
-
-/* ---- reading controls ---- */
 
 int sp_engine_set_framing(struct sp_engine *eng, uint32_t id, const struct sp_frame_spec *spec,
                           char *err, size_t errlen)
@@ -368,8 +265,9 @@ int sp_engine_pause(struct sp_engine *eng, uint32_t id, char *err, size_t errlen
         return 0;
     s->paused = 1;
     sp__sock_read_stop(s);
-    sp__emit_notice(s, is_listener(s) ? "accepting paused: connections wait in the backlog"
-                                      : "reading paused: data piles up in the kernel");
+    sp__emit_notice(s, sp_kind_is_listener(s->kind)
+                           ? "accepting paused: connections wait in the backlog"
+                           : "reading paused: data piles up in the kernel");
     return 0;
 }
 
@@ -387,7 +285,7 @@ int sp_engine_resume(struct sp_engine *eng, uint32_t id, char *err, size_t errle
         sp__seterr(err, errlen, "cannot resume reading: %s", uv_strerror(r));
         return r;
     }
-    sp__emit_notice(s, is_listener(s) ? "accepting resumed" : "reading resumed");
+    sp__emit_notice(s, sp_kind_is_listener(s->kind) ? "accepting resumed" : "reading resumed");
     return 0;
 }
 
@@ -396,7 +294,7 @@ int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err,
     struct sp_sock *s = lookup_open(eng, id, err, errlen);
     if (s == NULL)
         return -ENOENT;
-    if (is_listener(s)) {
+    if (sp_kind_is_listener(s->kind)) {
         sp__seterr(err, errlen, "socket %u is a listener", id);
         return -EINVAL;
     }
@@ -414,7 +312,7 @@ int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err,
         sp__seterr(err, errlen, "recv size must be 1 .. %u bytes", SP_RECVSIZE_MAX);
         return -EINVAL;
     }
-    if (is_dgram(s))
+    if (sp_kind_is_dgram(s->kind))
         return sp__dgram_recv_once(s, n, err, errlen);
     return sp__stream_recv_once(s, n, err, errlen);
 }
@@ -426,14 +324,12 @@ int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, si
         return -ENOENT;
     s->echo = on != 0;
     /* On a listener, echo is every accepted connection's, present and future. */
-    if (is_listener(s))
+    if (sp_kind_is_listener(s->kind))
         for (size_t i = 0; i < eng->nsocks; i++)
             if (eng->socks[i]->parent == s->id)
                 eng->socks[i]->echo = s->echo;
     return 0;
 }
-
-/* ---- half-close and close ---- */
 
 int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, char *err,
                        size_t errlen)
@@ -441,7 +337,7 @@ int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, cha
     struct sp_sock *s = lookup_open(eng, id, err, errlen);
     if (s == NULL)
         return -ENOENT;
-    if (!is_stream_conn(s)) {
+    if (!sp_kind_is_stream(s->kind)) {
         sp__seterr(err, errlen, "shutdown applies to connected stream sockets (tcp, unix)");
         return -EINVAL;
     }
@@ -452,6 +348,15 @@ int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, cha
     return sp__stream_shutdown(s, how, err, errlen);
 }
 
+/* The SP_T_DRAIN timer fired: a graceful close gave up waiting for writes. */
+static void drain_timeout(struct sp_sock *s)
+{
+    if (s->closed)
+        return;
+    sp__emit_notice(s, "queued data not written before the timeout: closing anyway");
+    sp__sock_close(s, "closed by us", 0);
+}
+
 int sp_engine_close(struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
 {
     struct sp_sock *s = lookup_open(eng, id, err, errlen);
@@ -459,11 +364,11 @@ int sp_engine_close(struct sp_engine *eng, uint32_t id, char *err, size_t errlen
         return -ENOENT;
     if (s->close_wanted)
         return 0;
-    if (is_stream_conn(s) && s->established && sp__send_busy(s)) {
+    if (sp_kind_is_stream(s->kind) && s->established && sp__send_busy(s)) {
         /* close(2) would drop what libuv still holds: deliver it first. */
         s->close_wanted = 1;
         sp__send_stop_repeats(s);
-        sp__sock_timer(s, SP_T_DRAIN, s->timeout_ms);
+        sp__sock_timer(s, SP_T_DRAIN, s->timeout_ms, drain_timeout);
         return 0;
     }
     sp__sock_close(s, "closed by us", 0);
@@ -485,8 +390,6 @@ void sp_engine_close_all(struct sp_engine *eng)
         if (!eng->socks[i]->closed)
             sp_engine_close(eng, (uint32_t)(i + 1), NULL, 0);
 }
-
-/* ---- the table from outside ---- */
 
 int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info *out)
 {
@@ -522,5 +425,39 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->sends = s->sends;
     out->accepted = s->accepted;
     memcpy(out->close_reason, s->close_reason, sizeof out->close_reason);
+    return 0;
+}
+
+uint64_t sp_hist_begin(struct sp_engine *eng, uint32_t id)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    return s != NULL ? sp__hist_begin(s->hist) : 0;
+}
+
+uint64_t sp_hist_end(struct sp_engine *eng, uint32_t id)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    return s != NULL ? sp__hist_end(s->hist) : 0;
+}
+
+int sp_hist_get(struct sp_engine *eng, uint32_t id, uint64_t idx, struct sp_event *out)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    return s != NULL ? sp__hist_get(s->hist, idx, out) : -1;
+}
+
+int sp_hist_dropped(struct sp_engine *eng, uint32_t id, struct sp_event *out)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    uint64_t n = s != NULL ? sp__hist_begin(s->hist) : 0;
+    if (n == 0)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->type = SP_EV_DROPPED;
+    out->sock = s->id;
+    out->parent = s->parent;
+    out->kind = s->kind;
+    out->unread = -1;
+    out->dropped = n;
     return 0;
 }

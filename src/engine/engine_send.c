@@ -35,6 +35,7 @@ struct sp_send_op {
     uint32_t writes;
     uint64_t reps_left, delay_ms, every_ms;
     uint64_t seq, off;
+    size_t acked; /* bytes of this repetition the kernel took, not yet in a send event */
     struct sockaddr_storage to;
     socklen_t tolen;
     uv_timer_t *timer;
@@ -47,19 +48,17 @@ struct sp_send_op {
     unsigned done : 1, failed : 1, freeing : 1, repeat : 1, linked : 1;
 };
 
-struct wreq {
+struct sp_wreq {
     union {
         uv_write_t w;
         uv_udp_send_t u;
     } r;
     struct sp_send_op *op;
     size_t len;
+    /* Stream writes in the order libuv writes them (sp__send_settle). */
+    struct sp_wreq *qnext, *qprev;
+    unsigned queued : 1, settled : 1;
 };
-
-static int is_stream(const struct sp_sock *s)
-{
-    return s->kind == SP_SOCK_TCP || s->kind == SP_SOCK_UNIX;
-}
 
 static void op_unlink(struct sp_send_op *op)
 {
@@ -99,9 +98,7 @@ static void op_timer_cb(uv_timer_t *t);
 static void op_timer(struct sp_send_op *op, enum op_tmode mode, uint64_t ms)
 {
     if (op->timer == NULL) {
-        op->timer = malloc(sizeof *op->timer);
-        if (op->timer == NULL)
-            abort();
+        op->timer = sp_xmalloc(sizeof *op->timer);
         uv_timer_init(&op->s->eng->loop, op->timer);
         op->timer->data = op;
     }
@@ -147,7 +144,7 @@ static void op_fail(struct sp_send_op *op, int status)
     if (!first || status == UV_ECANCELED || s->closed)
         return;
     sp__emit_error(s, "send", status);
-    if (is_stream(s) && !s->closed) {
+    if (sp_kind_is_stream(s->kind) && !s->closed) {
         int gone = status == UV_EPIPE || status == UV_ECONNRESET;
         if (gone)
             s->peers |= SP_PEER_RST;
@@ -185,20 +182,24 @@ static void rep_start(struct sp_send_op *op)
     s->queued += op->wire_len;
     op->next_piece = 0;
     op->writes = 0;
+    op->acked = 0;
     issue(op);
 }
 
-static void emit_send(struct sp_send_op *op)
+/* The send event for the first len bytes of op's wire (all of them unless
+ * a close cut the send short). */
+static void emit_send(struct sp_send_op *op, size_t len)
 {
     struct sp_sock *s = op->s;
+    op->acked = 0;
     if (!sp__wants(s->eng, SP_EV_SEND))
         return;
     struct sp_event ev = {.type = SP_EV_SEND, .unread = -1};
     ev.seq = op->seq;
     ev.off = op->off;
-    ev.len = op->wire_len;
+    ev.len = len;
     ev.data = op->wire;
-    ev.data_len = op->wire_len;
+    ev.data_len = len;
     ev.writes = op->writes;
     sp__emit(s->eng, s, &ev);
 }
@@ -211,6 +212,7 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
     op->inflight -= (unsigned)n;
     s->queued -= bytes;
     s->bytes_out += ok;
+    op->acked += ok;
     if (status < 0)
         op_fail(op, status);
     if (op->done) {
@@ -221,7 +223,7 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
         else if (op->inflight == 0)
             op_timer(op, OT_PIECE, op->delay_ms);
     } else if (op->inflight == 0) {
-        emit_send(op);
+        emit_send(op, op->wire_len);
         if (s->kind == SP_SOCK_TCP && !s->closed)
             sp__kactive(s);
         if (!op->done && op->reps_left > 0 && !s->closed && !s->close_wanted) {
@@ -241,22 +243,36 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
 }
 
 /* One write request finished, whichever handle it went through. */
-static void wreq_done(struct wreq *wr, int status)
+static void wreq_done(struct sp_wreq *wr, int status)
 {
     struct sp_send_op *op = wr->op;
+    struct sp_sock *s = op->s;
     size_t len = wr->len;
+    /* Settled at close: its bytes were counted then. */
+    size_t ok = status == 0 && !wr->settled ? len : 0;
+    if (wr->queued) {
+        if (wr->qprev != NULL)
+            wr->qprev->qnext = wr->qnext;
+        else
+            s->wq_head = wr->qnext;
+        if (wr->qnext != NULL)
+            wr->qnext->qprev = wr->qprev;
+        else
+            s->wq_tail = wr->qprev;
+        s->wbytes -= len;
+    }
     free(wr);
-    pieces_done(op, 1, len, status == 0 ? len : 0, status);
+    pieces_done(op, 1, len, ok, status);
 }
 
 static void on_stream_written(uv_write_t *w, int status)
 {
-    wreq_done((struct wreq *)w, status);
+    wreq_done((struct sp_wreq *)w, status);
 }
 
 static void on_udp_sent(uv_udp_send_t *u, int status)
 {
-    wreq_done((struct wreq *)u, status);
+    wreq_done((struct sp_wreq *)u, status);
 }
 
 /* Hands wire[a .. b) to the kernel as one write call. */
@@ -264,9 +280,7 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
 {
     struct sp_sock *s = op->s;
     uv_buf_t small[8];
-    uv_buf_t *bufs = op->nsegs <= 8 ? small : malloc(op->nsegs * sizeof *bufs);
-    if (bufs == NULL)
-        return UV_ENOMEM;
+    uv_buf_t *bufs = op->nsegs <= 8 ? small : sp_xreallocarray(NULL, op->nsegs, sizeof *bufs);
     unsigned nb = 0;
     for (size_t i = 0; i < op->nsegs; i++) {
         size_t lo = op->segs[i].off > a ? op->segs[i].off : a;
@@ -300,11 +314,7 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         if (op->tmode == OT_NONE)
             op_timer(op, OT_DGDONE, 0);
     } else {
-        struct wreq *wr = malloc(sizeof *wr);
-        if (wr == NULL) {
-            r = UV_ENOMEM;
-            goto out;
-        }
+        struct sp_wreq *wr = sp_xcalloc(1, sizeof *wr);
         wr->op = op;
         wr->len = b - a;
         if (s->hkind == SP_H_UDP)
@@ -315,6 +325,16 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         if (r != 0) {
             free(wr);
             goto out;
+        }
+        if (s->hkind != SP_H_UDP) {
+            wr->queued = 1;
+            wr->qprev = s->wq_tail;
+            if (s->wq_tail != NULL)
+                s->wq_tail->qnext = wr;
+            else
+                s->wq_head = wr;
+            s->wq_tail = wr;
+            s->wbytes += wr->len;
         }
     }
     op->inflight++;
@@ -373,6 +393,44 @@ static void op_timer_cb(uv_timer_t *t)
     op_maybe_free(op);
 }
 
+void sp__send_settle(struct sp_sock *s)
+{
+    if (!sp_kind_is_stream(s->kind) || !s->handle_open || s->wq_head == NULL)
+        return;
+    /* libuv writes its queue in order and keeps only the unwritten rest:
+     * everything before that rest is in the kernel. */
+    size_t unwritten = uv_stream_get_write_queue_size(&s->u.st);
+    size_t took = s->wbytes > unwritten ? s->wbytes - unwritten : 0;
+    for (struct sp_wreq *wr = s->wq_head; wr != NULL; wr = wr->qnext) {
+        size_t n = took < wr->len ? took : wr->len;
+        took -= n;
+        wr->settled = 1;
+        wr->op->acked += n;
+        s->bytes_out += n;
+    }
+    for (struct sp_send_op *op = s->ops; op != NULL; op = op->next) {
+        if (op->acked == 0)
+            continue;
+        size_t n = op->acked;
+        if (n < op->wire_len) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "send #%llu: the kernel took %zu of its %zu bytes before the close; the "
+                     "rest was dropped",
+                     (unsigned long long)op->seq, n, op->wire_len);
+            sp__emit_notice(s, msg);
+        }
+        emit_send(op, n);
+    }
+}
+
+size_t sp__send_unwritten(struct sp_sock *s)
+{
+    size_t libuv =
+        sp_kind_is_stream(s->kind) && s->handle_open ? uv_stream_get_write_queue_size(&s->u.st) : 0;
+    return s->queued - s->wbytes + libuv;
+}
+
 void sp__send_cancel_all(struct sp_sock *s)
 {
     struct sp_send_op *op = s->ops;
@@ -419,9 +477,7 @@ static struct sp_send_op *op_alloc(struct sp_sock *s, size_t nsegs, size_t npiec
 {
     size_t size = sizeof(struct sp_send_op) + nsegs * sizeof(struct seg) +
                   (npieces + 1) * sizeof(size_t) + wire_len;
-    struct sp_send_op *op = calloc(1, size);
-    if (op == NULL)
-        return NULL;
+    struct sp_send_op *op = sp_xcalloc(1, size);
     op->s = s;
     op->segs = (struct seg *)(op + 1);
     op->bounds = (size_t *)(op->segs + nsegs);
@@ -455,17 +511,15 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
 {
     if (s->closed || s->close_wanted || !s->handle_open)
         return;
-    if (is_stream(s) && ((s->ours & SP_OURS_SHUT_WR) || s->sreq != NULL))
+    if (sp_kind_is_stream(s->kind) && ((s->ours & SP_OURS_SHUT_WR) || s->sreq != NULL))
         return;
-    int dgram = !is_stream(s);
+    int dgram = !sp_kind_is_stream(s->kind);
     if (dgram && !s->dgram_connected &&
         (to == NULL || tolen <= sizeof(sa_family_t) || tolen > sizeof(struct sockaddr_storage)))
         return; /* an unnamed sender cannot be answered */
     if (!dgram && n == 0)
         return;
     struct sp_send_op *op = op_alloc(s, 1, 1, n);
-    if (op == NULL)
-        return;
     if (n > 0)
         memcpy(op->wire, p, n);
     op->segs[0].off = 0;
@@ -572,7 +626,7 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
         sp__seterr(err, errlen, "socket %u is closed", id);
         return -EBADF;
     }
-    if (s->kind == SP_SOCK_TCP_LISTEN || s->kind == SP_SOCK_UNIX_LISTEN) {
+    if (sp_kind_is_listener(s->kind)) {
         sp__seterr(err, errlen, "socket %u is a listener: send on one of its connections", id);
         return -EINVAL;
     }
@@ -584,7 +638,7 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
         sp__seterr(err, errlen, "socket %u is closing", id);
         return -ESHUTDOWN;
     }
-    int stream = is_stream(s);
+    int stream = sp_kind_is_stream(s->kind);
     if (stream && ((s->ours & SP_OURS_SHUT_WR) || s->sreq != NULL)) {
         sp__seterr(err, errlen, "socket %u has shut down writing", id);
         return -EPIPE;
@@ -656,10 +710,6 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
 
     size_t nsegs = 3 + (w.body ? req->nparts : 0);
     struct sp_send_op *op = op_alloc(s, nsegs, npieces, wire_len);
-    if (op == NULL) {
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
     size_t pos = 0, k = 0;
     add_seg(op, &pos, &k, w.head, w.head_len);
     if (w.body)

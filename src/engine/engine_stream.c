@@ -19,8 +19,6 @@
 /* Retry period while accept(2) fails for lack of descriptors. */
 #define ACCEPT_RETRY_MS 100
 
-/* ---- the read path ---- */
-
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct sp_sock *s = h->data;
@@ -49,7 +47,7 @@ void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int trun
         ev.data_len = n;
         ev.truncated = truncated;
         ev.unread = unread;
-        if (s->kind == SP_SOCK_UDP || s->kind == SP_SOCK_UNIX_DGRAM) {
+        if (sp_kind_is_dgram(s->kind)) {
             if (from_sa != NULL)
                 sp_sockaddr_format(from_sa, from_len, from, sizeof from);
             ev.from = from;
@@ -77,11 +75,51 @@ void sp__sock_eof(struct sp_sock *s)
     sp__kactive(s);
 }
 
+/* A read failed: the socket is over. A reset is the peer's doing. */
+static void read_failed(struct sp_sock *s, int uverr)
+{
+    s->reading = 0;
+    if (uverr == UV_ECONNRESET)
+        s->peers |= SP_PEER_RST;
+    sp__emit_error(s, "recv", uverr);
+    sp__kcheck(s);
+    sp__sock_close(s, uverr == UV_ECONNRESET ? "peer reset" : "recv failed", 0);
+}
+
+/* Reads after libuv said EOF, until the kernel says what ended the stream:
+ * recv() returns 0 after the peer's FIN, and fails with ECONNRESET (once)
+ * after a reset, also when the reset came with data. Bounded: a peer that
+ * keeps sending is read by libuv again. */
+static void read_to_end(struct sp_sock *s)
+{
+    int fd = sp__sock_fd(s);
+    for (int i = 0; i < 64 && fd >= 0 && !s->closed && !s->paused; i++) {
+        ssize_t r = recv(fd, s->eng->rbuf, s->recvsize, MSG_DONTWAIT);
+        if (r > 0) {
+            sp__sock_data(s, s->eng->rbuf, (size_t)r, 0, -1, NULL, 0);
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            read_failed(s, -errno);
+            return;
+        }
+        if (r == 0 || sp__kstate_inq(fd) <= 0)
+            sp__sock_eof(s);
+        break;
+    }
+    /* Paused meanwhile, or more data: libuv reads the rest when reading. */
+    if (!s->closed && !(s->peers & SP_PEER_FIN))
+        sp__sock_read_start(s);
+}
+
 /* One call per read(2). libuv 1.44 (uv__read) calls alloc, read(2) and this
  * callback in turn, and reads again only while a read filled the whole
  * buffer (at most 32 times per readiness), so each n > 0 is exactly what one
  * read(2) returned. n == 0 is its EAGAIN; UV_EOF is a read that returned 0,
- * or POLLHUP after a short read (the peer is gone both ways). */
+ * or POLLHUP after a short read, which is also how a reset that came with
+ * data looks: read_to_end() asks the kernel which it was. */
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct sp_sock *s = st->data;
@@ -97,15 +135,11 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             sp__stream_read_stop(s);
             return;
         }
-        sp__sock_eof(s);
+        s->reading = 0;
+        read_to_end(s);
         return;
     }
-    s->reading = 0;
-    if (n == UV_ECONNRESET)
-        s->peers |= SP_PEER_RST;
-    sp__emit_error(s, "recv", (int)n);
-    sp__kcheck(s);
-    sp__sock_close(s, n == UV_ECONNRESET ? "peer reset" : "recv failed", 0);
+    read_failed(s, (int)n);
 }
 
 int sp__stream_read_start(struct sp_sock *s)
@@ -136,11 +170,7 @@ int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
     int64_t unread = sp__kstate_inq(fd);
     /* Not the shared read buffer: a subscriber of an event borrowing it
      * may be the one asking. */
-    unsigned char *buf = malloc(n);
-    if (buf == NULL) {
-        sp__seterr(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
+    unsigned char *buf = sp_xmalloc(n);
     ssize_t r;
     do
         r = recv(fd, buf, n, MSG_DONTWAIT);
@@ -158,15 +188,10 @@ int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
             sp__seterr(err, errlen, "socket %u: nothing to read right now", s->id);
             return -EAGAIN;
         }
-        if (e == ECONNRESET)
-            s->peers |= SP_PEER_RST;
-        sp__emit_error(s, "recv", -e);
-        sp__sock_close(s, e == ECONNRESET ? "peer reset" : "recv failed", 0);
+        read_failed(s, -e);
     }
     return 0;
 }
-
-/* ---- half-close ---- */
 
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
@@ -198,11 +223,7 @@ int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t e
         return -EINVAL;
     }
     if (want_wr) {
-        uv_shutdown_t *req = malloc(sizeof *req);
-        if (req == NULL) {
-            sp__seterr(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
+        uv_shutdown_t *req = sp_xmalloc(sizeof *req);
         req->data = s;
         int r = uv_shutdown(req, &s->u.st, on_shutdown);
         if (r < 0) {
@@ -235,8 +256,6 @@ int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t e
     return 0;
 }
 
-/* ---- connecting ---- */
-
 static void on_connect(uv_connect_t *req, int status)
 {
     struct sp_sock *s = req->data;
@@ -255,7 +274,7 @@ static void on_connect(uv_connect_t *req, int status)
 static void outcome_later(struct sp_sock *s, int uverr)
 {
     s->outcome_err = uverr;
-    sp__sock_timer(s, SP_T_OUTCOME, 0);
+    sp__sock_timer(s, SP_T_OUTCOME, 0, sp__sock_outcome);
 }
 
 int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t salen, char *err,
@@ -306,9 +325,7 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
         outcome_later(s, r);
         return 0;
     }
-    s->creq = malloc(sizeof *s->creq);
-    if (s->creq == NULL)
-        abort();
+    s->creq = sp_xmalloc(sizeof *s->creq);
     s->creq->data = s;
     r = uv_tcp_connect(s->creq, &s->u.tcp, sa, on_connect);
     if (r != 0) {
@@ -319,11 +336,9 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
     }
     /* Name resolution already started the clock for the whole connect. */
     if (s->tmode != SP_T_CONNECT)
-        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms);
+        sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms, sp__sock_connect_timeout);
     return 0;
 }
-
-/* ---- Unix socket files ---- */
 
 int sp__unix_prepare(const struct sp_addr *addr, int socktype, int *replaced, char *err,
                      size_t errlen)
@@ -411,8 +426,6 @@ void sp__unix_unlink(struct sp_sock *s)
         unlink(s->path);
 }
 
-/* ---- listening ---- */
-
 static void on_listener(uv_poll_t *p, int status, int events)
 {
     struct sp_sock *s = p->data;
@@ -470,16 +483,8 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
         return r;
     }
     int fresh = s == NULL;
-    if (fresh) {
+    if (fresh)
         s = sp__sock_new(eng, kind, opts);
-        if (s == NULL) {
-            close(fd);
-            if (path[0] != '\0')
-                unlink(path);
-            sp__seterr(err, errlen, "out of memory");
-            return -ENOMEM;
-        }
-    }
     r = uv_poll_init_socket(&eng->loop, &s->u.poll, fd);
     if (r != 0) {
         sp__seterr(err, errlen, "listen on %s: %s", where, uv_strerror(r));
@@ -511,11 +516,6 @@ static void accept_one(struct sp_sock *l, int fd)
     struct sp_engine *eng = l->eng;
     enum sp_sock_kind kind = l->kind == SP_SOCK_TCP_LISTEN ? SP_SOCK_TCP : SP_SOCK_UNIX;
     struct sp_sock *c = sp__sock_new(eng, kind, NULL);
-    if (c == NULL) {
-        close(fd);
-        sp__emit_error(l, "accept", UV_ENOMEM);
-        return;
-    }
     c->parent = l->id;
     c->recvsize = l->recvsize;
     c->echo = l->echo;
@@ -584,7 +584,7 @@ void sp__listener_io(struct sp_sock *s)
             }
             uv_poll_stop(&s->u.poll);
             s->reading = 0;
-            sp__sock_timer(s, SP_T_ACCEPT, ACCEPT_RETRY_MS);
+            sp__sock_timer(s, SP_T_ACCEPT, ACCEPT_RETRY_MS, sp__listener_retry);
             return;
         }
         sp__emit_error(s, "accept", -e);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sockpit/proto/xmalloc.h"
+
 #define NSTR      10
 #define STR_MAX   4096 /* longest string field kept (cmd lines, messages) */
 #define RECS_MIN  8
@@ -112,9 +114,7 @@ static int grow_recs(struct sp_hist *h, struct sp_hist_pool *pool, size_t events
     size_t delta = (ncap - h->rcap) * sizeof(struct hist_rec);
     if (!pool_allows(pool, delta, h->rcap == 0))
         return -1;
-    struct hist_rec *n = malloc(ncap * sizeof *n);
-    if (n == NULL)
-        return -1;
+    struct hist_rec *n = sp_xreallocarray(NULL, ncap, sizeof *n);
     for (size_t i = 0; i < h->rcount; i++)
         n[i] = *rec_at(h, i);
     free(h->recs);
@@ -142,9 +142,7 @@ static int grow_data(struct sp_hist *h, struct sp_hist_pool *pool, size_t need, 
     size_t delta = ncap - h->dcap;
     if (!pool_allows(pool, delta, h->dcap == 0))
         return -1;
-    unsigned char *n = malloc(ncap);
-    if (n == NULL)
-        return -1;
+    unsigned char *n = sp_xmalloc(ncap);
     size_t pos = 0;
     for (size_t i = 0; i < h->rcount; i++) {
         struct hist_rec *r = rec_at(h, i);
@@ -196,9 +194,7 @@ void sp__hist_push(struct sp_hist **hp, struct sp_hist_pool *pool, const struct 
 {
     struct sp_hist *h = *hp;
     if (h == NULL) {
-        h = calloc(1, sizeof *h);
-        if (h == NULL)
-            return;
+        h = sp_xcalloc(1, sizeof *h);
         pool->used += sizeof *h;
         *hp = h;
     }
@@ -322,42 +318,4 @@ void sp__hist_free(struct sp_hist *h, struct sp_hist_pool *pool)
     free(h->recs);
     free(h->data);
     free(h);
-}
-
-/* ---- the engine's public view (engine.h) ---- */
-
-#include "engine_int.h"
-
-uint64_t sp_hist_begin(struct sp_engine *eng, uint32_t id)
-{
-    struct sp_sock *s = sp__sock_get(eng, id);
-    return s != NULL ? sp__hist_begin(s->hist) : 0;
-}
-
-uint64_t sp_hist_end(struct sp_engine *eng, uint32_t id)
-{
-    struct sp_sock *s = sp__sock_get(eng, id);
-    return s != NULL ? sp__hist_end(s->hist) : 0;
-}
-
-int sp_hist_get(struct sp_engine *eng, uint32_t id, uint64_t idx, struct sp_event *out)
-{
-    struct sp_sock *s = sp__sock_get(eng, id);
-    return s != NULL ? sp__hist_get(s->hist, idx, out) : -1;
-}
-
-int sp_hist_dropped(struct sp_engine *eng, uint32_t id, struct sp_event *out)
-{
-    struct sp_sock *s = sp__sock_get(eng, id);
-    uint64_t n = s != NULL ? sp__hist_begin(s->hist) : 0;
-    if (n == 0)
-        return -1;
-    memset(out, 0, sizeof *out);
-    out->type = SP_EV_DROPPED;
-    out->sock = s->id;
-    out->parent = s->parent;
-    out->kind = s->kind;
-    out->unread = -1;
-    out->dropped = n;
-    return 0;
 }

@@ -151,18 +151,11 @@ static void on_output(void *ud, const char *line)
         sp_buf_appendc(&h->out, '\n');
     } else {
         uint64_t t = sp_engine_now_ns(h->eng);
-        sp_buf_appendf(&h->out, "{\"t\":%llu.%06llu,\"ev\":\"output\",\"text\":\"",
+        sp_buf_appendf(&h->out, "{\"t\":%llu.%06llu,\"ev\":\"output\",\"text\":",
                        (unsigned long long)(t / 1000000000u),
                        (unsigned long long)(t % 1000000000u / 1000u));
-        for (const unsigned char *p = (const unsigned char *)line; *p != '\0'; p++) {
-            if (*p == '"' || *p == '\\')
-                sp_buf_appendf(&h->out, "\\%c", *p);
-            else if (*p < 0x20 || *p == 0x7f)
-                sp_buf_appendf(&h->out, "\\u%04x", *p);
-            else
-                sp_buf_appendc(&h->out, *p);
-        }
-        sp_buf_appends(&h->out, "\"}\n");
+        sp_json_quote(&h->out, line, strlen(line));
+        sp_buf_appends(&h->out, "}\n");
     }
     emitted(h);
 }
@@ -242,11 +235,6 @@ int sp_headless_main(const struct sp_headless_opts *opts)
     hooks.output = on_output;
     hooks.quit = on_quit;
     h.q = sp_cmdq_new(h.eng, &hooks, &h);
-    if (h.q == NULL) {
-        fprintf(stderr, "sockpit: out of memory\n");
-        sp_engine_free(h.eng);
-        return 1;
-    }
     sp_cmdq_set_lazy_tap(h.q, 1);
     sp_cmdq_set_keep_going(h.q, opts->keep_going);
     sp_cmdq_on_idle(h.q, on_idle, &h);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "sockpit/proto/num.h"
 #include "proto_int.h"
 
 static const char *const kind_names[] = {
@@ -31,17 +32,14 @@ const char *sp_addr_kind_name(enum sp_addr_kind kind)
 
 static int parse_port(const char *s, size_t n, uint16_t *port, char *err, size_t errlen)
 {
-    if (n == 0)
+    uint64_t v = 0;
+    size_t pos;
+    int r = sp_parse_u64(s, n, 0, &v, &pos);
+    if (r == SP_NUM_EMPTY)
         return sp__fail(err, errlen, "missing port");
-    unsigned long v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return sp__fail(err, errlen, "port \"%.*s\" is not a number", (int)(n > 32 ? 32 : n),
-                            s);
-        if (v <= 65535)
-            v = v * 10 + (unsigned long)(s[i] - '0');
-    }
-    if (v > 65535)
+    if (r == SP_NUM_NOT_DIGIT)
+        return sp__fail(err, errlen, "port \"%.*s\" is not a number", (int)(n > 32 ? 32 : n), s);
+    if (r != 0 || v > 65535)
         return sp__fail(err, errlen, "port %.*s out of range (0-65535)", (int)(n > 32 ? 32 : n), s);
     *port = (uint16_t)v;
     return 0;

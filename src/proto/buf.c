@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sockpit/proto/xmalloc.h"
 #include "proto_int.h"
 
 void sp_buf_init(struct sp_buf *b)
@@ -38,10 +39,7 @@ void sp_buf_reserve(struct sp_buf *b, size_t n)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < want)
         cap = cap * 2 > cap ? cap * 2 : want;
-    unsigned char *p = realloc(b->data, cap);
-    if (p == NULL)
-        abort();
-    b->data = p;
+    b->data = sp_xreallocarray(b->data, cap, 1);
     b->cap = cap;
 }
 

@@ -148,50 +148,75 @@ int sp_hex_parse(const char *s, size_t n, struct sp_buf *out, size_t *errpos, ch
     return 0;
 }
 
-void sp_escape(const void *p, size_t n, struct sp_buf *out)
+static size_t hex_escape(unsigned char c, char *e)
 {
     static const char hex[] = "0123456789abcdef";
+    e[0] = '\\';
+    e[1] = 'x';
+    e[2] = hex[c >> 4];
+    e[3] = hex[c & 15];
+    return 4;
+}
+
+size_t sp__escape_byte(unsigned char c, char *e)
+{
+    e[0] = '\\';
+    switch (c) {
+    case '\\':
+        e[1] = '\\';
+        return 2;
+    case '\n':
+        e[1] = 'n';
+        return 2;
+    case '\r':
+        e[1] = 'r';
+        return 2;
+    case '\t':
+        e[1] = 't';
+        return 2;
+    case '\0':
+        e[1] = '0';
+        return 2;
+    case 0x1b:
+        e[1] = 'e';
+        return 2;
+    default:
+        return hex_escape(c, e);
+    }
+}
+
+void sp__escape_set(const void *p, size_t n, struct sp_buf *out, const char *hex_also)
+{
     const unsigned char *b = p;
     for (size_t i = 0; i < n;) {
         size_t j = i;
-        while (j < n && b[j] >= 0x20 && b[j] < 0x7f && b[j] != '\\' && b[j] != '"')
+        while (j < n && b[j] >= 0x20 && b[j] < 0x7f && b[j] != '\\' && b[j] != '"' &&
+               (hex_also == NULL || strchr(hex_also, b[j]) == NULL))
             j++;
         if (j > i) {
             sp_buf_append(out, b + i, j - i);
             i = j;
             continue;
         }
-        char e[4] = {'\\', 0, 0, 0};
-        size_t el = 2;
-        switch (b[i]) {
-        case '\n':
-            e[1] = 'n';
-            break;
-        case '\r':
-            e[1] = 'r';
-            break;
-        case '\t':
-            e[1] = 't';
-            break;
-        case '\0':
-            e[1] = '0';
-            break;
-        case 0x1b:
-            e[1] = 'e';
-            break;
-        case '\\':
-        case '"':
-            e[1] = (char)b[i];
-            break;
-        default:
-            e[1] = 'x';
-            e[2] = hex[b[i] >> 4];
-            e[3] = hex[b[i] & 15];
-            el = 4;
+        char e[4];
+        size_t el;
+        if (b[i] != 0 && hex_also != NULL && strchr(hex_also, b[i]) != NULL) {
+            el = hex_escape(b[i], e);
+        } else if (b[i] == '"') {
+            e[0] = '\\';
+            e[1] = '"';
+            el = 2;
+        } else {
+            el = sp__escape_byte(b[i], e);
         }
         sp_buf_append(out, e, el);
         i++;
     }
+}
+
+void sp_escape(const void *p, size_t n, struct sp_buf *out)
+{
+    sp__escape_set(p, n, out, NULL);
 }
 
 static int is_space(char c)
@@ -200,7 +225,7 @@ static int is_space(char c)
 }
 
 int sp_split_words(const char *line, struct sp_buf *out, struct sp_word *words, int max,
-                    void (*col)(void *ctx, size_t c), void *ctx, size_t *errpos)
+                   void (*col)(void *ctx, size_t c), void *ctx, size_t *errpos)
 {
     int count = 0;
     size_t i = 0;

@@ -233,22 +233,19 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
     }
 }
 
-void sp_event_json_string(struct sp_buf *out, const void *p, size_t n)
+void sp_json_quote(struct sp_buf *out, const char *s, size_t n)
 {
-    /* Render first: the result is printable ASCII plus harmless UTF-8, so
-     * only the quote and the backslash remain to escape; the \u form below is
-     * a second line of defence that keeps any control byte out of the JSON. */
-    struct sp_buf r;
-    sp_buf_init(&r);
-    if (n > 0)
-        sp_render(&r, p, n, SP_RENDER_UTF8);
+    /* Safe text is printable ASCII plus harmless UTF-8, so only the quote
+     * and the backslash remain to escape; the \u form is a second line of
+     * defence that keeps any control byte out of the JSON. */
+    const unsigned char *p = (const unsigned char *)s;
     sp_buf_appendc(out, '"');
     size_t start = 0;
-    for (size_t i = 0; i < r.len; i++) {
-        unsigned char c = r.data[i];
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
         if (c != '"' && c != '\\' && c >= 0x20 && c != 0x7f)
             continue;
-        sp_buf_append(out, r.data + start, i - start);
+        sp_buf_append(out, p + start, i - start);
         if (c == '"' || c == '\\') {
             sp_buf_appendc(out, '\\');
             sp_buf_appendc(out, c);
@@ -257,8 +254,17 @@ void sp_event_json_string(struct sp_buf *out, const void *p, size_t n)
         }
         start = i + 1;
     }
-    sp_buf_append(out, r.data + start, r.len - start);
+    sp_buf_append(out, p + start, n - start);
     sp_buf_appendc(out, '"');
+}
+
+void sp_event_json_string(struct sp_buf *out, const void *p, size_t n)
+{
+    struct sp_buf r;
+    sp_buf_init(&r);
+    if (n > 0)
+        sp_render(&r, p, n, SP_RENDER_UTF8);
+    sp_json_quote(out, (const char *)r.data, r.len);
     sp_buf_cleanup(&r);
 }
 
@@ -324,7 +330,7 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         ju64(out, "len", ev->len);
         ju64(out, "off", ev->off);
         jpayload(out, ev);
-        if (ev->kind == SP_SOCK_UDP || ev->kind == SP_SOCK_UNIX_DGRAM) {
+        if (sp_kind_is_dgram(ev->kind)) {
             jstr(out, "from", ev->from);
             jbool(out, "truncated", ev->truncated);
         }

@@ -197,8 +197,6 @@ enum sp_frame_kind sp_frame_dec_kind(const struct sp_frame_dec *dec)
     return dec->spec.kind;
 }
 
-/* ---- delimiters: line and delim ---- */
-
 /* Body bytes of a delimited message, checked against max. o is the stream
  * offset of p[0]: p lies in the chunk, or it is held-back delimiter bytes
  * that turned out to be body. Once the message is too long it is reported
@@ -312,8 +310,6 @@ static void feed_line(struct sp_frame_dec *dec, const unsigned char *p, size_t n
     }
 }
 
-/* ---- fixed and eof ---- */
-
 static void feed_fixed(struct sp_frame_dec *dec, const unsigned char *p, size_t n)
 {
     size_t i = 0;
@@ -339,8 +335,6 @@ static void feed_eof(struct sp_frame_dec *dec, const unsigned char *p, size_t n)
         emit_begin(dec, 0);
     emit_data(dec, p, n);
 }
-
-/* ---- len and blocks ---- */
 
 /* Largest header: offset bytes plus the widest length field (a varint of
  * 10 bytes; fixed fields are at most 8). */
@@ -560,8 +554,6 @@ static void feed_len(struct sp_frame_dec *dec, const unsigned char *p, size_t n)
         }
     }
 }
-
-/* ---- netstring and decimal ---- */
 
 /* Sets up the body after the length and its separator; an empty body ends
  * (decimal) or waits for its ',' (netstring) right away. */

@@ -8,6 +8,7 @@
 
 #include "sockpit/proto/buf.h"
 #include "sockpit/proto/escape.h"
+#include "sockpit/proto/num.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -77,37 +78,20 @@ static int unescape_delim(const char *s, size_t n, unsigned char *out, size_t *o
 static int parse_size(const char *s, size_t n, int suffix_ok, const char *what, uint64_t *out,
                       char *err, size_t errlen)
 {
-    size_t i = 0;
-    uint64_t v = 0;
-    if (n == 0)
+    size_t pos;
+    switch (sp_parse_u64(s, n, suffix_ok, out, &pos)) {
+    case 0:
+        return 0;
+    case SP_NUM_EMPTY:
         return sp__fail(err, errlen, "missing number for %s", what);
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-        if (v > (UINT64_MAX - 9) / 10)
-            return sp__fail(err, errlen, "number too large for %s", what);
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (i == 0)
+    case SP_NUM_TOO_LARGE:
+        return sp__fail(err, errlen, "number too large for %s", what);
+    default:
+        if (pos > 0 && suffix_ok)
+            return sp__fail(err, errlen, "bad size suffix in '%.*s' for %s (use K or M)", (int)n, s,
+                            what);
         return sp__fail(err, errlen, "bad number '%.*s' for %s", (int)n, s, what);
-    if (i < n) {
-        uint64_t mul = 0;
-        if (suffix_ok && i + 1 == n) {
-            if (s[i] == 'K' || s[i] == 'k')
-                mul = 1024;
-            else if (s[i] == 'M' || s[i] == 'm')
-                mul = 1024 * 1024;
-        }
-        if (mul == 0) {
-            if (suffix_ok)
-                return sp__fail(err, errlen, "bad size suffix in '%.*s' for %s (use K or M)",
-                                (int)n, s, what);
-            return sp__fail(err, errlen, "bad number '%.*s' for %s", (int)n, s, what);
-        }
-        if (v > UINT64_MAX / mul)
-            return sp__fail(err, errlen, "number too large for %s", what);
-        v *= mul;
     }
-    *out = v;
-    return 0;
 }
 
 /* Parses a len/blocks width: u8, u16, u24, u32, u64 (+ be/le) or varint. */
@@ -328,52 +312,6 @@ static void format_size(char *out, size_t n, uint64_t v)
         snprintf(out, n, "%" PRIu64, v);
 }
 
-/* Appends the delimiter in escape syntax, as one command word. */
-static size_t escape_delim(char *out, const unsigned char *d, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = d[i];
-        const char *named = NULL;
-        switch (c) {
-        case '\n':
-            named = "\\n";
-            break;
-        case '\r':
-            named = "\\r";
-            break;
-        case '\t':
-            named = "\\t";
-            break;
-        case '\0':
-            named = "\\0";
-            break;
-        case 0x1b:
-            named = "\\e";
-            break;
-        case '\\':
-            named = "\\\\";
-            break;
-        default:
-            break;
-        }
-        if (named != NULL) {
-            out[k++] = named[0];
-            out[k++] = named[1];
-        } else if (c <= 0x20 || c >= 0x7f || c == ',' || c == '"' || c == '\'' || c == '#') {
-            out[k++] = '\\';
-            out[k++] = 'x';
-            out[k++] = hex[c >> 4];
-            out[k++] = hex[c & 15];
-        } else {
-            out[k++] = (char)c;
-        }
-    }
-    out[k] = '\0';
-    return k;
-}
-
 size_t sp_frame_spec_format(const struct sp_frame_spec *spec, char *buf, size_t len)
 {
     char t[256], num[32];
@@ -385,10 +323,16 @@ size_t sp_frame_spec_format(const struct sp_frame_spec *spec, char *buf, size_t 
         k += (size_t)snprintf(t + k, sizeof t - k, ":%" PRIu64, s->fixed);
         break;
     case SP_FRAME_DELIM:
-    case SP_FRAME_DECIMAL:
-        t[k++] = ':';
-        k += escape_delim(t + k, s->delim, s->delim_len);
+    case SP_FRAME_DECIMAL: {
+        /* One command word: also ',' (it ends the argument), spaces, quotes
+         * and '#' (a comment) are written as \xHH. */
+        struct sp_buf d;
+        sp_buf_init(&d);
+        sp__escape_set(s->delim, s->delim_len, &d, " ,\"'#");
+        k += (size_t)snprintf(t + k, sizeof t - k, ":%s", sp_buf_str(&d));
+        sp_buf_cleanup(&d);
         break;
+    }
     case SP_FRAME_LEN:
     case SP_FRAME_BLOCKS:
         if (s->width == 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sockpit/proto/buf.h"
+#include "proto_int.h"
 
 struct range {
     uint32_t lo, hi;
@@ -225,41 +226,6 @@ static const unsigned char plain[256] = {
     [0x79] = 1, [0x7a] = 1, [0x7b] = 1, [0x7c] = 1, [0x7d] = 1, [0x7e] = 1,
 };
 
-static const char hexdigits[] = "0123456789abcdef";
-
-/* Writes the escape of one byte below 0x80 that is not plain; returns its
- * length. */
-static size_t escape_ascii(unsigned char c, char *e)
-{
-    e[0] = '\\';
-    switch (c) {
-    case '\\':
-        e[1] = '\\';
-        return 2;
-    case '\n':
-        e[1] = 'n';
-        return 2;
-    case '\r':
-        e[1] = 'r';
-        return 2;
-    case '\t':
-        e[1] = 't';
-        return 2;
-    case '\0':
-        e[1] = '0';
-        return 2;
-    case 0x1b:
-        e[1] = 'e';
-        return 2;
-    default:
-        break;
-    }
-    e[1] = 'x';
-    e[2] = hexdigits[c >> 4];
-    e[3] = hexdigits[c & 15];
-    return 4;
-}
-
 /* Renders the unit at p[0..n) (n > 0) into e (room for 16 bytes): one
  * ASCII byte or its escape, one valid character, or the escapes of an
  * invalid byte or of a whole escaped character. Returns the output length;
@@ -273,7 +239,7 @@ static size_t next_unit(const unsigned char *p, size_t n, enum sp_render_mode mo
         if (plain[c])
             e[0] = (char)c;
         else
-            elen = escape_ascii(c, e);
+            elen = sp__escape_byte(c, e);
         *used = 1;
         *w = elen;
         return elen;
@@ -289,12 +255,8 @@ static size_t next_unit(const unsigned char *p, size_t n, enum sp_render_mode mo
     if (len == 0)
         len = 1; /* invalid, or ASCII mode: this byte alone */
     size_t elen = 0;
-    for (size_t k = 0; k < len; k++) {
-        e[elen++] = '\\';
-        e[elen++] = 'x';
-        e[elen++] = hexdigits[p[k] >> 4];
-        e[elen++] = hexdigits[p[k] & 15];
-    }
+    for (size_t k = 0; k < len; k++)
+        elen += sp__escape_byte(p[k], e + elen); /* >= 0x80: always \xHH */
     *used = len;
     *w = elen;
     return elen;

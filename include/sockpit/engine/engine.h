@@ -149,8 +149,18 @@ int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, si
 #define SP_OURS_SHUT_WR 0x1 /* FIN sent (shutdown wr, or close) */
 #define SP_OURS_SHUT_RD 0x2
 #define SP_OURS_CLOSED  0x4
-#define SP_PEER_FIN     0x1 /* recv returned 0 */
-#define SP_PEER_RST     0x2 /* ECONNRESET seen */
+#define SP_OURS_RST     0x8 /* we sent RST: reset, or close() with unread data */
+/* shutdown wr asked for: it waits until our own write queue is written. */
+#define SP_OURS_SHUT_WAIT 0x10
+/* shutdown(SHUT_WR) done, the FIN still queued behind unsent bytes. */
+#define SP_OURS_FIN_QUEUED 0x20
+#define SP_PEER_FIN        0x1 /* recv returned 0 */
+#define SP_PEER_RST        0x2 /* ECONNRESET seen */
+/* The kernel holds the peer's FIN (CLOSE_WAIT) that we have not read yet
+ * (paused, or reading shut down). */
+#define SP_PEER_FIN_WAITING 0x4
+/* The kernel holds the peer's reset that we have not read yet. */
+#define SP_PEER_RST_WAITING 0x8
 
 /* A copy of one socket's state for display and commands. */
 struct sp_sock_info {

@@ -47,6 +47,23 @@ enum sp_sock_kind {
     SP_SOCK_UNIX_DGRAM,
 };
 
+/* The three families of kinds; every kind is in exactly one. */
+static inline int sp_kind_is_listener(enum sp_sock_kind k)
+{
+    return k == SP_SOCK_TCP_LISTEN || k == SP_SOCK_UNIX_LISTEN;
+}
+
+/* A connected (or accepted) stream: TCP or Unix stream. */
+static inline int sp_kind_is_stream(enum sp_sock_kind k)
+{
+    return k == SP_SOCK_TCP || k == SP_SOCK_UNIX;
+}
+
+static inline int sp_kind_is_dgram(enum sp_sock_kind k)
+{
+    return k == SP_SOCK_UDP || k == SP_SOCK_UNIX_DGRAM;
+}
+
 /* At most this many recv boundaries are recorded per message (cuts). */
 #define SP_EV_CUTS_MAX 256
 
@@ -116,5 +133,9 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
 /* Appends p[0..n) as a JSON string literal: rendered safe (UTF-8 mode) and
  * then JSON-escaped, so any bytes give valid JSON (the `text` fields). */
 void sp_event_json_string(struct sp_buf *out, const void *p, size_t n);
+/* Appends s[0..n), text that is already safe (sp_render() output, or our own
+ * text with peer strings rendered), as a JSON string literal: `"` and `\`
+ * escaped, any control byte as \u00XX. The one JSON string escaper. */
+void sp_json_quote(struct sp_buf *out, const char *s, size_t n);
 
 #endif

