@@ -99,7 +99,9 @@ static void test_line_msgs_with_chunk_spans_and_cuts(void **state)
 }
 
 /* A length over max: frame_error, then the socket is raw (with a notice). */
-static void test_len_error_switches_to_raw(void **state)
+/* A length error stops decoding (what arrives is shown raw), but send
+ * keeps framing with the chosen spec, and the reason names its figures. */
+static void test_len_error_switches_decoding_to_raw(void **state)
 {
     struct recorder r;
     struct sp_engine *eng = te_engine(&r, 0);
@@ -111,16 +113,32 @@ static void test_len_error_switches_to_raw(void **state)
     assert_non_null(m);
     assert_memory_equal(m->data, "hi", 2);
     const struct rec *fe = te_nth(&r, SP_EV_FRAME_ERROR, s, 0);
-    assert_true(strlen(fe->reason) > 0);
+    assert_string_equal(fe->reason, "length 65535 over max 1024");
     assert_true(fe->ev.off >= 6 && fe->ev.off <= 9);
-    assert_non_null(strstr(te_nth(&r, SP_EV_NOTICE, s, 0)->message, "raw"));
+    const char *note = te_nth(&r, SP_EV_NOTICE, s, 0)->message;
+    assert_non_null(strstr(note, "decoding switched to raw"));
+    assert_non_null(strstr(note, "send still frames with len:u32,max=1K"));
     struct sp_sock_info info;
     sp_engine_sock_info(eng, s, &info);
-    assert_int_equal(info.spec.kind, SP_FRAME_RAW);
-    assert_string_equal(info.framing, "raw");
+    assert_int_equal(info.spec.kind, SP_FRAME_LEN);
+    assert_int_equal(info.decode_lost, 1);
     assert_true(info.open);
     piece(eng, &r, s, fd, "more");
     assert_int_equal(te_count(&r, SP_EV_MSG, s), 1);
+    const unsigned char *parts[1] = {(const unsigned char *)"ok"};
+    size_t lens[1] = {2};
+    struct sp_send_req req = {.parts = parts, .lens = lens, .nparts = 1};
+    char err[200], buf[8];
+    assert_int_equal(sp_engine_send(eng, s, &req, err, sizeof err), 0);
+    assert_int_equal(raw_read_n(eng, fd, buf, 6, 2000), 6);
+    assert_memory_equal(buf, "\0\0\0\2ok", 6);
+    /* Setting a framing again restarts decoding. */
+    struct sp_frame_spec line = spec_of("line");
+    assert_int_equal(sp_engine_set_framing(eng, s, &line, err, sizeof err), 0);
+    sp_engine_sock_info(eng, s, &info);
+    assert_int_equal(info.decode_lost, 0);
+    piece(eng, &r, s, fd, "x\n");
+    assert_int_equal(te_count(&r, SP_EV_MSG, s), 2);
     close(fd);
     te_done(eng, &r);
 }
@@ -369,7 +387,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_line_msgs_with_chunk_spans_and_cuts),
-        cmocka_unit_test(test_len_error_switches_to_raw),
+        cmocka_unit_test(test_len_error_switches_decoding_to_raw),
         cmocka_unit_test(test_live_switch_keeps_offsets),
         cmocka_unit_test(test_eof_framing),
         cmocka_unit_test(test_blocks_framing_reports_block_lengths),

@@ -21,9 +21,9 @@
 
 /* The normalised log: B@off (begin), D'bytes' (all DATA up to the next event,
  * coalesced, non-printables as \xHH), Kn (block of n bytes), E@off:len with
- * T when truncated, X@off'reason' with R when the decoder went raw. Stream
- * offsets do not depend on chunking, so one log serves every feeding; chunk
- * numbers and chunk offsets do, and are checked separately in rec_cb. */
+ * T when truncated by EOF (Ts: by a framing change, Td: by a datagram's end), X@off'reason' with R
+ * when the decoder went raw. Stream offsets do not depend on chunking, so one log serves every
+ * feeding; chunk numbers and chunk offsets do, and are checked separately in rec_cb. */
 enum rec_mode {
     REC_FULL,      /* every event */
     REC_ENDS_ONLY, /* SP_FRAME_DEC_ENDS_ONLY: BEGIN, DATA and BLOCK are bugs */
@@ -169,7 +169,12 @@ static void rec_cb(void *ud, const struct sp_frame_ev *ev)
             rec_check_pos(r, ev->chunk, ev->chunk_off, ev->off - 1, 1);
         r->in_msg = 0;
         snprintf(tok, sizeof tok, "E@%llu:%llu%s", (unsigned long long)ev->off,
-                 (unsigned long long)ev->msg_len, ev->truncated ? "T" : "");
+                 (unsigned long long)ev->msg_len,
+                 ev->truncated == SP_FRAME_CUT_EOF        ? "T"
+                 : ev->truncated == SP_FRAME_CUT_SPEC     ? "Ts"
+                 : ev->truncated == SP_FRAME_CUT_DATAGRAM ? "Td"
+                 : ev->truncated                          ? "T?"
+                                                          : "");
         break;
     case SP_FRAME_EV_ERROR:
         if (!r->in_msg)
@@ -194,6 +199,9 @@ static void parse_spec(const char *text, struct sp_frame_spec *spec)
         fail_msg("spec '%s': %s", text, err);
 }
 
+/* Decoder flags every feeding adds (SP_FRAME_DEC_DGRAM for datagrams). */
+static unsigned feed_flags;
+
 /* Feeds in[] cut into pieces of lens[0..k) (chunk c starts at starts[c]) in
  * the given mode, then finishes; r gets the log. */
 static void feed_mode(const struct sp_frame_spec *spec, const unsigned char *in,
@@ -206,18 +214,17 @@ static void feed_mode(const struct sp_frame_spec *spec, const unsigned char *in,
     r->lens = lens;
     struct sp_frame_dec dec;
     sp_frame_dec_init(&dec, spec, rec_cb, r);
-    if (mode == REC_ENDS_ONLY)
-        sp_frame_dec_set_flags(&dec, SP_FRAME_DEC_ENDS_ONLY);
+    sp_frame_dec_set_flags(&dec, feed_flags | (mode == REC_ENDS_ONLY ? SP_FRAME_DEC_ENDS_ONLY : 0));
     for (size_t c = 0; c < k; c++) {
         if (mode == REC_MIXED)
-            sp_frame_dec_set_flags(&dec, c % 2 == 0 ? SP_FRAME_DEC_ENDS_ONLY : 0);
+            sp_frame_dec_set_flags(&dec, feed_flags | (c % 2 == 0 ? SP_FRAME_DEC_ENDS_ONLY : 0));
         unsigned char *g = tu_guard_copy(in + starts[c], lens[c]);
         r->fed = c + 1;
         sp_frame_feed(&dec, g, lens[c]);
         tu_guard_free(g, lens[c]);
     }
     if (mode == REC_MIXED)
-        sp_frame_dec_set_flags(&dec, k % 2 == 0 ? SP_FRAME_DEC_ENDS_ONLY : 0);
+        sp_frame_dec_set_flags(&dec, feed_flags | (k % 2 == 0 ? SP_FRAME_DEC_ENDS_ONLY : 0));
     sp_frame_finish(&dec);
     rec_flush(r);
 }
@@ -313,8 +320,10 @@ struct vec {
         spec, in, sizeof(in) - 1, want                                                             \
     }
 
-#define OVER    "'length over max'R"
-#define NODELIM "'delimiter not found within max'"
+/* Errors name their figures: the length read and the max it broke. */
+#define OVER(len, max) "'length " #len " over max " #max "'R"
+#define NODELIM(max)   "'delimiter not found within max " #max " bytes'"
+#define OVER_ALL_BITS  "'length 18446744073709551615 over max 4194304'R"
 
 static const struct vec raw_eof_fixed[] = {
     V("raw", "hello\n", ""),
@@ -336,12 +345,12 @@ static const struct vec lines[] = {
     /* max: a message of exactly max passes; one more byte is an error, then
      * the decoder skips to the next '\n' and starts afresh after it. */
     V("line,max=4", "abcd\nabcde\nxy\n",
-      "B@0 D'abcd' E@5:4 B@5 D'abcd' X@9" NODELIM " B@11 D'xy' E@14:2"),
+      "B@0 D'abcd' E@5:4 B@5 D'abcd' X@9" NODELIM(4) " B@11 D'xy' E@14:2"),
     V("line,max=3", "abc\r\nabc\rd\nz\n",
-      "B@0 D'abc' E@5:3 B@5 D'abc' X@8" NODELIM " B@11 D'z' E@13:1"),
-    V("line,max=2", "abcdef", "B@0 D'ab' X@2" NODELIM),
+      "B@0 D'abc' E@5:3 B@5 D'abc' X@8" NODELIM(3) " B@11 D'z' E@13:1"),
+    V("line,max=2", "abcdef", "B@0 D'ab' X@2" NODELIM(2)),
     V("line,max=2", "ab\r", "B@0 D'ab' E@3:2T"),
-    V("line,max=1", "abc\r\r\n\n", "B@0 D'a' X@1" NODELIM " B@6 E@7:0"),
+    V("line,max=1", "abc\r\r\n\n", "B@0 D'a' X@1" NODELIM(1) " B@6 E@7:0"),
 };
 
 static const struct vec delims[] = {
@@ -353,13 +362,13 @@ static const struct vec delims[] = {
     V("delim:\\x2c", "a,,b", "B@0 D'a' E@2:1 B@2 E@3:0 B@3 D'b' E@4:1T"),
     V("delim:0123456789abcdef", "hi0123456789abcdef0123", "B@0 D'hi' E@18:2 B@18 D'0123' E@22:4T"),
     /* The byte over max is a held-back 'a' that turned out to be body. */
-    V("delim:ab,max=3", "xxxaabcab", "B@0 D'xxx' X@3" NODELIM " B@6 D'c' E@9:1"),
+    V("delim:ab,max=3", "xxxaabcab", "B@0 D'xxx' X@3" NODELIM(3) " B@6 D'c' E@9:1"),
     V("delim:abc,max=4",
       "ababab"
       "abc"
       "q"
       "abc",
-      "B@0 D'abab' X@4" NODELIM " B@9 D'q' E@13:1"),
+      "B@0 D'abab' X@4" NODELIM(4) " B@9 D'q' E@13:1"),
 };
 
 static const struct vec lens[] = {
@@ -392,7 +401,7 @@ static const struct vec lens[] = {
       "abc\x00",
       "B@0 D'abc' E@5:3 B@5 E@6:0"),
     V("len:varint", "\x82", "B@0 E@1:0T"),
-    V("len:varint", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "B@0 X@9" OVER),
+    V("len:varint", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "B@0 X@9" OVER_ALL_BITS),
     V("len:varint", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02",
       "B@0 X@9'varint longer than 64 bits'R"),
     V("len:varint", "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00",
@@ -401,15 +410,15 @@ static const struct vec lens[] = {
     V("len:u64",
       "\xff\xff\xff\xff\xff\xff\xff\xff"
       "abc",
-      "B@0 X@7" OVER),
+      "B@0 X@7" OVER_ALL_BITS),
     /* max: equal passes, one more is rejected at the header's last byte and
      * the rest of the stream is raw (no more events). */
     V("len:u8,max=3",
       "\x03"
       "abc\x04"
       "abcd\x01x",
-      "B@0 D'abc' E@4:3 B@4 X@4" OVER),
-    V("len:u16,max=1K", "\x04\x01", "B@0 X@1" OVER),
+      "B@0 D'abc' E@4:3 B@4 X@4" OVER(4, 3)),
+    V("len:u16,max=1K", "\x04\x01", "B@0 X@1" OVER(1025, 1024)),
     /* offset, strip, adjust. */
     V("len:u16,offset=2", "XY\x00\x02hi", "B@0 D'hi' E@6:2"),
     V("len:u16,offset=2,strip=0", "XY\x00\x02hi", "B@0 D'XY\\x00\\x02hi' E@6:6"),
@@ -424,7 +433,7 @@ static const struct vec lens[] = {
       "c",
       "B@0 E@3:0 B@3 E@5:0"),
     V("len:u16,adjust=-2", "\x00\x04hi", "B@0 D'hi' E@4:2"),
-    V("len:u16,adjust=-2", "\x00\x01", "B@0 X@1'length negative after adjust'R"),
+    V("len:u16,adjust=-2", "\x00\x01", "B@0 X@1'length 1 with adjust -2 is negative'R"),
     V("len:u8,adjust=2",
       "\x00"
       "ab",
@@ -432,7 +441,7 @@ static const struct vec lens[] = {
     V("len:u8,max=4,adjust=2",
       "\x02"
       "abcd\x03",
-      "B@0 D'abcd' E@5:4 B@5 X@5" OVER),
+      "B@0 D'abcd' E@5:4 B@5 X@5" OVER(5, 4)),
     /* EOF inside a header or body. */
     V("len:u32", "\x00\x00", "B@0 E@2:0T"),
     V("len:u16,strip=0", "\x00", "B@0 D'\\x00' E@1:1T"),
@@ -451,7 +460,7 @@ static const struct vec blocks[] = {
       "\x03"
       "abc\x02"
       "de",
-      "B@0 K3 D'abc' X@4" OVER),
+      "B@0 K3 D'abc' X@4'blocks add up to 5 bytes, over max 4'R"),
     V("blocks:u8,max=5",
       "\x03"
       "abc\x02"
@@ -486,9 +495,9 @@ static const struct vec texts[] = {
     V("netstring", "x:", "B@0 X@0'bad digit in length'R"),
     V("netstring", ":", "B@0 X@0'bad digit in length'R"),
     V("netstring", "12a", "B@0 X@2'missing ':' after length'R"),
-    V("netstring,max=5", "6:abcdef,", "B@0 X@0" OVER),
+    V("netstring,max=5", "6:abcdef,", "B@0 X@0'length at least 6, over max 5'R"),
     V("netstring,max=5", "5:abcde,", "B@0 D'abcde' E@8:5"),
-    V("netstring,max=10", "100:", "B@0 X@2" OVER),
+    V("netstring,max=10", "100:", "B@0 X@2'length at least 100, over max 10'R"),
     V("netstring", "3:ab", "B@0 D'ab' E@4:2T"),
     V("netstring", "3:abc", "B@0 D'abc' E@5:3T"),
     V("decimal:\\n", "5\nhello0\n2\nhi", "B@0 D'hello' E@7:5 B@7 E@9:0 B@9 D'hi' E@13:2"),
@@ -496,7 +505,7 @@ static const struct vec texts[] = {
     V("decimal:\\r\\n", "3\rxabc", "B@0 X@2'bad separator after length'R"),
     V("decimal:\\n", "3x", "B@0 X@1'bad digit in length'R"),
     V("decimal:\\n", "\n", "B@0 X@0'bad digit in length'R"),
-    V("decimal:\\n,max=9", "10\n", "B@0 X@1" OVER),
+    V("decimal:\\n,max=9", "10\n", "B@0 X@1'length at least 10, over max 9'R"),
     V("decimal:\\n", "4\nab", "B@0 D'ab' E@4:2T"),
 };
 
@@ -536,6 +545,85 @@ static void test_blocks_vectors_every_split(void **state)
 static void test_netstring_decimal_vectors_every_split(void **state)
 {
     TABLE(texts);
+}
+
+/* Datagrams: each chunk is framed on its own. A frame cut by the
+ * datagram's end is a truncated message, never completed by the next
+ * datagram; a length error costs only the rest of its datagram. */
+struct dgram_vec {
+    const char *spec;
+    const char *dgrams[4]; /* NULL-terminated */
+    size_t lens[4];        /* their sizes (NUL bytes inside) */
+    const char *want;
+};
+
+static void test_dgram_frames_each_datagram_on_its_own(void **state)
+{
+    static const struct dgram_vec vecs[] = {
+        /* Two senders: "abc" then "def\n" were one message "abcdef". */
+        {"line", {"abc", "def\n", NULL}, {3, 4}, "B@0 D'abc' E@3:3Td B@3 D'def' E@7:3"},
+        /* A length announced in one datagram was completed by the next. */
+        {"len:u8",
+         {"\x05"
+          "ab",
+          "\x03"
+          "cde",
+          NULL},
+         {3, 4},
+         "B@0 D'ab' E@3:2Td B@3 D'cde' E@7:3"},
+        {"len:u8",
+         {"\x01"
+          "a"
+          "\x01",
+          "\x00", NULL},
+         {3, 1},
+         "B@0 D'a' E@2:1 B@2 E@3:0Td B@3 E@4:0"},
+        {"line", {"a\r", "\nb\n", NULL}, {2, 3}, "B@0 D'a\\x0d' E@2:2Td B@2 E@3:0 B@3 D'b' E@5:1"},
+        {"delim:END", {"xEN", "D", NULL}, {3, 1}, "B@0 D'xEN' E@3:3Td B@3 D'D' E@4:1Td"},
+        {"fixed:2",
+         {"abc", "d", NULL},
+         {3, 1},
+         "B@0 D'ab' E@2:2 B@2 D'c' E@3:1Td B@3 D'd' E@4:1Td"},
+        {"netstring",
+         {"3:ab", "c,", NULL},
+         {4, 2},
+         "B@0 D'ab' E@4:2Td B@4 X@4'bad digit in length; rest of the datagram dropped'"},
+        {"blocks:u8",
+         {"\x01"
+          "a",
+          "\x00", NULL},
+         {2, 1},
+         "B@0 K1 D'a' E@2:1Td B@2 E@3:0"},
+        /* Under eof each datagram is a whole message. */
+        {"eof", {"hello", "", "x", NULL}, {5, 0, 1}, "B@0 D'hello' E@5:5 B@5 D'x' E@6:1"},
+        /* A bad length drops the rest of its datagram only: no raw. */
+        {"len:u8,max=3",
+         {"\x09"
+          "abc"
+          "\x01"
+          "q",
+          "\x01"
+          "z",
+          NULL},
+         {6, 2},
+         "B@0 X@0'length 9 over max 3; rest of the datagram dropped' B@6 D'z' E@8:1"},
+        /* An over-long line resynchronises at the next datagram. */
+        {"line,max=2",
+         {"abcdef", "xy\n", NULL},
+         {6, 3},
+         "B@0 D'ab' X@2'delimiter not found within max 2 bytes' B@6 D'xy' E@9:2"},
+    };
+    feed_flags = SP_FRAME_DEC_DGRAM;
+    for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++) {
+        unsigned char in[64];
+        size_t k = 0, n = 0;
+        for (; vecs[v].dgrams[k] != NULL; k++) {
+            memcpy(in + n, vecs[v].dgrams[k], vecs[v].lens[k]);
+            n += vecs[v].lens[k];
+        }
+        run_feeding(vecs[v].spec, in, n, vecs[v].lens, k, vecs[v].want, "as datagrams");
+    }
+    feed_flags = 0;
 }
 
 /* Collects raw events for the tests that look at exact fields. */
@@ -660,7 +748,7 @@ static void test_set_spec_truncates_and_switches(void **state)
     sp_frame_dec_set_spec(&dec, &len);
     assert_int_equal(l.n, 3);
     assert_int_equal(l.ev[2].type, SP_FRAME_EV_END);
-    assert_int_equal(l.ev[2].truncated, 1);
+    assert_int_equal(l.ev[2].truncated, SP_FRAME_CUT_SPEC); /* not EOF: no EOF happened */
     assert_int_equal(l.ev[2].msg_len, 3);
     feed_str(&dec, "\x01x");
     assert_int_equal(l.n, 6);
@@ -768,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_len_vectors_every_split),
         cmocka_unit_test(test_blocks_vectors_every_split),
         cmocka_unit_test(test_netstring_decimal_vectors_every_split),
+        cmocka_unit_test(test_dgram_frames_each_datagram_on_its_own),
         cmocka_unit_test(test_empty_chunks_are_counted),
         cmocka_unit_test(test_finish_end_points_at_last_byte),
         cmocka_unit_test(test_length_error_turns_decoder_raw),

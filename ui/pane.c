@@ -69,7 +69,8 @@ static void settings(struct ui_pane *p, const struct sp_sock_info *si, struct se
 {
     char rs[16];
     ui_fmt_bytes(rs, sizeof(rs), si->recvsize);
-    seg(s, role, "%s", si->framing);
+    seg(s, si->decode_lost ? UI_R_WARN : role, "%s%s", si->framing,
+        si->decode_lost ? " (decoding raw)" : "");
     if (!sp_kind_is_listener(si->kind)) {
         seg(s, role, "recv %s", rs);
         /* Reading is a property of an open descriptor; after close the
@@ -218,7 +219,7 @@ struct shown {
 
 static int framed(const struct sp_sock_info *si)
 {
-    return si->spec.kind != SP_FRAME_RAW;
+    return si->spec.kind != SP_FRAME_RAW && !si->decode_lost;
 }
 
 /* Picks the events that fill the timeline: from the newest backwards when

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sockpit/proto/frame.h"
 #include "ui.h"
 
 #define HEX_ROWS_MAX 4
@@ -244,6 +245,19 @@ static void fmt_time(char *buf, size_t len, uint64_t ns)
     snprintf(buf, len, "%8.3f", (double)ns / 1e9);
 }
 
+/* A blocks series' block lengths ("blocks 3+2"), before the content so a
+ * long message cannot push them off the row. */
+static void draw_blocks(struct row *r, const struct sp_event *ev)
+{
+    enum { SHOWN = 8 };
+    row_text(r, UI_R_DIM, "blocks ");
+    for (size_t i = 0; i < ev->nblocks && i < SHOWN; i++)
+        row_textf(r, UI_R_DIM, "%s%llu", i ? "+" : "", (unsigned long long)ev->blocks[i]);
+    if (ev->nblocks > SHOWN)
+        row_textf(r, UI_R_DIM, "+... (%zu blocks)", ev->nblocks);
+    r->x++;
+}
+
 static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
                       const struct sp_event *ev, struct row *r, int h)
 {
@@ -273,6 +287,8 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
         row_peer(r, UI_R_DIM, ev->from);
         r->x++;
     }
+    if (ev->type == SP_EV_MSG && ev->nblocks > 0 && ev->blocks != NULL)
+        draw_blocks(r, ev);
     uint64_t marks[MARKS_MAX];
     size_t nmarks = 0;
     if (ev->type == SP_EV_MSG)
@@ -294,8 +310,10 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
             row_textf(r, UI_R_DIM, "(%u writes)", (unsigned)ev->writes);
         if (ev->type == SP_EV_RECV && ev->unread >= 0)
             row_textf(r, UI_R_DIM, "(unread before: %lld)", (long long)ev->unread);
-        if (ev->truncated)
-            row_text(r, UI_R_WARN, ev->type == SP_EV_MSG ? " truncated by EOF" : " truncated");
+        if (ev->truncated && ev->type == SP_EV_MSG)
+            row_textf(r, UI_R_WARN, " truncated by %s", sp_frame_cut_name(ev->truncated));
+        else if (ev->truncated)
+            row_text(r, UI_R_WARN, " truncated");
     }
 }
 

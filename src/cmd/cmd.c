@@ -150,7 +150,8 @@ void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev)
         /* Under raw, recv chunks are what expect compares; under a framing
          * it takes messages. */
         struct sp_sock_info info;
-        if (sp_engine_sock_info(q->eng, ev->sock, &info) != 0 || info.spec.kind != SP_FRAME_RAW)
+        if (sp_engine_sock_info(q->eng, ev->sock, &info) != 0 ||
+            (info.spec.kind != SP_FRAME_RAW && !info.decode_lost))
             return;
     }
     struct cmd_tap *t = cmd__tap(q, ev->sock);

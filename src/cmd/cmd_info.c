@@ -69,6 +69,8 @@ int cmd__exec_list(struct cmd_ctx *c)
         cell_safe(&r[2], in.local[0] ? in.local : "-");
         cell_safe(&r[3], in.peer[0] ? in.peer : "-");
         cell_safe(&r[4], in.framing[0] ? in.framing : "raw");
+        if (in.decode_lost)
+            sp_buf_appends(&r[4], " (decoding raw)");
         sp_buf_appends(&r[5], st);
         cell_safe(&r[6], in.tcp[0] ? in.tcp : "-");
         sp_buf_appendf(&r[7], "%" PRIu64, in.bytes_in);
@@ -153,6 +155,8 @@ int cmd__exec_info(struct cmd_ctx *c)
     sp_buf_reset(&b);
     sp_buf_appends(&b, "  framing ");
     cell_safe(&b, in.framing[0] ? in.framing : "raw");
+    if (in.decode_lost)
+        sp_buf_appends(&b, " (send only: decoding is raw since a length error)");
     sp_buf_appendf(&b, ", recv size %zu, %s, echo %s", in.recvsize,
                    in.paused ? "paused" : "reading", in.echo ? "on" : "off");
     cmd__out(c->q, sp_buf_str(&b));

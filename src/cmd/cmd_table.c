@@ -71,7 +71,9 @@ const struct cmd_entry cmd__table[] = {
      CMD_F_UI, cmd__exec_ui},
     {"framing", "framing [ID] SPEC", "set the socket's framing (takes effect at the next byte)",
      "SPEC: raw eof fixed:N line delim:SEQ len:W netstring decimal:SEQ blocks:W, options after "
-     "commas (max=SIZE offset=N adjust=N strip=N).",
+     "commas (max=SIZE offset=N adjust=N strip=N). On a datagram socket each datagram is framed "
+     "on its own: a frame its end cuts short is a truncated message, never joined to the next "
+     "datagram.",
      NULL, 1, 2, 0, cmd__exec_framing},
     {"help", "help [COMMAND]", "list the commands, or explain one", NULL, NULL, 0, 1, 0,
      cmd__exec_help},

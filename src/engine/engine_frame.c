@@ -15,6 +15,7 @@
 struct sp_framer {
     struct sp_frame_dec dec;
     int active;          /* dec is initialised and being fed */
+    int lost;            /* a length error stopped decoding (the spec still encodes) */
     uint64_t chunk_base; /* recv seq = chunk_base + decoder chunk number */
     uint64_t off_base;   /* stream offset = off_base + decoder offset */
     uint64_t cur_chunk;  /* recv seq of the chunk being fed */
@@ -130,11 +131,18 @@ static void on_frame(void *ud, const struct sp_frame_ev *fev)
             sp__emit(eng, s, &ev);
         }
         if (fev->to_raw) {
-            /* The decoder lost the stream position and went raw: so do we. */
-            sp_frame_spec_raw(&s->spec);
+            /* The decoder lost the stream position: what arrives from now on
+             * is shown as raw chunks. `send` keeps framing with the spec the
+             * user chose; only decoding stopped. */
             fr->active = 0;
-            sp__emit_notice(s, "framing switched to raw: message boundaries were lost after a "
-                               "length error");
+            fr->lost = 1;
+            char spec[SP_FRAME_SPEC_TEXT_MAX], msg[SP_FRAME_SPEC_TEXT_MAX + 160];
+            sp_frame_spec_format(&s->spec, spec, sizeof spec);
+            snprintf(msg, sizeof msg,
+                     "decoding switched to raw: message boundaries were lost after a length "
+                     "error; send still frames with %s (`framing SPEC` restarts decoding)",
+                     spec);
+            sp__emit_notice(s, msg);
         }
         break;
     }
@@ -152,6 +160,8 @@ static void apply(struct sp_sock *s, const struct sp_frame_spec *spec)
 {
     struct sp_framer *fr = s->fr;
     s->spec = *spec;
+    if (fr != NULL)
+        fr->lost = 0;
     if (spec->kind == SP_FRAME_RAW) {
         if (fr != NULL && fr->active) {
             /* Ends a message in progress (as truncated) before going raw. */
@@ -208,7 +218,9 @@ static void wants(struct sp_sock *s)
     struct sp_framer *fr = s->fr;
     fr->want_meta = sp__wants(s->eng, SP_EV_MSG);
     fr->want_data = fr->want_meta && sp__wants_data(s->eng, SP_EV_MSG);
-    sp_frame_dec_set_flags(&fr->dec, fr->want_meta ? 0 : SP_FRAME_DEC_ENDS_ONLY);
+    /* Each datagram is framed on its own: a frame never spans two. */
+    unsigned dgram = sp_kind_is_dgram(s->kind) ? SP_FRAME_DEC_DGRAM : 0;
+    sp_frame_dec_set_flags(&fr->dec, dgram | (fr->want_meta ? 0 : SP_FRAME_DEC_ENDS_ONLY));
 }
 
 void sp__framer_feed(struct sp_sock *s, const unsigned char *p, size_t n)
@@ -232,6 +244,11 @@ void sp__framer_finish(struct sp_sock *s)
     fr->feeding = 1;
     sp_frame_finish(&fr->dec);
     after_feed(s);
+}
+
+int sp__framer_lost(const struct sp_sock *s)
+{
+    return s->fr != NULL && s->fr->lost;
 }
 
 void sp__framer_release(struct sp_sock *s)

@@ -288,6 +288,9 @@ void sp__send_check_drained(struct sp_sock *s);
 void sp__framer_set(struct sp_sock *s, const struct sp_frame_spec *spec);
 void sp__framer_feed(struct sp_sock *s, const unsigned char *p, size_t n);
 void sp__framer_finish(struct sp_sock *s);
+/* A length error stopped decoding: chunks are raw until the next
+ * sp__framer_set(); s->spec (what send encodes with) is unchanged. */
+int sp__framer_lost(const struct sp_sock *s);
 /* Frees the decoder state (the socket keeps its spec). */
 void sp__framer_release(struct sp_sock *s);
 void sp__framer_free(struct sp_sock *s);

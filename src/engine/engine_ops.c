@@ -404,6 +404,7 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     memcpy(out->peer, s->peer, sizeof out->peer);
     sp_frame_spec_format(&s->spec, out->framing, sizeof out->framing);
     out->spec = s->spec;
+    out->decode_lost = sp__framer_lost(s);
     out->recvsize = s->recvsize;
     out->connecting = s->connecting || s->resolving;
     out->open = !s->closed && s->handle_open;

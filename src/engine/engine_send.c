@@ -40,8 +40,8 @@ struct sp_send_op {
     socklen_t tolen;
     uv_timer_t *timer;
     enum op_tmode tmode;
-    /* Unix datagram sends finish at once; their completion is reported
-     * from a timer so that events never precede the call that caused them. */
+    /* Datagram sends finish at once; their completion is reported from a
+     * timer so that events never precede the call that caused them. */
     size_t dg_n, dg_bytes, dg_ok;
     int dg_err;
     int hold; /* > 0 while a function on the stack uses the op */
@@ -50,8 +50,7 @@ struct sp_send_op {
 
 struct sp_wreq {
     union {
-        uv_write_t w;
-        uv_udp_send_t u;
+        uv_write_t w; /* streams only: datagrams are sent with sendmsg */
     } r;
     struct sp_send_op *op;
     size_t len;
@@ -134,6 +133,23 @@ void sp__send_check_drained(struct sp_sock *s)
         sp__sock_close(s, "closed by us", 0);
 }
 
+/* A datagram the kernel refused: says which (its size), and the socket
+ * stays usable. */
+static void dgram_error(struct sp_send_op *op, int status)
+{
+    struct sp_sock *s = op->s;
+    if (!sp__wants(s->eng, SP_EV_ERROR))
+        return;
+    char msg[160];
+    snprintf(msg, sizeof msg, "datagram of %zu bytes not sent: %s", op->wire_len,
+             uv_strerror(status));
+    struct sp_event ev = {.type = SP_EV_ERROR, .unread = -1};
+    ev.op = "send";
+    ev.code = sp__err_name(status);
+    ev.message = msg;
+    sp__emit(s->eng, s, &ev);
+}
+
 /* A write failed: report it once; a stream whose peer is gone is over. */
 static void op_fail(struct sp_send_op *op, int status)
 {
@@ -143,6 +159,10 @@ static void op_fail(struct sp_send_op *op, int status)
     op_abandon(op);
     if (!first || status == UV_ECANCELED || s->closed)
         return;
+    if (sp_kind_is_dgram(s->kind)) {
+        dgram_error(op, status);
+        return;
+    }
     sp__emit_error(s, "send", status);
     if (sp_kind_is_stream(s->kind) && !s->closed) {
         int gone = status == UV_EPIPE || status == UV_ECONNRESET;
@@ -176,9 +196,13 @@ static void rep_start(struct sp_send_op *op)
         op->done = 1;
         return;
     }
-    op->seq = ++s->sends;
-    op->off = s->out_issued;
-    s->out_issued += op->wire_len;
+    /* A datagram takes its number and offset once the kernel took it: one
+     * it refused is no send. */
+    if (!sp_kind_is_dgram(s->kind)) {
+        op->seq = ++s->sends;
+        op->off = s->out_issued;
+        s->out_issued += op->wire_len;
+    }
     s->queued += op->wire_len;
     op->next_piece = 0;
     op->writes = 0;
@@ -223,6 +247,11 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
         else if (op->inflight == 0)
             op_timer(op, OT_PIECE, op->delay_ms);
     } else if (op->inflight == 0) {
+        if (sp_kind_is_dgram(s->kind)) {
+            op->seq = ++s->sends;
+            op->off = s->out_issued;
+            s->out_issued += op->wire_len;
+        }
         emit_send(op, op->wire_len);
         if (s->kind == SP_SOCK_TCP && !s->closed)
             sp__kactive(s);
@@ -242,7 +271,7 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
     }
 }
 
-/* One write request finished, whichever handle it went through. */
+/* One stream write request finished. */
 static void wreq_done(struct sp_wreq *wr, int status)
 {
     struct sp_send_op *op = wr->op;
@@ -270,11 +299,6 @@ static void on_stream_written(uv_write_t *w, int status)
     wreq_done((struct sp_wreq *)w, status);
 }
 
-static void on_udp_sent(uv_udp_send_t *u, int status)
-{
-    wreq_done((struct sp_wreq *)u, status);
-}
-
 /* Hands wire[a .. b) to the kernel as one write call. */
 static int write_piece(struct sp_send_op *op, size_t a, size_t b)
 {
@@ -292,7 +316,11 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
     if (nb == 0) /* an empty datagram */
         bufs[nb++] = uv_buf_init((char *)op->wire, 0);
     int r = 0;
-    if (s->hkind == SP_H_POLL) {
+    if (sp_kind_is_dgram(s->kind)) {
+        /* Sent here, one sendmsg per datagram, for UDP too: libuv's UDP
+         * queue sends a batch with one sendmmsg and gives every datagram in
+         * it the first one's error (libuv #3129), so one bad datagram
+         * failed the good ones queued with it. */
         struct msghdr msg;
         memset(&msg, 0, sizeof msg);
         if (op->tolen > 0) {
@@ -303,7 +331,7 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         msg.msg_iovlen = nb;
         ssize_t n;
         do
-            n = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+            n = sendmsg(sp__sock_fd(s), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
         op->dg_n++;
         op->dg_bytes += b - a;
@@ -317,25 +345,19 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         struct sp_wreq *wr = sp_xcalloc(1, sizeof *wr);
         wr->op = op;
         wr->len = b - a;
-        if (s->hkind == SP_H_UDP)
-            r = uv_udp_send(&wr->r.u, &s->u.udp, bufs, nb,
-                            op->tolen > 0 ? (const struct sockaddr *)&op->to : NULL, on_udp_sent);
-        else
-            r = uv_write(&wr->r.w, &s->u.st, bufs, nb, on_stream_written);
+        r = uv_write(&wr->r.w, &s->u.st, bufs, nb, on_stream_written);
         if (r != 0) {
             free(wr);
             goto out;
         }
-        if (s->hkind != SP_H_UDP) {
-            wr->queued = 1;
-            wr->qprev = s->wq_tail;
-            if (s->wq_tail != NULL)
-                s->wq_tail->qnext = wr;
-            else
-                s->wq_head = wr;
-            s->wq_tail = wr;
-            s->wbytes += wr->len;
-        }
+        wr->queued = 1;
+        wr->qprev = s->wq_tail;
+        if (s->wq_tail != NULL)
+            s->wq_tail->qnext = wr;
+        else
+            s->wq_head = wr;
+        s->wq_tail = wr;
+        s->wbytes += wr->len;
     }
     op->inflight++;
     op->writes++;

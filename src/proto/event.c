@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/frame.h"
 #include "sockpit/proto/render.h"
 
 static const char *const ev_names[SP_EV__COUNT] = {
@@ -37,6 +38,20 @@ const char *sp_event_name(enum sp_ev_type type)
     if ((unsigned)type >= SP_EV__COUNT)
         return "unknown";
     return ev_names[type];
+}
+
+const char *sp_event_cut_key(int cut)
+{
+    switch (cut) {
+    case SP_FRAME_CUT_EOF:
+        return "eof";
+    case SP_FRAME_CUT_SPEC:
+        return "framing";
+    case SP_FRAME_CUT_DATAGRAM:
+        return "datagram";
+    default:
+        return "";
+    }
 }
 
 const char *sp_sock_kind_name(enum sp_sock_kind kind)
@@ -160,7 +175,7 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
             sp_buf_appendc(out, ']');
         }
         if (ev->truncated)
-            sp_buf_appends(out, " (truncated)");
+            sp_buf_appendf(out, " (truncated by %s)", sp_frame_cut_name(ev->truncated));
         sp_buf_appends(out, ": ");
         put_payload(out, ev, utf8);
         break;
@@ -348,6 +363,7 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         ju64(out, "off", ev->off);
         ju64(out, "end_off", ev->end_off);
         jbool(out, "truncated", ev->truncated);
+        jstr(out, "cut", sp_event_cut_key(ev->truncated));
         if (ev->cuts != NULL) {
             sp_buf_appends(out, ",\"cuts\":[");
             for (size_t i = 0; i < ev->ncuts; i++)

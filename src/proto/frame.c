@@ -10,6 +10,8 @@
 #include "sockpit/proto/frame.h"
 
 #include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 enum {
@@ -118,27 +120,51 @@ static void locate(const struct sp_frame_dec *dec, uint64_t o, uint64_t *chunk, 
     }
 }
 
-/* Reports the bad byte at stream offset o. A length-prefix error loses the
- * stream position for good, so the decoder turns raw; a missing delimiter
- * only costs the current message. */
-static void emit_error(struct sp_frame_dec *dec, uint64_t o, const char *reason, int to_raw)
+/* Reports the bad byte at stream offset o, the reason formatted into
+ * dec->reason with its figures. A length-prefix error loses the stream
+ * position for good, so the decoder turns raw; a missing delimiter only
+ * costs the current message. In a datagram the position comes back with
+ * the next datagram: only the rest of this one is lost (the caller stops
+ * feeding it). */
+static void emit_error(struct sp_frame_dec *dec, uint64_t o, int to_raw, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void emit_error(struct sp_frame_dec *dec, uint64_t o, int to_raw, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dec->reason, sizeof dec->reason, fmt, ap);
+    va_end(ap);
+    int dgram = (dec->flags & SP_FRAME_DEC_DGRAM) != 0;
+    if (dgram && to_raw && n >= 0 && (size_t)n < sizeof dec->reason)
+        snprintf(dec->reason + n, sizeof dec->reason - (size_t)n, "; rest of the datagram dropped");
     struct sp_frame_ev ev;
     ev_fill(&ev, SP_FRAME_EV_ERROR, 0, 0, o);
     locate(dec, o, &ev.chunk, &ev.chunk_off);
-    ev.reason = reason;
-    ev.to_raw = to_raw;
+    ev.reason = dec->reason;
+    ev.to_raw = to_raw && !dgram;
     dec->in_msg = 0;
     dec->state = ST_IDLE;
-    if (to_raw)
+    if (ev.to_raw)
         sp_frame_spec_raw(&dec->spec);
     dec->cb(dec->ud, &ev);
 }
 
-/* The same for the byte at index i of the current chunk. */
-static void emit_error_i(struct sp_frame_dec *dec, size_t i, const char *reason, int to_raw)
+static void end_partial(struct sp_frame_dec *dec, int truncated);
+
+static unsigned long long ull(uint64_t v)
 {
-    emit_error(dec, dec->base + i, reason, to_raw);
+    return (unsigned long long)v;
+}
+
+/* The length value (after adjust) over max, at the byte at index i. */
+static void error_over_max(struct sp_frame_dec *dec, size_t i, uint64_t len)
+{
+    if (dec->spec.kind == SP_FRAME_BLOCKS)
+        emit_error(dec, dec->base + i, 1, "blocks add up to %llu bytes, over max %llu", ull(len),
+                   ull(dec->spec.max));
+    else
+        emit_error(dec, dec->base + i, 1, "length %llu over max %llu", ull(len),
+                   ull(dec->spec.max));
 }
 
 /* Clears the per-message state, keeping chunk and offset counting. */
@@ -213,7 +239,7 @@ static void delim_body(struct sp_frame_dec *dec, const unsigned char *p, size_t 
         return;
     }
     emit_data(dec, p, (size_t)room);
-    emit_error(dec, o + room, "delimiter not found within max", 0);
+    emit_error(dec, o + room, 0, "delimiter not found within max %llu bytes", ull(dec->spec.max));
     dec->skipping = 1;
 }
 
@@ -396,17 +422,18 @@ static int hdr_done(struct sp_frame_dec *dec, const unsigned char *h, size_t hle
     /* Anything near 2^63 is far over any max; stopping here keeps value +
      * adjust in range (|adjust| <= SP_FRAME_ADJUST_MAX). */
     if (value > (UINT64_C(1) << 62)) {
-        emit_error_i(dec, last, "length over max", 1);
+        error_over_max(dec, last, value);
         return -1;
     }
     int64_t body = (int64_t)value + s->adjust;
     if (body < 0) {
-        emit_error_i(dec, last, "length negative after adjust", 1);
+        emit_error(dec, dec->base + last, 1, "length %llu with adjust %lld is negative", ull(value),
+                   (long long)s->adjust);
         return -1;
     }
     uint64_t total = (s->kind == SP_FRAME_BLOCKS ? dec->body_len : 0) + (uint64_t)body;
     if (total > s->max) {
-        emit_error_i(dec, last, "length over max", 1);
+        error_over_max(dec, last, total);
         return -1;
     }
     dec->body_len = total;
@@ -517,7 +544,7 @@ static void feed_len(struct sp_frame_dec *dec, const unsigned char *p, size_t n)
                 return; /* every byte left in the chunk went into hdr */
             size_t last = i + (hlen - old) - 1;
             if (r < 0) {
-                emit_error_i(dec, last, reason, 1);
+                emit_error(dec, dec->base + last, 1, "%s", reason);
                 return;
             }
             i = last + 1;
@@ -589,19 +616,21 @@ static void feed_text(struct sp_frame_dec *dec, const unsigned char *p, size_t n
                 dec->value = dec->value * 10 + (unsigned)(c - '0');
                 dec->digits++;
                 if (dec->value > s->max) {
-                    emit_error_i(dec, i, "length over max", 1);
+                    /* More digits may follow: the value so far is a bound. */
+                    emit_error(dec, dec->base + i, 1, "length at least %llu, over max %llu",
+                               ull(dec->value), ull(s->max));
                     return;
                 }
                 i++;
                 break;
             }
             if (dec->digits == 0) {
-                emit_error_i(dec, i, "bad digit in length", 1);
+                emit_error(dec, dec->base + i, 1, "bad digit in length");
                 return;
             }
             if (ns) {
                 if (c != ':') {
-                    emit_error_i(dec, i, "missing ':' after length", 1);
+                    emit_error(dec, dec->base + i, 1, "missing ':' after length");
                     return;
                 }
                 i++;
@@ -614,9 +643,8 @@ static void feed_text(struct sp_frame_dec *dec, const unsigned char *p, size_t n
         }
         case ST_SEP:
             if (p[i] != s->delim[dec->match]) {
-                emit_error_i(dec, i,
-                             dec->match == 0 ? "bad digit in length" : "bad separator after length",
-                             1);
+                emit_error(dec, dec->base + i, 1, "%s",
+                           dec->match == 0 ? "bad digit in length" : "bad separator after length");
                 return;
             }
             i++;
@@ -640,7 +668,7 @@ static void feed_text(struct sp_frame_dec *dec, const unsigned char *p, size_t n
         }
         case ST_COMMA:
             if (p[i] != ',') {
-                emit_error_i(dec, i, "missing ',' after body", 1);
+                emit_error(dec, dec->base + i, 1, "missing ',' after body");
                 return;
             }
             i++;
@@ -689,10 +717,16 @@ void sp_frame_feed(struct sp_frame_dec *dec, const unsigned char *p, size_t n)
         dec->ring_base[dec->ring_pos % SP_FRAME_DELIM_MAX] = dec->base;
         dec->ring_pos++;
     }
+    if (dec->flags & SP_FRAME_DEC_DGRAM) {
+        /* The datagram is over: nothing of its frame can follow. */
+        end_partial(dec,
+                    dec->spec.kind == SP_FRAME_EOF ? SP_FRAME_CUT_NONE : SP_FRAME_CUT_DATAGRAM);
+        reset_state(dec);
+    }
 }
 
 /* Ends the message in progress at the last byte received: what was held
- * back is delivered (within max), then END. */
+ * back is delivered (within max), then END with truncated = the cut. */
 static void end_partial(struct sp_frame_dec *dec, int truncated)
 {
     const struct sp_frame_spec *s = &dec->spec;
@@ -718,13 +752,27 @@ static void end_partial(struct sp_frame_dec *dec, int truncated)
 
 void sp_frame_finish(struct sp_frame_dec *dec)
 {
-    end_partial(dec, dec->spec.kind != SP_FRAME_EOF);
+    end_partial(dec, dec->spec.kind == SP_FRAME_EOF ? SP_FRAME_CUT_NONE : SP_FRAME_CUT_EOF);
     reset_state(dec);
+}
+
+const char *sp_frame_cut_name(int cut)
+{
+    switch (cut) {
+    case SP_FRAME_CUT_EOF:
+        return "EOF";
+    case SP_FRAME_CUT_SPEC:
+        return "the framing change";
+    case SP_FRAME_CUT_DATAGRAM:
+        return "the datagram's end";
+    default:
+        return "nothing";
+    }
 }
 
 void sp_frame_dec_set_spec(struct sp_frame_dec *dec, const struct sp_frame_spec *spec)
 {
-    end_partial(dec, 1);
+    end_partial(dec, SP_FRAME_CUT_SPEC);
     reset_state(dec);
     dec->spec = *spec;
     build_kmp(dec);

@@ -170,7 +170,9 @@ struct sp_sock_info {
     char local[SP_ADDR_TEXT_MAX]; /* raw text: render before showing */
     char peer[SP_ADDR_TEXT_MAX];
     char framing[SP_FRAME_SPEC_TEXT_MAX];
-    struct sp_frame_spec spec;
+    struct sp_frame_spec spec; /* what send encodes with, and decodes with unless decode_lost */
+    int decode_lost;           /* a length error stopped decoding: what arrives is shown as raw
+                                  chunks until the framing is set again */
     size_t recvsize;
     int connecting; /* connect or name resolution in progress */
     int open;       /* the descriptor is open */

@@ -81,7 +81,8 @@ struct sp_event {
     uint64_t len;              /* recv/msg/send: full length in bytes */
     const unsigned char *data; /* recv/msg/send: the bytes (the first data_len of them) */
     size_t data_len;           /* < len when only a prefix was kept */
-    int truncated;             /* recv: datagram cut to the recv size; msg: EOF inside it */
+    int truncated;             /* recv: datagram cut to the recv size; msg: 0, or what cut it
+                                  short (SP_FRAME_CUT_EOF, _SPEC, _DATAGRAM of frame.h) */
     int64_t unread;            /* recv: SIOCINQ just before a manual recv, else -1 */
 
     uint64_t chunk_first, chunk_last; /* msg: first and last recv chunk (seq) */
@@ -120,6 +121,8 @@ struct sp_event {
 
 /* "listening", "recv", ... as in DESIGN §6. */
 const char *sp_event_name(enum sp_ev_type type);
+/* The JSON `cut` of a msg: "eof", "framing", "datagram", or "" (complete). */
+const char *sp_event_cut_key(int cut);
 /* "tcp-listen", "tcp", "udp", "unix-listen", "unix", "unix-dgram". */
 const char *sp_sock_kind_name(enum sp_sock_kind kind);
 /* Appends the one-line text form (no newline), socat-like:

@@ -73,7 +73,8 @@ void sp_frame_spec_raw(struct sp_frame_spec *spec);
  * drops bytes up to the next delimiter and starts afresh after it. Under
  * raw the decoder reports nothing (the caller shows the chunks). With
  * SP_FRAME_DEC_ENDS_ONLY only the END and ERROR events of this sequence are
- * reported. */
+ * reported. With SP_FRAME_DEC_DGRAM each chunk is a datagram, framed on its
+ * own: see that flag. */
 enum sp_frame_ev_type {
     SP_FRAME_EV_BEGIN,
     SP_FRAME_EV_DATA,
@@ -102,10 +103,25 @@ struct sp_frame_ev {
     uint64_t off;
     uint64_t msg_len;   /* END: message bytes delivered as DATA */
     uint64_t block_len; /* BLOCK: this block's length */
-    int truncated;      /* END: EOF arrived inside the message */
-    const char *reason; /* ERROR: static text */
+    int truncated;      /* END: 0, or what cut the message short (SP_FRAME_CUT_*) */
+    const char *reason; /* ERROR: what was wrong, with its figures ("length 300 over max
+                           100"); valid for the call */
     int to_raw;         /* ERROR: the decoder lost the stream position and is now raw */
 };
+
+/* What ended a message before its frame was complete (END's truncated). */
+enum sp_frame_cut {
+    SP_FRAME_CUT_NONE,
+    SP_FRAME_CUT_EOF,      /* sp_frame_finish(): the peer's EOF */
+    SP_FRAME_CUT_SPEC,     /* sp_frame_dec_set_spec(): the framing changed */
+    SP_FRAME_CUT_DATAGRAM, /* SP_FRAME_DEC_DGRAM: the datagram ended */
+};
+/* "EOF", "the framing change", "the datagram's end": what a cut is called
+ * in "truncated by ...". */
+const char *sp_frame_cut_name(int cut);
+
+/* Longest ERROR reason, terminator included. */
+#define SP_FRAME_REASON_MAX 96
 
 typedef void (*sp_frame_cb)(void *ud, const struct sp_frame_ev *ev);
 
@@ -140,6 +156,7 @@ struct sp_frame_dec {
     uint64_t ring_chunk[SP_FRAME_DELIM_MAX];
     uint64_t ring_base[SP_FRAME_DELIM_MAX];
     unsigned ring_pos;
+    char reason[SP_FRAME_REASON_MAX]; /* the last ERROR's text */
 };
 
 /* Sets up dec for spec; cb is called from feed/finish/set_spec only, and must
@@ -147,13 +164,20 @@ struct sp_frame_dec {
 void sp_frame_dec_init(struct sp_frame_dec *dec, const struct sp_frame_spec *spec, sp_frame_cb cb,
                        void *ud);
 /* Switches to a new spec at the next byte. A message in progress is abandoned
- * (reported as END with truncated set); chunk and offset counting go on. */
+ * (reported as END with truncated SP_FRAME_CUT_SPEC); chunk and offset
+ * counting go on. */
 void sp_frame_dec_set_spec(struct sp_frame_dec *dec, const struct sp_frame_spec *spec);
 /* Decoder flag: report only END and ERROR, no BEGIN, DATA or BLOCK, for a
  * caller that only needs message boundaries (a message counter). END is
  * exactly as without the flag (positions, msg_len, truncated), and the
  * decoder skips bodies without a call per message part. */
 #define SP_FRAME_DEC_ENDS_ONLY 0x1u
+/* Decoder flag: every chunk is one datagram (UDP, Unix datagram sockets),
+ * and a frame never spans two. A message still open at the end of a chunk
+ * ends there (truncated SP_FRAME_CUT_DATAGRAM; under `eof` the datagram is
+ * the message, complete). A length-prefix error costs only the rest of its
+ * datagram (to_raw is 0): the next chunk is decoded afresh. */
+#define SP_FRAME_DEC_DGRAM 0x2u
 /* Sets the SP_FRAME_DEC_* flags (0 after init), effective from the next
  * event; may change between any two feeds, also inside a message: END's
  * msg_len still counts the whole message. */
@@ -161,7 +185,7 @@ void sp_frame_dec_set_flags(struct sp_frame_dec *dec, unsigned flags);
 /* Feeds one chunk. Never fails: bad input is reported as ERROR events. */
 void sp_frame_feed(struct sp_frame_dec *dec, const unsigned char *p, size_t n);
 /* The peer sent EOF: a message in progress ends (for `eof` normally,
- * otherwise truncated). */
+ * otherwise truncated SP_FRAME_CUT_EOF). */
 void sp_frame_finish(struct sp_frame_dec *dec);
 /* The current spec kind (it becomes raw after a length-prefix error). */
 enum sp_frame_kind sp_frame_dec_kind(const struct sp_frame_dec *dec);
