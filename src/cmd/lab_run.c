@@ -147,17 +147,23 @@ static uint64_t now_value(struct cmd_lab *l, const struct sp_lab_term *t)
     uint32_t id = sock_of(l, t->sock);
     if (id == 0 || sp_engine_sock_info(l->q->eng, id, &in) != 0)
         return 0;
+    /* The engine's TCP state already follows the connection past close
+     * (TIME_WAIT while the descriptor is open, via sock_diag); unread and
+     * unsent are asked of the kernel now. */
     struct sp_kinfo k;
     char err[128];
-    int fresh = in.open && sp_engine_kinfo(l->q->eng, id, &k, err, sizeof err) == 0;
+    int fresh = 0, asked = 0;
     for (size_t i = 0; i < t->nfilters; i++) {
         const struct sp_lab_filter *f = &t->filters[i];
         int64_t v = -1;
         if (strcmp(f->field, "tcp") == 0) {
-            const char *tcp = fresh && k.tcp[0] ? k.tcp : in.tcp;
-            if (!sp_lab_op_holds_text(f->op, tcp, f->text))
+            if (!sp_lab_op_holds_text(f->op, in.tcp, f->text))
                 return 0;
             continue;
+        }
+        if (!asked && (strcmp(f->field, "unread") == 0 || strcmp(f->field, "unsent") == 0)) {
+            asked = 1;
+            fresh = in.open && sp_engine_kinfo(l->q->eng, id, &k, err, sizeof err) == 0;
         }
         if (strcmp(f->field, "unread") == 0)
             v = fresh ? k.unread : in.unread;
@@ -501,13 +507,20 @@ static void feed(struct cmd_lab *l)
         return;
     }
     const struct sp_lab_cmd *c = &st->cmds[l->cmd++];
+    /* "! LINE": the line may fail (a connect that must be refused): its
+     * error is shown and the lab goes on. */
+    const char *text = c->text;
+    int may_fail = text[0] == '!';
+    if (may_fail)
+        text += 1 + strspn(text + 1, " \t");
+    sp_cmdq_set_keep_going(l->sub, may_fail);
     char origin[300];
     snprintf(origin, sizeof origin, "%s:%zu", l->origin, c->line);
     struct sp_buf line;
     sp_buf_init(&line);
     char err[256];
     adopt_new_socks(l);
-    if (expand(l, c->text, &line, err, sizeof err) != 0) {
+    if (expand(l, text, &line, err, sizeof err) != 0) {
         cmd__report(l->q, c->text, origin, err);
         sp_buf_cleanup(&line);
         finish(l, 1, err);
