@@ -1,6 +1,8 @@
 /* sockpit: parses the program options (DESIGN §5) and hands the command
  * lines to the TUI or to the headless front end. */
 #include <errno.h>
+#include <getopt.h>
+#include <langinfo.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/render.h"
 #include "sockpit/proto/xmalloc.h"
 #include "sockpit/cmd/cmd.h"
 #include "sockpit/engine/engine.h"
@@ -75,13 +78,39 @@ static void free_lines(struct lines *l)
     free(l->origin);
 }
 
+/* Prints "sockpit: MESSAGE" and tail on stderr. The message quotes
+ * arguments, script paths and lesson names, which may hold any bytes (a
+ * pasted escape sequence): it goes through the safe renderer (DESIGN §8),
+ * like every other string sockpit shows. */
+static void print_err(const char *fmt, va_list ap, const char *tail)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    const char *cs = nl_langinfo(CODESET);
+    int utf8 = cs != NULL && (strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0);
+    struct sp_buf b;
+    sp_buf_init(&b);
+    sp_buf_appends(&b, "sockpit: ");
+    sp_render(&b, msg, strlen(msg), utf8 ? SP_RENDER_UTF8 : SP_RENDER_ASCII);
+    sp_buf_appends(&b, tail);
+    fputs(sp_buf_str(&b), stderr);
+    sp_buf_cleanup(&b);
+}
+
+__attribute__((format(printf, 1, 2))) static void err_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_err(fmt, ap, "\n");
+    va_end(ap);
+}
+
+/* A usage error: the message with a pointer to --help; returns status 2. */
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "sockpit: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (try sockpit --help)\n");
+    print_err(fmt, ap, " (try sockpit --help)\n");
     va_end(ap);
     return 2;
 }
@@ -92,7 +121,7 @@ static int read_script(struct lines *l, const char *path)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
     if (f == NULL) {
-        fprintf(stderr, "sockpit: cannot open script %s: %s\n", path, strerror(errno));
+        err_line("cannot open script %s: %s", path, strerror(errno));
         return 2;
     }
     struct sp_buf b;
@@ -101,7 +130,7 @@ static int read_script(struct lines *l, const char *path)
     size_t r;
     while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (b.len + r > SCRIPT_MAX) {
-            fprintf(stderr, "sockpit: script %s is larger than 16 MiB\n", path);
+            err_line("script %s is larger than 16 MiB", path);
             sp_buf_cleanup(&b);
             if (f != stdin)
                 fclose(f);
@@ -113,7 +142,7 @@ static int read_script(struct lines *l, const char *path)
     if (f != stdin)
         fclose(f);
     if (bad) {
-        fprintf(stderr, "sockpit: cannot read script %s\n", path);
+        err_line("cannot read script %s", path);
         sp_buf_cleanup(&b);
         return 2;
     }
@@ -131,7 +160,7 @@ static int read_script(struct lines *l, const char *path)
         snprintf(origin, sizeof origin, "%s:%zu", name, ++lineno);
         /* A NUL inside a line would silently cut it; say so instead. */
         if (memchr(b.data + start, '\0', end - start) != NULL) {
-            fprintf(stderr, "sockpit: %s: NUL byte in the script\n", origin);
+            err_line("%s: NUL byte in the script", origin);
             sp_buf_cleanup(&b);
             return 2;
         }
@@ -142,22 +171,64 @@ static int read_script(struct lines *l, const char *path)
     return 0;
 }
 
-/* The value of an option: "--opt=value" or the next argument. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
+enum {
+    OPT_SCRIPT = 256,
+    OPT_HEADLESS,
+    OPT_JSON,
+    OPT_QUIET,
+    OPT_KEEP_GOING,
+    OPT_DEMO,
+    OPT_TIMEOUT,
+    OPT_LAB,
+    OPT_HELP_MD,
+    OPT_VERSION,
+};
+
+static const struct option long_opts[] = {
+    {"script", required_argument, NULL, OPT_SCRIPT},
+    {"headless", no_argument, NULL, OPT_HEADLESS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
+    {"demo", no_argument, NULL, OPT_DEMO},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"lab", required_argument, NULL, OPT_LAB},
+    {"help-commands-md", no_argument, NULL, OPT_HELP_MD},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* What a missing argument means, for the usage error. */
+static const char *needs(int opt)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) == 0 && a[n] == '=')
-        return a + n + 1;
-    if (*i + 1 >= argc)
-        return NULL;
-    return argv[++*i];
+    switch (opt) {
+    case 'e':
+        return "a command";
+    case OPT_SCRIPT:
+        return "a file (or -)";
+    case OPT_TIMEOUT:
+        return "seconds";
+    default:
+        return "a lesson name (or list)";
+    }
 }
 
-static int is_opt(const char *a, const char *name)
+/* Prints what --help, --version or --help-commands-md ask for. */
+static void print_info(int opt)
 {
-    size_t n = strlen(name);
-    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+    struct sp_buf b;
+    sp_buf_init(&b);
+    if (opt == 'h') {
+        fputs(usage_text, stdout);
+        sp_cmd_help(&b, NULL);
+    } else if (opt == OPT_VERSION) {
+        sp_buf_appendf(&b, "sockpit %s\n", SP_VERSION);
+    } else {
+        sp_cmd_reference_md(&b);
+    }
+    fputs(sp_buf_str(&b), stdout);
+    sp_buf_cleanup(&b);
 }
 
 int main(int argc, char **argv)
@@ -169,77 +240,69 @@ int main(int argc, char **argv)
     const char *lab = NULL;
     int status = 0, ecount = 0;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            struct sp_buf b;
-            sp_buf_init(&b);
-            sp_cmd_help(&b, NULL);
-            fputs(usage_text, stdout);
-            fputs(sp_buf_str(&b), stdout);
-            sp_buf_cleanup(&b);
-            free_lines(&lines);
-            return 0;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("sockpit %s\n", SP_VERSION);
-            free_lines(&lines);
-            return 0;
-        } else if (strcmp(a, "--help-commands-md") == 0) {
-            struct sp_buf b;
-            sp_buf_init(&b);
-            sp_cmd_reference_md(&b);
-            fputs(sp_buf_str(&b), stdout);
-            sp_buf_cleanup(&b);
-            free_lines(&lines);
-            return 0;
-        } else if (strcmp(a, "-e") == 0 || strncmp(a, "-e", 2) == 0) {
-            const char *cmd = a[2] != '\0' ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
-            if (cmd == NULL) {
-                status = usage_error("%s needs a command", "-e");
-                goto out;
-            }
+    /* getopt's own messages would echo argv raw: ours are rendered. */
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+:he:", long_opts, NULL)) != -1) {
+        /* The option in error: a short one by its letter, a long one as
+         * written (getopt has moved past it). */
+        char shortopt[3] = {'-', (char)optopt, '\0'};
+        const char *arg = optopt > 0 && optopt < 256 ? shortopt : argv[optind - 1];
+        switch (opt) {
+        case 'h':
+        case OPT_VERSION:
+        case OPT_HELP_MD:
+            print_info(opt);
+            goto out;
+        case 'e': {
             char origin[32];
             snprintf(origin, sizeof origin, "-e %d", ++ecount);
-            add_line(&lines, cmd, strlen(cmd), origin);
-        } else if (is_opt(a, "--script")) {
-            if ((v = opt_value(argc, argv, &i, "--script")) == NULL) {
-                status = usage_error("%s needs a file (or -)", "--script");
+            add_line(&lines, optarg, strlen(optarg), origin);
+            break;
+        }
+        case OPT_SCRIPT:
+            if ((status = read_script(&lines, optarg)) != 0)
                 goto out;
-            }
-            if ((status = read_script(&lines, v)) != 0)
-                goto out;
-        } else if (strcmp(a, "--headless") == 0) {
+            break;
+        case OPT_HEADLESS:
             headless = 1;
-        } else if (strcmp(a, "--json") == 0) {
+            break;
+        case OPT_JSON:
             json = headless = 1;
-        } else if (strcmp(a, "--quiet") == 0) {
+            break;
+        case OPT_QUIET:
             quiet = headless = 1;
-        } else if (strcmp(a, "--keep-going") == 0) {
+            break;
+        case OPT_KEEP_GOING:
             keep_going = 1;
-        } else if (strcmp(a, "--demo") == 0) {
+            break;
+        case OPT_DEMO:
             demo = 1;
-        } else if (is_opt(a, "--timeout")) {
+            break;
+        case OPT_TIMEOUT: {
             char *end;
-            if ((v = opt_value(argc, argv, &i, "--timeout")) == NULL) {
-                status = usage_error("%s needs seconds", "--timeout");
-                goto out;
-            }
             errno = 0;
-            timeout = strtod(v, &end);
-            if (errno != 0 || end == v || *end != '\0' || !(timeout > 0) || timeout > 1e7) {
-                status = usage_error("bad --timeout \"%s\": seconds > 0 expected", v);
+            timeout = strtod(optarg, &end);
+            if (errno != 0 || end == optarg || *end != '\0' || !(timeout > 0) || timeout > 1e7) {
+                status = usage_error("bad --timeout \"%s\": seconds > 0 expected", optarg);
                 goto out;
             }
-        } else if (is_opt(a, "--lab")) {
-            if ((lab = opt_value(argc, argv, &i, "--lab")) == NULL) {
-                status = usage_error("%s needs a lesson name (or list)", "--lab");
-                goto out;
-            }
-        } else {
-            status = usage_error("unknown option \"%s\"", a);
+            break;
+        }
+        case OPT_LAB:
+            lab = optarg;
+            break;
+        case ':':
+            status = usage_error("%s needs %s", arg, needs(optopt));
+            goto out;
+        default:
+            status = usage_error("unknown option \"%s\"", arg);
             goto out;
         }
+    }
+    if (optind < argc) {
+        status = usage_error("unexpected argument \"%s\" (commands go after -e)", argv[optind]);
+        goto out;
     }
 
     if (lab != NULL) {
@@ -255,7 +318,7 @@ int main(int argc, char **argv)
         struct sp_labdef *def;
         char err[512];
         if (sp_lab_load(lab, &def, err, sizeof err) != 0) {
-            fprintf(stderr, "sockpit: %s\n", err);
+            err_line("%s", err);
             status = 2;
             goto out;
         }
@@ -303,7 +366,7 @@ int main(int argc, char **argv)
     eo.keep_history = 1;
     eo.keep_data = 1;
     if (sp_engine_new(&eng, &eo) != 0) {
-        fprintf(stderr, "sockpit: cannot start the engine\n");
+        err_line("cannot start the engine");
         status = 1;
         goto out;
     }
@@ -314,6 +377,8 @@ int main(int argc, char **argv)
     to.origins = (const char *const *)lines.origin;
     to.nlines = lines.n;
     to.lab = lab;
+    to.keep_going = keep_going;
+    to.timeout_s = timeout;
     status = sp_tui_main(eng, &to);
     sp_engine_free(eng);
 out:

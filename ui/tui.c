@@ -308,6 +308,28 @@ static void on_term(void *ud)
     t->quit = 1;
 }
 
+/* The script's lines have run (or a failure dropped the rest): its outcome
+ * decides the exit status, and from now on the queue serves the prompt,
+ * where a failed line must not drop what the user types next. */
+static void on_script_idle(void *ud, int failed)
+{
+    struct sp_tui *t = ud;
+    if (!t->script_running)
+        return;
+    t->script_running = 0;
+    if (failed || sp_cmdq_failures(t->q) > 0)
+        t->exit_status = 1;
+    sp_cmdq_set_keep_going(t->q, 1);
+}
+
+static void on_timeout(void *ud)
+{
+    struct sp_tui *t = ud;
+    t->timed_out = 1;
+    t->exit_status = 1;
+    t->quit = 1;
+}
+
 static void maybe_stop(struct sp_tui *t)
 {
     if (t->quitting && (ui_sock_open_count(t) == 0 || ui_now_ms() >= t->quit_deadline_ms))
@@ -375,8 +397,12 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
     if (!scr) {
         if (keys_in != stdin)
             fclose(keys_in);
-        fprintf(stderr, "sockpit: cannot start the terminal interface (TERM=%s)\n",
-                getenv("TERM") ? getenv("TERM") : "");
+        struct sp_buf b;
+        sp_buf_init(&b);
+        const char *term = getenv("TERM") ? getenv("TERM") : "";
+        sp_render(&b, term, strlen(term), utf8 ? SP_RENDER_UTF8 : SP_RENDER_ASCII);
+        fprintf(stderr, "sockpit: cannot start the terminal interface (TERM=%s)\n", sp_buf_str(&b));
+        sp_buf_cleanup(&b);
         sp_watch_stop(w_winch);
         sp_watch_stop(w_term);
         sp_watch_stop(w_hup);
@@ -423,10 +449,20 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
     };
     t->q = sp_cmdq_new(eng, &hooks, t);
     t->kq = sp_cmdq_new(eng, &hooks, t);
-    /* Interactive: a failed line must not drop what the user types next. */
+    /* Interactive: a failed line must not drop what the user types next.
+     * The script's queue keeps going only with --keep-going until the
+     * script has run (on_script_idle). */
     sp_cmdq_set_keep_going(t->q, 1);
     sp_cmdq_set_keep_going(t->kq, 1);
+    sp_cmdq_on_idle(t->q, on_script_idle, t);
+    struct sp_watch *w_timeout = NULL;
     if (opts) {
+        t->script_running = opts->nlines > 0 || opts->lab != NULL;
+        sp_cmdq_set_keep_going(t->q, !t->script_running || opts->keep_going);
+        if (opts->timeout_s > 0) {
+            double ms = opts->timeout_s * 1000.0;
+            w_timeout = sp_engine_watch_timer(eng, ms < 1 ? 1 : (uint64_t)ms, 0, on_timeout, t);
+        }
         for (size_t i = 0; i < opts->nlines; i++)
             sp_cmdq_push(t->q, opts->lines[i], opts->origins ? opts->origins[i] : "-e");
         if (opts->lab) {
@@ -451,6 +487,8 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
     sp_watch_stop(w_in);
     sp_watch_stop(w_tick);
     sp_watch_stop(w_prep);
+    if (w_timeout != NULL)
+        sp_watch_stop(w_timeout);
     sp_watch_stop(w_winch);
     sp_watch_stop(w_term);
     sp_watch_stop(w_hup);
@@ -461,6 +499,8 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
     delscreen(scr);
     if (keys_in != stdin)
         fclose(keys_in);
+    if (t->timed_out)
+        fprintf(stderr, "sockpit: still running after --timeout %g s\n", opts->timeout_s);
 
     ui_box_close(t);
     for (size_t i = 0; i < t->npending_out; i++)
@@ -473,6 +513,7 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
     sp_buf_cleanup(&t->hint);
     sp_buf_cleanup(&t->completions);
     sp_buf_cleanup(&t->scratch);
+    int status = t->exit_status;
     free(t);
-    return 0;
+    return status;
 }

@@ -127,6 +127,9 @@ struct sp_tui {
     int quit;     /* leave the loop */
     int quitting; /* closing sockets before leaving */
     uint64_t quit_deadline_ms;
+    int script_running; /* the -e/--script/--lab/demo lines have not all run */
+    int exit_status;    /* DESIGN §5 */
+    int timed_out;      /* --timeout expired */
 
     /* Drawing. */
     int dirty;

@@ -36,14 +36,13 @@ void cmd__report(struct sp_cmdq *q, const char *line, const char *origin, const 
 
 void cmd__drop_queue(struct sp_cmdq *q)
 {
-    while (q->head != NULL) {
-        struct cmd_line *l = q->head;
-        q->head = l->next;
+    struct cmd_line *l;
+    while ((l = TAILQ_FIRST(&q->lines)) != NULL) {
+        TAILQ_REMOVE(&q->lines, l, entry);
         free(l->line);
         free(l->origin);
         free(l);
     }
-    q->tail = NULL;
 }
 
 /* Counts a failure; without keep-going the lines still queued are dropped. */
@@ -63,11 +62,9 @@ static void run(struct sp_cmdq *q)
     if (q->in_run)
         return;
     q->in_run = 1;
-    while (q->pend.kind == PEND_NONE && q->head != NULL) {
-        struct cmd_line *l = q->head;
-        q->head = l->next;
-        if (q->head == NULL)
-            q->tail = NULL;
+    while (q->pend.kind == PEND_NONE && !TAILQ_EMPTY(&q->lines)) {
+        struct cmd_line *l = TAILQ_FIRST(&q->lines);
+        TAILQ_REMOVE(&q->lines, l, entry);
         q->cur_line = l->line;
         q->cur_origin = l->origin;
         free(l);
@@ -83,7 +80,7 @@ static void run(struct sp_cmdq *q)
             failed(q);
     }
     q->in_run = 0;
-    if (q->pend.kind == PEND_NONE && q->head == NULL) {
+    if (q->pend.kind == PEND_NONE && TAILQ_EMPTY(&q->lines)) {
         int stopped = q->stopped;
         q->stopped = 0;
         if (q->idle_cb != NULL)
@@ -140,6 +137,7 @@ struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id)
     }
     if (q->taps[id] == NULL) {
         q->taps[id] = sp_xcalloc(1, sizeof **q->taps);
+        TAILQ_INIT(&q->taps[id]->items);
     }
     return q->taps[id];
 }
@@ -164,18 +162,13 @@ void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev)
         return;
     }
     struct cmd_item *it = sp_xmalloc(sizeof *it + n);
-    it->next = NULL;
     it->seq = ev->seq;
     it->is_msg = ev->type == SP_EV_MSG;
     it->len = ev->len;
     it->data_len = n;
     if (n > 0)
         memcpy(it->data, ev->data, n);
-    if (t->tail != NULL)
-        t->tail->next = it;
-    else
-        t->head = it;
-    t->tail = it;
+    TAILQ_INSERT_TAIL(&t->items, it, entry);
     t->count++;
     t->bytes += n;
     q->tap_bytes += n;
@@ -187,9 +180,9 @@ static void taps_free(struct sp_cmdq *q)
         struct cmd_tap *t = q->taps[i];
         if (t == NULL)
             continue;
-        while (t->head != NULL) {
-            struct cmd_item *it = t->head;
-            t->head = it->next;
+        struct cmd_item *it;
+        while ((it = TAILQ_FIRST(&t->items)) != NULL) {
+            TAILQ_REMOVE(&t->items, it, entry);
             free(it);
         }
         free(t);
@@ -232,6 +225,8 @@ struct sp_cmdq *sp_cmdq_new(struct sp_engine *eng, const struct sp_cmd_hooks *ho
     if (hooks != NULL)
         q->hooks = *hooks;
     q->ud = ud;
+    TAILQ_INIT(&q->lines);
+    TAILQ_INIT(&q->logs);
     sp_buf_init(&q->pend.data);
     /* The tap starts at once so that `expect` sees messages that arrived
      * before it ran, from the first socket on. */
@@ -271,7 +266,6 @@ void sp_cmdq_push(struct sp_cmdq *q, const char *line, const char *origin)
         cmd__update_subs(q);
     }
     struct cmd_line *l = sp_xmalloc(sizeof *l);
-    l->next = NULL;
     l->line = sp_xstrdup(line);
     l->origin = sp_xstrdup(origin != NULL ? origin : "command");
     /* A trailing newline or CR (from a script read with fgets) is not part
@@ -279,17 +273,13 @@ void sp_cmdq_push(struct sp_cmdq *q, const char *line, const char *origin)
     size_t n = strlen(l->line);
     while (n > 0 && (l->line[n - 1] == '\n' || l->line[n - 1] == '\r'))
         l->line[--n] = '\0';
-    if (q->tail != NULL)
-        q->tail->next = l;
-    else
-        q->head = l;
-    q->tail = l;
+    TAILQ_INSERT_TAIL(&q->lines, l, entry);
     kick(q);
 }
 
 int sp_cmdq_idle(const struct sp_cmdq *q)
 {
-    return q->pend.kind == PEND_NONE && q->head == NULL && !q->in_run;
+    return q->pend.kind == PEND_NONE && TAILQ_EMPTY(&q->lines) && !q->in_run;
 }
 
 unsigned sp_cmdq_failures(const struct sp_cmdq *q)

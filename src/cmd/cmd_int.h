@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "sockpit/proto/buf.h"
 #include "sockpit/proto/xmalloc.h"
@@ -180,7 +181,7 @@ struct cmd_pending {
 
 /* One message (or raw recv chunk) kept for expect. */
 struct cmd_item {
-    struct cmd_item *next;
+    TAILQ_ENTRY(cmd_item) entry;
     uint64_t seq;
     int is_msg;
     uint64_t len; /* full length; data holds the kept prefix */
@@ -190,7 +191,7 @@ struct cmd_item {
 
 /* Per socket: messages not yet taken by an expect. */
 struct cmd_tap {
-    struct cmd_item *head, *tail;
+    TAILQ_HEAD(cmd_items, cmd_item) items; /* oldest first */
     size_t count, bytes;
     uint64_t lost; /* not kept because the tap was full */
     int closed;
@@ -204,7 +205,7 @@ struct cmd_tap {
 #define CMD_TAP_GLOBAL_MAX (64u * 1024 * 1024)
 
 struct cmd_line {
-    struct cmd_line *next;
+    TAILQ_ENTRY(cmd_line) entry;
     char *line;
     char *origin;
 };
@@ -216,7 +217,7 @@ struct sp_cmdq {
     struct sp_engine *eng;
     struct sp_cmd_hooks hooks;
     void *ud;
-    struct cmd_line *head, *tail;
+    TAILQ_HEAD(cmd_lines, cmd_line) lines; /* waiting to run, in order */
     struct sp_watch *kick;
     unsigned failures;
     int keep_going;
@@ -235,7 +236,7 @@ struct sp_cmdq {
     size_t ntaps;
     size_t tap_bytes; /* over all taps */
 
-    struct cmd_log *logs;
+    TAILQ_HEAD(cmd_logs, cmd_log) logs;
     /* The script's current socket: the newest one a command created or a
      * `wait accepted` took (0: none yet). */
     uint32_t current;

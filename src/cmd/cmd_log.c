@@ -14,7 +14,7 @@
 #include "sockpit/engine/engine.h"
 
 struct cmd_log {
-    struct cmd_log *next;
+    TAILQ_ENTRY(cmd_log) entry;
     struct sp_cmdq *q;
     uint32_t id;
     int fd;
@@ -48,11 +48,7 @@ static int log_event(struct cmd_log *l, const struct sp_event *ev)
 /* Unlinks and frees one log. */
 static void log_end(struct cmd_log *l)
 {
-    struct cmd_log **pp = &l->q->logs;
-    while (*pp != NULL && *pp != l)
-        pp = &(*pp)->next;
-    if (*pp == l)
-        *pp = l->next;
+    TAILQ_REMOVE(&l->q->logs, l, entry);
     if (l->sub > 0)
         sp_engine_unsubscribe(l->q->eng, l->sub);
     if (l->fd >= 0)
@@ -101,8 +97,7 @@ int cmd__exec_log(struct cmd_ctx *c)
     l->id = id;
     l->fd = fd;
     sp_buf_init(&l->line);
-    l->next = c->q->logs;
-    c->q->logs = l;
+    TAILQ_INSERT_TAIL(&c->q->logs, l, entry);
 
     uint64_t begin = sp_hist_begin(c->eng, id), end = sp_hist_end(c->eng, id);
     struct sp_event dropped;
@@ -131,6 +126,6 @@ int cmd__exec_log(struct cmd_ctx *c)
 
 void cmd__logs_free(struct sp_cmdq *q)
 {
-    while (q->logs != NULL)
-        log_end(q->logs);
+    while (!TAILQ_EMPTY(&q->logs))
+        log_end(TAILQ_FIRST(&q->logs));
 }

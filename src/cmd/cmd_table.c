@@ -25,7 +25,9 @@ static const struct cmd_opt bind_opts[] = {
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt send_opts[] = {
-    {"--hex", NULL, "DATA words are hex digits (spaces, ':' and '-' allowed)"},
+    {"--hex", NULL,
+     "DATA words are hex digits (spaces, ':' and '-' allowed); every word after --hex is data, "
+     "an ID goes before it"},
     {"--file", "PATH", "send the file's bytes (after any DATA; at most 8 MiB)"},
     {"--raw", NULL, "bypass the socket's framing: the bytes go out as given"},
     {"--to", "ADDR", "datagram sockets: the destination"},
@@ -44,7 +46,8 @@ static const struct cmd_opt wait_opts[] = {
 };
 static const struct cmd_opt expect_opts[] = {
     {"--timeout", "MS", "fail after MS milliseconds (default 10000; 0 = forever)"},
-    {"--hex", NULL, "DATA words are hex digits"},
+    {"--hex", NULL,
+     "DATA words are hex digits; every word after --hex is data, an ID goes before it"},
     {NULL, NULL, NULL},
 };
 

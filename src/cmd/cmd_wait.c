@@ -79,7 +79,7 @@ static int eval_expect(struct sp_cmdq *q, char *msg, size_t msglen)
 {
     struct cmd_pending *p = &q->pend;
     struct cmd_tap *t = cmd__tap(q, p->id);
-    if (t->lost > 0 && t->head == NULL) {
+    if (t->lost > 0 && TAILQ_EMPTY(&t->items)) {
         snprintf(msg, msglen,
                  "expect: %llu messages were not kept for expect (more than %d messages or "
                  "8 MiB were waiting untaken)",
@@ -87,7 +87,7 @@ static int eval_expect(struct sp_cmdq *q, char *msg, size_t msglen)
         t->lost = 0;
         return -1;
     }
-    struct cmd_item *it = t->head;
+    struct cmd_item *it = TAILQ_FIRST(&t->items);
     if (it == NULL) {
         struct sp_sock_info in;
         if (sp_engine_sock_info(q->eng, p->id, &in) != 0 || is_closed(&in)) {
@@ -97,9 +97,7 @@ static int eval_expect(struct sp_cmdq *q, char *msg, size_t msglen)
         }
         return 0;
     }
-    t->head = it->next;
-    if (t->head == NULL)
-        t->tail = NULL;
+    TAILQ_REMOVE(&t->items, it, entry);
     t->count--;
     t->bytes -= it->data_len;
     q->tap_bytes -= it->data_len;

@@ -117,6 +117,8 @@ int sp_engine_new(struct sp_engine **out, const struct sp_engine_opts *opts)
     eng->t0 = uv_hrtime();
     eng->hpool.max = SP_HIST_GLOBAL_MAX;
     eng->nlfd = -1;
+    TAILQ_INIT(&eng->klist);
+    TAILQ_INIT(&eng->watches);
     uv_timer_init(&eng->loop, &eng->ktimer);
     eng->ktimer.data = eng;
     /* Kernel-state polling alone must not keep sp_engine_run() going. */
@@ -152,13 +154,7 @@ void sp_engine_poll(struct sp_engine *eng)
 
 static void watch_unlink_free(struct sp_watch *w)
 {
-    struct sp_engine *eng = w->eng;
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        eng->watches = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
+    TAILQ_REMOVE(&w->eng->watches, w, entry);
     free(w);
 }
 
@@ -180,11 +176,13 @@ static void close_everything(struct sp_engine *eng)
         if (s->timer != NULL && !uv_is_closing((uv_handle_t *)s->timer))
             sp__sock_close_timer(s);
     }
-    for (struct sp_watch *w = eng->watches; w != NULL; w = w->next)
+    struct sp_watch *w;
+    TAILQ_FOREACH(w, &eng->watches, entry) {
         if (!w->stopped) {
             w->stopped = 1;
             uv_close(&w->u.h, watch_closed);
         }
+    }
     if (!uv_is_closing((uv_handle_t *)&eng->ktimer))
         uv_close((uv_handle_t *)&eng->ktimer, NULL);
 }
@@ -360,6 +358,8 @@ struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
     s->eng = eng;
     s->kind = kind;
     s->fd = -1;
+    TAILQ_INIT(&s->ops);
+    TAILQ_INIT(&s->wq);
     s->recvsize = SP_RECVSIZE_DEFAULT;
     s->unread = s->unsent = -1;
     sp_frame_spec_raw(&s->spec);
@@ -628,10 +628,7 @@ static struct sp_watch *watch_new(struct sp_engine *eng, sp_watch_cb cb, void *u
     w->eng = eng;
     w->cb = cb;
     w->ud = ud;
-    w->next = eng->watches;
-    if (w->next != NULL)
-        w->next->prev = w;
-    eng->watches = w;
+    TAILQ_INSERT_TAIL(&eng->watches, w, entry);
     return w;
 }
 

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <uv.h>
@@ -73,9 +74,9 @@ struct sp_sock {
     uint64_t out_issued; /* stream offset of the next byte we hand to the kernel */
     uint64_t backlog;
     size_t queued; /* bytes handed to writes (or scheduled) and not yet completed */
-    struct sp_send_op *ops;
-    struct sp_wreq *wq_head, *wq_tail; /* stream writes handed to libuv, in order */
-    size_t wbytes;                     /* their bytes */
+    TAILQ_HEAD(sp_send_ops, sp_send_op) ops; /* in the order they were made */
+    TAILQ_HEAD(sp_wreqs, sp_wreq) wq;        /* stream writes handed to libuv, in order */
+    size_t wbytes;                           /* their bytes */
 
     char local[SP_ADDR_TEXT_MAX];
     char peer[SP_ADDR_TEXT_MAX];
@@ -104,8 +105,8 @@ struct sp_sock {
     uv_shutdown_t *sreq;
     int shut_how; /* the shutdown in progress */
 
-    uint64_t kpoll_until_ns; /* poll the TCP state until then (recent activity) */
-    struct sp_sock *knext, *kprev;
+    uint64_t kpoll_until_ns;     /* poll the TCP state until then (recent activity) */
+    TAILQ_ENTRY(sp_sock) kentry; /* in eng->klist while in_klist */
 };
 
 struct sp_sub {
@@ -127,7 +128,7 @@ struct sp_watch {
     sp_watch_cb cb;
     void *ud;
     int stopped;
-    struct sp_watch *next, *prev;
+    TAILQ_ENTRY(sp_watch) entry;
 };
 
 struct sp_engine {
@@ -153,13 +154,13 @@ struct sp_engine {
 
     uv_timer_t ktimer;
     int ktimer_on;
-    struct sp_sock *klist;
+    TAILQ_HEAD(sp_klist, sp_sock) klist; /* TCP sockets whose state is polled */
     struct sp_sock **follow;
     size_t nfollow, capfollow;
     int nlfd; /* NETLINK_SOCK_DIAG socket, -1 until needed */
     int diag_broken;
 
-    struct sp_watch *watches;
+    TAILQ_HEAD(sp_watches, sp_watch) watches;
 };
 
 /* engine.c */

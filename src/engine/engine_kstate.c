@@ -65,14 +65,7 @@ static void ktimer_ensure(struct sp_engine *eng)
 
 static void klist_remove(struct sp_sock *s)
 {
-    struct sp_engine *eng = s->eng;
-    if (s->kprev != NULL)
-        s->kprev->knext = s->knext;
-    else
-        eng->klist = s->knext;
-    if (s->knext != NULL)
-        s->knext->kprev = s->kprev;
-    s->knext = s->kprev = NULL;
+    TAILQ_REMOVE(&s->eng->klist, s, kentry);
     s->in_klist = 0;
 }
 
@@ -82,11 +75,7 @@ void sp__klist_update(struct sp_sock *s)
     int need = !s->closed && is_tcp(s) && s->handle_open &&
                (s->watched || s->kpoll_until_ns > uv_hrtime());
     if (need && !s->in_klist) {
-        s->knext = eng->klist;
-        s->kprev = NULL;
-        if (eng->klist != NULL)
-            eng->klist->kprev = s;
-        eng->klist = s;
+        TAILQ_INSERT_TAIL(&eng->klist, s, kentry);
         s->in_klist = 1;
         ktimer_ensure(eng);
     } else if (!need && s->in_klist) {
@@ -238,14 +227,17 @@ static void ktick(uv_timer_t *t)
     uint64_t now = uv_hrtime();
     /* Snapshot the list: state events may watch, unwatch or close sockets. */
     size_t n = 0;
-    for (struct sp_sock *s = eng->klist; s != NULL; s = s->knext)
+    struct sp_sock *s;
+    TAILQ_FOREACH(s, &eng->klist, kentry) {
         n++;
+    }
     uint32_t *ids = sp_xreallocarray(NULL, n, sizeof *ids);
     size_t k = 0;
-    for (struct sp_sock *s = eng->klist; s != NULL && k < n; s = s->knext)
+    TAILQ_FOREACH(s, &eng->klist, kentry) {
         ids[k++] = s->id;
+    }
     for (size_t i = 0; i < k; i++) {
-        struct sp_sock *s = sp__sock_get(eng, ids[i]);
+        s = sp__sock_get(eng, ids[i]);
         if (s == NULL || s->closed)
             continue;
         if (s->watched) {
@@ -260,7 +252,7 @@ static void ktick(uv_timer_t *t)
     free(ids);
     if (eng->nfollow > 0)
         follow_tick(eng);
-    if (eng->klist == NULL && eng->nfollow == 0) {
+    if (TAILQ_EMPTY(&eng->klist) && eng->nfollow == 0) {
         uv_timer_stop(&eng->ktimer);
         eng->ktimer_on = 0;
     }

@@ -22,7 +22,7 @@ struct seg {
 };
 
 struct sp_send_op {
-    struct sp_send_op *next, *prev;
+    TAILQ_ENTRY(sp_send_op) entry; /* in s->ops while linked */
     struct sp_sock *s;
     unsigned char *wire;
     size_t wire_len;
@@ -44,7 +44,8 @@ struct sp_send_op {
      * timer so that events never precede the call that caused them. */
     size_t dg_n, dg_bytes, dg_ok;
     int dg_err;
-    int hold; /* > 0 while a function on the stack uses the op */
+    size_t dg_err_len; /* size of the datagram dg_err is about */
+    int hold;          /* > 0 while a function on the stack uses the op */
     unsigned done : 1, failed : 1, freeing : 1, repeat : 1, linked : 1;
 };
 
@@ -55,7 +56,7 @@ struct sp_wreq {
     struct sp_send_op *op;
     size_t len;
     /* Stream writes in the order libuv writes them (sp__send_settle). */
-    struct sp_wreq *qnext, *qprev;
+    TAILQ_ENTRY(sp_wreq) qentry;
     unsigned queued : 1, settled : 1;
 };
 
@@ -63,13 +64,7 @@ static void op_unlink(struct sp_send_op *op)
 {
     if (!op->linked)
         return;
-    struct sp_sock *s = op->s;
-    if (op->prev != NULL)
-        op->prev->next = op->next;
-    else
-        s->ops = op->next;
-    if (op->next != NULL)
-        op->next->prev = op->prev;
+    TAILQ_REMOVE(&op->s->ops, op, entry);
     op->linked = 0;
 }
 
@@ -141,7 +136,7 @@ static void dgram_error(struct sp_send_op *op, int status)
     if (!sp__wants(s->eng, SP_EV_ERROR))
         return;
     char msg[160];
-    snprintf(msg, sizeof msg, "datagram of %zu bytes not sent: %s", op->wire_len,
+    snprintf(msg, sizeof msg, "datagram of %zu bytes not sent: %s", op->dg_err_len,
              uv_strerror(status));
     struct sp_event ev = {.type = SP_EV_ERROR, .unread = -1};
     ev.op = "send";
@@ -280,14 +275,7 @@ static void wreq_done(struct sp_wreq *wr, int status)
     /* Settled at close: its bytes were counted then. */
     size_t ok = status == 0 && !wr->settled ? len : 0;
     if (wr->queued) {
-        if (wr->qprev != NULL)
-            wr->qprev->qnext = wr->qnext;
-        else
-            s->wq_head = wr->qnext;
-        if (wr->qnext != NULL)
-            wr->qnext->qprev = wr->qprev;
-        else
-            s->wq_tail = wr->qprev;
+        TAILQ_REMOVE(&s->wq, wr, qentry);
         s->wbytes -= len;
     }
     free(wr);
@@ -337,8 +325,10 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         op->dg_bytes += b - a;
         if (n >= 0)
             op->dg_ok += b - a;
-        else if (op->dg_err == 0)
+        else if (op->dg_err == 0) {
             op->dg_err = -errno;
+            op->dg_err_len = b - a;
+        }
         if (op->tmode == OT_NONE)
             op_timer(op, OT_DGDONE, 0);
     } else {
@@ -351,12 +341,7 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
             goto out;
         }
         wr->queued = 1;
-        wr->qprev = s->wq_tail;
-        if (s->wq_tail != NULL)
-            s->wq_tail->qnext = wr;
-        else
-            s->wq_head = wr;
-        s->wq_tail = wr;
+        TAILQ_INSERT_TAIL(&s->wq, wr, qentry);
         s->wbytes += wr->len;
     }
     op->inflight++;
@@ -417,20 +402,22 @@ static void op_timer_cb(uv_timer_t *t)
 
 void sp__send_settle(struct sp_sock *s)
 {
-    if (!sp_kind_is_stream(s->kind) || !s->handle_open || s->wq_head == NULL)
+    if (!sp_kind_is_stream(s->kind) || !s->handle_open || TAILQ_EMPTY(&s->wq))
         return;
     /* libuv writes its queue in order and keeps only the unwritten rest:
      * everything before that rest is in the kernel. */
     size_t unwritten = uv_stream_get_write_queue_size(&s->u.st);
     size_t took = s->wbytes > unwritten ? s->wbytes - unwritten : 0;
-    for (struct sp_wreq *wr = s->wq_head; wr != NULL; wr = wr->qnext) {
+    struct sp_wreq *wr;
+    TAILQ_FOREACH(wr, &s->wq, qentry) {
         size_t n = took < wr->len ? took : wr->len;
         took -= n;
         wr->settled = 1;
         wr->op->acked += n;
         s->bytes_out += n;
     }
-    for (struct sp_send_op *op = s->ops; op != NULL; op = op->next) {
+    struct sp_send_op *op;
+    TAILQ_FOREACH(op, &s->ops, entry) {
         if (op->acked == 0)
             continue;
         size_t n = op->acked;
@@ -455,9 +442,9 @@ size_t sp__send_unwritten(struct sp_sock *s)
 
 void sp__send_cancel_all(struct sp_sock *s)
 {
-    struct sp_send_op *op = s->ops;
-    while (op != NULL) {
-        struct sp_send_op *next = op->next;
+    struct sp_send_op *op, *next;
+    for (op = TAILQ_FIRST(&s->ops); op != NULL; op = next) {
+        next = TAILQ_NEXT(op, entry);
         op_abandon(op);
         if (op->dg_n > 0) {
             /* Already sent: account for them now, no event. */
@@ -467,13 +454,13 @@ void sp__send_cancel_all(struct sp_sock *s)
             op->dg_n = op->dg_bytes = op->dg_ok = 0;
         }
         op_maybe_free(op);
-        op = next;
     }
 }
 
 void sp__send_stop_repeats(struct sp_sock *s)
 {
-    for (struct sp_send_op *op = s->ops; op != NULL; op = op->next) {
+    struct sp_send_op *op, *next;
+    TAILQ_FOREACH(op, &s->ops, entry) {
         op->reps_left = 0;
         if (op->tmode == OT_REP) {
             uv_timer_stop(op->timer);
@@ -482,11 +469,9 @@ void sp__send_stop_repeats(struct sp_sock *s)
         }
     }
     /* Ops finished that way free themselves now. */
-    struct sp_send_op *op = s->ops;
-    while (op != NULL) {
-        struct sp_send_op *next = op->next;
+    for (op = TAILQ_FIRST(&s->ops); op != NULL; op = next) {
+        next = TAILQ_NEXT(op, entry);
         op_maybe_free(op);
-        op = next;
     }
 }
 
@@ -506,17 +491,8 @@ static struct sp_send_op *op_alloc(struct sp_sock *s, size_t nsegs, size_t npiec
     op->wire = (unsigned char *)(op->bounds + npieces + 1);
     op->wire_len = wire_len;
     op->npieces = npieces;
-    /* Append, so ops are in the order they were made. */
+    TAILQ_INSERT_TAIL(&s->ops, op, entry);
     op->linked = 1;
-    if (s->ops == NULL) {
-        s->ops = op;
-    } else {
-        struct sp_send_op *t = s->ops;
-        while (t->next != NULL)
-            t = t->next;
-        t->next = op;
-        op->prev = t;
-    }
     return op;
 }
 

@@ -34,6 +34,34 @@ def help_version_and_usage_errors():
 
 
 @test
+def usage_errors_never_echo_raw_argv_bytes():
+    """Issue 9 item 14: a hostile argument (a pasted escape sequence, a
+    script path or lesson name with control bytes) is shown escaped, never
+    raw: every string sockpit prints goes through the safe renderer."""
+    osc = b"\x1b]0;pwned\x07"
+    csi = b"\x1b[2J\x9b31m\x08\x7f"
+    cases = [
+        [b"--bogus" + osc],
+        [b"-" + b"\x1b"],
+        [b"--script", b"/nonexistent/" + osc + b".sp"],
+        [b"--lab", b"no" + osc + csi],
+        [b"--timeout", b"5" + osc, b"-e", b"help"],
+        [b"stray" + csi],
+    ]
+    for args in cases:
+        for env_lang in ("C.UTF-8", "C"):
+            env = dict(os.environ, LC_ALL=env_lang)
+            p = subprocess.run([peers.SOCKPIT] + args, capture_output=True, timeout=10, env=env)
+            assert p.returncode == 2, (args, p.returncode, p.stderr)
+            body = p.stderr.rstrip(b"\n")
+            assert p.stderr.startswith(b"sockpit: "), (args, p.stderr)
+            assert not re.search(rb"[\x00-\x09\x0b-\x1f\x7f]", body), (args, p.stderr)
+            assert b"\x9b" not in body and b"\xc2\x9b" not in body, (args, p.stderr)
+            if b"\x1b" in b"".join(args):
+                assert b"\\e" in p.stderr or b"\\x1b" in p.stderr, (args, p.stderr)
+
+
+@test
 def headless_is_automatic_and_ends_when_nothing_is_left():
     # stdout is a pipe here: no --headless needed; no sockets, so it ends.
     rc, out, err = run(["-e", "help send"], timeout=10)

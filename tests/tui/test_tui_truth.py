@@ -63,11 +63,30 @@ def test_message_cut_by_a_framing_change_says_so():
         sess.close()
 
 
+def test_length_error_header_says_decoding_is_raw():
+    sess = td.Session([])
+    peer = None
+    try:
+        port = start_listener(sess, "listen tcp:0 --framing len:u8,max=10")
+        peer = td.tcp_connect(port)
+        sess.wait_text("accepted from")
+        peer.sendall(b"\xffabc")
+        scr = sess.wait_text("length 255 over max 10")
+        scr = sess.wait_text("(decoding raw)")
+        # The framing the user chose is still named: send still uses it.
+        assert "len:u8,max=10 (decoding raw)" in scr, scr
+    finally:
+        if peer:
+            peer.close()
+        sess.close()
+
+
 def main():
     td.need_tmux()
     r = td.Runner()
     for fn in (test_blocks_lengths_show_in_the_message_view,
-               test_message_cut_by_a_framing_change_says_so):
+               test_message_cut_by_a_framing_change_says_so,
+               test_length_error_header_says_decoding_is_raw):
         r.run(fn)
     r.finish()
 

