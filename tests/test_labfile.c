@@ -209,7 +209,10 @@ static void test_labfile_builtin_labs_are_sound(void **state)
             assert_true(d->steps[i].note[0] != '\0');
             for (size_t k = 0; k < d->steps[i].ncmds; k++) {
                 char word[64];
-                sscanf(d->steps[i].cmds[k].text, "%63s", word);
+                const char *text = d->steps[i].cmds[k].text;
+                if (text[0] == '!') /* may fail on purpose */
+                    text += 1 + strspn(text + 1, " ");
+                sscanf(text, "%63s", word);
                 if (cmd__find(word, err, sizeof err) == NULL)
                     fail_msg("lab %s:%zu: %s", s->name, d->steps[i].cmds[k].line, err);
             }

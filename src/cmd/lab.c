@@ -26,10 +26,10 @@ void sp_lab_list(struct sp_buf *out)
         struct sp_lab_error e;
         if (sp_labfile_parse(s->text, s->len, &d, &e) != 0) {
             /* A test parses every built-in lab: this cannot ship. */
-            sp_buf_appendf(out, "%-13s (broken: line %zu: %s)\n", s->name, e.line, e.msg);
+            sp_buf_appendf(out, "%-18s (broken: line %zu: %s)\n", s->name, e.line, e.msg);
             continue;
         }
-        sp_buf_appendf(out, "%-13s %s (%s)\n", s->name, d->summary,
+        sp_buf_appendf(out, "%-18s %s (%s)\n", s->name, d->summary,
                        d->duration[0] ? d->duration : "?");
         sp_labfile_free(d);
     }

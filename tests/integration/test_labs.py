@@ -120,6 +120,23 @@ def lab_list_names_each_lab_with_a_line_and_a_duration():
 
 
 @test
+def readme_lists_the_labs_as_lab_list_does():
+    rc, out, err = peers.run(["--lab", "list"])
+    with open(os.path.join(peers.ROOT, "README.md"), "rb") as f:
+        readme = f.read()
+    m = re.search(rb"<!-- labs:begin -->\n```\n(.*?)```\n<!-- labs:end -->", readme, re.S)
+    assert m, "README lacks the lab list markers"
+    assert m.group(1) == out, "README lab list is stale: paste `sockpit --lab list`"
+
+
+@test
+def step_does_nothing_headless():
+    rc, out, err = peers.run(["-e", "step", "-e", "step wait for the class", "-e", "help step"])
+    assert rc == 0, (rc, err)
+    assert b"step [TEXT...]" in out, out
+
+
+@test
 def a_teachers_lab_file_runs_and_its_errors_name_line_and_column():
     with tempfile.TemporaryDirectory(prefix="sockpit-labs-") as tmp:
         good = os.path.join(tmp, "mine.lab")
