@@ -331,6 +331,53 @@ static void test_kinfo_and_setopt(void **state)
     te_done(eng, &r);
 }
 
+/* An echo server echoes the EOF too: after the peer's FIN and the echo,
+ * our FIN; the socket closes and the kernel leaves no CLOSE_WAIT. A
+ * --close-on-eof listener's connections close the same way; a plain one's
+ * stay half-open. */
+static void test_echo_and_close_on_eof_close_after_the_peers_eof(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    struct sp_sock_opts echo = {.echo = 1}, coe = {.close_on_eof = 1};
+    unsigned pe, pc, pp;
+    uint32_t le = te_listen(eng, &r, &echo, &pe);
+    uint32_t lc = te_listen(eng, &r, &coe, &pc);
+    uint32_t lp = te_listen(eng, &r, NULL, &pp);
+    int fe = raw_connect(pe), fc = raw_connect(pc), fp = raw_connect(pp);
+    assert_true(fe >= 0 && fc >= 0 && fp >= 0);
+    assert_true(te_wait(eng, &r, SP_EV_ACCEPTED, 0, 3, 2000));
+    for (int i = 0; i < 3; i++) {
+        int fd = i == 0 ? fe : i == 1 ? fc : fp;
+        while (send(fd, "hi", 2, 0) != 2)
+            te_run_for(eng, 1);
+        shutdown(fd, SHUT_WR);
+    }
+    char buf[8];
+    assert_int_equal(raw_read_n(eng, fe, buf, 2, 2000), 2);
+    assert_memory_equal(buf, "hi", 2);
+    assert_int_equal(raw_wait_end(eng, fe, 2000), 0); /* the echoed EOF */
+    assert_int_equal(raw_wait_end(eng, fc, 2000), 0);
+    assert_int_equal(raw_wait_end(eng, fp, 200), 1); /* no FIN from a plain listener */
+    uint32_t ids[3] = {0, 0, 0};
+    for (size_t i = 0; i < 3; i++) {
+        const struct rec *a = te_nth(&r, SP_EV_ACCEPTED, 0, i);
+        uint32_t l = a->ev.parent;
+        ids[l == le ? 0 : l == lc ? 1 : 2] = a->ev.sock;
+    }
+    assert_true(lp != 0);
+    assert_true(te_wait(eng, &r, SP_EV_CLOSED, ids[0], 1, 2000));
+    assert_true(te_wait(eng, &r, SP_EV_CLOSED, ids[1], 1, 2000));
+    assert_string_equal(te_nth(&r, SP_EV_CLOSED, ids[0], 0)->reason, "closed after the peer's EOF");
+    assert_string_equal(te_nth(&r, SP_EV_CLOSED, ids[1], 0)->reason, "closed after the peer's EOF");
+    assert_true(te_wait_state(eng, &r, ids[2], "CLOSE_WAIT", 2000));
+    assert_int_equal(te_count(&r, SP_EV_CLOSED, ids[2]), 0);
+    close(fe);
+    close(fc);
+    close(fp);
+    te_done(eng, &r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_peer_reset_while_reading),
         cmocka_unit_test(test_close_delivers_queued_writes),
         cmocka_unit_test(test_kinfo_and_setopt),
+        cmocka_unit_test(test_echo_and_close_on_eof_close_after_the_peers_eof),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

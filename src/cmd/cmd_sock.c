@@ -89,6 +89,7 @@ int cmd__exec_listen(struct cmd_ctx *c)
     if (b != NULL && cmd__number(c, b, 1, 65535, 0, &backlog) != 0)
         return CMD_FAIL;
     o.echo = cmd__opt(c, "--echo") != NULL;
+    o.close_on_eof = cmd__opt(c, "--close-on-eof") != NULL;
     o.backlog = (int)backlog;
     char err[256] = "";
     uint32_t id = 0;

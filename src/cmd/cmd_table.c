@@ -11,7 +11,12 @@
 
 static const struct cmd_opt listen_opts[] = {
     {"--framing", "SPEC", "framing of the accepted connections (default raw)"},
-    {"--echo", NULL, "echo what every accepted connection receives"},
+    {"--echo", NULL,
+     "echo what every accepted connection receives; after the peer's EOF it echoes that too "
+     "(our FIN once the echo is written) and closes"},
+    {"--close-on-eof", NULL,
+     "close each accepted connection after the peer's EOF, once what is queued is written "
+     "(without it a connection stays half-open, in CLOSE_WAIT, until closed)"},
     {"--backlog", "N", "listen(2) backlog (default 511)"},
     {NULL, NULL, NULL},
 };
@@ -64,7 +69,10 @@ const struct cmd_entry cmd__table[] = {
      "the line.",
      connect_opts, 1, 1, 0, cmd__exec_connect},
     {"echo", "echo [ID] on|off", "send back what arrives",
-     "On a listener: for every connection it accepts from now on.", NULL, 1, 2, 0, cmd__exec_echo},
+     "On a listener: for every connection it accepts from now on. A stream connection that "
+     "echoes echoes the EOF too: after the peer's EOF, once the echo is written, it closes "
+     "(our FIN).",
+     NULL, 1, 2, 0, cmd__exec_echo},
     {"expect", "expect [ID] DATA... [--hex] [--timeout MS]", "the next message must equal DATA",
      "Takes the oldest message (under raw: recv chunk) not yet taken by an earlier expect on "
      "the socket, including messages that arrived before it ran; waits for one if none is "
@@ -90,7 +98,7 @@ const struct cmd_entry cmd__table[] = {
      "names the built-in labs; a FILE has a / or ends in .lab.",
      NULL, 1, 1, 0, cmd__exec_lab},
     {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
-    {"listen", "listen ADDR [--framing SPEC] [--echo] [--backlog N]",
+    {"listen", "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N]",
      "listen for connections (tcp:, unix:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",

@@ -366,6 +366,7 @@ struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
     s->timeout_ms = eng->opts.connect_timeout_ms;
     if (opts != NULL) {
         s->echo = opts->echo != 0;
+        s->close_on_eof = opts->close_on_eof != 0;
         if (opts->timeout_ms > 0)
             s->timeout_ms = opts->timeout_ms;
     }

@@ -63,7 +63,10 @@ struct sp_sock {
     unsigned unlink_path : 1;  /* Unix socket file we created: unlink when closing */
     unsigned dgram_connected : 1;
     unsigned accept_starved : 1; /* accept(2) is failing for lack of descriptors */
+    unsigned close_on_eof : 1;   /* close once the peer's EOF is read (listener: its conns) */
     unsigned ours;
+    /* Why a graceful close waiting for queued writes closes (NULL: "closed by us"). */
+    const char *drain_reason;
     unsigned peers;
 
     size_t recvsize;

@@ -410,6 +410,7 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->open = !s->closed && s->handle_open;
     out->paused = s->paused;
     out->echo = s->echo;
+    out->close_on_eof = s->close_on_eof;
     out->wildcard = s->wildcard;
     out->ours = s->ours;
     out->peers = s->peers;

@@ -67,6 +67,7 @@ void sp_engine_emit(struct sp_engine *eng, const struct sp_event *ev);
 struct sp_sock_opts {
     const struct sp_frame_spec *framing; /* NULL: raw */
     int echo;                            /* listener: for every accepted socket */
+    int close_on_eof;                    /* listener: close each connection after the peer's EOF */
     int backlog;                         /* 0: default */
     uint64_t timeout_ms;                 /* connect; 0: engine default */
 };
@@ -178,6 +179,7 @@ struct sp_sock_info {
     int open;       /* the descriptor is open */
     int paused;
     int echo;
+    int close_on_eof;
     int wildcard;   /* listening on 0.0.0.0 or :: */
     unsigned ours;  /* SP_OURS_* */
     unsigned peers; /* SP_PEER_* */
