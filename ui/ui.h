@@ -124,6 +124,7 @@ struct sp_tui {
     int script_running; /* the -e/--script/--lab/demo lines have not all run */
     int exit_status;    /* DESIGN §5 */
     int timed_out;      /* --timeout expired */
+    int keys_fd;        /* the terminal the keys come from */
 
     /* Drawing. */
     int dirty;
