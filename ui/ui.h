@@ -231,7 +231,6 @@ int ui_put_peer(struct sp_tui *t, int y, int x, int w, int role, const void *p, 
                 size_t *consumed);
 void ui_fill(struct sp_tui *t, int y, int x, int w, int role);
 void ui_vline(struct sp_tui *t, int y, int x, int h);
-void ui_hline(struct sp_tui *t, int y, int x, int w);
 /* A framed box with a title; the interior is cleared. */
 void ui_box(struct sp_tui *t, int y, int x, int h, int w, const char *title);
 /* Columns that text of ours takes (UTF-8). */
@@ -252,7 +251,6 @@ int ui_sidebar_click(struct sp_tui *t, int y, int x);
 int ui_sidebar_move(struct sp_tui *t, int delta);
 void ui_sidebar_note_sock(struct sp_tui *t, uint32_t id, uint32_t parent);
 void ui_sidebar_cleanup(struct sp_tui *t);
-const char *ui_badge(const struct sp_sock_info *si, int *role);
 
 /* pane.c */
 void ui_pane_draw(struct sp_tui *t, struct ui_pane *p, int focused);
@@ -308,11 +306,7 @@ void ui_box_draw(struct sp_tui *t);
 
 /* keys.c */
 int ui_keys_normal(struct sp_tui *t, int key);
-/* Opens the help screen: every key (from the key table) and every command. */
-void ui_help_open(struct sp_tui *t);
 void ui_hints_draw(struct sp_tui *t);
-/* Appends the key reference (for help). */
-void ui_keys_help(struct sp_buf *out);
 int ui_mouse(struct sp_tui *t);
 
 /* demo.c */

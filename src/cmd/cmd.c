@@ -142,7 +142,7 @@ struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id)
     return q->taps[id];
 }
 
-void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev)
+static void tap_store(struct sp_cmdq *q, const struct sp_event *ev)
 {
     if (ev->type == SP_EV_RECV) {
         /* Under raw, recv chunks are what expect compares; under a framing
@@ -198,7 +198,7 @@ static void on_event(void *ud, const struct sp_event *ev)
 {
     struct sp_cmdq *q = ud;
     if (q->tap_on && (ev->type == SP_EV_RECV || ev->type == SP_EV_MSG))
-        cmd__tap_store(q, ev);
+        tap_store(q, ev);
     if (ev->type == SP_EV_CLOSED && ev->sock != 0 && q->tap_on)
         cmd__tap(q, ev->sock)->closed = 1;
     if (q->pend.kind != PEND_NONE)

@@ -251,7 +251,6 @@ int cmd__pending_needs_data(const struct sp_cmdq *q);
 void cmd__pending_clear(struct sp_cmdq *q);
 /* Expect's queue for a socket (created on demand), or NULL on id 0. */
 struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id);
-void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev);
 
 /* Queues lines before every line still waiting (a lab's script); origin
  * gets ":N" appended per line. */
