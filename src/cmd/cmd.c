@@ -199,8 +199,6 @@ static void on_event(void *ud, const struct sp_event *ev)
     struct sp_cmdq *q = ud;
     if (q->tap_on && (ev->type == SP_EV_RECV || ev->type == SP_EV_MSG))
         tap_store(q, ev);
-    if (ev->type == SP_EV_CLOSED && ev->sock != 0 && q->tap_on)
-        cmd__tap(q, ev->sock)->closed = 1;
     if (q->pend.kind != PEND_NONE)
         cmd__pending_event(q, ev);
 }

@@ -109,7 +109,8 @@ const struct cmd_word *cmd__arg(const struct cmd_ctx *c, int i);
  * socket is meant. */
 int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
 /* The one "no socket N" lookup: fills *in, or fails the command (the error
- * points at w when not NULL). */
+ * points at w when not NULL; it says when the socket was closed and
+ * forgotten). */
 struct sp_sock_info;
 int cmd__sock_info(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id,
                    struct sp_sock_info *in);
@@ -191,9 +192,9 @@ struct cmd_item {
 struct cmd_tap {
     TAILQ_HEAD(cmd_items, cmd_item) items; /* oldest first */
     size_t count, bytes;
-    uint64_t lost; /* not kept because the tap was full */
-    int closed;
+    uint64_t lost;           /* not kept because the tap was full */
     uint64_t accepted_taken; /* listener: connections taken by `wait accepted` */
+    uint32_t accepted_last;  /* listener: the id of the last one taken */
 };
 
 #define CMD_TAP_ITEMS_MAX 4096

@@ -122,8 +122,13 @@ const struct cmd_entry cmd__table[] = {
      "DATA words are parts of one message, joined without spaces and written with one writev. "
      "The socket's framing wraps the message unless --raw.",
      send_opts, 0, -1, 0, cmd__exec_send},
-    {"set", "set [ID] nodelay|cork|keepalive on|off | set [ID] rcvbuf|sndbuf|linger N",
-     "set a socket option", "linger takes seconds, or off.", NULL, 2, 3, 0, cmd__exec_set},
+    {"set",
+     "set [ID] nodelay|cork|keepalive on|off | set [ID] rcvbuf|sndbuf|linger N | set keep-closed N",
+     "set a socket option, or how many closed sockets are kept",
+     "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
+     "and their history keep (default 1000); older ones are forgotten, their history freed. "
+     "From the command line: -e 'set keep-closed N'.",
+     NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
      "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading.", NULL, 1, 2, 0,
      cmd__exec_shutdown},
@@ -244,7 +249,7 @@ static const char *const wait_words[] = {
     "sent",      "state:",   "bytes:", "msgs:", NULL,
 };
 static const char *const set_words[] = {
-    "nodelay", "cork", "keepalive", "rcvbuf", "sndbuf", "linger", NULL,
+    "nodelay", "cork", "keepalive", "rcvbuf", "sndbuf", "linger", "keep-closed", NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};

@@ -24,9 +24,9 @@ ALLOWED = {
         "symbols": {"sp__framer_set", "sp__framer_release", "sp__framer_free"},
         "why": "a socket is made with its framing and its decoder freed with it"},
     ("engine.c", "engine_kstate.c"): {
-        "symbols": {"sp__klist_update", "sp__kfollow", "sp__kclose_rst"},
+        "symbols": {"sp__klist_update", "sp__kfollow", "sp__kclose_rst", "sp__kunfollow"},
         "why": "closing a socket takes it off the TCP-state poll or follows it after close, "
-               "and asks whether close(2) sends RST"},
+               "and asks whether close(2) sends RST; forgetting it stops following it"},
     ("engine.c", "engine_send.c"): {
         "symbols": {"sp__send_cancel_all", "sp__send_settle"},
         "why": "closing a socket reports what the kernel took of its pending sends and "
