@@ -151,6 +151,8 @@ enum cmd_pend_kind {
     PEND_WAIT,
     PEND_EXPECT,
     PEND_SEND, /* n more send events (delayed or repeated sends) */
+    PEND_LAB,  /* a lab runs (lab_run.c ends it) */
+    PEND_STEP, /* `step`: until the step key */
 };
 
 enum cmd_wait_what {
@@ -210,6 +212,7 @@ struct cmd_line {
 };
 
 struct cmd_log;
+struct cmd_lab;
 
 struct sp_cmdq {
     struct sp_engine *eng;
@@ -238,6 +241,11 @@ struct sp_cmdq {
     /* The script's current socket: the newest one a command created or a
      * `wait accepted` took (0: none yet). */
     uint32_t current;
+
+    /* The lab this queue runs or ran last (lab_run.c); in_lab marks the
+     * queue a lab runs its command lines in. */
+    struct cmd_lab *lab;
+    int in_lab;
 };
 
 /* Ends the waiting command: ok, or failed with msg. Resumes the queue. */
@@ -253,15 +261,14 @@ void cmd__pending_clear(struct sp_cmdq *q);
 /* Expect's queue for a socket (created on demand), or NULL on id 0. */
 struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id);
 
-/* Queues lines before every line still waiting (a lab's script); origin
- * gets ":N" appended per line. */
-void cmd__push_front(struct sp_cmdq *q, const char *const *lines, size_t n, const char *origin);
-
 /* Drops every line still queued (quit, or a failure without keep-going). */
 void cmd__drop_queue(struct sp_cmdq *q);
 
 /* Prints one line of output through the hook. */
 void cmd__out(struct sp_cmdq *q, const char *line);
+
+/* Labs (lab_run.c). */
+void cmd__lab_free(struct cmd_lab *lab);
 
 /* Publishes a cmd_error for the line as written. */
 void cmd__report(struct sp_cmdq *q, const char *line, const char *origin, const char *msg);
@@ -295,6 +302,7 @@ int cmd__exec_wait(struct cmd_ctx *c);
 int cmd__exec_expect(struct cmd_ctx *c);
 int cmd__exec_sleep(struct cmd_ctx *c);
 int cmd__exec_lab(struct cmd_ctx *c);
+int cmd__exec_step(struct cmd_ctx *c);
 int cmd__exec_help(struct cmd_ctx *c);
 int cmd__exec_quit(struct cmd_ctx *c);
 int cmd__exec_ui(struct cmd_ctx *c);

@@ -225,7 +225,7 @@ static int eval(struct sp_cmdq *q, const struct sp_event *ev, char *msg, size_t 
     struct cmd_pending *p = &q->pend;
     if (ev != NULL && ev->sock != p->id && !(ev->type == SP_EV_ACCEPTED && ev->parent == p->id))
         return 0;
-    if (p->kind == PEND_SLEEP)
+    if (p->kind == PEND_SLEEP || p->kind == PEND_LAB || p->kind == PEND_STEP)
         return 0;
     if (p->kind == PEND_EXPECT)
         return eval_expect(q, msg, msglen);
