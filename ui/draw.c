@@ -104,7 +104,7 @@ void ui_vline(struct sp_tui *t, int y, int x, int h)
         ui_put(t, y + i, x, 1, UI_R_BORDER, t->th.g.vline);
 }
 
-static void draw_hline(struct sp_tui *t, int y, int x, int w)
+void ui_hline(struct sp_tui *t, int y, int x, int w)
 {
     for (int i = 0; i < w; i++)
         ui_put(t, y, x + i, 1, UI_R_BORDER, t->th.g.hline);
@@ -148,10 +148,10 @@ void ui_box(struct sp_tui *t, int y, int x, int h, int w, const char *title)
         ui_put(t, y + i, x + w - 1, 1, UI_R_BORDER, t->th.g.vline);
     }
     ui_put(t, y, x, 1, UI_R_BORDER, t->th.g.tl);
-    draw_hline(t, y, x + 1, w - 2);
+    ui_hline(t, y, x + 1, w - 2);
     ui_put(t, y, x + w - 1, 1, UI_R_BORDER, t->th.g.tr);
     ui_put(t, y + h - 1, x, 1, UI_R_BORDER, t->th.g.bl);
-    draw_hline(t, y + h - 1, x + 1, w - 2);
+    ui_hline(t, y + h - 1, x + 1, w - 2);
     ui_put(t, y + h - 1, x + w - 1, 1, UI_R_BORDER, t->th.g.br);
     if (title && title[0]) {
         ui_put(t, y, x + 2, w - 4, UI_R_TITLE, " ");

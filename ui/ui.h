@@ -233,6 +233,7 @@ int ui_put_peer(struct sp_tui *t, int y, int x, int w, int role, const void *p, 
                 size_t *consumed);
 void ui_fill(struct sp_tui *t, int y, int x, int w, int role);
 void ui_vline(struct sp_tui *t, int y, int x, int h);
+void ui_hline(struct sp_tui *t, int y, int x, int w);
 /* A framed box with a title; the interior is cleared. */
 void ui_box(struct sp_tui *t, int y, int x, int h, int w, const char *title);
 /* Columns that text of ours takes (UTF-8). */
