@@ -83,6 +83,8 @@ struct sp_event {
     size_t data_len;           /* < len when only a prefix was kept */
     int truncated;             /* recv: datagram cut to the recv size; msg: 0, or what cut it
                                   short (SP_FRAME_CUT_EOF, _SPEC, _DATAGRAM of frame.h) */
+    int framed;                /* recv: a framing decoded this chunk (expect takes its msg
+                                  events instead of it) */
     int64_t unread;            /* recv: SIOCINQ just before a manual recv, else -1 */
 
     uint64_t chunk_first, chunk_last; /* msg: first and last recv chunk (seq) */
