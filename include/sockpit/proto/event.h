@@ -82,6 +82,8 @@ struct sp_event {
     int truncated;             /* recv: datagram cut to the recv size; msg: 0, or what cut it
                                   short (SP_FRAME_CUT_EOF, _SPEC, _DATAGRAM of frame.h) */
     int64_t unread;            /* recv: SIOCINQ just before a manual recv, else -1 */
+    int64_t unsent;            /* shutdown wr/both of TCP: bytes the FIN is queued behind
+                                  (SIOCOUTQ without the FIN), else -1 */
 
     uint64_t chunk_first, chunk_last; /* msg: first and last recv chunk (seq) */
     uint32_t chunk_first_off;         /* msg: offset of the frame inside chunk_first */
