@@ -333,6 +333,61 @@ static void test_kinfo_and_setopt(void **state)
     te_done(eng, &r);
 }
 
+/* Past keep_closed the oldest closed sockets are forgotten between loop
+ * iterations, history and all; one shown (watched) is kept while shown; the
+ * ids left are the kept ones, in order, and a forgotten id says so. */
+static void test_closed_records_past_the_cap_are_forgotten(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 1);
+    sp_engine_set_keep_closed(eng, 2);
+    unsigned port;
+    uint32_t l = te_listen(eng, &r, NULL, &port);
+    char err[200];
+    uint32_t c[6];
+    for (int i = 0; i < 6; i++) {
+        c[i] = te_connect(eng, "tcp:127.0.0.1", port, NULL);
+        assert_true(te_wait(eng, &r, SP_EV_ACCEPTED, 0, (size_t)i + 1, 2000));
+        uint32_t a = te_nth(&r, SP_EV_ACCEPTED, 0, (size_t)i)->ev.sock;
+        if (i == 1)
+            sp_engine_set_watched(eng, c[i], 1);
+        assert_int_equal(sp_engine_reset(eng, c[i], err, sizeof err), 0);
+        assert_int_equal(sp_engine_close(eng, a, err, sizeof err), 0);
+    }
+    /* Handles finish closing on later loop turns (a loaded machine may need
+     * more than one): bounded. */
+    for (uint64_t end = te_ms() + 2000; sp_engine_sock_ids(eng, NULL, 0) > 3 && te_ms() < end;)
+        te_run_for(eng, 5);
+    /* 12 closed, 2 kept: the shown one and the newest. */
+    uint32_t ids[16];
+    size_t n = sp_engine_sock_ids(eng, ids, 16);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], l);
+    assert_int_equal(ids[1], c[1]);
+    assert_int_equal(ids[2], c[5] + 1);
+    assert_int_equal(sp_engine_forgotten(eng), 10);
+    assert_int_equal(sp_engine_last_id(eng), c[5] + 1);
+    struct sp_sock_info info;
+    assert_int_equal(sp_engine_sock_info(eng, c[0], &info), -ENOENT);
+    assert_true(sp_engine_sock_forgotten(eng, c[0]));
+    assert_false(sp_engine_sock_forgotten(eng, l));
+    assert_false(sp_engine_sock_forgotten(eng, c[5] + 2));
+    assert_int_equal(sp_hist_end(eng, c[0]), 0);
+    assert_true(sp_hist_end(eng, c[1]) > 0);
+    assert_int_not_equal(sp_engine_close(eng, c[2], err, sizeof err), 0);
+    assert_non_null(strstr(err, "closed and forgotten"));
+    /* No longer shown, it is the oldest to go when the next one closes. */
+    sp_engine_set_watched(eng, c[1], 0);
+    assert_int_equal(sp_engine_close(eng, l, err, sizeof err), 0);
+    te_run_for(eng, 10);
+    n = sp_engine_sock_ids(eng, ids, 16);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], l);
+    assert_int_equal(ids[1], c[5] + 1);
+    assert_int_equal(sp_engine_forgotten(eng), 11);
+    te_done(eng, &r);
+}
+
 /* An echo server echoes the EOF too: after the peer's FIN and the echo,
  * our FIN; the socket closes and the kernel leaves no CLOSE_WAIT. A
  * --close-on-eof listener's connections close the same way; a plain one's
@@ -438,6 +493,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shutdown_wr_fin_wait2_still_receives),
+        cmocka_unit_test(test_closed_records_past_the_cap_are_forgotten),
         cmocka_unit_test(test_peer_shutdown_close_wait_still_sends),
         cmocka_unit_test(test_shutdown_rd_and_both),
         cmocka_unit_test(test_close_then_time_wait),

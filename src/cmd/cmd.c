@@ -199,8 +199,6 @@ static void on_event(void *ud, const struct sp_event *ev)
     struct sp_cmdq *q = ud;
     if (q->tap_on && (ev->type == SP_EV_RECV || ev->type == SP_EV_MSG))
         cmd__tap_store(q, ev);
-    if (ev->type == SP_EV_CLOSED && ev->sock != 0 && q->tap_on)
-        cmd__tap(q, ev->sock)->closed = 1;
     if (q->pend.kind != PEND_NONE)
         cmd__pending_event(q, ev);
 }
@@ -248,6 +246,8 @@ void sp_cmdq_free(struct sp_cmdq *q)
         sp_engine_unsubscribe(q->eng, q->sub_life);
     if (q->sub_data > 0)
         sp_engine_unsubscribe(q->eng, q->sub_data);
+    cmd__lab_free(q->lab);
+    q->lab = NULL;
     cmd__logs_free(q);
     taps_free(q);
     cmd__drop_queue(q);
@@ -272,19 +272,6 @@ void sp_cmdq_push(struct sp_cmdq *q, const char *line, const char *origin)
     while (n > 0 && (l->line[n - 1] == '\n' || l->line[n - 1] == '\r'))
         l->line[--n] = '\0';
     TAILQ_INSERT_TAIL(&q->lines, l, entry);
-    kick(q);
-}
-
-void cmd__push_front(struct sp_cmdq *q, const char *const *lines, size_t n, const char *origin)
-{
-    for (size_t i = n; i-- > 0;) {
-        struct cmd_line *l = sp_xmalloc(sizeof *l);
-        char o[128];
-        snprintf(o, sizeof o, "%s:%zu", origin, i + 1);
-        l->line = sp_xstrdup(lines[i]);
-        l->origin = sp_xstrdup(o);
-        TAILQ_INSERT_HEAD(&q->lines, l, entry);
-    }
     kick(q);
 }
 

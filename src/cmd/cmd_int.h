@@ -109,7 +109,8 @@ const struct cmd_word *cmd__arg(const struct cmd_ctx *c, int i);
  * socket is meant. */
 int cmd__take_id(struct cmd_ctx *c, int min_rest, uint32_t *id);
 /* The one "no socket N" lookup: fills *in, or fails the command (the error
- * points at w when not NULL). */
+ * points at w when not NULL; it says when the socket was closed and
+ * forgotten). */
 struct sp_sock_info;
 int cmd__sock_info(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id,
                    struct sp_sock_info *in);
@@ -150,6 +151,8 @@ enum cmd_pend_kind {
     PEND_WAIT,
     PEND_EXPECT,
     PEND_SEND, /* n more send events (delayed or repeated sends) */
+    PEND_LAB,  /* a lab runs (lab_run.c ends it) */
+    PEND_STEP, /* `step`: until the step key */
 };
 
 enum cmd_wait_what {
@@ -191,9 +194,9 @@ struct cmd_item {
 struct cmd_tap {
     TAILQ_HEAD(cmd_items, cmd_item) items; /* oldest first */
     size_t count, bytes;
-    uint64_t lost; /* not kept because the tap was full */
-    int closed;
+    uint64_t lost;           /* not kept because the tap was full */
     uint64_t accepted_taken; /* listener: connections taken by `wait accepted` */
+    uint32_t accepted_last;  /* listener: the id of the last one taken */
 };
 
 #define CMD_TAP_ITEMS_MAX 4096
@@ -209,6 +212,7 @@ struct cmd_line {
 };
 
 struct cmd_log;
+struct cmd_lab;
 
 struct sp_cmdq {
     struct sp_engine *eng;
@@ -237,6 +241,11 @@ struct sp_cmdq {
     /* The script's current socket: the newest one a command created or a
      * `wait accepted` took (0: none yet). */
     uint32_t current;
+
+    /* The lab this queue runs or ran last (lab_run.c); in_lab marks the
+     * queue a lab runs its command lines in. */
+    struct cmd_lab *lab;
+    int in_lab;
 };
 
 /* Ends the waiting command: ok, or failed with msg. Resumes the queue. */
@@ -253,15 +262,14 @@ void cmd__pending_clear(struct sp_cmdq *q);
 struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id);
 void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev);
 
-/* Queues lines before every line still waiting (a lab's script); origin
- * gets ":N" appended per line. */
-void cmd__push_front(struct sp_cmdq *q, const char *const *lines, size_t n, const char *origin);
-
 /* Drops every line still queued (quit, or a failure without keep-going). */
 void cmd__drop_queue(struct sp_cmdq *q);
 
 /* Prints one line of output through the hook. */
 void cmd__out(struct sp_cmdq *q, const char *line);
+
+/* Labs (lab_run.c). */
+void cmd__lab_free(struct cmd_lab *lab);
 
 /* Publishes a cmd_error for the line as written. */
 void cmd__report(struct sp_cmdq *q, const char *line, const char *origin, const char *msg);
@@ -295,6 +303,7 @@ int cmd__exec_wait(struct cmd_ctx *c);
 int cmd__exec_expect(struct cmd_ctx *c);
 int cmd__exec_sleep(struct cmd_ctx *c);
 int cmd__exec_lab(struct cmd_ctx *c);
+int cmd__exec_step(struct cmd_ctx *c);
 int cmd__exec_help(struct cmd_ctx *c);
 int cmd__exec_quit(struct cmd_ctx *c);
 int cmd__exec_ui(struct cmd_ctx *c);

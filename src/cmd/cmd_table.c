@@ -93,7 +93,11 @@ const struct cmd_entry cmd__table[] = {
      -1, CMD_F_UI, cmd__exec_ui},
     {"info", "info [ID]", "kernel view: TCP state, rtt, unread, unsent, buffers, options", NULL,
      NULL, 0, 1, 0, cmd__exec_info},
-    {"lab", "lab NAME|list", "run a built-in lesson", NULL, NULL, 1, 1, 0, cmd__exec_lab},
+    {"lab", "lab NAME|FILE|list", "run a lesson (a built-in lab, or a lab file)",
+     "Stages each step, then checks what the kernel did and prints a note and a check line "
+     "per check; the TUI stops at each step (Space: next, r: repeat, N: notes). `lab list` "
+     "names the built-in labs; a FILE has a / or ends in .lab.",
+     NULL, 1, 1, 0, cmd__exec_lab},
     {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
     {"listen", "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N]",
      "listen for connections (tcp:, unix:)",
@@ -123,8 +127,13 @@ const struct cmd_entry cmd__table[] = {
      "DATA words are parts of one message, joined without spaces and written with one writev. "
      "The socket's framing wraps the message unless --raw.",
      send_opts, 0, -1, 0, cmd__exec_send},
-    {"set", "set [ID] nodelay|cork|keepalive on|off | set [ID] rcvbuf|sndbuf|linger N",
-     "set a socket option", "linger takes seconds, or off.", NULL, 2, 3, 0, cmd__exec_set},
+    {"set",
+     "set [ID] nodelay|cork|keepalive on|off | set [ID] rcvbuf|sndbuf|linger N | set keep-closed N",
+     "set a socket option, or how many closed sockets are kept",
+     "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
+     "and their history keep (default 1000); older ones are forgotten, their history freed. "
+     "From the command line: -e 'set keep-closed N'.",
+     NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
      "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading. The FIN "
      "follows what is still queued: a shutdown wr waits for our write queue, then the kernel "
@@ -134,6 +143,9 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_sleep},
     {"split", "split [rows|cols] [ID]", "add a pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
      cmd__exec_ui},
+    {"step", "step [TEXT...]", "wait for the step key (Space) in the TUI; nothing headless",
+     "Lets a script stop where the teacher wants to talk instead of guessing sleeps.", NULL, 0, -1,
+     0, cmd__exec_step},
     {"unsplit", "unsplit", "remove the focused pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
      cmd__exec_ui},
     {"view", "view chunks|msgs|both", "choose the focused pane's timeline (TUI only)", NULL, NULL,
@@ -256,7 +268,7 @@ static const char *const wait_words[] = {
     "sent",      "state:",   "bytes:", "msgs:", NULL,
 };
 static const char *const set_words[] = {
-    "nodelay", "cork", "keepalive", "rcvbuf", "sndbuf", "linger", NULL,
+    "nodelay", "cork", "keepalive", "rcvbuf", "sndbuf", "linger", "keep-closed", NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};

@@ -118,18 +118,26 @@ static int eval_expect(struct sp_cmdq *q, char *msg, size_t msglen)
     return same ? 1 : -1;
 }
 
-/* The id of the n-th connection (from 1) the listener accepted: accepted
- * sockets take ids in the order they were accepted. */
-static uint32_t nth_accepted(struct sp_engine *eng, uint32_t listener, uint64_t n)
+/* The first connection the listener accepted after socket `after`, or 0:
+ * accepted sockets take ids in the order they were accepted. (One closed
+ * and forgotten meanwhile is skipped.) */
+static uint32_t next_accepted(struct sp_engine *eng, uint32_t listener, uint32_t after)
 {
     size_t count = sp_engine_sock_ids(eng, NULL, 0);
-    uint32_t *ids = sp_xreallocarray(NULL, count, sizeof *ids);
+    uint32_t *ids = sp_xreallocarray(NULL, count ? count : 1, sizeof *ids);
     uint32_t found = 0;
     count = sp_engine_sock_ids(eng, ids, count);
-    for (size_t i = 0; i < count && found == 0; i++) {
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < count && found == 0; i++) {
         struct sp_sock_info in;
-        if (ids[i] > listener && sp_engine_sock_info(eng, ids[i], &in) == 0 &&
-            in.parent == listener && --n == 0)
+        if (sp_engine_sock_info(eng, ids[i], &in) == 0 && in.parent == listener)
             found = ids[i];
     }
     free(ids);
@@ -154,7 +162,10 @@ static int eval_wait(struct sp_cmdq *q, const struct sp_event *ev, const struct 
         struct cmd_tap *t = cmd__tap(q, p->id);
         if (t != NULL && in->accepted > t->accepted_taken) {
             t->accepted_taken++;
-            q->current = nth_accepted(q->eng, p->id, t->accepted_taken);
+            uint32_t id =
+                next_accepted(q->eng, p->id, t->accepted_last > p->id ? t->accepted_last : p->id);
+            if (id != 0)
+                q->current = t->accepted_last = id;
             return 1;
         }
         break;
@@ -214,7 +225,7 @@ static int eval(struct sp_cmdq *q, const struct sp_event *ev, char *msg, size_t 
     struct cmd_pending *p = &q->pend;
     if (ev != NULL && ev->sock != p->id && !(ev->type == SP_EV_ACCEPTED && ev->parent == p->id))
         return 0;
-    if (p->kind == PEND_SLEEP)
+    if (p->kind == PEND_SLEEP || p->kind == PEND_LAB || p->kind == PEND_STEP)
         return 0;
     if (p->kind == PEND_EXPECT)
         return eval_expect(q, msg, msglen);

@@ -14,7 +14,7 @@ static struct sp_sock *lookup(struct sp_engine *eng, uint32_t id, char *err, siz
 {
     struct sp_sock *s = sp__sock_get(eng, id);
     if (s == NULL)
-        sp__seterr(err, errlen, "no socket %u", id);
+        sp__sock_missing(eng, id, err, errlen);
     return s;
 }
 
@@ -388,7 +388,7 @@ void sp_engine_close_all(struct sp_engine *eng)
 {
     for (size_t i = 0; i < eng->nsocks; i++)
         if (!eng->socks[i]->closed)
-            sp_engine_close(eng, (uint32_t)(i + 1), NULL, 0);
+            sp_engine_close(eng, eng->socks[i]->id, NULL, 0);
 }
 
 int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info *out)

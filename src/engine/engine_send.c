@@ -630,7 +630,7 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
 {
     struct sp_sock *s = sp__sock_get(eng, id);
     if (s == NULL) {
-        sp__seterr(err, errlen, "no socket %u", id);
+        sp__sock_missing(eng, id, err, errlen);
         return -ENOENT;
     }
     if (s->closed) {
