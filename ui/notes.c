@@ -53,8 +53,9 @@ static void put_lines(struct sp_tui *t, int *y, int end, int x, int w, int role,
 static void draw_checks(struct sp_tui *t, const struct sp_lab_view *v, int y, int x, int w)
 {
     const struct sp_lab_step *st = &v->def->steps[v->step];
-    int cx = x + ui_putf(t, y, x, w, UI_R_DIM, "checks %u held, %u failed:", v->checks_held,
-                         v->checks_failed);
+    int cx =
+        x + ui_putf(t, y, x, w, UI_R_DIM,
+                    "lab checks %u held, %u failed; this step:", v->checks_held, v->checks_failed);
     for (size_t i = 0; i < st->nchecks && cx < x + w; i++) {
         int held = v->held[i];
         const char *mark = held == 1 ? "ok" : held == 0 ? "FAILED" : "..";

@@ -190,8 +190,11 @@ struct cmd_item {
     unsigned char data[];
 };
 
-/* Per socket: messages not yet taken by an expect. */
+/* Per socket: what expect and `wait accepted` took so far. Without the
+ * engine's history, also the messages not yet taken by an expect (copies). */
 struct cmd_tap {
+    uint32_t id;
+    uint64_t cursor; /* with history: the next history index expect looks at */
     TAILQ_HEAD(cmd_items, cmd_item) items; /* oldest first */
     size_t count, bytes;
     uint64_t lost;           /* not kept because the tap was full */
@@ -233,9 +236,13 @@ struct sp_cmdq {
 
     int sub_life, sub_data;
     int lazy_tap, tap_on;
-    struct cmd_tap **taps; /* by socket id */
-    size_t ntaps;
-    size_t tap_bytes; /* over all taps */
+    /* expect reads the engine's history (the TUI, or a run with `log`), so
+     * nothing is copied for it; else the tap copies what arrives. */
+    int hist_expect;
+    struct cmd_tap **taps; /* sorted by id; only sockets that need one */
+    size_t ntaps, captaps;
+    size_t taps_swept; /* ntaps after the last sweep of forgotten sockets' taps */
+    size_t tap_bytes;  /* over all taps */
 
     TAILQ_HEAD(cmd_logs, cmd_log) logs;
     /* The script's current socket: the newest one a command created or a
@@ -260,7 +267,6 @@ int cmd__pending_needs_data(const struct sp_cmdq *q);
 void cmd__pending_clear(struct sp_cmdq *q);
 /* Expect's queue for a socket (created on demand), or NULL on id 0. */
 struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id);
-void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev);
 
 /* Drops every line still queued (quit, or a failure without keep-going). */
 void cmd__drop_queue(struct sp_cmdq *q);

@@ -16,7 +16,7 @@ def test_stepping_through_the_split_lab():
     try:
         # Step 1 asks nothing: it runs at once and shows its note.
         scr = sess.wait_text("step 1/4: A client and a server", 5)
-        scr = sess.wait_text("checks 1 held, 0 failed", 5)
+        scr = sess.wait_text("lab checks 1 held, 0 failed", 5)
         assert "Space: next step" in scr, scr
         # Both ends of the connection, side by side.
         top = scr.splitlines()[0]
@@ -31,7 +31,7 @@ def test_stepping_through_the_split_lab():
         assert "recv #1" not in scr, scr
         # Space runs it: the note, the checks, the recvs in the server's pane.
         sess.keys("Space")
-        scr = sess.wait_text("checks 3 held, 0 failed", 5)
+        scr = sess.wait_text("lab checks 3 held, 0 failed", 5)
         assert "The server's pane shows recv #1..#4" in scr, scr
         assert "answer 2) four: the 64 bytes" in scr, scr
         assert "ok several-recvs" in scr and "ok sixteen-each" in scr, scr
