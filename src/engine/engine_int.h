@@ -305,6 +305,8 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
 /* Just before a close: the send events (and bytes_out) for what the kernel
  * already took of writes whose completion has not been reported yet. */
 void sp__send_settle(struct sp_sock *s);
+/* Bytes of sends not yet handed to the kernel (queued minus written). */
+size_t sp__send_unwritten(struct sp_sock *s);
 /* Drops every pending send (close): timers stopped, ops freed once their
  * writes come back. */
 void sp__send_cancel_all(struct sp_sock *s);

@@ -441,6 +441,13 @@ void sp__send_settle(struct sp_sock *s)
     }
 }
 
+size_t sp__send_unwritten(struct sp_sock *s)
+{
+    size_t libuv =
+        sp_kind_is_stream(s->kind) && s->handle_open ? uv_stream_get_write_queue_size(&s->u.st) : 0;
+    return s->queued - s->wbytes + libuv;
+}
+
 void sp__send_cancel_all(struct sp_sock *s)
 {
     struct sp_send_op *op, *next;
