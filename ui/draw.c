@@ -10,9 +10,7 @@
 
 #include "ui.h"
 
-/* Decodes one character of s[0..n); returns its byte length and sets *width
- * (-1 when it is not printable). */
-static size_t next_char(const char *s, size_t n, int *width)
+size_t ui_next_char(const char *s, size_t n, int *width)
 {
     mbstate_t st;
     wchar_t wc;
@@ -38,7 +36,7 @@ int ui_putn(struct sp_tui *t, int y, int x, int w, int role, const char *s, size
     size_t i = 0;
     while (i < n && s[i] != '\0') {
         int cw;
-        size_t k0 = next_char(s + i, n - i, &cw);
+        size_t k0 = ui_next_char(s + i, n - i, &cw);
         const char *src = s + i;
         size_t k = k0;
         if (cw < 0 || (k0 == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f))) {
@@ -118,7 +116,7 @@ int ui_width(const char *s)
     size_t n = strlen(s), i = 0;
     while (i < n) {
         int cw;
-        i += next_char(s + i, n - i, &cw);
+        i += ui_next_char(s + i, n - i, &cw);
         w += cw < 0 ? 1 : cw;
     }
     return w;

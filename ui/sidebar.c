@@ -73,10 +73,12 @@ void ui_sidebar_refresh(struct sp_tui *t)
     uint32_t *next = sp_xcalloc(maxid + 1, sizeof(*next));
     unsigned char *present = sp_xcalloc(maxid + 1, 1);
     for (size_t i = 0; i < count; i++)
-        present[ids[i]] = 1;
+        present[ids[i]] = !t->recs[ids[i]].cleared;
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
         uint32_t id = ids[i], par = t->recs[id].parent;
+        if (!present[id])
+            continue;
         if (par && par <= maxid && present[par]) {
             if (last[par])
                 next[last[par]] = id;
@@ -87,7 +89,7 @@ void ui_sidebar_refresh(struct sp_tui *t)
     }
     for (size_t i = 0; i < count; i++) {
         uint32_t id = ids[i], par = t->recs[id].parent;
-        if (par && par <= maxid && present[par])
+        if (!present[id] || (par && par <= maxid && present[par]))
             continue;
         t->order[n] = id;
         t->depth[n++] = 0;
@@ -104,6 +106,26 @@ void ui_sidebar_refresh(struct sp_tui *t)
     free(last);
     free(next);
     free(present);
+}
+
+/* Clearing only hides: the engine keeps the socket and its history, and
+ * `list`, `info` and the digit keys still reach it. */
+size_t ui_sidebar_clear_closed(struct sp_tui *t)
+{
+    ui_sidebar_refresh(t);
+    size_t n = 0;
+    for (size_t i = 0; i < t->norder; i++) {
+        uint32_t id = t->order[i];
+        struct sp_sock_info si;
+        if (sp_engine_sock_info(t->eng, id, &si) != 0 || si.open || si.connecting)
+            continue;
+        t->recs[id].cleared = 1;
+        n++;
+    }
+    t->ncleared += n;
+    t->side_dirty = 1;
+    ui_sidebar_refresh(t);
+    return n;
 }
 
 /* The state badge: one word a student can read at a glance. */
@@ -230,8 +252,10 @@ void ui_sidebar_draw(struct sp_tui *t)
         return;
     int w = t->side_w;
     ui_fill(t, 0, 0, w, UI_R_NORMAL);
-    int x = ui_putf(t, 0, 0, w, UI_R_TITLE, " Sockets (%zu)", t->norder);
-    (void)x;
+    if (t->ncleared)
+        ui_putf(t, 0, 0, w, UI_R_TITLE, " Sockets (%zu, %zu cleared)", t->norder, t->ncleared);
+    else
+        ui_putf(t, 0, 0, w, UI_R_TITLE, " Sockets (%zu)", t->norder);
     keep_selected_visible(t);
     size_t cap = entry_rows(t);
     for (size_t i = 0; i < cap && t->side_top + i < t->norder; i++) {
@@ -239,7 +263,9 @@ void ui_sidebar_draw(struct sp_tui *t)
         int last = t->depth[k] && (k + 1 >= t->norder || t->depth[k + 1] == 0);
         draw_entry(t, 1 + (int)i * 2, t->order[k], t->depth[k], last);
     }
-    if (t->norder == 0) {
+    if (t->norder == 0 && t->ncleared) {
+        ui_put(t, 2, 1, w - 1, UI_R_DIM, "no sockets left open");
+    } else if (t->norder == 0) {
         ui_put(t, 2, 1, w - 1, UI_R_DIM, "none yet: press :");
         ui_put(t, 3, 1, w - 1, UI_R_DIM, "and type listen tcp:0");
     }
