@@ -331,10 +331,110 @@ static void test_kinfo_and_setopt(void **state)
     te_done(eng, &r);
 }
 
+/* Past keep_closed the oldest closed sockets are forgotten between loop
+ * iterations, history and all; one shown (watched) is kept while shown; the
+ * ids left are the kept ones, in order, and a forgotten id says so. */
+static void test_closed_records_past_the_cap_are_forgotten(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 1);
+    sp_engine_set_keep_closed(eng, 2);
+    unsigned port;
+    uint32_t l = te_listen(eng, &r, NULL, &port);
+    char err[200];
+    uint32_t c[6];
+    for (int i = 0; i < 6; i++) {
+        c[i] = te_connect(eng, "tcp:127.0.0.1", port, NULL);
+        assert_true(te_wait(eng, &r, SP_EV_ACCEPTED, 0, (size_t)i + 1, 2000));
+        uint32_t a = te_nth(&r, SP_EV_ACCEPTED, 0, (size_t)i)->ev.sock;
+        if (i == 1)
+            sp_engine_set_watched(eng, c[i], 1);
+        assert_int_equal(sp_engine_reset(eng, c[i], err, sizeof err), 0);
+        assert_int_equal(sp_engine_close(eng, a, err, sizeof err), 0);
+    }
+    te_run_for(eng, 20);
+    /* 12 closed, 2 kept: the shown one and the newest. */
+    uint32_t ids[16];
+    size_t n = sp_engine_sock_ids(eng, ids, 16);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], l);
+    assert_int_equal(ids[1], c[1]);
+    assert_int_equal(ids[2], c[5] + 1);
+    assert_int_equal(sp_engine_forgotten(eng), 10);
+    assert_int_equal(sp_engine_last_id(eng), c[5] + 1);
+    struct sp_sock_info info;
+    assert_int_equal(sp_engine_sock_info(eng, c[0], &info), -ENOENT);
+    assert_true(sp_engine_sock_forgotten(eng, c[0]));
+    assert_false(sp_engine_sock_forgotten(eng, l));
+    assert_false(sp_engine_sock_forgotten(eng, c[5] + 2));
+    assert_int_equal(sp_hist_end(eng, c[0]), 0);
+    assert_true(sp_hist_end(eng, c[1]) > 0);
+    assert_int_not_equal(sp_engine_close(eng, c[2], err, sizeof err), 0);
+    assert_non_null(strstr(err, "closed and forgotten"));
+    /* No longer shown, it is the oldest to go when the next one closes. */
+    sp_engine_set_watched(eng, c[1], 0);
+    assert_int_equal(sp_engine_close(eng, l, err, sizeof err), 0);
+    te_run_for(eng, 10);
+    n = sp_engine_sock_ids(eng, ids, 16);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], l);
+    assert_int_equal(ids[1], c[5] + 1);
+    assert_int_equal(sp_engine_forgotten(eng), 11);
+    te_done(eng, &r);
+}
+
+/* An echo server echoes the EOF too: after the peer's FIN and the echo,
+ * our FIN; the socket closes and the kernel leaves no CLOSE_WAIT. A
+ * --close-on-eof listener's connections close the same way; a plain one's
+ * stay half-open. */
+static void test_echo_and_close_on_eof_close_after_the_peers_eof(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    struct sp_sock_opts echo = {.echo = 1}, coe = {.close_on_eof = 1};
+    unsigned pe, pc, pp;
+    uint32_t le = te_listen(eng, &r, &echo, &pe);
+    uint32_t lc = te_listen(eng, &r, &coe, &pc);
+    uint32_t lp = te_listen(eng, &r, NULL, &pp);
+    int fe = raw_connect(pe), fc = raw_connect(pc), fp = raw_connect(pp);
+    assert_true(fe >= 0 && fc >= 0 && fp >= 0);
+    assert_true(te_wait(eng, &r, SP_EV_ACCEPTED, 0, 3, 2000));
+    for (int i = 0; i < 3; i++) {
+        int fd = i == 0 ? fe : i == 1 ? fc : fp;
+        while (send(fd, "hi", 2, 0) != 2)
+            te_run_for(eng, 1);
+        shutdown(fd, SHUT_WR);
+    }
+    char buf[8];
+    assert_int_equal(raw_read_n(eng, fe, buf, 2, 2000), 2);
+    assert_memory_equal(buf, "hi", 2);
+    assert_int_equal(raw_wait_end(eng, fe, 2000), 0); /* the echoed EOF */
+    assert_int_equal(raw_wait_end(eng, fc, 2000), 0);
+    assert_int_equal(raw_wait_end(eng, fp, 200), 1); /* no FIN from a plain listener */
+    uint32_t ids[3] = {0, 0, 0};
+    for (size_t i = 0; i < 3; i++) {
+        const struct rec *a = te_nth(&r, SP_EV_ACCEPTED, 0, i);
+        uint32_t l = a->ev.parent;
+        ids[l == le ? 0 : l == lc ? 1 : 2] = a->ev.sock;
+    }
+    assert_true(lp != 0);
+    assert_true(te_wait(eng, &r, SP_EV_CLOSED, ids[0], 1, 2000));
+    assert_true(te_wait(eng, &r, SP_EV_CLOSED, ids[1], 1, 2000));
+    assert_string_equal(te_nth(&r, SP_EV_CLOSED, ids[0], 0)->reason, "closed after the peer's EOF");
+    assert_string_equal(te_nth(&r, SP_EV_CLOSED, ids[1], 0)->reason, "closed after the peer's EOF");
+    assert_true(te_wait_state(eng, &r, ids[2], "CLOSE_WAIT", 2000));
+    assert_int_equal(te_count(&r, SP_EV_CLOSED, ids[2]), 0);
+    close(fe);
+    close(fc);
+    close(fp);
+    te_done(eng, &r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shutdown_wr_fin_wait2_still_receives),
+        cmocka_unit_test(test_closed_records_past_the_cap_are_forgotten),
         cmocka_unit_test(test_peer_shutdown_close_wait_still_sends),
         cmocka_unit_test(test_shutdown_rd_and_both),
         cmocka_unit_test(test_close_then_time_wait),
@@ -345,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_peer_reset_while_reading),
         cmocka_unit_test(test_close_delivers_queued_writes),
         cmocka_unit_test(test_kinfo_and_setopt),
+        cmocka_unit_test(test_echo_and_close_on_eof_close_after_the_peers_eof),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <wchar.h>
 
 #include <cmocka.h>
 
@@ -166,6 +168,74 @@ static void test_render_valid_text_passes_with_width(void **state)
     EXPECT("\xe2\x82\xac", U, "\xe2\x82\xac", 1);                         /* euro sign */
     EXPECT("\xf4\x8f\xbf\xbd", U, "\xf4\x8f\xbf\xbd", 1);                 /* U+10FFFD */
     EXPECT("", U, "", 0);
+}
+
+/* Code points the terminal does not know (unassigned) or that must never be
+ * interchanged (noncharacters) are escaped: wcwidth() rejects them, so a
+ * terminal would draw them as anything, and the TUI and headless output
+ * would disagree about what was received. */
+static void test_render_unassigned_and_noncharacters_are_escaped(void **state)
+{
+    EXPECT("\xcd\xb8", U, "\\xcd\\xb8", 8);                    /* U+0378 unassigned */
+    EXPECT("\xef\xb7\x90", U, "\\xef\\xb7\\x90", 12);          /* U+FDD0 nonchar */
+    EXPECT("\xef\xb7\xaf", U, "\\xef\\xb7\\xaf", 12);          /* U+FDEF nonchar */
+    EXPECT("\xef\xbf\xbe", U, "\\xef\\xbf\\xbe", 12);          /* U+FFFE nonchar */
+    EXPECT("\xef\xbf\xbf", U, "\\xef\\xbf\\xbf", 12);          /* U+FFFF nonchar */
+    EXPECT("\xf0\x9f\xbf\xbe", U, "\\xf0\\x9f\\xbf\\xbe", 16); /* U+1FFFE nonchar */
+    EXPECT("\xf4\x8f\xbf\xbf", U, "\\xf4\\x8f\\xbf\\xbf", 16); /* U+10FFFF nonchar */
+    EXPECT("\xf3\xa0\x82\x80", U, "\\xf3\\xa0\\x82\\x80", 16); /* U+E0080 unassigned */
+    EXPECT("\xf0\xb2\x8e\xb0", U, "\\xf0\\xb2\\x8e\\xb0", 16); /* U+323B0 unassigned */
+    EXPECT("\xe0\xa1\x9c", U, "\\xe0\\xa1\\x9c", 12);          /* U+085C unassigned */
+}
+
+/* One width model: every code point the renderer lets through has exactly
+ * the width wcwidth() gives it in a UTF-8 locale (what the terminal and
+ * curses use), over the whole code space; everything wcwidth() rejects or
+ * calls zero-width is escaped. */
+static void test_render_widths_agree_with_wcwidth_everywhere(void **state)
+{
+    if (setlocale(LC_CTYPE, "C.UTF-8") == NULL && setlocale(LC_CTYPE, "C.utf8") == NULL)
+        skip();
+    struct sp_buf b;
+    sp_buf_init(&b);
+    unsigned passed = 0, bad = 0;
+    for (uint32_t cp = 0x80; cp <= 0x10ffff; cp++) {
+        if (cp >= 0xd800 && cp <= 0xdfff)
+            continue;
+        unsigned char u[4];
+        size_t n;
+        if (cp < 0x800) {
+            u[0] = (unsigned char)(0xc0 | cp >> 6);
+            u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+            n = 2;
+        } else if (cp < 0x10000) {
+            u[0] = (unsigned char)(0xe0 | cp >> 12);
+            u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+            u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+            n = 3;
+        } else {
+            u[0] = (unsigned char)(0xf0 | cp >> 18);
+            u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+            u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+            u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+            n = 4;
+        }
+        sp_buf_reset(&b);
+        size_t w = sp_render(&b, u, n, U);
+        if (b.len != n || memcmp(b.data, u, n) != 0)
+            continue; /* escaped */
+        passed++;
+        int ww = wcwidth((wchar_t)cp);
+        if (ww < 1 || (size_t)ww != w) {
+            if (bad++ < 10)
+                print_message("U+%04X: renderer width %zu, wcwidth %d\n", (unsigned)cp, w, ww);
+        }
+    }
+    sp_buf_cleanup(&b);
+    setlocale(LC_CTYPE, "C");
+    if (bad > 0)
+        fail_msg("%u of %u passed code points disagree with wcwidth()", bad, passed);
+    assert_true(passed > 100000);
 }
 
 static void test_render_empty_gives_c_string(void **state)
@@ -358,6 +428,8 @@ int main(void)
         cmocka_unit_test(test_render_invalid_utf8_per_byte),
         cmocka_unit_test(test_render_valid_text_passes_with_width),
         cmocka_unit_test(test_render_empty_gives_c_string),
+        cmocka_unit_test(test_render_unassigned_and_noncharacters_are_escaped),
+        cmocka_unit_test(test_render_widths_agree_with_wcwidth_everywhere),
         cmocka_unit_test(test_render_cols_never_cuts),
         cmocka_unit_test(test_render_cols_lines_join_to_render),
         cmocka_unit_test(test_render_random_is_safe_and_reversible),

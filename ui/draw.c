@@ -5,23 +5,22 @@
 #include <curses.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <wchar.h>
 
 #include "ui.h"
 
+/* The renderer's width model, not the C library's: columns are counted
+ * exactly as sp_render() counted them. */
 size_t ui_next_char(const char *s, size_t n, int *width)
 {
-    mbstate_t st;
-    wchar_t wc;
-    memset(&st, 0, sizeof(st));
-    size_t k = mbrtowc(&wc, s, n, &st);
-    if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
+    /* Without a UTF-8 locale, text is ASCII (SP_RENDER_ASCII) and any other
+     * byte is shown as '?'. */
+    if (MB_CUR_MAX == 1 && (unsigned char)s[0] >= 0x80) {
         *width = -1;
         return 1;
     }
-    *width = wcwidth(wc);
-    return k;
+    return sp_render_char(s, n, width);
 }
 
 int ui_putn(struct sp_tui *t, int y, int x, int w, int role, const char *s, size_t n)

@@ -246,6 +246,11 @@ static int act_redraw(struct sp_tui *t, int key)
     return UI_HANDLED | UI_REDRAW;
 }
 
+static int act_notes(struct sp_tui *t, int key)
+{
+    return ui_notes_key(t, key);
+}
+
 static const struct keydef keytab[] = {
     {{'\t', UI_KEY(KEY_BTAB)}, "Tab/S-Tab", "focus the next/previous pane", NULL, act_focus_next},
     {{UI_KEY(KEY_UP), UI_KEY(KEY_DOWN)},
@@ -281,6 +286,9 @@ static const struct keydef keytab[] = {
     {{'S'}, "S", "sidebar on/off (more room for the panes)", NULL, act_sidebar},
     {{'C'}, "C", "clear closed sockets from the sidebar", NULL, act_clear},
     {{UI_CTRL('l')}, "Ctrl-L", "redraw the screen", NULL, act_redraw},
+    {{' '}, "Space", "lab: run the step / next step; a `step` line: go on", "step", act_notes},
+    {{'r'}, "r", "lab: repeat the step", NULL, act_notes},
+    {{'N'}, "N", "show / hide the lab notes", NULL, act_notes},
     {{'?'}, "?", "this help", "help", act_help},
     {{'q', UI_CTRL('c')}, "q", "quit (asks when sockets are open)", "quit", act_quit},
 };

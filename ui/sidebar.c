@@ -7,105 +7,144 @@
 
 #include "ui.h"
 
-static void grow_recs(struct sp_tui *t, uint32_t id)
-{
-    if (id < t->nrecs)
-        return;
-    size_t n = t->nrecs ? t->nrecs : 64;
-    while (n <= id)
-        n *= 2;
-    struct ui_sockrec *r = sp_xreallocarray(t->recs, n, sizeof(*r));
-    memset(r + t->nrecs, 0, (n - t->nrecs) * sizeof(*r));
-    t->recs = r;
-    t->nrecs = n;
-}
-
-/* Records a socket's parent as an event told it (no engine query needed). */
+/* A new socket (from its event): the tree is rebuilt at the next refresh. */
 void ui_sidebar_note_sock(struct sp_tui *t, uint32_t id, uint32_t parent)
 {
-    grow_recs(t, id);
-    t->recs[id].parent = parent;
-    t->recs[id].known = 1;
+    (void)id;
+    (void)parent;
     t->side_dirty = 1;
 }
 
 void ui_sidebar_cleanup(struct sp_tui *t)
 {
-    free(t->recs);
+    free(t->side_ids);
+    free(t->side_parent);
     free(t->order);
     free(t->depth);
-    t->recs = NULL;
-    t->order = NULL;
+    free(t->cleared);
+    t->cleared = NULL;
+    t->ncleared = 0;
+    t->side_ids = t->side_parent = t->order = NULL;
     t->depth = NULL;
-    t->nrecs = t->norder = t->order_cap = 0;
+    t->norder = t->order_cap = 0;
 }
 
-/* Rebuilds the tree order when the socket table changed. */
+/* Index of id in the sorted ids[0..n), or n. */
+static size_t find_id(const uint32_t *ids, size_t n, uint32_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && ids[lo] == id ? lo : n;
+}
+
+/* Which of the sorted ids[0..count) were cleared; cleared ids the engine
+ * has forgotten since leave the list. */
+static unsigned char *hidden_ids(struct sp_tui *t, const uint32_t *ids, size_t count)
+{
+    unsigned char *hidden = sp_xcalloc(count ? count : 1, 1);
+    size_t kept = 0, c = 0;
+    for (size_t i = 0; i < count && c < t->ncleared; i++) {
+        while (c < t->ncleared && t->cleared[c] < ids[i])
+            c++;
+        if (c < t->ncleared && t->cleared[c] == ids[i]) {
+            hidden[i] = 1;
+            t->cleared[kept++] = ids[i];
+            c++;
+        }
+    }
+    t->ncleared = kept;
+    return hidden;
+}
+
+/* Rebuilds the tree order when the socket table changed. Everything is
+ * sized by the sockets the engine keeps (ids have gaps once closed ones are
+ * forgotten), and a socket's parent is asked of the engine once: later
+ * rebuilds take it from the previous one. */
 void ui_sidebar_refresh(struct sp_tui *t)
 {
     uint32_t probe;
     size_t count = sp_engine_sock_ids(t->eng, &probe, 0);
-    if (!t->side_dirty && count == t->known_count)
+    uint64_t forgotten = sp_engine_forgotten(t->eng);
+    if (!t->side_dirty && count == t->known_count && forgotten == t->known_forgotten)
         return;
-    if (count > t->order_cap) {
-        size_t cap = count + 64;
-        t->order = sp_xreallocarray(t->order, cap, sizeof(*t->order));
-        t->depth = sp_xreallocarray(t->depth, cap, sizeof(*t->depth));
-        t->order_cap = cap;
-    }
-    uint32_t *ids = sp_xreallocarray(NULL, count, sizeof(*ids));
+    size_t cap = count ? count : 1;
+    uint32_t *ids = sp_xreallocarray(NULL, cap, sizeof *ids);
+    uint32_t *parent = sp_xreallocarray(NULL, cap, sizeof *parent);
     count = sp_engine_sock_ids(t->eng, ids, count);
-    uint32_t maxid = count ? ids[count - 1] : 0;
-    grow_recs(t, maxid);
+    size_t old = 0;
     for (size_t i = 0; i < count; i++) {
-        struct ui_sockrec *r = &t->recs[ids[i]];
-        if (!r->known) {
+        while (old < t->known_count && t->side_ids[old] < ids[i])
+            old++;
+        if (old < t->known_count && t->side_ids[old] == ids[i]) {
+            parent[i] = t->side_parent[old];
+        } else {
             struct sp_sock_info si;
-            if (sp_engine_sock_info(t->eng, ids[i], &si) == 0)
-                r->parent = si.parent;
-            r->known = 1;
+            parent[i] = sp_engine_sock_info(t->eng, ids[i], &si) == 0 ? si.parent : 0;
         }
     }
-    /* Children lists over ids; a parent always has a smaller id than its
-     * children, so one pass in id order keeps each list sorted. */
-    uint32_t *first = sp_xcalloc(maxid + 1, sizeof(*first));
-    uint32_t *last = sp_xcalloc(maxid + 1, sizeof(*last));
-    uint32_t *next = sp_xcalloc(maxid + 1, sizeof(*next));
-    unsigned char *present = sp_xcalloc(maxid + 1, 1);
-    for (size_t i = 0; i < count; i++)
-        present[ids[i]] = !t->recs[ids[i]].cleared;
+    if (count > t->order_cap) {
+        t->order_cap = count + 64;
+        t->order = sp_xreallocarray(t->order, t->order_cap, sizeof *t->order);
+        t->depth = sp_xreallocarray(t->depth, t->order_cap, sizeof *t->depth);
+    }
+    /* Children lists by index; a parent always has a smaller id than its
+     * children, so one pass in id order keeps each list sorted. SIZE_MAX:
+     * none. */
+    size_t *first = sp_xreallocarray(NULL, cap, sizeof *first);
+    size_t *last = sp_xreallocarray(NULL, cap, sizeof *last);
+    size_t *next = sp_xreallocarray(NULL, cap, sizeof *next);
+    size_t *pidx = sp_xreallocarray(NULL, cap, sizeof *pidx);
+    unsigned char *hidden = hidden_ids(t, ids, count);
+    for (size_t i = 0; i < count; i++) {
+        first[i] = last[i] = next[i] = SIZE_MAX;
+        pidx[i] = parent[i] ? find_id(ids, count, parent[i]) : count;
+        if (pidx[i] < count && hidden[pidx[i]])
+            pidx[i] = count;
+        if (!hidden[i] && pidx[i] < count) {
+            size_t p = pidx[i];
+            if (last[p] != SIZE_MAX)
+                next[last[p]] = i;
+            else
+                first[p] = i;
+            last[p] = i;
+        }
+    }
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
-        uint32_t id = ids[i], par = t->recs[id].parent;
-        if (!present[id])
+        if (hidden[i] || pidx[i] < count)
             continue;
-        if (par && par <= maxid && present[par]) {
-            if (last[par])
-                next[last[par]] = id;
-            else
-                first[par] = id;
-            last[par] = id;
-        }
-    }
-    for (size_t i = 0; i < count; i++) {
-        uint32_t id = ids[i], par = t->recs[id].parent;
-        if (!present[id] || (par && par <= maxid && present[par]))
-            continue;
-        t->order[n] = id;
+        t->order[n] = ids[i];
         t->depth[n++] = 0;
-        for (uint32_t c = first[id]; c; c = next[c]) {
-            t->order[n] = c;
+        for (size_t c = first[i]; c != SIZE_MAX; c = next[c]) {
+            t->order[n] = ids[c];
             t->depth[n++] = 1;
         }
     }
+    free(t->side_ids);
+    free(t->side_parent);
+    t->side_ids = ids;
+    t->side_parent = parent;
     t->norder = n;
     t->known_count = count;
+    t->known_forgotten = forgotten;
     t->side_dirty = 0;
-    free(ids);
     free(first);
     free(last);
     free(next);
-    free(present);
+    free(pidx);
+    free(hidden);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 /* Clearing only hides: the engine keeps the socket and its history, and
@@ -115,14 +154,14 @@ size_t ui_sidebar_clear_closed(struct sp_tui *t)
     ui_sidebar_refresh(t);
     size_t n = 0;
     for (size_t i = 0; i < t->norder; i++) {
-        uint32_t id = t->order[i];
         struct sp_sock_info si;
-        if (sp_engine_sock_info(t->eng, id, &si) != 0 || si.open || si.connecting)
+        if (sp_engine_sock_info(t->eng, t->order[i], &si) != 0 || si.open || si.connecting)
             continue;
-        t->recs[id].cleared = 1;
+        t->cleared = sp_xreallocarray(t->cleared, t->ncleared + 1, sizeof *t->cleared);
+        t->cleared[t->ncleared++] = t->order[i];
         n++;
     }
-    t->ncleared += n;
+    qsort(t->cleared, t->ncleared, sizeof *t->cleared, cmp_id);
     t->side_dirty = 1;
     ui_sidebar_refresh(t);
     return n;
@@ -177,7 +216,7 @@ static int is_shown(struct sp_tui *t, uint32_t id)
 
 static size_t entry_rows(struct sp_tui *t)
 {
-    int h = t->main_h - 1;
+    int h = t->main_h - 1 - (t->known_forgotten > 0);
     return h > 0 ? (size_t)h / 2 : 0;
 }
 
@@ -271,8 +310,17 @@ void ui_sidebar_draw(struct sp_tui *t)
     }
     if (t->side_top > 0)
         ui_put(t, 0, w - 2, 1, UI_R_DIM, t->th.g.up);
+    int bottom = t->main_h - 1;
+    if (t->known_forgotten > 0) {
+        /* The sockets no longer listed: the engine keeps the last
+         * keep-closed closed ones. */
+        ui_fill(t, bottom, 0, w, UI_R_NORMAL);
+        ui_putf(t, bottom, 1, w - 2, UI_R_DIM, "%llu older closed forgotten",
+                (unsigned long long)t->known_forgotten);
+        bottom--;
+    }
     if (t->side_top + cap < t->norder)
-        ui_put(t, t->main_h - 1, w - 2, 1, UI_R_DIM, t->th.g.down);
+        ui_put(t, bottom, w - 2, 1, UI_R_DIM, t->th.g.down);
     ui_vline(t, 0, w, t->main_h);
 }
 

@@ -10,6 +10,7 @@
 #include <curses.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,7 @@ static void draw(struct sp_tui *t)
     flush_output(t);
     erase();
     t->cur_y = t->cur_x = -1;
+    ui_notes_arrange(t);
     ui_layout(t);
     if (t->too_small) {
         const char *msg = "terminal too small";
@@ -185,6 +187,7 @@ static void draw(struct sp_tui *t)
         if (!t->stacked && i + 1 < t->npanes)
             ui_vline(t, p->y, p->x + p->w, p->h);
     }
+    ui_notes_draw(t);
     ui_composer_draw(t);
     ui_status_draw(t);
     ui_hints_draw(t);
@@ -273,6 +276,22 @@ static void dispatch(struct sp_tui *t, int key)
     t->dirty = 1;
 }
 
+/* A wake-up that gave no key: is the terminal gone? A hung-up terminal (its
+ * tmux or terminal emulator died) polls as HUP/ERR, and a readable terminal
+ * with nothing to read is at end of file. The hang-up signal goes only to
+ * the session leader, which may survive it (make under `make run`), so
+ * this is how the TUI learns it has nobody to talk to. */
+static int terminal_gone(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 0) <= 0)
+        return 0;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+        return 1;
+    int unread = 0;
+    return (p.revents & POLLIN) && ioctl(fd, FIONREAD, &unread) == 0 && unread == 0;
+}
+
 /* stdin is readable: take every pending key before anything is drawn. */
 static void on_stdin(void *ud)
 {
@@ -280,8 +299,12 @@ static void on_stdin(void *ud)
     for (int i = 0; i < 4096; i++) {
         wint_t wc;
         int rc = wget_wch(stdscr, &wc);
-        if (rc == ERR)
+        if (rc == ERR) {
+            /* Like SIGHUP: leave; the engine closes every socket. */
+            if (i == 0 && terminal_gone(t->keys_fd))
+                t->quit = 1;
             break;
+        }
         int key;
         if (rc == KEY_CODE_YES)
             key = wc == KEY_MOUSE ? UI_MOUSE_KEY : UI_KEY((int)wc);
@@ -449,8 +472,12 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
         .quit = hook_quit,
         .ui_command = ui_command,
     };
+    /* Scripts and labs stop for the step key (Space); keys never do. */
+    hooks.stepping = 1;
     t->q = sp_cmdq_new(eng, &hooks, t);
+    hooks.stepping = 0;
     t->kq = sp_cmdq_new(eng, &hooks, t);
+    t->notes_open = 1;
     /* Interactive: a failed line must not drop what the user types next.
      * The script's queue keeps going only with --keep-going until the
      * script has run (on_script_idle). */
@@ -479,7 +506,8 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
             ui_demo_start(t);
     }
 
-    struct sp_watch *w_in = sp_engine_watch_fd(eng, fileno(keys_in), on_stdin, t);
+    t->keys_fd = fileno(keys_in);
+    struct sp_watch *w_in = sp_engine_watch_fd(eng, t->keys_fd, on_stdin, t);
     struct sp_watch *w_tick = sp_engine_watch_timer(eng, FRAME_MS, FRAME_MS, on_tick, t);
     struct sp_watch *w_prep = sp_engine_watch_prepare(eng, on_prepare, t);
     draw(t);

@@ -109,13 +109,6 @@ enum ui_menu_kind {
     UI_MENU_RESET
 };
 
-/* The sidebar's picture of the socket table (tree order). */
-struct ui_sockrec {
-    uint32_t parent;
-    int known;
-    int cleared; /* closed, and cleared from the sidebar (`list` still has it) */
-};
-
 /* One screen row of a text box: a piece of one of its lines. */
 struct ui_boxrow {
     size_t line, off, len;
@@ -149,6 +142,7 @@ struct sp_tui {
     int script_running; /* the -e/--script/--lab/demo lines have not all run */
     int exit_status;    /* DESIGN §5 */
     int timed_out;      /* --timeout expired */
+    int keys_fd;        /* the terminal the keys come from */
 
     /* Drawing. */
     int dirty;
@@ -168,16 +162,20 @@ struct sp_tui {
     int stacked; /* panes on top of each other instead of side by side */
 
     /* Sockets as the sidebar shows them. */
-    struct ui_sockrec *recs; /* indexed by id */
-    size_t nrecs;
-    uint32_t *order; /* tree order */
+    uint32_t *side_ids;    /* the ids at the last rebuild, sorted */
+    uint32_t *side_parent; /* and their parents */
+    uint32_t *order;       /* tree order */
     int *depth;
     size_t norder, order_cap;
-    size_t known_count; /* sp_engine_sock_ids() count at the last rebuild */
+    size_t known_count;       /* sp_engine_sock_ids() count at the last rebuild */
+    uint64_t known_forgotten; /* sp_engine_forgotten() at the last rebuild */
     int side_dirty;
     size_t side_top;
     uint32_t selected;
-    size_t ncleared; /* closed sockets cleared from the sidebar */
+    /* Closed sockets cleared from the sidebar (sorted ids; the engine, and
+     * `list`, still have them until it forgets them). */
+    uint32_t *cleared;
+    size_t ncleared;
     uint32_t watched[UI_PANES_MAX];
     int nwatched;
 
@@ -223,6 +221,12 @@ struct sp_tui {
     int cur_y, cur_x;          /* where the terminal cursor goes, -1: hidden */
 
     struct sp_buf scratch;
+
+    /* Notes panel (notes.c): shown under the panes while a lab runs. */
+    int notes_open;
+    int notes_y, notes_h;
+    unsigned lab_gen;     /* the lab view generation last arranged */
+    uint32_t lab_pair[2]; /* the connection whose two ends the panes show */
 };
 
 /* model.c */
@@ -357,6 +361,16 @@ void ui_box_append(struct sp_tui *t, char **lines, size_t n);
 void ui_box_close(struct sp_tui *t);
 int ui_box_key(struct sp_tui *t, int key);
 void ui_box_draw(struct sp_tui *t);
+
+/* notes.c */
+/* Rows the notes panel takes out of main_h (0: hidden or nothing to show). */
+int ui_notes_height(struct sp_tui *t, int main_h);
+void ui_notes_draw(struct sp_tui *t);
+/* Shows the lab's newest connection, both ends side by side, when it
+ * changed. */
+void ui_notes_arrange(struct sp_tui *t);
+/* N (show/hide), Space (step key), r (repeat the step). */
+int ui_notes_key(struct sp_tui *t, int key);
 
 /* keys.c */
 int ui_keys_normal(struct sp_tui *t, int key);

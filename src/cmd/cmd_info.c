@@ -37,11 +37,27 @@ static void cell_safe(struct sp_buf *b, const char *s)
     sp_render(b, s, strlen(s), SP_RENDER_UTF8);
 }
 
+/* Says how many closed sockets are no longer listed, if any. */
+static void forgotten_line(struct cmd_ctx *c)
+{
+    uint64_t n = sp_engine_forgotten(c->eng);
+    if (n == 0)
+        return;
+    char line[160];
+    snprintf(line, sizeof line,
+             "%" PRIu64 " older closed socket%s forgotten (the last %zu closed are kept: set "
+             "keep-closed N)",
+             n, n == 1 ? "" : "s", sp_engine_keep_closed(c->eng));
+    cmd__out(c->q, line);
+}
+
 int cmd__exec_list(struct cmd_ctx *c)
 {
     size_t n = sp_engine_sock_ids(c->eng, NULL, 0);
     if (n == 0) {
-        cmd__out(c->q, "no sockets (create one with listen, connect or bind)");
+        if (sp_engine_forgotten(c->eng) == 0)
+            cmd__out(c->q, "no sockets (create one with listen, connect or bind)");
+        forgotten_line(c);
         return CMD_OK;
     }
     uint32_t *ids = sp_xcalloc(n, sizeof *ids);
@@ -108,6 +124,7 @@ int cmd__exec_list(struct cmd_ctx *c)
         cmd__out(c->q, sp_buf_str(&line));
     }
     sp_buf_cleanup(&line);
+    forgotten_line(c);
     for (size_t i = 0; i < (n + 1) * LIST_COLS; i++)
         sp_buf_cleanup(&cells[i]);
     free(cells);

@@ -240,9 +240,14 @@ int cmd__data(struct cmd_ctx *c, const struct cmd_word *w, int hex, struct sp_bu
 int cmd__sock_info(struct cmd_ctx *c, const struct cmd_word *w, uint32_t id,
                    struct sp_sock_info *in)
 {
-    if (sp_engine_sock_info(c->eng, id, in) != 0)
-        return cmd__fail(c, w, 0, "no socket %u (see `list`)", (unsigned)id);
-    return 0;
+    if (sp_engine_sock_info(c->eng, id, in) == 0)
+        return 0;
+    if (sp_engine_sock_forgotten(c->eng, id))
+        return cmd__fail(c, w, 0,
+                         "socket %u was closed and forgotten (the last %zu closed sockets are "
+                         "kept: set keep-closed N)",
+                         (unsigned)id, sp_engine_keep_closed(c->eng));
+    return cmd__fail(c, w, 0, "no socket %u (see `list`)", (unsigned)id);
 }
 
 int cmd__want_args(struct cmd_ctx *c, int lo, int hi)

@@ -89,6 +89,7 @@ int cmd__exec_listen(struct cmd_ctx *c)
     if (b != NULL && cmd__number(c, b, 1, 65535, 0, &backlog) != 0)
         return CMD_FAIL;
     o.echo = cmd__opt(c, "--echo") != NULL;
+    o.close_on_eof = cmd__opt(c, "--close-on-eof") != NULL;
     o.backlog = (int)backlog;
     char err[256] = "";
     uint32_t id = 0;
@@ -427,9 +428,25 @@ static int onoff(struct cmd_ctx *c, const struct cmd_word *w)
     return -1;
 }
 
+/* set keep-closed N: engine-wide, so it takes no ID. */
+static int set_keep_closed(struct cmd_ctx *c)
+{
+    if (cmd__want_args(c, 2, 2) != 0)
+        return CMD_FAIL;
+    uint64_t n;
+    if (cmd__number(c, cmd__arg(c, 1), 0, 1000000, 1, &n) != 0)
+        return CMD_FAIL;
+    sp_engine_set_keep_closed(c->eng, (size_t)n);
+    return CMD_OK;
+}
+
 int cmd__exec_set(struct cmd_ctx *c)
 {
     uint32_t id;
+    if (cmd__is(cmd__arg(c, 0), "keep-closed"))
+        return set_keep_closed(c);
+    if (cmd__is(cmd__arg(c, 1), "keep-closed"))
+        return cmd__fail(c, cmd__arg(c, 0), 0, "keep-closed applies to every socket: no ID");
     if (cmd__take_id(c, 2, &id) != 0)
         return CMD_FAIL;
     if (cmd__want_args(c, 2, 2) != 0)

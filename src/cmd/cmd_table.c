@@ -11,7 +11,12 @@
 
 static const struct cmd_opt listen_opts[] = {
     {"--framing", "SPEC", "framing of the accepted connections (default raw)"},
-    {"--echo", NULL, "echo what every accepted connection receives"},
+    {"--echo", NULL,
+     "echo what every accepted connection receives; after the peer's EOF it echoes that too "
+     "(our FIN once the echo is written) and closes"},
+    {"--close-on-eof", NULL,
+     "close each accepted connection after the peer's EOF, once what is queued is written "
+     "(without it a connection stays half-open, in CLOSE_WAIT, until closed)"},
     {"--backlog", "N", "listen(2) backlog (default 511)"},
     {NULL, NULL, NULL},
 };
@@ -67,7 +72,10 @@ const struct cmd_entry cmd__table[] = {
      "the line.",
      connect_opts, 1, 1, 0, cmd__exec_connect},
     {"echo", "echo [ID] on|off", "send back what arrives",
-     "On a listener: for every connection it accepts from now on.", NULL, 1, 2, 0, cmd__exec_echo},
+     "On a listener: for every connection it accepts from now on. A stream connection that "
+     "echoes echoes the EOF too: after the peer's EOF, once the echo is written, it closes "
+     "(our FIN).",
+     NULL, 1, 2, 0, cmd__exec_echo},
     {"expect", "expect [ID] DATA... [--hex] [--timeout MS]", "the next message must equal DATA",
      "Takes the oldest message (under raw: recv chunk) not yet taken by an earlier expect on "
      "the socket, including messages that arrived before it ran; waits for one if none is "
@@ -87,9 +95,13 @@ const struct cmd_entry cmd__table[] = {
      -1, CMD_F_UI, cmd__exec_ui},
     {"info", "info [ID]", "kernel view: TCP state, rtt, unread, unsent, buffers, options", NULL,
      NULL, 0, 1, 0, cmd__exec_info},
-    {"lab", "lab NAME|list", "run a built-in lesson", NULL, NULL, 1, 1, 0, cmd__exec_lab},
+    {"lab", "lab NAME|FILE|list", "run a lesson (a built-in lab, or a lab file)",
+     "Stages each step, then checks what the kernel did and prints a note and a check line "
+     "per check; the TUI stops at each step (Space: next, r: repeat, N: notes). `lab list` "
+     "names the built-in labs; a FILE has a / or ends in .lab.",
+     NULL, 1, 1, 0, cmd__exec_lab},
     {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
-    {"listen", "listen ADDR [--framing SPEC] [--echo] [--backlog N]",
+    {"listen", "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N]",
      "listen for connections (tcp:, unix:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
@@ -117,8 +129,13 @@ const struct cmd_entry cmd__table[] = {
      "DATA words are parts of one message, joined without spaces and written with one writev. "
      "The socket's framing wraps the message unless --raw.",
      send_opts, 0, -1, 0, cmd__exec_send},
-    {"set", "set [ID] nodelay|cork|keepalive on|off | set [ID] rcvbuf|sndbuf|linger N",
-     "set a socket option", "linger takes seconds, or off.", NULL, 2, 3, 0, cmd__exec_set},
+    {"set",
+     "set [ID] nodelay|cork|keepalive on|off | set [ID] rcvbuf|sndbuf|linger N | set keep-closed N",
+     "set a socket option, or how many closed sockets are kept",
+     "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
+     "and their history keep (default 1000); older ones are forgotten, their history freed. "
+     "From the command line: -e 'set keep-closed N'.",
+     NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
      "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading.", NULL, 1, 2, 0,
      cmd__exec_shutdown},
@@ -126,6 +143,9 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_sleep},
     {"split", "split [rows|cols] [ID]", "add a pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
      cmd__exec_ui},
+    {"step", "step [TEXT...]", "wait for the step key (Space) in the TUI; nothing headless",
+     "Lets a script stop where the teacher wants to talk instead of guessing sleeps.", NULL, 0, -1,
+     0, cmd__exec_step},
     {"unsplit", "unsplit", "remove the focused pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
      cmd__exec_ui},
     {"view", "view chunks|msgs|both", "choose the focused pane's timeline (TUI only)", NULL, NULL,
@@ -248,7 +268,7 @@ static const char *const wait_words[] = {
     "sent",      "state:",   "bytes:", "msgs:", NULL,
 };
 static const char *const set_words[] = {
-    "nodelay", "cork", "keepalive", "rcvbuf", "sndbuf", "linger", NULL,
+    "nodelay", "cork", "keepalive", "rcvbuf", "sndbuf", "linger", "keep-closed", NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};

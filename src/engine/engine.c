@@ -123,6 +123,12 @@ int sp_engine_new(struct sp_engine **out, const struct sp_engine_opts *opts)
     eng->ktimer.data = eng;
     /* Kernel-state polling alone must not keep sp_engine_run() going. */
     uv_unref((uv_handle_t *)&eng->ktimer);
+    TAILQ_INIT(&eng->closed);
+    eng->keep_closed = eng->opts.keep_closed > 0 ? eng->opts.keep_closed : SP_KEEP_CLOSED_DEFAULT;
+    uv_check_init(&eng->loop, &eng->reaper);
+    eng->reaper.data = eng;
+    /* Forgetting alone must not keep sp_engine_run() going either. */
+    uv_unref((uv_handle_t *)&eng->reaper);
     *out = eng;
     return 0;
 }
@@ -185,6 +191,8 @@ static void close_everything(struct sp_engine *eng)
     }
     if (!uv_is_closing((uv_handle_t *)&eng->ktimer))
         uv_close((uv_handle_t *)&eng->ktimer, NULL);
+    if (!uv_is_closing((uv_handle_t *)&eng->reaper))
+        uv_close((uv_handle_t *)&eng->reaper, NULL);
 }
 
 int sp_engine_destroy(struct sp_engine *eng)
@@ -337,18 +345,53 @@ void sp__emit_notice(struct sp_sock *s, const char *message)
     sp__emit(eng, s, &ev);
 }
 
+/* Index in eng->socks of the first record with an id >= id. */
+static size_t table_find(const struct sp_engine *eng, uint32_t id)
+{
+    size_t lo = 0, hi = eng->nsocks;
+    /* Until something is forgotten ids have no gaps: try the direct slot. */
+    if (hi > 0 && id >= eng->socks[0]->id) {
+        size_t guess = id - eng->socks[0]->id;
+        if (guess < hi && eng->socks[guess]->id == id)
+            return guess;
+    }
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (eng->socks[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 struct sp_sock *sp__sock_get(struct sp_engine *eng, uint32_t id)
 {
-    if (id == 0 || id > eng->nsocks)
-        return NULL;
-    return eng->socks[id - 1];
+    size_t i = table_find(eng, id);
+    return i < eng->nsocks && eng->socks[i]->id == id ? eng->socks[i] : NULL;
+}
+
+int sp_engine_sock_forgotten(const struct sp_engine *eng, uint32_t id)
+{
+    if (id == 0 || id > eng->last_id)
+        return 0;
+    size_t i = table_find(eng, id);
+    return !(i < eng->nsocks && eng->socks[i]->id == id);
+}
+
+void sp__sock_missing(const struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
+{
+    if (sp_engine_sock_forgotten(eng, id))
+        sp__seterr(err, errlen,
+                   "socket %u was closed and forgotten (the last %zu closed sockets are kept)", id,
+                   eng->keep_closed);
+    else
+        sp__seterr(err, errlen, "no socket %u", id);
 }
 
 struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
                              const struct sp_sock_opts *opts)
 {
-    if (eng->freeing)
-        return NULL; /* sp_engine_destroy() must come to an end */
     if (eng->nsocks == eng->capsocks) {
         size_t ncap = eng->capsocks ? eng->capsocks * 2 : 16;
         eng->socks = sp_xreallocarray(eng->socks, ncap, sizeof *eng->socks);
@@ -366,11 +409,12 @@ struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
     s->timeout_ms = eng->opts.connect_timeout_ms;
     if (opts != NULL) {
         s->echo = opts->echo != 0;
+        s->close_on_eof = opts->close_on_eof != 0;
         if (opts->timeout_ms > 0)
             s->timeout_ms = opts->timeout_ms;
     }
     eng->socks[eng->nsocks++] = s;
-    s->id = (uint32_t)eng->nsocks;
+    s->id = ++eng->last_id;
     if (opts != NULL && opts->framing != NULL)
         sp__framer_set(s, opts->framing);
     return s;
@@ -379,23 +423,99 @@ struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
 void sp__sock_discard(struct sp_sock *s)
 {
     struct sp_engine *eng = s->eng;
-    assert(eng->nsocks > 0 && eng->socks[eng->nsocks - 1] == s);
-    assert(!s->handle_open && s->timer == NULL && s->hist == NULL);
+    assert(eng->nsocks > 0 && eng->socks[eng->nsocks - 1] == s && s->id == eng->last_id);
+    assert(!s->handle_open && s->timer == NULL && s->hist == NULL && !s->closed);
     eng->nsocks--;
+    eng->last_id--;
     sp__framer_free(s);
     free(s);
 }
 
 uint32_t sp_engine_last_id(const struct sp_engine *eng)
 {
-    return (uint32_t)eng->nsocks;
+    return eng->last_id;
 }
 
 size_t sp_engine_sock_ids(struct sp_engine *eng, uint32_t *ids, size_t max)
 {
     for (size_t i = 0; i < eng->nsocks && i < max; i++)
-        ids[i] = (uint32_t)(i + 1);
+        ids[i] = eng->socks[i]->id;
     return eng->nsocks;
+}
+
+/* Nothing refers to a closed record any more: no handle, timer, request or
+ * pending write will call back with it, and no front end shows it. */
+static int forgettable(const struct sp_sock *s)
+{
+    return s->closed && !s->handle_open && !s->handle_closing && s->timer == NULL &&
+           TAILQ_EMPTY(&s->ops) && TAILQ_EMPTY(&s->wq) && s->gai == NULL && s->creq == NULL &&
+           s->sreq == NULL && !s->watched;
+}
+
+static void forget(struct sp_engine *eng, struct sp_sock *s)
+{
+    eng->forgotten++;
+    sp__kunfollow(s);
+    sp__hist_free(s->hist, &eng->hpool);
+    sp__framer_free(s);
+    free(s);
+}
+
+/* Once per loop iteration while more closed records are kept than asked:
+ * forgets the oldest ones nothing refers to any more, then closes the gaps
+ * in the table in one pass. */
+static void reap_cb(uv_check_t *h)
+{
+    struct sp_engine *eng = h->data;
+    struct sp_sock *s, *next;
+    size_t gone = 0;
+    for (s = TAILQ_FIRST(&eng->closed); s != NULL && eng->nclosed > eng->keep_closed; s = next) {
+        next = TAILQ_NEXT(s, closed_link);
+        if (forgettable(s)) {
+            TAILQ_REMOVE(&eng->closed, s, closed_link);
+            eng->nclosed--;
+            s->forget = 1;
+            gone++;
+        }
+    }
+    if (gone > 0) {
+        size_t j = 0;
+        for (size_t i = 0; i < eng->nsocks; i++) {
+            if (eng->socks[i]->forget)
+                forget(eng, eng->socks[i]);
+            else
+                eng->socks[j++] = eng->socks[i];
+        }
+        eng->nsocks = j;
+    }
+    if (eng->nclosed <= eng->keep_closed) {
+        uv_check_stop(&eng->reaper);
+        eng->reaper_on = 0;
+    }
+}
+
+static void reap_soon(struct sp_engine *eng)
+{
+    if (eng->reaper_on || eng->freeing || eng->nclosed <= eng->keep_closed)
+        return;
+    eng->reaper_on = 1;
+    uv_check_start(&eng->reaper, reap_cb);
+}
+
+void sp_engine_set_keep_closed(struct sp_engine *eng, size_t n)
+{
+    eng->keep_closed = n;
+    reap_soon(eng);
+}
+
+size_t sp_engine_keep_closed(const struct sp_engine *eng)
+{
+    return eng->keep_closed;
+}
+
+uint64_t sp_engine_forgotten(const struct sp_engine *eng)
+{
+    return eng->forgotten;
 }
 
 int sp__sock_fd(const struct sp_sock *s)
@@ -504,6 +624,7 @@ void sp__sock_close_timer(struct sp_sock *s)
 static void sock_handle_closed(uv_handle_t *h)
 {
     struct sp_sock *s = h->data;
+    s->handle_closing = 0;
     if (s->hkind == SP_H_POLL && s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
@@ -537,6 +658,7 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
         sp__unix_unlink(s);
     if (s->handle_open) {
         s->handle_open = 0;
+        s->handle_closing = 1;
         if (s->hkind == SP_H_POLL)
             uv_poll_stop(&s->u.poll);
         uv_close(&s->u.h, sock_handle_closed);
@@ -550,6 +672,9 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
         s->ours |= SP_OURS_SHUT_WR;
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
     sp__klist_update(s);
+    TAILQ_INSERT_TAIL(&eng->closed, s, closed_link);
+    eng->nclosed++;
+    reap_soon(eng);
 
     if (sp__wants(eng, SP_EV_CLOSED)) {
         struct sp_event ev = {.type = SP_EV_CLOSED, .unread = -1};

@@ -46,8 +46,9 @@ struct sp_sock {
     enum sp_hkind hkind;
     int fd; /* our own descriptor for SP_H_POLL sockets, else -1 */
 
-    unsigned handle_open : 1; /* u holds an initialised handle not yet given to uv_close */
-    unsigned closed : 1;      /* sp__sock_close ran: the socket is over */
+    unsigned handle_open : 1;    /* u holds an initialised handle not yet given to uv_close */
+    unsigned handle_closing : 1; /* u was given to uv_close, its callback has not run yet */
+    unsigned closed : 1;         /* sp__sock_close ran: the socket is over */
     unsigned resolving : 1;
     unsigned connecting : 1;
     unsigned established : 1; /* connected or accepted or bound */
@@ -63,7 +64,11 @@ struct sp_sock {
     unsigned unlink_path : 1;  /* Unix socket file we created: unlink when closing */
     unsigned dgram_connected : 1;
     unsigned accept_starved : 1; /* accept(2) is failing for lack of descriptors */
+    unsigned forget : 1;         /* the reaper is about to free this closed record */
+    unsigned close_on_eof : 1;   /* close once the peer's EOF is read (listener: its conns) */
     unsigned ours;
+    /* Why a graceful close waiting for queued writes closes (NULL: "closed by us"). */
+    const char *drain_reason;
     unsigned peers;
 
     size_t recvsize;
@@ -107,6 +112,8 @@ struct sp_sock {
 
     uint64_t kpoll_until_ns;     /* poll the TCP state until then (recent activity) */
     TAILQ_ENTRY(sp_sock) kentry; /* in eng->klist while in_klist */
+
+    TAILQ_ENTRY(sp_sock) closed_link; /* eng->closed, once closed */
 };
 
 struct sp_sub {
@@ -138,8 +145,21 @@ struct sp_engine {
     int stop_requested;
     int freeing;
 
-    struct sp_sock **socks; /* socks[id - 1] */
+    /* The records the engine knows, in id order. Ids only grow, and closed
+     * sockets beyond keep_closed are forgotten, so this holds what is kept
+     * (ids with gaps), found by binary search, never one slot per id ever
+     * made. */
+    struct sp_sock **socks;
     size_t nsocks, capsocks;
+    uint32_t last_id;
+    /* Closed records, oldest close first; the reaper forgets the oldest
+     * once there are more than keep_closed. */
+    TAILQ_HEAD(sp_closed_q, sp_sock) closed;
+    size_t nclosed;
+    size_t keep_closed;
+    uint64_t forgotten;
+    uv_check_t reaper;
+    int reaper_on;
 
     struct sp_sub *subs;
     size_t nsubs, capsubs;
@@ -167,6 +187,8 @@ struct sp_engine {
 struct sp_sock *sp__sock_get(struct sp_engine *eng, uint32_t id);
 struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
                              const struct sp_sock_opts *opts);
+/* Writes why id names no socket: never made, or closed and forgotten. */
+void sp__sock_missing(const struct sp_engine *eng, uint32_t id, char *err, size_t errlen);
 /* Undoes sp__sock_new() for a socket that never got a descriptor or an
  * event (the newest one), so a failing call leaves the table unchanged. */
 void sp__sock_discard(struct sp_sock *s);
@@ -216,6 +238,8 @@ void sp__kcheck(struct sp_sock *s);
 void sp__kactive(struct sp_sock *s);
 void sp__klist_update(struct sp_sock *s);
 void sp__kfollow(struct sp_sock *s);
+/* Stops following a socket about to be forgotten. */
+void sp__kunfollow(struct sp_sock *s);
 /* Just before a graceful close(2) of a connection: will the kernel answer
  * it with RST instead of FIN (unread data, SO_LINGER 0)? Says so in a
  * notice and returns 1 if it will. */

@@ -110,6 +110,21 @@ void sp__kfollow(struct sp_sock *s)
     ktimer_ensure(eng);
 }
 
+void sp__kunfollow(struct sp_sock *s)
+{
+    struct sp_engine *eng = s->eng;
+    if (!s->following)
+        return;
+    for (size_t i = 0; i < eng->nfollow; i++)
+        if (eng->follow[i] == s) {
+            memmove(eng->follow + i, eng->follow + i + 1,
+                    (eng->nfollow - i - 1) * sizeof *eng->follow);
+            eng->nfollow--;
+            break;
+        }
+    s->following = 0;
+}
+
 /* Followed connections indexed by their port pair, so that matching a dump
  * of N connections against M followed ones costs O(N + M). */
 struct follow_scan {
@@ -277,7 +292,7 @@ int sp_engine_kinfo(struct sp_engine *eng, uint32_t id, struct sp_kinfo *out, ch
 {
     struct sp_sock *s = sp__sock_get(eng, id);
     if (s == NULL) {
-        sp__seterr(err, errlen, "no socket %u", id);
+        sp__sock_missing(eng, id, err, errlen);
         return -ENOENT;
     }
     int stream = sp_kind_is_stream(s->kind);
@@ -294,7 +309,7 @@ int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, lo
 {
     struct sp_sock *s = sp__sock_get(eng, id);
     if (s == NULL) {
-        sp__seterr(err, errlen, "no socket %u", id);
+        sp__sock_missing(eng, id, err, errlen);
         return -ENOENT;
     }
     int fd = s->closed ? -1 : sp__sock_fd(s);

@@ -14,7 +14,7 @@ static struct sp_sock *lookup(struct sp_engine *eng, uint32_t id, char *err, siz
 {
     struct sp_sock *s = sp__sock_get(eng, id);
     if (s == NULL)
-        sp__seterr(err, errlen, "no socket %u", id);
+        sp__sock_missing(eng, id, err, errlen);
     return s;
 }
 
@@ -388,7 +388,7 @@ void sp_engine_close_all(struct sp_engine *eng)
 {
     for (size_t i = 0; i < eng->nsocks; i++)
         if (!eng->socks[i]->closed)
-            sp_engine_close(eng, (uint32_t)(i + 1), NULL, 0);
+            sp_engine_close(eng, eng->socks[i]->id, NULL, 0);
 }
 
 int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info *out)
@@ -410,6 +410,7 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->open = !s->closed && s->handle_open;
     out->paused = s->paused;
     out->echo = s->echo;
+    out->close_on_eof = s->close_on_eof;
     out->wildcard = s->wildcard;
     out->ours = s->ours;
     out->peers = s->peers;
@@ -427,6 +428,11 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->accepted = s->accepted;
     memcpy(out->close_reason, s->close_reason, sizeof out->close_reason);
     return 0;
+}
+
+int sp_engine_keeps_history(const struct sp_engine *eng)
+{
+    return eng->opts.keep_history && eng->opts.keep_data;
 }
 
 uint64_t sp_hist_begin(struct sp_engine *eng, uint32_t id)

@@ -125,7 +125,7 @@ static void resume_after_echo(struct sp_sock *s)
 void sp__send_check_drained(struct sp_sock *s)
 {
     if (s->close_wanted && !s->closed && s->queued == 0)
-        sp__sock_close(s, "closed by us", 0);
+        sp__sock_close(s, s->drain_reason != NULL ? s->drain_reason : "closed by us", 0);
 }
 
 /* A datagram the kernel refused: says which (its size), and the socket
@@ -617,7 +617,7 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
 {
     struct sp_sock *s = sp__sock_get(eng, id);
     if (s == NULL) {
-        sp__seterr(err, errlen, "no socket %u", id);
+        sp__sock_missing(eng, id, err, errlen);
         return -ENOENT;
     }
     if (s->closed) {

@@ -46,6 +46,7 @@ void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int trun
         ev.data = p;
         ev.data_len = n;
         ev.truncated = truncated;
+        ev.framed = s->spec.kind != SP_FRAME_RAW && !sp__framer_lost(s);
         ev.unread = unread;
         if (sp_kind_is_dgram(s->kind)) {
             if (from_sa != NULL)
@@ -58,6 +59,24 @@ void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int trun
         sp__framer_feed(s, p, n);
     if (s->echo && !s->closed)
         sp__echo(s, p, n, from_sa, from_len);
+}
+
+/* An echo server echoes the EOF too, and a --close-on-eof listener's
+ * connections end after the peer's: once what is queued is written, close(2)
+ * sends our FIN. No drain timeout: a peer that reads slowly still gets all
+ * of its echo. */
+static void close_after_eof(struct sp_sock *s)
+{
+    static const char reason[] = "closed after the peer's EOF";
+    if (s->closed || s->close_wanted || !(s->echo || s->close_on_eof))
+        return;
+    if (!sp__send_busy(s)) {
+        sp__sock_close(s, reason, 0);
+        return;
+    }
+    s->close_wanted = 1;
+    s->drain_reason = reason;
+    sp__send_stop_repeats(s);
 }
 
 void sp__sock_eof(struct sp_sock *s)
@@ -73,6 +92,7 @@ void sp__sock_eof(struct sp_sock *s)
     sp__framer_finish(s);
     sp__kcheck(s);
     sp__kactive(s);
+    close_after_eof(s);
 }
 
 /* A read failed: the socket is over. A reset is the peer's doing. */
@@ -519,6 +539,7 @@ static void accept_one(struct sp_sock *l, int fd)
     c->parent = l->id;
     c->recvsize = l->recvsize;
     c->echo = l->echo;
+    c->close_on_eof = l->close_on_eof;
     if (l->spec.kind != SP_FRAME_RAW)
         sp__framer_set(c, &l->spec);
     int r;

@@ -4,9 +4,16 @@
 Throughput: each sink listens on loopback; tests/bench/sender writes MIB MiB
 in 256 KiB writes, shuts down and waits for the sink to close, so the time
 covers every byte being consumed. nc and socat run in the same invocation as
-the baseline; the cases are interleaved round by round (the machine is shared
-and noisy) and the medians are reported. The TUI case runs sockpit's full
-screen front end in a private tmux server, showing the stream live.
+the baseline, and tests/bench/readloop (a bare blocking read() loop at
+sockpit's 64 KiB recv size) as the floor for CPU per GiB; the cases are
+interleaved round by round (the machine is shared and noisy) and the medians
+are reported. The TUI case runs sockpit's full screen front end in a private
+tmux server, showing the stream live.
+
+Printing: headless sockpit without --quiet (text and JSON) prints every recv
+to a pipe that this script drains and checks (printed recv events = chunks
+in the summary); `socat -v` does the same dump on stderr. PRINT_MIB MiB per
+run (SOCAT_V_MIB for socat -v, which is far slower), in the same rounds.
 
 Key latency: while the sender floods the TUI, `x` (hex on/off) is pressed
 PRESSES times; each answer is the time from tmux send-keys until capture-pane
@@ -16,13 +23,21 @@ Connections: CONNS TCP connections to one listener, each sending one byte and
 then held open; sockpit's resident memory before and after gives the cost per
 idle connection; headless (--quiet --json) and the TUI.
 
+Short connections: SHORT connections one after another to a headless echo
+listener (connect, send, read the echo, close), with and without --quiet;
+resident memory and open descriptors afterwards.
+
 Prints Markdown (for the README) and writes it to BUILD_DIR/bench.md.
 
 usage: run.py SOCKPIT_BINARY [--mib N] [--runs N] [--presses N] [--conns N]
-              [--only nc,socat,sockpit-raw,sockpit-len,tui,latency,conns-headless,conns-tui]
-defaults: 2048 MiB per run, 7 rounds, 20 key presses, 10000 connections.
+              [--print-mib N] [--socat-v-mib N] [--short N] [--short-timeout S]
+              [--only read,nc,socat,sockpit-raw,sockpit-len,tui,socat-v,sockpit-text,
+                      sockpit-json,latency,conns-headless,conns-tui,echo-quiet,echo]
+defaults: 2048 MiB per run, 7 rounds, 20 key presses, 10000 connections,
+512 MiB printed (8 MiB by socat -v), 150000 short connections.
 """
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -42,6 +57,9 @@ import tmuxrun  # noqa: E402
 
 TARGETS = {"sockpit-raw": 1.0, "sockpit-len": 0.5, "tui": 0.5}
 KEY_TARGET_MS = 100
+READ_SIZE = 65536  # sockpit's default recv size, and the floor's
+FLOOR_TARGET = 1.2
+ECHO_FDS_MAX = 64  # stdio, the loop's own, the listener: far below one per connection  # sockpit's raw sink CPU per GiB at most this × the floor
 RSS_TARGET_MIB = 100
 CONN_TARGET_KIB = 20
 
@@ -142,11 +160,60 @@ def headless_sink(binary, framing):
     return argv
 
 
-def process_run(sink_argv, sender, mib, mode):
+class Drain:
+    """Reads a sink's printed output from a pipe as fast as it comes, so that
+    the printer never waits for its reader; counts the bytes and the
+    occurrences of one pattern (a pattern cut by a read is still counted) and
+    keeps the tail, where the summary is."""
+
+    TAIL = 64 * 1024
+
+    def __init__(self, fd, pattern):
+        self.fd, self.pattern = fd, pattern
+        self.bytes = self.count = 0
+        self.tail = b""
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass  # a smaller pipe only costs more wake-ups
+        self.th = threading.Thread(target=self._run, daemon=True)
+        self.th.start()
+
+    def _run(self):
+        keep = len(self.pattern) - 1
+        while True:
+            try:
+                b = os.read(self.fd, 1 << 20)
+            except OSError:
+                return
+            if not b:
+                return
+            self.bytes += len(b)
+            joined = self.tail[-keep:] + b if keep else b
+            self.count += joined.count(self.pattern)
+            self.tail = (self.tail + b)[-self.TAIL:]
+
+    def join(self, timeout=30):
+        self.th.join(timeout)
+        return self
+
+
+def process_run(sink_argv, sender, mib, mode, drain=None):
+    """One throughput run against a sink process. drain = (stream, pattern):
+    the sink prints to that stream ("stdout" or "stderr"), a pipe read by a
+    Drain; otherwise its output goes to /dev/null."""
     port = free_port()
     argv = sink_argv(port)
-    sink = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
+    out = err = subprocess.DEVNULL
+    if drain and drain[0] == "stdout":
+        out = subprocess.PIPE
+    else:
+        err = subprocess.PIPE
+    sink = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+    reader = None
+    if drain:
+        reader = Drain((sink.stdout if drain[0] == "stdout" else sink.stderr).fileno(),
+                       drain[1])
     hwm = HwmWatch(sink.pid)
     try:
         mbps = run_sender(sender, port, mib, mode)
@@ -162,16 +229,25 @@ def process_run(sink_argv, sender, mib, mode):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{argv[0]} did not exit after the stream")
             time.sleep(0.01)
+        if reader:
+            reader.join()
         if sink.returncode != 0:
+            msg = reader.tail if reader and drain[0] == "stderr" else sink.stderr.read()
             raise RuntimeError(f"{argv[0]} exited {sink.returncode}: "
-                               f"{sink.stderr.read().decode(errors='replace').strip()}")
+                               f"{msg[-500:].decode(errors='replace').strip()}")
         cpu = (ru.ru_utime + ru.ru_stime) / (mib / 1024.0)
-        return {"mbps": mbps, "rss": peak, "cpu": cpu}
+        res = {"mbps": mbps, "rss": peak, "cpu": cpu}
+        if reader:
+            res.update(out=reader.bytes, printed=reader.count, tail=reader.tail)
+        return res
     finally:
         hwm.stop_ev.set()
         if sink.returncode is None:
             sink.kill()
             sink.wait()
+        for f in (sink.stdout, sink.stderr):
+            if f is not None:
+                f.close()
 
 
 RECV_RE = re.compile(r"recv #(\d+)")
@@ -234,46 +310,100 @@ def attempt(what, failures, fn, *a):
         return None
 
 
+def printing_sink(binary, json_out):
+    """sockpit printing every recv: headless, not --quiet, text or JSON."""
+    def argv(port):
+        return [binary, "--headless"] + (["--json"] if json_out else []) + [
+            "-e", f"listen tcp:127.0.0.1:{port}",
+            "-e", "wait accepted --timeout 0",
+            "-e", "close 1",
+            "-e", "wait 2 eof --timeout 0",
+            "-e", "quit"]
+    return argv
+
+
+SUMMARY_RE = {
+    "sockpit-text": re.compile(rb"\[2\] summary in (\d+) bytes \((\d+) chunks"),
+    "sockpit-json": re.compile(rb'"ev":"summary","sock":2,"bytes_in":(\d+),'
+                               rb'"bytes_out":\d+,"chunks":(\d+)'),
+}
+
+
+def check_printed(key, res, mib):
+    """Every recv the sink made was printed: the printed recv events number
+    what its own summary counts, and it received every byte."""
+    tail = res.pop("tail")
+    pat = SUMMARY_RE.get(key)
+    if pat is None:
+        return True
+    m = pat.search(tail)
+    if m is None:
+        raise RuntimeError("no summary for the connection in the output")
+    got, chunks = int(m.group(1)), int(m.group(2))
+    if got != mib * 1024 * 1024 or res["printed"] != chunks:
+        raise RuntimeError(f"received {got} bytes in {chunks} chunks, printed "
+                           f"{res['printed']} recv events")
+    res["chunks"] = chunks
+    return True
+
+
 def throughput(args, sender, rounds, failures):
+    bdir = os.path.dirname(sender)
+    readloop = os.path.join(bdir, "readloop")
+    # (key, title, sender mode, sink argv or None for the TUI, MiB, drain)
     cases = [
+        ("read", f"bare `read()` loop, {READ_SIZE // 1024} KiB reads (the floor)", "raw",
+         lambda p: [readloop, str(p), str(READ_SIZE)], args.mib, None),
         ("nc", "nc -d -l > /dev/null", "raw",
-         lambda p: ["nc", "-d", "-l", "127.0.0.1", str(p)]),
+         lambda p: ["nc", "-d", "-l", "127.0.0.1", str(p)], args.mib, None),
         ("socat", "socat -u TCP-LISTEN OPEN:/dev/null", "raw",
          lambda p: ["socat", "-u", f"TCP-LISTEN:{p},bind=127.0.0.1,reuseaddr",
-                    "OPEN:/dev/null"]),
+                    "OPEN:/dev/null"], args.mib, None),
         ("sockpit-raw", "sockpit --headless --quiet, raw", "raw",
-         headless_sink(args.sockpit, None)),
+         headless_sink(args.sockpit, None), args.mib, None),
         ("sockpit-len", "sockpit --headless --quiet, len:u32be 64-byte msgs", "len64",
-         headless_sink(args.sockpit, "len:u32be")),
-        ("tui", "sockpit TUI in tmux, raw, live", "raw", None),
+         headless_sink(args.sockpit, "len:u32be"), args.mib, None),
+        ("tui", "sockpit TUI in tmux, raw, live", "raw", None, args.mib, None),
+        ("socat-v", "socat -v (stderr to a pipe)", "raw",
+         lambda p: ["socat", "-v", "-u", f"TCP-LISTEN:{p},bind=127.0.0.1,reuseaddr",
+                    "OPEN:/dev/null"], args.socat_v_mib, ("stderr", b" length=")),
+        ("sockpit-text", "sockpit --headless, text (stdout to a pipe)", "raw",
+         printing_sink(args.sockpit, False), args.print_mib, ("stdout", b"] recv #")),
+        ("sockpit-json", "sockpit --headless --json (stdout to a pipe)", "raw",
+         printing_sink(args.sockpit, True), args.print_mib, ("stdout", b'"ev":"recv"')),
     ]
     cases = [c for c in cases if want(args, c[0])]
     results = {c[0]: [] for c in cases}
     missing = set()
-    for key, _, _, argv in cases:
+    for key, _, _, argv, _, _ in cases:
         if key == "tui" and not tmuxrun.have_tmux():
             missing.add(key)
         elif argv is not None and shutil.which(argv(1)[0]) is None \
                 and not os.path.exists(argv(1)[0]):
             missing.add(key)
     for r in range(rounds):
-        for key, _, mode, argv in cases:
+        for key, _, mode, argv, mib, drain in cases:
             if key in missing:
                 continue
             what = f"{key} round {r + 1}"
             if key == "tui":
-                res = attempt(what, failures, tui_run, args.sockpit, sender, args.mib, mode)
+                res = attempt(what, failures, tui_run, args.sockpit, sender, mib, mode)
             else:
-                res = attempt(what, failures, process_run, argv, sender, args.mib, mode)
+                res = attempt(what, failures, process_run, argv, sender, mib, mode, drain)
+                if res is not None and drain:
+                    if attempt(what, failures, check_printed, key, res, mib) is None:
+                        res = None
             if res is None:
                 continue
             results[key].append(res)
             log(f"round {r + 1}/{rounds} {key}: {res['mbps']:.0f} MB/s, "
-                f"peak RSS {res['rss']:.1f} MiB" +
+                f"CPU {res.get('cpu', 0):.2f} s/GiB, peak RSS {res['rss']:.1f} MiB" +
+                (f", {res['out'] / (mib << 20):.2f} B printed per B" if drain else "") +
                 (f", {res['frames']} live frames, quit {'ok' if res['clean'] else 'FAILED'}"
                  if key == "tui" else ""))
             time.sleep(0.2)
-    return [(key, title, results[key], key in missing) for key, title, _, _ in cases]
+    return [(key, title, results[key], key in missing, mib)
+            for key, title, _, _, mib, _ in cases]
 
 
 # ---------------------------------------------------------------- key latency
@@ -458,6 +588,79 @@ def conns_tui(args, n, nofile):
         tui.close()
 
 
+def fd_count(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def short_conns(port, n, payload, timeout):
+    """n connections one after the other: connect, send the payload, read it
+    back (the echo), close. Stops at the first echo that does not come within
+    5 s, or at the deadline; returns how many completed."""
+    deadline = time.monotonic() + timeout
+    done = 0
+    while done < n and time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(5)
+            try:
+                s.connect(("127.0.0.1", port))
+                s.sendall(payload)
+                got = b""
+                while len(got) < len(payload):
+                    b = s.recv(len(payload) - len(got))
+                    if not b:
+                        break
+                    got += b
+            except OSError:
+                break
+            if got != payload:
+                break
+        done += 1
+    return done
+
+
+def conns_echo(args, quiet):
+    """RSS of a headless echo listener after args.short short connections,
+    each echoed and closed; its output (JSON lines) is drained from a pipe."""
+    port = free_port()
+    argv = [args.sockpit, "--headless", "--json"] + (["--quiet"] if quiet else []) + [
+        "-e", f"listen tcp:127.0.0.1:{port} --echo"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    reader = Drain(proc.stdout.fileno(), b'"ev":"accepted"')
+    try:
+        deadline = time.monotonic() + 10
+        while b'"ev":"listening"' not in reader.tail:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("headless sockpit did not listen")
+            time.sleep(0.02)
+        wait_idle(proc.pid)
+        before = proc_status(proc.pid, "VmRSS")
+        t0 = time.monotonic()
+        done = short_conns(port, args.short, b"hello, echo\n", args.short_timeout)
+        secs = time.monotonic() - t0
+        wait_idle(proc.pid, timeout=60)
+        after, peak = proc_status(proc.pid, "VmRSS"), proc_status(proc.pid, "VmHWM")
+        fds = fd_count(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        reader.join()
+        if done < args.short:
+            raise RuntimeError(f"only {done} of {args.short} connections echoed in "
+                               f"{secs:.0f} s; sockpit then had {fds} descriptors open, "
+                               f"RSS {after / 1024:.1f} MiB")
+        return {"n": done, "secs": secs, "before": before, "after": after, "peak": peak,
+                "fds": fds, "accepted": reader.count, "out": reader.bytes}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
 # ---------------------------------------------------------------- report
 
 def log(msg):
@@ -473,39 +676,52 @@ def fmt_ms(lat):
     return f"median {statistics.median(lat):.0f} ms, max {max(lat):.0f} ms ({len(lat)} presses)"
 
 
-def report(args, rows, lat, conns, notes):
-    out = [f"{os.cpu_count()} cores, {cpu_model()}."]
-    if any(res or missing for _, _, res, missing in rows):
-        out += ["", f"{args.mib} MiB over loopback TCP, 256 KiB writes; median of {args.runs} "
-                    "interleaved runs.", "",
-                "| sink | MB/s (median) | min–max | × nc | target | sink CPU s/GiB | "
-                "peak RSS (MiB) |",
-                "|---|---:|---:|---:|---:|---:|---:|"]
-    base = None
-    verdicts = []
-    for key, title, res, missing in rows:
+PRINTERS = ("socat-v", "sockpit-text", "sockpit-json")
+
+
+def med(res, field):
+    vals = [r[field] for r in res if field in r]
+    return statistics.median(vals) if vals else None
+
+
+def stream_table(args, rows, verdicts, notes):
+    out = ["", f"{args.mib} MiB over loopback TCP, 256 KiB writes; median of {args.runs} "
+               "interleaved runs.", "",
+           "| sink | MB/s (median) | min–max | × nc | target | sink CPU s/GiB | CPU × floor | "
+           "peak RSS (MiB) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    by = {key: res for key, _, res, _, _ in rows}
+    base = med(by.get("nc") or [], "mbps")
+    floor = med(by.get("read") or [], "cpu")
+    for key, title, res, missing, _ in rows:
+        if key in PRINTERS:
+            continue
         if missing:
-            out.append(f"| {title} | not installed | | | | | |")
+            out.append(f"| {title} | not installed | | | | | | |")
             continue
         if not res:
             continue
         speeds = [r["mbps"] for r in res]
-        med = statistics.median(speeds)
-        if key == "nc":
-            base = med
-        ratio = med / base if base else None
+        mbps = statistics.median(speeds)
+        ratio = mbps / base if base else None
         tgt = TARGETS.get(key)
         rss = max(r["rss"] for r in res)
-        cpus = [r["cpu"] for r in res if "cpu" in r]
-        cpu = f"{statistics.median(cpus):.2f}" if cpus else ""
-        out.append(f"| {title} | {med:.0f} | {min(speeds):.0f}–{max(speeds):.0f} | "
+        cpu = med(res, "cpu")
+        out.append(f"| {title} | {mbps:.0f} | {min(speeds):.0f}–{max(speeds):.0f} | "
                    f"{f'{ratio:.2f}' if ratio else ''} | "
-                   f"{f'≥ {tgt:.1f}' if tgt else ''} | {cpu} | {rss:.1f} |")
+                   f"{f'≥ {tgt:.1f}' if tgt else ''} | "
+                   f"{f'{cpu:.2f}' if cpu is not None else ''} | "
+                   f"{f'{cpu / floor:.2f}' if cpu is not None and floor else ''} | "
+                   f"{rss:.1f} |")
         if tgt and ratio is not None:
             val = f"{ratio:.2f}"
             if ratio < tgt and max(speeds) >= tgt * base:
                 val += "; inside the run-to-run spread"
             verdicts.append((f"{key} ≥ {tgt} × nc", ratio >= tgt, val))
+        if key == "sockpit-raw" and floor and cpu is not None:
+            verdicts.append((f"raw sink CPU per GiB ≤ {FLOOR_TARGET} × the bare read() loop",
+                             cpu <= FLOOR_TARGET * floor,
+                             f"{cpu:.2f} vs {floor:.2f} s/GiB: {cpu / floor:.2f} ×"))
         if key == "tui":
             verdicts.append((f"TUI peak RSS ≤ {RSS_TARGET_MIB} MiB over a {args.mib} MiB stream",
                              rss <= RSS_TARGET_MIB, f"{rss:.1f} MiB"))
@@ -514,6 +730,61 @@ def report(args, rows, lat, conns, notes):
                              "fewest in a run)", frames > 0, str(frames)))
             if any(not r["clean"] for r in res):
                 notes.append("the TUI did not always quit cleanly after q, y")
+    return out
+
+
+def print_table(args, rows):
+    printers = [r for r in rows if r[0] in PRINTERS and (r[2] or r[3])]
+    if not printers:
+        return []
+    out = ["", f"Printing every recv: {args.print_mib} MiB ({args.socat_v_mib} MiB for socat -v), "
+               "same sender, output to a pipe that the benchmark drains; median of the same "
+               "interleaved rounds.", "",
+           "| printer | MB/s in (median) | min–max | × socat -v | sink CPU s/GiB | "
+           "bytes printed per byte | reads printed |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    base = next((med(res, "mbps") for key, _, res, _, _ in printers
+                 if key == "socat-v" and res), None)
+    for key, title, res, missing, mib in printers:
+        if missing:
+            out.append(f"| {title} | not installed | | | | | |")
+            continue
+        speeds = [r["mbps"] for r in res]
+        mbps = statistics.median(speeds)
+        ratio = f"{mbps / base:.2f}" if base else ""
+        per = med(res, "out") / (mib << 20)
+        note = " (= chunks received)" if key != "socat-v" else ""
+        out.append(f"| {title} | {mbps:.0f} | {min(speeds):.0f}–{max(speeds):.0f} | {ratio} | "
+                   f"{med(res, 'cpu'):.2f} | {per:.2f} | {med(res, 'printed'):.0f}{note} |")
+    return out
+
+
+def echo_table(echo, verdicts):
+    if not echo:
+        return []
+    n = echo[0][1]["n"]
+    out = ["", f"{n} short connections to a headless echo listener, one after the other "
+               "(connect, send 12 bytes, read the echo, close); JSON output drained:", "",
+           "| front end | time | conn/s | RSS before → after (MiB) | peak RSS (MiB) | "
+           "descriptors open after |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for title, c in echo:
+        out.append(f"| {title} | {c['secs']:.0f} s | {c['n'] / c['secs']:.0f} | "
+                   f"{c['before'] / 1024:.1f} → {c['after'] / 1024:.1f} | "
+                   f"{c['peak'] / 1024:.1f} | {c['fds']} |")
+        verdicts.append((f"{title}: all {c['n']} accepted", c["accepted"] == c["n"],
+                         str(c["accepted"])))
+        verdicts.append((f"{title}: closed connections leave no descriptor open",
+                         c["fds"] < ECHO_FDS_MAX, f"{c['fds']} open"))
+    return out
+
+
+def report(args, rows, lat, conns, echo, notes):
+    out = [f"{os.cpu_count()} cores, {cpu_model()}."]
+    verdicts = []
+    if any(res or missing for key, _, res, missing, _ in rows if key not in PRINTERS):
+        out += stream_table(args, rows, verdicts, notes)
+    out += print_table(args, rows)
     if lat:
         out += ["", f"TUI key latency while flooded (`x`, send-keys → capture-pane shows it; "
                     f"sender at {lat['rate']:.0f} MB/s meanwhile): {fmt_ms(lat['lat'])}; "
@@ -540,6 +811,7 @@ def report(args, rows, lat, conns, notes):
             if "lat" in c:
                 verdicts.append((f"{title}: key latency < {KEY_TARGET_MS} ms",
                                  max(c["lat"]) < KEY_TARGET_MS, f"max {max(c['lat']):.0f} ms"))
+    out += echo_table(echo, verdicts)
     out += [""] + [f"- {'met' if ok else '**missed**'}: {what} ({val})"
                    for what, ok, val in verdicts]
     out += [f"- note: {n}" for n in notes]
@@ -564,6 +836,11 @@ def main():
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--presses", type=int, default=20)
     ap.add_argument("--conns", type=int, default=10000)
+    ap.add_argument("--print-mib", type=int, default=512)
+    # socat -v writes its dump a few bytes per write(): about 2 MB/s here.
+    ap.add_argument("--socat-v-mib", type=int, default=8)
+    ap.add_argument("--short", type=int, default=150000)
+    ap.add_argument("--short-timeout", type=float, default=240)
     ap.add_argument("--only", default="")
     ap.add_argument("--sender", default=None)
     args = ap.parse_args()
@@ -605,8 +882,18 @@ def main():
                 if c and not c["clean"]:
                     notes.append("the TUI with many sockets did not quit cleanly after q, y")
 
+    echo = []
+    for quiet in (True, False):
+        key = "echo-quiet" if quiet else "echo"
+        if want(args, key):
+            title = "sockpit --headless --json" + (" --quiet" if quiet else "")
+            c = attempt(f"short connections, {title}", failures, conns_echo, args, quiet)
+            if c:
+                log(f"short connections, {title}: {c}")
+                echo.append((title, c))
+
     notes += [f"FAILED {f}" for f in failures]
-    text = report(args, rows, lat, conns, notes)
+    text = report(args, rows, lat, conns, echo, notes)
     print(text)
     with open(os.path.join(build_dir, "bench.md"), "w") as f:
         f.write(text + "\n")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: builds the sender and compares sockpit with nc and socat.
+# make bench: compares sockpit with a bare read() loop, nc and socat (see run.py).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 exec python3 "$here/run.py" "$@"

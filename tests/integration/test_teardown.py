@@ -240,5 +240,125 @@ def close_with_unread_data_says_the_kernel_sent_rst():
         lsock.close()
 
 
+def ss_states(port):
+    """{state: count} of the kernel's TCP sockets whose local port is port."""
+    out = subprocess.run(["ss", "-tanH", "sport = :%d" % port], capture_output=True,
+                         text=True, timeout=10).stdout
+    states = {}
+    for line in out.splitlines():
+        st = line.split()[0]
+        states[st] = states.get(st, 0) + 1
+    return states
+
+
+def echo_clients(port, n, batch, payload, timeout):
+    """n clients in batches: each sends payload, shuts down writing and reads
+    to the end. Returns how many got exactly their payload back and then EOF."""
+    good = 0
+    for start in range(0, n, batch):
+        socks = [socket.create_connection(("127.0.0.1", port), timeout=timeout)
+                 for _ in range(min(batch, n - start))]
+        for c in socks:
+            c.sendall(payload)
+            c.shutdown(socket.SHUT_WR)
+        for c in socks:
+            got = b""
+            try:
+                while True:
+                    b = c.recv(65536)
+                    if not b:
+                        good += got == payload
+                        break
+                    got += b
+            except socket.timeout:
+                pass
+            c.close()
+        if good < start + len(socks):
+            break
+    return good
+
+
+@test
+def echo_server_echoes_the_eof_and_leaves_no_close_wait():
+    # Item 16: every client gets its bytes back and then the server's FIN;
+    # nothing is left in CLOSE_WAIT and no descriptor stays open.
+    n = 10000
+    sp = Sockpit(["--quiet", "--timeout", "120", "-e", "listen tcp:0 --echo"])
+    try:
+        port = sp.port()
+        base = fd_count(sp.proc.pid)
+        assert echo_clients(port, 1, 1, b"ping\n", 2.0) == 1, "no EOF after the echo"
+        good = 1 + echo_clients(port, n - 1, 100, b"ping\n", 2.0)
+        assert good == n, "%d of %d clients got their echo and then EOF" % (good, n)
+        end = time.monotonic() + 20
+        while len(sp.of("closed")) < n and time.monotonic() < end:
+            time.sleep(0.05)
+        closed = sp.of("closed")
+        assert len(closed) == n, len(closed)
+        assert {e["reason"] for e in closed} == {"closed after the peer's EOF"}
+        states = ss_states(port)
+        assert "CLOSE-WAIT" not in states, states
+        left = fd_count(sp.proc.pid) - base
+        assert left <= 2, "%d descriptors left after %d echo clients" % (left, n)
+    finally:
+        sp.kill()
+
+
+@test
+def echo_delivers_what_is_queued_before_its_fin():
+    # Item 16: "after the queue drained": a client that sends 1 MiB and
+    # shuts down before reading still gets all of it back, then EOF.
+    sp = Sockpit(["--quiet", "--timeout", "30", "-e", "listen tcp:0 --echo"])
+    try:
+        payload = os.urandom(1 << 20)
+        c = socket.create_connection(("127.0.0.1", sp.port()), timeout=10)
+        t = threading.Thread(target=lambda: (c.sendall(payload), c.shutdown(socket.SHUT_WR)),
+                             daemon=True)
+        t.start()
+        got = peers.recv_all(c, timeout=10)
+        t.join(10)
+        c.close()
+        assert got == payload, (len(got), len(payload))
+        ev = sp.wait_event(lambda e: e["ev"] == "closed" and e["sock"] == 2)
+        assert ev["reason"] == "closed after the peer's EOF"
+        summ = sp.wait_event(lambda e: e["ev"] == "summary" and e["sock"] == 2)
+        assert summ["bytes_out"] == len(payload)
+    finally:
+        sp.kill()
+
+
+@test
+def close_on_eof_closes_other_listeners_keep_half_close():
+    # Item 16: `listen --close-on-eof` closes after the peer's FIN; a plain
+    # listener keeps today's half-close (CLOSE_WAIT, as the kernel says).
+    sp = Sockpit(["--timeout", "30", "-e", "listen tcp:0 --close-on-eof", "-e", "listen tcp:0"])
+    try:
+        p1, p2 = sp.port(1), sp.port(2)
+        a = socket.create_connection(("127.0.0.1", p1), timeout=5)
+        a.sendall(b"hello")
+        a.shutdown(socket.SHUT_WR)
+        assert peers.recv_all(a, timeout=5) == b""  # returned: the server's FIN came
+        a.close()
+        ev = sp.wait_event(lambda e: e["ev"] == "closed" and e["sock"] == 3)
+        assert ev["reason"] == "closed after the peer's EOF"
+        assert bytes.fromhex(sp.of("recv", 3)[0]["hex"]) == b"hello"
+
+        b = socket.create_connection(("127.0.0.1", p2), timeout=5)
+        b.sendall(b"hello")
+        b.shutdown(socket.SHUT_WR)
+        sp.wait_event(lambda e: e["ev"] == "eof" and e["sock"] == 4)
+        b.settimeout(0.5)
+        try:
+            b.recv(10)
+            raise AssertionError("a plain listener's connection sent FIN")
+        except socket.timeout:
+            pass
+        assert ss_states(p2).get("CLOSE-WAIT") == 1, ss_states(p2)
+        assert not sp.of("closed", 4)
+        b.close()
+    finally:
+        sp.kill()
+
+
 if __name__ == "__main__":
     peers.main()

@@ -5,6 +5,7 @@ Each test runs the real binary in its own tmux server (see tmuxdrive.py)."""
 import os
 import re
 import socket
+import struct
 import sys
 import time
 
@@ -179,6 +180,29 @@ def test_chunk_view_marks_message_ends_inside_a_chunk():
         sess.close()
 
 
+def test_forgotten_closed_sockets_are_counted_in_the_sidebar():
+    sess = td.Session(["-e", "set keep-closed 2"])
+    try:
+        port = start_listener(sess, "listen tcp:0 --echo")
+        for i in range(6):
+            peer = td.tcp_connect(port)
+            peer.sendall(b"x\n")
+            peer.recv(8)
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            peer.close()
+        # 6 closed, 2 kept; sockets shown in a pane are among the kept.
+        scr = sess.wait_for(lambda s: "4 older closed forgotten" in sidebar(s), 5,
+                            "the forgotten count")
+        side = sidebar(scr)
+        assert "Sockets (3)" in side, side
+        assert "7 tcp" in side, side
+        assert "3 tcp" not in side, side
+        sess.command("info 3")
+        sess.wait_text("socket 3 was closed and forgotten")
+    finally:
+        sess.close()
+
+
 def main():
     td.need_tmux()
     r = td.Runner()
@@ -186,7 +210,8 @@ def main():
                test_hostile_bytes_are_escaped_and_change_nothing,
                test_shutdown_menu_sends_fin_and_peer_fin_is_shown,
                test_small_recv_size_marks_recv_boundaries_in_message_view,
-               test_chunk_view_marks_message_ends_inside_a_chunk):
+               test_chunk_view_marks_message_ends_inside_a_chunk,
+               test_forgotten_closed_sockets_are_counted_in_the_sidebar):
         r.run(fn)
     r.finish()
 

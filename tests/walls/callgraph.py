@@ -24,9 +24,9 @@ ALLOWED = {
         "symbols": {"sp__framer_set", "sp__framer_release", "sp__framer_free"},
         "why": "a socket is made with its framing and its decoder freed with it"},
     ("engine.c", "engine_kstate.c"): {
-        "symbols": {"sp__klist_update", "sp__kfollow", "sp__kclose_rst"},
+        "symbols": {"sp__klist_update", "sp__kfollow", "sp__kclose_rst", "sp__kunfollow"},
         "why": "closing a socket takes it off the TCP-state poll or follows it after close, "
-               "and asks whether close(2) sends RST"},
+               "and asks whether close(2) sends RST; forgetting it stops following it"},
     ("engine.c", "engine_send.c"): {
         "symbols": {"sp__send_cancel_all", "sp__send_settle"},
         "why": "closing a socket reports what the kernel took of its pending sends and "
@@ -47,6 +47,9 @@ ALLOWED = {
     ("cmd.c", "cmd_wait.c"): {
         "symbols": {"cmd__pending_event", "cmd__pending_clear", "cmd__pending_needs_data"},
         "why": "the queue hands events to the command waiting on it"},
+    ("cmd.c", "lab_run.c"): {
+        "symbols": {"cmd__lab_free"},
+        "why": "freeing a queue frees the lab it ran, with the lab's own line queue"},
     ("cmd_session.c", "cmd_table.c"): {
         "symbols": {"sp_cmd_help"},
         "why": "help prints the table that lists it"},

@@ -27,6 +27,8 @@ struct sp_engine;
 #define SP_HIST_BYTES_MAX     (4u * 1024 * 1024)
 #define SP_HIST_GLOBAL_MAX    (256u * 1024 * 1024)
 #define SP_KSTATE_POLL_MS     100
+/* Closed sockets whose records (state, counters, history) are kept. */
+#define SP_KEEP_CLOSED_DEFAULT 1000
 /* Block lengths recorded per `blocks` message at most (msg events). */
 #define SP_EV_BLOCKS_MAX 4096
 
@@ -35,6 +37,7 @@ struct sp_engine_opts {
     int keep_history;            /* keep per-socket event logs (the TUI and `log` read them) */
     int keep_data;               /* keep payload bytes in the history (else metadata only) */
     uint64_t connect_timeout_ms; /* 0: SP_CONNECT_TIMEOUT_MS */
+    size_t keep_closed; /* 0: SP_KEEP_CLOSED_DEFAULT (sp_engine_set_keep_closed() takes 0) */
 };
 
 /* Creates an engine (and ignores SIGPIPE). Returns 0 or a negative error. */
@@ -67,6 +70,7 @@ void sp_engine_emit(struct sp_engine *eng, const struct sp_event *ev);
 struct sp_sock_opts {
     const struct sp_frame_spec *framing; /* NULL: raw */
     int echo;                            /* listener: for every accepted socket */
+    int close_on_eof;                    /* listener: close each connection after the peer's EOF */
     int backlog;                         /* 0: default */
     uint64_t timeout_ms;                 /* connect; 0: engine default */
 };
@@ -178,6 +182,7 @@ struct sp_sock_info {
     int open;       /* the descriptor is open */
     int paused;
     int echo;
+    int close_on_eof;
     int wildcard;   /* listening on 0.0.0.0 or :: */
     unsigned ours;  /* SP_OURS_* */
     unsigned peers; /* SP_PEER_* */
@@ -195,6 +200,18 @@ size_t sp_engine_sock_ids(struct sp_engine *eng, uint32_t *ids, size_t max);
 /* The most recently created socket, 0 if none. */
 uint32_t sp_engine_last_id(const struct sp_engine *eng);
 
+/* Closed sockets are kept (sp_engine_sock_info(), history) up to a count:
+ * past it the oldest closed ones are forgotten, their history freed, and
+ * their ids name nothing any more. A socket shown (sp_engine_set_watched())
+ * is kept while shown. Forgetting happens between loop iterations, never
+ * inside an event callback. */
+void sp_engine_set_keep_closed(struct sp_engine *eng, size_t n);
+size_t sp_engine_keep_closed(const struct sp_engine *eng);
+/* How many closed sockets were forgotten so far. */
+uint64_t sp_engine_forgotten(const struct sp_engine *eng);
+/* 1 if id was a socket that was closed and forgotten, else 0. */
+int sp_engine_sock_forgotten(const struct sp_engine *eng, uint32_t id);
+
 /* Kernel view (`info`). Fields the kernel does not report for the socket's
  * kind are -1. */
 struct sp_kinfo {
@@ -206,7 +223,8 @@ struct sp_kinfo {
 };
 int sp_engine_kinfo(struct sp_engine *eng, uint32_t id, struct sp_kinfo *out, char *err,
                     size_t errlen);
-/* Marks a socket as shown (its kernel state is polled every 100 ms) or not. */
+/* Marks a socket as shown (its kernel state is polled every 100 ms, and it
+ * is not forgotten once closed) or not. */
 void sp_engine_set_watched(struct sp_engine *eng, uint32_t id, int watched);
 
 /* History: each socket's bounded event log, by absolute index (the first event
@@ -217,6 +235,8 @@ void sp_engine_set_watched(struct sp_engine *eng, uint32_t id, int watched);
 uint64_t sp_hist_begin(struct sp_engine *eng, uint32_t id);
 uint64_t sp_hist_end(struct sp_engine *eng, uint32_t id);
 int sp_hist_get(struct sp_engine *eng, uint32_t id, uint64_t idx, struct sp_event *out);
+/* Does the engine keep history with payloads (from creation on)? */
+int sp_engine_keeps_history(const struct sp_engine *eng);
 /* The "N events dropped" marker (SP_EV_DROPPED, dropped = sp_hist_begin())
  * to show before the oldest kept event. Returns 0, or -1 if nothing was
  * dropped. */

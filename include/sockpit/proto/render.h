@@ -24,8 +24,10 @@ enum sp_render_mode {
  * output is valid in escape syntax (sp_unescape() gives the bytes back).
  * In UTF-8 mode every combining mark (Mn, Me), every format character (Cf)
  * and U+2028/U+2029 are escaped as well: a mark after one of our escapes or
- * at the start of a line would alter what is shown. East Asian wide and
- * fullwidth characters count 2 columns, escapes their length.
+ * at the start of a line would alter what is shown; so are unassigned code
+ * points and noncharacters, and anything else wcwidth() rejects or calls
+ * zero-width. Every character passed has the width wcwidth() gives it in a
+ * UTF-8 locale (tools/gen_render_tables.py); escapes count their length.
  * Returns the display width in terminal columns of what was appended. */
 size_t sp_render(struct sp_buf *out, const void *p, size_t n, enum sp_render_mode mode);
 
@@ -40,6 +42,12 @@ size_t sp_render_cols(struct sp_buf *out, const void *p, size_t n, enum sp_rende
  * are not valid UTF-8 count one column each, controls none. */
 size_t sp_render_width(const char *s, size_t n);
 
+/* The first character of s[0..n) (n > 0) under the renderer's width model:
+ * returns its length in bytes and sets *width to its columns, or to -1 when
+ * sp_render() would not pass it (a control, an invalid byte, a mark, an
+ * unassigned code point). Front ends measure and clip text with this, so
+ * they count columns exactly as the renderer did. */
+size_t sp_render_char(const char *s, size_t n, int *width);
 
 /* Appends lowercase hex without spaces (the JSON `hex` field). */
 void sp_hex_append(struct sp_buf *out, const void *p, size_t n);
