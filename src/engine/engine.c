@@ -169,6 +169,8 @@ static void watch_closed(uv_handle_t *h)
     watch_unlink_free(h->data);
 }
 
+static void close_timer(struct sp_sock *s);
+
 /* Starts closing everything still open: sockets (as reset), their timers,
  * the front ends' watches and the kernel-state timer. */
 static void close_everything(struct sp_engine *eng)
@@ -180,7 +182,7 @@ static void close_everything(struct sp_engine *eng)
         if (!s->closed)
             sp__sock_close(s, "reset by us", 1);
         if (s->timer != NULL && !uv_is_closing((uv_handle_t *)s->timer))
-            sp__sock_close_timer(s);
+            close_timer(s);
     }
     struct sp_watch *w;
     TAILQ_FOREACH(w, &eng->watches, entry) {
@@ -595,7 +597,13 @@ void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms,
     }
     s->tmode = mode;
     s->timer_cb = cb;
-    uv_timer_start(s->timer, sock_timer_cb, ms, 0);
+    sp__timer_start(s->timer, sock_timer_cb, ms, 0);
+}
+
+void sp__timer_start(uv_timer_t *t, uv_timer_cb cb, uint64_t ms, uint64_t repeat_ms)
+{
+    uv_update_time(t->loop);
+    uv_timer_start(t, cb, ms, repeat_ms);
 }
 
 void sp__sock_timer_stop(struct sp_sock *s)
@@ -611,7 +619,7 @@ static void free_handle_cb(uv_handle_t *h)
     free(h);
 }
 
-void sp__sock_close_timer(struct sp_sock *s)
+static void close_timer(struct sp_sock *s)
 {
     if (s->timer == NULL)
         return;
@@ -640,7 +648,7 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     struct sp_engine *eng = s->eng;
     s->closed = 1;
     s->close_wanted = 0;
-    sp__sock_close_timer(s);
+    close_timer(s);
     sp__send_settle(s);
     sp__send_cancel_all(s);
     int fd = sp__sock_fd(s);
@@ -804,7 +812,7 @@ struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms,
     struct sp_watch *w = watch_new(eng, cb, ud);
     uv_timer_init(&eng->loop, &w->u.timer);
     w->u.h.data = w;
-    uv_timer_start(&w->u.timer, watch_timer_cb, first_ms, repeat_ms);
+    sp__timer_start(&w->u.timer, watch_timer_cb, first_ms, repeat_ms);
     return w;
 }
 
