@@ -26,7 +26,7 @@ struct sp_cmd_hooks {
     uint32_t (*current)(void *ud);
     /* `quit` was run (after it closed every socket). */
     void (*quit)(void *ud);
-    /* Front-end commands (split, unsplit, view, hex, focus). argv[0] is the
+    /* Front-end commands (split, unsplit, view, hex, focus, confirm). argv[0] is the
      * command name. Return 0, or -1 with a reason in err. NULL: the command
      * reports that it needs the TUI. */
     int (*ui_command)(void *ud, int argc, const char *const *argv, char *err, size_t errlen);
@@ -78,8 +78,6 @@ int sp_cmd_help(struct sp_buf *out, const char *name);
  * can complete the last word of line (commands, options, socket ids,
  * framing specs). Returns how many. */
 size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *out);
-/* The command names, NULL-terminated (for docs and tests). */
-const char *const *sp_cmd_names(void);
 /* The README's command reference (Markdown), generated from the table;
  * `sockpit --help-commands-md` prints it and a test compares it with the
  * README so the two cannot drift. */

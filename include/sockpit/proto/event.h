@@ -86,6 +86,8 @@ struct sp_event {
     int framed;                /* recv: a framing decoded this chunk (expect takes its msg
                                   events instead of it) */
     int64_t unread;            /* recv: SIOCINQ just before a manual recv, else -1 */
+    int64_t unsent;            /* shutdown wr/both of TCP: bytes the FIN is queued behind
+                                  (SIOCOUTQ without the FIN), else -1 */
 
     uint64_t chunk_first, chunk_last; /* msg: first and last recv chunk (seq) */
     uint32_t chunk_first_off;         /* msg: offset of the frame inside chunk_first */
@@ -123,8 +125,6 @@ struct sp_event {
 
 /* "listening", "recv", ... as in DESIGN §6. */
 const char *sp_event_name(enum sp_ev_type type);
-/* The JSON `cut` of a msg: "eof", "framing", "datagram", or "" (complete). */
-const char *sp_event_cut_key(int cut);
 /* "tcp-listen", "tcp", "udp", "unix-listen", "unix", "unix-dgram". */
 const char *sp_sock_kind_name(enum sp_sock_kind kind);
 /* Appends the one-line text form (no newline), socat-like:
@@ -135,9 +135,6 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
 /* Appends one JSON object (no newline) with every field of DESIGN §6 for the
  * event's kind; always valid JSON whatever the bytes. */
 void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
-/* Appends p[0..n) as a JSON string literal: rendered safe (UTF-8 mode) and
- * then JSON-escaped, so any bytes give valid JSON (the `text` fields). */
-void sp_event_json_string(struct sp_buf *out, const void *p, size_t n);
 /* Appends s[0..n), text that is already safe (sp_render() output, or our own
  * text with peer strings rendered), as a JSON string literal: `"` and `\`
  * escaped, any control byte as \u00XX. The one JSON string escaper. */
