@@ -81,6 +81,8 @@ struct sp_sock {
     uint64_t out_issued; /* stream offset of the next byte we hand to the kernel */
     uint64_t backlog;
     size_t queued; /* bytes handed to writes (or scheduled) and not yet completed */
+    size_t qover;  /* memory the queue's bookkeeping holds (ops, write requests); the
+                      SP_WRITE_QUEUE_MAX cap counts queued + qover */
     TAILQ_HEAD(sp_send_ops, sp_send_op) ops; /* in the order they were made */
     TAILQ_HEAD(sp_wreqs, sp_wreq) wq;        /* stream writes handed to libuv, in order */
     size_t wbytes;                           /* their bytes */

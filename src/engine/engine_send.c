@@ -1,7 +1,11 @@
 /* Sending: one `send` becomes an op holding its wire bytes (framing applied),
  * cut into pieces that are each one write call (uv_write with several
  * buffers, so head, parts and tail go out in one writev), or one datagram.
- * Repetitions reuse the same wire bytes. Echo is an op of one piece. */
+ * Repetitions reuse the same wire bytes. Echo is an op of one piece; on a
+ * stream, bytes echoed while a write is in flight gather in one waiting op
+ * (not yet handed to the kernel) that goes out when the writes before it
+ * are done, so small reads do not make one op each. The write-queue cap
+ * counts the bookkeeping too (s->qover), not only the bytes. */
 #include "engine_int.h"
 
 #include <errno.h>
@@ -14,6 +18,9 @@
 #define MAX_INFLIGHT 1024
 /* More pieces than this is a mistake (--split 1 on a large file). */
 #define PIECES_MAX (1024u * 1024)
+/* A waiting echo op takes at most this many bytes; more start another, so
+ * a draining queue frees memory (and resumes reading) in steps. */
+#define ECHO_OP_MAX (1024u * 1024)
 
 enum op_tmode { OT_NONE, OT_PIECE, OT_REP, OT_DGDONE };
 
@@ -46,7 +53,10 @@ struct sp_send_op {
     int dg_err;
     size_t dg_err_len; /* size of the datagram dg_err is about */
     int hold;          /* > 0 while a function on the stack uses the op */
+    size_t over;       /* bookkeeping counted in s->qover while the op lives */
+    size_t wire_cap;   /* echo ops: the size of their own growable wire */
     unsigned done : 1, failed : 1, freeing : 1, repeat : 1, linked : 1;
+    unsigned waiting : 1; /* echo bytes gathered, not yet handed to the kernel */
 };
 
 struct sp_wreq {
@@ -55,6 +65,7 @@ struct sp_wreq {
     } r;
     struct sp_send_op *op;
     size_t len;
+    size_t over; /* counted in s->qover until the write completes */
     /* Stream writes in the order libuv writes them (sp__send_settle). */
     TAILQ_ENTRY(sp_wreq) qentry;
     unsigned queued : 1, settled : 1;
@@ -68,11 +79,18 @@ static void op_unlink(struct sp_send_op *op)
     op->linked = 0;
 }
 
+static void op_free(struct sp_send_op *op)
+{
+    if (op->wire_cap > 0)
+        free(op->wire);
+    free(op);
+}
+
 static void op_timer_closed(uv_handle_t *h)
 {
     struct sp_send_op *op = h->data;
     free(h);
-    free(op);
+    op_free(op);
 }
 
 static void op_maybe_free(struct sp_send_op *op)
@@ -80,11 +98,13 @@ static void op_maybe_free(struct sp_send_op *op)
     if (op->hold > 0 || !op->done || op->inflight > 0 || op->freeing)
         return;
     op->freeing = 1;
+    op->s->qover -= op->over;
+    op->over = 0;
     op_unlink(op);
     if (op->timer != NULL)
         uv_close((uv_handle_t *)op->timer, op_timer_closed);
     else
-        free(op);
+        op_free(op);
 }
 
 static void op_timer_cb(uv_timer_t *t);
@@ -95,6 +115,8 @@ static void op_timer(struct sp_send_op *op, enum op_tmode mode, uint64_t ms)
         op->timer = sp_xmalloc(sizeof *op->timer);
         uv_timer_init(&op->s->eng->loop, op->timer);
         op->timer->data = op;
+        op->over += sizeof *op->timer;
+        op->s->qover += sizeof *op->timer;
     }
     op->tmode = mode;
     sp__timer_start(op->timer, op_timer_cb, ms, 0);
@@ -114,9 +136,15 @@ static void op_abandon(struct sp_send_op *op)
     op->done = 1;
 }
 
+/* Memory the write queue holds, as the cap counts it. */
+static size_t qmem(const struct sp_sock *s)
+{
+    return s->queued + s->qover;
+}
+
 static void resume_after_echo(struct sp_sock *s)
 {
-    if (s->echo_blocked && s->queued <= SP_WRITE_QUEUE_MAX / 2) {
+    if (s->echo_blocked && qmem(s) <= SP_WRITE_QUEUE_MAX / 2) {
         s->echo_blocked = 0;
         sp__sock_read_start(s);
     }
@@ -177,6 +205,7 @@ static void op_fail(struct sp_send_op *op, int status)
 }
 
 static void issue(struct sp_send_op *op);
+static void echo_flush(struct sp_sock *s);
 
 static void rep_start(struct sp_send_op *op)
 {
@@ -185,7 +214,7 @@ static void rep_start(struct sp_send_op *op)
         op->done = 1;
         return;
     }
-    if (op->repeat && s->queued + op->wire_len > SP_WRITE_QUEUE_MAX) {
+    if (op->repeat && qmem(s) + op->wire_len > SP_WRITE_QUEUE_MAX) {
         /* An error, not a notice: what the user asked for is not done, and
          * whoever waits for the last repetition must learn that it never
          * comes. */
@@ -269,6 +298,8 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
     op->hold--;
     op_maybe_free(op);
     if (!s->closed) {
+        if (TAILQ_EMPTY(&s->wq))
+            echo_flush(s);
         resume_after_echo(s);
         check_drained(s);
     }
@@ -286,6 +317,7 @@ static void wreq_done(struct sp_wreq *wr, int status)
         TAILQ_REMOVE(&s->wq, wr, qentry);
         s->wbytes -= len;
     }
+    s->qover -= wr->over;
     free(wr);
     pieces_done(op, 1, len, ok, status);
 }
@@ -351,6 +383,9 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         wr->queued = 1;
         TAILQ_INSERT_TAIL(&s->wq, wr, qentry);
         s->wbytes += wr->len;
+        /* libuv keeps its own copy of more than 4 buffers. */
+        wr->over = sizeof *wr + (nb > 4 ? nb * sizeof *bufs : 0);
+        s->qover += wr->over;
     }
     op->inflight++;
     op->writes++;
@@ -492,17 +527,34 @@ int sp__send_busy(const struct sp_sock *s)
     return s->queued > 0;
 }
 
-static struct sp_send_op *op_alloc(struct sp_sock *s, size_t nsegs, size_t npieces, size_t wire_len)
+/* What an op of nsegs segments and npieces pieces costs besides its bytes. */
+static size_t op_overhead(size_t nsegs, size_t npieces)
 {
-    size_t size = sizeof(struct sp_send_op) + nsegs * sizeof(struct seg) +
-                  (npieces + 1) * sizeof(size_t) + wire_len;
-    struct sp_send_op *op = sp_xcalloc(1, size);
+    return sizeof(struct sp_send_op) + nsegs * sizeof(struct seg) + (npieces + 1) * sizeof(size_t);
+}
+
+/* A new op at the end of the socket's list. wire_cap > 0: the wire is a
+ * separate buffer of that size (echo ops, which grow), else it follows the
+ * op in the same allocation. */
+static struct sp_send_op *op_alloc(struct sp_sock *s, size_t nsegs, size_t npieces, size_t wire_len,
+                                   size_t wire_cap)
+{
+    size_t over = op_overhead(nsegs, npieces);
+    struct sp_send_op *op = sp_xcalloc(1, over + (wire_cap > 0 ? 0 : wire_len));
     op->s = s;
     op->segs = (struct seg *)(op + 1);
     op->bounds = (size_t *)(op->segs + nsegs);
-    op->wire = (unsigned char *)(op->bounds + npieces + 1);
+    if (wire_cap > 0) {
+        op->wire = sp_xmalloc(wire_cap);
+        op->wire_cap = wire_cap;
+        over += wire_cap - wire_len;
+    } else {
+        op->wire = (unsigned char *)(op->bounds + npieces + 1);
+    }
     op->wire_len = wire_len;
     op->npieces = npieces;
+    op->over = over;
+    s->qover += over;
     TAILQ_INSERT_TAIL(&s->ops, op, entry);
     op->linked = 1;
     return op;
@@ -514,6 +566,59 @@ static void op_run(struct sp_send_op *op)
     rep_start(op);
     op->hold--;
     op_maybe_free(op);
+}
+
+/* Hands every waiting echo op to the kernel, in order: when the writes
+ * before them are done, or before a send that must follow them. */
+static void echo_flush(struct sp_sock *s)
+{
+    struct sp_send_op *op = TAILQ_LAST(&s->ops, sp_send_ops), *first = NULL, *next;
+    while (op != NULL && op->waiting) {
+        first = op;
+        op = TAILQ_PREV(op, sp_send_ops, entry);
+    }
+    for (op = first; op != NULL && !s->closed; op = next) {
+        next = TAILQ_NEXT(op, entry);
+        op->waiting = 0;
+        s->queued -= op->wire_len; /* rep_start() counts it again */
+        op_run(op);
+    }
+}
+
+/* Adds n bytes to a waiting echo op, growing its wire. */
+static void echo_append(struct sp_send_op *op, const unsigned char *p, size_t n)
+{
+    struct sp_sock *s = op->s;
+    if (op->wire_len + n > op->wire_cap) {
+        size_t cap = op->wire_cap * 2 < ECHO_OP_MAX ? op->wire_cap * 2 : ECHO_OP_MAX;
+        if (cap < op->wire_len + n)
+            cap = op->wire_len + n;
+        op->wire = sp_xreallocarray(op->wire, cap, 1);
+        op->wire_cap = cap;
+    }
+    memcpy(op->wire + op->wire_len, p, n);
+    op->wire_len += n;
+    op->segs[0].len = op->wire_len;
+    op->bounds[1] = op->wire_len;
+    s->queued += n;
+    s->qover -= op->over;
+    op->over = op_overhead(1, 1) + (op->wire_cap - op->wire_len);
+    s->qover += op->over;
+}
+
+/* The peer sends faster than it reads our echo: stop reading until the
+ * queue drains to half, as a real echo server would be forced to, and say
+ * so (the cap counts the bookkeeping too). */
+static void echo_block(struct sp_sock *s)
+{
+    s->echo_blocked = 1;
+    sp__sock_read_stop(s);
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "echo: the write queue is full (%zu bytes and %zu of bookkeeping; the cap is 8 "
+             "MiB): reading stops until the peer has taken half of it",
+             s->queued, s->qover);
+    sp__emit_notice(s, msg);
 }
 
 void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct sockaddr *to,
@@ -530,7 +635,23 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
         return; /* an unnamed sender cannot be answered */
     if (!dgram && n == 0)
         return;
-    struct sp_send_op *op = op_alloc(s, 1, 1, n);
+    if (!dgram) {
+        struct sp_send_op *last = TAILQ_LAST(&s->ops, sp_send_ops);
+        if (last != NULL && last->waiting && last->wire_len + n <= ECHO_OP_MAX) {
+            echo_append(last, p, n);
+        } else {
+            struct sp_send_op *op = op_alloc(s, 1, 1, 0, n > 256 ? n : 256);
+            op->nsegs = 1;
+            op->waiting = 1;
+            echo_append(op, p, n);
+        }
+        if (qmem(s) > SP_WRITE_QUEUE_MAX && !s->echo_blocked)
+            echo_block(s);
+        if (TAILQ_EMPTY(&s->wq))
+            echo_flush(s);
+        return;
+    }
+    struct sp_send_op *op = op_alloc(s, 1, 1, n, 0);
     if (n > 0)
         memcpy(op->wire, p, n);
     op->segs[0].off = 0;
@@ -538,16 +659,12 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
     op->nsegs = 1;
     op->bounds[0] = 0;
     op->bounds[1] = n;
-    if (dgram && !s->dgram_connected) {
+    if (!s->dgram_connected) {
         memcpy(&op->to, to, tolen);
         op->tolen = tolen;
     }
-    if (s->queued + n > SP_WRITE_QUEUE_MAX && !s->echo_blocked) {
-        /* The peer sends faster than it reads our echo: stop reading until
-         * the queue drains, as a real echo server would be forced to. */
-        s->echo_blocked = 1;
-        sp__sock_read_stop(s);
-    }
+    if (qmem(s) + n > SP_WRITE_QUEUE_MAX && !s->echo_blocked)
+        echo_block(s);
     op_run(op);
 }
 
@@ -705,22 +822,29 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
         sp__seterr(err, errlen, "nothing to send (0 bytes)");
         return -EINVAL;
     }
-    if (s->queued + wire_len > SP_WRITE_QUEUE_MAX) {
-        sp__seterr(err, errlen,
-                   "write queue full: %zu bytes queued, this send adds %zu, the cap is %u "
-                   "bytes (8 MiB); nothing was sent",
-                   s->queued, wire_len, SP_WRITE_QUEUE_MAX);
-        return -ENOBUFS;
-    }
     size_t npieces = count_pieces(req, wire_len);
     if (npieces > PIECES_MAX) {
         sp__seterr(err, errlen, "%zu separate writes is too many (at most %u)", npieces,
                    PIECES_MAX);
         return -EINVAL;
     }
-
     size_t nsegs = 3 + (w.body ? req->nparts : 0);
-    struct sp_send_op *op = op_alloc(s, nsegs, npieces, wire_len);
+    if (qmem(s) + wire_len + op_overhead(nsegs, npieces) > SP_WRITE_QUEUE_MAX) {
+        sp__seterr(err, errlen,
+                   "write queue full: %zu bytes queued (%zu with bookkeeping), this send adds "
+                   "%zu (%zu with bookkeeping), the cap is %u bytes (8 MiB); nothing was sent",
+                   s->queued, qmem(s), wire_len, wire_len + op_overhead(nsegs, npieces),
+                   SP_WRITE_QUEUE_MAX);
+        return -ENOBUFS;
+    }
+
+    /* Echoed bytes still gathering go first: they came before this send. */
+    echo_flush(s);
+    if (s->closed) {
+        sp__seterr(err, errlen, "socket %u is closed", id);
+        return -EBADF;
+    }
+    struct sp_send_op *op = op_alloc(s, nsegs, npieces, wire_len, 0);
     size_t pos = 0, k = 0;
     add_seg(op, &pos, &k, w.head, w.head_len);
     if (w.body)

@@ -6,6 +6,7 @@ cap and says so. The bounds are generous (a slow ASan build passes them);
 each is one the quadratic or stale-clock code failed by far."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -148,6 +149,107 @@ def timeout_ends_a_run_busy_with_lines_on_time():
     finally:
         sink.close()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def send_while(c, data, until, limit_s):
+    """Sends data on c (non-blocking) until until() holds or limit_s pass;
+    returns the bytes sent."""
+    c.setblocking(False)
+    sent, end = 0, time.monotonic() + limit_s
+    while sent < len(data) and not until() and time.monotonic() < end:
+        try:
+            sent += c.send(data[sent:sent + 65536])
+        except BlockingIOError:
+            time.sleep(0.005)
+    return sent
+
+
+@test
+def echo_at_recvsize_1_to_a_peer_that_does_not_read_stays_inside_the_cap():
+    # Sockpit echoes 1 byte per read to a peer that reads nothing; its own
+    # send buffer is small, so the echo piles up in its write queue. One op
+    # per byte took ~0.7 KiB per byte (GBs before the payload-only cap).
+    phase1 = 1 << 20
+    sp = Sockpit(["--quiet", "--timeout", str(120 * SLOW), "-e", "listen tcp:127.0.0.1:0 --echo",
+                  "-e", "wait accepted", "-e", "recvsize 1", "-e", "set sndbuf 4096",
+                  "-e", "list", "-e", "wait bytes:%d --timeout 0" % phase1, "-e", "list",
+                  "-e", "recvsize 64K"])
+    c = socket.socket()
+    try:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.connect(("127.0.0.1", sp.port(1)))
+        # Each `list` prints one header line: the script got that far.
+        outputs = lambda: sum(1 for e in sp.of("output") if e["text"].lstrip().startswith("ID "))
+        sp.wait_event(lambda e: e.get("ev") == "output", timeout=10 * SLOW)
+        base = rss_kib(sp.proc.pid)
+        peak = [base]
+
+        def grown():
+            peak[0] = max(peak[0], rss_kib(sp.proc.pid))
+            return peak[0] - base > 64 * 1024
+
+        data = b"e" * phase1
+        sent = send_while(c, data, grown, 60 * SLOW)
+        end = time.monotonic() + 60 * SLOW
+        while outputs() < 2 and not grown() and time.monotonic() < end:
+            time.sleep(0.05)
+        assert peak[0] - base < 16 * 1024, (
+            "%d bytes echoed 1 byte a time grew RSS by %d KiB" % (sent, peak[0] - base))
+        assert outputs() >= 2, "sockpit did not read the %d bytes" % sent
+        # Then at 64K reads the queue reaches the cap: reading stops, a
+        # notice says so, and memory stays near the cap.
+        full = lambda: any("write queue" in e.get("message", "") for e in sp.of("notice", 2))
+        send_while(c, b"f" * (64 << 20), full, 30 * SLOW)
+        ev = sp.wait_event(lambda e: e.get("ev") == "notice" and "write queue" in e["message"],
+                           timeout=10 * SLOW)
+        peak[0] = max(peak[0], rss_kib(sp.proc.pid))
+        assert peak[0] - base < 24 * 1024, "RSS grew by %d KiB" % (peak[0] - base)
+        # The engine's own count: bytes plus bookkeeping, over the cap by at
+        # most one read and the spare room of the buffer gathering the echo
+        # (up to 1 MiB); what the process grew by is about that much.
+        m = re.search(r"\((\d+) bytes and (\d+) of bookkeeping", ev["message"])
+        assert m, ev
+        held = int(m.group(1)) + int(m.group(2))
+        assert 8 << 20 < held <= (9 << 20) + (64 << 10), ev["message"]
+        assert peak[0] - base < held // 1024 + 8 * 1024, (peak[0] - base, held)
+    finally:
+        c.close()
+        sp.kill()
+        sp.finish()
+
+
+@test
+def echo_gathered_from_small_reads_returns_every_byte_in_order():
+    sp = Sockpit(["--quiet", "--timeout", str(60 * SLOW), "-e", "listen tcp:127.0.0.1:0 --echo",
+                  "-e", "wait accepted", "-e", "recvsize 7", "-e", "list"])
+    c = socket.socket()
+    try:
+        c.connect(("127.0.0.1", sp.port(1)))
+        sp.wait_event(lambda e: e.get("ev") == "output", timeout=10 * SLOW)
+        data = os.urandom(300000)
+        got = bytearray()
+        t = threading.Thread(target=lambda: c.sendall(data), daemon=True)
+        t.start()
+        c.settimeout(10 * SLOW)
+        while len(got) < len(data):
+            b = c.recv(65536)
+            if not b:
+                break
+            got += b
+        t.join(10)
+        assert bytes(got) == data, (len(got), len(data))
+    finally:
+        c.close()
+        sp.kill()
+        sp.finish()
 
 
 if __name__ == "__main__":
