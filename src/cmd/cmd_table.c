@@ -114,7 +114,8 @@ const struct cmd_entry cmd__table[] = {
      listen_opts, 1, 1, 0, cmd__exec_listen},
     {"log", "log [ID] PATH", "write the socket's events as JSON lines",
      "The events so far (from the history), then every new one, flushed one by one, until "
-     "the socket closes.",
+     "the socket closes. The TUI always keeps history; a headless run keeps it only when its "
+     "script has a log line, and then from the first event on.",
      NULL, 1, 2, 0, cmd__exec_log},
     {"pause", "pause [ID]", "stop reading (data piles up in the kernel)", NULL, NULL, 0, 1, 0,
      cmd__exec_pause},
