@@ -62,6 +62,9 @@ def sanitized():
 
 # Time bounds are for a release build; an ASan+UBSan build gets this factor.
 SLOW = 4 if sanitized() else 1
+# ASan's redzones and quarantine of freed blocks make RSS overstate what is
+# held: its memory bounds get this factor.
+FAT = 3 if sanitized() else 1
 
 
 def script_file(lines):
@@ -201,7 +204,7 @@ def echo_at_recvsize_1_to_a_peer_that_does_not_read_stays_inside_the_cap():
         end = time.monotonic() + 60 * SLOW
         while outputs() < 2 and not grown() and time.monotonic() < end:
             time.sleep(0.05)
-        assert peak[0] - base < 16 * 1024, (
+        assert peak[0] - base < 16 * 1024 * FAT, (
             "%d bytes echoed 1 byte a time grew RSS by %d KiB" % (sent, peak[0] - base))
         assert outputs() >= 2, "sockpit did not read the %d bytes" % sent
         # Then at 64K reads the queue reaches the cap: reading stops, a
@@ -211,7 +214,7 @@ def echo_at_recvsize_1_to_a_peer_that_does_not_read_stays_inside_the_cap():
         ev = sp.wait_event(lambda e: e.get("ev") == "notice" and "write queue" in e["message"],
                            timeout=10 * SLOW)
         peak[0] = max(peak[0], rss_kib(sp.proc.pid))
-        assert peak[0] - base < 24 * 1024, "RSS grew by %d KiB" % (peak[0] - base)
+        assert peak[0] - base < 24 * 1024 * FAT, "RSS grew by %d KiB" % (peak[0] - base)
         # The engine's own count: bytes plus bookkeeping, over the cap by at
         # most one read and the spare room of the buffer gathering the echo
         # (up to 1 MiB); what the process grew by is about that much.
@@ -219,7 +222,7 @@ def echo_at_recvsize_1_to_a_peer_that_does_not_read_stays_inside_the_cap():
         assert m, ev
         held = int(m.group(1)) + int(m.group(2))
         assert 8 << 20 < held <= (9 << 20) + (64 << 10), ev["message"]
-        assert peak[0] - base < held // 1024 + 8 * 1024, (peak[0] - base, held)
+        assert peak[0] - base < (held // 1024 + 8 * 1024) * FAT, (peak[0] - base, held)
     finally:
         c.close()
         sp.kill()
