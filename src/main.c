@@ -17,6 +17,7 @@
 #include "sockpit/engine/engine.h"
 #include "sockpit/headless/headless.h"
 #include "sockpit/cmd/lab.h"
+#include "sockpit/proto/labfile.h"
 #include "sockpit/ui/tui.h"
 
 #define SCRIPT_MAX (16u * 1024 * 1024)
@@ -38,7 +39,7 @@ static const char usage_text[] =
     "socket\n"
     "  --timeout SEC      exit 1 if still running after SEC seconds\n"
     "  --keep-going       a failed line does not stop the script (exit status 1 at the end)\n"
-    "  --lab NAME|list    run a built-in lesson, or list them\n"
+    "  --lab NAME|FILE|list  run a lesson (built-in, or a lab file), or list them\n"
     "  --demo             the TUI playground\n"
     "  --help-commands-md print the command reference in Markdown (the README's)\n"
     "  -h, --help         this help\n"
@@ -313,13 +314,15 @@ int main(int argc, char **argv)
             sp_buf_cleanup(&b);
             goto out;
         }
-        if (sp_lab_find(lab) == NULL) {
-            char err[256];
-            sp_lab_unknown(lab, err, sizeof err);
+        /* Refuse a bad lab before any terminal or socket is touched. */
+        struct sp_labdef *def;
+        char err[512];
+        if (sp_lab_load(lab, &def, err, sizeof err) != 0) {
             err_line("%s", err);
             status = 2;
             goto out;
         }
+        sp_labfile_free(def);
     }
     if (!isatty(STDOUT_FILENO))
         headless = 1;
@@ -330,9 +333,12 @@ int main(int argc, char **argv)
 
     if (headless) {
         if (lab != NULL) {
-            /* The lesson runs first, before any -e lines. */
-            char line[300];
-            snprintf(line, sizeof line, "lab %s", lab);
+            /* The lesson runs first, before any -e lines; alone, it ends the
+             * run when it is over. */
+            if (lines.n == 0)
+                add_line(&lines, "quit", 4, "--lab");
+            char line[4200];
+            snprintf(line, sizeof line, "lab \"%.4000s\"", lab);
             add_line(&lines, line, strlen(line), "--lab");
             char *l0 = lines.line[lines.n - 1], *o0 = lines.origin[lines.n - 1];
             memmove(lines.line + 1, lines.line, (lines.n - 1) * sizeof *lines.line);

@@ -277,13 +277,14 @@ static void h_idle(void *ud, int failed)
     h->idle_failed |= failed;
 }
 
-static void h_init(struct harness *h)
+/* An engine that keeps history (as the TUI's) or not (headless). */
+static void h_init_hist(struct harness *h, int history)
 {
     memset(h, 0, sizeof *h);
     struct sp_engine_opts o;
     memset(&o, 0, sizeof o);
-    o.keep_history = 1;
-    o.keep_data = 1;
+    o.keep_history = history;
+    o.keep_data = history;
     assert_int_equal(sp_engine_new(&h->eng, &o), 0);
     sp_engine_subscribe(h->eng, SP_EV_MASK_ALL, h_event, h);
     struct sp_cmd_hooks hooks;
@@ -293,6 +294,11 @@ static void h_init(struct harness *h)
     h->q = sp_cmdq_new(h->eng, &hooks, h);
     assert_non_null(h->q);
     sp_cmdq_on_idle(h->q, h_idle, h);
+}
+
+static void h_init(struct harness *h)
+{
+    h_init_hist(h, 1);
 }
 
 static void h_free(struct harness *h)
@@ -617,12 +623,13 @@ static void test_cmd_expect_mismatch_fails_and_stops_the_queue(void **state)
     h_free(&h);
 }
 
-/* More messages than the tap keeps: expect takes every kept one, then fails
- * once instead of silently skipping the ones that were not kept. */
+/* More messages than the tap keeps (no history: headless): expect takes
+ * every kept one, then fails once instead of silently skipping the ones that
+ * were not kept. */
 static void test_cmd_expect_reports_messages_it_could_not_keep(void **state)
 {
     struct harness h;
-    h_init(&h);
+    h_init_hist(&h, 0);
     make_pair(&h, "line");
     struct sp_buf line;
     sp_buf_init(&line);
@@ -643,6 +650,68 @@ static void test_cmd_expect_reports_messages_it_could_not_keep(void **state)
     sp_cmdq_push(h.q, "expect 3 b", "t");
     h_run(&h, 0);
     assert_int_equal(h.nerrors, 1);
+    h_free(&h);
+}
+
+/* With the engine's history (the TUI), expect reads it: the queues keep no
+ * copies of what arrives, whether or not an expect ever runs, and expect
+ * still takes messages that arrived before it ran, in order. */
+static void test_cmd_expect_reads_the_history_and_keeps_no_copies(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    struct sp_cmd_hooks hooks;
+    memset(&hooks, 0, sizeof hooks);
+    struct sp_cmdq *keys = sp_cmdq_new(h.eng, &hooks, NULL); /* the TUI's second queue */
+    make_pair(&h, "line");
+    sp_cmdq_push(h.q, "send 2 one", "t");
+    sp_cmdq_push(h.q, "send 2 two", "t");
+    sp_cmdq_push(h.q, "send 2 three", "t");
+    sp_cmdq_push(h.q, "wait 3 msgs:3", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 0);
+    assert_int_equal(h.q->tap_bytes, 0);
+    assert_int_equal(keys->tap_bytes, 0);
+    sp_cmdq_push(h.q, "expect 3 one", "t");
+    sp_cmdq_push(h.q, "expect 3 two", "t");
+    sp_cmdq_push(h.q, "expect 3 three", "t");
+    sp_cmdq_push(h.q, "expect 3 four --timeout 100", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 1);
+    assert_non_null(strstr(sp_buf_str(&h.errors), "timed out after 100 ms"));
+    /* raw: recv chunks are what expect compares */
+    sp_cmdq_push(h.q, "framing 3 raw", "t");
+    sp_cmdq_push(h.q, "send 2 --raw five", "t");
+    sp_cmdq_push(h.q, "expect 3 five --timeout 2000", "t");
+    sp_cmdq_push(h.q, "send 2 --raw six", "t");
+    sp_cmdq_push(h.q, "expect 3 seven --timeout 2000", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 2);
+    assert_non_null(strstr(sp_buf_str(&h.errors), "was \"six\", expected \"seven\""));
+    assert_int_equal(h.q->tap_bytes, 0);
+    sp_cmdq_free(keys);
+    h_free(&h);
+}
+
+/* The history dropped events no expect took: the next expect says so once. */
+static void test_cmd_expect_reports_events_the_history_dropped(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    make_pair(&h, "line");
+    struct sp_buf line;
+    sp_buf_init(&line);
+    sp_buf_appends(&line, "send 2 --raw ");
+    for (int i = 0; i < SP_HIST_EVENTS_MAX + 10; i++)
+        sp_buf_appends(&line, "a\\n");
+    sp_cmdq_push(h.q, sp_buf_str(&line), "t");
+    sp_buf_cleanup(&line);
+    sp_cmdq_push(h.q, "wait 3 msgs:10010", "t");
+    sp_cmdq_push(h.q, "expect 3 a", "t");
+    sp_cmdq_push(h.q, "expect 3 a", "t");
+    h_run(&h, 0);
+    assert_int_equal(h.nerrors, 1);
+    assert_non_null(strstr(sp_buf_str(&h.errors), "dropped from the history"));
     h_free(&h);
 }
 
@@ -708,10 +777,10 @@ static void test_cmd_help_and_ui_commands_headless(void **state)
     h_run(&h, 0);
     assert_non_null(strstr(sp_buf_str(&h.out), "Commands"));
     assert_non_null(strstr(sp_buf_str(&h.out), "send [ID] DATA..."));
-    assert_non_null(strstr(sp_buf_str(&h.out), "No lessons"));
+    assert_non_null(strstr(sp_buf_str(&h.out), "split "));
     assert_int_equal(h.nerrors, 2);
     assert_non_null(strstr(sp_buf_str(&h.errors), "only in the TUI"));
-    assert_non_null(strstr(sp_buf_str(&h.errors), "no lessons are built in yet"));
+    assert_non_null(strstr(sp_buf_str(&h.errors), "no lab \"tcp-basics\""));
     h_free(&h);
 }
 
@@ -732,6 +801,8 @@ int main(void)
         cmocka_unit_test(test_cmd_expect_takes_messages_in_arrival_order),
         cmocka_unit_test(test_cmd_expect_mismatch_fails_and_stops_the_queue),
         cmocka_unit_test(test_cmd_expect_reports_messages_it_could_not_keep),
+        cmocka_unit_test(test_cmd_expect_reads_the_history_and_keeps_no_copies),
+        cmocka_unit_test(test_cmd_expect_reports_events_the_history_dropped),
         cmocka_unit_test(test_cmd_wait_holds_at_once_or_times_out),
         cmocka_unit_test(test_cmd_send_repeat_fails_when_a_datagram_fails),
         cmocka_unit_test(test_cmd_help_and_ui_commands_headless),

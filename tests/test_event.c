@@ -275,9 +275,9 @@ static void init_ev(struct sp_event *ev, enum sp_ev_type type)
 static void test_event_names_are_the_design_names(void **state)
 {
     static const char *const want[] = {
-        "listening",   "connected", "accepted",  "bound",    "recv",    "msg",
-        "frame_error", "send",      "eof",       "shutdown", "state",   "error",
-        "closed",      "summary",   "cmd_error", "notice",   "dropped",
+        "listening", "connected", "accepted", "bound", "recv",  "msg",    "frame_error",
+        "send",      "eof",       "shutdown", "state", "error", "closed", "summary",
+        "cmd_error", "notice",    "dropped",  "note",  "check",
     };
     assert_int_equal(sizeof want / sizeof want[0], SP_EV__COUNT);
     for (int t = 0; t < SP_EV__COUNT; t++)
@@ -321,6 +321,7 @@ static void test_event_text_never_contains_control_bytes(void **state)
         ev.data_len = ev.len = sizeof nasty;
         ev.local = ev.peer = ev.from = ev.how = ev.tcp = s;
         ev.op = ev.code = ev.message = ev.reason = ev.line = s;
+        ev.lab = ev.title = ev.name = s;
         for (int utf8 = 0; utf8 < 2; utf8++) {
             struct sp_buf b;
             sp_buf_init(&b);

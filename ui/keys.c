@@ -206,6 +206,11 @@ static int act_redraw(struct sp_tui *t, int key)
     return UI_HANDLED | UI_REDRAW;
 }
 
+static int act_notes(struct sp_tui *t, int key)
+{
+    return ui_notes_key(t, key);
+}
+
 static const struct keydef keytab[] = {
     {{'\t', UI_KEY(KEY_BTAB)}, "Tab/S-Tab", "focus the next/previous pane", NULL, act_focus_next},
     {{UI_KEY(KEY_UP), UI_KEY(KEY_DOWN)},
@@ -235,6 +240,9 @@ static const struct keydef keytab[] = {
     {{'"'}, "\"", "split: add a pane below", NULL, act_split},
     {{'u'}, "u", "unsplit: remove the focused pane", NULL, act_unsplit},
     {{UI_CTRL('l')}, "Ctrl-L", "redraw the screen", NULL, act_redraw},
+    {{' '}, "Space", "lab: run the step / next step; a `step` line: go on", "step", act_notes},
+    {{'r'}, "r", "lab: repeat the step", NULL, act_notes},
+    {{'N'}, "N", "show / hide the lab notes", NULL, act_notes},
     {{'?'}, "?", "this help", "help", act_help},
     {{'q', UI_CTRL('c')}, "q", "quit (asks when sockets are open)", "quit", act_quit},
 };

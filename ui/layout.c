@@ -23,6 +23,9 @@ void ui_layout(struct sp_tui *t)
     t->main_w = t->cols - t->main_x;
     t->main_h = t->rows - UI_BOTTOM_ROWS;
     t->compose_y = t->main_h;
+    t->notes_h = ui_notes_height(t, t->main_h);
+    t->main_h -= t->notes_h;
+    t->notes_y = t->main_h;
     t->status_y = t->rows - 2;
     t->hint_y = t->rows - 1;
 

@@ -169,6 +169,7 @@ static void draw(struct sp_tui *t)
     flush_output(t);
     erase();
     t->cur_y = t->cur_x = -1;
+    ui_notes_arrange(t);
     ui_layout(t);
     if (t->too_small) {
         const char *msg = "terminal too small";
@@ -190,6 +191,7 @@ static void draw(struct sp_tui *t)
         if (!t->stacked && i + 1 < t->npanes)
             ui_vline(t, p->y, p->x + p->w, p->h);
     }
+    ui_notes_draw(t);
     ui_composer_draw(t);
     ui_status_draw(t);
     ui_hints_draw(t);
@@ -468,8 +470,12 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
         .quit = hook_quit,
         .ui_command = ui_command,
     };
+    /* Scripts and labs stop for the step key (Space); keys never do. */
+    hooks.stepping = 1;
     t->q = sp_cmdq_new(eng, &hooks, t);
+    hooks.stepping = 0;
     t->kq = sp_cmdq_new(eng, &hooks, t);
+    t->notes_open = 1;
     /* Interactive: a failed line must not drop what the user types next.
      * The script's queue keeps going only with --keep-going until the
      * script has run (on_script_idle). */

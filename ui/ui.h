@@ -187,6 +187,12 @@ struct sp_tui {
     int cur_y, cur_x;          /* where the terminal cursor goes, -1: hidden */
 
     struct sp_buf scratch;
+
+    /* Notes panel (notes.c): shown under the panes while a lab runs. */
+    int notes_open;
+    int notes_y, notes_h;
+    unsigned lab_gen;     /* the lab view generation last arranged */
+    uint32_t lab_pair[2]; /* the connection whose two ends the panes show */
 };
 
 /* model.c */
@@ -301,6 +307,16 @@ void ui_box_open(struct sp_tui *t, const char *title, char **lines, size_t n);
 void ui_box_close(struct sp_tui *t);
 int ui_box_key(struct sp_tui *t, int key);
 void ui_box_draw(struct sp_tui *t);
+
+/* notes.c */
+/* Rows the notes panel takes out of main_h (0: hidden or nothing to show). */
+int ui_notes_height(struct sp_tui *t, int main_h);
+void ui_notes_draw(struct sp_tui *t);
+/* Shows the lab's newest connection, both ends side by side, when it
+ * changed. */
+void ui_notes_arrange(struct sp_tui *t);
+/* N (show/hide), Space (step key), r (repeat the step). */
+int ui_notes_key(struct sp_tui *t, int key);
 
 /* keys.c */
 int ui_keys_normal(struct sp_tui *t, int key);

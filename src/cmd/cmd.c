@@ -122,36 +122,88 @@ void cmd__finish(struct sp_cmdq *q, int ok, const char *msg)
 
 /* Expect's tap ---------------------------------------------------------- */
 
+/* Index of the first tap with an id >= id. */
+static size_t tap_find(const struct sp_cmdq *q, uint32_t id)
+{
+    size_t lo = 0, hi = q->ntaps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (q->taps[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void tap_free(struct sp_cmdq *q, struct cmd_tap *t)
+{
+    struct cmd_item *it;
+    while ((it = TAILQ_FIRST(&t->items)) != NULL) {
+        TAILQ_REMOVE(&t->items, it, entry);
+        q->tap_bytes -= it->data_len;
+        free(it);
+    }
+    free(t);
+}
+
+/* Is this tap worth keeping? Not once the engine forgot its socket, nor for
+ * a closed socket with nothing taken and nothing waiting. */
+static int tap_needed(struct sp_cmdq *q, const struct cmd_tap *t)
+{
+    struct sp_sock_info in;
+    if (sp_engine_sock_info(q->eng, t->id, &in) != 0)
+        return 0;
+    return in.open || in.connecting || !TAILQ_EMPTY(&t->items) || t->lost > 0 ||
+           t->accepted_taken > 0 || t->cursor > 0;
+}
+
+/* Drops the taps no longer needed, so that a long run keeps as many as the
+ * engine keeps sockets, not one per socket ever made. Runs when the count
+ * doubled since the last sweep. */
+static void taps_sweep(struct sp_cmdq *q)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < q->ntaps; i++) {
+        if (tap_needed(q, q->taps[i]))
+            q->taps[j++] = q->taps[i];
+        else
+            tap_free(q, q->taps[i]);
+    }
+    q->ntaps = j;
+    q->taps_swept = j;
+}
+
 struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id)
 {
     if (id == 0)
         return NULL;
-    if (id >= q->ntaps) {
-        size_t n = q->ntaps ? q->ntaps : 16;
-        while (n <= id)
-            n *= 2;
-        struct cmd_tap **t = sp_xreallocarray(q->taps, n, sizeof *t);
-        memset(t + q->ntaps, 0, (n - q->ntaps) * sizeof *t);
-        q->taps = t;
-        q->ntaps = n;
+    size_t i = tap_find(q, id);
+    if (i < q->ntaps && q->taps[i]->id == id)
+        return q->taps[i];
+    if (q->ntaps >= 64 && q->ntaps >= 2 * q->taps_swept) {
+        taps_sweep(q);
+        i = tap_find(q, id);
     }
-    if (q->taps[id] == NULL) {
-        q->taps[id] = sp_xcalloc(1, sizeof **q->taps);
-        TAILQ_INIT(&q->taps[id]->items);
+    if (q->ntaps == q->captaps) {
+        q->captaps = q->captaps ? q->captaps * 2 : 16;
+        q->taps = sp_xreallocarray(q->taps, q->captaps, sizeof *q->taps);
     }
-    return q->taps[id];
+    struct cmd_tap *t = sp_xcalloc(1, sizeof *t);
+    t->id = id;
+    TAILQ_INIT(&t->items);
+    memmove(q->taps + i + 1, q->taps + i, (q->ntaps - i) * sizeof *q->taps);
+    q->taps[i] = t;
+    q->ntaps++;
+    return t;
 }
 
 void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev)
 {
-    if (ev->type == SP_EV_RECV) {
-        /* Under raw, recv chunks are what expect compares; under a framing
-         * it takes messages. */
-        struct sp_sock_info info;
-        if (sp_engine_sock_info(q->eng, ev->sock, &info) != 0 ||
-            (info.spec.kind != SP_FRAME_RAW && !info.decode_lost))
-            return;
-    }
+    /* Under raw, recv chunks are what expect compares; under a framing it
+     * takes messages. */
+    if (ev->type == SP_EV_RECV && ev->framed)
+        return;
     struct cmd_tap *t = cmd__tap(q, ev->sock);
     size_t n = ev->data != NULL ? ev->data_len : 0;
     /* Once one is lost, later ones are too until an expect has reported the
@@ -176,20 +228,11 @@ void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev)
 
 static void taps_free(struct sp_cmdq *q)
 {
-    for (size_t i = 0; i < q->ntaps; i++) {
-        struct cmd_tap *t = q->taps[i];
-        if (t == NULL)
-            continue;
-        struct cmd_item *it;
-        while ((it = TAILQ_FIRST(&t->items)) != NULL) {
-            TAILQ_REMOVE(&t->items, it, entry);
-            free(it);
-        }
-        free(t);
-    }
+    for (size_t i = 0; i < q->ntaps; i++)
+        tap_free(q, q->taps[i]);
     free(q->taps);
     q->taps = NULL;
-    q->ntaps = 0;
+    q->ntaps = q->captaps = 0;
 }
 
 /* Subscriptions ---------------------------------------------------------- */
@@ -226,9 +269,11 @@ struct sp_cmdq *sp_cmdq_new(struct sp_engine *eng, const struct sp_cmd_hooks *ho
     TAILQ_INIT(&q->lines);
     TAILQ_INIT(&q->logs);
     sp_buf_init(&q->pend.data);
-    /* The tap starts at once so that `expect` sees messages that arrived
-     * before it ran, from the first socket on. */
-    q->tap_on = 1;
+    /* expect takes messages that arrived before it ran: from the engine's
+     * history when it keeps one, else from copies the tap starts keeping at
+     * once, from the first socket on. */
+    q->hist_expect = sp_engine_keeps_history(eng);
+    q->tap_on = !q->hist_expect;
     q->sub_life = sp_engine_subscribe(eng, MASK_LIFE, on_event, q);
     cmd__update_subs(q);
     return q;
@@ -246,6 +291,8 @@ void sp_cmdq_free(struct sp_cmdq *q)
         sp_engine_unsubscribe(q->eng, q->sub_life);
     if (q->sub_data > 0)
         sp_engine_unsubscribe(q->eng, q->sub_data);
+    cmd__lab_free(q->lab);
+    q->lab = NULL;
     cmd__logs_free(q);
     taps_free(q);
     cmd__drop_queue(q);
@@ -256,7 +303,7 @@ void sp_cmdq_free(struct sp_cmdq *q)
 
 void sp_cmdq_push(struct sp_cmdq *q, const char *line, const char *origin)
 {
-    if (q->lazy_tap && !q->tap_on &&
+    if (q->lazy_tap && !q->tap_on && !q->hist_expect &&
         (sp_cmd_line_is(line, "expect") || sp_cmd_line_is(line, "lab"))) {
         q->tap_on = 1;
         cmd__update_subs(q);
@@ -270,19 +317,6 @@ void sp_cmdq_push(struct sp_cmdq *q, const char *line, const char *origin)
     while (n > 0 && (l->line[n - 1] == '\n' || l->line[n - 1] == '\r'))
         l->line[--n] = '\0';
     TAILQ_INSERT_TAIL(&q->lines, l, entry);
-    kick(q);
-}
-
-void cmd__push_front(struct sp_cmdq *q, const char *const *lines, size_t n, const char *origin)
-{
-    for (size_t i = n; i-- > 0;) {
-        struct cmd_line *l = sp_xmalloc(sizeof *l);
-        char o[128];
-        snprintf(o, sizeof o, "%s:%zu", origin, i + 1);
-        l->line = sp_xstrdup(lines[i]);
-        l->origin = sp_xstrdup(o);
-        TAILQ_INSERT_HEAD(&q->lines, l, entry);
-    }
     kick(q);
 }
 

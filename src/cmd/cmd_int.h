@@ -151,6 +151,8 @@ enum cmd_pend_kind {
     PEND_WAIT,
     PEND_EXPECT,
     PEND_SEND, /* n more send events (delayed or repeated sends) */
+    PEND_LAB,  /* a lab runs (lab_run.c ends it) */
+    PEND_STEP, /* `step`: until the step key */
 };
 
 enum cmd_wait_what {
@@ -188,8 +190,11 @@ struct cmd_item {
     unsigned char data[];
 };
 
-/* Per socket: messages not yet taken by an expect. */
+/* Per socket: what expect and `wait accepted` took so far. Without the
+ * engine's history, also the messages not yet taken by an expect (copies). */
 struct cmd_tap {
+    uint32_t id;
+    uint64_t cursor; /* with history: the next history index expect looks at */
     TAILQ_HEAD(cmd_items, cmd_item) items; /* oldest first */
     size_t count, bytes;
     uint64_t lost;           /* not kept because the tap was full */
@@ -210,6 +215,7 @@ struct cmd_line {
 };
 
 struct cmd_log;
+struct cmd_lab;
 
 struct sp_cmdq {
     struct sp_engine *eng;
@@ -230,14 +236,23 @@ struct sp_cmdq {
 
     int sub_life, sub_data;
     int lazy_tap, tap_on;
-    struct cmd_tap **taps; /* by socket id */
-    size_t ntaps;
-    size_t tap_bytes; /* over all taps */
+    /* expect reads the engine's history (the TUI, or a run with `log`), so
+     * nothing is copied for it; else the tap copies what arrives. */
+    int hist_expect;
+    struct cmd_tap **taps; /* sorted by id; only sockets that need one */
+    size_t ntaps, captaps;
+    size_t taps_swept; /* ntaps after the last sweep of forgotten sockets' taps */
+    size_t tap_bytes;  /* over all taps */
 
     TAILQ_HEAD(cmd_logs, cmd_log) logs;
     /* The script's current socket: the newest one a command created or a
      * `wait accepted` took (0: none yet). */
     uint32_t current;
+
+    /* The lab this queue runs or ran last (lab_run.c); in_lab marks the
+     * queue a lab runs its command lines in. */
+    struct cmd_lab *lab;
+    int in_lab;
 };
 
 /* Ends the waiting command: ok, or failed with msg. Resumes the queue. */
@@ -254,15 +269,14 @@ void cmd__pending_clear(struct sp_cmdq *q);
 struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id);
 void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev);
 
-/* Queues lines before every line still waiting (a lab's script); origin
- * gets ":N" appended per line. */
-void cmd__push_front(struct sp_cmdq *q, const char *const *lines, size_t n, const char *origin);
-
 /* Drops every line still queued (quit, or a failure without keep-going). */
 void cmd__drop_queue(struct sp_cmdq *q);
 
 /* Prints one line of output through the hook. */
 void cmd__out(struct sp_cmdq *q, const char *line);
+
+/* Labs (lab_run.c). */
+void cmd__lab_free(struct cmd_lab *lab);
 
 /* Publishes a cmd_error for the line as written. */
 void cmd__report(struct sp_cmdq *q, const char *line, const char *origin, const char *msg);
@@ -296,6 +310,7 @@ int cmd__exec_wait(struct cmd_ctx *c);
 int cmd__exec_expect(struct cmd_ctx *c);
 int cmd__exec_sleep(struct cmd_ctx *c);
 int cmd__exec_lab(struct cmd_ctx *c);
+int cmd__exec_step(struct cmd_ctx *c);
 int cmd__exec_help(struct cmd_ctx *c);
 int cmd__exec_quit(struct cmd_ctx *c);
 int cmd__exec_ui(struct cmd_ctx *c);

@@ -1,12 +1,12 @@
-/* Commands about the session rather than one socket: help, quit, lab, and
- * the front end's own commands (handed to hooks->ui_command). */
+/* Commands about the session rather than one socket: help, quit, and the
+ * front end's own commands (handed to hooks->ui_command); lab and step are in
+ * lab_run.c. */
 #include "cmd_int.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "sockpit/engine/engine.h"
-#include "sockpit/cmd/lab.h"
 
 /* Prints text line by line as command output; cuts b's lines in place. */
 static void out_lines(struct cmd_ctx *c, struct sp_buf *b)
@@ -58,31 +58,5 @@ int cmd__exec_ui(struct cmd_ctx *c)
     char err[256] = "";
     if (c->q->hooks.ui_command(c->q->ud, argc, argv, err, sizeof err) != 0)
         return cmd__fail(c, NULL, 0, "%s", err[0] ? err : "failed");
-    return CMD_OK;
-}
-
-int cmd__exec_lab(struct cmd_ctx *c)
-{
-    const struct cmd_word *w = cmd__arg(c, 0);
-    if (cmd__is(w, "list")) {
-        struct sp_buf b;
-        sp_buf_init(&b);
-        sp_lab_list(&b);
-        out_lines(c, &b);
-        sp_buf_cleanup(&b);
-        return CMD_OK;
-    }
-    const struct sp_lab *lab = sp_lab_find(w->s);
-    if (lab == NULL) {
-        char err[256];
-        sp_lab_unknown(w->s, err, sizeof err);
-        return cmd__fail(c, w, 0, "%s", err);
-    }
-    size_t n = 0;
-    while (lab->lines[n] != NULL)
-        n++;
-    char origin[64];
-    snprintf(origin, sizeof origin, "lab %s", lab->name);
-    cmd__push_front(c->q, lab->lines, n, origin);
     return CMD_OK;
 }

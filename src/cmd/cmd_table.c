@@ -92,7 +92,11 @@ const struct cmd_entry cmd__table[] = {
      -1, CMD_F_UI, cmd__exec_ui},
     {"info", "info [ID]", "kernel view: TCP state, rtt, unread, unsent, buffers, options", NULL,
      NULL, 0, 1, 0, cmd__exec_info},
-    {"lab", "lab NAME|list", "run a built-in lesson", NULL, NULL, 1, 1, 0, cmd__exec_lab},
+    {"lab", "lab NAME|FILE|list", "run a lesson (a built-in lab, or a lab file)",
+     "Stages each step, then checks what the kernel did and prints a note and a check line "
+     "per check; the TUI stops at each step (Space: next, r: repeat, N: notes). `lab list` "
+     "names the built-in labs; a FILE has a / or ends in .lab.",
+     NULL, 1, 1, 0, cmd__exec_lab},
     {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
     {"listen", "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N]",
      "listen for connections (tcp:, unix:)",
@@ -136,6 +140,9 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_sleep},
     {"split", "split [rows|cols] [ID]", "add a pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
      cmd__exec_ui},
+    {"step", "step [TEXT...]", "wait for the step key (Space) in the TUI; nothing headless",
+     "Lets a script stop where the teacher wants to talk instead of guessing sleeps.", NULL, 0, -1,
+     0, cmd__exec_step},
     {"unsplit", "unsplit", "remove the focused pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
      cmd__exec_ui},
     {"view", "view chunks|msgs|both", "choose the focused pane's timeline (TUI only)", NULL, NULL,

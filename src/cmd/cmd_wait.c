@@ -44,7 +44,7 @@ void cmd__pending_clear(struct sp_cmdq *q)
 int cmd__pending_needs_data(const struct sp_cmdq *q)
 {
     const struct cmd_pending *p = &q->pend;
-    if (p->kind == PEND_SEND)
+    if (p->kind == PEND_SEND || p->kind == PEND_EXPECT)
         return 1;
     if (p->kind != PEND_WAIT)
         return 0;
@@ -74,10 +74,83 @@ static void show_bytes(struct sp_buf *b, const unsigned char *p, size_t n, uint6
         sp_buf_appendf(b, "... (%llu bytes)", (unsigned long long)full);
 }
 
+/* Compares a message (or raw chunk) with what expect wants: 1 same, -1 not
+ * (reason in msg). data_len < len when only a prefix was kept. */
+static int expect_compare(struct sp_cmdq *q, int is_msg, uint64_t seq, uint64_t len,
+                          const unsigned char *data, size_t data_len, char *msg, size_t msglen)
+{
+    struct cmd_pending *p = &q->pend;
+    if (len == p->data.len && data_len < len &&
+        (data_len == 0 || memcmp(data, p->data.data, data_len) == 0)) {
+        snprintf(msg, msglen,
+                 "expect: %s #%llu has the expected length (%llu bytes) but only its first %zu "
+                 "were kept: too few to compare",
+                 is_msg ? "msg" : "recv", (unsigned long long)seq, (unsigned long long)len,
+                 data_len);
+        return -1;
+    }
+    int same =
+        len == p->data.len && data_len == len && (len == 0 || memcmp(data, p->data.data, len) == 0);
+    if (same)
+        return 1;
+    struct sp_buf b;
+    sp_buf_init(&b);
+    sp_buf_appendf(&b, "expect: %s #%llu was ", is_msg ? "msg" : "recv", (unsigned long long)seq);
+    show_bytes(&b, data, data_len, len);
+    sp_buf_appends(&b, ", expected ");
+    show_bytes(&b, p->data.data, p->data.len, p->data.len);
+    snprintf(msg, msglen, "%s", sp_buf_str(&b));
+    sp_buf_cleanup(&b);
+    return -1;
+}
+
+/* Nothing to take: keep waiting, unless the socket can send no more. */
+static int expect_nothing_yet(struct sp_cmdq *q, char *msg, size_t msglen)
+{
+    struct cmd_pending *p = &q->pend;
+    struct sp_sock_info in;
+    if (sp_engine_sock_info(q->eng, p->id, &in) != 0 || is_closed(&in)) {
+        snprintf(msg, msglen, "expect: socket %u closed before a message arrived", (unsigned)p->id);
+        return -1;
+    }
+    return 0;
+}
+
+/* Expect over the engine's history: the oldest msg event (or raw recv
+ * chunk) at or after the socket's cursor. Nothing is copied. */
+static int eval_expect_hist(struct sp_cmdq *q, char *msg, size_t msglen)
+{
+    struct cmd_pending *p = &q->pend;
+    struct cmd_tap *t = cmd__tap(q, p->id);
+    uint64_t begin = sp_hist_begin(q->eng, p->id), end = sp_hist_end(q->eng, p->id);
+    if (t->cursor < begin) {
+        snprintf(msg, msglen,
+                 "expect: %llu events of socket %u were dropped from the history (it keeps "
+                 "%u events or %u MiB) before expect took them",
+                 (unsigned long long)(begin - t->cursor), (unsigned)p->id, SP_HIST_EVENTS_MAX,
+                 SP_HIST_BYTES_MAX >> 20);
+        t->cursor = begin;
+        return -1;
+    }
+    for (; t->cursor < end; t->cursor++) {
+        struct sp_event ev;
+        if (sp_hist_get(q->eng, p->id, t->cursor, &ev) != 0)
+            continue;
+        if (ev.type == SP_EV_MSG || (ev.type == SP_EV_RECV && !ev.framed)) {
+            t->cursor++;
+            return expect_compare(q, ev.type == SP_EV_MSG, ev.seq, ev.len, ev.data, ev.data_len,
+                                  msg, msglen);
+        }
+    }
+    return expect_nothing_yet(q, msg, msglen);
+}
+
 /* Expect: compares the oldest message not yet taken. */
 static int eval_expect(struct sp_cmdq *q, char *msg, size_t msglen)
 {
     struct cmd_pending *p = &q->pend;
+    if (q->hist_expect)
+        return eval_expect_hist(q, msg, msglen);
     struct cmd_tap *t = cmd__tap(q, p->id);
     if (t->lost > 0 && TAILQ_EMPTY(&t->items)) {
         snprintf(msg, msglen,
@@ -88,34 +161,15 @@ static int eval_expect(struct sp_cmdq *q, char *msg, size_t msglen)
         return -1;
     }
     struct cmd_item *it = TAILQ_FIRST(&t->items);
-    if (it == NULL) {
-        struct sp_sock_info in;
-        if (sp_engine_sock_info(q->eng, p->id, &in) != 0 || is_closed(&in)) {
-            snprintf(msg, msglen, "expect: socket %u closed before a message arrived",
-                     (unsigned)p->id);
-            return -1;
-        }
-        return 0;
-    }
+    if (it == NULL)
+        return expect_nothing_yet(q, msg, msglen);
     TAILQ_REMOVE(&t->items, it, entry);
     t->count--;
     t->bytes -= it->data_len;
     q->tap_bytes -= it->data_len;
-    int same = it->len == p->data.len && it->data_len == it->len &&
-               (it->len == 0 || memcmp(it->data, p->data.data, it->len) == 0);
-    if (!same) {
-        struct sp_buf b;
-        sp_buf_init(&b);
-        sp_buf_appendf(&b, "expect: %s #%llu was ", it->is_msg ? "msg" : "recv",
-                       (unsigned long long)it->seq);
-        show_bytes(&b, it->data, it->data_len, it->len);
-        sp_buf_appends(&b, ", expected ");
-        show_bytes(&b, p->data.data, p->data.len, p->data.len);
-        snprintf(msg, msglen, "%s", sp_buf_str(&b));
-        sp_buf_cleanup(&b);
-    }
+    int r = expect_compare(q, it->is_msg, it->seq, it->len, it->data, it->data_len, msg, msglen);
     free(it);
-    return same ? 1 : -1;
+    return r;
 }
 
 /* The first connection the listener accepted after socket `after`, or 0:
@@ -225,7 +279,7 @@ static int eval(struct sp_cmdq *q, const struct sp_event *ev, char *msg, size_t 
     struct cmd_pending *p = &q->pend;
     if (ev != NULL && ev->sock != p->id && !(ev->type == SP_EV_ACCEPTED && ev->parent == p->id))
         return 0;
-    if (p->kind == PEND_SLEEP)
+    if (p->kind == PEND_SLEEP || p->kind == PEND_LAB || p->kind == PEND_STEP)
         return 0;
     if (p->kind == PEND_EXPECT)
         return eval_expect(q, msg, msglen);
@@ -409,7 +463,7 @@ int cmd__exec_expect(struct cmd_ctx *c)
             return CMD_FAIL;
         }
     }
-    if (!c->q->tap_on) {
+    if (!c->q->tap_on && !c->q->hist_expect) {
         /* Only reachable when the queue was told to tap lazily and the line
          * did not come through sp_cmdq_push(); start now. */
         c->q->tap_on = 1;

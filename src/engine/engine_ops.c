@@ -434,6 +434,11 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     return 0;
 }
 
+int sp_engine_keeps_history(const struct sp_engine *eng)
+{
+    return eng->opts.keep_history && eng->opts.keep_data;
+}
+
 uint64_t sp_hist_begin(struct sp_engine *eng, uint32_t id)
 {
     struct sp_sock *s = sp__sock_get(eng, id);

@@ -46,6 +46,7 @@ void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int trun
         ev.data = p;
         ev.data_len = n;
         ev.truncated = truncated;
+        ev.framed = s->spec.kind != SP_FRAME_RAW && !sp__framer_lost(s);
         ev.unread = unread;
         if (sp_kind_is_dgram(s->kind)) {
             if (from_sa != NULL)

@@ -94,11 +94,32 @@ static void check_done(struct hl *h)
             stop(h);
 }
 
+/* A lab's note is read by people: the event line without the text, then
+ * the note's lines indented below it (each rendered safe: a lab file may
+ * come from anyone). */
+static void format_note(struct hl *h, const struct sp_event *ev)
+{
+    struct sp_event head = *ev;
+    head.message = NULL;
+    sp_event_format_text(&h->out, &head, h->utf8);
+    const char *s = ev->message != NULL ? ev->message : "";
+    while (*s != '\0') {
+        size_t n = strcspn(s, "\n");
+        sp_buf_appends(&h->out, "\n    ");
+        sp_render(&h->out, s, n, h->utf8 ? SP_RENDER_UTF8 : SP_RENDER_ASCII);
+        s += n;
+        if (*s == '\n')
+            s++;
+    }
+}
+
 static void on_event(void *ud, const struct sp_event *ev)
 {
     struct hl *h = ud;
     if (h->opts->json)
         sp_event_format_json(&h->out, ev);
+    else if (ev->type == SP_EV_NOTE)
+        format_note(h, ev);
     else
         sp_event_format_text(&h->out, ev, h->utf8);
     sp_buf_appendc(&h->out, '\n');

@@ -30,6 +30,8 @@ static const char *const ev_names[SP_EV__COUNT] = {
     [SP_EV_CMD_ERROR] = "cmd_error",
     [SP_EV_NOTICE] = "notice",
     [SP_EV_DROPPED] = "dropped",
+    [SP_EV_NOTE] = "note",
+    [SP_EV_CHECK] = "check",
 };
 
 const char *sp_event_name(enum sp_ev_type type)
@@ -109,6 +111,28 @@ static void put_payload(struct sp_buf *out, const struct sp_event *ev, int utf8)
 static const char *plural(uint64_t n, const char *one, const char *many)
 {
     return n == 1 ? one : many;
+}
+
+/* The note on one line (its line breaks become spaces); the headless
+ * front end prints notes as an indented block instead. */
+static void format_note(struct sp_buf *out, const struct sp_event *ev, int utf8)
+{
+    sp_buf_appendc(out, ' ');
+    put_safe(out, ev->lab, utf8);
+    sp_buf_appendf(out, " %" PRIu64 "/%" PRIu64 " ", ev->seq, ev->steps);
+    put_safe(out, ev->title, utf8);
+    const char *s = nz(ev->message);
+    if (*s != '\0')
+        sp_buf_appends(out, ":");
+    while (*s != '\0') {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - s) : strlen(s);
+        sp_buf_appendc(out, ' ');
+        sp_render(out, s, n, utf8 ? SP_RENDER_UTF8 : SP_RENDER_ASCII);
+        s += n;
+        if (*s == '\n')
+            s++;
+    }
 }
 
 void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf8)
@@ -217,6 +241,17 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
     case SP_EV_DROPPED:
         sp_buf_appendf(out, " %" PRIu64 " %s", ev->dropped, plural(ev->dropped, "event", "events"));
         break;
+    case SP_EV_NOTE:
+        format_note(out, ev, utf8);
+        break;
+    case SP_EV_CHECK:
+        sp_buf_appendc(out, ' ');
+        put_safe(out, ev->lab, utf8);
+        sp_buf_appendf(out, " %" PRIu64 "/%" PRIu64 " ", ev->seq, ev->steps);
+        put_safe(out, ev->name, utf8);
+        sp_buf_appends(out, ev->held ? " held: " : " FAILED: ");
+        put_safe(out, ev->message, utf8);
+        break;
     case SP_EV__COUNT:
         break;
     }
@@ -301,7 +336,8 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
     sp_buf_appendf(out, "{\"t\":%" PRIu64 ".%06" PRIu64 ",\"ev\":\"%s\"", ev->t_ns / 1000000000u,
                    ev->t_ns % 1000000000u / 1000u, sp_event_name(ev->type));
     if (ev->sock != 0 ||
-        (ev->type != SP_EV_CMD_ERROR && ev->type != SP_EV_NOTICE && ev->type != SP_EV_ERROR))
+        (ev->type != SP_EV_CMD_ERROR && ev->type != SP_EV_NOTICE && ev->type != SP_EV_ERROR &&
+         ev->type != SP_EV_NOTE && ev->type != SP_EV_CHECK))
         ju64(out, "sock", ev->sock);
     switch (ev->type) {
     case SP_EV_LISTENING:
@@ -399,6 +435,22 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         break;
     case SP_EV_DROPPED:
         ju64(out, "dropped", ev->dropped);
+        break;
+    case SP_EV_NOTE:
+        jstr(out, "lab", ev->lab);
+        ju64(out, "step", ev->seq);
+        ju64(out, "steps", ev->steps);
+        jstr(out, "title", ev->title);
+        jstr(out, "text", ev->message);
+        break;
+    case SP_EV_CHECK:
+        jstr(out, "lab", ev->lab);
+        ju64(out, "step", ev->seq);
+        ju64(out, "steps", ev->steps);
+        jstr(out, "name", ev->name);
+        jbool(out, "held", ev->held);
+        jstr(out, "check", ev->line);
+        jstr(out, "found", ev->message);
         break;
     case SP_EV__COUNT:
         break;

@@ -97,12 +97,29 @@ def help_screen(outdir):
         sess.close()
 
 
+def lab(outdir):
+    """The split lab: step 2's prediction before it runs, then its note and
+    checks with both ends of the connection side by side."""
+    sess = td.Session(["--lab", "split"], COLS, ROWS)
+    try:
+        sess.wait_text("lab checks 1 held", 5)
+        sess.keys("Space")
+        sess.wait_text("predict, then Space runs the step", 5)
+        shot(sess, outdir, "lab-predict")
+        sess.keys("Space")
+        sess.wait_text("lab checks 3 held", 5)
+        shot(sess, outdir, "lab-note")
+    finally:
+        sess.close()
+
+
 def main():
     td.need_tmux()
     outdir = sys.argv[1]
     demo(outdir)
     messages(outdir)
     help_screen(outdir)
+    lab(outdir)
 
 
 if __name__ == "__main__":

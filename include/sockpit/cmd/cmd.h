@@ -30,6 +30,10 @@ struct sp_cmd_hooks {
      * command name. Return 0, or -1 with a reason in err. NULL: the command
      * reports that it needs the TUI. */
     int (*ui_command)(void *ud, int argc, const char *const *argv, char *err, size_t errlen);
+    /* Non-zero: the front end has a step key (the TUI). `step` lines and
+     * labs then wait for sp_cmdq_step(); otherwise (headless) `step` does
+     * nothing, predictions are skipped and labs run straight through. */
+    int stepping;
 };
 
 struct sp_cmdq *sp_cmdq_new(struct sp_engine *eng, const struct sp_cmd_hooks *hooks, void *ud);
@@ -47,6 +51,16 @@ unsigned sp_cmdq_failures(const struct sp_cmdq *q);
 void sp_cmdq_set_keep_going(struct sp_cmdq *q, int on);
 /* Called when the queue goes idle (ran out of lines) or a failure stopped it. */
 void sp_cmdq_on_idle(struct sp_cmdq *q, void (*cb)(void *ud, int failed), void *ud);
+
+/* The step key: ends a waiting `step` line, or moves the running lab on (runs
+ * a step whose prediction is shown, or goes to the next step once its note
+ * is shown). Returns 0, or -1 when nothing waits for it. */
+int sp_cmdq_step(struct sp_cmdq *q);
+/* Runs the lab's current step again (its prediction or note is shown).
+ * Returns 0, or -1 when no lab waits. */
+int sp_cmdq_step_repeat(struct sp_cmdq *q);
+/* Does a `step` line or a lab wait for the step key? */
+int sp_cmdq_step_waiting(const struct sp_cmdq *q);
 
 /* Keeps messages for `expect` only once a line running expect (or lab) was
  * pushed, instead of from the queue's creation. The headless front end

@@ -236,6 +236,8 @@ void sp_engine_set_watched(struct sp_engine *eng, uint32_t id, int watched);
 uint64_t sp_hist_begin(struct sp_engine *eng, uint32_t id);
 uint64_t sp_hist_end(struct sp_engine *eng, uint32_t id);
 int sp_hist_get(struct sp_engine *eng, uint32_t id, uint64_t idx, struct sp_event *out);
+/* Does the engine keep history with payloads (from creation on)? */
+int sp_engine_keeps_history(const struct sp_engine *eng);
 /* The "N events dropped" marker (SP_EV_DROPPED, dropped = sp_hist_begin())
  * to show before the oldest kept event. Returns 0, or -1 if nothing was
  * dropped. */

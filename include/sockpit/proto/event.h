@@ -28,6 +28,8 @@ enum sp_ev_type {
     SP_EV_CMD_ERROR,
     SP_EV_NOTICE,  /* our own remarks: framing switched, wildcard bind, paused, ... */
     SP_EV_DROPPED, /* history only: "N events dropped" marker */
+    SP_EV_NOTE,    /* a lab step ran: its title and note (sock 0) */
+    SP_EV_CHECK,   /* a lab check held or failed (sock 0) */
     SP_EV__COUNT
 };
 
@@ -81,6 +83,8 @@ struct sp_event {
     size_t data_len;           /* < len when only a prefix was kept */
     int truncated;             /* recv: datagram cut to the recv size; msg: 0, or what cut it
                                   short (SP_FRAME_CUT_EOF, _SPEC, _DATAGRAM of frame.h) */
+    int framed;                /* recv: a framing decoded this chunk (expect takes its msg
+                                  events instead of it) */
     int64_t unread;            /* recv: SIOCINQ just before a manual recv, else -1 */
 
     uint64_t chunk_first, chunk_last; /* msg: first and last recv chunk (seq) */
@@ -109,6 +113,15 @@ struct sp_event {
 
     uint64_t bytes_in, bytes_out, chunks, msgs; /* summary */
     uint64_t dropped;                           /* dropped: how many events */
+
+    /* note, check: seq is the step (from 1) of `steps`; message is the note
+     * text (lines joined by '\n') or what the check found; line is the
+     * check as written. */
+    const char *lab;   /* note/check: the lab's name */
+    const char *title; /* note/check: the step's title */
+    const char *name;  /* check: its name */
+    int held;          /* check: 1 held, 0 failed */
+    uint64_t steps;    /* note/check: steps in the lab */
 };
 
 /* "listening", "recv", ... as in DESIGN §6. */
