@@ -236,6 +236,7 @@ struct harness {
     int nerrors;
     int idle_calls, idle_failed;
     uint32_t current;
+    int stall_ms; /* the next output line keeps the loop busy this long */
 };
 
 static void h_output(void *ud, const char *line)
@@ -243,6 +244,11 @@ static void h_output(void *ud, const char *line)
     struct harness *h = ud;
     sp_buf_appends(&h->out, line);
     sp_buf_appendc(&h->out, '\n');
+    if (h->stall_ms > 0) {
+        struct timespec ts = {h->stall_ms / 1000, (long)(h->stall_ms % 1000) * 1000000L};
+        h->stall_ms = 0;
+        nanosleep(&ts, NULL);
+    }
 }
 
 static uint32_t h_current(void *ud)
@@ -740,6 +746,25 @@ static void test_cmd_wait_holds_at_once_or_times_out(void **state)
     h_free(&h);
 }
 
+/* A wait's timeout counts from when the wait started, even when the line
+ * before it kept the loop busy (the loop's clock was stale then). */
+static void test_cmd_wait_timeout_counts_from_its_start_after_a_busy_line(void **state)
+{
+    struct harness h;
+    h_init(&h);
+    make_pair(&h, NULL);
+    h.stall_ms = 400;
+    double t0 = now_s();
+    sp_cmdq_push(h.q, "help wait", "t");
+    sp_cmdq_push(h.q, "wait 2 recv --timeout 300", "t");
+    h_run(&h, 0);
+    double elapsed = now_s() - t0;
+    assert_int_equal(h.nerrors, 1);
+    assert_non_null(strstr(sp_buf_str(&h.errors), "timed out after 300 ms"));
+    assert_true(elapsed >= 0.4 + 0.299);
+    h_free(&h);
+}
+
 /* A repeated send whose first datagram fails (the peer is gone) ends the
  * command with the error instead of holding the queue for repetitions that
  * were dropped. */
@@ -804,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_cmd_expect_reads_the_history_and_keeps_no_copies),
         cmocka_unit_test(test_cmd_expect_reports_events_the_history_dropped),
         cmocka_unit_test(test_cmd_wait_holds_at_once_or_times_out),
+        cmocka_unit_test(test_cmd_wait_timeout_counts_from_its_start_after_a_busy_line),
         cmocka_unit_test(test_cmd_send_repeat_fails_when_a_datagram_fails),
         cmocka_unit_test(test_cmd_help_and_ui_commands_headless),
     };

@@ -611,6 +611,45 @@ static void test_watches(void **state)
     close(w.pipefd[1]);
 }
 
+/* A callback that keeps the loop busy, then starts a timer: the timer counts
+ * from when it was started, not from the stale time the loop iteration
+ * began with (else it fires at once). */
+struct stale {
+    struct sp_engine *eng;
+    struct sp_watch *first, *second;
+    uint64_t started_ns, fired_ns;
+};
+
+static void on_stale_fired(void *ud)
+{
+    struct stale *st = ud;
+    st->fired_ns = sp_engine_now_ns(st->eng);
+    sp_watch_stop(st->second);
+}
+
+static void on_busy(void *ud)
+{
+    struct stale *st = ud;
+    sp_watch_stop(st->first);
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    st->started_ns = sp_engine_now_ns(st->eng);
+    st->second = sp_engine_watch_timer(st->eng, 200, 0, on_stale_fired, st);
+}
+
+static void test_timer_started_after_a_busy_stretch_counts_from_now(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    struct stale st = {.eng = eng};
+    st.first = sp_engine_watch_timer(eng, 0, 0, on_busy, &st);
+    te_run_for(eng, 800);
+    assert_true(st.fired_ns > 0);
+    /* libuv counts whole milliseconds: 200 ms can look like 199.x */
+    assert_true(st.fired_ns - st.started_ns >= 199 * 1000000ull);
+    te_done(eng, &r);
+}
+
 /* Listening on a wildcard address works but says so. */
 static void test_wildcard_listen_notice(void **state)
 {
@@ -708,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_tcp_ipv6),
         cmocka_unit_test(test_resolve_localhost_and_failure),
         cmocka_unit_test(test_watches),
+        cmocka_unit_test(test_timer_started_after_a_busy_stretch_counts_from_now),
         cmocka_unit_test(test_free_with_work_in_flight),
         cmocka_unit_test(test_free_with_stop_in_subscriber),
         cmocka_unit_test(test_wildcard_listen_notice),

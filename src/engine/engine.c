@@ -601,7 +601,13 @@ void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms,
     }
     s->tmode = mode;
     s->timer_cb = cb;
-    uv_timer_start(s->timer, sock_timer_cb, ms, 0);
+    sp__timer_start(s->timer, sock_timer_cb, ms, 0);
+}
+
+void sp__timer_start(uv_timer_t *t, uv_timer_cb cb, uint64_t ms, uint64_t repeat_ms)
+{
+    uv_update_time(t->loop);
+    uv_timer_start(t, cb, ms, repeat_ms);
 }
 
 void sp__sock_timer_stop(struct sp_sock *s)
@@ -810,7 +816,7 @@ struct sp_watch *sp_engine_watch_timer(struct sp_engine *eng, uint64_t first_ms,
     struct sp_watch *w = watch_new(eng, cb, ud);
     uv_timer_init(&eng->loop, &w->u.timer);
     w->u.h.data = w;
-    uv_timer_start(&w->u.timer, watch_timer_cb, first_ms, repeat_ms);
+    sp__timer_start(&w->u.timer, watch_timer_cb, first_ms, repeat_ms);
     return w;
 }
 

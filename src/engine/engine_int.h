@@ -236,6 +236,11 @@ void sp__seterr(char *err, size_t errlen, const char *fmt, ...)
 int sp__addr_to_sockaddr(const struct sp_addr *addr, struct sockaddr_storage *ss, socklen_t *len,
                          char *err, size_t errlen);
 
+/* Starts t, counting from now: the loop's clock is only updated once per
+ * iteration, and a busy callback before this one would otherwise make the
+ * timer fire early (at once after a long enough stretch). */
+void sp__timer_start(uv_timer_t *t, uv_timer_cb cb, uint64_t ms, uint64_t repeat_ms);
+
 /* engine_kstate.c: check the TCP state now / keep polling it a while /
  * follow a closed connection through inet_diag. */
 void sp__kcheck(struct sp_sock *s);

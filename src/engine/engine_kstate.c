@@ -60,7 +60,7 @@ static void ktimer_ensure(struct sp_engine *eng)
     if (eng->ktimer_on || eng->freeing)
         return;
     eng->ktimer_on = 1;
-    uv_timer_start(&eng->ktimer, ktick, SP_KSTATE_POLL_MS, SP_KSTATE_POLL_MS);
+    sp__timer_start(&eng->ktimer, ktick, SP_KSTATE_POLL_MS, SP_KSTATE_POLL_MS);
 }
 
 static void klist_remove(struct sp_sock *s)

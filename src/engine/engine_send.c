@@ -97,7 +97,7 @@ static void op_timer(struct sp_send_op *op, enum op_tmode mode, uint64_t ms)
         op->timer->data = op;
     }
     op->tmode = mode;
-    uv_timer_start(op->timer, op_timer_cb, ms, 0);
+    sp__timer_start(op->timer, op_timer_cb, ms, 0);
 }
 
 /* Gives up the pieces not yet written. */
