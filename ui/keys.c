@@ -182,10 +182,13 @@ static int act_unsplit(struct sp_tui *t, int key)
     return UI_HANDLED | UI_REDRAW;
 }
 
+/* Opens the help screen: every key (from the key table) and every command. */
+static void help_open(struct sp_tui *t);
+
 static int act_help(struct sp_tui *t, int key)
 {
     (void)key;
-    ui_help_open(t);
+    help_open(t);
     return UI_HANDLED | UI_REDRAW;
 }
 
@@ -264,7 +267,7 @@ int ui_keys_normal(struct sp_tui *t, int key)
     return UI_UNHANDLED;
 }
 
-void ui_keys_help(struct sp_buf *out)
+static void keys_help(struct sp_buf *out)
 {
     sp_buf_appends(out, "Keys:\n");
     for (size_t i = 0; i < NKEYS; i++)
@@ -294,7 +297,7 @@ static char **split_lines(const char *s, size_t *n)
     return v;
 }
 
-void ui_help_open(struct sp_tui *t)
+static void help_open(struct sp_tui *t)
 {
     struct sp_buf b;
     sp_buf_init(&b);
@@ -304,7 +307,7 @@ void ui_help_open(struct sp_tui *t)
                        "the kernel TCP state, unread/unsent bytes) and a timeline of events.\n"
                        "Boundary marks: in messages, where recv() chunks were cut; in chunks,\n"
                        "where a message ended.\n\n");
-    ui_keys_help(&b);
+    keys_help(&b);
     sp_buf_appends(&b, "\nComposer (Enter or i):\n"
                        "  type data in escape syntax: \\n \\r \\t \\0 \\\\ \\e \\xHH\n"
                        "  the second line previews the exact wire bytes after the framing\n"

@@ -117,7 +117,7 @@ void ui_sidebar_refresh(struct sp_tui *t)
 }
 
 /* The state badge: one word a student can read at a glance. */
-const char *ui_badge(const struct sp_sock_info *si, int *role)
+static const char *state_badge(const struct sp_sock_info *si, int *role)
 {
     int listener = sp_kind_is_listener(si->kind);
     *role = UI_R_OK;
@@ -205,7 +205,7 @@ static void draw_entry(struct sp_tui *t, int y, uint32_t id, int depth, int last
     x += ui_putf(t, y, x, w - x, sel ? UI_R_SEL : (is_shown(t, id) ? UI_R_TITLE : UI_R_NORMAL),
                  "%u %s", (unsigned)id, sp_sock_kind_name(si.kind));
     int role;
-    const char *badge = ui_badge(&si, &role);
+    const char *badge = state_badge(&si, &role);
     int bw = ui_width(badge);
     if (x + 1 + bw <= w - 1)
         ui_put(t, y, w - 1 - bw, bw, sel ? UI_R_SEL : role, badge);

@@ -254,7 +254,6 @@ int ui_sidebar_click(struct sp_tui *t, int y, int x);
 int ui_sidebar_move(struct sp_tui *t, int delta);
 void ui_sidebar_note_sock(struct sp_tui *t, uint32_t id, uint32_t parent);
 void ui_sidebar_cleanup(struct sp_tui *t);
-const char *ui_badge(const struct sp_sock_info *si, int *role);
 
 /* pane.c */
 void ui_pane_draw(struct sp_tui *t, struct ui_pane *p, int focused);
@@ -320,11 +319,7 @@ int ui_notes_key(struct sp_tui *t, int key);
 
 /* keys.c */
 int ui_keys_normal(struct sp_tui *t, int key);
-/* Opens the help screen: every key (from the key table) and every command. */
-void ui_help_open(struct sp_tui *t);
 void ui_hints_draw(struct sp_tui *t);
-/* Appends the key reference (for help). */
-void ui_keys_help(struct sp_buf *out);
 int ui_mouse(struct sp_tui *t);
 
 /* demo.c */

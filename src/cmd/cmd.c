@@ -198,7 +198,7 @@ struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id)
     return t;
 }
 
-void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev)
+static void tap_store(struct sp_cmdq *q, const struct sp_event *ev)
 {
     /* Under raw, recv chunks are what expect compares; under a framing it
      * takes messages. */
@@ -241,7 +241,7 @@ static void on_event(void *ud, const struct sp_event *ev)
 {
     struct sp_cmdq *q = ud;
     if (q->tap_on && (ev->type == SP_EV_RECV || ev->type == SP_EV_MSG))
-        cmd__tap_store(q, ev);
+        tap_store(q, ev);
     if (q->pend.kind != PEND_NONE)
         cmd__pending_event(q, ev);
 }

@@ -267,7 +267,6 @@ int cmd__pending_needs_data(const struct sp_cmdq *q);
 void cmd__pending_clear(struct sp_cmdq *q);
 /* Expect's queue for a socket (created on demand), or NULL on id 0. */
 struct cmd_tap *cmd__tap(struct sp_cmdq *q, uint32_t id);
-void cmd__tap_store(struct sp_cmdq *q, const struct sp_event *ev);
 
 /* Drops every line still queued (quit, or a failure without keep-going). */
 void cmd__drop_queue(struct sp_cmdq *q);

@@ -192,15 +192,6 @@ const struct cmd_entry *cmd__find(const char *name, char *err, size_t errlen)
     return NULL;
 }
 
-const char *const *sp_cmd_names(void)
-{
-    static const char *names[sizeof cmd__table / sizeof cmd__table[0] + 1];
-    for (size_t i = 0; i < cmd__table_len; i++)
-        names[i] = cmd__table[i].name;
-    names[cmd__table_len] = NULL;
-    return names;
-}
-
 static int takes_id(const struct cmd_entry *e)
 {
     return strstr(e->usage, "[ID]") != NULL;

@@ -39,6 +39,9 @@ struct cmd_lab {
     size_t nsocks;
     uint32_t last_seen;
     size_t first_rel[SP_LAB_STEPS_MAX]; /* sockets before each step */
+    /* Totals of the lab's sockets when the step (or its repeat) started:
+     * `wait $N bytes:+K` in a lab counts from there. */
+    uint64_t base_bytes[SP_LAB_SOCKS_MAX], base_msgs[SP_LAB_SOCKS_MAX];
 
     uint64_t counts[SP_LAB_CHECKS_MAX][2]; /* per check: lhs, rhs event counts */
     int held[SP_LAB_CHECKS_MAX];
@@ -349,6 +352,15 @@ static void run_step(struct cmd_lab *l)
         l->found[i][0] = '\0';
     }
     l->cmd = 0;
+    memset(l->base_bytes, 0, sizeof l->base_bytes);
+    memset(l->base_msgs, 0, sizeof l->base_msgs);
+    for (size_t i = 0; i < l->nsocks; i++) {
+        struct sp_sock_info in;
+        if (sp_engine_sock_info(l->q->eng, l->socks[i], &in) == 0) {
+            l->base_bytes[i] = in.bytes_in;
+            l->base_msgs[i] = in.msgs;
+        }
+    }
     l->view.phase = SP_LAB_RUNNING;
     lab_changed(l);
     if (l->kick == NULL)
@@ -496,6 +508,42 @@ static void expand_view(struct cmd_lab *l)
     l->view.answer = st->answer;
 }
 
+/* In a lab, `wait $N bytes:+K` and `msgs:+K` count from the start of the
+ * step: the word becomes the absolute total, so a repeated step waits for
+ * its own bytes and a wait that starts after they came still holds. */
+static void relative_counts(struct cmd_lab *l, const char *text, struct sp_buf *out)
+{
+    unsigned rel = 0;
+    const char *w = text + strspn(text, " \t");
+    if (strncmp(w, "wait ", 5) == 0) {
+        w += 5 + strspn(w + 5, " \t");
+        if (w[0] == '$')
+            rel = (unsigned)strtoul(w + 1, NULL, 10);
+    }
+    const char *s = text;
+    while (*s != '\0') {
+        const char *b = strstr(s, "bytes:+"), *m = strstr(s, "msgs:+");
+        const char *hit = b != NULL && (m == NULL || b < m) ? b : m;
+        if (hit == NULL || rel == 0 || rel > l->nsocks) {
+            sp_buf_appends(out, s);
+            return;
+        }
+        int bytes = hit == b;
+        const char *num = hit + (bytes ? 7 : 6);
+        char *end;
+        unsigned long long k = strtoull(num, &end, 10);
+        sp_buf_append(out, s, (size_t)(hit - s));
+        if (end == num) {
+            sp_buf_append(out, hit, (size_t)(num - hit));
+            s = num;
+            continue;
+        }
+        uint64_t base = bytes ? l->base_bytes[rel - 1] : l->base_msgs[rel - 1];
+        sp_buf_appendf(out, "%s:%llu", bytes ? "bytes" : "msgs", (unsigned long long)(base + k));
+        s = end;
+    }
+}
+
 /* Gives the line queue the step's next line, or ends the step. */
 static void feed(struct cmd_lab *l)
 {
@@ -520,12 +568,17 @@ static void feed(struct cmd_lab *l)
     sp_buf_init(&line);
     char err[256];
     adopt_new_socks(l);
-    if (expand(l, text, &line, err, sizeof err) != 0) {
+    struct sp_buf abs;
+    sp_buf_init(&abs);
+    relative_counts(l, text, &abs);
+    if (expand(l, sp_buf_str(&abs), &line, err, sizeof err) != 0) {
         cmd__report(l->q, c->text, origin, err);
+        sp_buf_cleanup(&abs);
         sp_buf_cleanup(&line);
         finish(l, 1, err);
         return;
     }
+    sp_buf_cleanup(&abs);
     sp_cmdq_push(l->sub, sp_buf_str(&line), origin);
     sp_buf_cleanup(&line);
 }

@@ -169,6 +169,8 @@ static void watch_closed(uv_handle_t *h)
     watch_unlink_free(h->data);
 }
 
+static void close_timer(struct sp_sock *s);
+
 /* Starts closing everything still open: sockets (as reset), their timers,
  * the front ends' watches and the kernel-state timer. */
 static void close_everything(struct sp_engine *eng)
@@ -180,7 +182,7 @@ static void close_everything(struct sp_engine *eng)
         if (!s->closed)
             sp__sock_close(s, "reset by us", 1);
         if (s->timer != NULL && !uv_is_closing((uv_handle_t *)s->timer))
-            sp__sock_close_timer(s);
+            close_timer(s);
     }
     struct sp_watch *w;
     TAILQ_FOREACH(w, &eng->watches, entry) {
@@ -623,7 +625,7 @@ static void free_handle_cb(uv_handle_t *h)
     free(h);
 }
 
-void sp__sock_close_timer(struct sp_sock *s)
+static void close_timer(struct sp_sock *s)
 {
     if (s->timer == NULL)
         return;
@@ -652,7 +654,7 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     struct sp_engine *eng = s->eng;
     s->closed = 1;
     s->close_wanted = 0;
-    sp__sock_close_timer(s);
+    close_timer(s);
     sp__send_settle(s);
     sp__send_cancel_all(s);
     int fd = sp__sock_fd(s);

@@ -215,7 +215,6 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive);
 void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms,
                     void (*cb)(struct sp_sock *s));
 void sp__sock_timer_stop(struct sp_sock *s);
-void sp__sock_close_timer(struct sp_sock *s);
 /* Socket fields from the kernel's view of an open descriptor. */
 void sp__sock_names(struct sp_sock *s, int fd);
 /* Formats a kernel address into out (SP_ADDR_TEXT_MAX bytes) and returns its
@@ -278,13 +277,10 @@ int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen);
 int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t errlen);
 int sp__listener_start(struct sp_sock *s);
 void sp__listener_stop(struct sp_sock *s);
-void sp__listener_io(struct sp_sock *s);
-void sp__listener_retry(struct sp_sock *s);
 /* The common receive path: one read's result. truncated and the sender
  * for datagrams; unread >= 0 for a manual recv. */
 void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int truncated,
                    int64_t unread, const struct sockaddr *from_sa, socklen_t from_len);
-void sp__sock_eof(struct sp_sock *s);
 /* The stale-socket rule (DESIGN §2) for a Unix path about to be bound. */
 int sp__unix_prepare(const struct sp_addr *addr, int socktype, int *replaced, char *err,
                      size_t errlen);
@@ -308,15 +304,12 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
 /* Just before a close: the send events (and bytes_out) for what the kernel
  * already took of writes whose completion has not been reported yet. */
 void sp__send_settle(struct sp_sock *s);
-/* Bytes of sends not yet handed to the kernel (queued minus written). */
-size_t sp__send_unwritten(struct sp_sock *s);
 /* Drops every pending send (close): timers stopped, ops freed once their
  * writes come back. */
 void sp__send_cancel_all(struct sp_sock *s);
 /* Stops scheduling more repetitions (graceful close). */
 void sp__send_stop_repeats(struct sp_sock *s);
 int sp__send_busy(const struct sp_sock *s);
-void sp__send_check_drained(struct sp_sock *s);
 
 /* engine_frame.c */
 void sp__framer_set(struct sp_sock *s, const struct sp_frame_spec *spec);

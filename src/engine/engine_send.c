@@ -122,7 +122,7 @@ static void resume_after_echo(struct sp_sock *s)
     }
 }
 
-void sp__send_check_drained(struct sp_sock *s)
+static void check_drained(struct sp_sock *s)
 {
     if (s->close_wanted && !s->closed && s->queued == 0)
         sp__sock_close(s, s->drain_reason != NULL ? s->drain_reason : "closed by us", 0);
@@ -262,7 +262,7 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
     op_maybe_free(op);
     if (!s->closed) {
         resume_after_echo(s);
-        sp__send_check_drained(s);
+        check_drained(s);
     }
 }
 
@@ -431,13 +431,6 @@ void sp__send_settle(struct sp_sock *s)
         }
         emit_send(op, n);
     }
-}
-
-size_t sp__send_unwritten(struct sp_sock *s)
-{
-    size_t libuv =
-        sp_kind_is_stream(s->kind) && s->handle_open ? uv_stream_get_write_queue_size(&s->u.st) : 0;
-    return s->queued - s->wbytes + libuv;
 }
 
 void sp__send_cancel_all(struct sp_sock *s)

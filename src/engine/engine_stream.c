@@ -79,7 +79,7 @@ static void close_after_eof(struct sp_sock *s)
     sp__send_stop_repeats(s);
 }
 
-void sp__sock_eof(struct sp_sock *s)
+static void sock_eof(struct sp_sock *s)
 {
     s->reading = 0;
     if (s->peers & SP_PEER_FIN)
@@ -126,7 +126,7 @@ static void read_to_end(struct sp_sock *s)
             return;
         }
         if (r == 0 || sp__kstate_inq(fd) <= 0)
-            sp__sock_eof(s);
+            sock_eof(s);
         break;
     }
     /* Paused meanwhile, or more data: libuv reads the rest when reading. */
@@ -200,7 +200,7 @@ int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
         sp__sock_data(s, buf, (size_t)r, 0, unread, NULL, 0);
     free(buf);
     if (r == 0) {
-        sp__sock_eof(s);
+        sock_eof(s);
         return 0;
     }
     if (r < 0) {
@@ -446,6 +446,9 @@ void sp__unix_unlink(struct sp_sock *s)
         unlink(s->path);
 }
 
+static void listener_io(struct sp_sock *s);
+static void listener_retry(struct sp_sock *s);
+
 static void on_listener(uv_poll_t *p, int status, int events)
 {
     struct sp_sock *s = p->data;
@@ -453,7 +456,7 @@ static void on_listener(uv_poll_t *p, int status, int events)
         sp__emit_error(s, "accept", status);
         return;
     }
-    sp__listener_io(s);
+    listener_io(s);
 }
 
 int sp__listener_start(struct sp_sock *s)
@@ -575,7 +578,7 @@ static void accept_one(struct sp_sock *l, int fd)
     sp__sock_read_start(c);
 }
 
-void sp__listener_io(struct sp_sock *s)
+static void listener_io(struct sp_sock *s)
 {
     for (int i = 0; i < ACCEPT_BATCH && !s->closed && !s->paused; i++) {
         int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -605,7 +608,7 @@ void sp__listener_io(struct sp_sock *s)
             }
             uv_poll_stop(&s->u.poll);
             s->reading = 0;
-            sp__sock_timer(s, SP_T_ACCEPT, ACCEPT_RETRY_MS, sp__listener_retry);
+            sp__sock_timer(s, SP_T_ACCEPT, ACCEPT_RETRY_MS, listener_retry);
             return;
         }
         sp__emit_error(s, "accept", -e);
@@ -613,10 +616,10 @@ void sp__listener_io(struct sp_sock *s)
     }
 }
 
-void sp__listener_retry(struct sp_sock *s)
+static void listener_retry(struct sp_sock *s)
 {
     if (s->closed || s->paused)
         return;
     if (sp__listener_start(s) == 0)
-        sp__listener_io(s);
+        listener_io(s);
 }

@@ -20,7 +20,7 @@ static const char *const kind_names[] = {
     [SP_ADDR_UNIX_DGRAM] = "unix-dgram",
 };
 
-const char *sp_addr_kind_name(enum sp_addr_kind kind)
+static const char *kind_name(enum sp_addr_kind kind)
 {
     if ((unsigned)kind < sizeof kind_names / sizeof kind_names[0])
         return kind_names[kind];
@@ -216,7 +216,7 @@ int sp_addr_parse(struct sp_addr *addr, const char *text, char *err, size_t errl
 
 size_t sp_addr_format(const struct sp_addr *addr, char *buf, size_t len)
 {
-    const char *kind = sp_addr_kind_name(addr->kind);
+    const char *kind = kind_name(addr->kind);
     int n;
     if (addr->kind == SP_ADDR_UNIX || addr->kind == SP_ADDR_UNIX_DGRAM)
         n = snprintf(buf, len, "%s:%s", kind, addr->path);

@@ -41,7 +41,7 @@ const char *sp_event_name(enum sp_ev_type type)
     return ev_names[type];
 }
 
-const char *sp_event_cut_key(int cut)
+static const char *cut_key(int cut)
 {
     switch (cut) {
     case SP_FRAME_CUT_EOF:
@@ -282,7 +282,7 @@ void sp_json_quote(struct sp_buf *out, const char *s, size_t n)
     sp_buf_appendc(out, '"');
 }
 
-void sp_event_json_string(struct sp_buf *out, const void *p, size_t n)
+static void json_string(struct sp_buf *out, const void *p, size_t n)
 {
     struct sp_buf r;
     sp_buf_init(&r);
@@ -297,7 +297,7 @@ static void jstr(struct sp_buf *out, const char *key, const char *s)
 {
     s = nz(s);
     sp_buf_appendf(out, ",\"%s\":", key);
-    sp_event_json_string(out, s, strlen(s));
+    json_string(out, s, strlen(s));
 }
 
 static void jaddr(struct sp_buf *out, const char *key, const char *s, size_t len)
@@ -326,7 +326,7 @@ static void jpayload(struct sp_buf *out, const struct sp_event *ev)
     sp_hex_append(out, ev->data, n);
     sp_buf_appendc(out, '"');
     sp_buf_appends(out, ",\"text\":");
-    sp_event_json_string(out, ev->data, n);
+    json_string(out, ev->data, n);
     if (n < ev->len)
         ju64(out, "kept", n);
 }
@@ -379,7 +379,7 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         ju64(out, "off", ev->off);
         ju64(out, "end_off", ev->end_off);
         jbool(out, "truncated", ev->truncated);
-        jstr(out, "cut", sp_event_cut_key(ev->truncated));
+        jstr(out, "cut", cut_key(ev->truncated));
         if (ev->cuts != NULL) {
             sp_buf_appends(out, ",\"cuts\":[");
             for (size_t i = 0; i < ev->ncuts; i++)

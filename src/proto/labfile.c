@@ -33,8 +33,6 @@ static const char *const events[] = {
 };
 
 struct parser {
-    const char *text;
-    size_t len;
     size_t line;    /* current line number */
     const char *ls; /* start of the current line */
     struct sp_lab_error *err;
@@ -610,8 +608,6 @@ int sp_labfile_parse(const char *text, size_t len, struct sp_labdef **out, struc
     struct parser p;
     memset(&p, 0, sizeof p);
     memset(err, 0, sizeof *err);
-    p.text = text;
-    p.len = len;
     p.err = err;
     p.def = xcalloc(1, sizeof *p.def);
     p.line = 0;

@@ -23,7 +23,7 @@ BREAKS = {
         ("recvsize $3 16\n", "recvsize $3 64K\n", "several-recvs"),
         # A reader that keeps reading gets each send as it comes.
         ("pause $3\nsend $2 one,\nsend $2 two,\n",
-         "send $2 one,\nwait $3 bytes:68\nsend $2 two,\n", "one-recv"),
+         "send $2 one,\nwait $3 bytes:+4\nsend $2 two,\n", "one-recv"),
     ],
     "framing-eof": [("recvsize $3 8\n", "recvsize $3 64K\n", "pieces")],
     # Not waiting for the delayed ACK of the FIN: still FIN_WAIT1.

@@ -53,8 +53,21 @@ def test_stepping_through_the_split_lab():
         sess.close()
 
 
+def test_a_step_line_waits_for_space():
+    sess = td.Session(["-e", "listen tcp:0", "-e", "step", "-e", "listen tcp:0"])
+    try:
+        scr = sess.wait_text("step: the script waits; Space goes on", 5)
+        assert "Sockets (1)" in scr, scr
+        sess.keys("Space")
+        sess.wait_text("Sockets (2)", 5)
+        sess.wait_for(lambda s: "step: the script waits" not in s, 3, "the step line done")
+    finally:
+        sess.close()
+
+
 if __name__ == "__main__":
     td.need_tmux()
     r = td.Runner()
     r.run(test_stepping_through_the_split_lab)
+    r.run(test_a_step_line_waits_for_space)
     r.finish()

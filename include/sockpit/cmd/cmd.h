@@ -78,8 +78,6 @@ int sp_cmd_help(struct sp_buf *out, const char *name);
  * can complete the last word of line (commands, options, socket ids,
  * framing specs). Returns how many. */
 size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *out);
-/* The command names, NULL-terminated (for docs and tests). */
-const char *const *sp_cmd_names(void);
 /* The README's command reference (Markdown), generated from the table;
  * `sockpit --help-commands-md` prints it and a test compares it with the
  * README so the two cannot drift. */

@@ -43,8 +43,6 @@ int sp_addr_parse(struct sp_addr *addr, const char *text, char *err, size_t errl
  * sp_addr_parse() reads back to the same fields. Returns the length of the
  * full text, snprintf-style (>= len means buf holds a truncated prefix). */
 size_t sp_addr_format(const struct sp_addr *addr, char *buf, size_t len);
-/* Kind names as used in addresses: "tcp", "udp", "unix", "unix-dgram". */
-const char *sp_addr_kind_name(enum sp_addr_kind kind);
 /* Formats a kernel socket address: "127.0.0.1:80", "[::1]:80", or a Unix
  * path (unnamed sockets as "(unnamed)"). The path is not sanitised: pass it
  * through sp_render() before showing it. Abstract Unix names are shown as

@@ -126,8 +126,6 @@ struct sp_event {
 
 /* "listening", "recv", ... as in DESIGN §6. */
 const char *sp_event_name(enum sp_ev_type type);
-/* The JSON `cut` of a msg: "eof", "framing", "datagram", or "" (complete). */
-const char *sp_event_cut_key(int cut);
 /* "tcp-listen", "tcp", "udp", "unix-listen", "unix", "unix-dgram". */
 const char *sp_sock_kind_name(enum sp_sock_kind kind);
 /* Appends the one-line text form (no newline), socat-like:
@@ -138,9 +136,6 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
 /* Appends one JSON object (no newline) with every field of DESIGN §6 for the
  * event's kind; always valid JSON whatever the bytes. */
 void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
-/* Appends p[0..n) as a JSON string literal: rendered safe (UTF-8 mode) and
- * then JSON-escaped, so any bytes give valid JSON (the `text` fields). */
-void sp_event_json_string(struct sp_buf *out, const void *p, size_t n);
 /* Appends s[0..n), text that is already safe (sp_render() output, or our own
  * text with peer strings rendered), as a JSON string literal: `"` and `\`
  * escaped, any control byte as \u00XX. The one JSON string escaper. */
