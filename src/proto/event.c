@@ -304,7 +304,7 @@ static void jaddr(struct sp_buf *out, const char *key, const char *s, size_t len
 {
     s = nz(s);
     sp_buf_appendf(out, ",\"%s\":", key);
-    sp_event_json_string(out, s, sp_addr_text_len(s, len));
+    json_string(out, s, sp_addr_text_len(s, len));
 }
 
 static void ju64(struct sp_buf *out, const char *key, uint64_t v)
