@@ -65,6 +65,21 @@ static int flow(struct sp_tui *t, const struct segs *s, int y, int x0, int w, in
     return row + 1;
 }
 
+/* Does the socket still read? Not after SHUT_RD, nor past the peer's EOF. */
+static int reads(const struct sp_sock_info *si)
+{
+    return !(si->ours & SP_OURS_SHUT_RD) && !(si->peers & (SP_PEER_FIN | SP_PEER_RST));
+}
+
+static const char *reading_word(const struct sp_sock_info *si)
+{
+    if (si->ours & SP_OURS_SHUT_RD)
+        return "not reading (SHUT_RD)";
+    if (si->peers & SP_PEER_FIN)
+        return "read to EOF";
+    return si->paused ? "paused" : "reading";
+}
+
 /* The settings that the header shows on its right when there is room. */
 static void settings(struct ui_pane *p, const struct sp_sock_info *si, struct segs *s, int role)
 {
@@ -77,10 +92,12 @@ static void settings(struct ui_pane *p, const struct sp_sock_info *si, struct se
         /* Reading is a property of an open descriptor; after close the
          * state line says what happened. */
         if (si->open)
-            seg(s, si->paused ? UI_R_WARN : role, "%s", si->paused ? "paused" : "reading");
+            seg(s, si->paused || !reads(si) ? UI_R_WARN : role, "%s", reading_word(si));
     }
     if (si->echo)
         seg(s, role, "echo");
+    if (si->close_on_eof)
+        seg(s, role, "close-on-eof");
     if (!sp_kind_is_listener(si->kind))
         seg(s, role, "%s%s", ui_view_name(p->view), p->hex ? " hex" : "");
 }
@@ -133,9 +150,22 @@ static void state_segs(struct sp_tui *t, const struct sp_sock_info *si, struct s
     if (sp_kind_is_stream(si->kind)) {
         const char *ours = "open";
         int orole = UI_R_OK;
-        if (si->ours & SP_OURS_CLOSED || !si->open) {
+        if (si->ours & SP_OURS_RST) {
+            ours = "closed, RST sent";
+            orole = UI_R_BAD;
+        } else if (si->ours & SP_OURS_CLOSED || !si->open) {
             ours = "closed";
             orole = UI_R_DIM;
+        } else if (si->ours & SP_OURS_SHUT_WAIT) {
+            /* The FIN waits behind our own queue (queued, below). */
+            ours = si->ours & SP_OURS_SHUT_RD ? "SHUT_WR waiting for queue+SHUT_RD"
+                                              : "SHUT_WR waiting for queue";
+            orole = UI_R_WARN;
+        } else if (si->ours & SP_OURS_FIN_QUEUED) {
+            /* shutdown(2) is done; the FIN waits behind unsent bytes. */
+            ours =
+                si->ours & SP_OURS_SHUT_RD ? "SHUT_WR, FIN queued+SHUT_RD" : "SHUT_WR, FIN queued";
+            orole = UI_R_WARN;
         } else if ((si->ours & SP_OURS_SHUT_WR) && (si->ours & SP_OURS_SHUT_RD)) {
             ours = "SHUT_WR sent+SHUT_RD";
             orole = UI_R_WARN;
@@ -153,6 +183,12 @@ static void state_segs(struct sp_tui *t, const struct sp_sock_info *si, struct s
             prole = UI_R_BAD;
         } else if (si->peers & SP_PEER_FIN) {
             peer = "FIN received";
+            prole = UI_R_WARN;
+        } else if (si->peers & SP_PEER_RST_WAITING) {
+            peer = "RST waiting in the kernel (unread)";
+            prole = UI_R_BAD;
+        } else if (si->peers & SP_PEER_FIN_WAITING) {
+            peer = "FIN waiting in the kernel (unread)";
             prole = UI_R_WARN;
         }
         seg(s, orole, "us: %s", ours);

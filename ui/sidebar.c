@@ -148,6 +148,10 @@ static const char *state_badge(const struct sp_sock_info *si, int *role)
         *role = UI_R_WARN;
         return "peer FIN";
     }
+    if (si->peers & (SP_PEER_FIN_WAITING | SP_PEER_RST_WAITING)) {
+        *role = UI_R_WARN;
+        return si->peers & SP_PEER_RST_WAITING ? "RST waits" : "FIN waits";
+    }
     if (si->paused) {
         *role = UI_R_WARN;
         return "paused";

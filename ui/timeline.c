@@ -326,15 +326,24 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
     }
 }
 
-static const char *shut_text(const char *how)
+/* A TCP FIN goes out only after the bytes queued before it (unsent > 0). */
+static void shut_text(struct row *r, const struct sp_event *ev)
 {
-    if (!how)
-        return "shutdown";
-    if (strcmp(how, "wr") == 0)
-        return "we called shutdown(SHUT_WR): FIN sent, still reading";
-    if (strcmp(how, "rd") == 0)
-        return "we called shutdown(SHUT_RD): no more reading";
-    return "we called shutdown(SHUT_RDWR): FIN sent, no more reading";
+    const char *how = ev->how;
+    if (!how) {
+        row_text(r, UI_R_WARN, "shutdown");
+        return;
+    }
+    if (strcmp(how, "rd") == 0) {
+        row_text(r, UI_R_WARN, "we called shutdown(SHUT_RD): no more reading");
+        return;
+    }
+    int wr = strcmp(how, "wr") == 0;
+    char fin[64] = "FIN sent";
+    if (ev->unsent > 0)
+        snprintf(fin, sizeof fin, "FIN queued behind %lld unsent bytes", (long long)ev->unsent);
+    row_textf(r, UI_R_WARN, "we called shutdown(%s): %s, %s", wr ? "SHUT_WR" : "SHUT_RDWR", fin,
+              wr ? "still reading" : "no more reading");
 }
 
 static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev,
@@ -384,7 +393,7 @@ static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct s
         row_text(r, UI_R_WARN, "peer sent FIN: recv() returned 0 (EOF)");
         break;
     case SP_EV_SHUTDOWN:
-        row_text(r, UI_R_WARN, shut_text(ev->how));
+        shut_text(r, ev);
         break;
     case SP_EV_STATE:
         row_text(r, role, "kernel TCP state ");

@@ -495,7 +495,7 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
         if (opts->lab) {
             struct sp_buf b;
             sp_buf_init(&b);
-            sp_buf_appendf(&b, "lab %s", opts->lab);
+            sp_buf_appendf(&b, "lab \"%s\"", opts->lab);
             sp_cmdq_push(t->q, sp_buf_str(&b), "--lab");
             sp_buf_cleanup(&b);
         }

@@ -26,10 +26,16 @@ static void state_text(const struct sp_sock_info *in, char *buf, size_t len)
         base = "listening";
     else
         base = "open";
-    snprintf(buf, len, "%s%s%s%s%s%s", base,
+    snprintf(buf, len, "%s%s%s%s%s%s%s%s%s%s%s", base,
              (in->ours & SP_OURS_SHUT_WR) && in->open ? ",wr-shut" : "",
+             (in->ours & SP_OURS_SHUT_WAIT) && in->open ? ",wr-shut-waiting" : "",
+             (in->ours & SP_OURS_FIN_QUEUED) && in->open ? ",fin-queued" : "",
              (in->ours & SP_OURS_SHUT_RD) && in->open ? ",rd-shut" : "",
-             (in->peers & SP_PEER_FIN) ? ",peer-fin" : "", (in->peers & SP_PEER_RST) ? ",rst" : "",
+             (in->ours & SP_OURS_RST) ? ",rst-sent" : "",
+             (in->peers & SP_PEER_FIN) ? ",peer-fin" : "",
+             (in->peers & SP_PEER_FIN_WAITING) ? ",peer-fin-waiting" : "",
+             (in->peers & SP_PEER_RST) ? ",rst" : "",
+             (in->peers & SP_PEER_RST_WAITING) ? ",peer-rst-waiting" : "",
              in->paused && in->open ? ",paused" : "");
 }
 
@@ -85,7 +91,7 @@ int cmd__exec_list(struct cmd_ctx *c)
         if (sp_engine_sock_info(c->eng, ids[i], &in) != 0)
             continue;
         struct sp_buf *r = &cells[rows * LIST_COLS];
-        char st[96];
+        char st[192];
         state_text(&in, st, sizeof st);
         if (in.parent != 0)
             sp_buf_appendf(&r[0], "%" PRIu32 "<%" PRIu32, in.id, in.parent);

@@ -62,8 +62,9 @@ const struct cmd_entry cmd__table[] = {
      "Receives from anyone; `send --to ADDR` chooses the destination.", bind_opts, 1, 1, 0,
      cmd__exec_bind},
     {"close", "close [ID]", "close the socket after delivering what is queued",
-     "close(2): the kernel sends RST instead of FIN if unread data remains.", NULL, 0, 1, 0,
-     cmd__exec_close},
+     "close(2): the kernel sends RST instead of FIN if unread data remains (a notice says "
+     "so).",
+     NULL, 0, 1, 0, cmd__exec_close},
     {"connect", "connect ADDR [--framing SPEC] [--timeout MS]", "connect to a server",
      "In a script the next line runs once connected; a refused or timed-out connect fails "
      "the line.",
@@ -134,8 +135,10 @@ const struct cmd_entry cmd__table[] = {
      "From the command line: -e 'set keep-closed N'.",
      NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
-     "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading.", NULL, 1, 2, 0,
-     cmd__exec_shutdown},
+     "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading. The FIN "
+     "follows what is still queued: a shutdown wr waits for our write queue, then the kernel "
+     "sends the FIN after its unsent bytes; notices say how many.",
+     NULL, 1, 2, 0, cmd__exec_shutdown},
     {"sleep", "sleep MS", "pause the script for MS milliseconds", NULL, NULL, 1, 1, 0,
      cmd__exec_sleep},
     {"split", "split [rows|cols] [ID]", "add a pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,

@@ -679,7 +679,8 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     }
     s->reading = 0;
     s->connecting = 0;
-    s->ours |= SP_OURS_CLOSED;
+    s->ours = (s->ours & ~(SP_OURS_SHUT_WAIT | SP_OURS_FIN_QUEUED)) | SP_OURS_CLOSED;
+    s->on_drained = NULL;
     if (rst)
         s->ours |= SP_OURS_RST;
     else if (stream && !abortive && s->established)
@@ -705,6 +706,8 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     }
     if (follow)
         sp__kfollow(s);
+    else
+        sp__kgone(s);
 }
 
 int sp__addr_to_sockaddr(const struct sp_addr *addr, struct sockaddr_storage *ss, socklen_t *len,

@@ -69,6 +69,8 @@ struct sp_sock {
     unsigned ours;
     /* Why a graceful close waiting for queued writes closes (NULL: "closed by us"). */
     const char *drain_reason;
+    /* Runs once when the write queue is empty (a shutdown that waited for it). */
+    void (*on_drained)(struct sp_sock *s);
     unsigned peers;
 
     size_t recvsize;
@@ -246,6 +248,9 @@ void sp__kcheck(struct sp_sock *s);
 void sp__kactive(struct sp_sock *s);
 void sp__klist_update(struct sp_sock *s);
 void sp__kfollow(struct sp_sock *s);
+/* A closed TCP socket the kernel forgot with its descriptor (a listener, a
+ * connect that never got through): its state becomes "gone". */
+void sp__kgone(struct sp_sock *s);
 /* Stops following a socket about to be forgotten. */
 void sp__kunfollow(struct sp_sock *s);
 /* Just before a graceful close(2) of a connection: will the kernel answer
@@ -304,11 +309,14 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
 /* Just before a close: the send events (and bytes_out) for what the kernel
  * already took of writes whose completion has not been reported yet. */
 void sp__send_settle(struct sp_sock *s);
+/* Bytes of sends not yet handed to the kernel (queued minus written). */
+size_t sp__send_unwritten(struct sp_sock *s);
 /* Drops every pending send (close): timers stopped, ops freed once their
  * writes come back. */
 void sp__send_cancel_all(struct sp_sock *s);
-/* Stops scheduling more repetitions (graceful close). */
-void sp__send_stop_repeats(struct sp_sock *s);
+/* Stops scheduling more repetitions (graceful close, shutdown); returns how
+ * many repetitions will not be sent. */
+uint64_t sp__send_stop_repeats(struct sp_sock *s);
 int sp__send_busy(const struct sp_sock *s);
 
 /* engine_frame.c */

@@ -32,13 +32,72 @@ static void set_tcp_state(struct sp_sock *s, const char *name)
     }
 }
 
+/* Our FIN waited behind unsent bytes: once the kernel has sent everything
+ * (SIOCOUTQNSD 0), it left. */
+static void check_fin_left(struct sp_sock *s, int fd)
+{
+    if (!(s->ours & SP_OURS_FIN_QUEUED) || sp__kstate_notsent(fd) != 0)
+        return;
+    s->ours &= ~SP_OURS_FIN_QUEUED;
+    sp__emit_notice(s, "the FIN left: the kernel sent it after the bytes queued before it");
+}
+
+/* Not reading (paused, or reading shut down), we would not learn that the
+ * peer finished or reset until we read again; the kernel's state says it
+ * now: CLOSE_WAIT holds the peer's FIN, CLOSE straight from ESTABLISHED or
+ * CLOSE_WAIT (no FIN of ours) a reset. */
+static void check_peer_waiting(struct sp_sock *s, int fd, int st)
+{
+    if (s->kind != SP_SOCK_TCP || s->reading || !s->established ||
+        (s->peers & (SP_PEER_FIN | SP_PEER_RST | SP_PEER_RST_WAITING)))
+        return;
+    int fin = (st == TCP_CLOSE_WAIT || st == TCP_LAST_ACK) && !(s->peers & SP_PEER_FIN_WAITING);
+    int rst = st == TCP_CLOSE && !(s->ours & SP_OURS_SHUT_WR) &&
+              (strcmp(s->tcp, "ESTABLISHED") == 0 || strcmp(s->tcp, "CLOSE_WAIT") == 0);
+    if (!fin && !rst)
+        return;
+    int64_t unread = sp__kstate_inq(fd);
+    char ahead[64] = "";
+    if (unread > 0)
+        snprintf(ahead, sizeof ahead, " behind %lld unread %s", (long long)unread,
+                 unread == 1 ? "byte" : "bytes");
+    const char *then = s->ours & SP_OURS_SHUT_RD ? "reading is shut down, so it is not read"
+                       : fin                     ? "recv() returns 0 after them"
+                                                 : "recv() fails with ECONNRESET after them";
+    if (unread <= 0 && !(s->ours & SP_OURS_SHUT_RD))
+        then = fin ? "the next recv() returns 0" : "the next recv() fails with ECONNRESET";
+    char msg[192];
+    if (fin) {
+        s->peers |= SP_PEER_FIN_WAITING;
+        snprintf(msg, sizeof msg, "the peer's FIN waits in the kernel%s (%s): %s", ahead,
+                 sp__kstate_name(st), then);
+    } else {
+        s->peers |= SP_PEER_RST_WAITING;
+        snprintf(msg, sizeof msg, "the peer's reset waits in the kernel%s (CLOSE): %s", ahead,
+                 then);
+    }
+    sp__emit_notice(s, msg);
+}
+
+/* Must the socket be polled whether shown or not? */
+static int kwatch_needed(const struct sp_sock *s)
+{
+    if (s->ours & SP_OURS_FIN_QUEUED)
+        return 1;
+    return s->kind == SP_SOCK_TCP && s->established && !s->reading &&
+           !(s->peers & (SP_PEER_FIN | SP_PEER_RST | SP_PEER_RST_WAITING));
+}
+
 void sp__kcheck(struct sp_sock *s)
 {
     if (s->closed || !is_tcp(s) || s->following)
         return;
-    int st = sp__kstate_tcp(sp__sock_fd(s));
+    int fd = sp__sock_fd(s);
+    int st = sp__kstate_tcp(fd);
     if (st < 0)
         return;
+    check_fin_left(s, fd);
+    check_peer_waiting(s, fd, st);
     /* When the side that sent the first FIN gets the peer's FIN, Linux moves
      * the connection to a TIME_WAIT minisocket and leaves our descriptor's
      * socket in CLOSE. What the kernel holds is TIME_WAIT, so follow the
@@ -73,7 +132,7 @@ void sp__klist_update(struct sp_sock *s)
 {
     struct sp_engine *eng = s->eng;
     int need = !s->closed && is_tcp(s) && s->handle_open &&
-               (s->watched || s->kpoll_until_ns > uv_hrtime());
+               (s->watched || s->kpoll_until_ns > uv_hrtime() || kwatch_needed(s));
     if (need && !s->in_klist) {
         TAILQ_INSERT_TAIL(&eng->klist, s, kentry);
         s->in_klist = 1;
@@ -98,6 +157,12 @@ static void follow_push(struct sp_engine *eng, struct sp_sock *s)
         eng->capfollow = ncap;
     }
     eng->follow[eng->nfollow++] = s;
+}
+
+void sp__kgone(struct sp_sock *s)
+{
+    if (is_tcp(s) && s->tcp[0] != '\0' && !s->eng->freeing)
+        set_tcp_state(s, "gone");
 }
 
 void sp__kfollow(struct sp_sock *s)

@@ -124,8 +124,16 @@ static void resume_after_echo(struct sp_sock *s)
 
 static void check_drained(struct sp_sock *s)
 {
-    if (s->close_wanted && !s->closed && s->queued == 0)
+    if (s->closed || s->queued != 0)
+        return;
+    if (s->close_wanted) {
         sp__sock_close(s, s->drain_reason != NULL ? s->drain_reason : "closed by us", 0);
+        return;
+    }
+    void (*cb)(struct sp_sock *) = s->on_drained;
+    s->on_drained = NULL;
+    if (cb != NULL)
+        cb(s);
 }
 
 /* A datagram the kernel refused: says which (its size), and the socket
@@ -433,6 +441,13 @@ void sp__send_settle(struct sp_sock *s)
     }
 }
 
+size_t sp__send_unwritten(struct sp_sock *s)
+{
+    size_t libuv =
+        sp_kind_is_stream(s->kind) && s->handle_open ? uv_stream_get_write_queue_size(&s->u.st) : 0;
+    return s->queued - s->wbytes + libuv;
+}
+
 void sp__send_cancel_all(struct sp_sock *s)
 {
     struct sp_send_op *op, *next;
@@ -450,15 +465,18 @@ void sp__send_cancel_all(struct sp_sock *s)
     }
 }
 
-void sp__send_stop_repeats(struct sp_sock *s)
+uint64_t sp__send_stop_repeats(struct sp_sock *s)
 {
     struct sp_send_op *op, *next;
+    uint64_t dropped = 0;
     TAILQ_FOREACH(op, &s->ops, entry) {
+        dropped += op->reps_left;
         op->reps_left = 0;
         if (op->tmode == OT_REP) {
             uv_timer_stop(op->timer);
             op->tmode = OT_NONE;
             op->done = 1;
+            dropped++;
         }
     }
     /* Ops finished that way free themselves now. */
@@ -466,6 +484,7 @@ void sp__send_stop_repeats(struct sp_sock *s)
         next = TAILQ_NEXT(op, entry);
         op_maybe_free(op);
     }
+    return dropped;
 }
 
 int sp__send_busy(const struct sp_sock *s)
@@ -502,7 +521,8 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
 {
     if (s->closed || s->close_wanted || !s->handle_open)
         return;
-    if (sp_kind_is_stream(s->kind) && ((s->ours & SP_OURS_SHUT_WR) || s->sreq != NULL))
+    if (sp_kind_is_stream(s->kind) &&
+        ((s->ours & (SP_OURS_SHUT_WR | SP_OURS_SHUT_WAIT)) || s->sreq != NULL))
         return;
     int dgram = !sp_kind_is_stream(s->kind);
     if (dgram && !s->dgram_connected &&
@@ -630,7 +650,7 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
         return -ESHUTDOWN;
     }
     int stream = sp_kind_is_stream(s->kind);
-    if (stream && ((s->ours & SP_OURS_SHUT_WR) || s->sreq != NULL)) {
+    if (stream && ((s->ours & (SP_OURS_SHUT_WR | SP_OURS_SHUT_WAIT)) || s->sreq != NULL)) {
         sp__seterr(err, errlen, "socket %u has shut down writing", id);
         return -EPIPE;
     }

@@ -29,6 +29,9 @@ void sp__sock_read_stop(struct sp_sock *s)
         sp__listener_stop(s);
     else
         sp__dgram_read_stop(s);
+    /* Not reading, we learn of the peer's FIN or reset from the kernel's
+     * state only: poll it. */
+    sp__klist_update(s);
 }
 
 void sp__sock_connected(struct sp_sock *s)

@@ -84,7 +84,7 @@ static void sock_eof(struct sp_sock *s)
     s->reading = 0;
     if (s->peers & SP_PEER_FIN)
         return;
-    s->peers |= SP_PEER_FIN;
+    s->peers = (s->peers & ~SP_PEER_FIN_WAITING) | SP_PEER_FIN;
     if (sp__wants(s->eng, SP_EV_EOF)) {
         struct sp_event ev = {.type = SP_EV_EOF, .unread = -1};
         sp__emit(s->eng, s, &ev);
@@ -99,6 +99,7 @@ static void sock_eof(struct sp_sock *s)
 static void read_failed(struct sp_sock *s, int uverr)
 {
     s->reading = 0;
+    s->peers &= ~(SP_PEER_FIN_WAITING | SP_PEER_RST_WAITING);
     if (uverr == UV_ECONNRESET)
         s->peers |= SP_PEER_RST;
     sp__emit_error(s, "recv", uverr);
@@ -213,6 +214,9 @@ int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
     return 0;
 }
 
+/* shutdown(2) returned: a TCP FIN is sent only after the bytes queued
+ * before it. The kernel says how many there are (SIOCOUTQ counts the FIN
+ * too) and whether the FIN went out yet (SIOCOUTQNSD is 0 once it did). */
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     struct sp_sock *s = req->data;
@@ -225,33 +229,90 @@ static void on_shutdown(uv_shutdown_t *req, int status)
         return;
     }
     s->ours |= SP_OURS_SHUT_WR;
+    int64_t ahead = -1;
+    if (s->kind == SP_SOCK_TCP) {
+        int fd = sp__sock_fd(s);
+        int64_t outq = sp__kstate_outq(fd), notsent = sp__kstate_notsent(fd);
+        ahead = notsent > 0 && outq > 1 ? outq - 1 : 0;
+        if (ahead > 0)
+            s->ours |= SP_OURS_FIN_QUEUED;
+    }
     if (sp__wants(s->eng, SP_EV_SHUTDOWN)) {
-        struct sp_event ev = {.type = SP_EV_SHUTDOWN, .unread = -1};
+        struct sp_event ev = {.type = SP_EV_SHUTDOWN, .unread = -1, .unsent = ahead};
         ev.how = s->shut_how == SP_SHUT_BOTH ? "both" : "wr";
         sp__emit(s->eng, s, &ev);
+    }
+    if (ahead > 0 && !s->closed) {
+        char msg[128];
+        snprintf(msg, sizeof msg,
+                 "shutdown(SHUT_WR) called: the FIN is queued behind %lld unsent %s (SIOCOUTQ)",
+                 (long long)ahead, ahead == 1 ? "byte" : "bytes");
+        sp__emit_notice(s, msg);
     }
     sp__kcheck(s);
     sp__kactive(s);
 }
 
+static int start_shutdown(struct sp_sock *s, char *err, size_t errlen)
+{
+    uv_shutdown_t *req = sp_xmalloc(sizeof *req);
+    req->data = s;
+    int r = uv_shutdown(req, &s->u.st, on_shutdown);
+    if (r < 0) {
+        free(req);
+        sp__seterr(err, errlen, "shutdown: %s", uv_strerror(r));
+        return r;
+    }
+    s->sreq = req;
+    return 0;
+}
+
+/* Our write queue is written: the shutdown that waited for it goes now. */
+static void shutdown_drained(struct sp_sock *s)
+{
+    s->ours &= ~SP_OURS_SHUT_WAIT;
+    int r = start_shutdown(s, NULL, 0);
+    if (r < 0)
+        sp__emit_error(s, "shutdown", r);
+}
+
+/* A shutdown wr while sends are still queued waits for them (libuv would
+ * refuse the later writes of a --delay or --repeat send), and says so: the
+ * FIN cannot leave before them. */
+static void shutdown_wait(struct sp_sock *s)
+{
+    size_t waiting = sp__send_unwritten(s);
+    uint64_t dropped = sp__send_stop_repeats(s);
+    s->ours |= SP_OURS_SHUT_WAIT;
+    s->on_drained = shutdown_drained;
+    char msg[192];
+    int n = snprintf(msg, sizeof msg,
+                     "shutdown(SHUT_WR) waits for %zu %s still in our write queue: the FIN "
+                     "follows them",
+                     waiting, waiting == 1 ? "byte" : "bytes");
+    if (dropped > 0 && n > 0 && (size_t)n < sizeof msg)
+        snprintf(msg + n, sizeof msg - (size_t)n, " (%llu later %s dropped)",
+                 (unsigned long long)dropped, dropped == 1 ? "repetition" : "repetitions");
+    sp__emit_notice(s, msg);
+}
+
 int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t errlen)
 {
-    int want_wr = (how & SP_SHUT_WR) && !(s->ours & SP_OURS_SHUT_WR) && s->sreq == NULL;
+    int want_wr =
+        (how & SP_SHUT_WR) && !(s->ours & (SP_OURS_SHUT_WR | SP_OURS_SHUT_WAIT)) && s->sreq == NULL;
     int want_rd = (how & SP_SHUT_RD) && !(s->ours & SP_OURS_SHUT_RD);
     if (!want_wr && !want_rd) {
         sp__seterr(err, errlen, "socket %u is already shut down that way", s->id);
         return -EINVAL;
     }
     if (want_wr) {
-        uv_shutdown_t *req = sp_xmalloc(sizeof *req);
-        req->data = s;
-        int r = uv_shutdown(req, &s->u.st, on_shutdown);
-        if (r < 0) {
-            free(req);
-            sp__seterr(err, errlen, "shutdown: %s", uv_strerror(r));
-            return r;
+        if (sp__send_busy(s)) {
+            shutdown_wait(s);
+        } else {
+            int r = start_shutdown(s, err, errlen);
+            if (r < 0)
+                return r;
         }
-        s->sreq = req;
         s->shut_how = how == SP_SHUT_BOTH ? SP_SHUT_BOTH : SP_SHUT_WR;
     }
     if (want_rd) {

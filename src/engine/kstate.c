@@ -50,6 +50,14 @@ int64_t sp__kstate_outq(int fd)
     return v;
 }
 
+int64_t sp__kstate_notsent(int fd)
+{
+    int v = 0;
+    if (fd < 0 || ioctl(fd, SIOCOUTQNSD, &v) != 0)
+        return -1;
+    return v;
+}
+
 static int64_t int_opt(int fd, int level, int name)
 {
     int v = 0;

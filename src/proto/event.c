@@ -204,6 +204,11 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
     case SP_EV_SHUTDOWN:
         sp_buf_appendc(out, ' ');
         put_safe(out, ev->how, utf8);
+        if (ev->unsent > 0)
+            sp_buf_appendf(out, " (FIN queued behind %" PRId64 " unsent %s)", ev->unsent,
+                           plural((uint64_t)ev->unsent, "byte", "bytes"));
+        else if (ev->unsent == 0)
+            sp_buf_appends(out, " (FIN sent)");
         break;
     case SP_EV_STATE:
         sp_buf_appendc(out, ' ');
@@ -408,6 +413,8 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         break;
     case SP_EV_SHUTDOWN:
         jstr(out, "how", ev->how);
+        if (ev->unsent >= 0)
+            ju64(out, "unsent", (uint64_t)ev->unsent);
         break;
     case SP_EV_STATE:
         jstr(out, "tcp", ev->tcp);

@@ -6,6 +6,7 @@ cause; echo and `listen --close-on-eof` close after the peer's EOF. Each test
 compares sockpit with what a Python peer, `ss` or /proc saw."""
 
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -358,6 +359,144 @@ def close_on_eof_closes_other_listeners_keep_half_close():
         b.close()
     finally:
         sp.kill()
+
+
+def ss_sendq(lport, rport):
+    """(state, Send-Q) of the kernel's connection from lport to rport, or None."""
+    out = subprocess.run(["ss", "-tanH", "sport = :%d and dport = :%d" % (lport, rport)],
+                         capture_output=True, text=True, timeout=10).stdout.split()
+    return (out[0], int(out[2])) if out else None
+
+
+def ss_recvq(lport, rport):
+    out = subprocess.run(["ss", "-tanH", "sport = :%d and dport = :%d" % (lport, rport)],
+                         capture_output=True, text=True, timeout=10).stdout.split()
+    return int(out[1])
+
+
+def quiet_server(rcvbuf=65536):
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    return lsock
+
+
+def read_to_eof(a, timeout=10):
+    a.settimeout(timeout)
+    got = 0
+    while True:
+        b = a.recv(1 << 20)
+        if not b:
+            return got
+        got += len(b)
+
+
+@test
+def shutdown_behind_our_write_queue_says_it_waits_and_for_how_much():
+    # Item 4: 4 MiB --file to a peer that does not read, then `shutdown wr`:
+    # the FIN waits behind what the kernel has not taken yet.
+    import tempfile
+    lsock = quiet_server()
+    tmp = tempfile.NamedTemporaryFile(delete=False)
+    tmp.write(os.urandom(4 << 20))
+    tmp.close()
+    try:
+        port = lsock.getsockname()[1]
+        sp = Sockpit(["--timeout", "30", "-e", "connect tcp:127.0.0.1:%d" % port,
+                      "-e", "send --file %s" % tmp.name, "-e", "sleep 200",
+                      "-e", "shutdown wr", "-e", "wait eof --timeout 20000", "-e", "quit"])
+        a, _ = lsock.accept()
+        note = sp.wait_event(lambda e: e["ev"] == "notice" and "shutdown" in e["message"])
+        lport = int(sp.of("connected", 1)[0]["local"].rsplit(":", 1)[1])
+        state, sendq = ss_sendq(lport, port)
+        recvq = ss_recvq(port, lport)
+        # What neither kernel side holds yet; bytes only move into the kernel,
+        # so now it is at most what the notice said a moment ago.
+        waiting = (4 << 20) - sendq - recvq
+        m = re.match(r"shutdown\(SHUT_WR\) waits for (\d+) bytes still in our write queue: "
+                     r"the FIN follows them$", note["message"])
+        assert m and waiting <= int(m.group(1)) < 4 << 20 and waiting > 0, (note, waiting)
+        assert state == "ESTAB", state  # no FIN yet
+        assert not sp.of("shutdown", 1)
+        got = read_to_eof(a)
+        sh = sp.wait_event(lambda e: e["ev"] == "shutdown" and e["sock"] == 1)
+        assert sh["how"] == "wr"
+        assert got == 4 << 20, got
+        a.close()
+        assert sp.finish() == 0, sp.of("cmd_error")
+    finally:
+        os.unlink(tmp.name)
+        lsock.close()
+
+
+@test
+def fin_queued_behind_unsent_bytes_is_said_and_when_it_left():
+    # Item 3: our queue is empty (`wait sent`) but the kernel still holds
+    # unsent bytes: the FIN waits behind them, as `ss` shows (FIN-WAIT-1).
+    lsock = quiet_server()
+    try:
+        port = lsock.getsockname()[1]
+        sp = Sockpit(["--timeout", "30", "-e", "connect tcp:127.0.0.1:%d" % port,
+                      "-e", "send --repeat 4 %s" % ("x" * 60000), "-e", "wait sent",
+                      "-e", "sleep 200", "-e", "shutdown wr", "-e", "wait eof --timeout 20000",
+                      "-e", "quit"])
+        a, _ = lsock.accept()
+        sh = sp.wait_event(lambda e: e["ev"] == "shutdown" and e["sock"] == 1)
+        lport = int(sp.of("connected", 1)[0]["local"].rsplit(":", 1)[1])
+        state, sendq = ss_sendq(lport, port)
+        assert state == "FIN-WAIT-1", state
+        # Send-Q counts the FIN too; acknowledgements only make it shrink.
+        assert 0 < sendq - 1 <= sh["unsent"] <= 240000, (sh, sendq)
+        notes = [e["message"] for e in sp.of("notice", 1)]
+        assert ("shutdown(SHUT_WR) called: the FIN is queued behind %d unsent bytes (SIOCOUTQ)"
+                % sh["unsent"]) in notes, notes
+        assert not any(m.startswith("the FIN left") for m in notes)
+        assert read_to_eof(a) == 240000
+        sp.wait_event(lambda e: e["ev"] == "notice" and e["message"].startswith("the FIN left"))
+        sp.wait_event(lambda e: e["ev"] == "state" and e["tcp"] == "FIN_WAIT2")
+        a.close()
+        assert sp.finish() == 0, sp.of("cmd_error")
+    finally:
+        lsock.close()
+
+
+@test
+def closed_listener_is_not_listen_and_failed_connect_is_not_syn_sent():
+    # Item 6: after close the kernel has nothing; `list` must not say LISTEN.
+    sp = Sockpit(["--timeout", "10", "-e", "listen tcp:0", "-e", "close 1", "-e", "sleep 50",
+                  "-e", "list", "-e", "quit"])
+    port = sp.port()
+    assert sp.finish() == 0
+    assert ss_states(port) == {}
+    rows = [e["text"] for e in sp.events if e["ev"] == "output"]
+    row = [r for r in rows if r.split()[0] == "1"][0]
+    assert "LISTEN" not in row and "gone" in row, rows
+    assert sp.of("state", 1)[-1]["tcp"] == "gone"
+
+
+@test
+def paused_socket_shows_the_fin_waiting_in_the_kernel():
+    # Item 6: paused, the peer's FIN sits in the kernel (CLOSE_WAIT, as ss
+    # says) behind unread bytes; sockpit says so, and reads both on resume.
+    sp = Sockpit(["--timeout", "20", "-e", "listen tcp:0", "-e", "wait accepted", "-e", "pause",
+                  "-e", "sleep 600", "-e", "list", "-e", "resume", "-e", "wait eof",
+                  "-e", "quit"])
+    port = sp.port()
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sp.wait_event(lambda e: e["ev"] == "notice" and "paused" in e["message"])
+    c.sendall(b"abc")
+    c.shutdown(socket.SHUT_WR)
+    note = sp.wait_event(lambda e: e["ev"] == "notice" and "FIN" in e["message"], timeout=5)
+    assert note["message"] == ("the peer's FIN waits in the kernel behind 3 unread bytes "
+                               "(CLOSE_WAIT): recv() returns 0 after them"), note
+    assert ss_states(port).get("CLOSE-WAIT") == 1, ss_states(port)
+    assert sp.finish() == 0, sp.of("cmd_error")
+    rows = [e["text"] for e in sp.events if e["ev"] == "output"]
+    row = [r for r in rows if r.split()[0] == "2<1"][0]
+    assert "peer-fin-waiting" in row and "CLOSE_WAIT" in row, rows
+    assert sockpit_view(sp, 2) == [("data", b"abc"), ("eof", None)]
+    c.close()
 
 
 if __name__ == "__main__":

@@ -40,8 +40,12 @@ def demo(outdir):
         sess.type("GET / HTTP/1.0\\r")
         shot(sess, outdir, "demo")
         # Half-close: the client shuts its sending side; the server's side
-        # sees FIN and can still talk back.
-        sess.keys("Escape", "s")
+        # sees FIN and can still talk back. An echo server would echo the
+        # EOF too (and close), so its echo is turned off first.
+        sess.keys("Escape")
+        sess.command("echo 3 off")
+        sess.wait_for(lambda s: " echo " not in s.splitlines()[0], 5, "echo off")
+        sess.keys("s")
         sess.wait_text("SHUT_WR  send FIN")
         sess.keys("w")
         sess.wait_text("peer: FIN received")

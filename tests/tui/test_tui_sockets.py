@@ -116,7 +116,7 @@ def test_shutdown_menu_sends_fin_and_peer_fin_is_shown():
         assert "us: SHUT_WR sent" in scr, scr
         assert re.search(r"2 tcp +both FIN", sidebar(scr)), sidebar(scr)
         header = lambda s: [ln for ln in s.splitlines() if "[2] tcp" in ln][0]
-        assert "reading" in header(scr), header(scr)
+        assert "read to EOF" in header(scr), header(scr)
         # `c` closes: the header stops claiming the socket is reading.
         sess.keys("c")
         scr = sess.wait_text("us: closed")

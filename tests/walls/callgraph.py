@@ -24,7 +24,8 @@ ALLOWED = {
         "symbols": {"sp__framer_set", "sp__framer_release", "sp__framer_free"},
         "why": "a socket is made with its framing and its decoder freed with it"},
     ("engine.c", "engine_kstate.c"): {
-        "symbols": {"sp__klist_update", "sp__kfollow", "sp__kclose_rst", "sp__kunfollow"},
+        "symbols": {"sp__klist_update", "sp__kfollow", "sp__kgone", "sp__kclose_rst",
+                    "sp__kunfollow"},
         "why": "closing a socket takes it off the TCP-state poll or follows it after close, "
                "and asks whether close(2) sends RST; forgetting it stops following it"},
     ("engine.c", "engine_send.c"): {

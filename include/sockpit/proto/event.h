@@ -86,6 +86,8 @@ struct sp_event {
     int framed;                /* recv: a framing decoded this chunk (expect takes its msg
                                   events instead of it) */
     int64_t unread;            /* recv: SIOCINQ just before a manual recv, else -1 */
+    int64_t unsent;            /* shutdown wr/both of TCP: bytes the FIN is queued behind
+                                  (SIOCOUTQ without the FIN), else -1 */
 
     uint64_t chunk_first, chunk_last; /* msg: first and last recv chunk (seq) */
     uint32_t chunk_first_off;         /* msg: offset of the frame inside chunk_first */
