@@ -1,10 +1,14 @@
 /* The composer: data for the focused socket in escape syntax, a live preview
  * of the exact wire bytes after the socket's framing, and Enter to send
- * through the command layer (the same `send` a user could type). */
+ * through the command layer (the same `send` a user could type). Its
+ * settings (split, delay, raw, pad) stay until reset and are always on
+ * screen; a line the engine refuses comes back into the composer. */
 #include <curses.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "sockpit/cmd/cmd.h"
 #include "sockpit/proto/escape.h"
 #include "sockpit/proto/frame.h"
 #include "sockpit/proto/render.h"
@@ -30,6 +34,42 @@ void ui_composer_open(struct sp_tui *t)
     t->mode = UI_MODE_COMPOSE;
 }
 
+int ui_composer_offers_pad(const struct sp_sock_info *si)
+{
+    return si->spec.kind == SP_FRAME_FIXED;
+}
+
+int ui_composer_offers_end(const struct sp_sock_info *si)
+{
+    return si->spec.kind == SP_FRAME_BLOCKS;
+}
+
+/* --pad only means something under fixed framing, and --raw refuses it. */
+static int pad_applies(const struct sp_tui *t, const struct sp_sock_info *si)
+{
+    return t->c_pad && !t->c_raw && ui_composer_offers_pad(si);
+}
+
+/* The settings that are not the defaults, as "split 2, delay 10ms, raw";
+ * returns 0 when all are the defaults. */
+static int settings_text(const struct sp_tui *t, char *buf, size_t len)
+{
+    struct sp_buf b;
+    sp_buf_init(&b);
+    if (t->c_split)
+        sp_buf_appendf(&b, ", split %d", t->c_split);
+    if (t->c_delay)
+        sp_buf_appendf(&b, ", delay %ums", t->c_delay);
+    if (t->c_raw)
+        sp_buf_appends(&b, ", raw");
+    if (t->c_pad)
+        sp_buf_appends(&b, ", pad");
+    snprintf(buf, len, "%s", b.len ? sp_buf_str(&b) + 2 : "");
+    int any = b.len > 0;
+    sp_buf_cleanup(&b);
+    return any;
+}
+
 /* The message as bytes (escapes applied), or -1 with a reason. */
 static int message_bytes(struct sp_tui *t, struct sp_buf *out, char *err, size_t errlen)
 {
@@ -43,15 +83,40 @@ static int message_bytes(struct sp_tui *t, struct sp_buf *out, char *err, size_t
     return 0;
 }
 
-static void send_now(struct sp_tui *t)
+/* Queues the line, remembering it with its text so that a refusal can put
+ * the text back (ui_composer_refused). */
+static void push_line(struct sp_tui *t, const char *line)
+{
+    free(t->c_line);
+    free(t->c_text);
+    t->c_line = sp_xstrdup(line);
+    t->c_text = sp_xstrdup(sp_buf_str(&t->composer.text));
+    t->c_failures = sp_cmdq_failures(t->kq);
+    sp_cmdq_push(t->kq, line, "composer");
+    t->dirty = 1;
+    ui_edit_remember(&t->composer);
+}
+
+/* Enter sends the message; ^D (end) sends it as the last block of a series
+ * and the zero block after it, or the zero block alone on an empty line. */
+static void send_now(struct sp_tui *t, int end)
 {
     uint32_t id = ui_focused_sock(t);
+    struct sp_sock_info si;
     struct sp_buf msg, line;
     sp_buf_init(&msg);
     sp_buf_init(&line);
     char err[160];
+    if (sp_engine_sock_info(t->eng, id, &si) != 0)
+        goto done;
+    if (end && (t->c_raw || !ui_composer_offers_end(&si))) {
+        ui_set_status(t, UI_R_WARN, "^D ends a series of blocks: [%u] has %s framing%s",
+                      (unsigned)id, si.framing, t->c_raw ? " and raw is on" : "");
+        goto done;
+    }
     if (message_bytes(t, &msg, err, sizeof(err)) != 0) {
         ui_set_status(t, UI_R_ERROR, "not sent: %s", err);
+        t->c_err_ms = t->status_ms;
         goto done;
     }
     /* Hex carries any byte through the command line unchanged, whatever
@@ -60,20 +125,55 @@ static void send_now(struct sp_tui *t)
     if (msg.len) {
         sp_buf_appends(&line, " --hex ");
         sp_hex_append(&line, msg.data, msg.len);
-    } else {
+    } else if (!end) {
         sp_buf_appends(&line, " \"\"");
     }
     if (t->c_raw)
         sp_buf_appends(&line, " --raw");
+    if (end)
+        sp_buf_appends(&line, " --end");
+    if (pad_applies(t, &si))
+        sp_buf_appends(&line, " --pad");
     if (t->c_split)
         sp_buf_appendf(&line, " --split %d", t->c_split);
     if (t->c_delay && t->c_split)
         sp_buf_appendf(&line, " --delay %u", t->c_delay);
-    ui_run(t, "%s", sp_buf_str(&line));
-    ui_edit_remember(&t->composer);
+    push_line(t, sp_buf_str(&line));
 done:
     sp_buf_cleanup(&msg);
     sp_buf_cleanup(&line);
+}
+
+void ui_composer_refused(struct sp_tui *t, const char *line)
+{
+    if (!t->c_line || !line || strcmp(line, t->c_line) != 0)
+        return;
+    /* Unless the user has started a new line meanwhile. */
+    if (t->composer.text.len == 0 && t->c_text)
+        ui_edit_set(&t->composer, t->c_text);
+    t->c_err_ms = t->status_ms;
+    free(t->c_line);
+    t->c_line = NULL;
+}
+
+void ui_composer_settled(struct sp_tui *t)
+{
+    if (!t->c_line || sp_cmdq_failures(t->kq) != t->c_failures)
+        return;
+    free(t->c_line);
+    t->c_line = NULL;
+    /* The refusal the user just fixed is no longer news. */
+    if (t->c_err_ms && t->c_err_ms == t->status_ms)
+        sp_buf_reset(&t->status);
+    t->c_err_ms = 0;
+    t->dirty = 1;
+}
+
+void ui_composer_cleanup(struct sp_tui *t)
+{
+    free(t->c_line);
+    free(t->c_text);
+    t->c_line = t->c_text = NULL;
 }
 
 static int cycle_int(const int *steps, size_t n, int cur)
@@ -90,7 +190,10 @@ int ui_composer_key(struct sp_tui *t, int key)
     case '\n':
     case '\r':
     case UI_KEY(KEY_ENTER):
-        send_now(t);
+        send_now(t, 0);
+        return UI_HANDLED | UI_REDRAW;
+    case UI_CTRL('d'):
+        send_now(t, 1);
         return UI_HANDLED | UI_REDRAW;
     case UI_ESC:
         t->mode = UI_MODE_NORMAL;
@@ -111,6 +214,16 @@ int ui_composer_key(struct sp_tui *t, int key)
     case UI_CTRL('r'):
         t->c_raw = !t->c_raw;
         return UI_HANDLED | UI_REDRAW;
+    case UI_CTRL('p'):
+        t->c_pad = !t->c_pad;
+        return UI_HANDLED | UI_REDRAW;
+    case UI_CTRL('o'):
+        t->c_split = 0;
+        t->c_delay = 0;
+        t->c_raw = 0;
+        t->c_pad = 0;
+        ui_set_status(t, UI_R_TITLE, "composer settings reset: the whole message in one write");
+        return UI_HANDLED | UI_REDRAW;
     default:
         return ui_edit_key(&t->composer, key);
     }
@@ -130,13 +243,19 @@ static void draw_preview(struct sp_tui *t, int y, const struct sp_sock_info *si)
     if (t->c_raw) {
         sp_buf_append(&wire, msg.data ? msg.data : (const unsigned char *)"", msg.len);
     } else if (sp_frame_encode_buf(&si->spec, msg.data ? msg.data : (const unsigned char *)"",
-                                   msg.len, 0, &wire, err, sizeof(err)) != 0) {
+                                   msg.len, pad_applies(t, si) ? SP_FRAME_ENC_PAD : 0, &wire, err,
+                                   sizeof(err)) != 0) {
         x += ui_put(t, y, x, end - x, UI_R_ERROR, "framing refuses it: ");
         ui_put(t, y, x, end - x, UI_R_ERROR, err);
         goto done;
     }
-    x += ui_putf(t, y, x, end - x, UI_R_DIM, "wire %zu B%s: ", wire.len, t->c_raw ? " (raw)" : "");
-    x += ui_put(t, y, x, end - x, UI_R_DIM, "\"");
+    x += ui_putf(t, y, x, end - x, UI_R_DIM, "wire %zu B%s", wire.len, t->c_raw ? " (raw)" : "");
+    if (t->c_split && (size_t)t->c_split < wire.len) {
+        x += ui_putf(t, y, x, end - x, UI_R_DIM, " in writes of %d B", t->c_split);
+        if (t->c_delay)
+            x += ui_putf(t, y, x, end - x, UI_R_DIM, " %u ms apart", t->c_delay);
+    }
+    x += ui_put(t, y, x, end - x, UI_R_DIM, ": \"");
     size_t used = 0;
     int room = (end - x) / 2;
     x += ui_put_peer(t, y, x, room, UI_R_SEND, wire.data, wire.len, &used);
@@ -152,7 +271,9 @@ done:
     sp_buf_cleanup(&wire);
 }
 
-/* Two rows: the input line (or how to start typing) and the wire preview. */
+/* Two rows: the input line (or how to start typing) and the wire preview.
+ * Settings that are not the defaults show on the first row either way, so
+ * a split or a delay never applies unseen. */
 void ui_composer_draw(struct sp_tui *t)
 {
     int y = t->compose_y;
@@ -166,9 +287,14 @@ void ui_composer_draw(struct sp_tui *t)
         t->mode = UI_MODE_NORMAL;
         active = 0;
     }
-    int x = 0;
+    char opts[64];
+    int set = settings_text(t, opts, sizeof(opts));
     if (!active) {
-        if (have && !sp_kind_is_listener(si.kind))
+        if (have && !sp_kind_is_listener(si.kind) && set)
+            ui_putf(t, y, 1, t->cols - 1, UI_R_DIM,
+                    "Enter or i: type data for [%u] (%s framing)  composer: %s (^O resets)",
+                    (unsigned)id, si.framing, opts);
+        else if (have && !sp_kind_is_listener(si.kind))
             ui_putf(t, y, 1, t->cols - 1, UI_R_DIM,
                     "Enter or i: type data for [%u] (%s framing; escapes \\n \\r \\t \\0 \\xHH)",
                     (unsigned)id, si.framing);
@@ -177,13 +303,8 @@ void ui_composer_draw(struct sp_tui *t)
                    "composer: focus a connected socket to type data for it");
         return;
     }
-    char opts[64] = "";
-    if (t->c_split)
-        snprintf(opts, sizeof(opts), " split %d", t->c_split);
-    if (t->c_delay)
-        snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), " delay %ums", t->c_delay);
-    x += ui_putf(t, y, x, t->cols, UI_R_KEY, "send [%u] %s%s%s> ", (unsigned)id, si.framing, opts,
-                 t->c_raw ? " raw" : "");
+    int x = ui_putf(t, y, 0, t->cols, UI_R_KEY, "send [%u] %s%s%s%s> ", (unsigned)id, si.framing,
+                    set ? " (" : "", opts, set ? ")" : "");
     int cx = ui_edit_draw(t, &t->composer, y, x, t->cols - x, UI_R_NORMAL);
     draw_preview(t, y + 1, &si);
     t->cur_y = y;

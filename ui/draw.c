@@ -10,10 +10,9 @@
 
 #include "ui.h"
 
-/* Decodes one character of s[0..n); returns its byte length and sets *width
- * (-1 when it is not printable). The renderer's width model, not the C
- * library's: columns are counted exactly as sp_render() counted them. */
-static size_t next_char(const char *s, size_t n, int *width)
+/* The renderer's width model, not the C library's: columns are counted
+ * exactly as sp_render() counted them. */
+size_t ui_next_char(const char *s, size_t n, int *width)
 {
     /* Without a UTF-8 locale, text is ASCII (SP_RENDER_ASCII) and any other
      * byte is shown as '?'. */
@@ -36,7 +35,7 @@ int ui_putn(struct sp_tui *t, int y, int x, int w, int role, const char *s, size
     size_t i = 0;
     while (i < n && s[i] != '\0') {
         int cw;
-        size_t k0 = next_char(s + i, n - i, &cw);
+        size_t k0 = ui_next_char(s + i, n - i, &cw);
         const char *src = s + i;
         size_t k = k0;
         if (cw < 0 || (k0 == 1 && ((unsigned char)s[i] < 0x20 || s[i] == 0x7f))) {
@@ -116,7 +115,7 @@ int ui_width(const char *s)
     size_t n = strlen(s), i = 0;
     while (i < n) {
         int cw;
-        i += next_char(s + i, n - i, &cw);
+        i += ui_next_char(s + i, n - i, &cw);
         w += cw < 0 ? 1 : cw;
     }
     return w;

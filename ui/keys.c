@@ -28,15 +28,32 @@ static int act_focus_next(struct sp_tui *t, int key)
     return UI_HANDLED | UI_REDRAW;
 }
 
+/* A digit shows that socket at once; digits typed within JUMP_MS of each
+ * other make one number when that socket exists (1 then 2: socket 12), so
+ * sockets past 9 are a key press away too. */
+#define JUMP_MS 1000
+
 static int act_jump(struct sp_tui *t, int key)
 {
-    uint32_t id = (uint32_t)(key - '0');
+    uint32_t d = (uint32_t)(key - '0'), id = d;
+    uint64_t now = ui_now_ms();
     struct sp_sock_info si;
-    if (sp_engine_sock_info(t->eng, id, &si) != 0) {
+    if (t->jump_id && now - t->jump_ms < JUMP_MS && t->jump_id < UINT32_MAX / 10 - 1 &&
+        sp_engine_sock_info(t->eng, t->jump_id * 10 + d, &si) == 0)
+        id = t->jump_id * 10 + d;
+    t->jump_id = id;
+    t->jump_ms = now;
+    if (id == 0 || sp_engine_sock_info(t->eng, id, &si) != 0) {
         ui_set_status(t, UI_R_WARN, "there is no socket %u", (unsigned)id);
         return UI_HANDLED | UI_REDRAW;
     }
     ui_show_sock(t, id);
+    uint32_t last = sp_engine_last_id(t->eng);
+    if (id < UINT32_MAX / 10 && last >= id * 10) {
+        uint32_t hi = last < id * 10 + 9 ? last : id * 10 + 9;
+        ui_set_status(t, UI_R_TITLE, "socket %u; another digit within 1 s: %u..%u", (unsigned)id,
+                      (unsigned)id * 10, (unsigned)hi);
+    }
     return UI_HANDLED | UI_REDRAW;
 }
 
@@ -86,16 +103,17 @@ static int on_focused(struct sp_tui *t, const char *cmd, const char *extra)
     return UI_HANDLED | UI_REDRAW;
 }
 
+/* c and X ask first (a class watches every key press), unless the socket
+ * is closed already or the user said not to ask. */
 static int act_close(struct sp_tui *t, int key)
 {
-    (void)key;
-    return on_focused(t, "close", NULL);
-}
-
-static int act_reset(struct sp_tui *t, int key)
-{
-    (void)key;
-    return on_focused(t, "reset", NULL);
+    struct sp_sock_info si;
+    uint32_t id = ui_focused_sock(t);
+    const char *cmd = key == 'X' ? "reset" : "close";
+    if (t->no_confirm || id == 0 || sp_engine_sock_info(t->eng, id, &si) != 0 || !si.open)
+        return on_focused(t, cmd, NULL);
+    ui_menu_open(t, key == 'X' ? UI_MENU_RESET : UI_MENU_CLOSE);
+    return UI_HANDLED | UI_REDRAW;
 }
 
 static int act_pause(struct sp_tui *t, int key)
@@ -202,6 +220,28 @@ static int act_quit(struct sp_tui *t, int key)
     return UI_HANDLED | UI_REDRAW;
 }
 
+static int act_sidebar(struct sp_tui *t, int key)
+{
+    (void)key;
+    t->side_hidden = !t->side_hidden;
+    if (!t->side_hidden && t->cols < 60)
+        ui_set_status(t, UI_R_WARN, "the sidebar needs 60 columns");
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int act_clear(struct sp_tui *t, int key)
+{
+    (void)key;
+    size_t n = ui_sidebar_clear_closed(t);
+    if (n == 0)
+        ui_set_status(t, UI_R_WARN, "no closed sockets to clear");
+    else
+        ui_set_status(t, UI_R_TITLE,
+                      "cleared %zu closed socket%s from the sidebar (list still shows them)", n,
+                      n == 1 ? "" : "s");
+    return UI_HANDLED | UI_REDRAW;
+}
+
 static int act_redraw(struct sp_tui *t, int key)
 {
     (void)key;
@@ -221,13 +261,17 @@ static const struct keydef keytab[] = {
      "select a socket in the sidebar",
      NULL,
      act_select},
-    {{'1'}, "1-9", "show socket 1..9", NULL, act_jump},
+    {{'1'}, "1-9", "show socket 1..9; digits typed within 1 s combine (10 and up)", NULL, act_jump},
     {{'\n', '\r', 'i'}, "Enter/i", "compose data for the focused socket", "compose", act_compose},
     {{':'}, ":", "command prompt", "cmd", act_prompt},
-    {{'f'}, "f", "framing picker", "framing", act_framing},
+    {{'f'},
+     "f",
+     "framing picker (Tab in it: both ends of our own connection)",
+     "framing",
+     act_framing},
     {{'s'}, "s", "shutdown menu (w / r / b)", "shutdown", act_shutdown},
-    {{'c'}, "c", "close the socket", "close", act_close},
-    {{'X'}, "X", "reset the connection (RST)", NULL, act_reset},
+    {{'c'}, "c", "close the socket (asks first; :confirm off stops asking)", "close", act_close},
+    {{'X'}, "X", "reset the connection (RST; asks first like c)", NULL, act_close},
     {{'p'}, "p", "pause / resume reading", "pause", act_pause},
     {{'n'}, "n", "one manual recv() (while paused)", NULL, act_recv},
     {{'+', '-', '='}, "+/-", "double / halve the recv size", "recv size", act_recvsize},
@@ -242,6 +286,8 @@ static const struct keydef keytab[] = {
     {{'%'}, "%", "split: add a pane side by side", NULL, act_split},
     {{'"'}, "\"", "split: add a pane below", NULL, act_split},
     {{'u'}, "u", "unsplit: remove the focused pane", NULL, act_unsplit},
+    {{'S'}, "S", "sidebar on/off (more room for the panes)", NULL, act_sidebar},
+    {{'C'}, "C", "clear closed sockets from the sidebar", NULL, act_clear},
     {{UI_CTRL('l')}, "Ctrl-L", "redraw the screen", NULL, act_redraw},
     {{' '}, "Space", "lab: run the step / next step; a `step` line: go on", "step", act_notes},
     {{'r'}, "r", "lab: repeat the step", NULL, act_notes},
@@ -254,7 +300,7 @@ static const struct keydef keytab[] = {
 
 int ui_keys_normal(struct sp_tui *t, int key)
 {
-    if (key >= '1' && key <= '9')
+    if (key >= '0' && key <= '9')
         return act_jump(t, key);
     if (key == 'j')
         return act_select(t, key);
@@ -308,14 +354,22 @@ static void help_open(struct sp_tui *t)
                        "Boundary marks: in messages, where recv() chunks were cut; in chunks,\n"
                        "where a message ended.\n\n");
     keys_help(&b);
-    sp_buf_appends(&b, "\nComposer (Enter or i):\n"
-                       "  type data in escape syntax: \\n \\r \\t \\0 \\\\ \\e \\xHH\n"
-                       "  the second line previews the exact wire bytes after the framing\n"
-                       "  Enter send    Esc leave    Up/Down history\n"
-                       "  Ctrl-T split into writes of N bytes    Ctrl-G delay between writes\n"
-                       "  Ctrl-R raw (bypass the framing)\n"
-                       "\nPrompt (:):\n"
-                       "  Enter run    Tab complete    Up/Down history    Esc cancel\n\n");
+    sp_buf_appends(&b,
+                   "\nComposer (Enter or i):\n"
+                   "  type data in escape syntax: \\n \\r \\t \\0 \\\\ \\e \\xHH\n"
+                   "  the second line previews the exact wire bytes after the framing\n"
+                   "  Enter send    Esc leave    Up/Down history\n"
+                   "  Ctrl-T split into writes of N bytes    Ctrl-G delay between writes\n"
+                   "  Ctrl-R raw (bypass the framing)        Ctrl-O reset these settings\n"
+                   "  Ctrl-P pad a short message (fixed)     Ctrl-D send as the last block and\n"
+                   "                                         end the series (blocks)\n"
+                   "  the settings stay until reset, shown on the composer's line\n"
+                   "  a refused line stays in the composer: fix it and press Enter\n"
+                   "\nQuestions: c and X ask first (y yes, n no, a yes and stop asking);\n"
+                   "  :confirm off stops asking, :confirm on asks again. q asks while\n"
+                   "  sockets are open.\n"
+                   "\nPrompt (:):\n"
+                   "  Enter run    Tab complete    Up/Down history    Esc cancel\n\n");
     if (sp_cmd_help(&b, NULL) != 0)
         sp_buf_appends(&b, "  (the command list is unavailable)\n");
     sp_buf_appends(&b, "  (split also takes rows or cols: stacked or side by side)\n");
@@ -325,15 +379,31 @@ static void help_open(struct sp_tui *t)
     ui_box_open(t, "help: Up/Down/PgUp/PgDn scroll, q or Esc close", lines, n);
 }
 
-static void hint(struct sp_tui *t, int *x, const char *key, const char *label)
+static int hint_width(const char *key, const char *label)
+{
+    return ui_width(key) + 1 + ui_width(label) + 2;
+}
+
+/* Draws one hint if it fits in the columns left before end. */
+static void hint_upto(struct sp_tui *t, int *x, int end, const char *key, const char *label)
 {
     int y = t->hint_y;
-    if (*x + ui_width(key) + ui_width(label) + 2 > t->cols)
+    if (*x + hint_width(key, label) - 1 > end)
         return;
     *x += ui_put(t, y, *x, t->cols - *x, UI_R_KEY, key);
     *x += 1;
     *x += ui_put(t, y, *x, t->cols - *x, UI_R_DIM, label);
     *x += 2;
+}
+
+static void hint(struct sp_tui *t, int *x, const char *key, const char *label)
+{
+    hint_upto(t, x, t->cols, key, label);
+}
+
+static int keep_hint(const struct keydef *k)
+{
+    return k->act == act_help || k->act == act_quit;
 }
 
 /* The bottom line: the keys that matter in the current mode. */
@@ -354,15 +424,23 @@ void ui_hints_draw(struct sp_tui *t)
         hint(t, &x, "Esc", "cancel");
         hint(t, &x, "try", "listen tcp:0 --echo | connect tcp:HOST:PORT | help");
         return;
-    case UI_MODE_COMPOSE:
+    case UI_MODE_COMPOSE: {
+        struct sp_sock_info si;
+        int have = sp_engine_sock_info(t->eng, ui_focused_sock(t), &si) == 0;
         hint(t, &x, "Enter", "send");
+        if (have && ui_composer_offers_end(&si))
+            hint(t, &x, "^D", "send + end series");
         hint(t, &x, "Esc", "done");
-        hint(t, &x, "Up/Down", "history");
         hint(t, &x, "^T", "split");
         hint(t, &x, "^G", "delay");
         hint(t, &x, "^R", "raw");
+        if (have && ui_composer_offers_pad(&si))
+            hint(t, &x, "^P", "pad");
+        hint(t, &x, "^O", "reset");
+        hint(t, &x, "Up/Down", "history");
         hint(t, &x, "\\n \\t \\xHH", "escapes");
         return;
+    }
     case UI_MODE_MENU:
         hint(t, &x, "Up/Down", "move");
         hint(t, &x, "Enter", "choose");
@@ -375,13 +453,22 @@ void ui_hints_draw(struct sp_tui *t)
     default:
         break;
     }
+    /* `? help` and `q quit` always stay: the others give way on a narrow
+     * terminal. */
+    int keep = 0;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keytab[i].hint && keep_hint(&keytab[i]))
+            keep += hint_width(keytab[i].name, keytab[i].hint);
     for (size_t i = 0; i < NKEYS; i++) {
         if (!keytab[i].hint)
             continue;
         const char *k = keytab[i].name;
         if (strcmp(k, "Enter/i") == 0)
             k = "Enter";
-        hint(t, &x, k, keytab[i].hint);
+        if (keep_hint(&keytab[i]))
+            hint(t, &x, k, keytab[i].hint);
+        else
+            hint_upto(t, &x, t->cols - keep, k, keytab[i].hint);
     }
 }
 

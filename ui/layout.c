@@ -11,7 +11,9 @@ void ui_layout(struct sp_tui *t)
     t->too_small = t->cols < UI_MIN_COLS || t->rows < UI_MIN_ROWS;
     if (t->too_small)
         return;
-    if (t->cols >= 110)
+    if (t->side_hidden)
+        t->side_w = 0;
+    else if (t->cols >= 110)
         t->side_w = 32;
     else if (t->cols >= 80)
         t->side_w = 26;

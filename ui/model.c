@@ -219,6 +219,36 @@ void ui_auto_show(struct sp_tui *t, uint32_t id, uint32_t parent)
     }
 }
 
+uint32_t ui_other_end(struct sp_tui *t, uint32_t id)
+{
+    struct sp_sock_info si, o;
+    if (sp_engine_sock_info(t->eng, id, &si) != 0 || !si.open || sp_kind_is_listener(si.kind))
+        return 0;
+    uint32_t probe;
+    size_t n = sp_engine_sock_ids(t->eng, &probe, 0);
+    uint32_t *ids = sp_xreallocarray(NULL, n ? n : 1, sizeof(*ids));
+    n = sp_engine_sock_ids(t->eng, ids, n);
+    uint32_t found = 0;
+    int matches = 0;
+    /* Our local address is its peer and the other way round; an accepted
+     * socket pairs with a client of ours, never with another accepted one.
+     * Two unnamed Unix clients of one path cannot be told apart: no answer
+     * then rather than a guess. */
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == id || sp_engine_sock_info(t->eng, ids[i], &o) != 0 || !o.open ||
+            o.kind != si.kind)
+            continue;
+        if (sp_kind_is_stream(si.kind) && (o.parent != 0) == (si.parent != 0))
+            continue;
+        if (strcmp(o.local, si.peer) == 0 && strcmp(o.peer, si.local) == 0) {
+            found = ids[i];
+            matches++;
+        }
+    }
+    free(ids);
+    return matches == 1 ? found : 0;
+}
+
 static int parse_id(const char *s, uint32_t *id)
 {
     uint64_t v;
@@ -300,6 +330,18 @@ int ui_command(void *ud, int argc, const char *const *argv, char *err, size_t er
             snprintf(err, errlen, "hex: expected on or off");
             return -1;
         }
+        return 0;
+    }
+    if (strcmp(cmd, "confirm") == 0) {
+        if (argc == 2 && strcmp(argv[1], "on") == 0)
+            t->no_confirm = 0;
+        else if (argc == 2 && strcmp(argv[1], "off") == 0)
+            t->no_confirm = 1;
+        else {
+            snprintf(err, errlen, "confirm: expected on or off");
+            return -1;
+        }
+        ui_set_status(t, UI_R_TITLE, "c and X %s", t->no_confirm ? "act at once" : "ask first");
         return 0;
     }
     if (strcmp(cmd, "focus") == 0) {

@@ -22,6 +22,9 @@ void ui_sidebar_cleanup(struct sp_tui *t)
     free(t->side_parent);
     free(t->order);
     free(t->depth);
+    free(t->cleared);
+    t->cleared = NULL;
+    t->ncleared = 0;
     t->side_ids = t->side_parent = t->order = NULL;
     t->depth = NULL;
     t->norder = t->order_cap = 0;
@@ -39,6 +42,25 @@ static size_t find_id(const uint32_t *ids, size_t n, uint32_t id)
             hi = mid;
     }
     return lo < n && ids[lo] == id ? lo : n;
+}
+
+/* Which of the sorted ids[0..count) were cleared; cleared ids the engine
+ * has forgotten since leave the list. */
+static unsigned char *hidden_ids(struct sp_tui *t, const uint32_t *ids, size_t count)
+{
+    unsigned char *hidden = sp_xcalloc(count ? count : 1, 1);
+    size_t kept = 0, c = 0;
+    for (size_t i = 0; i < count && c < t->ncleared; i++) {
+        while (c < t->ncleared && t->cleared[c] < ids[i])
+            c++;
+        if (c < t->ncleared && t->cleared[c] == ids[i]) {
+            hidden[i] = 1;
+            t->cleared[kept++] = ids[i];
+            c++;
+        }
+    }
+    t->ncleared = kept;
+    return hidden;
 }
 
 /* Rebuilds the tree order when the socket table changed. Everything is
@@ -79,10 +101,13 @@ void ui_sidebar_refresh(struct sp_tui *t)
     size_t *last = sp_xreallocarray(NULL, cap, sizeof *last);
     size_t *next = sp_xreallocarray(NULL, cap, sizeof *next);
     size_t *pidx = sp_xreallocarray(NULL, cap, sizeof *pidx);
+    unsigned char *hidden = hidden_ids(t, ids, count);
     for (size_t i = 0; i < count; i++) {
         first[i] = last[i] = next[i] = SIZE_MAX;
         pidx[i] = parent[i] ? find_id(ids, count, parent[i]) : count;
-        if (pidx[i] < count) {
+        if (pidx[i] < count && hidden[pidx[i]])
+            pidx[i] = count;
+        if (!hidden[i] && pidx[i] < count) {
             size_t p = pidx[i];
             if (last[p] != SIZE_MAX)
                 next[last[p]] = i;
@@ -93,7 +118,7 @@ void ui_sidebar_refresh(struct sp_tui *t)
     }
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
-        if (pidx[i] < count)
+        if (hidden[i] || pidx[i] < count)
             continue;
         t->order[n] = ids[i];
         t->depth[n++] = 0;
@@ -114,6 +139,33 @@ void ui_sidebar_refresh(struct sp_tui *t)
     free(last);
     free(next);
     free(pidx);
+    free(hidden);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Clearing only hides: the engine keeps the socket and its history, and
+ * `list`, `info` and the digit keys still reach it. */
+size_t ui_sidebar_clear_closed(struct sp_tui *t)
+{
+    ui_sidebar_refresh(t);
+    size_t n = 0;
+    for (size_t i = 0; i < t->norder; i++) {
+        struct sp_sock_info si;
+        if (sp_engine_sock_info(t->eng, t->order[i], &si) != 0 || si.open || si.connecting)
+            continue;
+        t->cleared = sp_xreallocarray(t->cleared, t->ncleared + 1, sizeof *t->cleared);
+        t->cleared[t->ncleared++] = t->order[i];
+        n++;
+    }
+    qsort(t->cleared, t->ncleared, sizeof *t->cleared, cmp_id);
+    t->side_dirty = 1;
+    ui_sidebar_refresh(t);
+    return n;
 }
 
 /* The state badge: one word a student can read at a glance. */
@@ -246,8 +298,10 @@ void ui_sidebar_draw(struct sp_tui *t)
         return;
     int w = t->side_w;
     ui_fill(t, 0, 0, w, UI_R_NORMAL);
-    int x = ui_putf(t, 0, 0, w, UI_R_TITLE, " Sockets (%zu)", t->norder);
-    (void)x;
+    if (t->ncleared)
+        ui_putf(t, 0, 0, w, UI_R_TITLE, " Sockets (%zu, %zu cleared)", t->norder, t->ncleared);
+    else
+        ui_putf(t, 0, 0, w, UI_R_TITLE, " Sockets (%zu)", t->norder);
     keep_selected_visible(t);
     size_t cap = entry_rows(t);
     for (size_t i = 0; i < cap && t->side_top + i < t->norder; i++) {
@@ -255,7 +309,9 @@ void ui_sidebar_draw(struct sp_tui *t)
         int last = t->depth[k] && (k + 1 >= t->norder || t->depth[k + 1] == 0);
         draw_entry(t, 1 + (int)i * 2, t->order[k], t->depth[k], last);
     }
-    if (t->norder == 0) {
+    if (t->norder == 0 && t->ncleared) {
+        ui_put(t, 2, 1, w - 1, UI_R_DIM, "no sockets left open");
+    } else if (t->norder == 0) {
         ui_put(t, 2, 1, w - 1, UI_R_DIM, "none yet: press :");
         ui_put(t, 3, 1, w - 1, UI_R_DIM, "and type listen tcp:0");
     }

@@ -61,6 +61,7 @@ static void on_event(void *ud, const struct sp_event *ev)
         }
         ui_set_status(t, UI_R_ERROR, "%s", sp_buf_str(&b));
         sp_buf_cleanup(&b);
+        ui_composer_refused(t, ev->line);
         break;
     }
     case SP_EV_ERROR:
@@ -149,12 +150,7 @@ static void flush_output(struct sp_tui *t)
         free(t->pending_out[0]);
         free(t->pending_out);
     } else if (t->box.open && t->box.title && strcmp(t->box.title, "output") == 0) {
-        /* More lines for the box already open. */
-        char **v = sp_xreallocarray(t->box.lines, t->box.nlines + t->npending_out, sizeof(*v));
-        memcpy(v + t->box.nlines, t->pending_out, t->npending_out * sizeof(*v));
-        t->box.lines = v;
-        t->box.nlines += t->npending_out;
-        free(t->pending_out);
+        ui_box_append(t, t->pending_out, t->npending_out);
     } else {
         ui_box_open(t, "output", t->pending_out, t->npending_out);
     }
@@ -345,6 +341,12 @@ static void on_script_idle(void *ud, int failed)
     sp_cmdq_set_keep_going(t->q, 1);
 }
 
+static void on_keys_idle(void *ud, int failed)
+{
+    (void)failed;
+    ui_composer_settled(ud);
+}
+
 static void on_timeout(void *ud)
 {
     struct sp_tui *t = ud;
@@ -482,6 +484,7 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
     sp_cmdq_set_keep_going(t->q, 1);
     sp_cmdq_set_keep_going(t->kq, 1);
     sp_cmdq_on_idle(t->q, on_script_idle, t);
+    sp_cmdq_on_idle(t->kq, on_keys_idle, t);
     struct sp_watch *w_timeout = NULL;
     if (opts) {
         t->script_running = opts->nlines > 0 || opts->lab != NULL;
@@ -535,6 +538,7 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
         free(t->pending_out[i]);
     free(t->pending_out);
     ui_sidebar_cleanup(t);
+    ui_composer_cleanup(t);
     ui_edit_cleanup(&t->composer);
     ui_edit_cleanup(&t->prompt);
     sp_buf_cleanup(&t->status);

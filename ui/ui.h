@@ -100,15 +100,33 @@ struct ui_edit {
 
 enum ui_mode { UI_MODE_NORMAL, UI_MODE_COMPOSE, UI_MODE_PROMPT, UI_MODE_MENU, UI_MODE_HELP };
 
-enum ui_menu_kind { UI_MENU_NONE, UI_MENU_FRAMING, UI_MENU_SHUTDOWN, UI_MENU_QUIT };
+enum ui_menu_kind {
+    UI_MENU_NONE,
+    UI_MENU_FRAMING,
+    UI_MENU_SHUTDOWN,
+    UI_MENU_QUIT,
+    UI_MENU_CLOSE,
+    UI_MENU_RESET
+};
 
-/* A scrollable text box over the panes: help, and command output. */
+/* One screen row of a text box: a piece of one of its lines. */
+struct ui_boxrow {
+    size_t line, off, len;
+    int indent;
+};
+
+/* A scrollable text box over the panes: help, and command output. Long
+ * lines wrap; rows are computed for one width and extended as lines come. */
 struct ui_textbox {
     int open;
     char *title;
     char **lines;
     size_t nlines;
-    size_t top;
+    size_t top; /* first row shown */
+    struct ui_boxrow *rows;
+    size_t nrows, rows_cap;
+    size_t wrapped; /* lines already cut into rows */
+    int wrap_w;     /* the text width the rows are for */
 };
 
 struct sp_tui {
@@ -132,7 +150,8 @@ struct sp_tui {
     unsigned tick;
 
     /* Layout rectangles. */
-    int side_w; /* 0: sidebar hidden */
+    int side_w;      /* 0: sidebar hidden */
+    int side_hidden; /* the user hid it */
     int main_x, main_w, main_h;
     int compose_y, status_y, hint_y;
 
@@ -153,6 +172,10 @@ struct sp_tui {
     int side_dirty;
     size_t side_top;
     uint32_t selected;
+    /* Closed sockets cleared from the sidebar (sorted ids; the engine, and
+     * `list`, still have them until it forgets them). */
+    uint32_t *cleared;
+    size_t ncleared;
     uint32_t watched[UI_PANES_MAX];
     int nwatched;
 
@@ -163,8 +186,19 @@ struct sp_tui {
     int c_split;      /* composer: write size, 0 = whole */
     unsigned c_delay; /* composer: ms between writes */
     int c_raw;        /* composer: bypass the framing */
+    int c_pad;        /* composer: fixed framing pads a short message */
+    /* The composer's last line on the key queue: put back if refused. */
+    char *c_line, *c_text;
+    unsigned c_failures; /* the key queue's failures when it was pushed */
+    uint64_t c_err_ms;   /* status_ms of the refusal shown, 0: none */
     enum ui_menu_kind menu;
     int menu_sel;
+    uint32_t menu_sock;  /* the socket the open menu is about */
+    uint32_t menu_other; /* framing: the other end when it is ours too */
+    int frame_both;      /* framing picker: set it on both ends */
+    int no_confirm;      /* c and X act without asking */
+    uint32_t jump_id;    /* digits typed so far (sockets 10 and up) */
+    uint64_t jump_ms;
     struct ui_textbox box; /* help or command output */
     char **pending_out;    /* command output lines not yet shown */
     size_t npending_out;
@@ -216,6 +250,9 @@ int ui_pane_of(struct sp_tui *t, uint32_t id);
 /* Where a new socket goes (a listener's pane, an empty or closed pane, a
  * second pane, or the sidebar only). */
 void ui_auto_show(struct sp_tui *t, uint32_t id, uint32_t parent);
+/* The other end of connection id when it is one of our sockets too (we
+ * connected to our own listener), else 0. */
+uint32_t ui_other_end(struct sp_tui *t, uint32_t id);
 /* The front end's commands (split, unsplit, view, hex, focus): the command
  * layer's ui_command hook. */
 int ui_command(void *ud, int argc, const char *const *argv, char *err, size_t errlen);
@@ -236,6 +273,9 @@ void ui_vline(struct sp_tui *t, int y, int x, int h);
 void ui_hline(struct sp_tui *t, int y, int x, int w);
 /* A framed box with a title; the interior is cleared. */
 void ui_box(struct sp_tui *t, int y, int x, int h, int w, const char *title);
+/* Decodes one character of s[0..n); returns its byte length and sets *width
+ * (-1 when it is not printable). */
+size_t ui_next_char(const char *s, size_t n, int *width);
 /* Columns that text of ours takes (UTF-8). */
 int ui_width(const char *s);
 /* Formats a byte count compactly: 512, 1.5K, 12M. */
@@ -254,6 +294,8 @@ int ui_sidebar_click(struct sp_tui *t, int y, int x);
 int ui_sidebar_move(struct sp_tui *t, int delta);
 void ui_sidebar_note_sock(struct sp_tui *t, uint32_t id, uint32_t parent);
 void ui_sidebar_cleanup(struct sp_tui *t);
+/* Clears every closed socket from the sidebar; returns how many. */
+size_t ui_sidebar_clear_closed(struct sp_tui *t);
 
 /* pane.c */
 void ui_pane_draw(struct sp_tui *t, struct ui_pane *p, int focused);
@@ -290,6 +332,16 @@ int ui_edit_draw(struct sp_tui *t, struct ui_edit *e, int y, int x, int w, int r
 void ui_composer_open(struct sp_tui *t);
 int ui_composer_key(struct sp_tui *t, int key);
 void ui_composer_draw(struct sp_tui *t);
+/* The command layer refused line: if the composer sent it, its text comes
+ * back into the composer. */
+void ui_composer_refused(struct sp_tui *t, const char *line);
+/* The key queue ran dry: the composer's last line went through when it
+ * added no failure, and the refusal it fixed leaves the status line. */
+void ui_composer_settled(struct sp_tui *t);
+void ui_composer_cleanup(struct sp_tui *t);
+/* Whether ^P (pad) and ^D (end a series) mean anything for socket si. */
+int ui_composer_offers_pad(const struct sp_sock_info *si);
+int ui_composer_offers_end(const struct sp_sock_info *si);
 
 /* prompt.c */
 void ui_prompt_open(struct sp_tui *t, const char *initial);
@@ -303,6 +355,8 @@ void ui_menu_draw(struct sp_tui *t);
 
 /* textbox.c */
 void ui_box_open(struct sp_tui *t, const char *title, char **lines, size_t n);
+/* Adds lines (ownership taken) to the open box. */
+void ui_box_append(struct sp_tui *t, char **lines, size_t n);
 void ui_box_close(struct sp_tui *t);
 int ui_box_key(struct sp_tui *t, int key);
 void ui_box_draw(struct sp_tui *t);

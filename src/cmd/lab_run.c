@@ -424,7 +424,8 @@ static int expand(struct cmd_lab *l, const char *s, struct sp_buf *out, char *er
             rel = rel * 10 + (unsigned)(*s++ - '0');
         uint32_t id = sock_of(l, rel);
         if (id == 0) {
-            snprintf(err, errlen, "$%u: the lab has %zu sockets so far", rel, l->nsocks);
+            snprintf(err, errlen, "$%u: the lab has made %zu socket%s so far", rel, l->nsocks,
+                     l->nsocks == 1 ? "" : "s");
             return -1;
         }
         if (strncmp(s, ".addr", 5) != 0 && strncmp(s, ".port", 5) != 0) {

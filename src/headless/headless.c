@@ -213,13 +213,17 @@ int sp_headless_main(const struct sp_headless_opts *opts)
     h.err_too = !isatty(h.fd) && isatty(2);
     signal(SIGPIPE, SIG_IGN);
 
-    /* Quiet runs are the throughput path: no history unless `log` needs it. */
+    /* Only `log` reads the history here (it writes a socket's events so
+     * far): without one in the script nothing is kept, whatever is printed.
+     * Every line is known before the run (stdin scripts are read to EOF),
+     * so a run with `log` keeps history from the first event on; a lab
+     * might log, so it counts too. */
     int uses_log = 0;
     for (size_t i = 0; i < opts->nlines; i++)
-        uses_log |= sp_cmd_line_is(opts->lines[i], "log");
+        uses_log |= sp_cmd_line_is(opts->lines[i], "log") || sp_cmd_line_is(opts->lines[i], "lab");
     struct sp_engine_opts eo;
     memset(&eo, 0, sizeof eo);
-    eo.keep_history = !opts->quiet || uses_log;
+    eo.keep_history = uses_log;
     eo.keep_data = eo.keep_history;
     if (sp_engine_new(&h.eng, &eo) != 0) {
         fprintf(stderr, "sockpit: cannot start the engine\n");

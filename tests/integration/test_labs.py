@@ -161,6 +161,13 @@ def a_teachers_lab_file_runs_and_its_errors_name_line_and_column():
         rc, out, err = peers.run(["--lab", bad])
         assert rc == 2, rc
         assert (bad + ":4:20: unknown event \"many\"").encode() in err, err
+        ahead = os.path.join(tmp, "ahead.lab")
+        with open(ahead, "w") as f:
+            f.write("lab: ahead\nsummary: s\nstep: t\nlisten tcp:0\nsend $4 x\nnote: n\n")
+        rc, events, err = run_lab(ahead)
+        errs = [e for e in events if e["ev"] == "cmd_error"]
+        assert rc == 1 and errs, (rc, events)
+        assert "ahead.lab:5: $4: the lab has made 1 socket so far" in errs[0]["message"], errs
         rc, out, err = peers.run(["--lab", "nosuch"])
         assert rc == 2 and b'no lab "nosuch"' in err and b"split" in err, err
 

@@ -9,6 +9,7 @@ import socket
 import struct
 import time
 
+import peers
 from peers import Sockpit, test
 
 
@@ -16,6 +17,13 @@ from peers import Sockpit, test
 # it is reused, which would read as growth: measure without it.
 os.environ["ASAN_OPTIONS"] = ":".join(
     x for x in (os.environ.get("ASAN_OPTIONS", ""), "quarantine_size_mb=0") if x)
+
+
+def asan_build():
+    """Is the binary under test built with AddressSanitizer (its own shadow
+    memory makes absolute RSS bounds meaningless)?"""
+    with open(peers.SOCKPIT, "rb") as f:
+        return b"AddressSanitizer" in f.read()
 
 
 def churn(port, n, deadline_s=60.0):
@@ -104,7 +112,87 @@ def keep_closed_is_set_by_a_command():
     assert any(t.startswith("200 older closed sockets forgotten") for t in out), out[-2:]
 
 
-if __name__ == "__main__":
-    import peers
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
+
+def outq(s):
+    """Bytes in a socket's send queue not yet acknowledged (SIOCOUTQ)."""
+    import array
+    import fcntl
+    import termios
+
+    buf = array.array("i", [0])
+    fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, buf)
+    return buf[0]
+
+
+def rss_kib(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+@test
+def headless_without_log_keeps_no_history():
+    """Every event is printed (no --quiet) and no `log` reads the history:
+    the bytes are printed and gone, not kept per socket (before: 4 MiB of
+    history per connection)."""
+    conns, size = 6, 4 << 20
+    port = free_port()
+    lines = ["listen tcp:127.0.0.1:%d" % port]
+    for _ in range(conns):
+        lines += ["wait 1 accepted", "wait bytes:%d" % size]
+    lines += ["sleep 5000", "quit"]
+    import subprocess
+    import tempfile
+
+    tmp = tempfile.NamedTemporaryFile("w", suffix=".sp", delete=False)
+    tmp.write("\n".join(lines) + "\n")
+    tmp.close()
+    proc = subprocess.Popen([peers.SOCKPIT, "--headless", "--timeout", "60", "--script", tmp.name],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    socks = []
+    try:
+        end = time.monotonic() + 10
+        while True:
+            try:
+                socks.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < end, "sockpit never listened"
+                time.sleep(0.05)
+        payload = bytes(range(256)) * (size // 256)
+        socks[0].sendall(payload)
+        for _ in range(conns - 1):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            socks.append(s)
+            s.sendall(payload)
+        # Until sockpit has read everything (nothing left in our send queues).
+        end = time.monotonic() + 20
+        while any(outq(s) for s in socks):
+            assert time.monotonic() < end, "sockpit did not read everything"
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read()
+        hwm = rss_kib(proc.pid, "VmHWM")
+        print("peak RSS %d KiB after %d connections x %d MiB" % (hwm, conns, size >> 20))
+        assert asan_build() or hwm < 20 * 1024, "peak RSS %d KiB" % hwm
+    finally:
+        for s in socks:
+            s.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stderr.close()
+        os.unlink(tmp.name)
+
+
+if __name__ == "__main__":
     peers.main()

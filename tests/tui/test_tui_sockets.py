@@ -117,8 +117,11 @@ def test_shutdown_menu_sends_fin_and_peer_fin_is_shown():
         assert re.search(r"2 tcp +both FIN", sidebar(scr)), sidebar(scr)
         header = lambda s: [ln for ln in s.splitlines() if "[2] tcp" in ln][0]
         assert "read to EOF" in header(scr), header(scr)
-        # `c` closes: the header stops claiming the socket is reading.
+        # `c` closes (after asking): the header stops claiming the socket is
+        # reading.
         sess.keys("c")
+        sess.wait_text("close [2]?")
+        sess.keys("y")
         scr = sess.wait_text("us: closed")
         assert "reading" not in header(scr) and "paused" not in header(scr), header(scr)
     finally:

@@ -119,6 +119,8 @@ def test_close_with_unread_data_says_rst_sent():
         peer.sendall(b"unread")
         sess.wait_text("unread 6")
         sess.keys("c")
+        sess.wait_text("close [2]?")
+        sess.keys("y")
         scr = sess.wait_text("us: closed, RST sent")
         assert "closed with 6 unread bytes: the kernel sent RST instead of FIN" in scr, scr
         try:

@@ -26,7 +26,7 @@ struct sp_cmd_hooks {
     uint32_t (*current)(void *ud);
     /* `quit` was run (after it closed every socket). */
     void (*quit)(void *ud);
-    /* Front-end commands (split, unsplit, view, hex, focus). argv[0] is the
+    /* Front-end commands (split, unsplit, view, hex, focus, confirm). argv[0] is the
      * command name. Return 0, or -1 with a reason in err. NULL: the command
      * reports that it needs the TUI. */
     int (*ui_command)(void *ud, int argc, const char *const *argv, char *err, size_t errlen);
