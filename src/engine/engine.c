@@ -239,10 +239,25 @@ void sp_engine_free(struct sp_engine *eng)
 static void subs_recompute(struct sp_engine *eng)
 {
     uint32_t m = 0;
-    for (size_t i = 0; i < eng->nsubs; i++)
-        if (eng->subs[i].cb != NULL)
-            m |= eng->subs[i].mask;
+    size_t data = 0;
+    for (size_t i = 0; i < eng->nsubs; i++) {
+        const struct sp_sub *sub = &eng->subs[i];
+        if (sub->cb == NULL)
+            continue;
+        m |= sub->mask;
+        if ((sub->mask & SP_EV_MASK(SP_EV_MSG)) && sub->data_max > data)
+            data = sub->data_max;
+    }
     eng->mask = m;
+    eng->msg_data_max = data;
+}
+
+void sp_engine_sub_data_max(struct sp_engine *eng, int id, size_t max)
+{
+    for (size_t i = 0; i < eng->nsubs; i++)
+        if (eng->subs[i].id == id)
+            eng->subs[i].data_max = max;
+    subs_recompute(eng);
 }
 
 static void subs_compact(struct sp_engine *eng)
@@ -266,9 +281,10 @@ int sp_engine_subscribe(struct sp_engine *eng, uint32_t mask, sp_event_cb cb, vo
     struct sp_sub *sub = &eng->subs[eng->nsubs++];
     sub->id = ++eng->next_sub;
     sub->mask = mask;
+    sub->data_max = SIZE_MAX;
     sub->cb = cb;
     sub->ud = ud;
-    eng->mask |= mask;
+    subs_recompute(eng);
     return sub->id;
 }
 
