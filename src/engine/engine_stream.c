@@ -279,10 +279,9 @@ static void shutdown_drained(struct sp_sock *s)
 /* A shutdown wr while sends are still queued waits for them (libuv would
  * refuse the later writes of a --delay or --repeat send), and says so: the
  * FIN cannot leave before them. */
-static void shutdown_wait(struct sp_sock *s)
+static void shutdown_wait(struct sp_sock *s, uint64_t dropped)
 {
     size_t waiting = sp__send_unwritten(s);
-    uint64_t dropped = sp__send_stop_repeats(s);
     s->ours |= SP_OURS_SHUT_WAIT;
     s->on_drained = shutdown_drained;
     char msg[192];
@@ -306,12 +305,20 @@ int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t e
         return -EINVAL;
     }
     if (want_wr) {
+        /* Writing ends here: repetitions still to come would fail. */
+        uint64_t dropped = sp__send_stop_repeats(s);
         if (sp__send_busy(s)) {
-            shutdown_wait(s);
+            shutdown_wait(s, dropped);
         } else {
             int r = start_shutdown(s, err, errlen);
             if (r < 0)
                 return r;
+            if (dropped > 0) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "shutdown(SHUT_WR): %llu later %s dropped",
+                         (unsigned long long)dropped, dropped == 1 ? "repetition" : "repetitions");
+                sp__emit_notice(s, msg);
+            }
         }
         s->shut_how = how == SP_SHUT_BOTH ? SP_SHUT_BOTH : SP_SHUT_WR;
     }
