@@ -266,6 +266,11 @@ void cmd__update_subs(struct sp_cmdq *q)
         sp_engine_unsubscribe(q->eng, q->sub_data);
         q->sub_data = 0;
     }
+    /* Only the tap reads payloads (and keeps at most CMD_TAP_BYTES_MAX of
+     * a socket's); waits only count, expect over history reads the
+     * history. */
+    if (q->sub_data > 0)
+        sp_engine_sub_data_max(q->eng, q->sub_data, q->tap_on ? CMD_TAP_BYTES_MAX : 0);
 }
 
 struct sp_cmdq *sp_cmdq_new(struct sp_engine *eng, const struct sp_cmd_hooks *hooks, void *ud)
