@@ -330,6 +330,10 @@ void sp__emit(struct sp_engine *eng, struct sp_sock *s, struct sp_event *ev)
         ev->sock = s->id;
         ev->kind = s->kind;
         ev->parent = s->parent;
+        if (ev->local == s->local)
+            ev->local_len = s->local_len;
+        if (ev->peer == s->peer)
+            ev->peer_len = s->peer_len;
     }
     dispatch(eng, s, ev);
 }
@@ -563,11 +567,13 @@ int sp__sock_fd(const struct sp_sock *s)
     return fd;
 }
 
-static void format_sa(const struct sockaddr_storage *ss, socklen_t len, char *out)
+size_t sp__sockaddr_text(const struct sockaddr *sa, socklen_t len, char *out)
 {
     out[0] = '\0';
-    if (len > 0)
-        sp_sockaddr_format((const struct sockaddr *)ss, len, out, SP_ADDR_TEXT_MAX);
+    if (len == 0)
+        return 0;
+    size_t n = sp_sockaddr_format(sa, len, out, SP_ADDR_TEXT_MAX);
+    return n < SP_ADDR_TEXT_MAX ? n : SP_ADDR_TEXT_MAX - 1;
 }
 
 void sp__sock_names(struct sp_sock *s, int fd)
@@ -575,11 +581,11 @@ void sp__sock_names(struct sp_sock *s, int fd)
     socklen_t len = sizeof s->la;
     memset(&s->la, 0, sizeof s->la);
     if (getsockname(fd, (struct sockaddr *)&s->la, &len) == 0)
-        format_sa(&s->la, len, s->local);
+        s->local_len = sp__sockaddr_text((struct sockaddr *)&s->la, len, s->local);
     len = sizeof s->pa;
     memset(&s->pa, 0, sizeof s->pa);
     if (getpeername(fd, (struct sockaddr *)&s->pa, &len) == 0)
-        format_sa(&s->pa, len, s->peer);
+        s->peer_len = sp__sockaddr_text((struct sockaddr *)&s->pa, len, s->peer);
     else
         memset(&s->pa, 0, sizeof s->pa);
     s->family = s->la.ss_family;

@@ -86,6 +86,7 @@ struct sp_sock {
 
     char local[SP_ADDR_TEXT_MAX];
     char peer[SP_ADDR_TEXT_MAX];
+    size_t local_len, peer_len; /* abstract Unix names hold NULs */
     char tcp[16];
     int64_t unread, unsent;
     char close_reason[64];
@@ -225,6 +226,9 @@ void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms,
 void sp__sock_timer_stop(struct sp_sock *s);
 /* Socket fields from the kernel's view of an open descriptor. */
 void sp__sock_names(struct sp_sock *s, int fd);
+/* Formats a kernel address into out (SP_ADDR_TEXT_MAX bytes) and returns its
+ * length, which counts the NULs inside an abstract Unix name. */
+size_t sp__sockaddr_text(const struct sockaddr *sa, socklen_t len, char *out);
 /* A bind or listen on fd took: keeps the Unix path it made (path[0] != 0;
  * unlinked at close), takes the names, emits type (bound or listening) and
  * the notice anywhere when sa is a wildcard address. */
