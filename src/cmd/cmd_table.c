@@ -62,17 +62,12 @@ const struct cmd_entry cmd__table[] = {
      "Receives from anyone; `send --to ADDR` chooses the destination.", bind_opts, 1, 1, 0,
      cmd__exec_bind},
     {"close", "close [ID]", "close the socket after delivering what is queued",
-<<<<<<< HEAD
-     "close(2): the kernel sends RST instead of FIN if unread data remains.", NULL, 0, 1, 0,
-     cmd__exec_close},
-    {"confirm", "confirm on|off", "ask before c closes and X resets (TUI only)",
-     "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
-     1, CMD_F_UI, cmd__exec_ui},
-=======
      "close(2): the kernel sends RST instead of FIN if unread data remains (a notice says "
      "so).",
      NULL, 0, 1, 0, cmd__exec_close},
->>>>>>> main
+    {"confirm", "confirm on|off", "ask before c closes and X resets (TUI only)",
+     "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
+     1, CMD_F_UI, cmd__exec_ui},
     {"connect", "connect ADDR [--framing SPEC] [--timeout MS]", "connect to a server",
      "In a script the next line runs once connected; a refused or timed-out connect fails "
      "the line.",
