@@ -489,6 +489,43 @@ static void test_failed_connect_does_not_stay_syn_sent(void **state)
     te_done(eng, &r);
 }
 
+/* shutdown wr during a --repeat send: writing ends there, the remaining
+ * repetitions are dropped (a notice says how many) and none of them fails
+ * later with EPIPE; the peer reads what was sent, then EOF. */
+static void test_shutdown_during_repeats_drops_the_rest(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
+    const unsigned char *parts[1] = {(const unsigned char *)"x"};
+    size_t lens[1] = {1};
+    struct sp_send_req req = {
+        .parts = parts, .lens = lens, .nparts = 1, .repeat = 5, .every_ms = 100};
+    char err[200];
+    assert_int_equal(sp_engine_send(eng, c, &req, err, sizeof err), 0);
+    assert_true(te_wait(eng, &r, SP_EV_SEND, c, 1, 2000));
+    assert_int_equal(sp_engine_shutdown(eng, c, SP_SHUT_WR, err, sizeof err), 0);
+    assert_true(te_wait(eng, &r, SP_EV_SHUTDOWN, c, 1, 2000));
+    char buf[8];
+    ssize_t n = raw_read_n(eng, peer, buf, sizeof buf, 1000);
+    assert_int_equal(n, (ssize_t)te_count(&r, SP_EV_SEND, c));
+    assert_int_equal(raw_wait_end(eng, peer, 1000), 0);
+    te_run_for(eng, 500);
+    assert_int_equal(te_count(&r, SP_EV_ERROR, c), 0);
+    assert_int_equal(te_count(&r, SP_EV_CLOSED, c), 0);
+    char want[64];
+    snprintf(want, sizeof want, "shutdown(SHUT_WR): %zu later repetitions dropped",
+             5 - te_count(&r, SP_EV_SEND, c));
+    int found = 0;
+    for (size_t i = 0; i < te_count(&r, SP_EV_NOTICE, c); i++)
+        found |= strcmp(te_nth(&r, SP_EV_NOTICE, c, i)->message, want) == 0;
+    assert_true(found);
+    close(peer);
+    close(lfd);
+    te_done(eng, &r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_kinfo_and_setopt),
         cmocka_unit_test(test_echo_and_close_on_eof_close_after_the_peers_eof),
         cmocka_unit_test(test_failed_connect_does_not_stay_syn_sent),
+        cmocka_unit_test(test_shutdown_during_repeats_drops_the_rest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

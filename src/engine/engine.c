@@ -239,10 +239,25 @@ void sp_engine_free(struct sp_engine *eng)
 static void subs_recompute(struct sp_engine *eng)
 {
     uint32_t m = 0;
-    for (size_t i = 0; i < eng->nsubs; i++)
-        if (eng->subs[i].cb != NULL)
-            m |= eng->subs[i].mask;
+    size_t data = 0;
+    for (size_t i = 0; i < eng->nsubs; i++) {
+        const struct sp_sub *sub = &eng->subs[i];
+        if (sub->cb == NULL)
+            continue;
+        m |= sub->mask;
+        if ((sub->mask & SP_EV_MASK(SP_EV_MSG)) && sub->data_max > data)
+            data = sub->data_max;
+    }
     eng->mask = m;
+    eng->msg_data_max = data;
+}
+
+void sp_engine_sub_data_max(struct sp_engine *eng, int id, size_t max)
+{
+    for (size_t i = 0; i < eng->nsubs; i++)
+        if (eng->subs[i].id == id)
+            eng->subs[i].data_max = max;
+    subs_recompute(eng);
 }
 
 static void subs_compact(struct sp_engine *eng)
@@ -266,9 +281,10 @@ int sp_engine_subscribe(struct sp_engine *eng, uint32_t mask, sp_event_cb cb, vo
     struct sp_sub *sub = &eng->subs[eng->nsubs++];
     sub->id = ++eng->next_sub;
     sub->mask = mask;
+    sub->data_max = SIZE_MAX;
     sub->cb = cb;
     sub->ud = ud;
-    eng->mask |= mask;
+    subs_recompute(eng);
     return sub->id;
 }
 
@@ -313,6 +329,10 @@ void sp__emit(struct sp_engine *eng, struct sp_sock *s, struct sp_event *ev)
         ev->sock = s->id;
         ev->kind = s->kind;
         ev->parent = s->parent;
+        if (ev->local == s->local)
+            ev->local_len = s->local_len;
+        if (ev->peer == s->peer)
+            ev->peer_len = s->peer_len;
     }
     dispatch(eng, s, ev);
 }
@@ -532,11 +552,13 @@ int sp__sock_fd(const struct sp_sock *s)
     return fd;
 }
 
-static void format_sa(const struct sockaddr_storage *ss, socklen_t len, char *out)
+size_t sp__sockaddr_text(const struct sockaddr *sa, socklen_t len, char *out)
 {
     out[0] = '\0';
-    if (len > 0)
-        sp_sockaddr_format((const struct sockaddr *)ss, len, out, SP_ADDR_TEXT_MAX);
+    if (len == 0)
+        return 0;
+    size_t n = sp_sockaddr_format(sa, len, out, SP_ADDR_TEXT_MAX);
+    return n < SP_ADDR_TEXT_MAX ? n : SP_ADDR_TEXT_MAX - 1;
 }
 
 void sp__sock_names(struct sp_sock *s, int fd)
@@ -544,11 +566,11 @@ void sp__sock_names(struct sp_sock *s, int fd)
     socklen_t len = sizeof s->la;
     memset(&s->la, 0, sizeof s->la);
     if (getsockname(fd, (struct sockaddr *)&s->la, &len) == 0)
-        format_sa(&s->la, len, s->local);
+        s->local_len = sp__sockaddr_text((struct sockaddr *)&s->la, len, s->local);
     len = sizeof s->pa;
     memset(&s->pa, 0, sizeof s->pa);
     if (getpeername(fd, (struct sockaddr *)&s->pa, &len) == 0)
-        format_sa(&s->pa, len, s->peer);
+        s->peer_len = sp__sockaddr_text((struct sockaddr *)&s->pa, len, s->peer);
     else
         memset(&s->pa, 0, sizeof s->pa);
     s->family = s->la.ss_family;
