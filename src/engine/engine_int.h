@@ -64,7 +64,6 @@ struct sp_sock {
     unsigned unlink_path : 1;  /* Unix socket file we created: unlink when closing */
     unsigned dgram_connected : 1;
     unsigned accept_starved : 1; /* accept(2) is failing for lack of descriptors */
-    unsigned forget : 1;         /* the reaper is about to free this closed record */
     unsigned close_on_eof : 1;   /* close once the peer's EOF is read (listener: its conns) */
     unsigned ours;
     /* Why a graceful close waiting for queued writes closes (NULL: "closed by us"). */
@@ -87,6 +86,7 @@ struct sp_sock {
 
     char local[SP_ADDR_TEXT_MAX];
     char peer[SP_ADDR_TEXT_MAX];
+    size_t local_len, peer_len; /* abstract Unix names hold NULs */
     char tcp[16];
     int64_t unread, unsent;
     char close_reason[64];
@@ -168,6 +168,8 @@ struct sp_engine {
     uint64_t forgotten;
     uv_check_t reaper;
     int reaper_on;
+    size_t *reap; /* the reaper's scratch: table slots being forgotten */
+    size_t capreap;
 
     struct sp_sub *subs;
     size_t nsubs, capsubs;
@@ -229,6 +231,9 @@ void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms,
 void sp__sock_timer_stop(struct sp_sock *s);
 /* Socket fields from the kernel's view of an open descriptor. */
 void sp__sock_names(struct sp_sock *s, int fd);
+/* Formats a kernel address into out (SP_ADDR_TEXT_MAX bytes) and returns its
+ * length, which counts the NULs inside an abstract Unix name. */
+size_t sp__sockaddr_text(const struct sockaddr *sa, socklen_t len, char *out);
 /* A bind or listen on fd took: keeps the Unix path it made (path[0] != 0;
  * unlinked at close), takes the names, emits type (bound or listening) and
  * the notice anywhere when sa is a wildcard address. */

@@ -50,7 +50,7 @@ void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int trun
         ev.unread = unread;
         if (sp_kind_is_dgram(s->kind)) {
             if (from_sa != NULL)
-                sp_sockaddr_format(from_sa, from_len, from, sizeof from);
+                ev.from_len = sp__sockaddr_text(from_sa, from_len, from);
             ev.from = from;
         }
         sp__emit(eng, s, &ev);
@@ -378,7 +378,7 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
     s->family = sa->sa_family;
     memcpy(&s->pa, sa, salen);
     if (s->peer[0] == '\0' || sa->sa_family != AF_UNIX)
-        sp_sockaddr_format(sa, salen, s->peer, sizeof s->peer);
+        s->peer_len = sp__sockaddr_text(sa, salen, s->peer);
     s->connecting = 1;
     if (sa->sa_family == AF_UNIX) {
         uv_pipe_init(&eng->loop, &s->u.pipe, 0);

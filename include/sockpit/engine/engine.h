@@ -178,6 +178,7 @@ struct sp_sock_info {
     enum sp_sock_kind kind;
     char local[SP_ADDR_TEXT_MAX]; /* raw text: render before showing */
     char peer[SP_ADDR_TEXT_MAX];
+    size_t local_len, peer_len; /* abstract Unix names may hold NULs: use these lengths */
     char framing[SP_FRAME_SPEC_TEXT_MAX];
     struct sp_frame_spec spec; /* what send encodes with, and decodes with unless decode_lost */
     int decode_lost;           /* a length error stopped decoding: what arrives is shown as raw

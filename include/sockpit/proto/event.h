@@ -100,9 +100,12 @@ struct sp_event {
 
     uint32_t writes; /* send: write calls it took */
 
-    const char *local;   /* listening/connected/accepted/bound */
-    const char *peer;    /* connected/accepted */
-    const char *from;    /* datagram recv: sender ("" when unknown) */
+    const char *local; /* listening/connected/accepted/bound */
+    const char *peer;  /* connected/accepted */
+    const char *from;  /* datagram recv: sender ("" when unknown) */
+    /* The lengths of local, peer and from: an abstract Unix name is every
+     * byte after its '@', NULs included. 0 means up to the first NUL. */
+    size_t local_len, peer_len, from_len;
     const char *how;     /* shutdown: "wr", "rd", "both" */
     const char *tcp;     /* state: kernel state name ("ESTABLISHED", ..., "gone") */
     const char *op;      /* error: what we were doing ("connect", "write", "accept", ...) */
