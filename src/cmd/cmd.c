@@ -135,8 +135,6 @@ void cmd__finish(struct sp_cmdq *q, int ok, const char *msg)
     kick(q, 0);
 }
 
-/* Expect's tap ---------------------------------------------------------- */
-
 /* Index of the first tap with an id >= id. */
 static size_t tap_find(const struct sp_cmdq *q, uint32_t id)
 {
@@ -250,8 +248,6 @@ static void taps_free(struct sp_cmdq *q)
     q->ntaps = q->captaps = 0;
 }
 
-/* Subscriptions ---------------------------------------------------------- */
-
 static void on_event(void *ud, const struct sp_event *ev)
 {
     struct sp_cmdq *q = ud;
@@ -276,8 +272,6 @@ void cmd__update_subs(struct sp_cmdq *q)
     if (q->sub_data > 0)
         sp_engine_sub_data_max(q->eng, q->sub_data, q->tap_on ? CMD_TAP_BYTES_MAX : 0);
 }
-
-/* Public API ------------------------------------------------------------- */
 
 struct sp_cmdq *sp_cmdq_new(struct sp_engine *eng, const struct sp_cmd_hooks *hooks, void *ud)
 {

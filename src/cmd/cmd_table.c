@@ -251,8 +251,6 @@ void sp_cmd_reference_md(struct sp_buf *out)
     sp_buf_appendf(out, "\n%s\n", id_rule);
 }
 
-/* Completion ------------------------------------------------------------- */
-
 static const char *const framing_words[] = {
     "raw",       "eof",      "fixed:",     "line",       "delim:",    "len:u8",    "len:u16",
     "len:u24",   "len:u32",  "len:u64",    "len:varint", "len:u16le", "len:u32le", "len:u64le",

@@ -224,6 +224,7 @@ int sp_engine_destroy(struct sp_engine *eng)
         free(s);
     }
     free(eng->socks);
+    free(eng->reap);
     free(eng->subs);
     free(eng->follow);
     free(eng->rbuf);
@@ -483,9 +484,16 @@ static void forget(struct sp_engine *eng, struct sp_sock *s)
     free(s);
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Once per loop iteration while more closed records are kept than asked:
- * forgets the oldest ones nothing refers to any more, then closes the gaps
- * in the table in one pass. */
+ * forgets the oldest ones nothing refers to any more. Their slots are found
+ * by binary search while the table is intact, then the table is closed up
+ * with block moves: no pass touches every record (a cache miss each). */
 static void reap_cb(uv_check_t *h)
 {
     struct sp_engine *eng = h->data;
@@ -493,22 +501,29 @@ static void reap_cb(uv_check_t *h)
     size_t gone = 0;
     for (s = TAILQ_FIRST(&eng->closed); s != NULL && eng->nclosed > eng->keep_closed; s = next) {
         next = TAILQ_NEXT(s, closed_link);
-        if (forgettable(s)) {
-            TAILQ_REMOVE(&eng->closed, s, closed_link);
-            eng->nclosed--;
-            s->forget = 1;
-            gone++;
+        if (!forgettable(s))
+            continue;
+        TAILQ_REMOVE(&eng->closed, s, closed_link);
+        eng->nclosed--;
+        if (gone == eng->capreap) {
+            eng->capreap = eng->capreap ? eng->capreap * 2 : 64;
+            eng->reap = sp_xreallocarray(eng->reap, eng->capreap, sizeof *eng->reap);
         }
+        size_t i = table_find(eng, s->id);
+        assert(i < eng->nsocks && eng->socks[i] == s);
+        eng->reap[gone++] = i;
     }
     if (gone > 0) {
-        size_t j = 0;
-        for (size_t i = 0; i < eng->nsocks; i++) {
-            if (eng->socks[i]->forget)
-                forget(eng, eng->socks[i]);
-            else
-                eng->socks[j++] = eng->socks[i];
+        qsort(eng->reap, gone, sizeof *eng->reap, cmp_size);
+        size_t dst = eng->reap[0];
+        for (size_t k = 0; k < gone; k++) {
+            size_t from = eng->reap[k] + 1;
+            size_t to = k + 1 < gone ? eng->reap[k + 1] : eng->nsocks;
+            forget(eng, eng->socks[eng->reap[k]]);
+            memmove(eng->socks + dst, eng->socks + from, (to - from) * sizeof *eng->socks);
+            dst += to - from;
         }
-        eng->nsocks = j;
+        eng->nsocks = dst;
     }
     if (eng->nclosed <= eng->keep_closed) {
         uv_check_stop(&eng->reaper);

@@ -64,7 +64,6 @@ struct sp_sock {
     unsigned unlink_path : 1;  /* Unix socket file we created: unlink when closing */
     unsigned dgram_connected : 1;
     unsigned accept_starved : 1; /* accept(2) is failing for lack of descriptors */
-    unsigned forget : 1;         /* the reaper is about to free this closed record */
     unsigned close_on_eof : 1;   /* close once the peer's EOF is read (listener: its conns) */
     unsigned ours;
     /* Why a graceful close waiting for queued writes closes (NULL: "closed by us"). */
@@ -164,6 +163,8 @@ struct sp_engine {
     uint64_t forgotten;
     uv_check_t reaper;
     int reaper_on;
+    size_t *reap; /* the reaper's scratch: table slots being forgotten */
+    size_t capreap;
 
     struct sp_sub *subs;
     size_t nsubs, capsubs;
