@@ -670,10 +670,6 @@ static void sock_handle_closed(uv_handle_t *h)
 {
     struct sp_sock *s = h->data;
     s->handle_closing = 0;
-    if (s->hkind == SP_H_POLL && s->fd >= 0) {
-        close(s->fd);
-        s->fd = -1;
-    }
     /* Buffers only reading needed; the log stays for scrollback. */
     sp__framer_release(s);
 }
@@ -707,6 +703,14 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
         if (s->hkind == SP_H_POLL)
             uv_poll_stop(&s->u.poll);
         uv_close(&s->u.h, sock_handle_closed);
+        /* libuv closes a TCP or pipe descriptor inside uv_close(), but not
+         * ours under a poll handle. Close it now, so that after `closed` the
+         * kernel has no socket left (a closed listener refuses at once);
+         * uv_close() has already taken it out of epoll. */
+        if (s->hkind == SP_H_POLL && s->fd >= 0) {
+            close(s->fd);
+            s->fd = -1;
+        }
     }
     s->reading = 0;
     s->connecting = 0;
