@@ -190,9 +190,11 @@ int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
 int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
                    const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
+    if (addr->kind == SP_ADDR_PACKET)
+        return sp__packet_bind(eng, addr, opts, id, err, errlen);
     if (addr->kind != SP_ADDR_UDP && addr->kind != SP_ADDR_UNIX_DGRAM) {
         sp__seterr(err, errlen,
-                   "bind needs a udp: or unix-dgram: address (stream sockets use "
+                   "bind needs a udp:, unix-dgram: or packet: address (stream sockets use "
                    "listen)");
         return -EINVAL;
     }
@@ -205,6 +207,10 @@ int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
 int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
                       const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
+    if (addr->kind == SP_ADDR_PACKET) {
+        sp__seterr(err, errlen, "a packet socket is not connected: bind packet:%s", addr->ifname);
+        return -EINVAL;
+    }
     enum sp_sock_kind kind = connect_kind(addr);
     int inet = addr->kind == SP_ADDR_TCP || addr->kind == SP_ADDR_UDP;
     if (inet && addr->family == AF_UNSPEC && strcmp(addr->host, "localhost") != 0)
@@ -314,6 +320,8 @@ int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err,
         sp__seterr(err, errlen, "recv size must be 1 .. %u bytes", SP_RECVSIZE_MAX);
         return -EINVAL;
     }
+    if (s->kind == SP_SOCK_PACKET)
+        return sp__packet_recv_once(s, n, err, errlen);
     if (sp_kind_is_dgram(s->kind))
         return sp__dgram_recv_once(s, n, err, errlen);
     return sp__stream_recv_once(s, n, err, errlen);
