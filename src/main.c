@@ -272,13 +272,10 @@ static int posit_addr(struct posit *p, char **words, int n)
         int v6 = strchr(w, ':') != NULL && w[0] != '[';
         snprintf(p->addr, sizeof p->addr, "%s:%s%.512s%s:%s", proto, v6 ? "[" : "", w,
                  v6 ? "]" : "", words[1]);
-    } else if (all_digits(w)) {
-        snprintf(p->addr, sizeof p->addr, "%s:%.512s", proto, w);
-    } else if (strncmp(w, "tcp:", 4) == 0 || strncmp(w, "udp:", 4) == 0 ||
-               strncmp(w, "unix:", 5) == 0 || strncmp(w, "unix-dgram:", 11) == 0) {
-        snprintf(p->addr, sizeof p->addr, "%.1024s", w);
+    } else if (!all_digits(w) && sp_addr_parse(&a, w, err, sizeof err) == 0) {
+        snprintf(p->addr, sizeof p->addr, "%.1024s", w); /* tcp:..., unix:..., any kind */
     } else {
-        snprintf(p->addr, sizeof p->addr, "%s:%.1024s", proto, w);
+        snprintf(p->addr, sizeof p->addr, "%s:%.1024s", proto, w); /* PORT, HOST:PORT */
     }
     if (strchr(p->addr, '"') != NULL)
         return usage_error("bad address \"%s\": no quotes in addresses", p->addr);
