@@ -247,7 +247,9 @@ int main(int argc, char **argv)
         /* The option in error: a short one by its letter, a long one as
          * written (getopt has moved past it). */
         char shortopt[3] = {'-', (char)optopt, '\0'};
-        const char *arg = optopt > 0 && optopt < 256 ? shortopt : argv[optind - 1];
+        const char *last = argv[optind - 1];
+        const char *arg =
+            strncmp(last, "--", 2) == 0 || optopt <= 0 || optopt >= 256 ? last : shortopt;
         switch (opt) {
         case 'h':
         case OPT_VERSION:

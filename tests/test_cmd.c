@@ -1,6 +1,5 @@
-/* The command layer: splitting (the same words as sp_tokenize, with
- * columns), the table (prefixes, help, completion), and the queue against
- * the real engine on loopback: bad lines change nothing, options stand
+/* The command layer: splitting (words with their columns), the table (prefixes, help, completion),
+ * and the queue against the real engine on loopback: bad lines change nothing, options stand
  * anywhere, the [ID] rule, expect order, wait timeouts and keep-going. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,13 +86,12 @@ static void test_cmd_split_table_of_lines_and_words(void **state)
         if (strcmp(sp_buf_str(&joined), tc->words) != 0)
             fail_msg("\"%s\": words \"%s\", expected \"%s\"", tc->line, sp_buf_str(&joined),
                      tc->words);
-        /* sp_tokenize() gives the same words */
+        /* the plain splitter gives the same words */
         struct sp_buf tb;
         sp_buf_init(&tb);
         const char *words[CMD_WORDS_MAX];
         size_t pos;
-        assert_int_equal(sp_tokenize(tc->line, &tb, words, CMD_WORDS_MAX, &pos, err, sizeof err),
-                         n);
+        assert_int_equal(tu_tokenize(tc->line, &tb, words, CMD_WORDS_MAX, &pos), n);
         for (int w = 0; w < n; w++)
             assert_string_equal(words[w], sp.words[w].s);
         sp_buf_cleanup(&tb);

@@ -467,9 +467,7 @@ static void test_failed_connect_does_not_stay_syn_sent(void **state)
     unsigned port;
     int lfd = raw_listen(AF_INET, &port, 0);
     int fill[3];
-    for (int i = 0; i < 3; i++)
-        fill[i] = raw_connect(port);
-    usleep(50000);
+    raw_fill_backlog(lfd, port, fill, 3, 5000);
     struct sp_sock_opts o = {.timeout_ms = 400};
     uint32_t c = te_connect(eng, "tcp:127.0.0.1", port, &o);
     sp_engine_set_watched(eng, c, 1); /* shown in a pane: polled */
@@ -485,6 +483,143 @@ static void test_failed_connect_does_not_stay_syn_sent(void **state)
     for (int i = 0; i < 3; i++)
         if (fill[i] >= 0)
             close(fill[i]);
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* shutdown wr during a --repeat send: writing ends there, the remaining
+ * repetitions are dropped (a notice says how many) and none of them fails
+ * later with EPIPE; the peer reads what was sent, then EOF. */
+static void test_shutdown_during_repeats_drops_the_rest(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
+    const unsigned char *parts[1] = {(const unsigned char *)"x"};
+    size_t lens[1] = {1};
+    struct sp_send_req req = {
+        .parts = parts, .lens = lens, .nparts = 1, .repeat = 5, .every_ms = 100};
+    char err[200];
+    assert_int_equal(sp_engine_send(eng, c, &req, err, sizeof err), 0);
+    assert_true(te_wait(eng, &r, SP_EV_SEND, c, 1, 2000));
+    assert_int_equal(sp_engine_shutdown(eng, c, SP_SHUT_WR, err, sizeof err), 0);
+    assert_true(te_wait(eng, &r, SP_EV_SHUTDOWN, c, 1, 2000));
+    char buf[8];
+    ssize_t n = raw_read_n(eng, peer, buf, sizeof buf, 1000);
+    assert_int_equal(n, (ssize_t)te_count(&r, SP_EV_SEND, c));
+    assert_int_equal(raw_wait_end(eng, peer, 1000), 0);
+    te_run_for(eng, 500);
+    assert_int_equal(te_count(&r, SP_EV_ERROR, c), 0);
+    assert_int_equal(te_count(&r, SP_EV_CLOSED, c), 0);
+    char want[64];
+    snprintf(want, sizeof want, "shutdown(SHUT_WR): %zu later repetitions dropped",
+             5 - te_count(&r, SP_EV_SEND, c));
+    int found = 0;
+    for (size_t i = 0; i < te_count(&r, SP_EV_NOTICE, c); i++)
+        found |= strcmp(te_nth(&r, SP_EV_NOTICE, c, i)->message, want) == 0;
+    assert_true(found);
+    close(peer);
+    close(lfd);
+    te_done(eng, &r);
+}
+
+/* What a blocking connect to 127.0.0.1:port got the moment a socket's
+ * `closed` event came out. */
+struct connect_at_close {
+    uint32_t sock;
+    unsigned port;
+    int calls;
+    int err; /* 0: connected, else errno */
+};
+
+static void connect_on_closed(void *ud, const struct sp_event *ev)
+{
+    struct connect_at_close *c = ud;
+    if (ev->type != SP_EV_CLOSED || ev->sock != c->sock)
+        return;
+    c->calls++;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+    s4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    c->err = connect(fd, (struct sockaddr *)&s4, sizeof s4) == 0 ? 0 : errno;
+    close(fd);
+}
+
+/* After a listener's `closed` the kernel has no listening socket any more:
+ * a connect made right then, from inside the event, is refused. */
+static void test_closed_listener_refuses_at_once(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    unsigned port;
+    uint32_t l = te_listen(eng, &r, NULL, &port);
+    struct connect_at_close c = {.sock = l, .port = port};
+    assert_true(sp_engine_subscribe(eng, SP_EV_MASK(SP_EV_CLOSED), connect_on_closed, &c) > 0);
+    char err[200];
+    assert_int_equal(sp_engine_close(eng, l, err, sizeof err), 0);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.err, ECONNREFUSED);
+    te_done(eng, &r);
+}
+
+struct diag_state {
+    unsigned lport, rport;
+    int state; /* -1: not found */
+};
+
+static void find_pair(void *ud, const struct sp_kdiag_ent *ent)
+{
+    struct diag_state *d = ud;
+    if (ent->lport == d->lport && ent->rport == d->rport)
+        d->state = ent->state;
+}
+
+/* The kernel's own state for the connection 127.0.0.1:lport -> :rport, as
+ * `ss -tan` shows it, or "" if it has none. */
+static const char *kernel_state(unsigned lport, unsigned rport)
+{
+    int nl = sp__kdiag_open();
+    assert_true(nl >= 0);
+    struct diag_state d = {lport, rport, -1};
+    assert_int_equal(sp__kdiag_dump(nl, AF_INET, find_pair, &d), 0);
+    close(nl);
+    return d.state < 0 ? "" : sp__kstate_name(d.state);
+}
+
+/* The connection went to TIME_WAIT while our descriptor is still open (its
+ * own socket then says CLOSE): info reports what the kernel holds for the
+ * connection, and asking emits no state change. */
+static void test_info_in_time_wait_with_open_descriptor(void **state)
+{
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    int lfd, peer;
+    uint32_t c = te_raw_pair(eng, &r, &lfd, &peer);
+    char err[200];
+    assert_int_equal(sp_engine_shutdown(eng, c, SP_SHUT_WR, err, sizeof err), 0);
+    assert_int_equal(raw_wait_end(eng, peer, 2000), 0);
+    close(peer);
+    assert_true(te_wait_state(eng, &r, c, "TIME_WAIT", 2000));
+    struct sp_sock_info si;
+    sp_engine_sock_info(eng, c, &si);
+    assert_true(si.open);
+    const struct rec *conn = te_nth(&r, SP_EV_CONNECTED, c, 0);
+    assert_non_null(conn);
+    unsigned lport = te_port(conn->local), rport = te_port(conn->peer);
+    assert_string_equal(kernel_state(lport, rport), "TIME_WAIT");
+    size_t nstate = te_count(&r, SP_EV_STATE, c);
+    struct sp_kinfo k;
+    assert_int_equal(sp_engine_kinfo(eng, c, &k, err, sizeof err), 0);
+    assert_string_equal(k.tcp, "TIME_WAIT");
+    assert_int_equal(te_count(&r, SP_EV_STATE, c), nstate);
+    te_run_for(eng, 3 * SP_KSTATE_POLL_MS);
+    assert_false(te_saw_state(&r, c, "CLOSE"));
+    sp_engine_sock_info(eng, c, &si);
+    assert_string_equal(si.tcp, "TIME_WAIT");
     close(lfd);
     te_done(eng, &r);
 }
@@ -506,6 +641,9 @@ int main(void)
         cmocka_unit_test(test_kinfo_and_setopt),
         cmocka_unit_test(test_echo_and_close_on_eof_close_after_the_peers_eof),
         cmocka_unit_test(test_failed_connect_does_not_stay_syn_sent),
+        cmocka_unit_test(test_shutdown_during_repeats_drops_the_rest),
+        cmocka_unit_test(test_closed_listener_refuses_at_once),
+        cmocka_unit_test(test_info_in_time_wait_with_open_descriptor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

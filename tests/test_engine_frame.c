@@ -3,6 +3,8 @@
  * and the encoder on send. */
 #include "test_engine_util.h"
 
+#include "history.h"
+
 static struct sp_frame_spec spec_of(const char *text)
 {
     struct sp_frame_spec s;
@@ -383,9 +385,109 @@ static void test_close_inside_callback_ends_the_messages(void **state)
     }
 }
 
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            v = atol(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return v;
+}
+
+/* Writes n bytes of the pattern (byte i of the stream = i % 251) from *at,
+ * running the loop while the kernel is full. */
+static void pump(struct sp_engine *eng, int fd, uint64_t *at, uint64_t n)
+{
+    static unsigned char chunk[65536];
+    uint64_t end = *at + n, deadline = te_ms() + 20000;
+    while (*at < end) {
+        size_t k = end - *at < sizeof chunk ? (size_t)(end - *at) : sizeof chunk;
+        for (size_t i = 0; i < k; i++)
+            chunk[i] = (unsigned char)((*at + i) % 251);
+        ssize_t w = send(fd, chunk, k, MSG_DONTWAIT);
+        if (w > 0)
+            *at += (uint64_t)w;
+        sp_engine_poll(eng);
+        assert_true(te_ms() < deadline);
+    }
+}
+
+/* A message body is kept as far as someone shows it: with only the history
+ * reading msg events (the TUI's case) that is its 1 MiB per event, not the
+ * 48 MiB the message announced; lengths stay exact. A subscriber to msg
+ * events still gets every byte. */
+static void test_message_body_kept_only_as_far_as_shown(void **state)
+{
+    struct sp_engine *eng;
+    struct sp_engine_opts o = {.keep_history = 1, .keep_data = 1};
+    assert_int_equal(sp_engine_new(&eng, &o), 0);
+    sp_engine_subscribe(eng, SP_EV_MASK_ALL & ~SP_EV_MASK_DATA, lifecycle, NULL);
+    struct sp_frame_spec spec = spec_of("len:u32be,max=64M");
+    struct sp_sock_opts so = {.framing = &spec};
+    struct sp_addr a = te_addr("tcp:127.0.0.1:0");
+    uint32_t l;
+    char err[200];
+    assert_int_equal(sp_engine_listen(eng, &a, &so, &l, err, sizeof err), 0);
+    struct sp_sock_info info;
+    sp_engine_sock_info(eng, l, &info);
+    int fd = raw_connect(te_port(info.local));
+    uint64_t end = te_ms() + 2000;
+    while (sp_engine_sock_info(eng, 2, &info) != 0 && te_ms() < end)
+        sp_engine_poll(eng);
+    const uint32_t len = 48u << 20;
+    unsigned char hdr[4] = {len >> 24, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff};
+    assert_int_equal(send(fd, hdr, 4, 0), 4);
+    uint64_t at = 0;
+    pump(eng, fd, &at, 1 << 20);
+    long before = rss_kib();
+    pump(eng, fd, &at, 40u << 20);
+    te_run_for(eng, 50);
+    long grew = rss_kib() - before;
+    /* Before: the body grew to what had arrived, 40 MiB and counting. */
+    assert_true(grew < 16 * 1024);
+    pump(eng, fd, &at, len - at);
+    while ((sp_engine_sock_info(eng, 2, &info), info.msgs < 1) && te_ms() < end + 20000)
+        sp_engine_poll(eng);
+    assert_int_equal(info.msgs, 1);
+    struct sp_event ev;
+    uint64_t i, hend = sp_hist_end(eng, 2);
+    for (i = sp_hist_begin(eng, 2); i < hend; i++)
+        if (sp_hist_get(eng, 2, i, &ev) == 0 && ev.type == SP_EV_MSG)
+            break;
+    assert_true(i < hend);
+    assert_int_equal(ev.len, len);
+    assert_int_equal(ev.data_len, SP_HIST_EVENT_DATA_MAX);
+    for (size_t k = 0; k < ev.data_len; k++)
+        assert_int_equal(ev.data[k], k % 251);
+
+    /* A subscriber to msg events (headless printing them) gets them whole. */
+    struct recorder r;
+    memset(&r, 0, sizeof r);
+    sp_engine_subscribe(eng, SP_EV_MASK(SP_EV_MSG), te_record, &r);
+    const uint32_t len2 = 3u << 20;
+    unsigned char hdr2[4] = {len2 >> 24, (len2 >> 16) & 0xff, (len2 >> 8) & 0xff, len2 & 0xff};
+    assert_int_equal(send(fd, hdr2, 4, 0), 4);
+    at = 0;
+    pump(eng, fd, &at, len2);
+    assert_true(te_wait(eng, &r, SP_EV_MSG, 2, 1, 5000));
+    const struct rec *m = te_nth(&r, SP_EV_MSG, 2, 0);
+    assert_int_equal(m->ev.len, len2);
+    assert_int_equal(m->data_len, len2);
+    for (size_t k = 0; k < len2; k++)
+        assert_int_equal(m->data[k], k % 251);
+    te_rec_free(&r);
+    close(fd);
+    assert_int_equal(sp_engine_destroy(eng), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_message_body_kept_only_as_far_as_shown),
         cmocka_unit_test(test_line_msgs_with_chunk_spans_and_cuts),
         cmocka_unit_test(test_len_error_switches_decoding_to_raw),
         cmocka_unit_test(test_live_switch_keeps_offsets),

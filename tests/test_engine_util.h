@@ -332,6 +332,31 @@ static inline int raw_connect(unsigned port)
     return fd;
 }
 
+/* Fills the accept queue of a raw listener made with backlog 0 (it holds
+ * one connection) with n non-blocking connects into fill[], and waits, at
+ * most ms, until the kernel shows it full: TCP_INFO on a listener gives the
+ * accept queue's length (tcpi_unacked) and its backlog (tcpi_sacked). Only
+ * then does the kernel drop every further SYN, so that a connect stays in
+ * SYN_SENT; a handshake the kernel has not finished yet (a loaded machine)
+ * would leave room for it. */
+static inline void raw_fill_backlog(int lfd, unsigned port, int *fill, int n, uint64_t ms)
+{
+    for (int i = 0; i < n; i++)
+        fill[i] = raw_connect(port);
+    uint64_t end = te_ms() + ms;
+    for (;;) {
+        struct tcp_info ti;
+        socklen_t len = sizeof ti;
+        assert_int_equal(getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+        if (ti.tcpi_unacked > ti.tcpi_sacked)
+            return;
+        if (te_ms() > end)
+            fail_msg("the accept queue is not full after %llu ms (%u of %u)",
+                     (unsigned long long)ms, ti.tcpi_unacked, ti.tcpi_sacked);
+        usleep(1000);
+    }
+}
+
 /* Accepts on a raw listener while turning the engine's loop, at most ms. */
 static inline int raw_accept(struct sp_engine *eng, int lfd, uint64_t ms)
 {

@@ -456,6 +456,39 @@ static void test_event_json_has_every_design_field(void **state)
     }
 }
 
+/* An abstract Unix name is every byte after the '@', NULs included: the
+ * address lengths carry it whole into text and JSON, escaped. */
+static void test_event_abstract_names_are_shown_whole(void **state)
+{
+    (void)state;
+    struct sp_event ev;
+    init_ev(&ev, SP_EV_ACCEPTED);
+    ev.kind = SP_SOCK_UNIX;
+    ev.parent = 1;
+    ev.local = "@srv";
+    ev.peer = "@n\0one";
+    ev.peer_len = 6;
+    struct sp_buf b;
+    sp_buf_init(&b);
+    sp_event_format_text(&b, &ev, 1);
+    assert_non_null(strstr(sp_buf_str(&b), " @srv <- @n\\0one"));
+    sp_buf_reset(&b);
+    sp_event_format_json(&b, &ev);
+    struct jp j;
+    assert_int_equal(jp_parse(&j, b.data, b.len), 0);
+    assert_string_equal(sp_buf_str(&jp_get(&j, "peer")->val), "@n\\0one");
+    jp_free(&j);
+
+    init_ev(&ev, SP_EV_RECV);
+    ev.kind = SP_SOCK_UNIX_DGRAM;
+    ev.from = "@n\0two";
+    ev.from_len = 6;
+    sp_buf_reset(&b);
+    sp_event_format_text(&b, &ev, 1);
+    assert_non_null(strstr(sp_buf_str(&b), " from @n\\0two"));
+    sp_buf_cleanup(&b);
+}
+
 static void test_event_json_datagram_and_blocks_fields(void **state)
 {
     struct sp_event ev;
@@ -547,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_event_json_valid_for_random_payloads),
         cmocka_unit_test(test_event_json_has_every_design_field),
         cmocka_unit_test(test_event_json_datagram_and_blocks_fields),
+        cmocka_unit_test(test_event_abstract_names_are_shown_whole),
         cmocka_unit_test(test_event_json_string_escapes_quotes_and_backslashes),
         cmocka_unit_test(test_kind_families_partition_every_kind),
         cmocka_unit_test(test_json_quote_escapes_only_what_json_needs),

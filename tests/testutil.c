@@ -7,6 +7,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "sockpit/proto/buf.h"
+#include "sockpit/proto/escape.h"
+
 uint64_t tu_rand(uint64_t *state)
 {
     uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
@@ -63,4 +66,22 @@ int tu_count_fds(void)
             n++;
     closedir(d);
     return n - 1; /* the directory stream itself */
+}
+
+int tu_tokenize(const char *line, struct sp_buf *out, const char **words, int max, size_t *errpos)
+{
+    size_t base = out->len, pos = 0;
+    int count = sp_split_words(line, out, NULL, max, NULL, NULL, &pos);
+    if (count < 0) {
+        if (errpos != NULL)
+            *errpos = pos;
+        return -1;
+    }
+    /* Pointers are set only now because appending may move out->data. */
+    const char *w = (const char *)out->data + base;
+    for (int k = 0; k < count; k++) {
+        words[k] = w;
+        w += strlen(w) + 1;
+    }
+    return count;
 }

@@ -14,4 +14,10 @@ void tu_guard_free(unsigned char *p, size_t n);
 /* Number of open file descriptors of this process (/proc/self/fd). */
 int tu_count_fds(void);
 
+struct sp_buf;
+/* sp_split_words() with the words as C strings: returns the word count
+ * (words[i] point into out->data, valid until out changes), or -1 with the
+ * column of the error in *errpos (when not NULL). */
+int tu_tokenize(const char *line, struct sp_buf *out, const char **words, int max, size_t *errpos);
+
 #endif

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sockpit/proto/addr.h"
 #include "ui.h"
 
 #define SCAN_MAX 20000 /* history events examined per pane per frame */
@@ -110,10 +111,12 @@ static int draw_header(struct sp_tui *t, struct ui_pane *p, const struct sp_sock
     ui_fill(t, y, x, p->w, role);
     x++;
     x += ui_putf(t, y, x, end - x, role, "[%u] %s ", (unsigned)si->id, sp_sock_kind_name(si->kind));
-    x += ui_put_peer(t, y, x, end - x, role, si->local, strlen(si->local), NULL);
+    x += ui_put_peer(t, y, x, end - x, role, si->local, sp_addr_text_len(si->local, si->local_len),
+                     NULL);
     if (si->peer[0]) {
         x += ui_putf(t, y, x, end - x, role, " %s ", t->th.g.both_ways);
-        x += ui_put_peer(t, y, x, end - x, role, si->peer, strlen(si->peer), NULL);
+        x += ui_put_peer(t, y, x, end - x, role, si->peer, sp_addr_text_len(si->peer, si->peer_len),
+                         NULL);
     }
     if (si->wildcard)
         x += ui_put(t, y, x + 1, end - x - 1, UI_R_BAD, "wildcard address!") + 1;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sockpit/proto/addr.h"
 #include "ui.h"
 
 /* A new socket (from its event): the tree is rebuilt at the next refresh. */
@@ -266,7 +267,9 @@ static void draw_entry(struct sp_tui *t, int y, uint32_t id, int depth, int last
         ui_put(t, y, w - 1 - bw, bw, sel ? UI_R_SEL : role, badge);
 
     int listener = sp_kind_is_listener(si.kind);
-    const char *addr = (listener || si.peer[0] == '\0') ? si.local : si.peer;
+    int own = listener || si.peer[0] == '\0';
+    const char *addr = own ? si.local : si.peer;
+    size_t alen = sp_addr_text_len(addr, own ? si.local_len : si.peer_len);
     char counts[48];
     if (listener) {
         snprintf(counts, sizeof(counts), "%llu acc", (unsigned long long)si.accepted);
@@ -283,7 +286,7 @@ static void draw_entry(struct sp_tui *t, int y, uint32_t id, int depth, int last
         room = w - 1 - ax;
         cw = 0;
     }
-    ui_put_peer(t, y + 1, ax, room, sel ? UI_R_SEL : UI_R_DIM, addr, strlen(addr), NULL);
+    ui_put_peer(t, y + 1, ax, room, sel ? UI_R_SEL : UI_R_DIM, addr, alen, NULL);
     if (cw)
         ui_put(t, y + 1, w - 1 - cw, cw, sel ? UI_R_SEL : UI_R_DIM, counts);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sockpit/proto/addr.h"
 #include "sockpit/proto/frame.h"
 #include "ui.h"
 
@@ -41,6 +42,14 @@ static void row_peer(struct row *r, int role, const char *s)
 {
     if (s && r->x < r->end)
         r->x += ui_put_peer(r->t, r->y, r->x, r->end - r->x, role, s, strlen(s), NULL);
+}
+
+/* An address with its length: an abstract Unix name holds NULs. */
+static void row_addr(struct row *r, int role, const char *s, size_t len)
+{
+    if (s && r->x < r->end)
+        r->x +=
+            ui_put_peer(r->t, r->y, r->x, r->end - r->x, role, s, sp_addr_text_len(s, len), NULL);
 }
 
 /* Which events the pane's view shows. Under raw framing there are no
@@ -284,7 +293,7 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
     r->x += 2;
     if (ev->type == SP_EV_RECV && ev->from && ev->from[0]) {
         row_text(r, UI_R_DIM, "from ");
-        row_peer(r, UI_R_DIM, ev->from);
+        row_addr(r, UI_R_DIM, ev->from, ev->from_len);
         r->x++;
     }
     if (ev->type == SP_EV_MSG && ev->nblocks > 0 && ev->blocks != NULL)
@@ -354,27 +363,27 @@ static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct s
     switch (ev->type) {
     case SP_EV_LISTENING:
         row_text(r, role, "listening on ");
-        row_peer(r, role, ev->local);
+        row_addr(r, role, ev->local, ev->local_len);
         break;
     case SP_EV_CONNECTED:
         row_text(r, role, "connected ");
-        row_peer(r, role, ev->local);
+        row_addr(r, role, ev->local, ev->local_len);
         row_textf(r, role, " %s ", t->th.g.both_ways);
-        row_peer(r, role, ev->peer);
+        row_addr(r, role, ev->peer, ev->peer_len);
         break;
     case SP_EV_ACCEPTED:
         if (ev->sock != p->sock) {
             row_textf(r, role, "accepted [%u] from ", (unsigned)ev->sock);
-            row_peer(r, role, ev->peer);
+            row_addr(r, role, ev->peer, ev->peer_len);
         } else {
             row_text(r, role, "accepted from ");
-            row_peer(r, role, ev->peer);
+            row_addr(r, role, ev->peer, ev->peer_len);
             row_textf(r, role, " by listener [%u]", (unsigned)ev->parent);
         }
         break;
     case SP_EV_BOUND:
         row_text(r, role, "bound to ");
-        row_peer(r, role, ev->local);
+        row_addr(r, role, ev->local, ev->local_len);
         break;
     case SP_EV_FRAME_ERROR:
         row_textf(r, role, "framing error at byte %llu: ", (unsigned long long)ev->off);

@@ -466,6 +466,8 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
     t->dirty = 1;
 
     int sub = sp_engine_subscribe(eng, SP_EV_MASK_ALL, on_event, t);
+    /* Panes draw from the history: no payload is read from the events. */
+    sp_engine_sub_data_max(eng, sub, 0);
     struct sp_cmd_hooks hooks = {
         .output = hook_output,
         .current = hook_current,

@@ -139,7 +139,7 @@ struct sp_tui {
     int quit;     /* leave the loop */
     int quitting; /* closing sockets before leaving */
     uint64_t quit_deadline_ms;
-    int script_running; /* the -e/--script/--lab/demo lines have not all run */
+    int script_running; /* the -e/--script/--lab lines have not all run */
     int exit_status;    /* DESIGN §5 */
     int timed_out;      /* --timeout expired */
     int keys_fd;        /* the terminal the keys come from */

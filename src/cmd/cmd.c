@@ -12,6 +12,10 @@
 
 #include "sockpit/engine/engine.h"
 
+/* 20 ms: long enough that a script's lines cost little more than run in
+ * one go, short enough that the loop never looks stuck. */
+#define RUN_SLICE_NS (20u * 1000 * 1000)
+
 #define MASK_LIFE (SP_EV_MASK_ALL & ~SP_EV_MASK_DATA)
 
 void cmd__out(struct sp_cmdq *q, const char *line)
@@ -55,14 +59,25 @@ static void failed(struct sp_cmdq *q)
     q->stopped = 1;
 }
 
-static void kick(struct sp_cmdq *q);
+static void kick(struct sp_cmdq *q, uint64_t ms);
 
+/* Runs the lines waiting, in order, until one has to wait. A long script is
+ * run in slices of RUN_SLICE_NS with the loop going in between, so that
+ * signals, --timeout and the sockets are served within moments whatever the
+ * script holds. */
 static void run(struct sp_cmdq *q)
 {
     if (q->in_run)
         return;
     q->in_run = 1;
+    uint64_t start = sp_engine_now_ns(q->eng);
     while (q->pend.kind == PEND_NONE && !TAILQ_EMPTY(&q->lines)) {
+        if (sp_engine_now_ns(q->eng) - start >= RUN_SLICE_NS) {
+            /* Not 0 ms: libuv runs a timer that is due at once in the
+             * same timer phase, before any I/O or signal is looked at. */
+            kick(q, 1);
+            break;
+        }
         struct cmd_line *l = TAILQ_FIRST(&q->lines);
         TAILQ_REMOVE(&q->lines, l, entry);
         q->cur_line = l->line;
@@ -96,12 +111,12 @@ static void kick_cb(void *ud)
     run(q);
 }
 
-/* Runs the queue on the next loop iteration, never from inside a socket
- * callback (commands call back into the engine). */
-static void kick(struct sp_cmdq *q)
+/* Runs the queue on the next loop iteration (or ms later), never from
+ * inside a socket callback (commands call back into the engine). */
+static void kick(struct sp_cmdq *q, uint64_t ms)
 {
     if (q->kick == NULL)
-        q->kick = sp_engine_watch_timer(q->eng, 0, 0, kick_cb, q);
+        q->kick = sp_engine_watch_timer(q->eng, ms, 0, kick_cb, q);
 }
 
 void cmd__finish(struct sp_cmdq *q, int ok, const char *msg)
@@ -117,10 +132,8 @@ void cmd__finish(struct sp_cmdq *q, int ok, const char *msg)
     free(q->cur_origin);
     q->cur_line = q->cur_origin = NULL;
     cmd__update_subs(q);
-    kick(q);
+    kick(q, 0);
 }
-
-/* Expect's tap ---------------------------------------------------------- */
 
 /* Index of the first tap with an id >= id. */
 static size_t tap_find(const struct sp_cmdq *q, uint32_t id)
@@ -235,8 +248,6 @@ static void taps_free(struct sp_cmdq *q)
     q->ntaps = q->captaps = 0;
 }
 
-/* Subscriptions ---------------------------------------------------------- */
-
 static void on_event(void *ud, const struct sp_event *ev)
 {
     struct sp_cmdq *q = ud;
@@ -255,9 +266,12 @@ void cmd__update_subs(struct sp_cmdq *q)
         sp_engine_unsubscribe(q->eng, q->sub_data);
         q->sub_data = 0;
     }
+    /* Only the tap reads payloads (and keeps at most CMD_TAP_BYTES_MAX of
+     * a socket's); waits only count, expect over history reads the
+     * history. */
+    if (q->sub_data > 0)
+        sp_engine_sub_data_max(q->eng, q->sub_data, q->tap_on ? CMD_TAP_BYTES_MAX : 0);
 }
-
-/* Public API ------------------------------------------------------------- */
 
 struct sp_cmdq *sp_cmdq_new(struct sp_engine *eng, const struct sp_cmd_hooks *hooks, void *ud)
 {
@@ -317,7 +331,7 @@ void sp_cmdq_push(struct sp_cmdq *q, const char *line, const char *origin)
     while (n > 0 && (l->line[n - 1] == '\n' || l->line[n - 1] == '\r'))
         l->line[--n] = '\0';
     TAILQ_INSERT_TAIL(&q->lines, l, entry);
-    kick(q);
+    kick(q, 0);
 }
 
 int sp_cmdq_idle(const struct sp_cmdq *q)

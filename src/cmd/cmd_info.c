@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sockpit/proto/addr.h"
 #include "sockpit/engine/engine.h"
 #include "sockpit/proto/render.h"
 
@@ -41,6 +42,15 @@ static void state_text(const struct sp_sock_info *in, char *buf, size_t len)
 static void cell_safe(struct sp_buf *b, const char *s)
 {
     sp_render(b, s, strlen(s), SP_RENDER_UTF8);
+}
+
+/* An address, whole (an abstract Unix name holds NULs), or "-" if none. */
+static void cell_addr(struct sp_buf *b, const char *s, size_t len)
+{
+    if (s[0] == '\0' && len == 0)
+        sp_buf_appends(b, "-");
+    else
+        sp_render(b, s, sp_addr_text_len(s, len), SP_RENDER_UTF8);
 }
 
 /* Says how many closed sockets are no longer listed, if any. */
@@ -88,8 +98,8 @@ int cmd__exec_list(struct cmd_ctx *c)
         else
             sp_buf_appendf(&r[0], "%" PRIu32, in.id);
         sp_buf_appends(&r[1], sp_sock_kind_name(in.kind));
-        cell_safe(&r[2], in.local[0] ? in.local : "-");
-        cell_safe(&r[3], in.peer[0] ? in.peer : "-");
+        cell_addr(&r[2], in.local, in.local_len);
+        cell_addr(&r[3], in.peer, in.peer_len);
         cell_safe(&r[4], in.framing[0] ? in.framing : "raw");
         if (in.decode_lost)
             sp_buf_appends(&r[4], " (decoding raw)");
@@ -168,10 +178,10 @@ int cmd__exec_info(struct cmd_ctx *c)
     char st[96], n1[32], n2[32], n3[32], n4[32];
     state_text(&in, st, sizeof st);
     sp_buf_appendf(&b, "socket %u %s ", (unsigned)id, sp_sock_kind_name(in.kind));
-    cell_safe(&b, in.local[0] ? in.local : "-");
+    cell_addr(&b, in.local, in.local_len);
     if (in.peer[0]) {
         sp_buf_appends(&b, " <-> ");
-        cell_safe(&b, in.peer);
+        cell_addr(&b, in.peer, in.peer_len);
     }
     sp_buf_appendf(&b, "  [%s]", st);
     cmd__out(c->q, sp_buf_str(&b));

@@ -72,7 +72,7 @@ struct cmd_split {
 
 void cmd__split_init(struct cmd_split *sp);
 void cmd__split_cleanup(struct cmd_split *sp);
-/* Splits line by the rules of sp_tokenize(); returns the word count or -1
+/* Splits line by the rules of sp_split_words(); returns the word count or -1
  * with a reason in err and the column in *errcol. */
 int cmd__split(struct cmd_split *sp, const char *line, size_t *errcol, char *err, size_t errlen);
 /* Column in the line of byte i of w. */

@@ -36,7 +36,7 @@ static void push_col(void *ctx, size_t col)
     sp->cols[sp->ncols++] = col;
 }
 
-/* sp_tokenize()'s splitter, recording where each byte came from: cols runs
+/* sp_split_words(), recording where each byte came from: cols runs
  * parallel to text, so a word's cols start at its offset in text. A word's
  * terminator gets the column past it: "missing ..." errors point there. */
 int cmd__split(struct cmd_split *sp, const char *line, size_t *errcol, char *err, size_t errlen)

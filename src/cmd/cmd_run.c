@@ -134,6 +134,18 @@ int cmd__run_line(struct sp_cmdq *q, const char *line, const char *origin)
 /* Does line run command name (by the prefix rules)? */
 int sp_cmd_line_is(const char *line, const char *name)
 {
+    /* The common line starts with a plain word: no need for a full split
+     * (front ends ask this of every line of a script). */
+    const char *w = line + strspn(line, " \t\r\n");
+    size_t n = strcspn(w, " \t\r\n");
+    if (n > 0 && n < 32 && w[0] != '#' && memchr(w, '"', n) == NULL && memchr(w, '\\', n) == NULL &&
+        memchr(w, '#', n) == NULL) {
+        char word[32], err[128];
+        memcpy(word, w, n);
+        word[n] = '\0';
+        const struct cmd_entry *e = cmd__find(word, err, sizeof err);
+        return e != NULL && strcmp(e->name, name) == 0;
+    }
     struct cmd_split sp;
     size_t col;
     char err[128];

@@ -157,8 +157,10 @@ const struct cmd_entry cmd__table[] = {
      "send one message",
      "DATA uses escapes (\\n \\r \\t \\0 \\\\ \\e \\xHH); double quotes keep spaces. Several "
      "DATA words are parts of one message, joined without spaces and written with one writev. "
-     "The socket's framing wraps the message unless --raw. Without --once a send finishes the "
-     "write as sendall() does.",
+     "The socket's framing wraps the message unless --raw. On a datagram socket each write "
+     "(each piece of --split/--chunks) is one datagram with its own outcome: a send event if "
+     "the kernel took it, an error if it refused it, and the pieces after a refused one still "
+     "go. Without --once a send finishes the write as sendall() does.",
      send_opts, 0, -1, 0, cmd__exec_send},
     {"set",
      "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
@@ -280,8 +282,6 @@ void sp_cmd_reference_md(struct sp_buf *out)
     }
     sp_buf_appendf(out, "\n%s\n", id_rule);
 }
-
-/* Completion ------------------------------------------------------------- */
 
 static const char *const framing_words[] = {
     "raw",       "eof",      "fixed:",     "line",       "delim:",    "len:u8",    "len:u16",

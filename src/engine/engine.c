@@ -224,6 +224,7 @@ int sp_engine_destroy(struct sp_engine *eng)
         free(s);
     }
     free(eng->socks);
+    free(eng->reap);
     free(eng->subs);
     free(eng->follow);
     free(eng->rbuf);
@@ -239,10 +240,25 @@ void sp_engine_free(struct sp_engine *eng)
 static void subs_recompute(struct sp_engine *eng)
 {
     uint32_t m = 0;
-    for (size_t i = 0; i < eng->nsubs; i++)
-        if (eng->subs[i].cb != NULL)
-            m |= eng->subs[i].mask;
+    size_t data = 0;
+    for (size_t i = 0; i < eng->nsubs; i++) {
+        const struct sp_sub *sub = &eng->subs[i];
+        if (sub->cb == NULL)
+            continue;
+        m |= sub->mask;
+        if ((sub->mask & SP_EV_MASK(SP_EV_MSG)) && sub->data_max > data)
+            data = sub->data_max;
+    }
     eng->mask = m;
+    eng->msg_data_max = data;
+}
+
+void sp_engine_sub_data_max(struct sp_engine *eng, int id, size_t max)
+{
+    for (size_t i = 0; i < eng->nsubs; i++)
+        if (eng->subs[i].id == id)
+            eng->subs[i].data_max = max;
+    subs_recompute(eng);
 }
 
 static void subs_compact(struct sp_engine *eng)
@@ -266,9 +282,10 @@ int sp_engine_subscribe(struct sp_engine *eng, uint32_t mask, sp_event_cb cb, vo
     struct sp_sub *sub = &eng->subs[eng->nsubs++];
     sub->id = ++eng->next_sub;
     sub->mask = mask;
+    sub->data_max = SIZE_MAX;
     sub->cb = cb;
     sub->ud = ud;
-    eng->mask |= mask;
+    subs_recompute(eng);
     return sub->id;
 }
 
@@ -313,6 +330,10 @@ void sp__emit(struct sp_engine *eng, struct sp_sock *s, struct sp_event *ev)
         ev->sock = s->id;
         ev->kind = s->kind;
         ev->parent = s->parent;
+        if (ev->local == s->local)
+            ev->local_len = s->local_len;
+        if (ev->peer == s->peer)
+            ev->peer_len = s->peer_len;
     }
     dispatch(eng, s, ev);
 }
@@ -475,9 +496,16 @@ static void forget(struct sp_engine *eng, struct sp_sock *s)
     free(s);
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Once per loop iteration while more closed records are kept than asked:
- * forgets the oldest ones nothing refers to any more, then closes the gaps
- * in the table in one pass. */
+ * forgets the oldest ones nothing refers to any more. Their slots are found
+ * by binary search while the table is intact, then the table is closed up
+ * with block moves: no pass touches every record (a cache miss each). */
 static void reap_cb(uv_check_t *h)
 {
     struct sp_engine *eng = h->data;
@@ -485,22 +513,29 @@ static void reap_cb(uv_check_t *h)
     size_t gone = 0;
     for (s = TAILQ_FIRST(&eng->closed); s != NULL && eng->nclosed > eng->keep_closed; s = next) {
         next = TAILQ_NEXT(s, closed_link);
-        if (forgettable(s)) {
-            TAILQ_REMOVE(&eng->closed, s, closed_link);
-            eng->nclosed--;
-            s->forget = 1;
-            gone++;
+        if (!forgettable(s))
+            continue;
+        TAILQ_REMOVE(&eng->closed, s, closed_link);
+        eng->nclosed--;
+        if (gone == eng->capreap) {
+            eng->capreap = eng->capreap ? eng->capreap * 2 : 64;
+            eng->reap = sp_xreallocarray(eng->reap, eng->capreap, sizeof *eng->reap);
         }
+        size_t i = table_find(eng, s->id);
+        assert(i < eng->nsocks && eng->socks[i] == s);
+        eng->reap[gone++] = i;
     }
     if (gone > 0) {
-        size_t j = 0;
-        for (size_t i = 0; i < eng->nsocks; i++) {
-            if (eng->socks[i]->forget)
-                forget(eng, eng->socks[i]);
-            else
-                eng->socks[j++] = eng->socks[i];
+        qsort(eng->reap, gone, sizeof *eng->reap, cmp_size);
+        size_t dst = eng->reap[0];
+        for (size_t k = 0; k < gone; k++) {
+            size_t from = eng->reap[k] + 1;
+            size_t to = k + 1 < gone ? eng->reap[k + 1] : eng->nsocks;
+            forget(eng, eng->socks[eng->reap[k]]);
+            memmove(eng->socks + dst, eng->socks + from, (to - from) * sizeof *eng->socks);
+            dst += to - from;
         }
-        eng->nsocks = j;
+        eng->nsocks = dst;
     }
     if (eng->nclosed <= eng->keep_closed) {
         uv_check_stop(&eng->reaper);
@@ -544,11 +579,13 @@ int sp__sock_fd(const struct sp_sock *s)
     return fd;
 }
 
-static void format_sa(const struct sockaddr_storage *ss, socklen_t len, char *out)
+size_t sp__sockaddr_text(const struct sockaddr *sa, socklen_t len, char *out)
 {
     out[0] = '\0';
-    if (len > 0)
-        sp_sockaddr_format((const struct sockaddr *)ss, len, out, SP_ADDR_TEXT_MAX);
+    if (len == 0)
+        return 0;
+    size_t n = sp_sockaddr_format(sa, len, out, SP_ADDR_TEXT_MAX);
+    return n < SP_ADDR_TEXT_MAX ? n : SP_ADDR_TEXT_MAX - 1;
 }
 
 void sp__sock_names(struct sp_sock *s, int fd)
@@ -556,11 +593,11 @@ void sp__sock_names(struct sp_sock *s, int fd)
     socklen_t len = sizeof s->la;
     memset(&s->la, 0, sizeof s->la);
     if (getsockname(fd, (struct sockaddr *)&s->la, &len) == 0)
-        format_sa(&s->la, len, s->local);
+        s->local_len = sp__sockaddr_text((struct sockaddr *)&s->la, len, s->local);
     len = sizeof s->pa;
     memset(&s->pa, 0, sizeof s->pa);
     if (getpeername(fd, (struct sockaddr *)&s->pa, &len) == 0)
-        format_sa(&s->pa, len, s->peer);
+        s->peer_len = sp__sockaddr_text((struct sockaddr *)&s->pa, len, s->peer);
     else
         memset(&s->pa, 0, sizeof s->pa);
     s->family = s->la.ss_family;
@@ -645,10 +682,6 @@ static void sock_handle_closed(uv_handle_t *h)
 {
     struct sp_sock *s = h->data;
     s->handle_closing = 0;
-    if (s->hkind == SP_H_POLL && s->fd >= 0) {
-        close(s->fd);
-        s->fd = -1;
-    }
     /* Buffers only reading needed; the log stays for scrollback. */
     sp__framer_release(s);
 }
@@ -685,6 +718,14 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
         if (s->hkind == SP_H_POLL)
             uv_poll_stop(&s->u.poll);
         uv_close(&s->u.h, sock_handle_closed);
+        /* libuv closes a TCP or pipe descriptor inside uv_close(), but not
+         * ours under a poll handle. Close it now, so that after `closed` the
+         * kernel has no socket left (a closed listener refuses at once);
+         * uv_close() has already taken it out of epoll. */
+        if (s->hkind == SP_H_POLL && s->fd >= 0) {
+            close(s->fd);
+            s->fd = -1;
+        }
     }
     s->reading = 0;
     s->connecting = 0;

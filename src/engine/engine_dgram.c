@@ -188,7 +188,7 @@ int sp__dgram_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t sa
         return fd;
     s->family = sa->sa_family;
     memcpy(&s->pa, sa, salen);
-    sp_sockaddr_format(sa, salen, s->peer, sizeof s->peer);
+    s->peer_len = sp__sockaddr_text(sa, salen, s->peer);
     s->connecting = 1;
     int r = 0;
     if (sa->sa_family == AF_UNIX) {

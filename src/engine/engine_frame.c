@@ -2,7 +2,9 @@
  * chunk and turns its callbacks into `msg` and `frame_error` events, with the
  * chunk span, the recv boundaries inside each message (cuts) and, for blocks
  * framing, the block lengths. The message bytes are gathered only while
- * someone wants them. */
+ * someone wants them, and only as many as the most anyone reads (the history
+ * keeps 1 MiB of an event, the TUI reads no more): a 256 MiB message shown
+ * in the TUI costs 1 MiB, not 256. */
 #include "engine_int.h"
 
 #include <stdio.h>
@@ -29,8 +31,9 @@ struct sp_framer {
     int collect; /* gathering its bytes (decided at BEGIN) */
     uint64_t chunk_first, off, len, last_chunk;
     uint32_t first_off;
-    struct sp_buf body;
-    size_t keep_max;
+    struct sp_buf body; /* its first bytes: all of them while body.len == len */
+    size_t spec_max;    /* the most the spec lets a message hold */
+    size_t keep_max;    /* the most anyone reads now (at most spec_max) */
     uint32_t cuts[SP_EV_CUTS_MAX];
     size_t ncuts;
     uint64_t *blocks;
@@ -75,7 +78,10 @@ static void on_frame(void *ud, const struct sp_frame_ev *fev)
             fr->ncuts < SP_EV_CUTS_MAX)
             fr->cuts[fr->ncuts++] = (uint32_t)fr->len;
         fr->last_chunk = fr->cur_chunk;
-        if (fr->collect && fr->want_data && fr->body.len < fr->keep_max) {
+        /* Only a prefix is kept: once a byte was left out (the cap, or nobody
+         * wanted the bytes for a while), nothing after it is. */
+        if (fr->collect && fr->want_data && fr->body.len == fr->len &&
+            fr->body.len < fr->keep_max) {
             size_t n = fev->len;
             if (n > fr->keep_max - fr->body.len)
                 n = fr->keep_max - fr->body.len;
@@ -176,7 +182,8 @@ static void apply(struct sp_sock *s, const struct sp_frame_spec *spec)
         fr = sp_xcalloc(1, sizeof *fr);
         s->fr = fr;
     }
-    fr->keep_max = keep_max(spec);
+    fr->spec_max = keep_max(spec);
+    fr->keep_max = 0;
     if (!fr->active) {
         sp_frame_dec_init(&fr->dec, spec, on_frame, s);
         fr->chunk_base = s->chunks;
@@ -217,7 +224,9 @@ static void wants(struct sp_sock *s)
 {
     struct sp_framer *fr = s->fr;
     fr->want_meta = sp__wants(s->eng, SP_EV_MSG);
-    fr->want_data = fr->want_meta && sp__wants_data(s->eng, SP_EV_MSG);
+    size_t need = sp__msg_data_need(s->eng);
+    fr->keep_max = need < fr->spec_max ? need : fr->spec_max;
+    fr->want_data = fr->want_meta && fr->keep_max > 0;
     /* Each datagram is framed on its own: a frame never spans two. */
     unsigned dgram = sp_kind_is_dgram(s->kind) ? SP_FRAME_DEC_DGRAM : 0;
     sp_frame_dec_set_flags(&fr->dec, dgram | (fr->want_meta ? 0 : SP_FRAME_DEC_ENDS_ONLY));

@@ -64,7 +64,6 @@ struct sp_sock {
     unsigned unlink_path : 1;  /* Unix socket file we created: unlink when closing */
     unsigned dgram_connected : 1;
     unsigned accept_starved : 1; /* accept(2) is failing for lack of descriptors */
-    unsigned forget : 1;         /* the reaper is about to free this closed record */
     unsigned close_on_eof : 1;   /* close once the peer's EOF is read (listener: its conns) */
     unsigned ours;
     /* Why a graceful close waiting for queued writes closes (NULL: "closed by us"). */
@@ -87,6 +86,7 @@ struct sp_sock {
 
     char local[SP_ADDR_TEXT_MAX];
     char peer[SP_ADDR_TEXT_MAX];
+    size_t local_len, peer_len; /* abstract Unix names hold NULs */
     char tcp[16];
     int64_t unread, unsent;
     char close_reason[64];
@@ -122,7 +122,8 @@ struct sp_sock {
 struct sp_sub {
     int id;
     uint32_t mask;
-    sp_event_cb cb; /* NULL once unsubscribed */
+    size_t data_max; /* payload bytes of an event it reads (SIZE_MAX: all) */
+    sp_event_cb cb;  /* NULL once unsubscribed */
     void *ud;
 };
 
@@ -163,13 +164,16 @@ struct sp_engine {
     uint64_t forgotten;
     uv_check_t reaper;
     int reaper_on;
+    size_t *reap; /* the reaper's scratch: table slots being forgotten */
+    size_t capreap;
 
     struct sp_sub *subs;
     size_t nsubs, capsubs;
     int next_sub;
-    int depth;      /* dispatch nesting */
-    int subs_dirty; /* an unsubscribe happened during dispatch */
-    uint32_t mask;  /* union of live subscribers' masks */
+    int depth;           /* dispatch nesting */
+    int subs_dirty;      /* an unsubscribe happened during dispatch */
+    uint32_t mask;       /* union of live subscribers' masks */
+    size_t msg_data_max; /* the most payload bytes of a msg event a live subscriber reads */
 
     unsigned char *rbuf; /* the one read buffer (SP_RECVSIZE_MAX), reused by every read */
 
@@ -200,12 +204,16 @@ static inline int sp__wants(const struct sp_engine *eng, enum sp_ev_type t)
 {
     return ((eng->mask | (eng->opts.keep_history ? SP_EV_MASK_ALL : 0)) & SP_EV_MASK(t)) != 0;
 }
-/* Does anyone want the payload bytes of events of type t? */
-static inline int sp__wants_data(const struct sp_engine *eng, enum sp_ev_type t)
+/* How many payload bytes of a msg event someone reads: the subscribers to
+ * msg events (sp_engine_sub_data_max) and the history's per-event cap when
+ * it keeps payloads. 0: nobody reads any. */
+static inline size_t sp__msg_data_need(const struct sp_engine *eng)
 {
-    return (eng->mask & SP_EV_MASK(t)) || (eng->opts.keep_history && eng->opts.keep_data);
-}
-/* Stamps ev (time, socket fields), logs it and publishes it. s may be NULL. */
+    size_t n = eng->msg_data_max;
+    if (eng->opts.keep_history && eng->opts.keep_data && n < SP_HIST_EVENT_DATA_MAX)
+        n = SP_HIST_EVENT_DATA_MAX;
+    return n;
+} /* Stamps ev (time, socket fields), logs it and publishes it. s may be NULL. */
 void sp__emit(struct sp_engine *eng, struct sp_sock *s, struct sp_event *ev);
 void sp__emit_error(struct sp_sock *s, const char *op, int uverr);
 /* An error event with our own message instead of the system's text. */
@@ -221,6 +229,9 @@ void sp__sock_timer(struct sp_sock *s, enum sp_tmode mode, uint64_t ms,
 void sp__sock_timer_stop(struct sp_sock *s);
 /* Socket fields from the kernel's view of an open descriptor. */
 void sp__sock_names(struct sp_sock *s, int fd);
+/* Formats a kernel address into out (SP_ADDR_TEXT_MAX bytes) and returns its
+ * length, which counts the NULs inside an abstract Unix name. */
+size_t sp__sockaddr_text(const struct sockaddr *sa, socklen_t len, char *out);
 /* A bind or listen on fd took: keeps the Unix path it made (path[0] != 0;
  * unlinked at close), takes the names, emits type (bound or listening) and
  * the notice anywhere when sa is a wildcard address. */

@@ -225,21 +225,25 @@ static void follow_ent(void *ud, const struct sp_kdiag_ent *ent)
     }
 }
 
+/* The engine's sock_diag socket, opened on first use; -1 if there is none
+ * right now (out of descriptors: try again later) or ever (diag_broken). */
+static int diag_fd(struct sp_engine *eng)
+{
+    if (eng->nlfd < 0 && !eng->diag_broken) {
+        int fd = sp__kdiag_open();
+        if (fd >= 0)
+            eng->nlfd = fd;
+        else if (fd != -EMFILE && fd != -ENFILE)
+            eng->diag_broken = 1;
+    }
+    return eng->nlfd;
+}
+
 /* One inet_diag dump per family for every followed connection. */
 static void follow_tick(struct sp_engine *eng)
 {
-    if (eng->nlfd < 0) {
-        eng->nlfd = sp__kdiag_open();
-        if (eng->nlfd < 0) {
-            /* Out of descriptors right now: try again next tick. */
-            if (eng->nlfd == -EMFILE || eng->nlfd == -ENFILE) {
-                eng->nlfd = -1;
-                return;
-            }
-            eng->nlfd = -1;
-            eng->diag_broken = 1;
-        }
-    }
+    if (diag_fd(eng) < 0 && !eng->diag_broken)
+        return;
     size_t n = eng->nfollow, nslots = 16;
     while (nslots < 2 * n)
         nslots *= 2;
@@ -352,6 +356,41 @@ void sp_engine_set_watched(struct sp_engine *eng, uint32_t id, int watched)
     }
 }
 
+struct pair_lookup {
+    const struct sp_sock *s;
+    int state; /* -1: the kernel has no such connection */
+};
+
+static void pair_ent(void *ud, const struct sp_kdiag_ent *ent)
+{
+    struct pair_lookup *p = ud;
+    if (p->state < 0 && sp__kdiag_match(ent, &p->s->la, &p->s->pa))
+        p->state = ent->state;
+}
+
+/* A connection that left its descriptor's socket (TIME_WAIT after our FIN,
+ * or the descriptor closed) lives on as a minisocket that TCP_INFO on the
+ * descriptor cannot see: ask sock_diag for its address pair, as `ss` does,
+ * and keep following it. A CLOSE the kernel has no connection for (a reset)
+ * stays CLOSE while the descriptor is open. */
+static void conn_info_state(struct sp_sock *s, struct sp_kinfo *out)
+{
+    struct sp_engine *eng = s->eng;
+    int nl = diag_fd(eng);
+    if (nl < 0)
+        return;
+    struct pair_lookup p = {s, -1};
+    if (sp__kdiag_dump(nl, s->la.ss_family, pair_ent, &p) != 0)
+        return;
+    if (p.state >= 0) {
+        snprintf(out->tcp, sizeof out->tcp, "%s", sp__kstate_name(p.state));
+        if (!s->following && !s->closed)
+            sp__kfollow(s);
+    } else if (s->following) {
+        snprintf(out->tcp, sizeof out->tcp, "gone");
+    }
+}
+
 int sp_engine_kinfo(struct sp_engine *eng, uint32_t id, struct sp_kinfo *out, char *err,
                     size_t errlen)
 {
@@ -362,6 +401,9 @@ int sp_engine_kinfo(struct sp_engine *eng, uint32_t id, struct sp_kinfo *out, ch
     }
     int stream = sp_kind_is_stream(s->kind);
     sp__kstate_info(s->closed ? -1 : sp__sock_fd(s), is_tcp(s), stream, out);
+    if (s->kind == SP_SOCK_TCP && s->established &&
+        (s->following || strcmp(out->tcp, "CLOSE") == 0))
+        conn_info_state(s, out);
     if (out->tcp[0] == '\0')
         snprintf(out->tcp, sizeof out->tcp, "%s", s->tcp);
     else

@@ -133,7 +133,9 @@ static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
         return r;
     }
     s->resolving = 1;
-    sp_addr_format(addr, op == 'c' ? s->peer : s->local, SP_ADDR_TEXT_MAX);
+    char *text = op == 'c' ? s->peer : s->local;
+    sp_addr_format(addr, text, SP_ADDR_TEXT_MAX);
+    *(op == 'c' ? &s->peer_len : &s->local_len) = strlen(text);
     if (op == 'c') {
         s->connecting = 1;
         sp__sock_timer(s, SP_T_CONNECT, s->timeout_ms, sp__sock_connect_timeout);
@@ -484,6 +486,8 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->kind = s->kind;
     memcpy(out->local, s->local, sizeof out->local);
     memcpy(out->peer, s->peer, sizeof out->peer);
+    out->local_len = s->local_len;
+    out->peer_len = s->peer_len;
     sp_frame_spec_format(&s->spec, out->framing, sizeof out->framing);
     out->spec = s->spec;
     out->decode_lost = sp__framer_lost(s);

@@ -23,6 +23,12 @@ struct seg {
     size_t off, len;
 };
 
+/* One datagram handed to sendmsg: wire[a .. b), and what the kernel said. */
+struct dg_sent {
+    size_t a, b;
+    int err;
+};
+
 struct sp_send_op {
     TAILQ_ENTRY(sp_send_op) entry; /* in s->ops while linked */
     struct sp_sock *s;
@@ -42,12 +48,13 @@ struct sp_send_op {
     socklen_t tolen;
     uv_timer_t *timer;
     enum op_tmode tmode;
-    /* Datagram sends finish at once; their completion is reported from a
-     * timer so that events never precede the call that caused them. */
-    size_t dg_n, dg_bytes, dg_ok;
-    int dg_err;
-    size_t dg_err_len; /* size of the datagram dg_err is about */
-    int hold;          /* > 0 while a function on the stack uses the op */
+    /* Datagram sends finish at once; their outcomes are reported from a
+     * timer so that events never precede the call that caused them. Each
+     * datagram has its own: a send event, or an error. */
+    struct dg_sent *dg;
+    size_t dg_n, dg_cap;
+    size_t dg_first; /* the next one to report */
+    int hold;        /* > 0 while a function on the stack uses the op */
     unsigned done : 1, failed : 1, freeing : 1, repeat : 1, linked : 1;
 };
 
@@ -70,11 +77,17 @@ static void op_unlink(struct sp_send_op *op)
     op->linked = 0;
 }
 
+static void op_free(struct sp_send_op *op)
+{
+    free(op->dg);
+    free(op);
+}
+
 static void op_timer_closed(uv_handle_t *h)
 {
     struct sp_send_op *op = h->data;
     free(h);
-    free(op);
+    op_free(op);
 }
 
 static void op_maybe_free(struct sp_send_op *op)
@@ -86,7 +99,7 @@ static void op_maybe_free(struct sp_send_op *op)
     if (op->timer != NULL)
         uv_close((uv_handle_t *)op->timer, op_timer_closed);
     else
-        free(op);
+        op_free(op);
 }
 
 static void op_timer_cb(uv_timer_t *t);
@@ -140,14 +153,12 @@ static void check_drained(struct sp_sock *s)
 
 /* A datagram the kernel refused: says which (its size), and the socket
  * stays usable. */
-static void dgram_error(struct sp_send_op *op, int status)
+static void dgram_error(struct sp_sock *s, int status, size_t len)
 {
-    struct sp_sock *s = op->s;
     if (!sp__wants(s->eng, SP_EV_ERROR))
         return;
     char msg[160];
-    snprintf(msg, sizeof msg, "datagram of %zu bytes not sent: %s", op->dg_err_len,
-             uv_strerror(status));
+    snprintf(msg, sizeof msg, "datagram of %zu bytes not sent: %s", len, uv_strerror(status));
     struct sp_event ev = {.type = SP_EV_ERROR, .unread = -1};
     ev.op = "send";
     ev.code = sp__err_name(status);
@@ -155,7 +166,8 @@ static void dgram_error(struct sp_send_op *op, int status)
     sp__emit(s->eng, s, &ev);
 }
 
-/* A write failed: report it once; a stream whose peer is gone is over. */
+/* A stream write failed: report it once; a stream whose peer is gone is
+ * over. (A datagram's failure is its own: dgram_report.) */
 static void op_fail(struct sp_send_op *op, int status)
 {
     struct sp_sock *s = op->s;
@@ -164,10 +176,6 @@ static void op_fail(struct sp_send_op *op, int status)
     op_abandon(op);
     if (!first || status == UV_ECANCELED || s->closed)
         return;
-    if (sp_kind_is_dgram(s->kind)) {
-        dgram_error(op, status);
-        return;
-    }
     sp__emit_error(s, "send", status);
     if (sp_kind_is_stream(s->kind) && !s->closed) {
         int gone = status == UV_EPIPE || status == UV_ECONNRESET;
@@ -215,6 +223,45 @@ static void rep_start(struct sp_send_op *op)
     issue(op);
 }
 
+/* A datagram the kernel took, wire[a .. b): its own send event, with the
+ * next sequence number and offset (one it refused takes neither). */
+static void emit_dgram_send(struct sp_send_op *op, size_t a, size_t b)
+{
+    struct sp_sock *s = op->s;
+    uint64_t seq = ++s->sends, off = s->out_issued;
+    s->out_issued += b - a;
+    if (!sp__wants(s->eng, SP_EV_SEND))
+        return;
+    struct sp_event ev = {.type = SP_EV_SEND, .unread = -1};
+    ev.seq = seq;
+    ev.off = off;
+    ev.len = b - a;
+    ev.data = op->wire + a;
+    ev.data_len = b - a;
+    ev.writes = 1;
+    sp__emit(s->eng, s, &ev);
+}
+
+/* Reports the datagrams sent since the last report, each with its own
+ * outcome, in order. A subscriber may close the socket meanwhile, which
+ * reports the rest from here (sp__send_settle) before `closed`. */
+static void dgram_report(struct sp_send_op *op)
+{
+    struct sp_sock *s = op->s;
+    while (op->dg_first < op->dg_n) {
+        struct dg_sent d = op->dg[op->dg_first++];
+        op->inflight--;
+        s->queued -= d.b - d.a;
+        if (d.err == 0) {
+            s->bytes_out += d.b - d.a;
+            emit_dgram_send(op, d.a, d.b);
+        } else {
+            dgram_error(s, d.err, d.b - d.a);
+        }
+    }
+    op->dg_first = op->dg_n = 0;
+}
+
 /* The send event for the first len bytes of op's wire (all of them unless
  * a close cut the send short). */
 static void emit_send(struct sp_send_op *op, size_t len)
@@ -252,12 +299,8 @@ static void pieces_done(struct sp_send_op *op, size_t n, size_t bytes, size_t ok
         else if (op->inflight == 0)
             op_timer(op, OT_PIECE, op->delay_ms);
     } else if (op->inflight == 0) {
-        if (sp_kind_is_dgram(s->kind)) {
-            op->seq = ++s->sends;
-            op->off = s->out_issued;
-            s->out_issued += op->wire_len;
-        }
-        emit_send(op, op->wire_len);
+        if (!sp_kind_is_dgram(s->kind))
+            emit_send(op, op->wire_len);
         if (s->kind == SP_SOCK_TCP && !s->closed)
             sp__kactive(s);
         if (!op->done && op->reps_left > 0 && !s->closed && !s->close_wanted) {
@@ -331,14 +374,11 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         do
             n = sendmsg(sp__sock_fd(s), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
-        op->dg_n++;
-        op->dg_bytes += b - a;
-        if (n >= 0)
-            op->dg_ok += b - a;
-        else if (op->dg_err == 0) {
-            op->dg_err = -errno;
-            op->dg_err_len = b - a;
+        if (op->dg_n == op->dg_cap) {
+            op->dg_cap = op->dg_cap ? op->dg_cap * 2 : 4;
+            op->dg = sp_xreallocarray(op->dg, op->dg_cap, sizeof *op->dg);
         }
+        op->dg[op->dg_n++] = (struct dg_sent){a, b, n < 0 ? -errno : 0};
         if (op->tmode == OT_NONE)
             op_timer(op, OT_DGDONE, 0);
     } else {
@@ -396,11 +436,9 @@ static void op_timer_cb(uv_timer_t *t)
         rep_start(op);
         break;
     case OT_DGDONE: {
-        size_t n = op->dg_n, bytes = op->dg_bytes, ok = op->dg_ok;
-        int err = op->dg_err;
-        op->dg_n = op->dg_bytes = op->dg_ok = 0;
-        op->dg_err = 0;
-        pieces_done(op, n, bytes, ok, err);
+        /* A refused datagram ends nothing: the pieces after it still go. */
+        dgram_report(op);
+        pieces_done(op, 0, 0, 0, 0);
         break;
     }
     case OT_NONE:
@@ -410,8 +448,22 @@ static void op_timer_cb(uv_timer_t *t)
     op_maybe_free(op);
 }
 
+/* Datagrams sent but not reported yet when the socket closes: the kernel
+ * has them (or refused them) all the same. */
+static void settle_dgrams(struct sp_sock *s)
+{
+    struct sp_send_op *op;
+    TAILQ_FOREACH(op, &s->ops, entry) {
+        dgram_report(op);
+    }
+}
+
 void sp__send_settle(struct sp_sock *s)
 {
+    if (sp_kind_is_dgram(s->kind)) {
+        settle_dgrams(s);
+        return;
+    }
     if (!sp_kind_is_stream(s->kind) || !s->handle_open || TAILQ_EMPTY(&s->wq))
         return;
     /* libuv writes its queue in order and keeps only the unwritten rest:
@@ -456,13 +508,6 @@ void sp__send_cancel_all(struct sp_sock *s)
     for (op = TAILQ_FIRST(&s->ops); op != NULL; op = next) {
         next = TAILQ_NEXT(op, entry);
         op_abandon(op);
-        if (op->dg_n > 0) {
-            /* Already sent: account for them now, no event. */
-            op->inflight -= (unsigned)op->dg_n;
-            s->queued -= op->dg_bytes;
-            s->bytes_out += op->dg_ok;
-            op->dg_n = op->dg_bytes = op->dg_ok = 0;
-        }
         op_maybe_free(op);
     }
 }

@@ -62,7 +62,7 @@ void sp__sock_recvd(struct sp_sock *s, const unsigned char *p, size_t n, const s
         ev.niov = rx->niov;
         if (sp_kind_is_dgram(s->kind)) {
             if (rx->from != NULL)
-                sp_sockaddr_format(rx->from, rx->fromlen, from, sizeof from);
+                ev.from_len = sp__sockaddr_text(rx->from, rx->fromlen, from);
             ev.from = from;
         }
         sp__emit(eng, s, &ev);
@@ -266,10 +266,9 @@ static void shutdown_drained(struct sp_sock *s)
 /* A shutdown wr while sends are still queued waits for them (libuv would
  * refuse the later writes of a --delay or --repeat send), and says so: the
  * FIN cannot leave before them. */
-static void shutdown_wait(struct sp_sock *s)
+static void shutdown_wait(struct sp_sock *s, uint64_t dropped)
 {
     size_t waiting = sp__send_unwritten(s);
-    uint64_t dropped = sp__send_stop_repeats(s);
     s->ours |= SP_OURS_SHUT_WAIT;
     s->on_drained = shutdown_drained;
     char msg[192];
@@ -293,12 +292,20 @@ int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t e
         return -EINVAL;
     }
     if (want_wr) {
+        /* Writing ends here: repetitions still to come would fail. */
+        uint64_t dropped = sp__send_stop_repeats(s);
         if (sp__send_busy(s)) {
-            shutdown_wait(s);
+            shutdown_wait(s, dropped);
         } else {
             int r = start_shutdown(s, err, errlen);
             if (r < 0)
                 return r;
+            if (dropped > 0) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "shutdown(SHUT_WR): %llu later %s dropped",
+                         (unsigned long long)dropped, dropped == 1 ? "repetition" : "repetitions");
+                sp__emit_notice(s, msg);
+            }
         }
         s->shut_how = how == SP_SHUT_BOTH ? SP_SHUT_BOTH : SP_SHUT_WR;
     }
@@ -358,7 +365,7 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
     s->family = sa->sa_family;
     memcpy(&s->pa, sa, salen);
     if (s->peer[0] == '\0' || sa->sa_family != AF_UNIX)
-        sp_sockaddr_format(sa, salen, s->peer, sizeof s->peer);
+        s->peer_len = sp__sockaddr_text(sa, salen, s->peer);
     s->connecting = 1;
     if (sa->sa_family == AF_UNIX) {
         uv_pipe_init(&eng->loop, &s->u.pipe, 0);

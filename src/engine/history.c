@@ -64,6 +64,14 @@ static size_t str_len(const char *s)
     return n;
 }
 
+/* The bytes of string field i to keep: addresses carry their length, as an
+ * abstract Unix name holds NULs. */
+static size_t field_len(const struct sp_event *ev, int i, const char *s)
+{
+    size_t n = i == 0 ? ev->local_len : i == 1 ? ev->peer_len : i == 2 ? ev->from_len : 0;
+    return n != 0 && s != NULL ? n : str_len(s);
+}
+
 size_t sp__hist_mem(const struct sp_hist *h)
 {
     return h != NULL ? sizeof *h + h->rcap * sizeof(struct hist_rec) + h->dcap : 0;
@@ -205,7 +213,7 @@ void sp__hist_push(struct sp_hist **hp, struct sp_hist_pool *pool, const struct 
     struct sp_event tmp = *ev;
     for (int i = 0; i < NSTR; i++) {
         const char *s = *str_field(&tmp, i);
-        slen[i] = str_len(s);
+        slen[i] = field_len(ev, i, s);
         if (s != NULL)
             strs += slen[i] + 1;
     }

@@ -248,7 +248,8 @@ int sp_headless_main(const struct sp_headless_opts *opts)
         h.script_done = 1;
 
     if (opts->timeout_s > 0) {
-        double ms = opts->timeout_s * 1000.0;
+        /* It counts from the start: queueing a long script took some of it. */
+        double ms = opts->timeout_s * 1000.0 - (double)sp_engine_now_ns(h.eng) / 1e6;
         h.timer = sp_engine_watch_timer(h.eng, ms < 1 ? 1 : (uint64_t)ms, 0, on_timeout, &h);
     }
     h.sigint = sp_engine_watch_signal(h.eng, SIGINT, on_signal, &h);

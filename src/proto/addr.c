@@ -294,3 +294,10 @@ size_t sp_sockaddr_format(const struct sockaddr *sa, size_t salen, char *buf, si
         return put_bytes(buf, len, 0, "(invalid)", 9);
     return (size_t)n;
 }
+
+size_t sp_addr_text_len(const char *text, size_t len)
+{
+    if (len != 0)
+        return len;
+    return text != NULL ? strlen(text) : 0;
+}

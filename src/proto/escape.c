@@ -280,32 +280,3 @@ int sp_split_words(const char *line, struct sp_buf *out, struct sp_word *words, 
     }
     return count;
 }
-
-int sp_tokenize(const char *line, struct sp_buf *out, const char **words, int max, size_t *errpos,
-                char *err, size_t errlen)
-{
-    size_t base = out->len;
-    size_t pos = 0;
-    int count = sp_split_words(line, out, NULL, max, NULL, NULL, &pos);
-    if (count < 0) {
-        if (errpos != NULL)
-            *errpos = pos;
-        if (err != NULL && errlen > 0) {
-            if (count == SP_SPLIT_TOO_MANY)
-                snprintf(err, errlen, "too many words (at most %d) at column %zu", max, pos + 1);
-            else
-                snprintf(err, errlen, "unterminated quote at column %zu", pos + 1);
-        }
-        return -1;
-    }
-    /* Pointers are set only now because appending may move out->data; the
-     * words sit back to back, each ended by its NUL (a line has none inside). */
-    if (count == 0)
-        return 0; /* out->data may still be NULL */
-    const char *w = (const char *)out->data + base;
-    for (int k = 0; k < count; k++) {
-        words[k] = w;
-        w += strlen(w) + 1;
-    }
-    return count;
-}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "sockpit/proto/addr.h"
 #include "sockpit/proto/buf.h"
 #include "sockpit/proto/frame.h"
 #include "sockpit/proto/render.h"
@@ -123,6 +124,14 @@ static void put_safe(struct sp_buf *out, const char *s, int utf8)
 {
     s = nz(s);
     sp_render(out, s, strlen(s), utf8 ? SP_RENDER_UTF8 : SP_RENDER_ASCII);
+}
+
+/* An address (local, peer, from) with its length: abstract Unix names hold
+ * NULs and are shown whole. */
+static void put_addr(struct sp_buf *out, const char *s, size_t len, int utf8)
+{
+    s = nz(s);
+    sp_render(out, s, sp_addr_text_len(s, len), utf8 ? SP_RENDER_UTF8 : SP_RENDER_ASCII);
 }
 
 /* Appends the payload of a data event in double quotes; an elided tail (only
@@ -255,19 +264,19 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
     case SP_EV_LISTENING:
     case SP_EV_BOUND:
         sp_buf_appendf(out, " %s ", sp_sock_kind_name(ev->kind));
-        put_safe(out, ev->local, utf8);
+        put_addr(out, ev->local, ev->local_len, utf8);
         break;
     case SP_EV_CONNECTED:
         sp_buf_appendf(out, " %s ", sp_sock_kind_name(ev->kind));
-        put_safe(out, ev->local, utf8);
+        put_addr(out, ev->local, ev->local_len, utf8);
         sp_buf_appends(out, " -> ");
-        put_safe(out, ev->peer, utf8);
+        put_addr(out, ev->peer, ev->peer_len, utf8);
         break;
     case SP_EV_ACCEPTED:
         sp_buf_appendf(out, " %s on [%" PRIu32 "] ", sp_sock_kind_name(ev->kind), ev->parent);
-        put_safe(out, ev->local, utf8);
+        put_addr(out, ev->local, ev->local_len, utf8);
         sp_buf_appends(out, " <- ");
-        put_safe(out, ev->peer, utf8);
+        put_addr(out, ev->peer, ev->peer_len, utf8);
         break;
     case SP_EV_RECV:
         if (ev->asked & MSG_OOB)
@@ -280,7 +289,7 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
                        ev->off);
         if (ev->from != NULL && ev->from[0] != '\0') {
             sp_buf_appends(out, " from ");
-            put_safe(out, ev->from, utf8);
+            put_addr(out, ev->from, ev->from_len, utf8);
         }
         if (ev->truncated)
             sp_buf_appends(out, " (truncated)");
@@ -425,6 +434,13 @@ static void jstr(struct sp_buf *out, const char *key, const char *s)
     json_string(out, s, strlen(s));
 }
 
+static void jaddr(struct sp_buf *out, const char *key, const char *s, size_t len)
+{
+    s = nz(s);
+    sp_buf_appendf(out, ",\"%s\":", key);
+    json_string(out, s, sp_addr_text_len(s, len));
+}
+
 static void ju64(struct sp_buf *out, const char *key, uint64_t v)
 {
     sp_buf_appendf(out, ",\"%s\":%" PRIu64, key, v);
@@ -502,18 +518,18 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
     case SP_EV_LISTENING:
     case SP_EV_BOUND:
         jstr(out, "kind", sp_sock_kind_name(ev->kind));
-        jstr(out, "local", ev->local);
+        jaddr(out, "local", ev->local, ev->local_len);
         break;
     case SP_EV_CONNECTED:
         jstr(out, "kind", sp_sock_kind_name(ev->kind));
-        jstr(out, "local", ev->local);
-        jstr(out, "peer", ev->peer);
+        jaddr(out, "local", ev->local, ev->local_len);
+        jaddr(out, "peer", ev->peer, ev->peer_len);
         break;
     case SP_EV_ACCEPTED:
         ju64(out, "parent", ev->parent);
         jstr(out, "kind", sp_sock_kind_name(ev->kind));
-        jstr(out, "local", ev->local);
-        jstr(out, "peer", ev->peer);
+        jaddr(out, "local", ev->local, ev->local_len);
+        jaddr(out, "peer", ev->peer, ev->peer_len);
         break;
     case SP_EV_RECV:
         ju64(out, "seq", ev->seq);
@@ -529,7 +545,7 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
             sp_buf_appendf(out, ",\"blocked_ms\":%" PRIu64 ".%03" PRIu64, ev->blocked_ns / 1000000u,
                            ev->blocked_ns % 1000000u / 1000u);
         if (sp_kind_is_dgram(ev->kind)) {
-            jstr(out, "from", ev->from);
+            jaddr(out, "from", ev->from, ev->from_len);
             jbool(out, "truncated", ev->truncated);
         }
         if (ev->unread >= 0)

@@ -23,9 +23,10 @@ Connections: CONNS TCP connections to one listener, each sending one byte and
 then held open; sockpit's resident memory before and after gives the cost per
 idle connection; headless (--quiet --json) and the TUI.
 
-Short connections: SHORT connections one after another to a headless echo
-listener (connect, send, read the echo, close), with and without --quiet;
-resident memory and open descriptors afterwards.
+Short connections: tests/bench/shortconn makes SHORT connections one after
+another to a headless echo listener (connect, send a line, read the echo,
+close), with and without --quiet; resident memory and open descriptors
+afterwards.
 
 Prints Markdown (for the README) and writes it to BUILD_DIR/bench.md.
 
@@ -34,7 +35,7 @@ usage: run.py SOCKPIT_BINARY [--mib N] [--runs N] [--presses N] [--conns N]
               [--only read,nc,socat,sockpit-raw,sockpit-len,tui,socat-v,sockpit-text,
                       sockpit-json,latency,conns-headless,conns-tui,echo-quiet,echo]
 defaults: 2048 MiB per run, 7 rounds, 20 key presses, 10000 connections,
-512 MiB printed (8 MiB by socat -v), 150000 short connections.
+256 MiB printed (8 MiB by socat -v), 150000 short connections.
 """
 import argparse
 import fcntl
@@ -595,35 +596,10 @@ def fd_count(pid):
         return None
 
 
-def short_conns(port, n, payload, timeout):
-    """n connections one after the other: connect, send the payload, read it
-    back (the echo), close. Stops at the first echo that does not come within
-    5 s, or at the deadline; returns how many completed."""
-    deadline = time.monotonic() + timeout
-    done = 0
-    while done < n and time.monotonic() < deadline:
-        with socket.socket() as s:
-            s.settimeout(5)
-            try:
-                s.connect(("127.0.0.1", port))
-                s.sendall(payload)
-                got = b""
-                while len(got) < len(payload):
-                    b = s.recv(len(payload) - len(got))
-                    if not b:
-                        break
-                    got += b
-            except OSError:
-                break
-            if got != payload:
-                break
-        done += 1
-    return done
-
-
 def conns_echo(args, quiet):
-    """RSS of a headless echo listener after args.short short connections,
-    each echoed and closed; its output (JSON lines) is drained from a pipe."""
+    """RSS of a headless echo listener after args.short short connections
+    (tests/bench/shortconn: one after the other, each sends a line, reads the
+    echo and closes); its output (JSON lines) is drained from a pipe."""
     port = free_port()
     argv = [args.sockpit, "--headless", "--json"] + (["--quiet"] if quiet else []) + [
         "-e", f"listen tcp:127.0.0.1:{port} --echo"]
@@ -638,9 +614,10 @@ def conns_echo(args, quiet):
             time.sleep(0.02)
         wait_idle(proc.pid)
         before = proc_status(proc.pid, "VmRSS")
-        t0 = time.monotonic()
-        done = short_conns(port, args.short, b"hello, echo\n", args.short_timeout)
-        secs = time.monotonic() - t0
+        out = subprocess.run([args.shortconn, str(port), str(args.short),
+                              str(args.short_timeout)], capture_output=True, text=True,
+                             timeout=args.short_timeout + 30)
+        done, secs = int(out.stdout.split()[0]), float(out.stdout.split()[1])
         wait_idle(proc.pid, timeout=60)
         after, peak = proc_status(proc.pid, "VmRSS"), proc_status(proc.pid, "VmHWM")
         fds = fd_count(proc.pid)
@@ -836,7 +813,7 @@ def main():
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--presses", type=int, default=20)
     ap.add_argument("--conns", type=int, default=10000)
-    ap.add_argument("--print-mib", type=int, default=512)
+    ap.add_argument("--print-mib", type=int, default=256)
     # socat -v writes its dump a few bytes per write(): about 2 MB/s here.
     ap.add_argument("--socat-v-mib", type=int, default=8)
     ap.add_argument("--short", type=int, default=150000)
@@ -848,8 +825,10 @@ def main():
 
     build_dir = os.path.dirname(args.sockpit)
     sender = args.sender or os.path.join(build_dir, "tests", "bench", "sender")
-    if not os.path.exists(sender):
-        sys.exit(f"sender not built: {sender}")
+    args.shortconn = os.path.join(os.path.dirname(sender), "shortconn")
+    for prog in (sender, args.shortconn):
+        if not os.path.exists(prog):
+            sys.exit(f"not built: {prog}")
     notes, failures = [], []
     rows = throughput(args, sender, args.runs, failures)
 

@@ -65,18 +65,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(line != NULL);
     memcpy(line, data, size);
     line[size] = '\0';
-    const char *words[8];
+    struct sp_word words[8];
     sp_buf_init(&out);
-    int nw = sp_tokenize(line, &out, words, 8, &pos, err, sizeof err);
+    int nw = sp_split_words(line, &out, words, 8, NULL, NULL, &pos);
     if (nw < 0) {
         CHECK(pos < strlen(line));
     } else {
         CHECK(nw <= 8);
         size_t total = 0;
         for (int k = 0; k < nw; k++) {
-            CHECK(words[k] >= (const char *)out.data);
-            total += strlen(words[k]) + 1;
-            CHECK(words[k] + strlen(words[k]) < (const char *)out.data + out.len);
+            CHECK(words[k].start == total);
+            CHECK(out.data[words[k].start + words[k].len] == '\0');
+            CHECK(memchr(out.data + words[k].start, '\0', words[k].len) == NULL);
+            total += words[k].len + 1;
         }
         CHECK(total == out.len);
         CHECK(out.len <= strlen(line) + (size_t)nw);

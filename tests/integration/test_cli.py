@@ -42,6 +42,7 @@ def usage_errors_never_echo_raw_argv_bytes():
     csi = b"\x1b[2J\x9b31m\x08\x7f"
     cases = [
         [b"--bogus" + osc],
+        [b"--version=" + osc],
         [b"-" + b"\x1b"],
         [b"--script", b"/nonexistent/" + osc + b".sp"],
         [b"--lab", b"no" + osc + csi],

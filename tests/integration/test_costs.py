@@ -96,5 +96,59 @@ def sixty_four_thousand_sends_take_linear_time_and_all_arrive():
         shutil.rmtree(d, ignore_errors=True)
 
 
+# Enough send lines to keep the command queue busy for seconds if it ran
+# them all in one go (about 5 s in a release build, 30 s under ASan). A run
+# that ignored the signal or the timeout until the script was done would
+# have sent every line's bytes: the peer's count proves it stopped in the
+# middle whatever the machine's load; the time bounds are generous.
+BUSY_LINES = 300000
+
+
+def busy_script(port, pause=()):
+    return script_file(["connect tcp:127.0.0.1:%d" % port] + list(pause)
+                       + ["send line%06d\\n" % i for i in range(BUSY_LINES)] + ["close"])
+
+
+@test
+def sigterm_ends_a_run_busy_with_lines_within_a_second():
+    sink = Sink()
+    d, path = busy_script(sink.port)
+    try:
+        sp = Sockpit(["--quiet", "--script", path])
+        sp.wait_event(lambda e: e.get("ev") == "connected" and e.get("sock") == 1,
+                      timeout=30 * SLOW)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        sp.proc.send_signal(signal.SIGTERM)
+        rc = sp.finish(timeout=60 * SLOW)
+        elapsed = time.monotonic() - t0
+        assert rc == 1, (rc, sp.err)
+        assert len(sink.data) < BUSY_LINES * 11, "every line ran before SIGTERM was seen"
+        assert elapsed < 3 * SLOW, "exited %.1f s after SIGTERM" % elapsed
+    finally:
+        sink.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@test
+def timeout_ends_a_run_busy_with_lines_on_time():
+    sink = Sink()
+    # The sends start 1.5 s in, so the timeout comes due while they run.
+    d, path = busy_script(sink.port, ["sleep 1500"])
+    try:
+        t0 = time.monotonic()
+        sp = Sockpit(["--quiet", "--timeout", "2", "--script", path])
+        rc = sp.finish(timeout=60 * SLOW)
+        elapsed = time.monotonic() - t0
+        assert rc == 1, (rc, sp.err)
+        assert b"--timeout" in sp.err, sp.err
+        assert len(sink.data) < BUSY_LINES * 11, "every line ran before the timeout was seen"
+        # It counts from the start, queueing the script's lines included.
+        assert elapsed < 4 * SLOW, "--timeout 2 ended the run after %.1f s" % elapsed
+    finally:
+        sink.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     peers.main()

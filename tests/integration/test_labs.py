@@ -50,8 +50,9 @@ def lab_names():
     return sorted(f[:-4] for f in os.listdir(LABS_DIR) if f.endswith(".lab"))
 
 
-def run_lab(arg, timeout=30):
-    p = subprocess.run([SOCKPIT, "--json", "--timeout", "20", "--lab", arg],
+def run_lab(arg, timeout=90):
+    # Generous: under ASan, with the labs in parallel on a loaded machine.
+    p = subprocess.run([SOCKPIT, "--json", "--timeout", "60", "--lab", arg],
                        capture_output=True, timeout=timeout)
     events = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
     return p.returncode, events, p.stderr

@@ -267,6 +267,48 @@ def a_failing_datagram_does_not_fail_its_neighbours():
         os.unlink(huge)
 
 
+@test
+def each_piece_of_a_split_datagram_send_has_its_own_outcome():
+    """--chunks/--split on a datagram socket: every datagram the kernel took
+    is a send event, every refused one its own error, and the pieces after a
+    refused one still go, with --delay too."""
+    name = "sockpit-it-%d-pieces" % os.getpid()
+    files = []
+    try:
+        for kind, family, addr, bad_len in (("udp", socket.AF_INET, ("127.0.0.1", 0), 65508),
+                                            ("unix-dgram", socket.AF_UNIX, "\0" + name, 400000)):
+            path = tempfile_of(b"a" + b"x" * bad_len + b"c" + b"d")
+            files.append(path)
+            for delay in ("", " --delay 20"):
+                rcv = DgramReceiver(family, addr)
+                try:
+                    target = ("udp:127.0.0.1:%d" % rcv.addr[1] if kind == "udp"
+                              else "unix-dgram:@" + name)
+                    script = ("connect %s\n"
+                              "send --file %s --chunks 1,%d,1%s\n"
+                              "wait sent\n"
+                              "sleep 100\n"
+                              "quit\n") % (target, path, bad_len, delay)
+                    sp = Sockpit(["--timeout", "20", "--keep-going"], script=script)
+                    sp.finish()
+                    got = rcv.drain(3)
+                    assert got == [b"a", b"c", b"d"], (kind, delay, [g[:8] for g in got])
+                    errs = sp.of("error", 1)
+                    assert len(errs) == 1 and errs[0]["code"] == "EMSGSIZE", (kind, delay, errs)
+                    assert str(bad_len) in errs[0]["message"], errs[0]
+                    sends = [(e["seq"], e["off"], bytes.fromhex(e["hex"]), e["writes"])
+                             for e in sp.of("send", 1)]
+                    assert sends == [(1, 0, b"a", 1), (2, 1, b"c", 1), (3, 2, b"d", 1)], \
+                        (kind, delay, sends)
+                    summ = sp.of("summary", 1)[0]
+                    assert summ["bytes_out"] == 3, summ
+                finally:
+                    rcv.close()
+    finally:
+        for path in files:
+            os.unlink(path)
+
+
 def tempfile_of(data):
     import tempfile
 

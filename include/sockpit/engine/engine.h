@@ -63,6 +63,11 @@ uint64_t sp_engine_now_ns(const struct sp_engine *eng);
 typedef void (*sp_event_cb)(void *ud, const struct sp_event *ev);
 int sp_engine_subscribe(struct sp_engine *eng, uint32_t mask, sp_event_cb cb, void *ud);
 void sp_engine_unsubscribe(struct sp_engine *eng, int sub);
+/* A subscriber reads at most max payload bytes of each event (0: none; the
+ * default is all): the engine keeps no more of a message body than the
+ * subscribers and the history read. Events then carry a prefix (data_len <
+ * len); lengths and boundaries stay exact. */
+void sp_engine_sub_data_max(struct sp_engine *eng, int sub, size_t max);
 /* Publishes an event that did not come from a socket (cmd_error, notice). */
 void sp_engine_emit(struct sp_engine *eng, const struct sp_event *ev);
 
@@ -198,6 +203,7 @@ struct sp_sock_info {
     enum sp_sock_kind kind;
     char local[SP_ADDR_TEXT_MAX]; /* raw text: render before showing */
     char peer[SP_ADDR_TEXT_MAX];
+    size_t local_len, peer_len; /* abstract Unix names may hold NULs: use these lengths */
     char framing[SP_FRAME_SPEC_TEXT_MAX];
     struct sp_frame_spec spec; /* what send encodes with, and decodes with unless decode_lost */
     int decode_lost;           /* a length error stopped decoding: what arrives is shown as raw

@@ -49,5 +49,8 @@ size_t sp_addr_format(const struct sp_addr *addr, char *buf, size_t len);
  * "@name" and may contain NUL bytes, so use the returned length (snprintf-
  * style: the full length, buf truncated and terminated if it is shorter). */
 size_t sp_sockaddr_format(const struct sockaddr *sa, size_t salen, char *buf, size_t len);
+/* The length of address text that comes with a length (len; 0 means up to
+ * the first NUL): what to render, so an abstract name is shown whole. */
+size_t sp_addr_text_len(const char *text, size_t len);
 
 #endif

@@ -29,19 +29,6 @@ int sp_hex_parse(const char *s, size_t n, struct sp_buf *out, size_t *errpos, ch
  * and `"` as is, `\\ \" \n \r \t \0 \e`, everything else `\xHH` lowercase. */
 void sp_escape(const void *p, size_t n, struct sp_buf *out);
 
-/* Splits a command line into words. Double quotes group words (and may stand
- * inside a word: a"b c"d is one word); a backslash keeps the next character
- * in the word with the backslash, so escape syntax survives for
- * sp_unescape(). An unquoted '#' at the start of a word starts a comment.
- * Returns the number of words (at most max), each a NUL-terminated string
- * appended to out (words[i] point into out->data; valid until out changes),
- * or -1 with a reason and *errpos (unterminated quote: the opening quote;
- * too many words: the first word that does not fit). Spaces, tabs, CR and
- * LF separate words; "" is an empty word; `\"` never opens or closes a
- * quote. */
-int sp_tokenize(const char *line, struct sp_buf *out, const char **words, int max, size_t *errpos,
-                char *err, size_t errlen);
-
 /* One word found by sp_split_words(). */
 struct sp_word {
     size_t start; /* offset in out of its first byte */
@@ -53,12 +40,16 @@ struct sp_word {
 #define SP_SPLIT_TOO_MANY (-1) /* *errpos: the first word that does not fit */
 #define SP_SPLIT_QUOTE    (-2) /* *errpos: the quote never closed */
 
-/* The word splitter behind sp_tokenize() and the command parser (the rules
- * are documented at sp_tokenize()). Appends every word and its NUL to out;
+/* Splits a command line into words, for the command parser. Double quotes
+ * group words (and may stand inside a word: a"b c"d is one word); a
+ * backslash keeps the next character in the word with the backslash, so
+ * escape syntax survives for sp_unescape(). An unquoted '#' at the start of
+ * a word starts a comment. Spaces, tabs, CR and LF separate words; "" is an
+ * empty word; `\"` never opens or closes a quote. Appends every word and its NUL to out;
  * fills words[] when not NULL; calls col(ctx, c) when not NULL once for every
  * byte appended, c being the column it came from (for a NUL: the column just
  * past the word). Returns the word count or an SP_SPLIT_ code. */
 int sp_split_words(const char *line, struct sp_buf *out, struct sp_word *words, int max,
-                    void (*col)(void *ctx, size_t c), void *ctx, size_t *errpos);
+                   void (*col)(void *ctx, size_t c), void *ctx, size_t *errpos);
 
 #endif

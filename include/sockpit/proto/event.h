@@ -118,9 +118,12 @@ struct sp_event {
     const uint32_t *iov; /* recv --iov: each buffer's size (the kernel fills them in order) */
     size_t niov;
 
-    const char *local;   /* listening/connected/accepted/bound */
-    const char *peer;    /* connected/accepted */
-    const char *from;    /* datagram recv: sender ("" when unknown) */
+    const char *local; /* listening/connected/accepted/bound */
+    const char *peer;  /* connected/accepted */
+    const char *from;  /* datagram recv: sender ("" when unknown) */
+    /* The lengths of local, peer and from: an abstract Unix name is every
+     * byte after its '@', NULs included. 0 means up to the first NUL. */
+    size_t local_len, peer_len, from_len;
     const char *how;     /* shutdown: "wr", "rd", "both" */
     const char *tcp;     /* state: kernel state name ("ESTABLISHED", ..., "gone") */
     const char *op;      /* error: what we were doing ("connect", "write", "accept", ...) */
