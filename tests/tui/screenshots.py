@@ -26,6 +26,16 @@ def demo_ready(scr):
     return "[2] tcp" in scr.splitlines()[0] and "[3] tcp" in scr.splitlines()[0]
 
 
+def pane_head(scr, sock_id, rows=4):
+    """The first rows of socket sock_id's pane (header, state and settings
+    lines, wherever the settings fit), or "" if no pane shows it."""
+    lines = scr.splitlines()
+    col = lines[0].find("[%d] " % sock_id) if lines else -1
+    if col < 0:
+        return ""
+    return "\n".join(line[col:].split("\u2502")[0] for line in lines[:rows])
+
+
 def demo(outdir):
     sess = td.Session(["--demo"], COLS, ROWS)
     try:
@@ -43,8 +53,10 @@ def demo(outdir):
         # sees FIN and can still talk back. An echo server would echo the
         # EOF too (and close), so its echo is turned off first.
         sess.keys("Escape")
+        sess.wait_for(lambda s: " echo " in pane_head(s, 3), 5, "the server echoing")
         sess.command("echo 3 off")
-        sess.wait_for(lambda s: " echo " not in s.splitlines()[0], 5, "echo off")
+        sess.wait_for(lambda s: "[3] tcp" in s and " echo " not in pane_head(s, 3), 5,
+                      "echo off")
         sess.keys("s")
         sess.wait_text("SHUT_WR  send FIN")
         sess.keys("w")
