@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <linux/if_packet.h>
+
 #include <cmocka.h>
 
 #include "sockpit/proto/addr.h"
@@ -250,6 +252,77 @@ static void test_sockaddr_format_unix(void **state)
     tu_guard_free(g, sizeof su);
 }
 
+static void test_addr_packet(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *ifname;
+        unsigned ethertype;
+        const char *canonical;
+    } v[] = {
+        {"packet:lo", "lo", 0x0003, "packet:lo:all"},
+        {"PACKET:veth0:ipv4", "veth0", 0x0800, "packet:veth0:ipv4"},
+        {"packet:eth0:0x86DD", "eth0", 0x86dd, "packet:eth0:ipv6"},
+        {"packet:br-lan:0x88cc", "br-lan", 0x88cc, "packet:br-lan:0x88cc"},
+        {"packet:wlp2s0:2054", "wlp2s0", 0x0806, "packet:wlp2s0:arp"},
+        {"packet:abcdefghijklmno", "abcdefghijklmno", 0x0003, "packet:abcdefghijklmno:all"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        struct sp_addr a, b;
+        char err[256] = "";
+        assert_int_equal(sp_addr_parse(&a, v[i].in, err, sizeof err), 0);
+        assert_int_equal(a.kind, SP_ADDR_PACKET);
+        assert_string_equal(a.ifname, v[i].ifname);
+        assert_int_equal(a.ethertype, v[i].ethertype);
+        char text[SP_ADDR_TEXT_MAX];
+        assert_int_equal(sp_addr_format(&a, text, sizeof text), strlen(v[i].canonical));
+        assert_string_equal(text, v[i].canonical);
+        assert_int_equal(sp_addr_parse(&b, text, err, sizeof err), 0);
+        assert_string_equal(b.ifname, a.ifname);
+        assert_int_equal(b.ethertype, a.ethertype);
+    }
+    static const struct bad bad[] = {
+        {"packet:", "missing interface"},
+        {"packet::ipv4", "missing interface"},
+        {"packet:abcdefghijklmnop", "interface name too long"},
+        {"packet:a/b", "invalid character \"/\""},
+        {"packet:a b", "byte 0x20"},
+        {"packet:lo:ip", "EtherType \"ip\""},
+        {"packet:lo:0x10000", "EtherType"},
+        {"packet:lo:", "EtherType"},
+        {"packet:lo:0", "EtherType"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct sp_addr a;
+        char err[256] = "";
+        assert_int_equal(sp_addr_parse(&a, bad[i].in, err, sizeof err), -1);
+        if (strstr(err, bad[i].word) == NULL)
+            fail_msg("%s: want \"%s\" in \"%s\"", bad[i].in, bad[i].word, err);
+    }
+}
+
+static void test_sockaddr_format_packet(void **state)
+{
+    (void)state;
+    struct sockaddr_ll ll;
+    memset(&ll, 0, sizeof ll);
+    ll.sll_family = AF_PACKET;
+    ll.sll_halen = 6;
+    memcpy(ll.sll_addr, "\x0a\x00\x00\xab\xcd\xef", 6);
+    char out[SP_ADDR_TEXT_MAX];
+    assert_int_equal(sp_sockaddr_format((struct sockaddr *)&ll, sizeof ll, out, sizeof out), 17);
+    assert_string_equal(out, "0a:00:00:ab:cd:ef");
+    ll.sll_halen = 0;
+    sp_sockaddr_format((struct sockaddr *)&ll, sizeof ll, out, sizeof out);
+    assert_string_equal(out, "(no link address)");
+    /* a length that ends inside the address is not read past */
+    ll.sll_halen = 6;
+    sp_sockaddr_format((struct sockaddr *)&ll, offsetof(struct sockaddr_ll, sll_addr) + 3, out,
+                       sizeof out);
+    assert_string_equal(out, "(no link address)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +333,8 @@ int main(void)
         cmocka_unit_test(test_addr_format_truncates_safely),
         cmocka_unit_test(test_sockaddr_format_inet),
         cmocka_unit_test(test_sockaddr_format_unix),
+        cmocka_unit_test(test_addr_packet),
+        cmocka_unit_test(test_sockaddr_format_packet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

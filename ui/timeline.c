@@ -8,6 +8,7 @@
 
 #include "sockpit/proto/addr.h"
 #include "sockpit/proto/frame.h"
+#include "sockpit/proto/pktsum.h"
 #include "ui.h"
 
 #define HEX_ROWS_MAX 4
@@ -291,7 +292,14 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
     snprintf(size, sizeof(size), wide ? "%6llu B" : "%4lluB", (unsigned long long)ev->len);
     row_text(r, UI_R_DIM, size);
     r->x += 2;
-    if (ev->type == SP_EV_RECV && ev->from && ev->from[0]) {
+    if (ev->type == SP_EV_RECV && ev->kind == SP_SOCK_PACKET && ev->summary != NULL) {
+        /* A frame's bytes say little as text: what it is comes first. */
+        const char *pt = sp_pkttype_name(ev->pkttype);
+        row_text(r, UI_R_DIM, pt != NULL ? pt : "type?");
+        r->x++;
+        row_peer(r, role, ev->summary);
+        r->x += 2;
+    } else if (ev->type == SP_EV_RECV && ev->from && ev->from[0]) {
         row_text(r, UI_R_DIM, "from ");
         row_addr(r, UI_R_DIM, ev->from, ev->from_len);
         r->x++;

@@ -83,8 +83,9 @@ int cmd__exec_listen(struct cmd_ctx *c)
     const struct cmd_word *a = target(c, &addr, &spec, &o);
     if (a == NULL)
         return CMD_FAIL;
-    if (addr.kind == SP_ADDR_UDP || addr.kind == SP_ADDR_UNIX_DGRAM)
-        return cmd__fail(c, a, 0, "listen is for tcp: and unix:; use bind for datagram sockets");
+    if (addr.kind == SP_ADDR_UDP || addr.kind == SP_ADDR_UNIX_DGRAM || addr.kind == SP_ADDR_PACKET)
+        return cmd__fail(c, a, 0,
+                         "listen is for tcp: and unix:; use bind for datagram and packet sockets");
     const struct cmd_word *b = cmd__opt(c, "--backlog");
     if (b != NULL && cmd__number(c, b, 1, 65535, 0, &backlog) != 0)
         return CMD_FAIL;
@@ -106,8 +107,11 @@ int cmd__exec_connect(struct cmd_ctx *c)
     struct sp_addr addr;
     struct sp_frame_spec spec;
     struct sp_sock_opts o;
-    if (target(c, &addr, &spec, &o) == NULL)
+    const struct cmd_word *a = target(c, &addr, &spec, &o);
+    if (a == NULL)
         return CMD_FAIL;
+    if (addr.kind == SP_ADDR_PACKET)
+        return cmd__fail(c, a, 0, "a packet socket is not connected: use bind packet:IFACE");
     const struct cmd_word *t = cmd__opt(c, "--timeout");
     if (t != NULL && cmd__number(c, t, 1, MS_MAX, 0, &o.timeout_ms) != 0)
         return CMD_FAIL;
@@ -127,8 +131,9 @@ int cmd__exec_bind(struct cmd_ctx *c)
     const struct cmd_word *a = target(c, &addr, &spec, &o);
     if (a == NULL)
         return CMD_FAIL;
-    if (addr.kind != SP_ADDR_UDP && addr.kind != SP_ADDR_UNIX_DGRAM)
-        return cmd__fail(c, a, 0, "bind is for udp: and unix-dgram:; use listen for streams");
+    if (addr.kind != SP_ADDR_UDP && addr.kind != SP_ADDR_UNIX_DGRAM && addr.kind != SP_ADDR_PACKET)
+        return cmd__fail(c, a, 0,
+                         "bind is for udp:, unix-dgram: and packet:; use listen for streams");
     char err[256] = "";
     uint32_t id = 0;
     if (sp_engine_bind(c->eng, &addr, &o, &id, err, sizeof err) != 0)

@@ -78,9 +78,14 @@ static const struct cmd_opt expect_opts[] = {
 
 /* Sorted by name: help lists the table in this order. */
 const struct cmd_entry cmd__table[] = {
-    {"bind", "bind ADDR [--framing SPEC]", "open a datagram socket (udp:, unix-dgram:)",
-     "Receives from anyone; `send --to ADDR` chooses the destination.", bind_opts, 1, 1, 0,
-     cmd__exec_bind},
+    {"bind", "bind ADDR [--framing SPEC]",
+     "open a datagram socket (udp:, unix-dgram:) or a packet socket (packet:IFACE[:ETHERTYPE])",
+     "Receives from anyone; `send --to ADDR` chooses the destination. `packet:IFACE[:ETHERTYPE]` "
+     "(ETHERTYPE 0x0800 or ipv4, ipv6, arp, vlan, all; default all) receives every frame of "
+     "that interface with its link layer and a summary, and `send --hex ...` sends a whole "
+     "frame out of it; it needs CAP_NET_RAW (root, or `setcap cap_net_raw+ep $(command -v "
+     "sockpit)`).",
+     bind_opts, 1, 1, 0, cmd__exec_bind},
     {"close", "close [ID]", "close the socket after delivering what is queued",
      "close(2): the kernel sends RST instead of FIN if unread data remains (a notice says "
      "so).",
@@ -297,7 +302,7 @@ static const char *const set_words[] = {
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};
-static const char *const addr_words[] = {"tcp:", "udp:", "unix:", "unix-dgram:", NULL};
+static const char *const addr_words[] = {"tcp:", "udp:", "unix:", "unix-dgram:", "packet:", NULL};
 
 static size_t add_matches(struct sp_buf *out, const char *const *words, const char *prefix)
 {

@@ -449,6 +449,7 @@ static int expand(struct cmd_lab *l, const char *s, struct sp_buf *out, char *er
                 [SP_SOCK_TCP_LISTEN] = "tcp:", [SP_SOCK_TCP] = "tcp:",
                 [SP_SOCK_UDP] = "udp:",        [SP_SOCK_UNIX_LISTEN] = "unix:",
                 [SP_SOCK_UNIX] = "unix:",      [SP_SOCK_UNIX_DGRAM] = "unix-dgram:",
+                [SP_SOCK_PACKET] = "packet:",
             };
             sp_buf_appends(out, prefix[in.kind]);
             sp_buf_appends(out, in.local);

@@ -117,6 +117,11 @@ struct sp_sock {
     TAILQ_ENTRY(sp_sock) kentry; /* in eng->klist while in_klist */
 
     TAILQ_ENTRY(sp_sock) closed_link; /* eng->closed, once closed */
+
+    /* A packet socket's interface and the EtherType it receives. */
+    uint32_t ifindex;
+    uint16_t ethertype;
+    char ifname[SP_ADDR_IFNAME_MAX];
 };
 
 struct sp_sub {
@@ -336,6 +341,13 @@ struct sp_recv_req;
 int sp__recv_manual(struct sp_sock *s, const struct sp_recv_req *req, char *err, size_t errlen);
 /* Drops a waiting manual recv (close, resume); 1 if there was one. */
 int sp__recv_cancel(struct sp_sock *s);
+
+/* engine_packet.c: AF_PACKET raw sockets on one interface. */
+int sp__packet_bind(struct sp_engine *eng, const struct sp_addr *addr,
+                    const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen);
+int sp__packet_read_start(struct sp_sock *s);
+void sp__packet_read_stop(struct sp_sock *s);
+int sp__packet_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen);
 
 /* engine_send.c */
 void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct sockaddr *to,

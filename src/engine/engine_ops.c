@@ -192,9 +192,11 @@ int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
 int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
                    const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
+    if (addr->kind == SP_ADDR_PACKET)
+        return sp__packet_bind(eng, addr, opts, id, err, errlen);
     if (addr->kind != SP_ADDR_UDP && addr->kind != SP_ADDR_UNIX_DGRAM) {
         sp__seterr(err, errlen,
-                   "bind needs a udp: or unix-dgram: address (stream sockets use "
+                   "bind needs a udp:, unix-dgram: or packet: address (stream sockets use "
                    "listen)");
         return -EINVAL;
     }
@@ -207,6 +209,10 @@ int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
 int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
                       const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
+    if (addr->kind == SP_ADDR_PACKET) {
+        sp__seterr(err, errlen, "a packet socket is not connected: bind packet:%s", addr->ifname);
+        return -EINVAL;
+    }
     enum sp_sock_kind kind = connect_kind(addr);
     int inet = addr->kind == SP_ADDR_TCP || addr->kind == SP_ADDR_UDP;
     if (inet && addr->family == AF_UNSPEC && strcmp(addr->host, "localhost") != 0)
@@ -379,6 +385,13 @@ int sp_engine_recvmsg(struct sp_engine *eng, uint32_t id, const struct sp_recv_r
             sp__seterr(err, errlen, "socket %u: reading was shut down", id);
             return -EINVAL;
         }
+    }
+    if (s->kind == SP_SOCK_PACKET) {
+        if (r.niov > 0 || r.flags != 0) {
+            sp__seterr(err, errlen, "socket %u is a packet socket: its recv takes only N", id);
+            return -EINVAL;
+        }
+        return sp__packet_recv_once(s, r.n, err, errlen);
     }
     int rc = recv_flags_fit(s, r.flags, err, errlen);
     if (rc != 0)

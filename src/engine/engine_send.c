@@ -646,6 +646,12 @@ static void fill_bounds(const struct sp_send_req *req, size_t wire_len, size_t *
 static int send_dest(struct sp_sock *s, const struct sp_addr *to, struct sockaddr_storage *ss,
                      socklen_t *len, char *err, size_t errlen)
 {
+    if (s->kind == SP_SOCK_PACKET) {
+        sp__seterr(err, errlen,
+                   "socket %u is a packet socket: a frame carries its own destination (no --to)",
+                   s->id);
+        return -EINVAL;
+    }
     if (s->kind == SP_SOCK_UDP && to->kind != SP_ADDR_UDP) {
         sp__seterr(err, errlen, "socket %u is udp: --to needs a udp: address", s->id);
         return -EINVAL;

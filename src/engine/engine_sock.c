@@ -16,6 +16,8 @@ int sp__sock_read_start(struct sp_sock *s)
     }
     if (sp_kind_is_listener(s->kind))
         return sp__listener_start(s);
+    if (s->kind == SP_SOCK_PACKET)
+        return sp__packet_read_start(s);
     return sp__dgram_read_start(s);
 }
 
@@ -27,6 +29,8 @@ void sp__sock_read_stop(struct sp_sock *s)
         sp__stream_read_stop(s);
     else if (sp_kind_is_listener(s->kind))
         sp__listener_stop(s);
+    else if (s->kind == SP_SOCK_PACKET)
+        sp__packet_read_stop(s);
     else
         sp__dgram_read_stop(s);
     /* Not reading, we learn of the peer's FIN or reset from the kernel's

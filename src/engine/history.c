@@ -7,7 +7,7 @@
 
 #include "sockpit/proto/xmalloc.h"
 
-#define NSTR      10
+#define NSTR      12
 #define STR_MAX   4096 /* longest string field kept (cmd lines, messages) */
 #define RECS_MIN  8
 #define DATA_MIN  512
@@ -53,6 +53,10 @@ static const char **str_field(struct sp_event *ev, int i)
         return &ev->message;
     case 8:
         return &ev->reason;
+    case 10:
+        return &ev->ifname;
+    case 11:
+        return &ev->summary;
     default:
         return &ev->line;
     }

@@ -9,15 +9,16 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <linux/if_packet.h>
 
 #include "sockpit/proto/num.h"
+#include "sockpit/proto/pktsum.h"
 #include "proto_int.h"
 
 static const char *const kind_names[] = {
-    [SP_ADDR_TCP] = "tcp",
-    [SP_ADDR_UDP] = "udp",
-    [SP_ADDR_UNIX] = "unix",
-    [SP_ADDR_UNIX_DGRAM] = "unix-dgram",
+    [SP_ADDR_TCP] = "tcp",       [SP_ADDR_UDP] = "udp",
+    [SP_ADDR_UNIX] = "unix",     [SP_ADDR_UNIX_DGRAM] = "unix-dgram",
+    [SP_ADDR_PACKET] = "packet",
 };
 
 static const char *kind_name(enum sp_addr_kind kind)
@@ -184,17 +185,50 @@ static int parse_unix(struct sp_addr *a, const char *path, char *err, size_t err
     return 0;
 }
 
+/* IFACE[:ETHERTYPE]. An interface name is what the kernel allows (at most
+ * 15 bytes, no '/', no white space); whether it exists is the engine's
+ * question. */
+static int parse_packet(struct sp_addr *a, const char *r, char *err, size_t errlen)
+{
+    const char *colon = strchr(r, ':');
+    size_t n = colon != NULL ? (size_t)(colon - r) : strlen(r);
+    if (n == 0)
+        return sp__fail(err, errlen, "missing interface (expected packet:IFACE[:ETHERTYPE])");
+    if (n >= SP_ADDR_IFNAME_MAX)
+        return sp__fail(err, errlen, "interface name too long (%zu bytes, at most %d)", n,
+                        SP_ADDR_IFNAME_MAX - 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)r[i];
+        if (c <= 0x20 || c >= 0x7f || c == '/')
+            return c > 0x20 && c < 0x7f
+                       ? sp__fail(err, errlen, "invalid character \"%c\" in interface name", c)
+                       : sp__fail(err, errlen, "invalid character (byte 0x%02x) in interface name",
+                                  c);
+    }
+    memcpy(a->ifname, r, n);
+    a->ifname[n] = '\0';
+    a->ethertype = 0x0003; /* ETH_P_ALL */
+    if (colon != NULL && sp_ethertype_parse(colon + 1, &a->ethertype) != 0)
+        return sp__fail(err, errlen,
+                        "EtherType \"%.16s\" is not ipv4, ipv6, arp, vlan, all or a number "
+                        "(0x0001-0xffff)",
+                        colon + 1);
+    a->family = AF_PACKET;
+    return 0;
+}
+
 int sp_addr_parse(struct sp_addr *addr, const char *text, char *err, size_t errlen)
 {
     struct sp_addr a;
     memset(&a, 0, sizeof a);
     if (text == NULL || text[0] == '\0')
-        return sp__fail(err, errlen, "empty address (expected tcp:, udp:, unix: or unix-dgram:)");
+        return sp__fail(err, errlen,
+                        "empty address (expected tcp:, udp:, unix:, unix-dgram: or packet:)");
     const char *colon = strchr(text, ':');
     if (colon == NULL)
-        return sp__fail(err, errlen,
-                        "missing scheme in \"%.64s\" (valid: tcp:, udp:, unix:, unix-dgram:)",
-                        text);
+        return sp__fail(
+            err, errlen,
+            "missing scheme in \"%.64s\" (valid: tcp:, udp:, unix:, unix-dgram:, packet:)", text);
     size_t sl = (size_t)(colon - text);
     int kind = -1;
     for (int k = 0; k < (int)(sizeof kind_names / sizeof kind_names[0]); k++)
@@ -202,12 +236,13 @@ int sp_addr_parse(struct sp_addr *addr, const char *text, char *err, size_t errl
             kind = k;
     if (kind < 0)
         return sp__fail(err, errlen,
-                        "unknown scheme \"%.*s\" (valid: tcp:, udp:, unix:, unix-dgram:)",
+                        "unknown scheme \"%.*s\" (valid: tcp:, udp:, unix:, unix-dgram:, packet:)",
                         (int)(sl > 32 ? 32 : sl), text);
     a.kind = (enum sp_addr_kind)kind;
     int rc = kind == SP_ADDR_UNIX || kind == SP_ADDR_UNIX_DGRAM
                  ? parse_unix(&a, colon + 1, err, errlen)
-                 : parse_inet(&a, kind_names[kind], colon + 1, err, errlen);
+             : kind == SP_ADDR_PACKET ? parse_packet(&a, colon + 1, err, errlen)
+                                      : parse_inet(&a, kind_names[kind], colon + 1, err, errlen);
     if (rc != 0)
         return -1;
     *addr = a;
@@ -220,6 +255,10 @@ size_t sp_addr_format(const struct sp_addr *addr, char *buf, size_t len)
     int n;
     if (addr->kind == SP_ADDR_UNIX || addr->kind == SP_ADDR_UNIX_DGRAM)
         n = snprintf(buf, len, "%s:%s", kind, addr->path);
+    else if (addr->kind == SP_ADDR_PACKET && sp_ethertype_name(addr->ethertype) != NULL)
+        n = snprintf(buf, len, "%s:%s:%s", kind, addr->ifname, sp_ethertype_name(addr->ethertype));
+    else if (addr->kind == SP_ADDR_PACKET)
+        n = snprintf(buf, len, "%s:%s:0x%04x", kind, addr->ifname, (unsigned)addr->ethertype);
     else if (strchr(addr->host, ':') != NULL)
         n = snprintf(buf, len, "%s:[%s]:%u", kind, addr->host, (unsigned)addr->port);
     else
@@ -285,6 +324,20 @@ size_t sp_sockaddr_format(const struct sockaddr *sa, size_t salen, char *buf, si
         const char *end = memchr(su->sun_path, '\0', plen);
         return put_bytes(buf, len, 0, su->sun_path,
                          end != NULL ? (size_t)(end - su->sun_path) : plen);
+    }
+    case AF_PACKET: {
+        const struct sockaddr_ll *ll = (const struct sockaddr_ll *)sa;
+        if (salen < offsetof(struct sockaddr_ll, sll_addr) || ll->sll_halen == 0 ||
+            ll->sll_halen > sizeof ll->sll_addr ||
+            salen < offsetof(struct sockaddr_ll, sll_addr) + ll->sll_halen)
+            return put_bytes(buf, len, 0, "(no link address)", 17);
+        size_t at = 0;
+        for (unsigned i = 0; i < ll->sll_halen; i++) {
+            char h[4];
+            snprintf(h, sizeof h, "%s%02x", i ? ":" : "", ll->sll_addr[i]);
+            at += put_bytes(buf, len, at, h, strlen(h));
+        }
+        return at;
     }
     default:
         n = snprintf(buf, len, "(family %d)", (int)sa->sa_family);

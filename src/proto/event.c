@@ -12,6 +12,7 @@
 #include "sockpit/proto/addr.h"
 #include "sockpit/proto/buf.h"
 #include "sockpit/proto/frame.h"
+#include "sockpit/proto/pktsum.h"
 #include "sockpit/proto/render.h"
 
 static const char *const ev_names[SP_EV__COUNT] = {
@@ -72,6 +73,8 @@ const char *sp_sock_kind_name(enum sp_sock_kind kind)
         return "unix";
     case SP_SOCK_UNIX_DGRAM:
         return "unix-dgram";
+    case SP_SOCK_PACKET:
+        return "packet";
     }
     return "unknown";
 }
@@ -120,6 +123,38 @@ static const char *nz(const char *s)
 }
 
 /* Appends a peer-controlled string rendered safe. */
+/* The EtherType by name when it has one ("ipv4"), else in hex. */
+static void put_ethertype(struct sp_buf *out, uint16_t type)
+{
+    const char *name = sp_ethertype_name(type);
+    if (name != NULL)
+        sp_buf_appends(out, name);
+    else
+        sp_buf_appendf(out, "0x%04x", (unsigned)type);
+}
+
+static void put_pkttype(struct sp_buf *out, int pkttype)
+{
+    const char *name = sp_pkttype_name(pkttype);
+    if (name != NULL)
+        sp_buf_appends(out, name);
+    else
+        sp_buf_appendf(out, "type %d", pkttype);
+}
+
+static void put_safe(struct sp_buf *out, const char *s, int utf8);
+
+/* " on lo outgoing ipv4": where a packet socket saw the frame. */
+static void put_link(struct sp_buf *out, const struct sp_event *ev, int utf8)
+{
+    sp_buf_appends(out, " on ");
+    put_safe(out, ev->ifname, utf8);
+    sp_buf_appendc(out, ' ');
+    put_pkttype(out, ev->pkttype);
+    sp_buf_appendc(out, ' ');
+    put_ethertype(out, ev->protocol);
+}
+
 static void put_safe(struct sp_buf *out, const char *s, int utf8)
 {
     s = nz(s);
@@ -287,6 +322,8 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
             sp_buf_appendf(out, " #%" PRIu64, ev->seq);
         sp_buf_appendf(out, " %" PRIu64 " %s @%" PRIu64, ev->len, plural(ev->len, "byte", "bytes"),
                        ev->off);
+        if (ev->kind == SP_SOCK_PACKET)
+            put_link(out, ev, utf8);
         if (ev->from != NULL && ev->from[0] != '\0') {
             sp_buf_appends(out, " from ");
             put_addr(out, ev->from, ev->from_len, utf8);
@@ -296,6 +333,10 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         format_recv_details(out, ev);
         if (ev->unread >= 0)
             sp_buf_appendf(out, " (%" PRId64 " unread before)", ev->unread);
+        if (ev->kind == SP_SOCK_PACKET) {
+            sp_buf_appends(out, " | ");
+            put_safe(out, ev->summary, utf8);
+        }
         sp_buf_appends(out, ": ");
         put_payload(out, ev, utf8);
         break;
@@ -506,6 +547,26 @@ static void jcalls(struct sp_buf *out, const struct sp_event *ev)
     sp_buf_appendc(out, ']');
 }
 
+/* A packet socket's recv: "link": {ifname, ifindex, pkttype, protocol
+ * (hex, with its name in ethertype when it has one), mac} and "summary". */
+static void jlink(struct sp_buf *out, const struct sp_event *ev)
+{
+    sp_buf_appends(out, ",\"link\":{\"ifname\":");
+    const char *ifname = nz(ev->ifname);
+    json_string(out, ifname, strlen(ifname));
+    ju64(out, "ifindex", ev->ifindex);
+    const char *pt = sp_pkttype_name(ev->pkttype);
+    if (pt != NULL)
+        jstr(out, "pkttype", pt);
+    else
+        sp_buf_appendf(out, ",\"pkttype\":\"type %d\"", ev->pkttype);
+    sp_buf_appendf(out, ",\"protocol\":\"0x%04x\"", (unsigned)ev->protocol);
+    jstr(out, "ethertype", sp_ethertype_name(ev->protocol));
+    jstr(out, "mac", ev->from);
+    sp_buf_appendc(out, '}');
+    jstr(out, "summary", ev->summary);
+}
+
 void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
 {
     sp_buf_appendf(out, "{\"t\":%" PRIu64 ".%06" PRIu64 ",\"ev\":\"%s\"", ev->t_ns / 1000000000u,
@@ -548,6 +609,8 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
             jaddr(out, "from", ev->from, ev->from_len);
             jbool(out, "truncated", ev->truncated);
         }
+        if (ev->kind == SP_SOCK_PACKET)
+            jlink(out, ev);
         if (ev->unread >= 0)
             ju64(out, "unread", (uint64_t)ev->unread);
         break;

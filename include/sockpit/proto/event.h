@@ -45,6 +45,7 @@ enum sp_sock_kind {
     SP_SOCK_UNIX_LISTEN,
     SP_SOCK_UNIX,
     SP_SOCK_UNIX_DGRAM,
+    SP_SOCK_PACKET, /* AF_PACKET SOCK_RAW bound to one interface: whole frames */
 };
 
 /* The three families of kinds; every kind is in exactly one. */
@@ -61,7 +62,7 @@ static inline int sp_kind_is_stream(enum sp_sock_kind k)
 
 static inline int sp_kind_is_dgram(enum sp_sock_kind k)
 {
-    return k == SP_SOCK_UDP || k == SP_SOCK_UNIX_DGRAM;
+    return k == SP_SOCK_UDP || k == SP_SOCK_UNIX_DGRAM || k == SP_SOCK_PACKET;
 }
 
 /* At most this many buffers in one recvmsg() (recv --iov). */
@@ -132,6 +133,15 @@ struct sp_event {
     const char *reason;  /* frame_error, closed: why */
     const char *line;    /* cmd_error: the command line as written */
 
+    /* recv on a packet socket (kind SP_SOCK_PACKET): the link layer as the
+     * kernel reported it (sockaddr_ll; from is the source MAC) and the
+     * frame's one-line summary (pktsum.h). */
+    const char *ifname;  /* the interface the frame was seen on */
+    const char *summary; /* what the frame is */
+    uint32_t ifindex;
+    int pkttype;       /* sll_pkttype: PACKET_HOST (0) ... PACKET_OUTGOING (4) */
+    uint16_t protocol; /* sll_protocol, host order: the frame's EtherType */
+
     uint64_t bytes_in, bytes_out, chunks, msgs; /* summary */
     uint64_t dropped;                           /* dropped: how many events */
 
@@ -147,7 +157,7 @@ struct sp_event {
 
 /* "listening", "recv", ... as in DESIGN §6. */
 const char *sp_event_name(enum sp_ev_type type);
-/* "tcp-listen", "tcp", "udp", "unix-listen", "unix", "unix-dgram". */
+/* "tcp-listen", "tcp", "udp", "unix-listen", "unix", "unix-dgram", "packet". */
 const char *sp_sock_kind_name(enum sp_sock_kind kind);
 /* Appends the one-line text form (no newline), socat-like:
  *   0.012345 [3] recv #4 7 bytes @120: "hello\r\n"
