@@ -138,18 +138,14 @@ void sp__kcheck(struct sp_sock *s)
     /* When the side that sent the first FIN gets the peer's FIN, Linux moves
      * the connection to a TIME_WAIT minisocket and leaves our descriptor's
      * socket in CLOSE, maybe before any poll saw FIN_WAIT1/2. What the
-     * kernel holds is TIME_WAIT: follow the address pair through sock_diag
-     * as after a close. A CLOSE it has no connection for is a reset. */
-    if (st == TCP_CLOSE && s->kind == SP_SOCK_TCP && s->established &&
-        strcmp(s->tcp, "CLOSE") != 0) {
-        int kst = pair_state(s);
-        if (kst >= 0) {
-            sp__kfollow(s);
-            if (s->following) {
-                set_tcp_state(s, sp__kstate_name(kst));
-                return;
-            }
-        }
+     * kernel holds is TIME_WAIT, so follow the address pair through
+     * sock_diag as after a close. Without a FIN of ours, CLOSE is a reset. */
+    if (st == TCP_CLOSE && s->kind == SP_SOCK_TCP &&
+        ((s->ours & SP_OURS_SHUT_WR) || strcmp(s->tcp, "FIN_WAIT1") == 0 ||
+         strcmp(s->tcp, "FIN_WAIT2") == 0 || strcmp(s->tcp, "CLOSING") == 0)) {
+        sp__kfollow(s);
+        if (s->following)
+            return;
     }
     set_tcp_state(s, sp__kstate_name(st));
 }
