@@ -651,9 +651,7 @@ void cmd__lab_free(struct cmd_lab *l)
 
 static struct cmd_lab *lab_new(struct sp_cmdq *q, struct sp_labdef *def, const char *arg)
 {
-    struct cmd_lab *l = calloc(1, sizeof *l);
-    if (l == NULL)
-        abort();
+    struct cmd_lab *l = sp_xcalloc(1, sizeof *l);
     l->q = q;
     l->def = def;
     snprintf(l->name, sizeof l->name, "%s", def->name);
@@ -669,8 +667,6 @@ static struct cmd_lab *lab_new(struct sp_cmdq *q, struct sp_labdef *def, const c
     h.ui_command = sub_ui;
     h.stepping = q->hooks.stepping;
     l->sub = sp_cmdq_new(q->eng, &h, l);
-    if (l->sub == NULL)
-        abort();
     l->sub->in_lab = 1;
     sp_cmdq_set_lazy_tap(l->sub, 1);
     sp_cmdq_set_keep_going(l->sub, 0);

@@ -2,6 +2,7 @@
  * with a keyword and a colon, anything else inside a step is a command line.
  * Every error names the line and the column of the offending character. */
 #include "sockpit/proto/labfile.h"
+#include "sockpit/proto/xmalloc.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -39,24 +40,6 @@ struct parser {
     struct sp_labdef *def;
     struct sp_lab_step *step; /* the step being read, or NULL (header) */
 };
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p == NULL)
-        abort();
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
 
 /* Records an error at pointer at (inside the current line). Returns -1. */
 __attribute__((format(printf, 3, 4))) static int fail(struct parser *p, const char *at,
@@ -352,9 +335,9 @@ static int parse_check(struct parser *p, const char *s, const char *end, struct 
         if (at < nw)
             return fail(p, w[at].s, "one comparison per check (split it into two checks)");
     }
-    c->name = xstrndup(w[0].s, w[0].n);
+    c->name = sp_xstrndup(w[0].s, w[0].n);
     const char *es = w[1].s;
-    c->expr = xstrndup(es, (size_t)(w[nw - 1].s + w[nw - 1].n - es));
+    c->expr = sp_xstrndup(es, (size_t)(w[nw - 1].s + w[nw - 1].n - es));
     c->line = p->line;
     return 0;
 }
@@ -394,9 +377,7 @@ static int check_refs(struct parser *p, const char *s, const char *end)
 static char *append_line(char *old, const char *s, size_t n)
 {
     size_t ol = old != NULL ? strlen(old) : 0;
-    char *r = realloc(old, ol + (ol > 0 || old != NULL ? 1 : 0) + n + 1);
-    if (r == NULL)
-        abort();
+    char *r = sp_xreallocarray(old, ol + (ol > 0 || old != NULL ? 1 : 0) + n + 1, 1);
     if (old != NULL) {
         r[ol++] = '\n';
     }
@@ -448,7 +429,7 @@ static int directive(struct parser *p, const char *kw, size_t kn, const char *s,
             if (end - s > 32)
                 return fail(p, s + 32, "a lab name has at most 32 characters");
         }
-        *slot = xstrndup(s, (size_t)(end - s));
+        *slot = sp_xstrndup(s, (size_t)(end - s));
         return 0;
     }
     if (IS("step")) {
@@ -462,13 +443,10 @@ static int directive(struct parser *p, const char *kw, size_t kn, const char *s,
             return fail(p, kw, "at most %d steps", SP_LAB_STEPS_MAX);
         if (need_text(p, "step", s, end))
             return -1;
-        struct sp_lab_step *n = realloc(d->steps, (d->nsteps + 1) * sizeof *n);
-        if (n == NULL)
-            abort();
-        d->steps = n;
+        d->steps = sp_xreallocarray(d->steps, d->nsteps + 1, sizeof *d->steps);
         p->step = st = &d->steps[d->nsteps++];
         memset(st, 0, sizeof *st);
-        st->title = xstrndup(s, (size_t)(end - s));
+        st->title = sp_xstrndup(s, (size_t)(end - s));
         st->line = p->line;
         return 0;
     }
@@ -489,7 +467,7 @@ static int directive(struct parser *p, const char *kw, size_t kn, const char *s,
             return fail(p, kw, "at most %d choices", SP_LAB_CHOICES_MAX);
         if (need_text(p, "choice", s, end))
             return -1;
-        st->choices[st->nchoices++] = xstrndup(s, (size_t)(end - s));
+        st->choices[st->nchoices++] = sp_xstrndup(s, (size_t)(end - s));
         return 0;
     }
     if (IS("answer")) {
@@ -522,10 +500,7 @@ static int directive(struct parser *p, const char *kw, size_t kn, const char *s,
                     return fail(p, s, "a check named %s exists already (line %zu)",
                                 d->steps[i].checks[k].name, d->steps[i].checks[k].line);
                 }
-        struct sp_lab_check *n = realloc(st->checks, (st->nchecks + 1) * sizeof *n);
-        if (n == NULL)
-            abort();
-        st->checks = n;
+        st->checks = sp_xreallocarray(st->checks, st->nchecks + 1, sizeof *st->checks);
         st->checks[st->nchecks++] = c;
         return 0;
     }
@@ -542,11 +517,8 @@ static int command(struct parser *p, const char *s, const char *end)
         return fail(p, s, "at most %d commands per step", SP_LAB_CMDS_MAX);
     if (check_refs(p, s, end) != 0)
         return -1;
-    struct sp_lab_cmd *n = realloc(st->cmds, (st->ncmds + 1) * sizeof *n);
-    if (n == NULL)
-        abort();
-    st->cmds = n;
-    st->cmds[st->ncmds].text = xstrndup(s, (size_t)(end - s));
+    st->cmds = sp_xreallocarray(st->cmds, st->ncmds + 1, sizeof *st->cmds);
+    st->cmds[st->ncmds].text = sp_xstrndup(s, (size_t)(end - s));
     st->cmds[st->ncmds].line = p->line;
     st->ncmds++;
     return 0;
@@ -609,7 +581,7 @@ int sp_labfile_parse(const char *text, size_t len, struct sp_labdef **out, struc
     memset(&p, 0, sizeof p);
     memset(err, 0, sizeof *err);
     p.err = err;
-    p.def = xcalloc(1, sizeof *p.def);
+    p.def = sp_xcalloc(1, sizeof *p.def);
     p.line = 0;
     if (len > SP_LAB_SIZE_MAX) {
         p.line = 1;
@@ -648,10 +620,10 @@ int sp_labfile_parse(const char *text, size_t len, struct sp_labdef **out, struc
         goto fail;
     }
     if (p.def->duration == NULL)
-        p.def->duration = xstrndup("", 0);
+        p.def->duration = sp_xstrndup("", 0);
     for (size_t i = 0; i < p.def->nsteps; i++)
         if (p.def->steps[i].note == NULL)
-            p.def->steps[i].note = xstrndup("", 0);
+            p.def->steps[i].note = sp_xstrndup("", 0);
     *out = p.def;
     return 0;
 fail:
