@@ -54,12 +54,23 @@ static const char usage_text[] =
     "  --framing SPEC     ADDR's framing (listen/connect --framing)\n"
     "  --echo             echo what arrives (listen --echo; echo on)\n"
     "  --close-on-eof     -l: close each connection after the peer's EOF\n"
+    "  --stdio            a data pipe, as nc: stdin is sent (a line per message under a\n"
+    "                     line-wise framing, chunks as read under raw), what arrives goes\n"
+    "                     to stdout as bytes; events go to stderr (errors only without -v).\n"
+    "                     Automatic headless with an ADDR, no -e/--script, stdin not a\n"
+    "                     terminal. With -l it serves one client (--once).\n"
+    "  --no-stdio         not even then: events on stdout\n"
+    "  --hex              stdio: stdin lines are hex, stdout gets one hex line per message\n"
+    "  -v                 stdio: every event to stderr (text, or --json)\n"
+    "  -q SEC             stdio: end SEC seconds after stdin's EOF (else at the peer's EOF)\n"
     "  --help-commands-md print the command reference in Markdown (the README's)\n"
     "  -h, --help         this help\n"
     "  --version          print the version\n"
     "\n"
     "Headless runs end at `quit`, when every socket is closed after the script ended, or at\n"
     "--timeout. Exit status: 0 ok, 1 a command, wait or expect failed (or timeout), 2 usage.\n"
+    "A --stdio run ends at the peer's EOF (or -q SEC after stdin's): 0 when it ended so,\n"
+    "1 when the connection failed, was reset, or a line of stdin could not be sent.\n"
     "\n";
 
 struct lines {
@@ -199,6 +210,9 @@ enum {
     OPT_FRAMING,
     OPT_ECHO,
     OPT_CLOSE_ON_EOF,
+    OPT_STDIO,
+    OPT_NO_STDIO,
+    OPT_HEX,
 };
 
 static const struct option long_opts[] = {
@@ -217,6 +231,9 @@ static const struct option long_opts[] = {
     {"framing", required_argument, NULL, OPT_FRAMING},
     {"echo", no_argument, NULL, OPT_ECHO},
     {"close-on-eof", no_argument, NULL, OPT_CLOSE_ON_EOF},
+    {"stdio", no_argument, NULL, OPT_STDIO},
+    {"no-stdio", no_argument, NULL, OPT_NO_STDIO},
+    {"hex", no_argument, NULL, OPT_HEX},
     {NULL, 0, NULL, 0},
 };
 
@@ -232,6 +249,8 @@ static const char *needs(int opt)
         return "seconds";
     case OPT_FRAMING:
         return "a framing spec";
+    case 'q':
+        return "seconds";
     default:
         return "a lesson name (or list)";
     }
@@ -241,6 +260,7 @@ static const char *needs(int opt)
  * the options they pass on to the command they become. */
 struct posit {
     int listen, udp, once, echo, close_on_eof;
+    int stdio;
     const char *framing;
     char addr[1100];
 };
@@ -293,6 +313,8 @@ static int posit_addr(struct posit *p, char **words, int n)
  * -e line, so the socket they make is socket 1. */
 static void posit_lines(const struct posit *p, struct lines *l)
 {
+    /* The pipe has one socket: a listener serves its first client. */
+    int once = p->once || (p->stdio && p->listen && !p->udp);
     struct sp_buf b;
     sp_buf_init(&b);
     const char *verb = !p->listen ? "connect" : p->udp ? "bind" : "listen";
@@ -304,12 +326,12 @@ static void posit_lines(const struct posit *p, struct lines *l)
         sp_buf_appends(&b, " --echo");
     /* --once ends when its one client has gone, as nc does at the peer's
      * EOF. */
-    if (p->close_on_eof || p->once)
+    if (p->close_on_eof || once)
         sp_buf_appends(&b, " --close-on-eof");
     add_line(l, sp_buf_str(&b), b.len, "ADDR");
     if (echo_cmd)
         add_line(l, "echo 1 on", 9, "--echo");
-    if (p->once) {
+    if (once) {
         /* plain nc: the first client is served, the listener goes; the run
          * ends when that connection has closed. */
         const char *w = "wait 1 accepted --timeout 0";
@@ -358,11 +380,13 @@ int main(int argc, char **argv)
     int status = 0, ecount = 0;
     struct posit posit;
     memset(&posit, 0, sizeof posit);
+    int stdio = 0, stdio_hex = 0, verbose = 0, script_stdin = 0;
+    double quit_after = -1;
 
     /* getopt's own messages would echo argv raw: ours are rendered. */
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":he:lu", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":he:luvq:", long_opts, NULL)) != -1) {
         /* The option in error: a short one by its letter, a long one as
          * written (getopt has moved past it). */
         char shortopt[3] = {'-', (char)optopt, '\0'};
@@ -382,6 +406,7 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_SCRIPT:
+            script_stdin |= strcmp(optarg, "-") == 0;
             if ((status = read_script(&lines, optarg)) != 0)
                 goto out;
             break;
@@ -422,6 +447,29 @@ int main(int argc, char **argv)
         case OPT_ONCE:
             posit.once = 1;
             break;
+        case OPT_STDIO:
+            stdio = 1;
+            break;
+        case OPT_NO_STDIO:
+            stdio = -1;
+            break;
+        case OPT_HEX:
+            stdio_hex = 1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'q': {
+            char *end;
+            errno = 0;
+            quit_after = strtod(optarg, &end);
+            if (errno != 0 || end == optarg || *end != '\0' || !(quit_after >= 0) ||
+                quit_after > 1e6) {
+                status = usage_error("bad -q \"%s\": seconds >= 0 expected", optarg);
+                goto out;
+            }
+            break;
+        }
         case OPT_ECHO:
             posit.echo = 1;
             break;
@@ -444,6 +492,20 @@ int main(int argc, char **argv)
         }
     }
     int positional = optind < argc;
+    if (!isatty(STDOUT_FILENO) || stdio == 1)
+        headless = 1;
+    if (stdio == 0)
+        stdio = positional && headless && lines.n == 0 && !isatty(STDIN_FILENO);
+    stdio = stdio == 1;
+    if (stdio && script_stdin) {
+        status = usage_error("--script - and --stdio both want stdin");
+        goto out;
+    }
+    if ((stdio_hex || verbose || quit_after >= 0) && !stdio) {
+        status = usage_error("--hex, -v and -q belong to a --stdio run");
+        goto out;
+    }
+    posit.stdio = stdio;
     if (positional) {
         if ((status = posit_addr(&posit, argv + optind, argc - optind)) != 0)
             goto out;
@@ -475,8 +537,6 @@ int main(int argc, char **argv)
         }
         sp_labfile_free(def);
     }
-    if (!isatty(STDOUT_FILENO))
-        headless = 1;
     if (headless && demo) {
         status = usage_error("%s needs the TUI (a terminal on stdout)", "--demo");
         goto out;
@@ -506,7 +566,11 @@ int main(int argc, char **argv)
         ho.lines = (const char *const *)lines.line;
         ho.origins = (const char *const *)lines.origin;
         ho.nlines = lines.n;
-        ho.out_fd = STDOUT_FILENO;
+        ho.out_fd = stdio ? STDERR_FILENO : STDOUT_FILENO;
+        ho.stdio = stdio;
+        ho.stdio_hex = stdio_hex;
+        ho.verbose = verbose;
+        ho.quit_after_s = quit_after;
         status = sp_headless_main(&ho);
         goto out;
     }
