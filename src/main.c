@@ -29,6 +29,13 @@ static const char usage_text[] =
     "  sockpit --demo             TUI playground: echo listener and a connected client\n"
     "  sockpit -e CMD [-e CMD]... run commands, then stay interactive (TUI) or keep running\n"
     "  sockpit --script FILE      the same, from a file (\"-\" = stdin; # comments)\n"
+    "  sockpit [-u] ADDR | HOST PORT       connect (as nc HOST PORT)\n"
+    "  sockpit -l [-u] ADDR | [HOST] PORT  listen (any number of clients, as nc -lk)\n"
+    "\n"
+    "ADDR is tcp:HOST:PORT, udp:HOST:PORT, unix:PATH, unix-dgram:PATH, HOST:PORT or a\n"
+    "bare PORT (tcp:, or udp: with -u). A bare port means 127.0.0.1: unlike nc, a\n"
+    "listener binds loopback unless told otherwise (all addresses: -l 0.0.0.0 PORT\n"
+    "or -l tcp:[::]:PORT).\n"
     "\n"
     "options:\n"
     "  -e CMD             run a command line (repeatable; in order with --script)\n"
@@ -41,12 +48,29 @@ static const char usage_text[] =
     "  --keep-going       a failed line does not stop the script (exit status 1 at the end)\n"
     "  --lab NAME|FILE|list  run a lesson (built-in, or a lab file), or list them\n"
     "  --demo             the TUI playground\n"
+    "  -l                 listen on ADDR (udp: binds it)\n"
+    "  -u                 UDP for a bare PORT or HOST PORT\n"
+    "  --once             -l: serve the first client only, then stop listening (plain nc)\n"
+    "  --framing SPEC     ADDR's framing (listen/connect --framing)\n"
+    "  --echo             echo what arrives (listen --echo; echo on)\n"
+    "  --close-on-eof     -l: close each connection after the peer's EOF\n"
+    "  --stdio            a data pipe, as nc: stdin is sent (a line per message under a\n"
+    "                     line-wise framing, chunks as read under raw), what arrives goes\n"
+    "                     to stdout as bytes; events go to stderr (errors only without -v).\n"
+    "                     Automatic headless with an ADDR, no -e/--script, stdin not a\n"
+    "                     terminal. With -l it serves one client (--once).\n"
+    "  --no-stdio         not even then: events on stdout\n"
+    "  --hex              stdio: stdin lines are hex, stdout gets one hex line per message\n"
+    "  -v                 stdio: every event to stderr (text, or --json)\n"
+    "  -q SEC             stdio: end SEC seconds after stdin's EOF (else at the peer's EOF)\n"
     "  --help-commands-md print the command reference in Markdown (the README's)\n"
     "  -h, --help         this help\n"
     "  --version          print the version\n"
     "\n"
     "Headless runs end at `quit`, when every socket is closed after the script ended, or at\n"
     "--timeout. Exit status: 0 ok, 1 a command, wait or expect failed (or timeout), 2 usage.\n"
+    "A --stdio run ends at the peer's EOF (or -q SEC after stdin's): 0 when it ended so,\n"
+    "1 when the connection failed, was reset, or a line of stdin could not be sent.\n"
     "\n";
 
 struct lines {
@@ -182,6 +206,13 @@ enum {
     OPT_LAB,
     OPT_HELP_MD,
     OPT_VERSION,
+    OPT_ONCE,
+    OPT_FRAMING,
+    OPT_ECHO,
+    OPT_CLOSE_ON_EOF,
+    OPT_STDIO,
+    OPT_NO_STDIO,
+    OPT_HEX,
 };
 
 static const struct option long_opts[] = {
@@ -196,6 +227,13 @@ static const struct option long_opts[] = {
     {"help-commands-md", no_argument, NULL, OPT_HELP_MD},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"once", no_argument, NULL, OPT_ONCE},
+    {"framing", required_argument, NULL, OPT_FRAMING},
+    {"echo", no_argument, NULL, OPT_ECHO},
+    {"close-on-eof", no_argument, NULL, OPT_CLOSE_ON_EOF},
+    {"stdio", no_argument, NULL, OPT_STDIO},
+    {"no-stdio", no_argument, NULL, OPT_NO_STDIO},
+    {"hex", no_argument, NULL, OPT_HEX},
     {NULL, 0, NULL, 0},
 };
 
@@ -209,8 +247,109 @@ static const char *needs(int opt)
         return "a file (or -)";
     case OPT_TIMEOUT:
         return "seconds";
+    case OPT_FRAMING:
+        return "a framing spec";
+    case 'q':
+        return "seconds";
     default:
         return "a lesson name (or list)";
+    }
+}
+
+/* The nc-style forms: `sockpit ADDR`, `sockpit HOST PORT`, `-l`, `-u`, and
+ * the options they pass on to the command they become. */
+struct posit {
+    int listen, udp, once, echo, close_on_eof;
+    int stdio;
+    const char *framing;
+    char addr[1100];
+};
+
+static int all_digits(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s != '\0'; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+/* Builds the address text of the positional words: an address as
+ * sockpit writes it, a bare PORT, HOST:PORT, or HOST PORT. Returns 0 or 2
+ * (usage error said). */
+static int posit_addr(struct posit *p, char **words, int n)
+{
+    const char *proto = p->udp ? "udp" : "tcp";
+    const char *w = words[0];
+    struct sp_addr a;
+    char err[256];
+    if (n > 2)
+        return usage_error("unexpected argument \"%s\" (commands go after -e)", words[2]);
+    if (n == 2) {
+        if (!all_digits(words[1]))
+            return usage_error("bad port \"%s\"", words[1]);
+        int v6 = strchr(w, ':') != NULL && w[0] != '[';
+        snprintf(p->addr, sizeof p->addr, "%s:%s%.512s%s:%s", proto, v6 ? "[" : "", w,
+                 v6 ? "]" : "", words[1]);
+    } else if (!all_digits(w) && sp_addr_parse(&a, w, err, sizeof err) == 0) {
+        snprintf(p->addr, sizeof p->addr, "%.1024s", w); /* tcp:..., unix:..., any kind */
+    } else {
+        snprintf(p->addr, sizeof p->addr, "%s:%.1024s", proto, w); /* PORT, HOST:PORT */
+    }
+    if (strchr(p->addr, '"') != NULL)
+        return usage_error("bad address \"%s\": no quotes in addresses", p->addr);
+    if (sp_addr_parse(&a, p->addr, err, sizeof err) != 0)
+        return usage_error("bad address \"%s\": %s", w, err);
+    if (p->once && (!p->listen || a.kind == SP_ADDR_UDP || a.kind == SP_ADDR_UNIX_DGRAM))
+        return usage_error("--once needs -l and a stream address (tcp: or unix:)");
+    if (p->close_on_eof && (!p->listen || a.kind == SP_ADDR_UDP || a.kind == SP_ADDR_UNIX_DGRAM))
+        return usage_error("--close-on-eof needs -l and a stream address (tcp: or unix:)");
+    p->udp = a.kind == SP_ADDR_UDP || a.kind == SP_ADDR_UNIX_DGRAM;
+    return 0;
+}
+
+/* The command lines the positional form stands for; they run before any
+ * -e line, so the socket they make is socket 1. */
+static void posit_lines(const struct posit *p, struct lines *l)
+{
+    /* The pipe has one socket: a listener serves its first client. */
+    int once = p->once || (p->stdio && p->listen && !p->udp);
+    struct sp_buf b;
+    sp_buf_init(&b);
+    const char *verb = !p->listen ? "connect" : p->udp ? "bind" : "listen";
+    sp_buf_appendf(&b, "%s \"%s\"", verb, p->addr);
+    if (p->framing != NULL)
+        sp_buf_appendf(&b, " --framing \"%s\"", p->framing);
+    int echo_cmd = p->echo && !(p->listen && !p->udp);
+    if (p->echo && !echo_cmd)
+        sp_buf_appends(&b, " --echo");
+    /* --once ends when its one client has gone, as nc does at the peer's
+     * EOF. */
+    if (p->close_on_eof || once)
+        sp_buf_appends(&b, " --close-on-eof");
+    add_line(l, sp_buf_str(&b), b.len, "ADDR");
+    if (echo_cmd)
+        add_line(l, "echo 1 on", 9, "--echo");
+    if (once) {
+        /* plain nc: the first client is served, the listener goes; the run
+         * ends when that connection has closed. */
+        const char *w = "wait 1 accepted --timeout 0";
+        add_line(l, w, strlen(w), "--once");
+        add_line(l, "close 1", 7, "--once");
+    }
+    sp_buf_cleanup(&b);
+}
+
+/* Puts the last k lines of l first, in their order. */
+static void lines_to_front(struct lines *l, size_t k)
+{
+    for (size_t j = 0; j < k; j++) {
+        char *ln = l->line[l->n - 1], *o = l->origin[l->n - 1];
+        memmove(l->line + 1, l->line, (l->n - 1) * sizeof *l->line);
+        memmove(l->origin + 1, l->origin, (l->n - 1) * sizeof *l->origin);
+        l->line[0] = ln;
+        l->origin[0] = o;
     }
 }
 
@@ -239,11 +378,15 @@ int main(int argc, char **argv)
     double timeout = 0;
     const char *lab = NULL;
     int status = 0, ecount = 0;
+    struct posit posit;
+    memset(&posit, 0, sizeof posit);
+    int stdio = 0, stdio_hex = 0, verbose = 0, script_stdin = 0;
+    double quit_after = -1;
 
     /* getopt's own messages would echo argv raw: ours are rendered. */
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "+:he:", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":he:luvq:", long_opts, NULL)) != -1) {
         /* The option in error: a short one by its letter, a long one as
          * written (getopt has moved past it). */
         char shortopt[3] = {'-', (char)optopt, '\0'};
@@ -263,6 +406,7 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_SCRIPT:
+            script_stdin |= strcmp(optarg, "-") == 0;
             if ((status = read_script(&lines, optarg)) != 0)
                 goto out;
             break;
@@ -294,6 +438,51 @@ int main(int argc, char **argv)
         case OPT_LAB:
             lab = optarg;
             break;
+        case 'l':
+            posit.listen = 1;
+            break;
+        case 'u':
+            posit.udp = 1;
+            break;
+        case OPT_ONCE:
+            posit.once = 1;
+            break;
+        case OPT_STDIO:
+            stdio = 1;
+            break;
+        case OPT_NO_STDIO:
+            stdio = -1;
+            break;
+        case OPT_HEX:
+            stdio_hex = 1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'q': {
+            char *end;
+            errno = 0;
+            quit_after = strtod(optarg, &end);
+            if (errno != 0 || end == optarg || *end != '\0' || !(quit_after >= 0) ||
+                quit_after > 1e6) {
+                status = usage_error("bad -q \"%s\": seconds >= 0 expected", optarg);
+                goto out;
+            }
+            break;
+        }
+        case OPT_ECHO:
+            posit.echo = 1;
+            break;
+        case OPT_CLOSE_ON_EOF:
+            posit.close_on_eof = 1;
+            break;
+        case OPT_FRAMING:
+            if (strchr(optarg, '"') != NULL) {
+                status = usage_error("bad --framing \"%s\"", optarg);
+                goto out;
+            }
+            posit.framing = optarg;
+            break;
         case ':':
             status = usage_error("%s needs %s", arg, needs(optopt));
             goto out;
@@ -302,8 +491,30 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (optind < argc) {
-        status = usage_error("unexpected argument \"%s\" (commands go after -e)", argv[optind]);
+    int positional = optind < argc;
+    if (!isatty(STDOUT_FILENO) || stdio == 1)
+        headless = 1;
+    if (stdio == 0)
+        stdio = positional && headless && lines.n == 0 && !isatty(STDIN_FILENO);
+    stdio = stdio == 1;
+    if (stdio && script_stdin) {
+        status = usage_error("--script - and --stdio both want stdin");
+        goto out;
+    }
+    if ((stdio_hex || verbose || quit_after >= 0) && !stdio) {
+        status = usage_error("--hex, -v and -q belong to a --stdio run");
+        goto out;
+    }
+    posit.stdio = stdio;
+    if (positional) {
+        if ((status = posit_addr(&posit, argv + optind, argc - optind)) != 0)
+            goto out;
+        size_t before = lines.n;
+        posit_lines(&posit, &lines);
+        lines_to_front(&lines, lines.n - before);
+    } else if (posit.listen || posit.udp || posit.once || posit.echo || posit.close_on_eof ||
+               posit.framing != NULL) {
+        status = usage_error("-l, -u, --once, --echo, --framing, --close-on-eof need an ADDR");
         goto out;
     }
 
@@ -326,8 +537,6 @@ int main(int argc, char **argv)
         }
         sp_labfile_free(def);
     }
-    if (!isatty(STDOUT_FILENO))
-        headless = 1;
     if (headless && demo) {
         status = usage_error("%s needs the TUI (a terminal on stdout)", "--demo");
         goto out;
@@ -357,7 +566,11 @@ int main(int argc, char **argv)
         ho.lines = (const char *const *)lines.line;
         ho.origins = (const char *const *)lines.origin;
         ho.nlines = lines.n;
-        ho.out_fd = STDOUT_FILENO;
+        ho.out_fd = stdio ? STDERR_FILENO : STDOUT_FILENO;
+        ho.stdio = stdio;
+        ho.stdio_hex = stdio_hex;
+        ho.verbose = verbose;
+        ho.quit_after_s = quit_after;
         status = sp_headless_main(&ho);
         goto out;
     }

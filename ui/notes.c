@@ -144,8 +144,7 @@ static int lab_pair(struct sp_tui *t, const struct sp_lab_view *v, uint32_t pair
     int n = 0;
     for (size_t i = 0; i < v->nsocks && n < 2; i++) {
         struct sp_sock_info a;
-        if (sp_engine_sock_info(t->eng, v->socks[i], &a) == 0 &&
-            (a.kind == SP_SOCK_UDP || a.kind == SP_SOCK_UNIX_DGRAM))
+        if (sp_engine_sock_info(t->eng, v->socks[i], &a) == 0 && sp_kind_is_dgram(a.kind))
             dg[n++] = a.id;
     }
     if (n == 2) {

@@ -215,8 +215,8 @@ static void tap_store(struct sp_cmdq *q, const struct sp_event *ev)
 {
     /* Under raw, recv chunks are what expect compares; under a framing it
      * takes messages. */
-    if (ev->type == SP_EV_RECV && ev->framed)
-        return;
+    if (ev->type == SP_EV_RECV && (ev->framed || ev->seq == 0))
+        return; /* seq 0: a peek or the urgent byte, not a chunk of the stream */
     struct cmd_tap *t = cmd__tap(q, ev->sock);
     size_t n = ev->data != NULL ? ev->data_len : 0;
     /* Once one is lost, later ones are too until an expect has reported the

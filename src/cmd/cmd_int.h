@@ -126,6 +126,8 @@ int cmd__want_args(struct cmd_ctx *c, int lo, int hi);
 /* Starts waiting for q->pend (filled in by the caller): CMD_OK if it already
  * holds, CMD_FAIL if it never can, else CMD_PENDING. */
 int cmd__pending_start(struct cmd_ctx *c);
+/* --timeout MS (default 10 s; 0 means forever) into *ms; -1 after cmd__fail. */
+int cmd__timeout_opt(struct cmd_ctx *c, uint64_t *ms);
 /* Parses w as a decimal number in [lo, hi]; suffixes: K/M (x1024) when
  * allowed. */
 int cmd__number(struct cmd_ctx *c, const struct cmd_word *w, uint64_t lo, uint64_t hi, int suffixes,
@@ -153,6 +155,7 @@ enum cmd_pend_kind {
     PEND_SEND, /* n more send events (delayed or repeated sends) */
     PEND_LAB,  /* a lab runs (lab_run.c ends it) */
     PEND_STEP, /* `step`: until the step key */
+    PEND_RECV, /* a blocking manual recv: until its recv, eof or error event */
 };
 
 enum cmd_wait_what {

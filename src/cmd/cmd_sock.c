@@ -187,8 +187,9 @@ static int read_file(struct cmd_ctx *c, const struct cmd_word *w, struct sp_buf 
 }
 
 /* "A,B,C" into sizes. */
-static int parse_chunks(struct cmd_ctx *c, const struct cmd_word *w, size_t *sizes, size_t max,
-                        size_t *n)
+/* A,B,C: sizes of 1 .. limit for option `name`, at most max of them. */
+static int parse_sizes(struct cmd_ctx *c, const struct cmd_word *w, const char *name,
+                       uint64_t limit, size_t *sizes, size_t max, size_t *n)
 {
     size_t i = 0, k = 0;
     while (i <= w->len) {
@@ -197,15 +198,16 @@ static int parse_chunks(struct cmd_ctx *c, const struct cmd_word *w, size_t *siz
         uint64_t v = 0;
         size_t pos;
         int r = sp_parse_u64(w->s + i, j - i, 0, &v, &pos);
-        if (r == SP_NUM_TOO_LARGE || (r == 0 && v > SP_WRITE_QUEUE_MAX))
-            return cmd__fail(c, w, i, "chunk size too large");
+        if (r == SP_NUM_TOO_LARGE || (r == 0 && v > limit))
+            return cmd__fail(c, w, i, "%s: size too large (at most %llu)", name,
+                             (unsigned long long)limit);
         if (r == SP_NUM_NOT_DIGIT && pos > 0)
-            return cmd__fail(c, w, i + pos, "unexpected \"%c\" in --chunks", w->s[i + pos]);
+            return cmd__fail(c, w, i + pos, "unexpected \"%c\" in %s", w->s[i + pos], name);
         if (r != 0 || v == 0)
-            return cmd__fail(c, w, r != 0 ? i : j,
-                             "--chunks wants sizes > 0 separated by commas (A,B,C)");
+            return cmd__fail(c, w, r != 0 ? i : j, "%s wants sizes > 0 separated by commas (A,B,C)",
+                             name);
         if (k == max)
-            return cmd__fail(c, w, i, "at most %zu chunk sizes", max);
+            return cmd__fail(c, w, i, "%s: at most %zu sizes", name, max);
         sizes[k++] = (size_t)v;
         i = j + 1;
     }
@@ -274,7 +276,8 @@ int cmd__exec_send(struct cmd_ctx *c)
             cmd__fail(c, w, 0, "--split and --chunks exclude each other");
             goto out;
         }
-        if (parse_chunks(c, w, chunks, CHUNKS_MAX, &req.nchunks) != 0)
+        if (parse_sizes(c, w, "--chunks", SP_WRITE_QUEUE_MAX, chunks, CHUNKS_MAX, &req.nchunks) !=
+            0)
             goto out;
         req.chunks = chunks;
     }
@@ -304,6 +307,8 @@ int cmd__exec_send(struct cmd_ctx *c)
     req.raw = cmd__opt(c, "--raw") != NULL;
     req.end = end;
     req.pad = cmd__opt(c, "--pad") != NULL;
+    req.once = cmd__opt(c, "--once") != NULL;
+    req.oob = cmd__opt(c, "--oob") != NULL;
     char err[256] = "";
     if (sp_engine_send(c->eng, id, &req, err, sizeof err) != 0) {
         engine_fail(c, err);
@@ -388,15 +393,52 @@ int cmd__exec_reset(struct cmd_ctx *c)
 int cmd__exec_recv(struct cmd_ctx *c)
 {
     uint32_t id;
-    uint64_t n = 0;
+    uint64_t n = 0, tmo;
+    struct sp_recv_req req;
+    memset(&req, 0, sizeof req);
     if (cmd__take_id(c, 0, &id) != 0 || cmd__want_args(c, 0, 1) != 0)
         return CMD_FAIL;
     if (cmd__nargs(c) > 0 && cmd__number(c, cmd__arg(c, 0), 1, SP_RECVSIZE_MAX, 1, &n) != 0)
         return CMD_FAIL;
+    req.n = (size_t)n;
+    const struct cmd_word *w = cmd__opt(c, "--iov");
+    if (w != NULL) {
+        if (n > 0)
+            return cmd__fail(c, cmd__arg(c, 0), 0, "give N or --iov, not both");
+        size_t sizes[SP_IOV_MAX];
+        if (parse_sizes(c, w, "--iov", SP_RECVSIZE_MAX, sizes, SP_IOV_MAX, &req.niov) != 0)
+            return CMD_FAIL;
+        for (size_t i = 0; i < req.niov; i++)
+            req.iov[i] = (uint32_t)sizes[i];
+    }
+    static const struct {
+        const char *opt;
+        unsigned flag;
+    } flags[] = {
+        {"--peek", SP_RECV_PEEK},   {"--waitall", SP_RECV_WAITALL}, {"--oob", SP_RECV_OOB},
+        {"--trunc", SP_RECV_TRUNC}, {"--block", SP_RECV_BLOCK},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (cmd__opt(c, flags[i].opt) != NULL)
+            req.flags |= flags[i].flag;
+    if (cmd__timeout_opt(c, &tmo) != 0)
+        return CMD_FAIL;
+    if (cmd__opt(c, "--timeout") != NULL && !(req.flags & (SP_RECV_BLOCK | SP_RECV_WAITALL)))
+        return cmd__fail(c, cmd__opt(c, "--timeout"), 0,
+                         "--timeout goes with --block or --waitall");
     char err[256] = "";
-    if (sp_engine_recv_once(c->eng, id, (size_t)n, err, sizeof err) != 0)
+    int r = sp_engine_recvmsg(c->eng, id, &req, err, sizeof err);
+    if (r < 0)
         return engine_fail(c, err);
-    return CMD_OK;
+    if (r == 0)
+        return CMD_OK;
+    struct cmd_pending *p = &c->q->pend;
+    p->kind = PEND_RECV;
+    p->id = id;
+    p->timeout_ms = tmo;
+    snprintf(p->verb, sizeof p->verb, "recv --%s",
+             (req.flags & SP_RECV_WAITALL) ? "waitall" : "block");
+    return cmd__pending_start(c);
 }
 
 int cmd__exec_shutdown(struct cmd_ctx *c)
@@ -463,8 +505,9 @@ int cmd__exec_set(struct cmd_ctx *c)
         int boolean;
     } opts[] = {
         {"nodelay", SP_OPT_NODELAY, 1},     {"cork", SP_OPT_CORK, 1},
-        {"keepalive", SP_OPT_KEEPALIVE, 1}, {"rcvbuf", SP_OPT_RCVBUF, 0},
-        {"sndbuf", SP_OPT_SNDBUF, 0},       {"linger", SP_OPT_LINGER, 0},
+        {"keepalive", SP_OPT_KEEPALIVE, 1}, {"oobinline", SP_OPT_OOBINLINE, 1},
+        {"rcvbuf", SP_OPT_RCVBUF, 0},       {"sndbuf", SP_OPT_SNDBUF, 0},
+        {"linger", SP_OPT_LINGER, 0},
     };
     size_t k;
     for (k = 0; k < sizeof opts / sizeof opts[0]; k++)
@@ -472,7 +515,8 @@ int cmd__exec_set(struct cmd_ctx *c)
             break;
     if (k == sizeof opts / sizeof opts[0])
         return cmd__fail(c, name, 0,
-                         "unknown option \"%.40s\" (nodelay cork keepalive rcvbuf sndbuf linger)",
+                         "unknown option \"%.40s\" (nodelay cork keepalive oobinline rcvbuf sndbuf "
+                         "linger)",
                          name->s);
     long value;
     if (opts[k].boolean) {

@@ -43,6 +43,26 @@ static const struct cmd_opt send_opts[] = {
     {"--every", "MS", "pause between repetitions"},
     {"--end", NULL, "blocks framing: end the series with the zero block"},
     {"--pad", NULL, "fixed framing: pad a short message with NUL bytes"},
+    {"--once", NULL,
+     "exactly one non-blocking write (sendmsg for several DATA words): the send shows what it "
+     "took (all, a part, or EAGAIN); the rest is not sent"},
+    {"--oob", NULL, "TCP: send one byte with MSG_OOB (urgent data), in one call as --once"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt recv_opts[] = {
+    {"--iov", "A,B,C",
+     "one recvmsg() into these buffers (1 .. 16 of them); the event shows how the kernel filled "
+     "each"},
+    {"--peek", NULL, "MSG_PEEK: look without taking; the next recv sees the same bytes"},
+    {"--waitall", NULL,
+     "MSG_WAITALL (streams): wait until every buffer can be filled, or EOF; says how long"},
+    {"--oob", NULL, "MSG_OOB (TCP): read the urgent byte out of band"},
+    {"--trunc", NULL, "MSG_TRUNC (datagrams): the datagram's real length even when cut short"},
+    {"--block", NULL,
+     "wait (the loop goes on) until the kernel has data, as a blocking recv() would; says how "
+     "long"},
+    {"--timeout", "MS",
+     "give up --block/--waitall after MS milliseconds (default 10000; 0 = forever)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt wait_opts[] = {
@@ -121,8 +141,15 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_pause},
     {"quit", "quit", "close every socket (as close does) and exit", NULL, NULL, 0, 0, 0,
      cmd__exec_quit},
-    {"recv", "recv [ID] [N]", "one manual recv of up to N bytes while paused",
-     "With one number, it is the ID; say `recv ID N` to give N.", NULL, 0, 2, 0, cmd__exec_recv},
+    {"recv",
+     "recv [ID] [N] [--iov A,B,C] [--peek] [--waitall] [--oob] [--trunc] [--block] [--timeout MS]",
+     "one manual recvmsg() of up to N bytes while paused",
+     "With one number, it is the ID; say `recv ID N` to give N. The recv event shows what the "
+     "call returned: the bytes, msg_flags (MSG_TRUNC, MSG_CTRUNC, MSG_OOB, MSG_EOR), the sender of "
+     "a datagram, and on TCP whether the urgent mark was reached (SIOCATMARK). On an empty queue "
+     "the call fails with EAGAIN: an error event, the line itself succeeds. A peek or the urgent "
+     "byte takes no chunk number and does not move the stream offset.",
+     recv_opts, 0, 2, 0, cmd__exec_recv},
     {"recvsize", "recvsize [ID] N", "bytes asked of each recv (1 .. 1M, K/M suffixes)", NULL, NULL,
      1, 2, 0, cmd__exec_recvsize},
     {"reset", "reset [ID]", "abortive close: SO_LINGER 0, queued data dropped, RST sent", NULL,
@@ -130,17 +157,19 @@ const struct cmd_entry cmd__table[] = {
     {"resume", "resume [ID]", "start reading again", NULL, NULL, 0, 1, 0, cmd__exec_resume},
     {"send",
      "send [ID] DATA... [--hex] [--file PATH] [--raw] [--to ADDR] "
-     "[--split N | --chunks A,B,C] [--delay MS] [--repeat N --every MS] [--end] [--pad]",
+     "[--split N | --chunks A,B,C] [--delay MS] [--repeat N --every MS] [--end] [--pad] "
+     "[--once] [--oob]",
      "send one message",
      "DATA uses escapes (\\n \\r \\t \\0 \\\\ \\e \\xHH); double quotes keep spaces. Several "
      "DATA words are parts of one message, joined without spaces and written with one writev. "
      "The socket's framing wraps the message unless --raw. On a datagram socket each write "
      "(each piece of --split/--chunks) is one datagram with its own outcome: a send event if "
      "the kernel took it, an error if it refused it, and the pieces after a refused one still "
-     "go.",
+     "go. Without --once a send finishes the write as sendall() does.",
      send_opts, 0, -1, 0, cmd__exec_send},
     {"set",
-     "set [ID] nodelay|cork|keepalive on|off | set [ID] rcvbuf|sndbuf|linger N | set keep-closed N",
+     "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
+     "set keep-closed N",
      "set a socket option, or how many closed sockets are kept",
      "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
      "and their history keep (default 1000); older ones are forgotten, their history freed. "
@@ -269,7 +298,7 @@ static const char *const wait_words[] = {
     "sent",      "state:",   "bytes:", "msgs:", NULL,
 };
 static const char *const set_words[] = {
-    "nodelay", "cork", "keepalive", "rcvbuf", "sndbuf", "linger", "keep-closed", NULL,
+    "nodelay", "cork", "keepalive", "oobinline", "rcvbuf", "sndbuf", "linger", "keep-closed", NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};

@@ -30,6 +30,10 @@ static const char *const wait_names[] = {
 void cmd__pending_clear(struct sp_cmdq *q)
 {
     struct cmd_pending *p = &q->pend;
+    /* A blocking recv that timed out (or whose line was dropped) must not
+     * read later: nobody would be waiting for what it returns. */
+    if (p->kind == PEND_RECV)
+        sp_engine_recv_cancel(q->eng, p->id);
     if (p->timer != NULL)
         sp_watch_stop(p->timer);
     p->timer = NULL;
@@ -44,7 +48,7 @@ void cmd__pending_clear(struct sp_cmdq *q)
 int cmd__pending_needs_data(const struct sp_cmdq *q)
 {
     const struct cmd_pending *p = &q->pend;
-    if (p->kind == PEND_SEND || p->kind == PEND_EXPECT)
+    if (p->kind == PEND_SEND || p->kind == PEND_EXPECT || p->kind == PEND_RECV)
         return 1;
     if (p->kind != PEND_WAIT)
         return 0;
@@ -136,7 +140,7 @@ static int eval_expect_hist(struct sp_cmdq *q, char *msg, size_t msglen)
         struct sp_event ev;
         if (sp_hist_get(q->eng, p->id, t->cursor, &ev) != 0)
             continue;
-        if (ev.type == SP_EV_MSG || (ev.type == SP_EV_RECV && !ev.framed)) {
+        if (ev.type == SP_EV_MSG || (ev.type == SP_EV_RECV && !ev.framed && ev.seq != 0)) {
             t->cursor++;
             return expect_compare(q, ev.type == SP_EV_MSG, ev.seq, ev.len, ev.data, ev.data_len,
                                   msg, msglen);
@@ -325,6 +329,17 @@ static int eval(struct sp_cmdq *q, const struct sp_event *ev, char *msg, size_t 
         return 0;
     case PEND_WAIT:
         return eval_wait(q, ev, &in, msg, msglen);
+    case PEND_RECV:
+        /* The call returned: bytes, EOF or an error, each its own event. */
+        if (ev != NULL &&
+            (ev->type == SP_EV_RECV || ev->type == SP_EV_EOF ||
+             (ev->type == SP_EV_ERROR && ev->op != NULL && strcmp(ev->op, "recv") == 0)))
+            return 1;
+        if (is_closed(&in)) {
+            snprintf(msg, msglen, "recv: socket %u closed while waiting", (unsigned)p->id);
+            return -1;
+        }
+        return 0;
     default:
         return 0;
     }
@@ -372,7 +387,7 @@ int cmd__pending_start(struct cmd_ctx *c)
 }
 
 /* --timeout MS, default 10 s; 0 means forever. */
-static int timeout_opt(struct cmd_ctx *c, uint64_t *ms)
+int cmd__timeout_opt(struct cmd_ctx *c, uint64_t *ms)
 {
     const struct cmd_word *w = cmd__opt(c, "--timeout");
     *ms = DEFAULT_TIMEOUT_MS;
@@ -385,7 +400,7 @@ int cmd__exec_wait(struct cmd_ctx *c)
 {
     uint32_t id;
     uint64_t tmo;
-    if (cmd__take_id(c, 1, &id) != 0 || cmd__want_args(c, 1, 1) != 0 || timeout_opt(c, &tmo))
+    if (cmd__take_id(c, 1, &id) != 0 || cmd__want_args(c, 1, 1) != 0 || cmd__timeout_opt(c, &tmo))
         return CMD_FAIL;
     const struct cmd_word *w = cmd__arg(c, 0);
     const char *colon = strchr(w->s, ':');
@@ -450,7 +465,7 @@ int cmd__exec_expect(struct cmd_ctx *c)
 {
     uint32_t id;
     uint64_t tmo;
-    if (cmd__take_data_id(c, 1, &id) != 0 || timeout_opt(c, &tmo) != 0)
+    if (cmd__take_data_id(c, 1, &id) != 0 || cmd__timeout_opt(c, &tmo) != 0)
         return CMD_FAIL;
     if (cmd__nargs(c) == 0)
         return cmd__fail(c, NULL, 0, "expect what? usage: %s", c->ent->usage);

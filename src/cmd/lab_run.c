@@ -10,6 +10,7 @@
 #include "cmd_int.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,6 @@ static const struct sp_lab_step *cur_step(const struct cmd_lab *l)
 {
     return &l->def->steps[l->view.step];
 }
-
-/* Checks ------------------------------------------------------------------ */
 
 static int filter_holds(const struct sp_lab_filter *f, const struct sp_event *ev)
 {
@@ -270,8 +269,6 @@ static void run_checks(struct cmd_lab *l)
     count_results(l);
     lab_changed(l);
 }
-
-/* Running ----------------------------------------------------------------- */
 
 static void reap_cb(void *ud)
 {
@@ -519,8 +516,11 @@ static void relative_counts(struct cmd_lab *l, const char *text, struct sp_buf *
     const char *w = text + strspn(text, " \t");
     if (strncmp(w, "wait ", 5) == 0) {
         w += 5 + strspn(w + 5, " \t");
-        if (w[0] == '$')
-            rel = (unsigned)strtoul(w + 1, NULL, 10);
+        uint64_t v;
+        size_t pos;
+        if (w[0] == '$' && sp_parse_u64(w + 1, strspn(w + 1, "0123456789"), 0, &v, &pos) == 0 &&
+            v <= UINT_MAX)
+            rel = (unsigned)v;
     }
     const char *s = text;
     while (*s != '\0') {
@@ -532,10 +532,11 @@ static void relative_counts(struct cmd_lab *l, const char *text, struct sp_buf *
         }
         int bytes = hit == b;
         const char *num = hit + (bytes ? 7 : 6);
-        char *end;
-        unsigned long long k = strtoull(num, &end, 10);
+        const char *end = num + strspn(num, "0123456789");
+        uint64_t k = 0;
+        size_t pos;
         sp_buf_append(out, s, (size_t)(hit - s));
-        if (end == num) {
+        if (sp_parse_u64(num, (size_t)(end - num), 0, &k, &pos) != 0) {
             sp_buf_append(out, hit, (size_t)(num - hit));
             s = num;
             continue;
@@ -688,8 +689,6 @@ static struct cmd_lab *lab_new(struct sp_cmdq *q, struct sp_labdef *def, const c
     return l;
 }
 
-/* Commands ---------------------------------------------------------------- */
-
 static void out_text(struct cmd_ctx *c, struct sp_buf *b)
 {
     char *s = (char *)b->data;
@@ -743,8 +742,6 @@ int cmd__exec_step(struct cmd_ctx *c)
     snprintf(p->verb, sizeof p->verb, "step");
     return cmd__pending_start(c);
 }
-
-/* Public API -------------------------------------------------------------- */
 
 int sp_cmdq_step_waiting(const struct sp_cmdq *q)
 {

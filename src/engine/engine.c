@@ -358,6 +358,18 @@ void sp__emit_error(struct sp_sock *s, const char *op, int uverr)
     sp__emit(eng, s, &ev);
 }
 
+void sp__emit_error_msg(struct sp_sock *s, const char *op, int uverr, const char *message)
+{
+    struct sp_engine *eng = s->eng;
+    if (!sp__wants(eng, SP_EV_ERROR))
+        return;
+    struct sp_event ev = {.type = SP_EV_ERROR, .unread = -1};
+    ev.op = op;
+    ev.code = sp__err_name(uverr);
+    ev.message = message;
+    sp__emit(eng, s, &ev);
+}
+
 void sp__emit_notice(struct sp_sock *s, const char *message)
 {
     struct sp_engine *eng = s->eng;
@@ -682,6 +694,9 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     s->closed = 1;
     s->close_wanted = 0;
     close_timer(s);
+    /* Before the descriptor goes: a waiting recv holds a duplicate of it,
+     * which would keep the socket open. */
+    sp__recv_cancel(s);
     sp__send_settle(s);
     sp__send_cancel_all(s);
     int fd = sp__sock_fd(s);

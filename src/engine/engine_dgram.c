@@ -105,32 +105,6 @@ void sp__dgram_read_stop(struct sp_sock *s)
     s->reading = 0;
 }
 
-int sp__dgram_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
-{
-    int fd = sp__sock_fd(s);
-    int64_t unread = sp__kstate_inq(fd);
-    unsigned char *buf = sp_xmalloc(n);
-    struct sockaddr_storage from;
-    socklen_t fromlen;
-    int truncated;
-    ssize_t r;
-    do
-        r = recv_dgram(fd, buf, n, &from, &fromlen, &truncated);
-    while (r < 0 && errno == EINTR);
-    int e = errno;
-    if (r >= 0)
-        sp__sock_data(s, buf, (size_t)r, truncated, unread, (struct sockaddr *)&from, fromlen);
-    free(buf);
-    if (r < 0) {
-        if (e == EAGAIN || e == EWOULDBLOCK) {
-            sp__seterr(err, errlen, "socket %u: no datagram waiting", s->id);
-            return -EAGAIN;
-        }
-        sp__emit_error(s, "recv", -e);
-    }
-    return 0;
-}
-
 /* Opens a datagram descriptor of the right family. */
 static int dgram_socket(int family, char *err, size_t errlen)
 {

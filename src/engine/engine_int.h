@@ -99,6 +99,7 @@ struct sp_sock {
     char path[SP_ADDR_PATH_MAX];
 
     struct sp_hist *hist;
+    struct sp__blocked *blk; /* a manual recv waiting for data (engine_recv.c), or NULL */
 
     uv_timer_t *timer; /* lazily allocated; freed in its close callback */
     enum sp_tmode tmode;
@@ -220,6 +221,8 @@ static inline size_t sp__msg_data_need(const struct sp_engine *eng)
 } /* Stamps ev (time, socket fields), logs it and publishes it. s may be NULL. */
 void sp__emit(struct sp_engine *eng, struct sp_sock *s, struct sp_event *ev);
 void sp__emit_error(struct sp_sock *s, const char *op, int uverr);
+/* An error event with our own message instead of the system's text. */
+void sp__emit_error_msg(struct sp_sock *s, const char *op, int uverr, const char *message);
 void sp__emit_notice(struct sp_sock *s, const char *message);
 /* Ends a socket: closes its handle, emits `closed` then `summary`. Safe to
  * call twice (the second call does nothing). abortive: SO_LINGER 0 first. */
@@ -290,10 +293,27 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
                        size_t errlen);
 int sp__stream_read_start(struct sp_sock *s);
 void sp__stream_read_stop(struct sp_sock *s);
-int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen);
+/* The peer's FIN was read (recv returned 0). */
+void sp__stream_eof(struct sp_sock *s);
+/* A read failed (uv error): the socket is over. */
+void sp__stream_read_failed(struct sp_sock *s, int uverr);
 int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t errlen);
 int sp__listener_start(struct sp_sock *s);
 void sp__listener_stop(struct sp_sock *s);
+/* What one recv call returned besides the bytes (the event's fields). */
+struct sp__rx {
+    uint64_t len;  /* the call's return when larger than the bytes kept (MSG_TRUNC), else 0 */
+    int truncated; /* a datagram cut to the buffer */
+    int64_t unread;
+    const struct sockaddr *from;
+    socklen_t fromlen;
+    int msg_flags, asked, atmark, blocked;
+    uint64_t blocked_ns;
+    const uint32_t *iov;
+    size_t niov;
+};
+/* The one receive path: what one call put in p[0..n). */
+void sp__sock_recvd(struct sp_sock *s, const unsigned char *p, size_t n, const struct sp__rx *rx);
 /* The common receive path: one read's result. truncated and the sender
  * for datagrams; unread >= 0 for a manual recv. */
 void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int truncated,
@@ -313,7 +333,14 @@ int sp__dgram_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t sa
                       size_t errlen);
 int sp__dgram_read_start(struct sp_sock *s);
 void sp__dgram_read_stop(struct sp_sock *s);
-int sp__dgram_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen);
+
+/* engine_recv.c: the manual recv (recvmsg with the user's buffers and
+ * flags), now or once the kernel has data. */
+struct sp_recv_req;
+/* 0: done (its event emitted), 1: waiting for data, < 0: refused. */
+int sp__recv_manual(struct sp_sock *s, const struct sp_recv_req *req, char *err, size_t errlen);
+/* Drops a waiting manual recv (close, resume); 1 if there was one. */
+int sp__recv_cancel(struct sp_sock *s);
 
 /* engine_packet.c: AF_PACKET raw sockets on one interface. */
 int sp__packet_bind(struct sp_engine *eng, const struct sp_addr *addr,

@@ -79,6 +79,43 @@ static void check_peer_waiting(struct sp_sock *s, int fd, int st)
     sp__emit_notice(s, msg);
 }
 
+/* The engine's sock_diag socket, opened on first use; -1 if there is none
+ * right now (out of descriptors: try again later) or ever (diag_broken). */
+static int diag_fd(struct sp_engine *eng)
+{
+    if (eng->nlfd < 0 && !eng->diag_broken) {
+        int fd = sp__kdiag_open();
+        if (fd >= 0)
+            eng->nlfd = fd;
+        else if (fd != -EMFILE && fd != -ENFILE)
+            eng->diag_broken = 1;
+    }
+    return eng->nlfd;
+}
+
+struct pair_lookup {
+    const struct sp_sock *s;
+    int state; /* -1: the kernel has no such connection */
+};
+
+static void pair_ent(void *ud, const struct sp_kdiag_ent *ent)
+{
+    struct pair_lookup *p = ud;
+    if (p->state < 0 && sp__kdiag_match(ent, &p->s->la, &p->s->pa))
+        p->state = ent->state;
+}
+
+/* The kernel's state for s's address pair as sock_diag (and `ss`) has it:
+ * a state number, -1 if it has no such connection, -2 if unknown. */
+static int pair_state(struct sp_sock *s)
+{
+    int nl = diag_fd(s->eng);
+    struct pair_lookup p = {s, -1};
+    if (nl < 0 || sp__kdiag_dump(nl, s->la.ss_family, pair_ent, &p) != 0)
+        return -2;
+    return p.state;
+}
+
 /* Must the socket be polled whether shown or not? */
 static int kwatch_needed(const struct sp_sock *s)
 {
@@ -100,11 +137,12 @@ void sp__kcheck(struct sp_sock *s)
     check_peer_waiting(s, fd, st);
     /* When the side that sent the first FIN gets the peer's FIN, Linux moves
      * the connection to a TIME_WAIT minisocket and leaves our descriptor's
-     * socket in CLOSE. What the kernel holds is TIME_WAIT, so follow the
-     * address pair through sock_diag as after a close. */
+     * socket in CLOSE, maybe before any poll saw FIN_WAIT1/2. What the
+     * kernel holds is TIME_WAIT, so follow the address pair through
+     * sock_diag as after a close. Without a FIN of ours, CLOSE is a reset. */
     if (st == TCP_CLOSE && s->kind == SP_SOCK_TCP &&
-        (strcmp(s->tcp, "FIN_WAIT1") == 0 || strcmp(s->tcp, "FIN_WAIT2") == 0 ||
-         strcmp(s->tcp, "CLOSING") == 0)) {
+        ((s->ours & SP_OURS_SHUT_WR) || strcmp(s->tcp, "FIN_WAIT1") == 0 ||
+         strcmp(s->tcp, "FIN_WAIT2") == 0 || strcmp(s->tcp, "CLOSING") == 0)) {
         sp__kfollow(s);
         if (s->following)
             return;
@@ -225,20 +263,6 @@ static void follow_ent(void *ud, const struct sp_kdiag_ent *ent)
     }
 }
 
-/* The engine's sock_diag socket, opened on first use; -1 if there is none
- * right now (out of descriptors: try again later) or ever (diag_broken). */
-static int diag_fd(struct sp_engine *eng)
-{
-    if (eng->nlfd < 0 && !eng->diag_broken) {
-        int fd = sp__kdiag_open();
-        if (fd >= 0)
-            eng->nlfd = fd;
-        else if (fd != -EMFILE && fd != -ENFILE)
-            eng->diag_broken = 1;
-    }
-    return eng->nlfd;
-}
-
 /* One inet_diag dump per family for every followed connection. */
 static void follow_tick(struct sp_engine *eng)
 {
@@ -356,18 +380,6 @@ void sp_engine_set_watched(struct sp_engine *eng, uint32_t id, int watched)
     }
 }
 
-struct pair_lookup {
-    const struct sp_sock *s;
-    int state; /* -1: the kernel has no such connection */
-};
-
-static void pair_ent(void *ud, const struct sp_kdiag_ent *ent)
-{
-    struct pair_lookup *p = ud;
-    if (p->state < 0 && sp__kdiag_match(ent, &p->s->la, &p->s->pa))
-        p->state = ent->state;
-}
-
 /* A connection that left its descriptor's socket (TIME_WAIT after our FIN,
  * or the descriptor closed) lives on as a minisocket that TCP_INFO on the
  * descriptor cannot see: ask sock_diag for its address pair, as `ss` does,
@@ -375,15 +387,11 @@ static void pair_ent(void *ud, const struct sp_kdiag_ent *ent)
  * stays CLOSE while the descriptor is open. */
 static void conn_info_state(struct sp_sock *s, struct sp_kinfo *out)
 {
-    struct sp_engine *eng = s->eng;
-    int nl = diag_fd(eng);
-    if (nl < 0)
+    int st = pair_state(s);
+    if (st == -2)
         return;
-    struct pair_lookup p = {s, -1};
-    if (sp__kdiag_dump(nl, s->la.ss_family, pair_ent, &p) != 0)
-        return;
-    if (p.state >= 0) {
-        snprintf(out->tcp, sizeof out->tcp, "%s", sp__kstate_name(p.state));
+    if (st >= 0) {
+        snprintf(out->tcp, sizeof out->tcp, "%s", sp__kstate_name(st));
         if (!s->following && !s->closed)
             sp__kfollow(s);
     } else if (s->following) {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kstate.h"
+
 static struct sp_sock *lookup(struct sp_engine *eng, uint32_t id, char *err, size_t errlen)
 {
     struct sp_sock *s = sp__sock_get(eng, id);
@@ -286,6 +288,8 @@ int sp_engine_resume(struct sp_engine *eng, uint32_t id, char *err, size_t errle
         return -ENOENT;
     if (!s->paused)
         return 0;
+    if (sp__recv_cancel(s))
+        sp__emit_notice(s, "the waiting recv was given up: reading resumed");
     s->paused = 0;
     int r = sp__sock_read_start(s);
     if (r < 0) {
@@ -297,7 +301,46 @@ int sp_engine_resume(struct sp_engine *eng, uint32_t id, char *err, size_t errle
     return 0;
 }
 
-int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err, size_t errlen)
+/* Flags that make no sense on the socket's kind are refused with the reason
+ * (the kernel would accept some of them and do something else). */
+static int recv_flags_fit(struct sp_sock *s, unsigned f, char *err, size_t errlen)
+{
+    const char *kind = sp_sock_kind_name(s->kind);
+    if ((f & SP_RECV_OOB) && s->kind != SP_SOCK_TCP) {
+        sp__seterr(err, errlen, "--oob: urgent data (MSG_OOB) is TCP's; socket %u is %s", s->id,
+                   kind);
+        return -EINVAL;
+    }
+    if ((f & SP_RECV_OOB) && (f & SP_RECV_WAITALL)) {
+        sp__seterr(err, errlen, "--oob reads the one urgent byte: --waitall does not apply");
+        return -EINVAL;
+    }
+    if ((f & SP_RECV_OOB) && sp__kstate_opt(sp__sock_fd(s), SOL_SOCKET, SO_OOBINLINE) == 1) {
+        sp__seterr(err, errlen,
+                   "--oob: socket %u has oobinline on: the urgent byte arrives in the stream, "
+                   "read it with a plain recv",
+                   s->id);
+        return -EINVAL;
+    }
+    if ((f & SP_RECV_TRUNC) && sp_kind_is_stream(s->kind)) {
+        sp__seterr(err, errlen,
+                   "--trunc is for datagrams (the real length of a longer one); on a %s stream "
+                   "MSG_TRUNC would throw the bytes away",
+                   kind);
+        return -EINVAL;
+    }
+    if ((f & SP_RECV_WAITALL) && sp_kind_is_dgram(s->kind)) {
+        sp__seterr(err, errlen,
+                   "--waitall is for streams: a datagram recv returns one datagram (socket %u is "
+                   "%s)",
+                   s->id, kind);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int sp_engine_recvmsg(struct sp_engine *eng, uint32_t id, const struct sp_recv_req *req, char *err,
+                      size_t errlen)
 {
     struct sp_sock *s = lookup_open(eng, id, err, errlen);
     if (s == NULL)
@@ -314,17 +357,61 @@ int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err,
         sp__seterr(err, errlen, "socket %u is reading: pause it first", id);
         return -EBUSY;
     }
-    if (n == 0)
-        n = s->recvsize;
-    if (n > SP_RECVSIZE_MAX) {
-        sp__seterr(err, errlen, "recv size must be 1 .. %u bytes", SP_RECVSIZE_MAX);
+    struct sp_recv_req r = *req;
+    if (r.niov > SP_IOV_MAX) {
+        sp__seterr(err, errlen, "at most %d buffers", SP_IOV_MAX);
         return -EINVAL;
     }
-    if (s->kind == SP_SOCK_PACKET)
-        return sp__packet_recv_once(s, n, err, errlen);
-    if (sp_kind_is_dgram(s->kind))
-        return sp__dgram_recv_once(s, n, err, errlen);
-    return sp__stream_recv_once(s, n, err, errlen);
+    size_t total = 0;
+    for (size_t i = 0; i < r.niov; i++) {
+        if (r.iov[i] == 0 || r.iov[i] > SP_RECVSIZE_MAX) {
+            sp__seterr(err, errlen, "each buffer must be 1 .. %u bytes", SP_RECVSIZE_MAX);
+            return -EINVAL;
+        }
+        total += r.iov[i];
+    }
+    if (r.niov == 0 && r.n == 0)
+        r.n = s->recvsize;
+    if (total > SP_RECVSIZE_MAX || r.n > SP_RECVSIZE_MAX) {
+        sp__seterr(err, errlen, "recv size must be 1 .. %u bytes in all", SP_RECVSIZE_MAX);
+        return -EINVAL;
+    }
+    if (sp_kind_is_stream(s->kind)) {
+        if (s->peers & SP_PEER_FIN) {
+            sp__seterr(err, errlen, "socket %u: the peer already finished sending (EOF)", id);
+            return -EINVAL;
+        }
+        if (s->ours & SP_OURS_SHUT_RD) {
+            sp__seterr(err, errlen, "socket %u: reading was shut down", id);
+            return -EINVAL;
+        }
+    }
+    if (s->kind == SP_SOCK_PACKET) {
+        if (r.niov > 0 || r.flags != 0) {
+            sp__seterr(err, errlen, "socket %u is a packet socket: its recv takes only N", id);
+            return -EINVAL;
+        }
+        return sp__packet_recv_once(s, r.n, err, errlen);
+    }
+    int rc = recv_flags_fit(s, r.flags, err, errlen);
+    if (rc != 0)
+        return rc;
+    return sp__recv_manual(s, &r, err, errlen);
+}
+
+int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err, size_t errlen)
+{
+    struct sp_recv_req req;
+    memset(&req, 0, sizeof req);
+    req.n = n;
+    int r = sp_engine_recvmsg(eng, id, &req, err, errlen);
+    return r < 0 ? r : 0;
+}
+
+int sp_engine_recv_cancel(struct sp_engine *eng, uint32_t id)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    return s != NULL ? sp__recv_cancel(s) : 0;
 }
 
 int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, size_t errlen)

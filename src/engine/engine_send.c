@@ -14,6 +14,8 @@
 #define MAX_INFLIGHT 1024
 /* More pieces than this is a mistake (--split 1 on a large file). */
 #define PIECES_MAX (1024u * 1024)
+/* DATA words of one --once sendmsg() (a line has at most 256 words). */
+#define ONCE_PARTS_MAX 256
 
 enum op_tmode { OT_NONE, OT_PIECE, OT_REP, OT_DGDONE };
 
@@ -676,49 +678,183 @@ static int send_dest(struct sp_sock *s, const struct sp_addr *to, struct sockadd
     return 0;
 }
 
-int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req *req, char *err,
-                   size_t errlen)
+/* The socket a send goes out on, and its destination; NULL with *rc and err
+ * set when it cannot send. */
+static struct sp_sock *sender(struct sp_engine *eng, uint32_t id, const struct sp_send_req *req,
+                              struct sockaddr_storage *to, socklen_t *tolen, int *rc, char *err,
+                              size_t errlen)
 {
     struct sp_sock *s = sp__sock_get(eng, id);
     if (s == NULL) {
         sp__sock_missing(eng, id, err, errlen);
-        return -ENOENT;
+        *rc = -ENOENT;
+        return NULL;
     }
     if (s->closed) {
         sp__seterr(err, errlen, "socket %u is closed", id);
-        return -EBADF;
+        *rc = -EBADF;
+        return NULL;
     }
     if (sp_kind_is_listener(s->kind)) {
         sp__seterr(err, errlen, "socket %u is a listener: send on one of its connections", id);
-        return -EINVAL;
+        *rc = -EINVAL;
+        return NULL;
     }
     if (s->resolving || s->connecting || !s->established || !s->handle_open) {
         sp__seterr(err, errlen, "socket %u is not connected yet", id);
-        return -ENOTCONN;
+        *rc = -ENOTCONN;
+        return NULL;
     }
     if (s->close_wanted) {
         sp__seterr(err, errlen, "socket %u is closing", id);
-        return -ESHUTDOWN;
+        *rc = -ESHUTDOWN;
+        return NULL;
     }
     int stream = sp_kind_is_stream(s->kind);
     if (stream && ((s->ours & (SP_OURS_SHUT_WR | SP_OURS_SHUT_WAIT)) || s->sreq != NULL)) {
         sp__seterr(err, errlen, "socket %u has shut down writing", id);
-        return -EPIPE;
+        *rc = -EPIPE;
+        return NULL;
     }
-    struct sockaddr_storage to;
-    socklen_t tolen = 0;
+    *tolen = 0;
     if (req->to != NULL) {
         if (stream) {
             sp__seterr(err, errlen, "--to applies to datagram sockets only");
-            return -EINVAL;
+            *rc = -EINVAL;
+            return NULL;
         }
-        int r = send_dest(s, req->to, &to, &tolen, err, errlen);
-        if (r < 0)
-            return r;
+        *rc = send_dest(s, req->to, to, tolen, err, errlen);
+        if (*rc < 0)
+            return NULL;
     } else if (!stream && !s->dgram_connected) {
         sp__seterr(err, errlen, "socket %u has no peer: give a destination with --to", id);
-        return -EDESTADDRREQ;
+        *rc = -EDESTADDRREQ;
+        return NULL;
     }
+    return s;
+}
+
+/* The send event of a one-call send: what the call took (r bytes, or
+ * nothing and the errno) of the want bytes asked. */
+static void emit_once(struct sp_sock *s, const unsigned char *wire, size_t want, ssize_t r, int e,
+                      int flags)
+{
+    size_t took = r > 0 ? (size_t)r : 0;
+    uint64_t seq = ++s->sends, off = s->out_issued;
+    s->out_issued += took;
+    s->bytes_out += took;
+    if (!sp__wants(s->eng, SP_EV_SEND))
+        return;
+    int64_t call = r >= 0 ? (int64_t)r : -(int64_t)e;
+    struct sp_event ev = {.type = SP_EV_SEND, .unread = -1};
+    ev.seq = seq;
+    ev.off = off;
+    ev.len = took;
+    ev.data = wire;
+    ev.data_len = took;
+    ev.writes = 1;
+    ev.calls = &call;
+    ev.ncalls = 1;
+    ev.wanted = want;
+    ev.asked = flags;
+    sp__emit(s->eng, s, &ev);
+}
+
+/* send --once / --oob: exactly one non-blocking sendmsg() of the wire
+ * bytes, and a send event saying what it returned (all, a part, EAGAIN).
+ * Nothing is queued for later: the rest is the user's to send. */
+static int send_once(struct sp_sock *s, const struct sp_send_req *req,
+                     const struct sockaddr_storage *to, socklen_t tolen, char *err, size_t errlen)
+{
+    int stream = sp_kind_is_stream(s->kind);
+    if (req->oob && s->kind != SP_SOCK_TCP) {
+        sp__seterr(err, errlen, "--oob: urgent data (MSG_OOB) is TCP's; socket %u is %s", s->id,
+                   sp_sock_kind_name(s->kind));
+        return -EINVAL;
+    }
+    if (!req->raw && s->spec.kind != SP_FRAME_RAW) {
+        sp__seterr(err, errlen,
+                   "--%s writes the bytes as given: add --raw (socket %u has a framing)",
+                   req->oob ? "oob" : "once", s->id);
+        return -EINVAL;
+    }
+    if (req->split > 0 || req->nchunks > 0 || req->repeat > 1 || req->end || req->pad) {
+        sp__seterr(err, errlen, "--%s is one call: no --split, --chunks, --repeat, --end or --pad",
+                   req->oob ? "oob" : "once");
+        return -EINVAL;
+    }
+    if (stream && s->queued > 0) {
+        sp__seterr(err, errlen,
+                   "socket %u has %zu bytes in its write queue: a call now would overtake them "
+                   "(wait sent first)",
+                   s->id, s->queued);
+        return -EBUSY;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < req->nparts; i++)
+        total += req->lens[i];
+    if (req->oob && total != 1) {
+        sp__seterr(err, errlen,
+                   "--oob sends one urgent byte (TCP marks only the last byte of a send urgent); "
+                   "got %zu",
+                   total);
+        return -EINVAL;
+    }
+    if (stream && total == 0) {
+        sp__seterr(err, errlen, "nothing to send (0 bytes)");
+        return -EINVAL;
+    }
+    if (total > SP_WRITE_QUEUE_MAX || req->nparts > ONCE_PARTS_MAX) {
+        sp__seterr(err, errlen, "--once sends at most %u bytes in at most %d parts",
+                   SP_WRITE_QUEUE_MAX, ONCE_PARTS_MAX);
+        return -EINVAL;
+    }
+    /* Several DATA words are several buffers of the one sendmsg(). */
+    struct iovec iov[ONCE_PARTS_MAX];
+    unsigned char *wire = sp_xmalloc(total ? total : 1);
+    size_t at = 0;
+    for (size_t i = 0; i < req->nparts; i++) {
+        memcpy(wire + at, req->parts[i], req->lens[i]);
+        iov[i].iov_base = wire + at;
+        iov[i].iov_len = req->lens[i];
+        at += req->lens[i];
+    }
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    if (tolen > 0) {
+        msg.msg_name = (void *)to;
+        msg.msg_namelen = tolen;
+    }
+    msg.msg_iov = iov;
+    msg.msg_iovlen = req->nparts;
+    int flags = req->oob ? MSG_OOB : 0;
+    ssize_t r;
+    do
+        r = sendmsg(sp__sock_fd(s), &msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    int e = errno;
+    if (r >= 0 || e == EAGAIN || e == EWOULDBLOCK)
+        emit_once(s, wire, total, r, EAGAIN, flags);
+    else
+        sp__emit_error(s, "send", -e);
+    free(wire);
+    if (r > 0 && s->kind == SP_SOCK_TCP)
+        sp__kactive(s);
+    return 0;
+}
+
+int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req *req, char *err,
+                   size_t errlen)
+{
+    struct sockaddr_storage to;
+    socklen_t tolen = 0;
+    int rc = 0;
+    struct sp_sock *s = sender(eng, id, req, &to, &tolen, &rc, err, errlen);
+    if (s == NULL)
+        return rc;
+    if (req->once || req->oob)
+        return send_once(s, req, &to, tolen, err, errlen);
+    int stream = sp_kind_is_stream(s->kind);
     if (req->split > 0 && req->nchunks > 0) {
         sp__seterr(err, errlen, "--split and --chunks cannot be combined");
         return -EINVAL;

@@ -27,38 +27,62 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = s->recvsize;
 }
 
-void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int truncated,
-                   int64_t unread, const struct sockaddr *from_sa, socklen_t from_len)
+void sp__sock_recvd(struct sp_sock *s, const unsigned char *p, size_t n, const struct sp__rx *rx)
 {
     struct sp_engine *eng = s->eng;
+    /* A peek leaves the bytes queued and the urgent byte is not part of
+     * the stream: neither takes a chunk number or moves the offset, and
+     * neither is decoded or echoed. */
+    int in_stream = !(rx->asked & (MSG_PEEK | MSG_OOB));
     uint64_t off = s->bytes_in;
-    s->chunks++;
-    s->bytes_in += n;
+    if (in_stream) {
+        s->chunks++;
+        s->bytes_in += n;
+    }
     if (sp__wants(eng, SP_EV_RECV)) {
         /* Only the first byte is cleared: `= ""` would zero all of it for
          * every chunk, and stream sockets never use it. */
         char from[SP_ADDR_TEXT_MAX];
         from[0] = '\0';
         struct sp_event ev = {.type = SP_EV_RECV};
-        ev.seq = s->chunks;
+        ev.seq = in_stream ? s->chunks : 0;
         ev.off = off;
-        ev.len = n;
+        ev.len = rx->len > n ? rx->len : n;
         ev.data = p;
         ev.data_len = n;
-        ev.truncated = truncated;
-        ev.framed = s->spec.kind != SP_FRAME_RAW && !sp__framer_lost(s);
-        ev.unread = unread;
+        ev.truncated = rx->truncated;
+        ev.framed = in_stream && s->spec.kind != SP_FRAME_RAW && !sp__framer_lost(s);
+        ev.unread = rx->unread;
+        ev.msg_flags = rx->msg_flags;
+        ev.asked = rx->asked;
+        ev.atmark = rx->atmark;
+        ev.blocked = rx->blocked;
+        ev.blocked_ns = rx->blocked_ns;
+        ev.iov = rx->iov;
+        ev.niov = rx->niov;
         if (sp_kind_is_dgram(s->kind)) {
-            if (from_sa != NULL)
-                ev.from_len = sp__sockaddr_text(from_sa, from_len, from);
+            if (rx->from != NULL)
+                ev.from_len = sp__sockaddr_text(rx->from, rx->fromlen, from);
             ev.from = from;
         }
         sp__emit(eng, s, &ev);
     }
+    if (!in_stream)
+        return;
     if (s->fr != NULL)
         sp__framer_feed(s, p, n);
     if (s->echo && !s->closed)
-        sp__echo(s, p, n, from_sa, from_len);
+        sp__echo(s, p, n, rx->from, rx->fromlen);
+}
+
+void sp__sock_data(struct sp_sock *s, const unsigned char *p, size_t n, int truncated,
+                   int64_t unread, const struct sockaddr *from_sa, socklen_t from_len)
+{
+    struct sp__rx rx = {
+        .truncated = truncated, .unread = unread, .from = from_sa, .fromlen = from_len};
+    if (truncated)
+        rx.msg_flags = MSG_TRUNC;
+    sp__sock_recvd(s, p, n, &rx);
 }
 
 /* An echo server echoes the EOF too, and a --close-on-eof listener's
@@ -79,7 +103,7 @@ static void close_after_eof(struct sp_sock *s)
     sp__send_stop_repeats(s);
 }
 
-static void sock_eof(struct sp_sock *s)
+void sp__stream_eof(struct sp_sock *s)
 {
     s->reading = 0;
     if (s->peers & SP_PEER_FIN)
@@ -96,7 +120,7 @@ static void sock_eof(struct sp_sock *s)
 }
 
 /* A read failed: the socket is over. A reset is the peer's doing. */
-static void read_failed(struct sp_sock *s, int uverr)
+void sp__stream_read_failed(struct sp_sock *s, int uverr)
 {
     s->reading = 0;
     s->peers &= ~(SP_PEER_FIN_WAITING | SP_PEER_RST_WAITING);
@@ -123,11 +147,11 @@ static void read_to_end(struct sp_sock *s)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            read_failed(s, -errno);
+            sp__stream_read_failed(s, -errno);
             return;
         }
         if (r == 0 || sp__kstate_inq(fd) <= 0)
-            sock_eof(s);
+            sp__stream_eof(s);
         break;
     }
     /* Paused meanwhile, or more data: libuv reads the rest when reading. */
@@ -160,7 +184,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         read_to_end(s);
         return;
     }
-    read_failed(s, (int)n);
+    sp__stream_read_failed(s, (int)n);
 }
 
 int sp__stream_read_start(struct sp_sock *s)
@@ -175,43 +199,6 @@ void sp__stream_read_stop(struct sp_sock *s)
 {
     uv_read_stop(&s->u.st);
     s->reading = 0;
-}
-
-int sp__stream_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen)
-{
-    if (s->peers & SP_PEER_FIN) {
-        sp__seterr(err, errlen, "socket %u: the peer already finished sending (EOF)", s->id);
-        return -EINVAL;
-    }
-    if (s->ours & SP_OURS_SHUT_RD) {
-        sp__seterr(err, errlen, "socket %u: reading was shut down", s->id);
-        return -EINVAL;
-    }
-    int fd = sp__sock_fd(s);
-    int64_t unread = sp__kstate_inq(fd);
-    /* Not the shared read buffer: a subscriber of an event borrowing it
-     * may be the one asking. */
-    unsigned char *buf = sp_xmalloc(n);
-    ssize_t r;
-    do
-        r = recv(fd, buf, n, MSG_DONTWAIT);
-    while (r < 0 && errno == EINTR);
-    int e = errno;
-    if (r > 0)
-        sp__sock_data(s, buf, (size_t)r, 0, unread, NULL, 0);
-    free(buf);
-    if (r == 0) {
-        sock_eof(s);
-        return 0;
-    }
-    if (r < 0) {
-        if (e == EAGAIN || e == EWOULDBLOCK) {
-            sp__seterr(err, errlen, "socket %u: nothing to read right now", s->id);
-            return -EAGAIN;
-        }
-        read_failed(s, -e);
-    }
-    return 0;
 }
 
 /* shutdown(2) returned: a TCP FIN is sent only after the bytes queued

@@ -21,7 +21,7 @@ struct hist_rec {
     uint32_t blob_len;  /* its size (8-aligned) */
     uint32_t span;      /* ring bytes owned: padding skipped before the blob + blob_len */
     uint32_t str[NSTR]; /* offset + 1 inside the blob; 0 = NULL */
-    uint32_t data, cuts, blocks;
+    uint32_t data, cuts, blocks, iov, calls;
 };
 
 struct sp_hist {
@@ -226,11 +226,16 @@ void sp__hist_push(struct sp_hist **hp, struct sp_hist_pool *pool, const struct 
         dlen = SP_HIST_EVENT_DATA_MAX;
     size_t ncuts = ev->cuts != NULL ? ev->ncuts : 0;
     size_t nblocks = ev->blocks != NULL ? ev->nblocks : 0;
-    size_t fixed = ALIGN8(strs) + ALIGN8(ncuts * sizeof(uint32_t)) + nblocks * sizeof(uint64_t);
+    /* Both bounded (SP_IOV_MAX, SP_CALLS_MAX) by whoever fills them. */
+    size_t niov = ev->iov != NULL ? ev->niov : 0;
+    size_t ncalls = ev->calls != NULL ? ev->ncalls : 0;
+    size_t small = ALIGN8(niov * sizeof(uint32_t)) + ncalls * sizeof(int64_t);
+    size_t fixed =
+        ALIGN8(strs) + small + ALIGN8(ncuts * sizeof(uint32_t)) + nblocks * sizeof(uint64_t);
     if (fixed > bytes_max / 2) {
         /* Absurd metadata (only blocks can get there): keep none of it. */
         ncuts = nblocks = 0;
-        fixed = ALIGN8(strs);
+        fixed = ALIGN8(strs) + small;
     }
     if (dlen > bytes_max / 2)
         dlen = bytes_max / 2;
@@ -288,6 +293,14 @@ void sp__hist_push(struct sp_hist **hp, struct sp_hist_pool *pool, const struct 
         *str_field(&r->ev, i) = NULL;
     }
     pos = ALIGN8(pos);
+    r->iov = (uint32_t)pos;
+    if (niov > 0)
+        memcpy(base + pos, ev->iov, niov * sizeof(uint32_t));
+    pos += ALIGN8(niov * sizeof(uint32_t));
+    r->calls = (uint32_t)pos;
+    if (ncalls > 0)
+        memcpy(base + pos, ev->calls, ncalls * sizeof(int64_t));
+    pos += ncalls * sizeof(int64_t);
     r->cuts = (uint32_t)pos;
     if (ncuts > 0)
         memcpy(base + pos, ev->cuts, ncuts * sizeof(uint32_t));
@@ -305,6 +318,10 @@ void sp__hist_push(struct sp_hist **hp, struct sp_hist_pool *pool, const struct 
     r->ev.ncuts = ncuts;
     r->ev.blocks = NULL;
     r->ev.nblocks = nblocks;
+    r->ev.iov = NULL;
+    r->ev.niov = niov;
+    r->ev.calls = NULL;
+    r->ev.ncalls = ncalls;
 }
 
 int sp__hist_get(const struct sp_hist *h, uint64_t idx, struct sp_event *out)
@@ -319,6 +336,8 @@ int sp__hist_get(const struct sp_hist *h, uint64_t idx, struct sp_event *out)
     out->data = base + r->data;
     out->cuts = r->ev.ncuts ? (const uint32_t *)(const void *)(base + r->cuts) : NULL;
     out->blocks = r->ev.nblocks ? (const uint64_t *)(const void *)(base + r->blocks) : NULL;
+    out->iov = r->ev.niov ? (const uint32_t *)(const void *)(base + r->iov) : NULL;
+    out->calls = r->ev.ncalls ? (const int64_t *)(const void *)(base + r->calls) : NULL;
     return 0;
 }
 

@@ -58,7 +58,7 @@ int64_t sp__kstate_notsent(int fd)
     return v;
 }
 
-static int64_t int_opt(int fd, int level, int name)
+int64_t sp__kstate_opt(int fd, int level, int name)
 {
     int v = 0;
     socklen_t len = sizeof v;
@@ -88,18 +88,18 @@ void sp__kstate_info(int fd, int is_tcp, int is_stream, struct sp_kinfo *out)
             out->cwnd = ti.tcpi_snd_cwnd;
             out->pmtu = ti.tcpi_pmtu;
         }
-        out->nodelay = int_opt(fd, IPPROTO_TCP, TCP_NODELAY);
-        out->cork = int_opt(fd, IPPROTO_TCP, TCP_CORK);
+        out->nodelay = sp__kstate_opt(fd, IPPROTO_TCP, TCP_NODELAY);
+        out->cork = sp__kstate_opt(fd, IPPROTO_TCP, TCP_CORK);
     }
     /* SIOCINQ on a listener means nothing useful. */
     if (!is_tcp || sp__kstate_tcp(fd) != 10) {
         out->unread = sp__kstate_inq(fd);
         out->unsent = sp__kstate_outq(fd);
     }
-    out->rcvbuf = int_opt(fd, SOL_SOCKET, SO_RCVBUF);
-    out->sndbuf = int_opt(fd, SOL_SOCKET, SO_SNDBUF);
+    out->rcvbuf = sp__kstate_opt(fd, SOL_SOCKET, SO_RCVBUF);
+    out->sndbuf = sp__kstate_opt(fd, SOL_SOCKET, SO_SNDBUF);
     if (is_stream)
-        out->keepalive = int_opt(fd, SOL_SOCKET, SO_KEEPALIVE);
+        out->keepalive = sp__kstate_opt(fd, SOL_SOCKET, SO_KEEPALIVE);
     struct linger lg;
     socklen_t len = sizeof lg;
     if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0)
@@ -155,6 +155,15 @@ int sp__kstate_setopt(int fd, int is_tcp, int is_stream, enum sp_sockopt opt, lo
         name = SO_LINGER;
         arg = &lg;
         len = sizeof lg;
+        break;
+    case SP_OPT_OOBINLINE:
+        what = "oobinline";
+        if (!is_tcp) {
+            snprintf(err, errlen, "oobinline applies to TCP connections only (urgent data)");
+            return -EINVAL;
+        }
+        name = SO_OOBINLINE;
+        v = value != 0;
         break;
     default:
         snprintf(err, errlen, "unknown option");

@@ -19,6 +19,8 @@ int64_t sp__kstate_inq(int fd);
 int64_t sp__kstate_outq(int fd);
 /* TCP bytes not yet sent at all (SIOCOUTQNSD; a queued FIN counts one), -1 on error. */
 int64_t sp__kstate_notsent(int fd);
+/* An int socket option, or -1. */
+int64_t sp__kstate_opt(int fd, int level, int name);
 /* Fills out for fd; is_tcp selects the TCP-only fields (the rest are -1). */
 void sp__kstate_info(int fd, int is_tcp, int is_stream, struct sp_kinfo *out);
 /* Sets one option. Returns 0, or a negative errno with err set. */

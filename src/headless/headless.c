@@ -19,6 +19,8 @@
 #include "sockpit/proto/event.h"
 #include "sockpit/proto/render.h"
 
+#include "pipe.h"
+
 /* Output to a regular file is written in blocks of this size; to a pipe or
  * terminal every event is written at once so a reader sees it live. */
 #define FILE_BLOCK (1u << 20)
@@ -232,7 +234,15 @@ int sp_headless_main(const struct sp_headless_opts *opts)
     uint32_t mask = SP_EV_MASK_ALL & ~SP_EV_MASK(SP_EV_DROPPED);
     if (opts->quiet)
         mask &= ~SP_EV_MASK_DATA;
+    /* With the pipe, stdout carries the data: events go to stderr, and
+     * only the errors unless -v asks for all. */
+    if (opts->stdio && !opts->verbose)
+        mask = SP_EV_MASK(SP_EV_CMD_ERROR) | SP_EV_MASK(SP_EV_ERROR);
+    if (opts->stdio)
+        h.err_too = 0;
     int sub = sp_engine_subscribe(h.eng, mask, on_event, &h);
+    /* After the printer: -v shows an event before what the pipe does about it. */
+    struct hpipe *pipe = opts->stdio ? hpipe_new(h.eng, opts) : NULL;
 
     struct sp_cmd_hooks hooks;
     memset(&hooks, 0, sizeof hooks);
@@ -262,6 +272,11 @@ int sp_headless_main(const struct sp_headless_opts *opts)
 
     if (h.status == 0 && sp_cmdq_failures(h.q) > 0)
         h.status = 1;
+    if (pipe != NULL) {
+        if (h.status == 0 && hpipe_failed(pipe))
+            h.status = 1;
+        hpipe_free(pipe);
+    }
     if (h.timer != NULL)
         sp_watch_stop(h.timer);
     if (h.sigint != NULL)

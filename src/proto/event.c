@@ -4,8 +4,10 @@
  * sp_render() before it is printed, in both forms. */
 #include "sockpit/proto/event.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "sockpit/proto/addr.h"
 #include "sockpit/proto/buf.h"
@@ -77,6 +79,43 @@ const char *sp_sock_kind_name(enum sp_sock_kind kind)
     return "unknown";
 }
 
+/* The errno names a write call can return (the rest as numbers). */
+static const char *errno_name(int64_t e)
+{
+    switch (e) {
+    case EAGAIN:
+        return "EAGAIN";
+    case EPIPE:
+        return "EPIPE";
+    case ECONNRESET:
+        return "ECONNRESET";
+    case EINTR:
+        return "EINTR";
+    case ENOBUFS:
+        return "ENOBUFS";
+    case EMSGSIZE:
+        return "EMSGSIZE";
+    case ECONNREFUSED:
+        return "ECONNREFUSED";
+    case ENOTCONN:
+        return "ENOTCONN";
+    default:
+        return NULL;
+    }
+}
+
+/* An errno as its name, or "errno N" when it has none here; quoted when
+ * quote (JSON). */
+static void put_errno(struct sp_buf *out, int64_t e, int quote)
+{
+    const char *n = errno_name(e);
+    const char *q = quote ? "\"" : "";
+    if (n != NULL)
+        sp_buf_appendf(out, "%s%s%s", q, n, q);
+    else
+        sp_buf_appendf(out, "%serrno %" PRId64 "%s", q, e, q);
+}
+
 /* NULL strings print as empty: the engine may leave a field unset. */
 static const char *nz(const char *s)
 {
@@ -143,6 +182,85 @@ static void put_payload(struct sp_buf *out, const struct sp_event *ev, int utf8)
                        ev->len - (uint64_t)ev->data_len);
 }
 
+static const struct {
+    int bit;
+    const char *name;
+} msg_flag_names[] = {
+    {MSG_OOB, "MSG_OOB"},
+    {MSG_PEEK, "MSG_PEEK"},
+    {MSG_DONTROUTE, "MSG_DONTROUTE"},
+    {MSG_CTRUNC, "MSG_CTRUNC"},
+    {MSG_TRUNC, "MSG_TRUNC"},
+    {MSG_DONTWAIT, "MSG_DONTWAIT"},
+    {MSG_EOR, "MSG_EOR"},
+    {MSG_WAITALL, "MSG_WAITALL"},
+    {MSG_ERRQUEUE, "MSG_ERRQUEUE"},
+    {MSG_NOSIGNAL, "MSG_NOSIGNAL"},
+    {MSG_MORE, "MSG_MORE"},
+    {MSG_CMSG_CLOEXEC, "MSG_CMSG_CLOEXEC"},
+};
+
+void sp_msg_flags_format(struct sp_buf *out, int flags, const char *sep)
+{
+    unsigned left = (unsigned)flags;
+    int first = 1;
+    for (size_t i = 0; i < sizeof msg_flag_names / sizeof msg_flag_names[0]; i++) {
+        if (!(left & (unsigned)msg_flag_names[i].bit))
+            continue;
+        left &= ~(unsigned)msg_flag_names[i].bit;
+        sp_buf_appendf(out, "%s%s", first ? "" : sep, msg_flag_names[i].name);
+        first = 0;
+    }
+    if (left != 0)
+        sp_buf_appendf(out, "%s0x%x", first ? "" : sep, left);
+}
+
+/* What each write call returned, when one took less than asked or failed:
+ * "[5, 3]", "[4096, EAGAIN]". Shown only when a call fell short, so the
+ * common one-call send keeps its short line. */
+static void format_calls(struct sp_buf *out, const struct sp_event *ev)
+{
+    if (ev->calls == NULL || ev->ncalls == 0 ||
+        (ev->ncalls == 1 && ev->calls[0] >= 0 && (uint64_t)ev->calls[0] == ev->len))
+        return;
+    sp_buf_appends(out, " [");
+    for (size_t i = 0; i < ev->ncalls; i++) {
+        if (i > 0)
+            sp_buf_appends(out, ", ");
+        if (ev->calls[i] >= 0)
+            sp_buf_appendf(out, "%" PRId64, ev->calls[i]);
+        else
+            put_errno(out, -ev->calls[i], 0);
+    }
+    sp_buf_appendc(out, ']');
+    if (ev->ncalls < ev->writes)
+        sp_buf_appendf(out, " (first %zu)", ev->ncalls);
+}
+
+/* The recv-only details in text: buffers, returned flags, mark, wait. */
+static void format_recv_details(struct sp_buf *out, const struct sp_event *ev)
+{
+    if (ev->iov != NULL && ev->niov > 0) {
+        uint64_t left = ev->data_len;
+        sp_buf_appends(out, " iov [");
+        for (size_t i = 0; i < ev->niov; i++) {
+            uint64_t got = left < ev->iov[i] ? left : ev->iov[i];
+            left -= got;
+            sp_buf_appendf(out, "%s%" PRIu64 "/%" PRIu32, i ? " " : "", got, ev->iov[i]);
+        }
+        sp_buf_appendc(out, ']');
+    }
+    if (ev->msg_flags != 0) {
+        sp_buf_appends(out, " flags ");
+        sp_msg_flags_format(out, ev->msg_flags, "|");
+    }
+    if (ev->atmark > 0)
+        sp_buf_appends(out, " (at the urgent mark)");
+    if (ev->blocked)
+        sp_buf_appendf(out, " (blocked %" PRIu64 ".%03" PRIu64 " s)", ev->blocked_ns / 1000000000u,
+                       ev->blocked_ns % 1000000000u / 1000000u);
+}
+
 static const char *plural(uint64_t n, const char *one, const char *many)
 {
     return n == 1 ? one : many;
@@ -196,8 +314,14 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         put_addr(out, ev->peer, ev->peer_len, utf8);
         break;
     case SP_EV_RECV:
-        sp_buf_appendf(out, " #%" PRIu64 " %" PRIu64 " %s @%" PRIu64, ev->seq, ev->len,
-                       plural(ev->len, "byte", "bytes"), ev->off);
+        if (ev->asked & MSG_OOB)
+            sp_buf_appends(out, " urgent");
+        else if (ev->asked & MSG_PEEK)
+            sp_buf_appends(out, " peek");
+        else
+            sp_buf_appendf(out, " #%" PRIu64, ev->seq);
+        sp_buf_appendf(out, " %" PRIu64 " %s @%" PRIu64, ev->len, plural(ev->len, "byte", "bytes"),
+                       ev->off);
         if (ev->kind == SP_SOCK_PACKET)
             put_link(out, ev, utf8);
         if (ev->from != NULL && ev->from[0] != '\0') {
@@ -206,6 +330,7 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         }
         if (ev->truncated)
             sp_buf_appends(out, " (truncated)");
+        format_recv_details(out, ev);
         if (ev->unread >= 0)
             sp_buf_appendf(out, " (%" PRId64 " unread before)", ev->unread);
         if (ev->kind == SP_SOCK_PACKET) {
@@ -234,10 +359,14 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         put_safe(out, ev->reason, utf8);
         break;
     case SP_EV_SEND:
-        sp_buf_appendf(out,
-                       " #%" PRIu64 " %" PRIu64 " %s @%" PRIu64 " in %" PRIu32 " %s: ", ev->seq,
-                       ev->len, plural(ev->len, "byte", "bytes"), ev->off, ev->writes,
+        sp_buf_appendf(out, " #%" PRIu64 "%s %" PRIu64 " %s @%" PRIu64 " in %" PRIu32 " %s",
+                       ev->seq, (ev->asked & MSG_OOB) ? " urgent" : "", ev->len,
+                       plural(ev->len, "byte", "bytes"), ev->off, ev->writes,
                        plural(ev->writes, "write", "writes"));
+        format_calls(out, ev);
+        if (ev->wanted > 0 && ev->wanted != ev->len)
+            sp_buf_appendf(out, " (%" PRIu64 " of %" PRIu64 " bytes taken)", ev->len, ev->wanted);
+        sp_buf_appends(out, ": ");
         put_payload(out, ev, utf8);
         break;
     case SP_EV_EOF:
@@ -377,6 +506,47 @@ static void jpayload(struct sp_buf *out, const struct sp_event *ev)
         ju64(out, "kept", n);
 }
 
+/* ,"key":["MSG_TRUNC",...] */
+static void jflags(struct sp_buf *out, const char *key, int flags)
+{
+    sp_buf_appendf(out, ",\"%s\":[", key);
+    if (flags != 0) {
+        sp_buf_appendc(out, '"');
+        sp_msg_flags_format(out, flags, "\",\"");
+        sp_buf_appendc(out, '"');
+    }
+    sp_buf_appendc(out, ']');
+}
+
+/* ,"iov":[{"size":4,"len":4},...]: how the kernel filled each buffer. */
+static void jiov(struct sp_buf *out, const struct sp_event *ev)
+{
+    sp_buf_appends(out, ",\"iov\":[");
+    uint64_t left = ev->data_len;
+    for (size_t i = 0; ev->iov != NULL && i < ev->niov; i++) {
+        uint64_t got = left < ev->iov[i] ? left : ev->iov[i];
+        left -= got;
+        sp_buf_appendf(out, "%s{\"size\":%" PRIu32 ",\"len\":%" PRIu64 "}", i ? "," : "",
+                       ev->iov[i], got);
+    }
+    sp_buf_appendc(out, ']');
+}
+
+/* ,"calls":[5,3,"EAGAIN"]: each write call's return. */
+static void jcalls(struct sp_buf *out, const struct sp_event *ev)
+{
+    sp_buf_appends(out, ",\"calls\":[");
+    for (size_t i = 0; ev->calls != NULL && i < ev->ncalls; i++) {
+        if (i > 0)
+            sp_buf_appendc(out, ',');
+        if (ev->calls[i] >= 0)
+            sp_buf_appendf(out, "%" PRId64, ev->calls[i]);
+        else
+            put_errno(out, -ev->calls[i], 1);
+    }
+    sp_buf_appendc(out, ']');
+}
+
 /* A packet socket's recv: "link": {ifname, ifindex, pkttype, protocol
  * (hex, with its name in ethertype when it has one), mac} and "summary". */
 static void jlink(struct sp_buf *out, const struct sp_event *ev)
@@ -427,6 +597,14 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         ju64(out, "len", ev->len);
         ju64(out, "off", ev->off);
         jpayload(out, ev);
+        jflags(out, "flags", ev->msg_flags);
+        jflags(out, "asked", ev->asked);
+        jiov(out, ev);
+        if (ev->atmark != 0)
+            jbool(out, "atmark", ev->atmark > 0);
+        if (ev->blocked)
+            sp_buf_appendf(out, ",\"blocked_ms\":%" PRIu64 ".%03" PRIu64, ev->blocked_ns / 1000000u,
+                           ev->blocked_ns % 1000000u / 1000u);
         if (sp_kind_is_dgram(ev->kind)) {
             jaddr(out, "from", ev->from, ev->from_len);
             jbool(out, "truncated", ev->truncated);
@@ -471,6 +649,10 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         ju64(out, "off", ev->off);
         jpayload(out, ev);
         ju64(out, "writes", ev->writes);
+        jcalls(out, ev);
+        jflags(out, "flags", ev->asked);
+        if (ev->wanted > 0)
+            ju64(out, "wanted", ev->wanted);
         break;
     case SP_EV_EOF:
         break;

@@ -116,6 +116,8 @@ struct sp_send_req {
     uint64_t delay_ms; /* between the writes of split/chunks */
     uint64_t repeat;   /* total sends; 0 or 1 = once */
     uint64_t every_ms;
+    int once; /* exactly one non-blocking sendmsg(): what it took is the send, nothing queued */
+    int oob;  /* one byte with MSG_OOB (TCP urgent data); one call as once */
 };
 /* Refused (nothing sent) when the socket cannot send, the framing rejects the
  * message, or the write queue would exceed SP_WRITE_QUEUE_MAX. */
@@ -130,6 +132,28 @@ int sp_engine_resume(struct sp_engine *eng, uint32_t id, char *err, size_t errle
 /* One read of up to n bytes (0: the recv size) while paused; the recv event
  * carries the unread count measured just before. */
 int sp_engine_recv_once(struct sp_engine *eng, uint32_t id, size_t n, char *err, size_t errlen);
+
+/* A manual recv in full: one recvmsg() into the given buffers with flags. */
+#define SP_RECV_PEEK 0x1 /* MSG_PEEK: the bytes stay queued */
+#define SP_RECV_WAITALL                                                                            \
+    0x2 /* MSG_WAITALL: wait until every buffer is full (streams; implies BLOCK) */
+#define SP_RECV_OOB   0x4  /* MSG_OOB: TCP's urgent byte */
+#define SP_RECV_TRUNC 0x8  /* MSG_TRUNC: the datagram's real length (datagrams, seqpacket) */
+#define SP_RECV_BLOCK 0x10 /* wait (the loop keeps running) until the kernel has data */
+struct sp_recv_req {
+    size_t n;                 /* one buffer of n bytes (0: the recv size) when niov is 0 */
+    uint32_t iov[SP_IOV_MAX]; /* else these buffers, 1 .. SP_IOV_MAX of them */
+    size_t niov;
+    unsigned flags; /* SP_RECV_* */
+};
+/* Only while paused. Returns 0 when the call was made (its recv, eof or
+ * error event emitted: EAGAIN on an empty queue is an error event, not a
+ * refusal), 1 when it waits for data (the event comes later; see
+ * sp_engine_recv_cancel), < 0 when refused (nothing done, err says why). */
+int sp_engine_recvmsg(struct sp_engine *eng, uint32_t id, const struct sp_recv_req *req, char *err,
+                      size_t errlen);
+/* Gives up a waiting recv (1 if there was one). */
+int sp_engine_recv_cancel(struct sp_engine *eng, uint32_t id);
 
 enum sp_shut { SP_SHUT_WR = 1, SP_SHUT_RD = 2, SP_SHUT_BOTH = 3 };
 int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, char *err,
@@ -148,7 +172,8 @@ enum sp_sockopt {
     SP_OPT_KEEPALIVE,
     SP_OPT_RCVBUF,
     SP_OPT_SNDBUF,
-    SP_OPT_LINGER, /* seconds; -1 = off */
+    SP_OPT_LINGER,    /* seconds; -1 = off */
+    SP_OPT_OOBINLINE, /* TCP: urgent byte read in the stream instead of out of band */
 };
 int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, long value, char *err,
                      size_t errlen);

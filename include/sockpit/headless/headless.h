@@ -13,7 +13,14 @@ struct sp_headless_opts {
     const char *const *lines;   /* -e / --script lines, in order */
     const char *const *origins; /* where each came from ("-e 1", "x.sp:3") */
     size_t nlines;
-    int out_fd; /* where events go (normally 1) */
+    int out_fd; /* where events go (normally 1; 2 with stdio) */
+    /* The data pipe (--stdio): stdin is sent on the first socket that
+     * connects or is accepted, what it receives goes to stdout as bytes. */
+    int stdio;
+    int stdio_hex;       /* stdin lines are hex; stdout gets hex, one line each */
+    int verbose;         /* stdio: print events (to out_fd), not only errors */
+    double quit_after_s; /* stdio: after stdin's EOF end the run this much later; < 0: at
+                            the peer's EOF */
 };
 
 /* Creates the engine, runs the lines, prints events to out_fd until `quit`,

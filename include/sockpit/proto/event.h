@@ -65,6 +65,11 @@ static inline int sp_kind_is_dgram(enum sp_sock_kind k)
     return k == SP_SOCK_UDP || k == SP_SOCK_UNIX_DGRAM || k == SP_SOCK_PACKET;
 }
 
+/* At most this many buffers in one recvmsg() (recv --iov). */
+#define SP_IOV_MAX 16
+/* At most this many write calls are listed in a send event's calls. */
+#define SP_CALLS_MAX 64
+
 /* At most this many recv boundaries are recorded per message (cuts). */
 #define SP_EV_CUTS_MAX 256
 
@@ -98,7 +103,21 @@ struct sp_event {
     const uint64_t *blocks; /* msg under blocks framing: each block's length */
     size_t nblocks;
 
-    uint32_t writes; /* send: write calls it took */
+    uint32_t writes;      /* send: write calls it took */
+    const int64_t *calls; /* send: what each write call returned (bytes, or -errno) */
+    size_t ncalls;
+    uint64_t wanted; /* send --once: bytes the call was asked to take (len is what it took) */
+
+    /* recv: what the call returned beyond the bytes (DESIGN §11). */
+    int msg_flags; /* msg_flags the kernel returned (MSG_TRUNC, MSG_CTRUNC, MSG_OOB, MSG_EOR) */
+    int asked;     /* flags passed by a manual recv (MSG_PEEK, MSG_WAITALL, MSG_OOB,
+                      MSG_TRUNC), 0 for the automatic reads */
+    int atmark;    /* SIOCATMARK just before a manual TCP recv: 1 at the urgent mark,
+                      -1 not at it, 0 not asked */
+    int blocked;   /* recv --block/--waitall: 1 when the call had to wait */
+    uint64_t blocked_ns; /* then how long a blocking call would have waited */
+    const uint32_t *iov; /* recv --iov: each buffer's size (the kernel fills them in order) */
+    size_t niov;
 
     const char *local; /* listening/connected/accepted/bound */
     const char *peer;  /* connected/accepted */
@@ -151,6 +170,9 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
 /* Appends s[0..n), text that is already safe (sp_render() output, or our own
  * text with peer strings rendered), as a JSON string literal: `"` and `\`
  * escaped, any control byte as \u00XX. The one JSON string escaper. */
+/* Appends the names of the MSG_* bits in flags, separated by sep ("" when
+ * none); an unknown bit is shown as a hex number. */
+void sp_msg_flags_format(struct sp_buf *out, int flags, const char *sep);
 void sp_json_quote(struct sp_buf *out, const char *s, size_t n);
 
 #endif
