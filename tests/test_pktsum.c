@@ -36,7 +36,7 @@ static void summary_of(const unsigned char *p, size_t n, enum sp_pkt_link link, 
                        size_t len)
 {
     unsigned char *g = tu_guard_copy(p, n);
-    size_t k = sp_pktsum(g, n, link, out, len);
+    size_t k = sp_pktsum(g, n, n, link, out, len);
     assert_int_equal(k, strlen(out));
     tu_guard_free(g, n);
 }
@@ -256,8 +256,41 @@ static void test_pktsum_small_buffer_clips(void **state)
     summary_of(f, n, SP_PKT_LINK_ETH, out, sizeof out);
     assert_string_equal(out, "00:00:00:00");
     char none[1] = {'x'};
-    assert_int_equal(sp_pktsum(f, n, SP_PKT_LINK_ETH, none, 0), 0);
+    assert_int_equal(sp_pktsum(f, n, n, SP_PKT_LINK_ETH, none, 0), 0);
     assert_int_equal(none[0], 'x');
+}
+
+/* A frame cut by the recv size: the lengths its headers give are the
+ * frame's, not errors, and the summary says how much was captured. */
+static void test_pktsum_cut_by_capture(void **state)
+{
+    (void)state;
+    unsigned char f[256];
+    size_t n = unhex(vecs[2].hex, f, sizeof f); /* TCP, 3 bytes of data */
+    char out[SP_PKTSUM_MAX];
+    unsigned char *g = tu_guard_copy(f, n - 3);
+    sp_pktsum(g, n - 3, n, SP_PKT_LINK_ETH, out, sizeof out);
+    tu_guard_free(g, n - 3);
+    assert_string_equal(out, "0a:00:00:00:00:01 > 0a:00:00:00:00:02 IPv4 10.0.0.1 > 10.0.0.2 ttl "
+                             "64 len 43 TCP 49152 > 80 [PA] seq 101 ack 200 win 512 len 3 "
+                             "[captured 54 of 57 bytes]");
+    /* The same bytes with nothing cut away: the IPv4 length is past the end. */
+    g = tu_guard_copy(f, n - 3);
+    sp_pktsum(g, n - 3, n - 3, SP_PKT_LINK_ETH, out, sizeof out);
+    tu_guard_free(g, n - 3);
+    assert_non_null(strstr(out, "(total length past the end: 40 bytes)"));
+    /* Cut, but the IPv4 length reaches past even the real frame. */
+    f[14 + 3] = 200;
+    g = tu_guard_copy(f, n - 3);
+    sp_pktsum(g, n - 3, n, SP_PKT_LINK_ETH, out, sizeof out);
+    tu_guard_free(g, n - 3);
+    assert_non_null(strstr(out, "(total length past the end: 43 bytes)"));
+    /* IPv6 UDP cut inside its payload */
+    n = unhex(vecs[6].hex, f, sizeof f);
+    g = tu_guard_copy(f, n - 1);
+    sp_pktsum(g, n - 1, n, SP_PKT_LINK_ETH, out, sizeof out);
+    tu_guard_free(g, n - 1);
+    assert_non_null(strstr(out, "len 10 UDP 546 > 547 len 2 [captured 63 of 64 bytes]"));
 }
 
 static void test_ethertype_names(void **state)
@@ -295,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_pktsum_malformed_headers),
         cmocka_unit_test(test_pktsum_ipv6_extension_chain_bounded),
         cmocka_unit_test(test_pktsum_small_buffer_clips),
+        cmocka_unit_test(test_pktsum_cut_by_capture),
         cmocka_unit_test(test_ethertype_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,7 +60,7 @@ static void packet_data(struct sp_sock *s, const unsigned char *p, size_t n, siz
         if (ll->sll_ifindex == (int)s->ifindex ||
             if_indextoname((unsigned)ll->sll_ifindex, ifname) == NULL)
             snprintf(ifname, sizeof ifname, "%s", s->ifname);
-        sp_pktsum(p, n, link_of(ll->sll_hatype), summary, sizeof summary);
+        sp_pktsum(p, n, real, link_of(ll->sll_hatype), summary, sizeof summary);
         struct sp_event ev = {.type = SP_EV_RECV};
         ev.seq = s->chunks;
         ev.off = off;

@@ -14,6 +14,7 @@
 struct out {
     char *buf;
     size_t len, used;
+    size_t missing; /* bytes of the frame past the captured ones (cut by the recv size) */
 };
 
 static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -96,7 +97,9 @@ static void tcp_flags(struct out *o, unsigned f)
     put(o, " [%s]", k > 0 ? s : "none");
 }
 
-static void tcp(struct out *o, const unsigned char *p, size_t n)
+/* p[0..n) is what was captured of the segment, claimed (>= n) its length
+ * by the IP header. */
+static void tcp(struct out *o, const unsigned char *p, size_t n, size_t claimed)
 {
     if (n < 20) {
         short_of(o, " TCP header", n, 20);
@@ -117,10 +120,10 @@ static void tcp(struct out *o, const unsigned char *p, size_t n)
         put(o, " options past the end (header %u of %zu bytes)", off, n);
         return;
     }
-    put(o, " len %zu", n - off);
+    put(o, " len %zu", claimed - off);
 }
 
-static void udp(struct out *o, const unsigned char *p, size_t n)
+static void udp(struct out *o, const unsigned char *p, size_t n, size_t claimed)
 {
     if (n < 8) {
         short_of(o, " UDP header", n, 8);
@@ -130,8 +133,8 @@ static void udp(struct out *o, const unsigned char *p, size_t n)
     put(o, " UDP %u > %u len %u", be16(p), be16(p + 2), ulen >= 8 ? ulen - 8 : 0);
     if (ulen < 8)
         put(o, " (bad length %u < 8)", ulen);
-    else if (ulen > n)
-        put(o, " (length %u past the end: %zu bytes)", ulen, n);
+    else if (ulen > claimed)
+        put(o, " (length %u past the end: %zu bytes)", ulen, claimed);
 }
 
 static void icmp4(struct out *o, const unsigned char *p, size_t n)
@@ -190,15 +193,17 @@ static void icmp6(struct out *o, const unsigned char *p, size_t n)
         put(o, " code %u", code);
 }
 
-/* The transport header of one IP packet, p[0..n) after the IP headers. */
-static void transport(struct out *o, unsigned proto, const unsigned char *p, size_t n, int v6)
+/* The transport header of one IP packet, p[0..n) after the IP headers:
+ * what was captured of the claimed bytes the IP header announces. */
+static void transport(struct out *o, unsigned proto, const unsigned char *p, size_t n,
+                      size_t claimed, int v6)
 {
     switch (proto) {
     case 6:
-        tcp(o, p, n);
+        tcp(o, p, n, claimed);
         break;
     case 17:
-        udp(o, p, n);
+        udp(o, p, n, claimed);
         break;
     case 1:
         if (!v6) {
@@ -218,7 +223,7 @@ static void transport(struct out *o, unsigned proto, const unsigned char *p, siz
         put(o, " no next header");
         break;
     default:
-        put(o, " protocol %u (not decoded), %zu bytes", proto, n);
+        put(o, " protocol %u (not decoded), %zu bytes", proto, claimed);
         break;
     }
 }
@@ -252,11 +257,13 @@ static void ipv4(struct out *o, const unsigned char *p, size_t n)
         put(o, " (total length %u < header %u: bad header)", total, ihl);
         return;
     }
-    size_t end = n;
-    if (total > n)
-        put(o, " (total length past the end: %zu bytes)", n);
-    else
+    size_t end = n, claimed = total;
+    if (total > n + o->missing) {
+        put(o, " (total length past the end: %zu bytes)", n + o->missing);
+        claimed = n + o->missing;
+    } else if (total <= n) {
         end = total; /* Ethernet pads short frames: the padding is not payload */
+    }
     if (frag & 0x2000 || (frag & 0x1fff) != 0) {
         put(o, " frag id %u off %u%s", be16(p + 4), (frag & 0x1fffu) * 8u,
             frag & 0x2000 ? "+" : "");
@@ -265,7 +272,7 @@ static void ipv4(struct out *o, const unsigned char *p, size_t n)
             return;
         }
     }
-    transport(o, p[9], p + ihl, end - ihl, 0);
+    transport(o, p[9], p + ihl, end - ihl, claimed - ihl, 0);
 }
 
 static int ext_header(unsigned nh)
@@ -311,11 +318,14 @@ static void ipv6(struct out *o, const unsigned char *p, size_t n)
     put(o, " > ");
     put_ip6(o, p + 24);
     put(o, " hlim %u len %u", p[7], plen);
-    size_t end = n;
-    if (40 + (size_t)plen > n)
-        put(o, " (payload length past the end: %zu bytes)", n - 40);
+    /* Where the packet ends by its header (claimed), and what of it was
+     * captured (end). Payload length 0 (a jumbogram) runs to the frame's end. */
+    size_t claimed = n + o->missing;
+    if (40 + (size_t)plen > n + o->missing)
+        put(o, " (payload length past the end: %zu bytes)", n + o->missing - 40);
     else if (plen > 0)
-        end = 40 + (size_t)plen;
+        claimed = 40 + (size_t)plen;
+    size_t end = claimed < n ? claimed : n;
     unsigned nh = p[6];
     size_t off = 40;
     for (int i = 0; ext_header(nh); i++) {
@@ -346,7 +356,7 @@ static void ipv6(struct out *o, const unsigned char *p, size_t n)
         nh = h[0];
         off += hl;
     }
-    transport(o, nh, p + off, end - off, 1);
+    transport(o, nh, p + off, end - off, claimed - off, 1);
 }
 
 static void arp(struct out *o, const unsigned char *p, size_t n)
@@ -396,7 +406,7 @@ static void network(struct out *o, unsigned type, const unsigned char *p, size_t
         arp(o, p, n);
         break;
     default:
-        put(o, "ethertype 0x%04x (not decoded), %zu bytes", type, n);
+        put(o, "ethertype 0x%04x (not decoded), %zu bytes", type, n + o->missing);
         break;
     }
 }
@@ -430,9 +440,10 @@ static void ethernet(struct out *o, const unsigned char *p, size_t n)
     network(o, type, p + off, n - off);
 }
 
-size_t sp_pktsum(const unsigned char *p, size_t n, enum sp_pkt_link link, char *buf, size_t len)
+size_t sp_pktsum(const unsigned char *p, size_t n, size_t wire_len, enum sp_pkt_link link,
+                 char *buf, size_t len)
 {
-    struct out o = {buf, len, 0};
+    struct out o = {buf, len, 0, wire_len > n ? wire_len - n : 0};
     if (len > 0)
         buf[0] = '\0';
     if (link == SP_PKT_LINK_IP) {
@@ -443,10 +454,12 @@ size_t sp_pktsum(const unsigned char *p, size_t n, enum sp_pkt_link link, char *
         else if (p[0] >> 4 == 6)
             ipv6(&o, p, n);
         else
-            put(&o, "IP version %u (not decoded), %zu bytes", p[0] >> 4, n);
+            put(&o, "IP version %u (not decoded), %zu bytes", p[0] >> 4, n + o.missing);
     } else {
         ethernet(&o, p, n);
     }
+    if (o.missing > 0)
+        put(&o, " [captured %zu of %zu bytes]", n, wire_len);
     return o.used;
 }
 

@@ -20,8 +20,13 @@ enum sp_pkt_link {
 };
 
 /* Writes the summary of the frame p[0..n) into buf (len bytes, always
- * terminated when len > 0). Returns the length of the summary written. */
-size_t sp_pktsum(const unsigned char *p, size_t n, enum sp_pkt_link link, char *buf, size_t len);
+ * terminated when len > 0). wire_len is the frame's real length: when it is
+ * more than n the capture was cut (by the recv size), so lengths in the
+ * headers that reach past n are the cut's doing, not the frame's fault, and
+ * the summary ends with "[captured N of M bytes]". Returns the length of the
+ * summary written. */
+size_t sp_pktsum(const unsigned char *p, size_t n, size_t wire_len, enum sp_pkt_link link,
+                 char *buf, size_t len);
 
 /* "ipv4", "ipv6", "arp", "vlan", "all" or NULL: the name of an EtherType
  * sockpit knows by name (used by the packet: address and the events). */
