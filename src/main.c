@@ -46,6 +46,8 @@ static const char usage_text[] =
     "socket\n"
     "  --timeout SEC      exit 1 if still running after SEC seconds\n"
     "  --keep-going       a failed line does not stop the script (exit status 1 at the end)\n"
+    "  --reset-on-fail    a failed script resets its connections (default: closes them\n"
+    "                     as quit does, delivering what is queued)\n"
     "  --lab NAME|FILE|list  run a lesson (built-in, or a lab file), or list them\n"
     "  --demo             the TUI playground\n"
     "  -l                 listen on ADDR (udp: binds it)\n"
@@ -69,6 +71,7 @@ static const char usage_text[] =
     "\n"
     "Headless runs end at `quit`, when every socket is closed after the script ended, or at\n"
     "--timeout. Exit status: 0 ok, 1 a command, wait or expect failed (or timeout), 2 usage.\n"
+    "In text mode a failure's reason also goes to stderr (unless events already go there).\n"
     "A --stdio run ends at the peer's EOF (or -q SEC after stdin's): 0 when it ended so,\n"
     "1 when the connection failed, was reset, or a line of stdin could not be sent.\n"
     "\n";
@@ -213,6 +216,7 @@ enum {
     OPT_STDIO,
     OPT_NO_STDIO,
     OPT_HEX,
+    OPT_RESET_ON_FAIL,
 };
 
 static const struct option long_opts[] = {
@@ -234,6 +238,7 @@ static const struct option long_opts[] = {
     {"stdio", no_argument, NULL, OPT_STDIO},
     {"no-stdio", no_argument, NULL, OPT_NO_STDIO},
     {"hex", no_argument, NULL, OPT_HEX},
+    {"reset-on-fail", no_argument, NULL, OPT_RESET_ON_FAIL},
     {NULL, 0, NULL, 0},
 };
 
@@ -380,6 +385,7 @@ int main(int argc, char **argv)
     int status = 0, ecount = 0;
     struct posit posit;
     memset(&posit, 0, sizeof posit);
+    int reset_on_fail = 0;
     int stdio = 0, stdio_hex = 0, verbose = 0, script_stdin = 0;
     double quit_after = -1;
 
@@ -455,6 +461,9 @@ int main(int argc, char **argv)
             break;
         case OPT_HEX:
             stdio_hex = 1;
+            break;
+        case OPT_RESET_ON_FAIL:
+            reset_on_fail = 1;
             break;
         case 'v':
             verbose = 1;
@@ -562,6 +571,7 @@ int main(int argc, char **argv)
         ho.json = json;
         ho.quiet = quiet;
         ho.keep_going = keep_going;
+        ho.reset_on_fail = reset_on_fail;
         ho.timeout_s = timeout;
         ho.lines = (const char *const *)lines.line;
         ho.origins = (const char *const *)lines.origin;

@@ -175,8 +175,14 @@ static void on_idle(void *ud, int failed)
     h->script_done = 1;
     if (failed && !h->opts->keep_going) {
         h->status = 1;
-        stop(h);
-        return;
+        if (h->opts->reset_on_fail) {
+            stop(h);
+            return;
+        }
+        /* Closed as `quit` closes: what is queued is delivered, then FIN;
+         * the run ends once every socket has closed. */
+        h->quitting = 1;
+        sp_engine_close_all(h->eng);
     }
     check_done(h);
 }
@@ -196,6 +202,14 @@ static void on_signal(void *ud)
     stop(h);
 }
 
+static int same_file(int a, int b)
+{
+    struct stat sa, sb;
+    if (fstat(a, &sa) != 0 || fstat(b, &sb) != 0)
+        return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 static int utf8_locale(void)
 {
     const char *cs = nl_langinfo(CODESET);
@@ -212,7 +226,10 @@ int sp_headless_main(const struct sp_headless_opts *opts)
     sp_buf_init(&h.out);
     struct stat st;
     h.regular = fstat(h.fd, &st) == 0 && S_ISREG(st.st_mode);
-    h.err_too = !isatty(h.fd) && isatty(2);
+    /* In text mode a failure's reason also goes where people look, stderr,
+     * unless stderr is where the events go anyway (the same terminal or
+     * file): `sockpit --script f.sp >/dev/null` still says why it failed. */
+    h.err_too = !opts->json && !same_file(h.fd, STDERR_FILENO);
     signal(SIGPIPE, SIG_IGN);
 
     /* Only `log` reads the history here (it writes a socket's events so

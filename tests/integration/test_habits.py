@@ -178,14 +178,21 @@ def finish(p, timeout=20):
 @test
 def stdio_lines_to_nc_and_replies_to_stdout():
     port = free_port()
-    nc = subprocess.Popen(["nc", "-l", "-N", "127.0.0.1", str(port)], stdin=subprocess.PIPE,
+    # nc answers at once and keeps its stdin open; ours comes a moment
+    # later, so nc's answer is in before our FIN (at which nc exits).
+    nc = subprocess.Popen(["nc", "-l", "127.0.0.1", str(port)], stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     nc.stdin.write(b"R1\nR2\n")
-    nc.stdin.close()
+    nc.stdin.flush()
     wait_listening(port)
-    p = sockpit_pipe(["tcp:127.0.0.1:%d" % port, "--framing", "line"], b"a\r\nb\n")
+    feeder = subprocess.Popen(["sh", "-c", r"sleep 0.5; printf 'a\r\nb\n'"],
+                              stdout=subprocess.PIPE)
+    p = sockpit_pipe(["tcp:127.0.0.1:%d" % port, "--framing", "line"], stdin=feeder.stdout)
+    feeder.stdout.close()
     rc, out, err = finish(p)
+    nc.stdin.close()
     _, got, _ = stop(nc)
+    stop(feeder)
     assert rc == 0, (rc, err)
     assert got == b"a\nb\n", got          # each line a message, re-framed by line
     assert out == b"R1\nR2\n", out        # each message a line on stdout
@@ -338,6 +345,58 @@ def stdio_slow_stdout_consumer_loses_nothing():
     assert alive
     assert rc == 0, (rc, err)
     assert out == data, len(out)
+
+
+@test
+def failures_say_why_on_stderr_when_stdout_is_elsewhere():
+    """Item 3: `sockpit --script f.sp >/dev/null` still says why it failed
+    (stderr a pipe here, as in CI)."""
+    port = free_port()
+    with open(os.devnull, "wb") as null:
+        for lines, want in (
+            (["connect tcp:127.0.0.1:%d" % port], b"ECONNREFUSED"),
+            (["listen tcp:0", "wait accepted --timeout 50"], b"timed out"),
+            (["bogus-command"], b"bogus"),
+        ):
+            args = [peers.SOCKPIT]
+            for l in lines:
+                args += ["-e", l]
+            p = subprocess.run(args, stdout=null, stderr=subprocess.PIPE, timeout=20,
+                               stdin=subprocess.DEVNULL)
+            assert p.returncode == 1, (lines, p.returncode)
+            assert p.stderr.startswith(b"sockpit: ") and want in p.stderr, (lines, p.stderr)
+
+
+@test
+def expect_mismatch_reason_on_stderr_and_graceful_close():
+    """Item 3: a failed script closes its connections gracefully: the peer
+    reads what was sent, then EOF, not a reset. --reset-on-fail resets."""
+    for reset in (False, True):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+        args = [peers.SOCKPIT, "-e", "connect tcp:127.0.0.1:%d --framing line" % port,
+                "-e", "send hello", "-e", "expect nope --timeout 2000"]
+        if reset:
+            args.append("--reset-on-fail")
+        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        c, _ = srv.accept()
+        c.settimeout(10)
+        assert peers.recv_until(c, b"hello\n", 5) == b"hello\n"
+        c.sendall(b"other\n")
+        rc, _, err = stop(p)
+        assert rc == 1, (rc, err)
+        assert b"expect" in err and b"other" in err, err
+        try:
+            tail = c.recv(100)
+            outcome = "eof" if tail == b"" else tail
+        except ConnectionResetError:
+            outcome = "reset"
+        c.close()
+        srv.close()
+        assert outcome == ("reset" if reset else "eof"), (reset, outcome)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ struct sp_headless_opts {
     int json;                   /* one JSON object per event per line */
     int quiet;                  /* no recv/msg/send events; summaries still printed */
     int keep_going;             /* a failed line does not stop the script */
+    int reset_on_fail;          /* a failed script resets its sockets (else it closes them) */
     double timeout_s;           /* > 0: exit 1 if still running after this long */
     const char *const *lines;   /* -e / --script lines, in order */
     const char *const *origins; /* where each came from ("-e 1", "x.sp:3") */
