@@ -399,5 +399,28 @@ def expect_mismatch_reason_on_stderr_and_graceful_close():
         assert outcome == ("reset" if reset else "eof"), (reset, outcome)
 
 
+@test
+def stdio_from_a_regular_file_and_dev_null():
+    """epoll cannot watch a regular file or /dev/null: stdin is still read
+    through the loop (a timer), and sent whole."""
+    import tempfile
+    with tempfile.TemporaryFile() as f:
+        f.write(b"file-data\n" * 1000)
+        f.seek(0)
+        port = free_port()
+        nc = nc_listen(port)
+        p = sockpit_pipe(["127.0.0.1", str(port)], stdin=f)
+        rc, out, err = finish(p)
+        _, got, _ = stop(nc)
+        assert rc == 0, (rc, err)
+        assert got == b"file-data\n" * 1000, len(got)
+    port = free_port()
+    nc = nc_listen(port)
+    p = sockpit_pipe(["127.0.0.1", str(port)], stdin=subprocess.DEVNULL)
+    rc, out, err = finish(p)
+    _, got, _ = stop(nc)
+    assert rc == 0 and got == b"", (rc, err, got)
+
+
 if __name__ == "__main__":
     peers.main()
