@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "sockpit/proto/addr.h"
 #include "sockpit/engine/engine.h"
@@ -162,6 +163,89 @@ static const char *flag(int64_t v)
     return v < 0 ? "n/a" : v ? "on" : "off";
 }
 
+/* ", name value" for each field the kernel reported (>= 0). */
+static void kv(struct sp_buf *b, const char *name, int64_t v)
+{
+    if (v >= 0)
+        sp_buf_appendf(b, "%s%s %" PRId64, b->len > 2 ? ", " : "", name, v);
+}
+
+static void kline(struct cmd_ctx *c, struct sp_buf *b)
+{
+    if (b->len > 2)
+        cmd__out(c->q, sp_buf_str(b));
+    sp_buf_reset(b);
+    sp_buf_appends(b, "  ");
+}
+
+static const char *so_type_name(int64_t t)
+{
+    switch (t) {
+    case SOCK_STREAM:
+        return "SOCK_STREAM";
+    case SOCK_DGRAM:
+        return "SOCK_DGRAM";
+    case SOCK_SEQPACKET:
+        return "SOCK_SEQPACKET";
+    case SOCK_RAW:
+        return "SOCK_RAW";
+    default:
+        return "?";
+    }
+}
+
+/* The rest of what the kernel reports: TCP_INFO in full, socket options,
+ * SO_PEERCRED, the bound device. Only fields it reported are shown. */
+static void more_kinfo(struct cmd_ctx *c, struct sp_buf *b, const struct sp_kinfo *k)
+{
+    sp_buf_reset(b);
+    sp_buf_appends(b, "  ");
+    kv(b, "mss", k->mss);
+    kv(b, "advmss", k->advmss);
+    kv(b, "rcv_mss", k->rcv_mss);
+    kv(b, "ssthresh", k->ssthresh);
+    kv(b, "snd_wnd", k->snd_wnd);
+    kv(b, "rcv_wnd", k->rcv_wnd);
+    kv(b, "rcv_space", k->rcv_space);
+    kline(c, b);
+    kv(b, "segs_in", k->segs_in);
+    kv(b, "segs_out", k->segs_out);
+    kv(b, "data_segs_in", k->data_segs_in);
+    kv(b, "data_segs_out", k->data_segs_out);
+    kv(b, "bytes_acked", k->bytes_acked);
+    kv(b, "bytes_received", k->bytes_received);
+    kline(c, b);
+    kv(b, "retransmits", k->retransmits);
+    kv(b, "lost", k->lost);
+    kv(b, "sacked", k->sacked);
+    kv(b, "reordering", k->reordering);
+    kv(b, "probes", k->probes);
+    kv(b, "backoff", k->backoff);
+    kv(b, "min_rtt_us", k->min_rtt_us);
+    kv(b, "delivery_rate", k->delivery_rate);
+    kline(c, b);
+    kv(b, "last_data_recv_ms", k->last_data_recv_ms);
+    kv(b, "last_data_sent_ms", k->last_data_sent_ms);
+    kv(b, "last_ack_recv_ms", k->last_ack_recv_ms);
+    kline(c, b);
+    if (k->so_type >= 0)
+        sp_buf_appendf(b, "type %s", so_type_name(k->so_type));
+    kv(b, "oobinline", k->oobinline);
+    kv(b, "reuseaddr", k->reuseaddr);
+    kv(b, "rcvlowat", k->rcvlowat);
+    kv(b, "sndlowat", k->sndlowat);
+    if (k->bound_dev[0] != '\0') {
+        sp_buf_appends(b, ", bound to device ");
+        cell_safe(b, k->bound_dev);
+    }
+    kline(c, b);
+    if (k->peer_pid >= 0)
+        sp_buf_appendf(
+            b, "peer credentials (SO_PEERCRED): pid %" PRId64 ", uid %" PRId64 ", gid %" PRId64,
+            k->peer_pid, k->peer_uid, k->peer_gid);
+    kline(c, b);
+}
+
 int cmd__exec_info(struct cmd_ctx *c)
 {
     uint32_t id;
@@ -240,6 +324,7 @@ int cmd__exec_info(struct cmd_ctx *c)
                    flag(k.cork), flag(k.keepalive),
                    k.linger < 0 ? "off" : num(n1, sizeof n1, k.linger));
     cmd__out(c->q, sp_buf_str(&b));
+    more_kinfo(c, &b, &k);
     sp_buf_cleanup(&b);
     return CMD_OK;
 }

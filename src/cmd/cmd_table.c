@@ -119,8 +119,10 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_help},
     {"hex", "hex [on|off]", "show payloads as hex in the focused pane (TUI only)", NULL, NULL, 0,
      -1, CMD_F_UI, cmd__exec_ui},
-    {"info", "info [ID]", "kernel view: TCP state, rtt, unread, unsent, buffers, options", NULL,
-     NULL, 0, 1, 0, cmd__exec_info},
+    {"info", "info [ID]",
+     "kernel view: TCP state, TCP_INFO in full, unread, unsent, buffers, options, SO_PEERCRED, "
+     "bound device",
+     NULL, NULL, 0, 1, 0, cmd__exec_info},
     {"lab", "lab NAME|FILE|list", "run a lesson (a built-in lab, or a lab file)",
      "Stages each step, then checks what the kernel did and prints a note and a check line "
      "per check; the TUI stops at each step (Space: next, r: repeat, N: notes). `lab list` "

@@ -6,6 +6,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/sockios.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -67,14 +68,77 @@ int64_t sp__kstate_opt(int fd, int level, int name)
     return v;
 }
 
+static void more_info(int fd, int is_tcp, struct sp_kinfo *out)
+{
+    if (is_tcp)
+        sp__ktcp_info_more(fd, out);
+    out->oobinline = is_tcp ? sp__kstate_opt(fd, SOL_SOCKET, SO_OOBINLINE) : -1;
+    out->reuseaddr = sp__kstate_opt(fd, SOL_SOCKET, SO_REUSEADDR);
+    out->rcvlowat = sp__kstate_opt(fd, SOL_SOCKET, SO_RCVLOWAT);
+    out->sndlowat = sp__kstate_opt(fd, SOL_SOCKET, SO_SNDLOWAT);
+    out->so_type = sp__kstate_opt(fd, SOL_SOCKET, SO_TYPE);
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0 && ss.ss_family == AF_UNIX &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0) {
+        out->peer_pid = cred.pid;
+        out->peer_uid = cred.uid;
+        out->peer_gid = cred.gid;
+    }
+    char dev[IFNAMSIZ + 1];
+    socklen_t dlen = sizeof dev - 1;
+    memset(dev, 0, sizeof dev);
+    if (getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, &dlen) == 0)
+        snprintf(out->bound_dev, sizeof out->bound_dev, "%s", dev);
+}
+
 void sp__kstate_info(int fd, int is_tcp, int is_stream, struct sp_kinfo *out)
 {
     memset(out, 0, sizeof *out);
     out->rtt_us = out->rttvar_us = out->unacked = out->retrans = out->cwnd = out->pmtu = -1;
     out->unread = out->unsent = out->rcvbuf = out->sndbuf = -1;
     out->nodelay = out->cork = out->keepalive = out->linger = -1;
+    int64_t *more[] = {
+        &out->mss,
+        &out->advmss,
+        &out->rcv_mss,
+        &out->ssthresh,
+        &out->rcv_space,
+        &out->snd_wnd,
+        &out->rcv_wnd,
+        &out->retransmits,
+        &out->lost,
+        &out->sacked,
+        &out->reordering,
+        &out->probes,
+        &out->backoff,
+        &out->segs_in,
+        &out->segs_out,
+        &out->data_segs_in,
+        &out->data_segs_out,
+        &out->bytes_acked,
+        &out->bytes_received,
+        &out->min_rtt_us,
+        &out->delivery_rate,
+        &out->last_data_recv_ms,
+        &out->last_data_sent_ms,
+        &out->last_ack_recv_ms,
+        &out->oobinline,
+        &out->reuseaddr,
+        &out->rcvlowat,
+        &out->sndlowat,
+        &out->so_type,
+        &out->peer_pid,
+        &out->peer_uid,
+        &out->peer_gid,
+    };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        *more[i] = -1;
     if (fd < 0)
         return;
+    more_info(fd, is_tcp, out);
     if (is_tcp) {
         struct tcp_info ti;
         socklen_t len = sizeof ti;

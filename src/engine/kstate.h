@@ -19,6 +19,9 @@ int64_t sp__kstate_inq(int fd);
 int64_t sp__kstate_outq(int fd);
 /* TCP bytes not yet sent at all (SIOCOUTQNSD; a queued FIN counts one), -1 on error. */
 int64_t sp__kstate_notsent(int fd);
+/* TCP_INFO's fields beyond the basic ones (ktcpinfo.c: the kernel's own
+ * struct tcp_info, longer than libc's). */
+void sp__ktcp_info_more(int fd, struct sp_kinfo *out);
 /* An int socket option, or -1. */
 int64_t sp__kstate_opt(int fd, int level, int name);
 /* Fills out for fd; is_tcp selects the TCP-only fields (the rest are -1). */

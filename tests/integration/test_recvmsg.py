@@ -317,5 +317,40 @@ def bad_recv_and_send_lines_are_refused_with_a_reason():
     assert not sp.of("recv") and not sp.of("send")
 
 
+@test
+def info_shows_tcp_info_in_full_and_the_peer_credentials():
+    lsock = python_server()
+    port = lsock.getsockname()[1]
+    rc, out, err = peers.run(["-e", "connect tcp:127.0.0.1:%d" % port, "-e", "send hello",
+                              "-e", "wait sent", "-e", "sleep 50", "-e", "info", "-e", "quit"],
+                             timeout=20)
+    lsock.close()
+    text = out.decode()
+    assert rc == 0, (out, err)
+    for field in ("mss ", "snd_wnd ", "rcv_space ", "segs_in ", "segs_out ", "retransmits 0",
+                  "type SOCK_STREAM", "oobinline 0"):
+        assert field in text, (field, text)
+    # What the kernel acknowledged: the 5 bytes and the SYN.
+    assert "bytes_acked 6," in text, text
+    # SO_PEERCRED of a Unix connection names the connecting process.
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "s")
+    sp = Sockpit(["--timeout", "20", "-e", "listen unix:%s" % path, "-e", "wait accepted",
+                  "-e", "info 2", "-e", "quit"], json_mode=False)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        u = socket.socket(socket.AF_UNIX)
+        u.connect(path)
+        assert sp.finish() == 0, sp.lines
+        u.close()
+    finally:
+        sp.kill()
+    text = b"".join(sp.lines).decode()
+    want = "SO_PEERCRED): pid %d, uid %d, gid %d" % (os.getpid(), os.getuid(), os.getgid())
+    assert want in text, text
+
+
 if __name__ == "__main__":
     peers.main()

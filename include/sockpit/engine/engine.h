@@ -251,6 +251,15 @@ struct sp_kinfo {
     int64_t unread, unsent;
     int64_t rcvbuf, sndbuf;
     int64_t nodelay, cork, keepalive, linger;
+    /* TCP_INFO beyond the above (-1 when not TCP). */
+    int64_t mss, advmss, rcv_mss, ssthresh, rcv_space, snd_wnd, rcv_wnd;
+    int64_t retransmits, lost, sacked, reordering, probes, backoff;
+    int64_t segs_in, segs_out, data_segs_in, data_segs_out;
+    int64_t bytes_acked, bytes_received, min_rtt_us, delivery_rate;
+    int64_t last_data_recv_ms, last_data_sent_ms, last_ack_recv_ms;
+    int64_t oobinline, reuseaddr, rcvlowat, sndlowat, so_type;
+    int64_t peer_pid, peer_uid, peer_gid; /* SO_PEERCRED of a Unix socket, -1 otherwise */
+    char bound_dev[32];                   /* SO_BINDTODEVICE, "" when none */
 };
 int sp_engine_kinfo(struct sp_engine *eng, uint32_t id, struct sp_kinfo *out, char *err,
                     size_t errlen);
