@@ -419,6 +419,11 @@ int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, si
     struct sp_sock *s = lookup(eng, id, err, errlen);
     if (s == NULL)
         return -ENOENT;
+    if (s->kind == SP_SOCK_PACKET && on) {
+        /* Every frame it sent back out would be one of the frames it sees. */
+        sp__seterr(err, errlen, "socket %u: a packet socket does not echo", id);
+        return -EINVAL;
+    }
     s->echo = on != 0;
     /* On a listener, echo is every accepted connection's, present and future. */
     if (sp_kind_is_listener(s->kind))

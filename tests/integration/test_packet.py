@@ -118,13 +118,15 @@ def send_hex_on_lo_is_received_by_a_python_packet_socket():
 def bad_sends_and_addresses_are_refused_clearly():
     sp = Sockpit(["--keep-going", "-e", "bind packet:nosuchif0", "-e", "connect packet:lo",
                   "-e", "bind packet:lo:0x88b5", "-e", "send --to udp:127.0.0.1:9 x",
-                  "-e", "send --hex 0102", "-e", "sleep 200", "-e", "quit"])
+                  "-e", "send --hex 0102", "-e", "echo on", "-e", "sleep 200", "-e", "quit"])
     rc = sp.finish()
     assert rc == 1, rc
     errs = [e["message"] for e in sp.of("cmd_error")]
     assert any("packet:nosuchif0: no such interface" in m for m in errs), errs
     assert any("not connected: use bind packet:IFACE" in m for m in errs), errs
     assert any("no --to" in m for m in errs), errs
+    # Echoing every frame of an interface back onto it would feed itself.
+    assert any("packet socket does not echo" in m for m in errs), errs
     # A frame shorter than a link header is the kernel's to refuse: an error event.
     err = sp.of("error")
     assert err and err[0]["op"] == "send" and err[0]["code"] == "EINVAL", sp.events
