@@ -15,14 +15,6 @@ import tmuxdrive as td  # noqa: E402
 SIDEBAR_W = 32  # at 120 columns
 
 
-def start_listener(sess, line="listen tcp:0"):
-    """Runs a listen command at the prompt and returns the port it got."""
-    sess.command(line)
-    scr = sess.wait_for(lambda s: re.search(r"listening on 127\.0\.0\.1:(\d+)", s), 5,
-                        "the listening event")
-    return int(re.search(r"listening on 127\.0\.0\.1:(\d+)", scr).group(1))
-
-
 def sidebar(scr):
     return "\n".join(line[:SIDEBAR_W] for line in scr.splitlines())
 
@@ -35,7 +27,7 @@ def test_listen_peer_text_shows_in_sidebar_and_pane():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess)
+        port = sess.listen()
         peer = td.tcp_connect(port)
         peer.sendall(b"hello from python\n")
         scr = sess.wait_text("hello from python\\n")
@@ -59,7 +51,7 @@ def test_hostile_bytes_are_escaped_and_change_nothing():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess)
+        port = sess.listen()
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         before = sess.screen()
@@ -95,7 +87,7 @@ def test_shutdown_menu_sends_fin_and_peer_fin_is_shown():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess)
+        port = sess.listen()
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         sess.keys("s")
@@ -134,7 +126,7 @@ def test_small_recv_size_marks_recv_boundaries_in_message_view():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess, "listen tcp:0 --framing line")
+        port = sess.listen("listen tcp:0 --framing line")
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         sess.command("recvsize 4")
@@ -167,7 +159,7 @@ def test_chunk_view_marks_message_ends_inside_a_chunk():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess, "listen tcp:0 --framing line")
+        port = sess.listen("listen tcp:0 --framing line")
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         peer.sendall(b"one\ntwo\nthr")
@@ -193,7 +185,7 @@ def sidebar_row_state(scr, sock_id):
 def test_forgotten_closed_sockets_are_counted_in_the_sidebar():
     sess = td.Session(["-e", "set keep-closed 2"])
     try:
-        port = start_listener(sess, "listen tcp:0 --echo")
+        port = sess.listen("listen tcp:0 --echo")
         for i in range(6):
             peer = td.tcp_connect(port)
             peer.sendall(b"x\n")

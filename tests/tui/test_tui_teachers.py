@@ -50,13 +50,6 @@ class Session(td.Session):
         super().close()
 
 
-def start_listener(sess, line="listen tcp:0"):
-    sess.command(line)
-    scr = sess.wait_for(lambda s: re.search(r"listening on 127\.0\.0\.1:(\d+)", s), 5,
-                        "the listening event")
-    return int(re.search(r"listening on 127\.0\.0\.1:(\d+)", scr).group(1))
-
-
 def recv_exact(peer, n, timeout=5.0):
     peer.settimeout(timeout)
     got = b""
@@ -109,7 +102,7 @@ def test_composer_ends_a_block_series_pads_and_shows_its_settings():
     sess = Session([])
     peer = None
     try:
-        port = start_listener(sess, "listen tcp:0 --framing blocks:u16")
+        port = sess.listen("listen tcp:0 --framing blocks:u16")
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         sess.keys("Enter")
@@ -169,7 +162,7 @@ def test_composer_ends_a_block_series_pads_and_shows_its_settings():
 def test_framing_picker_sets_both_ends():
     sess = Session([])
     try:
-        port = start_listener(sess)
+        port = sess.listen()
         sess.command("connect tcp:127.0.0.1:%d" % port)
         sess.wait_text("[3] tcp")
         sess.keys("2")
@@ -203,7 +196,7 @@ def test_close_and_reset_ask_first_and_can_stop_asking():
     sess = Session([])
     peers = []
     try:
-        port = start_listener(sess)
+        port = sess.listen()
         peers.append(td.tcp_connect(port))
         sess.wait_text("accepted from")
         sess.keys("c")
@@ -256,7 +249,7 @@ def test_refused_composer_line_stays_and_its_error_clears():
     sess = Session([])
     peer = None
     try:
-        port = start_listener(sess, "listen tcp:0 --framing fixed:8")
+        port = sess.listen("listen tcp:0 --framing fixed:8")
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         sess.keys("Enter")

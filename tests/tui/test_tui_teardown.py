@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tmuxdrive as td  # noqa: E402
 
-from test_tui_sockets import main_area, start_listener  # noqa: E402
+from test_tui_sockets import main_area  # noqa: E402
 
 
 def header(scr, sock):
@@ -30,7 +30,7 @@ def ss_state(port):
 def test_reset_with_data_shows_rst_not_fin():
     sess = td.Session([])
     try:
-        port = start_listener(sess)
+        port = sess.listen()
         sess.command("pause 1")  # the connection waits in the backlog
         sess.wait_text("accepting paused")
         peer = td.tcp_connect(port)
@@ -51,7 +51,7 @@ def test_paused_socket_shows_the_fin_waiting_in_the_kernel():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess)
+        port = sess.listen()
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         sess.keys("p")
@@ -79,7 +79,7 @@ def test_shutdown_rd_header_stops_saying_reading():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess)
+        port = sess.listen()
         peer = td.tcp_connect(port)
         scr = sess.wait_text("accepted from")
         assert " reading " in header(scr, 2) + " ", header(scr, 2)
@@ -98,7 +98,7 @@ def test_shutdown_rd_header_stops_saying_reading():
 def test_closed_listener_is_gone_not_listen():
     sess = td.Session([])
     try:
-        port = start_listener(sess)
+        port = sess.listen()
         sess.command("close 1")
         scr = sess.wait_text("tcp gone")
         assert "tcp LISTEN" not in main_area(scr), main_area(scr)
@@ -111,7 +111,7 @@ def test_close_with_unread_data_says_rst_sent():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess)
+        port = sess.listen()
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         sess.keys("p")

@@ -17,18 +17,11 @@ def main_area(scr):
     return "\n".join(line[SIDEBAR_W + 1:] for line in scr.splitlines())
 
 
-def start_listener(sess, line):
-    sess.command(line)
-    scr = sess.wait_for(lambda s: re.search(r"listening on 127\.0\.0\.1:(\d+)", s), 5,
-                        "the listening event")
-    return int(re.search(r"listening on 127\.0\.0\.1:(\d+)", scr).group(1))
-
-
 def test_blocks_lengths_show_in_the_message_view():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess, "listen tcp:0 --framing blocks:u8")
+        port = sess.listen("listen tcp:0 --framing blocks:u8")
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         peer.sendall(b"\x03abc\x02de\x00" + b"\x01x\x00")
@@ -48,7 +41,7 @@ def test_message_cut_by_a_framing_change_says_so():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess, "listen tcp:0 --framing line")
+        port = sess.listen("listen tcp:0 --framing line")
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         peer.sendall(b"abc")
@@ -67,7 +60,7 @@ def test_length_error_header_says_decoding_is_raw():
     sess = td.Session([])
     peer = None
     try:
-        port = start_listener(sess, "listen tcp:0 --framing len:u8,max=10")
+        port = sess.listen("listen tcp:0 --framing len:u8,max=10")
         peer = td.tcp_connect(port)
         sess.wait_text("accepted from")
         peer.sendall(b"\xffabc")

@@ -5,6 +5,7 @@ tmux and always kill their server at the end. Every wait is bounded.
 """
 import os
 import shutil
+import re
 import socket
 import subprocess
 import sys
@@ -104,6 +105,13 @@ class Session:
                       else False, 3, "the prompt")
         self.type(line)
         self.keys("Enter")
+
+    def listen(self, line="listen tcp:0"):
+        """Runs a listen command at the prompt and returns the port it got."""
+        self.command(line)
+        pat = r"listening on 127\.0\.0\.1:(\d+)"
+        scr = self.wait_for(lambda s: re.search(pat, s), 5, "the listening event")
+        return int(re.search(pat, scr).group(1))
 
     def close(self):
         self.tmux("kill-server", check=False)
