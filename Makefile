@@ -3,7 +3,9 @@
 # installs what is missing, picks the preset and runs it.
 
 DEB_PACKAGES := cmake make gcc pkg-config libuv1-dev libncurses-dev libcmocka-dev \
-                tmux python3 socat netcat-openbsd procps iproute2
+                libssl-dev libpcap-dev \
+                tmux python3 socat netcat-openbsd procps iproute2 \
+                openssl curl tcpdump libcap2-bin
 # Optional: clang builds the libFuzzer targets (`make fuzz`); the seed corpora
 # are replayed by ordinary tests either way.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)

@@ -20,7 +20,7 @@ import sys
 # (by soname stem). libc, libm and the sanitizers' runtimes are everyone's.
 LAYERS = {
     "proto": {"layers": set(), "libs": set()},
-    "engine": {"layers": {"proto"}, "libs": {"libuv"}},
+    "engine": {"layers": {"proto"}, "libs": {"libuv", "libssl", "libcrypto", "libpcap"}},
     "cmd": {"layers": {"engine", "proto"}, "libs": set()},
     "headless": {"layers": {"cmd", "engine", "proto"}, "libs": set()},
     "ui": {"layers": {"cmd", "engine", "proto"}, "libs": {"libncursesw", "libtinfo"}},
