@@ -214,12 +214,19 @@ static int exec_regex(const struct sp_match *m, const unsigned char *p, size_t n
     regmatch_t rm[SP_MATCH_GROUPS];
     rm[0].rm_so = 0;
     rm[0].rm_eo = (regoff_t)n;
-    /* REG_STARTEND: the subject is n bytes, not up to its first NUL. An
-     * empty subject still needs a valid pointer. */
-    static const char empty[1] = "";
+    /* REG_STARTEND: the subject is all n bytes, not up to its first NUL.
+     * It is still handed over with a NUL after it: a C string is what
+     * regexec's contract (and ASan's interceptor of it) reads. */
+    char small[512];
+    char *subj = n < sizeof small ? small : sp_xmalloc(n + 1);
+    if (n > 0)
+        memcpy(subj, p, n);
+    subj[n] = '\0';
     locale_t old = uselocale(c_locale());
-    int r = regexec(&m->re, n > 0 ? (const char *)p : empty, SP_MATCH_GROUPS, rm, REG_STARTEND);
+    int r = regexec(&m->re, subj, SP_MATCH_GROUPS, rm, REG_STARTEND);
     uselocale(old);
+    if (subj != small)
+        free(subj);
     if (r != 0)
         return 0;
     if (caps != NULL)
