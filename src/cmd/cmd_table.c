@@ -428,6 +428,9 @@ static const char *const set_words[] = {
     "reuseport", "bindtodevice", "mcast-join", NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
+static const char *const list_words[] = {"rules", NULL};
+static const char *const rule_words[] = {"reply", "off", NULL};
+static const char *const as_words[] = {"logged", "peer", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};
 static const char *const addr_words[] = {"tcp:", "udp:", "unix:", "unix-dgram:", "packet:", NULL};
 
@@ -487,6 +490,10 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
         if (strcmp(prev, "--framing") == 0)
             goto done;
     }
+    if (strcmp(prev, "--as") == 0) {
+        n += add_matches(out, as_words, last);
+        goto done;
+    }
     if (strcmp(e->name, "listen") == 0 || strcmp(e->name, "connect") == 0 ||
         strcmp(e->name, "bind") == 0 || strcmp(prev, "--to") == 0) {
         n += add_matches(out, addr_words, last);
@@ -500,6 +507,10 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
         n += add_matches(out, onoff_words, last);
     else if (strcmp(e->name, "shutdown") == 0)
         n += add_matches(out, shut_words, last);
+    else if (strcmp(e->name, "list") == 0 && idx == 1)
+        n += add_matches(out, list_words, last);
+    else if (strcmp(e->name, "on") == 0 && last[0] != '\0')
+        n += add_matches(out, rule_words, last);
     else if (strcmp(e->name, "help") == 0 && idx == 1)
         for (size_t i = 0; i < cmd__table_len; i++)
             if (strncmp(cmd__table[i].name, last, strlen(last)) == 0) {
