@@ -227,7 +227,7 @@ const struct cmd_entry cmd__table[] = {
      "that matches replies through the socket's framing (a datagram socket answers the "
      "sender) and shows a rule event. The reply may use the rule's captures and variables as "
      "${NAME}. `on [ID] off` removes the socket's rules; `list rules` shows them and how often "
-     "each fired. At most 256 rules and 1024 replies waiting for their delay.",
+     "each fired. At most 256 rules, and 1024 replies (16 MiB) waiting to go out.",
      on_opts, 1, -1, 0, cmd__exec_on},
     {"pause", "pause [ID]", "stop reading (data piles up in the kernel)", NULL, NULL, 0, 1, 0,
      cmd__exec_pause},

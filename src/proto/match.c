@@ -196,10 +196,13 @@ static int brace_bounds(const char *s, size_t n, size_t *i, size_t *lo, size_t *
     return 1;
 }
 
-/* The cost of one atom or group: parts after regcomp's copies, and how many
- * of them may match nothing. */
+/* The cost of one atom or group: parts after regcomp's copies, how many of
+ * them may match nothing, and whether the whole may match nothing (then
+ * each copy of it is such a part too: ((a{0}){99}){99} is as costly as
+ * (a?){9801}). */
 struct cost {
     size_t parts, optional;
+    int nullable;
 };
 
 /* Applies a repeat of lo..hi (hi SIZE_MAX: open) to c, as regcomp expands
@@ -209,18 +212,26 @@ static void repeat(struct cost *c, size_t lo, size_t hi)
 {
     size_t copies = hi == SIZE_MAX ? lo + 1 : (hi > 0 ? hi : 1);
     size_t opt_copies = hi == SIZE_MAX ? 1 : hi - (lo < hi ? lo : hi);
-    c->optional = sat_mul(c->optional, copies) + opt_copies;
+    c->optional = sat_mul(c->optional, copies) + (c->nullable ? copies : opt_copies);
     c->parts = sat_mul(c->parts, copies);
+    c->nullable = c->nullable || lo == 0;
 }
+
+/* One level of groups: the sum so far, and whether the branch being read
+ * (seq) or an earlier one (any) may match nothing. */
+struct level {
+    struct cost sum;
+    int seq, any;
+};
 
 /* 0, or -1 with err: too costly to compile, a repeat of a repeat, or a
  * back-reference. */
 static int regex_check(const char *s, size_t n, char *err, size_t errlen)
 {
-    struct cost total[GROUPS_MAX + 1];
-    memset(total, 0, sizeof total);
+    struct level lv[GROUPS_MAX + 1];
     int depth = 0, quantified = 0;
-    struct cost last = {0, 0}; /* the atom a repeat would repeat */
+    lv[0] = (struct level){{0, 0, 1}, 1, 0};
+    struct cost last = {0, 0, 1}; /* the atom a repeat would repeat */
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         size_t lo = 0, hi = 0;
@@ -241,12 +252,14 @@ static int regex_check(const char *s, size_t n, char *err, size_t errlen)
                 lo = 0, hi = 1;
             struct cost before = last;
             repeat(&last, lo, hi);
-            total[depth].parts += last.parts - before.parts;
-            total[depth].optional += last.optional - before.optional;
+            lv[depth].sum.parts += last.parts - before.parts;
+            lv[depth].sum.optional += last.optional - before.optional;
             quantified = 1;
         } else {
             quantified = 0;
-            last = (struct cost){1, 0};
+            /* The element before is complete: it joins its branch. */
+            lv[depth].seq = lv[depth].seq && last.nullable;
+            last = (struct cost){1, 0, 0};
             if (c == '\\' && i + 1 < n) {
                 if (s[i + 1] >= '1' && s[i + 1] <= '9') {
                     snprintf(err, errlen,
@@ -275,21 +288,27 @@ static int regex_check(const char *s, size_t n, char *err, size_t errlen)
                     snprintf(err, errlen, "regex groups nested deeper than %d", GROUPS_MAX);
                     return -1;
                 }
-                total[++depth] = (struct cost){0, 0};
-                last = (struct cost){0, 0};
+                lv[++depth] = (struct level){{0, 0, 1}, 1, 0};
+                last = (struct cost){0, 0, 1};
                 continue;
             } else if (c == ')' && depth > 0) {
-                last = total[depth--];
+                last = lv[depth].sum;
+                last.nullable = lv[depth].seq || lv[depth].any;
                 if (last.parts == 0)
                     last.parts = 1;
-            } else if (c == '|' || c == '^' || c == '$') {
-                last = (struct cost){0, 0};
+                depth--;
+            } else if (c == '|') {
+                lv[depth].any = lv[depth].any || lv[depth].seq;
+                lv[depth].seq = 1;
+                last = (struct cost){0, 0, 1};
+            } else if (c == '^' || c == '$') {
+                last = (struct cost){0, 0, 1};
             }
-            total[depth].parts += last.parts;
-            total[depth].optional += last.optional;
+            lv[depth].sum.parts += last.parts;
+            lv[depth].sum.optional += last.optional;
         }
-        if (total[depth].parts > REGEX_PARTS_MAX || last.parts > REGEX_PARTS_MAX ||
-            total[depth].optional > REGEX_OPTIONAL_MAX || last.optional > REGEX_OPTIONAL_MAX) {
+        if (lv[depth].sum.parts > REGEX_PARTS_MAX || last.parts > REGEX_PARTS_MAX ||
+            lv[depth].sum.optional > REGEX_OPTIONAL_MAX || last.optional > REGEX_OPTIONAL_MAX) {
             snprintf(err, errlen,
                      "regex too costly: its repeats would expand to more than %u parts, or "
                      "more than %u that may match nothing (nested repeats multiply)",
