@@ -230,7 +230,8 @@ struct sp_cmdq {
     struct sp_watch *kick;
     unsigned failures;
     int keep_going;
-    int stopped; /* a failure dropped the queue; reported once to on_idle */
+    int may_fail; /* the current line is allowed to fail (a lab's "!" line) */
+    int stopped;  /* a failure dropped the queue; reported once to on_idle */
     void (*idle_cb)(void *ud, int failed);
     void *idle_ud;
     int in_run;

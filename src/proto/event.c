@@ -403,6 +403,8 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
                        ev->bytes_in, ev->chunks, ev->msgs, ev->bytes_out);
         break;
     case SP_EV_CMD_ERROR:
+        if (ev->expected)
+            sp_buf_appends(out, " (expected)");
         sp_buf_appends(out, ": ");
         put_safe(out, ev->message, utf8);
         sp_buf_appends(out, " in \"");
@@ -681,6 +683,8 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
     case SP_EV_CMD_ERROR:
         jstr(out, "line", ev->line);
         jstr(out, "message", ev->message);
+        if (ev->expected)
+            jbool(out, "expected", 1);
         break;
     case SP_EV_NOTICE:
         jstr(out, "message", ev->message);
