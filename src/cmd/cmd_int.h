@@ -142,6 +142,10 @@ extern const struct cmd_entry cmd__table[];
 extern const size_t cmd__table_len;
 /* What an omitted or leading-number ID means (help, README, man page). */
 extern const char cmd__id_rule[];
+/* set's IP-layer options (cmd_setip.c): is name one of them, and set it. */
+int cmd__is_ipopt(const struct cmd_word *name);
+int cmd__set_ipopt(struct cmd_ctx *c, uint32_t id, const struct cmd_word *name,
+                   const struct cmd_word *val);
 /* Finds a command by name or unique prefix; on failure err says why (unknown,
  * or ambiguous with the candidates). */
 const struct cmd_entry *cmd__find(const char *name, char *err, size_t errlen);

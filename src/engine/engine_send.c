@@ -272,6 +272,16 @@ static void emit_dgram_send(struct sp_send_op *op, size_t a, size_t b)
     ev.data = op->wire + a;
     ev.data_len = b - a;
     ev.writes = 1;
+    /* Where it went: --to's address (or the sender an echo answers), else
+     * the connected peer. */
+    char to[SP_ADDR_TEXT_MAX];
+    if (op->tolen > 0) {
+        ev.peer_len = sp__sockaddr_text((struct sockaddr *)&op->to, op->tolen, to);
+        ev.peer = to;
+    } else if (s->peer_len > 0) {
+        ev.peer = s->peer;
+        ev.peer_len = s->peer_len;
+    }
     sp__emit(s->eng, s, &ev);
 }
 
