@@ -204,11 +204,8 @@ void sp__stream_read_stop(struct sp_sock *s)
 /* shutdown(2) returned: a TCP FIN is sent only after the bytes queued
  * before it. The kernel says how many there are (SIOCOUTQ counts the FIN
  * too) and whether the FIN went out yet (SIOCOUTQNSD is 0 once it did). */
-static void on_shutdown(uv_shutdown_t *req, int status)
+static void shutdown_done(struct sp_sock *s, int status)
 {
-    struct sp_sock *s = req->data;
-    s->sreq = NULL;
-    free(req);
     if (status == UV_ECANCELED || s->closed)
         return;
     if (status < 0) {
@@ -240,8 +237,27 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     sp__kactive(s);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct sp_sock *s = req->data;
+    s->sreq = NULL;
+    free(req);
+    shutdown_done(s, status);
+}
+
 static int start_shutdown(struct sp_sock *s, char *err, size_t errlen)
 {
+    if (s->hkind == SP_H_POLL) {
+        /* Seqpacket: no libuv stream, and our own writes are done (the
+         * caller waited for them): shutdown(2) now. */
+        int r = shutdown(s->fd, SHUT_WR) == 0 ? 0 : -errno;
+        if (r < 0) {
+            sp__seterr(err, errlen, "shutdown: %s", strerror(-r));
+            return r;
+        }
+        shutdown_done(s, 0);
+        return 0;
+    }
     uv_shutdown_t *req = sp_xmalloc(sizeof *req);
     req->data = s;
     int r = uv_shutdown(req, &s->u.st, on_shutdown);
@@ -318,7 +334,7 @@ int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t e
                 return -e;
         } else {
             s->ours |= SP_OURS_SHUT_RD;
-            sp__stream_read_stop(s);
+            sp__sock_read_stop(s);
             if (!want_wr && sp__wants(s->eng, SP_EV_SHUTDOWN)) {
                 struct sp_event ev = {.type = SP_EV_SHUTDOWN, .unread = -1};
                 ev.how = "rd";
@@ -532,7 +548,8 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
                       socklen_t salen, enum sp_sock_kind kind, int backlog,
                       const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int type = kind == SP_SOCK_SEQPACKET_LISTEN ? SOCK_SEQPACKET : SOCK_STREAM;
+    int fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int e = errno;
         sp__seterr(err, errlen, "socket: %s", strerror(e));
@@ -592,7 +609,9 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
 static void accept_one(struct sp_sock *l, int fd)
 {
     struct sp_engine *eng = l->eng;
-    enum sp_sock_kind kind = l->kind == SP_SOCK_TCP_LISTEN ? SP_SOCK_TCP : SP_SOCK_UNIX;
+    enum sp_sock_kind kind = l->kind == SP_SOCK_TCP_LISTEN         ? SP_SOCK_TCP
+                             : l->kind == SP_SOCK_SEQPACKET_LISTEN ? SP_SOCK_SEQPACKET
+                                                                   : SP_SOCK_UNIX;
     struct sp_sock *c = sp__sock_new(eng, kind, NULL);
     c->parent = l->id;
     c->recvsize = l->recvsize;
@@ -605,13 +624,20 @@ static void accept_one(struct sp_sock *l, int fd)
         uv_tcp_init(&eng->loop, &c->u.tcp);
         c->hkind = SP_H_TCP;
         r = uv_tcp_open(&c->u.tcp, fd);
+    } else if (kind == SP_SOCK_SEQPACKET) {
+        /* libuv has no seqpacket handle: a poll on our own descriptor. */
+        c->hkind = SP_H_POLL;
+        r = uv_poll_init_socket(&eng->loop, &c->u.poll, fd);
+        if (r == 0)
+            c->fd = fd;
     } else {
         uv_pipe_init(&eng->loop, &c->u.pipe, 0);
         c->hkind = SP_H_PIPE;
         r = uv_pipe_open(&c->u.pipe, fd);
     }
     c->u.h.data = c;
-    c->handle_open = 1;
+    /* A poll that failed to start holds nothing to close. */
+    c->handle_open = r == 0 || c->hkind != SP_H_POLL;
     l->accepted++;
     if (r != 0) {
         close(fd);
