@@ -51,8 +51,9 @@ struct sp_send_op {
     size_t next_piece;
     unsigned inflight;
     uint32_t writes; /* write calls this repetition made */
-    int64_t *calls;  /* the first SP_CALLS_MAX of their returns (NULL until one) */
+    int64_t *calls;  /* the first SP_CALLS_MAX of their returns; NULL while call1 holds the one */
     size_t ncalls;
+    int64_t call1;
     uint64_t reps_left, delay_ms, every_ms;
     uint64_t seq, off;
     size_t acked; /* bytes of this repetition the kernel took, not yet in a send event */
@@ -310,7 +311,7 @@ static void emit_send(struct sp_send_op *op, size_t len)
     ev.data = op->wire;
     ev.data_len = len;
     ev.writes = op->writes;
-    ev.calls = op->calls;
+    ev.calls = op->calls != NULL ? op->calls : &op->call1;
     ev.ncalls = op->ncalls;
     sp__emit(s->eng, s, &ev);
 }
@@ -385,8 +386,15 @@ static void on_call(struct sp__write *w, int64_t ret)
     op->writes++;
     if (op->ncalls == SP_CALLS_MAX)
         return;
+    if (op->ncalls == 0 && op->calls == NULL) {
+        /* Most sends take one call: no array for it. */
+        op->call1 = ret;
+        op->ncalls = 1;
+        return;
+    }
     if (op->calls == NULL) {
         op->calls = sp_xreallocarray(NULL, SP_CALLS_MAX, sizeof *op->calls);
+        op->calls[0] = op->call1;
         op->over += SP_CALLS_MAX * sizeof *op->calls;
         op->s->qover += SP_CALLS_MAX * sizeof *op->calls;
     }
