@@ -105,6 +105,12 @@ struct sp_sock {
     struct sp_hist *hist;
     struct sp__blocked *blk;   /* a manual recv waiting for data (engine_recv.c), or NULL */
     struct sp__writer *writer; /* our own write calls (engine_write.c), or NULL */
+    /* TCP urgent data met by the automatic reads (engine_stream.c): the
+     * byte read with MSG_OOB before a read, shown when that read returns,
+     * and the mark already shown (its stream offset + 1, 0: none). */
+    uint64_t urg_shown;
+    unsigned char urg_byte;
+    int urg_pending; /* 1: urg_byte to show, 2: an inline mark to show */
 
     uv_timer_t *timer; /* lazily allocated; freed in its close callback */
     enum sp_tmode tmode;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -19,9 +20,60 @@
 /* Retry period while accept(2) fails for lack of descriptors. */
 #define ACCEPT_RETRY_MS 100
 
+/* Urgent data (TCP). A read that reaches the urgent mark stops before it,
+ * and the next one skips the urgent byte without a word (unless oobinline).
+ * So before each read: SIOCATMARK; at the mark the byte is read with
+ * MSG_OOB and kept to be shown (as its own recv, at the mark's stream
+ * offset) once this read returns: nothing is emitted from inside libuv's
+ * read loop. With oobinline on, the byte comes inline and the mark is
+ * shown as a notice. */
+static void urgent_check(struct sp_sock *s)
+{
+    int fd = sp__sock_fd(s);
+    int mark = 0;
+    if (s->kind != SP_SOCK_TCP || s->urg_pending || fd < 0 || s->urg_shown == s->bytes_in + 1 ||
+        ioctl(fd, SIOCATMARK, &mark) != 0 || !mark)
+        return;
+    if (sp__kstate_opt(fd, SOL_SOCKET, SO_OOBINLINE) == 1) {
+        s->urg_shown = s->bytes_in + 1;
+        s->urg_pending = 2;
+        return;
+    }
+    unsigned char c;
+    ssize_t r;
+    do
+        r = recv(fd, &c, 1, MSG_OOB | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    /* EAGAIN: the mark is announced, the byte not here yet (next time). */
+    if (r != 1)
+        return;
+    s->urg_shown = s->bytes_in + 1;
+    s->urg_byte = c;
+    s->urg_pending = 1;
+}
+
+static void urgent_show(struct sp_sock *s)
+{
+    int what = s->urg_pending;
+    s->urg_pending = 0;
+    if (what == 2) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "urgent mark at offset %llu (SIOCATMARK): with oobinline on, the urgent byte is "
+                 "the next byte of the stream",
+                 (unsigned long long)s->bytes_in);
+        sp__emit_notice(s, msg);
+        return;
+    }
+    unsigned char c = s->urg_byte;
+    struct sp__rx rx = {.unread = -1, .msg_flags = MSG_OOB, .asked = MSG_OOB, .atmark = 1};
+    sp__sock_recvd(s, &c, 1, &rx);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct sp_sock *s = h->data;
+    urgent_check(s);
     /* Exactly the recv size: every read(2) asks the kernel for that much. */
     buf->base = (char *)s->eng->rbuf;
     buf->len = s->recvsize;
@@ -139,6 +191,12 @@ static void read_to_end(struct sp_sock *s)
 {
     int fd = sp__sock_fd(s);
     for (int i = 0; i < 64 && fd >= 0 && !s->closed && !s->paused; i++) {
+        urgent_check(s);
+        if (s->urg_pending) {
+            urgent_show(s);
+            if (s->closed)
+                return;
+        }
         ssize_t r = recv(fd, s->eng->rbuf, s->recvsize, MSG_DONTWAIT);
         if (r > 0) {
             sp__sock_data(s, s->eng->rbuf, (size_t)r, 0, -1, NULL, 0);
@@ -168,6 +226,12 @@ static void read_to_end(struct sp_sock *s)
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct sp_sock *s = st->data;
+    if (s->urg_pending) {
+        /* The urgent byte came before this read's bytes in the stream. */
+        urgent_show(s);
+        if (s->closed)
+            return;
+    }
     if (n > 0) {
         sp__sock_data(s, (const unsigned char *)buf->base, (size_t)n, 0, -1, NULL, 0);
         return;

@@ -48,12 +48,15 @@ def python_flags(records, size):
 def records_keep_their_boundaries_and_cut_ones_say_their_length():
     d, path = tmp_path("q.sock")
     records = [b"hello", b"world!!", b"", b"x" * 100, b"tail"]
+    # The recv size is set once the connection exists; the notice of
+    # `resume` says it is in force before the peer sends.
     sp = Sockpit(["--timeout", "20", "-e", "listen unix-seqpacket:%s" % path,
-                  "-e", "recvsize 1 16", "-e", "wait accepted", "-e", "wait eof",
-                  "-e", "quit"])
+                  "-e", "wait accepted", "-e", "recvsize 2 16", "-e", "pause 2",
+                  "-e", "resume 2", "-e", "wait eof", "-e", "quit"])
     try:
         sp.wait_event(lambda e: e["ev"] == "listening")
         c = client(path)
+        sp.wait_event(lambda e: e["ev"] == "notice" and "resumed" in e["message"])
         for r in records:
             c.send(r)
         c.shutdown(socket.SHUT_WR)
