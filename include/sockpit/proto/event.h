@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sockpit/proto/tcpseg.h"
+
 struct sp_buf;
 
 enum sp_ev_type {
@@ -30,6 +32,7 @@ enum sp_ev_type {
     SP_EV_DROPPED, /* history only: "N events dropped" marker */
     SP_EV_NOTE,    /* a lab step ran: its title and note (sock 0) */
     SP_EV_CHECK,   /* a lab check held or failed (sock 0) */
+    SP_EV_SEGMENT, /* wire view: one TCP segment of the socket, captured (tcpseg.h) */
     SP_EV__COUNT
 };
 
@@ -153,6 +156,12 @@ struct sp_event {
     const char *name;  /* check: its name */
     int held;          /* check: 1 held, 0 failed */
     uint64_t steps;    /* note/check: steps in the lab */
+
+    /* segment: seq is the segment's number on the socket (from 1), off the
+     * stream offset of its first payload byte (our recv offsets for what
+     * the peer sent, our send offsets for ours), len its payload length,
+     * data the IP packet as captured (headers, for pcap files). */
+    struct sp_seg seg;
 };
 
 /* "listening", "recv", ... as in DESIGN §6. */
