@@ -334,7 +334,7 @@ static void test_event_segment_text_and_json(void **state)
         "{\"t\":0.012345,\"ev\":\"segment\",\"sock\":3,\"n\":2,\"dir\":\"in\",\"flags\":[\"SYN\","
         "\"ACK\"],\"seq\":0,\"ack\":1,\"win\":65483,\"win_scaled\":true,\"len\":0,\"off\":0,"
         "\"isn_known\":true,\"mss\":65495,\"wscale\":7,\"sack_ok\":true,\"ts\":[5,3],\"marks\":[],"
-        "\"ip_len\":60}");
+        "\"ip_len\":60,\"t_cap\":0.000000}");
     sp_buf_reset(&b);
     ev.seg = (struct sp_seg){.rel_seq = 1,
                              .rel_ack = 1,

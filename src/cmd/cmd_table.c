@@ -18,11 +18,15 @@ static const struct cmd_opt listen_opts[] = {
      "close each accepted connection after the peer's EOF, once what is queued is written "
      "(without it a connection stays half-open, in CLOSE_WAIT, until closed)"},
     {"--backlog", "N", "listen(2) backlog (default 511)"},
+    {"--wire", NULL,
+     "show the TCP segments of every accepted connection, handshake included (wire view; "
+     "needs CAP_NET_RAW)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt connect_opts[] = {
     {"--framing", "SPEC", "framing (default raw)"},
     {"--timeout", "MS", "give up connecting after MS milliseconds (default 10000)"},
+    {"--wire", NULL, "show its TCP segments from the SYN on (wire view; needs CAP_NET_RAW)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt bind_opts[] = {
@@ -63,6 +67,12 @@ static const struct cmd_opt recv_opts[] = {
      "long"},
     {"--timeout", "MS",
      "give up --block/--waitall after MS milliseconds (default 10000; 0 = forever)"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt log_opts[] = {
+    {"--pcap", "FILE",
+     "write the captured TCP segments (wire view) as a pcap file instead: of socket ID (a "
+     "listener: and its connections), or without ID of every watched socket"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt wait_opts[] = {
@@ -134,11 +144,13 @@ const struct cmd_entry cmd__table[] = {
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
      listen_opts, 1, 1, 0, cmd__exec_listen},
-    {"log", "log [ID] PATH", "write the socket's events as JSON lines",
+    {"log", "log [ID] PATH | log [ID] --pcap FILE", "write the socket's events as JSON lines",
      "The events so far (from the history), then every new one, flushed one by one, until "
      "the socket closes. The TUI always keeps history; a headless run keeps it only when its "
-     "script has a log line, and then from the first event on.",
-     NULL, 1, 2, 0, cmd__exec_log},
+     "script has a log line, and then from the first event on. With --pcap: the segments the "
+     "wire view captured so far and from now on, as a pcap file (raw IP, headers only) that "
+     "tcpdump -r and Wireshark read; without ID, of every watched socket.",
+     log_opts, 0, 2, 0, cmd__exec_log},
     {"pause", "pause [ID]", "stop reading (data piles up in the kernel)", NULL, NULL, 0, 1, 0,
      cmd__exec_pause},
     {"quit", "quit", "close every socket (as close does) and exit", NULL, NULL, 0, 0, 0,
@@ -171,11 +183,14 @@ const struct cmd_entry cmd__table[] = {
      send_opts, 0, -1, 0, cmd__exec_send},
     {"set",
      "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
-     "set keep-closed N",
+     "set keep-closed N | set [ID] mss N",
      "set a socket option, or how many closed sockets are kept",
      "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
      "and their history keep (default 1000); older ones are forgotten, their history freed. "
-     "From the command line: -e 'set keep-closed N'.",
+     "From the command line: -e 'set keep-closed N'. mss (TCP_MAXSEG, 88 .. 32767, 0 or off "
+     "for the kernel's) without ID is stored and set on every TCP socket made from then on, "
+     "before its connect or listen; with ID on that socket now (a listener advertises it in "
+     "the SYN-ACKs of the connections it accepts).",
      NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
      "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading. The FIN "
@@ -200,6 +215,14 @@ const struct cmd_entry cmd__table[] = {
      "already true; sent holds once the write queue is empty; bytes:N and msgs:N once the "
      "totals reach N; state:NAME once the kernel reports that TCP state.",
      wait_opts, 1, 2, 0, cmd__exec_wait},
+    {"wire", "wire [ID] on|off", "show the socket's TCP segments (wire view)",
+     "Captures the socket's own segments with libpcap (a listener: those of every connection "
+     "it accepts) and publishes each as a segment event: direction, flags, relative seq and "
+     "ack, window, length, SYN options, marks (retransmission, out-of-order, gap, dup-ack, "
+     "zero-window, window-update, keep-alive) and its stream offset. Turned on after the "
+     "handshake, seq counts from the first segment seen (said so). Needs CAP_NET_RAW: "
+     "`sudo setcap cap_net_raw,cap_net_admin+ep $(command -v sockpit)`, or root.",
+     NULL, 1, 2, 0, cmd__exec_wire},
 };
 const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];
 
@@ -300,7 +323,8 @@ static const char *const wait_words[] = {
     "sent",      "state:",   "bytes:", "msgs:", NULL,
 };
 static const char *const set_words[] = {
-    "nodelay", "cork", "keepalive", "oobinline", "rcvbuf", "sndbuf", "linger", "keep-closed", NULL,
+    "nodelay", "cork",   "keepalive",   "oobinline", "rcvbuf",
+    "sndbuf",  "linger", "keep-closed", "mss",       NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};
@@ -371,7 +395,8 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
         n += add_matches(out, wait_words, last);
     else if (strcmp(e->name, "set") == 0 && idx <= 2)
         n += add_matches(out, set_words, last);
-    else if (strcmp(e->name, "set") == 0 || strcmp(e->name, "echo") == 0)
+    else if (strcmp(e->name, "set") == 0 || strcmp(e->name, "echo") == 0 ||
+             strcmp(e->name, "wire") == 0)
         n += add_matches(out, onoff_words, last);
     else if (strcmp(e->name, "shutdown") == 0)
         n += add_matches(out, shut_words, last);

@@ -364,6 +364,8 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
     }
     s->family = sa->sa_family;
     memcpy(&s->pa, sa, salen);
+    if (sa->sa_family != AF_UNIX)
+        sp__wire_mss(eng, fd);
     if (s->peer[0] == '\0' || sa->sa_family != AF_UNIX)
         s->peer_len = sp__sockaddr_text(sa, salen, s->peer);
     s->connecting = 1;
@@ -400,6 +402,8 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
         outcome_later(s, r);
         return 0;
     }
+    if (s->wire_want)
+        sp__wire_want(s);
     s->creq = sp_xmalloc(sizeof *s->creq);
     s->creq->data = s;
     r = uv_tcp_connect(s->creq, &s->u.tcp, sa, on_connect);
@@ -549,6 +553,7 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
         int one = 1;
         /* A restarted listener must not wait out old TIME_WAIT connections. */
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sp__wire_mss(eng, fd);
         r = bind(fd, sa, salen) == 0 ? 0 : -errno;
     }
     if (r == 0 && listen(fd, backlog) != 0)
@@ -583,6 +588,8 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
         *id = s->id;
     sp__sock_bound(s, fd, sa, path, dev, ino, SP_EV_LISTENING,
                    "listening on every interface: other machines can connect");
+    if (s->wire_want)
+        sp__wire_want(s);
     sp__kcheck(s);
     sp__sock_read_start(s);
     return 0;
@@ -621,6 +628,8 @@ static void accept_one(struct sp_sock *l, int fd)
     }
     c->established = 1;
     sp__sock_names(c, fd);
+    if (kind == SP_SOCK_TCP)
+        sp__wire_accepted(l, c);
     if (sp__wants(eng, SP_EV_ACCEPTED)) {
         struct sp_event ev = {.type = SP_EV_ACCEPTED, .unread = -1};
         ev.local = c->local;

@@ -672,6 +672,8 @@ static void jsegment(struct sp_buf *out, const struct sp_event *ev)
     if (g->marks & SP_SEG_DUPACK)
         ju64(out, "dupack", g->dupack);
     ju64(out, "ip_len", g->ip_len);
+    sp_buf_appendf(out, ",\"t_cap\":%" PRIu64 ".%06" PRIu64, g->cap_ns / 1000000000u,
+                   g->cap_ns % 1000000000u / 1000u);
 }
 
 void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)

@@ -92,6 +92,8 @@ struct sp_seg {
                            exact; 0: counted from the first segment seen */
     uint8_t win_scaled; /* win is scaled (or is a SYN's, which never is) */
     int64_t wall_us;    /* capture time, wall clock (what a pcap file stores) */
+    uint64_t cap_ns;    /* capture time on the engine's clock (the t of events): a segment
+                           event is published when the loop reads the capture, later */
 };
 
 /* One side of a tracked connection (the tracker's own state). */
@@ -125,7 +127,7 @@ void sp_tcpflow_init(struct sp_tcpflow *f);
  * knows them: TCP_INFO's rcv_wscale for ours, snd_wscale for the peer's). */
 void sp_tcpflow_set_scale(struct sp_tcpflow *f, int ours, int peers);
 /* Tracks one segment (out: sent by our side) seen at now_ns (any monotonic
- * clock) and fills seg (everything but wall_us) and *off, the stream offset
+ * clock) and fills seg (everything but wall_us and cap_ns) and *off, the stream offset
  * of its first payload byte (a FIN's: where the stream ends). */
 void sp_tcpflow_add(struct sp_tcpflow *f, const struct sp_tcp_pkt *pkt, int out, uint64_t now_ns,
                     struct sp_seg *seg, uint64_t *off);
