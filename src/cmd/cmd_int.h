@@ -319,5 +319,6 @@ int cmd__exec_step(struct cmd_ctx *c);
 int cmd__exec_help(struct cmd_ctx *c);
 int cmd__exec_quit(struct cmd_ctx *c);
 int cmd__exec_ui(struct cmd_ctx *c);
+int cmd__exec_relay(struct cmd_ctx *c);
 
 #endif

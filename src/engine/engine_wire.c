@@ -59,7 +59,7 @@ struct wcap {
     uv_poll_t poll;
     struct sp_buf filter; /* the filter in force */
     unsigned users;
-    uint64_t drops;     /* ps_drop + ps_ifdrop reported so far */
+    uint64_t drops; /* ps_drop + ps_ifdrop reported so far */
 };
 
 struct wsock {
