@@ -124,7 +124,7 @@ const struct cmd_entry cmd__table[] = {
     {"confirm", "confirm on|off", "ask before c closes and X resets (TUI only)",
      "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
      1, CMD_F_UI, cmd__exec_ui},
-    {"connect", "connect ADDR [--framing SPEC] [--timeout MS]", "connect to a server",
+    {"connect", "connect ADDR [--framing SPEC] [--timeout MS] [--wire]", "connect to a server",
      "In a script the next line runs once connected; a refused or timed-out connect fails "
      "the line.",
      connect_opts, 1, 1, 0, cmd__exec_connect},
@@ -160,7 +160,7 @@ const struct cmd_entry cmd__table[] = {
      "names the built-in labs; a FILE has a / or ends in .lab.",
      NULL, 1, 1, 0, cmd__exec_lab},
     {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
-    {"listen", "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N]",
+    {"listen", "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--wire]",
      "listen for connections (tcp:, unix:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
