@@ -32,6 +32,8 @@ enum sp_ev_type {
     SP_EV_DROPPED, /* history only: "N events dropped" marker */
     SP_EV_NOTE,    /* a lab step ran: its title and note (sock 0) */
     SP_EV_CHECK,   /* a lab check held or failed (sock 0) */
+    SP_EV_EXPECT,  /* an expect matched: what, how, and the latency from our last send */
+    SP_EV_RULE,    /* an `on` rule fired: it replied (and maybe closed) */
     SP_EV_SEGMENT, /* wire view: one TCP segment of the socket, captured (tcpseg.h) */
     SP_EV__COUNT
 };
@@ -158,6 +160,19 @@ struct sp_event {
     int held;          /* check: 1 held, 0 failed */
     uint64_t steps;    /* note/check: steps in the lab */
 
+    /* expect, rule: seq is the matched msg or chunk, op "msg" or "recv",
+     * mode how it was matched (match.h: "exact", "regex", ...). expect:
+     * message lists the captures (NAME=bytes, peer bytes), latency_ns is
+     * from our last send's event to the match (-1: no send before it),
+     * send_seq that send. rule: rule is its number, fired how often it
+     * fired so far (this one included), len the reply's bytes, then_close
+     * whether the connection is closed after the reply. */
+    const char *mode;
+    int64_t latency_ns;
+    uint64_t send_seq;
+    uint32_t rule;
+    uint64_t fired;
+    int then_close;
     /* segment: seq is the segment's number on the socket (from 1), off the
      * stream offset of its first payload byte (our recv offsets for what
      * the peer sent, our send offsets for ours), len its payload length,
