@@ -232,6 +232,12 @@ static void test_cmd_complete_commands_options_and_words(void **state)
     assert_string_equal(got, "recv,recvsize");
     completions("frob ", got, sizeof got);
     assert_string_equal(got, "");
+    completions("relay t", got, sizeof got);
+    assert_string_equal(got, "tcp:");
+    completions("relay tcp:1 tcp:2 --fin h", got, sizeof got);
+    assert_string_equal(got, "hold");
+    completions("relay 3 set --dir ", got, sizeof got);
+    assert_string_equal(got, "up,down,both");
 }
 
 /* Issue 11's options and address complete like the others. */
