@@ -196,6 +196,8 @@ def loss_peer():
     veth1 when told, accepts one connection, drops veth1 for a moment when
     told (the packets sockpit sends meanwhile are captured on veth0, then lost
     at veth1: its MTU shrinks for a moment), then reads to the end and prints the byte count."""
+    # In its own namespace by now (unshare ran before this): veth1 may come.
+    print("in", flush=True)
     assert sys.stdin.readline().strip() == "go"
     for cmd in (["ip", "link", "set", "lo", "up"],
                 ["ip", "addr", "add", "169.254.77.2/24", "dev", "veth1"],
@@ -237,6 +239,7 @@ def loss_in_netns():
                              "--peer"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     sp = None
     try:
+        assert peer.stdout.readline().strip() == "in"
         subprocess.run(["ip", "link", "set", "veth1", "netns", str(peer.pid)], check=True)
         peer.stdin.write("go\n")
         peer.stdin.flush()
