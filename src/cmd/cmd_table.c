@@ -18,11 +18,23 @@ static const struct cmd_opt listen_opts[] = {
      "close each accepted connection after the peer's EOF, once what is queued is written "
      "(without it a connection stays half-open, in CLOSE_WAIT, until closed)"},
     {"--backlog", "N", "listen(2) backlog (default 511)"},
+    {"--cert", "FILE", "tls: the certificate (PEM chain; default: a throwaway self-signed one)"},
+    {"--key", "FILE", "tls: its private key (PEM)"},
+    {"--alpn", "LIST", "tls: protocols we accept, in our order (h2,http/1.1)"},
+    {"--keylog", "FILE", "tls: append NSS key log lines (default $SSLKEYLOGFILE)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt connect_opts[] = {
     {"--framing", "SPEC", "framing (default raw)"},
     {"--timeout", "MS", "give up connecting after MS milliseconds (default 10000)"},
+    {"--sni", "NAME", "tls: the server name sent (default: the host, unless an IP address)"},
+    {"--no-sni", NULL, "tls: send no server name"},
+    {"--alpn", "LIST", "tls: protocols offered (h2,http/1.1)"},
+    {"--ca", "FILE", "tls: trust these CAs (PEM) instead of the system store"},
+    {"--insecure", NULL, "tls: show the verification result but do not enforce it"},
+    {"--cert", "FILE", "tls: a client certificate (PEM)"},
+    {"--key", "FILE", "tls: its private key (PEM)"},
+    {"--keylog", "FILE", "tls: append NSS key log lines (default $SSLKEYLOGFILE)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt bind_opts[] = {
@@ -93,9 +105,12 @@ const struct cmd_entry cmd__table[] = {
     {"confirm", "confirm on|off", "ask before c closes and X resets (TUI only)",
      "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
      1, CMD_F_UI, cmd__exec_ui},
-    {"connect", "connect ADDR [--framing SPEC] [--timeout MS]", "connect to a server",
-     "In a script the next line runs once connected; a refused or timed-out connect fails "
-     "the line.",
+    {"connect",
+     "connect ADDR [--framing SPEC] [--timeout MS] [--sni NAME] [--no-sni] [--alpn LIST] "
+     "[--ca FILE] [--insecure] [--cert FILE] [--key FILE] [--keylog FILE]",
+     "connect to a server",
+     "In a script the next line runs once connected (tls: once the handshake is done); a "
+     "refused or timed-out connect, or a failed handshake, fails the line.",
      connect_opts, 1, 1, 0, cmd__exec_connect},
     {"echo", "echo [ID] on|off", "send back what arrives",
      "On a listener: for every connection it accepts from now on. A stream connection that "
@@ -129,8 +144,10 @@ const struct cmd_entry cmd__table[] = {
      "names the built-in labs; a FILE has a / or ends in .lab.",
      NULL, 1, 1, 0, cmd__exec_lab},
     {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
-    {"listen", "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N]",
-     "listen for connections (tcp:, unix:)",
+    {"listen",
+     "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--cert FILE] "
+     "[--key FILE] [--alpn LIST] [--keylog FILE]",
+     "listen for connections (tcp:, tls:, unix:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
      listen_opts, 1, 1, 0, cmd__exec_listen},

@@ -173,8 +173,8 @@ static int start_local(struct sp_engine *eng, const struct sp_addr *addr, enum s
     return r;
 }
 
-int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
-                     const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+static int listen_plain(struct sp_engine *eng, const struct sp_addr *addr,
+                        const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
     if (addr->kind != SP_ADDR_TCP && addr->kind != SP_ADDR_UNIX) {
         sp__seterr(err, errlen,
@@ -206,8 +206,8 @@ int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
     return start_local(eng, addr, kind, 0, opts, id, err, errlen);
 }
 
-int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
-                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+static int connect_plain(struct sp_engine *eng, const struct sp_addr *addr,
+                         const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
     if (addr->kind == SP_ADDR_PACKET) {
         sp__seterr(err, errlen, "a packet socket is not connected: bind packet:%s", addr->ifname);
@@ -235,6 +235,51 @@ int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
     if (id != NULL)
         *id = s->id;
     return 0;
+}
+
+/* A tls: address is a TCP socket with TLS attached once it exists; a TLS
+ * setting that cannot work (a bad --cert, --ca or --alpn) fails the call,
+ * which then closes what it made before anything was sent. */
+static int with_tls(struct sp_engine *eng, uint32_t id, const struct sp_addr *addr,
+                    const struct sp_sock_opts *opts, int listener, char *err, size_t errlen)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    if (s == NULL)
+        return -EINVAL;
+    const struct sp_tls_opts *o = opts != NULL ? opts->tls : NULL;
+    int r =
+        listener ? sp__tls_listener(s, o, err, errlen) : sp__tls_client(s, addr, o, err, errlen);
+    if (r < 0) {
+        sp__sock_close(s, "TLS setup failed", 0);
+        return r;
+    }
+    if (listener)
+        sp__tls_listening(s);
+    return 0;
+}
+
+int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
+                     const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+{
+    uint32_t made = 0;
+    int r = listen_plain(eng, addr, opts, &made, err, errlen);
+    if (r == 0 && addr->tls)
+        r = with_tls(eng, made, addr, opts, 1, err, errlen);
+    if (r == 0 && id != NULL)
+        *id = made;
+    return r;
+}
+
+int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
+                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+{
+    uint32_t made = 0;
+    int r = connect_plain(eng, addr, opts, &made, err, errlen);
+    if (r == 0 && addr->tls)
+        r = with_tls(eng, made, addr, opts, 0, err, errlen);
+    if (r == 0 && id != NULL)
+        *id = made;
+    return r;
 }
 
 int sp_engine_set_framing(struct sp_engine *eng, uint32_t id, const struct sp_frame_spec *spec,
@@ -510,7 +555,9 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->spec = s->spec;
     out->decode_lost = sp__framer_lost(s);
     out->recvsize = s->recvsize;
-    out->connecting = s->connecting || s->resolving;
+    /* A TLS client is connecting until its handshake is done: `connect`
+     * waits for it. */
+    out->connecting = s->connecting || s->resolving || (sp__tls_handshaking(s) && s->parent == 0);
     out->open = !s->closed && s->handle_open;
     out->paused = s->paused;
     out->echo = s->echo;
@@ -531,6 +578,7 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->sends = s->sends;
     out->accepted = s->accepted;
     memcpy(out->close_reason, s->close_reason, sizeof out->close_reason);
+    sp__tls_state(s, out->tls, sizeof out->tls);
     return 0;
 }
 

@@ -415,7 +415,12 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         struct sp_wreq *wr = sp_xcalloc(1, sizeof *wr);
         wr->op = op;
         wr->len = b - a;
-        r = uv_write(&wr->r.w, &s->u.st, bufs, nb, on_stream_written);
+        /* TLS: the plaintext is encrypted and the ciphertext written; the
+         * request completes when that write does. */
+        if (s->tls != NULL)
+            r = sp__tls_write(s, &wr->r.w, bufs, nb, on_stream_written);
+        else
+            r = uv_write(&wr->r.w, &s->u.st, bufs, nb, on_stream_written);
         if (r != 0) {
             free(wr);
             goto out;
@@ -818,6 +823,17 @@ static struct sp_sock *sender(struct sp_engine *eng, uint32_t id, const struct s
     if (s->resolving || s->connecting || !s->established || !s->handle_open) {
         sp__seterr(err, errlen, "socket %u is not connected yet", id);
         *rc = -ENOTCONN;
+        return NULL;
+    }
+    if (!sp__tls_ready(s)) {
+        sp__seterr(err, errlen, "socket %u: the TLS handshake is not done yet", id);
+        *rc = -ENOTCONN;
+        return NULL;
+    }
+    if (s->tls != NULL && (req->once || req->oob)) {
+        sp__seterr(err, errlen,
+                   "--once and --oob write to the socket directly: not on a TLS socket");
+        *rc = -EINVAL;
         return NULL;
     }
     if (s->close_wanted) {

@@ -39,6 +39,9 @@ ALLOWED = {
         "symbols": {"sp__recv_cancel"},
         "why": "closing a socket gives up its waiting manual recv, whose duplicate descriptor "
                "would keep the socket open"},
+    ("engine.c", "engine_tls.c"): {
+        "symbols": {"sp__tls_close", "sp__tls_free"},
+        "why": "closing a TLS socket sends close_notify first; its TLS state is freed with it"},
     ("engine_sock.c", "engine_stream.c"): {
         "symbols": {"sp__stream_read_start", "sp__stream_read_stop",
                     "sp__listener_start", "sp__listener_stop"},

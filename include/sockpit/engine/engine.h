@@ -17,6 +17,7 @@
 #include "sockpit/proto/frame.h"
 
 struct sp_engine;
+struct sp_tls_opts;
 
 #define SP_RECVSIZE_DEFAULT   (64u * 1024)
 #define SP_RECVSIZE_MAX       (1024u * 1024)
@@ -78,6 +79,7 @@ struct sp_sock_opts {
     int close_on_eof;                    /* listener: close each connection after the peer's EOF */
     int backlog;                         /* 0: default */
     uint64_t timeout_ms;                 /* connect; 0: engine default */
+    const struct sp_tls_opts *tls;       /* tls: addresses (tls.h); NULL: defaults */
 };
 
 /* Creating sockets. On success *id is the new socket; the outcome arrives as
@@ -223,6 +225,7 @@ struct sp_sock_info {
     size_t queued;  /* bytes in our write queue not yet written */
     uint64_t bytes_in, bytes_out, chunks, msgs, sends, accepted;
     char close_reason[64];
+    char tls[64]; /* TLS progress ("TLS handshake: ...", "TLSv1.3"), "" when not TLS */
 };
 int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info *out);
 /* Fills ids with every socket the engine knows (open or closed, in id order);

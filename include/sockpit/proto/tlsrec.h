@@ -110,4 +110,13 @@ const char *sp_tls_version_name(uint16_t version);
  * terminated; returns strlen. */
 size_t sp_tlsrec_describe(const struct sp_tlsrec *rec, char *buf, size_t len);
 
+struct sp_buf;
+struct sp_event;
+/* The text and JSON forms of tls_record and tls events (event.c calls
+ * them): every string passes through sp_render(). */
+void sp_tls_event_text(struct sp_buf *out, const struct sp_event *ev, int utf8);
+void sp_tls_event_json(struct sp_buf *out, const struct sp_event *ev);
+/* The event fields of a record (summary not set). */
+void sp_tlsrec_to_event(const struct sp_tlsrec *rec, struct sp_event *ev);
+
 #endif
