@@ -220,7 +220,7 @@ const struct cmd_entry cmd__table[] = {
 };
 const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];
 
-static const char id_rule[] =
+const char cmd__id_rule[] =
     "ID: a socket number (see list). Omitted, it means the current socket (the focused pane; "
     "in a script the newest socket a listen, connect or bind created, or the connection the last "
     "`wait accepted` took). A leading unquoted number without a leading zero is taken as the ID "
@@ -286,7 +286,7 @@ int sp_cmd_help(struct sp_buf *out, const char *name)
         sp_buf_appendf(out, "  %-16s %s\n", o, e->opts[i].help);
     }
     if (takes_id(e))
-        sp_buf_appendf(out, "  %s\n", id_rule);
+        sp_buf_appendf(out, "  %s\n", cmd__id_rule);
     return 0;
 }
 
@@ -304,7 +304,7 @@ void sp_cmd_reference_md(struct sp_buf *out)
             sp_buf_appendf(out, "  - `%s%s%s`: %s\n", e->opts[k].name, e->opts[k].arg ? " " : "",
                            e->opts[k].arg ? e->opts[k].arg : "", e->opts[k].help);
     }
-    sp_buf_appendf(out, "\n%s\n", id_rule);
+    sp_buf_appendf(out, "\n%s\n", cmd__id_rule);
 }
 
 static const char *const framing_words[] = {

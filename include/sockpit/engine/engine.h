@@ -302,4 +302,9 @@ struct sp_watch *sp_engine_watch_signal(struct sp_engine *eng, int signum, sp_wa
 struct sp_watch *sp_engine_watch_prepare(struct sp_engine *eng, sp_watch_cb cb, void *ud);
 void sp_watch_stop(struct sp_watch *w);
 
+/* The versions of the libraries the engine runs with (libuv, OpenSSL,
+ * libpcap), as the linked libraries report them, for `sockpit --version`. */
+struct sp_buf;
+void sp_engine_lib_versions(struct sp_buf *out);
+
 #endif
