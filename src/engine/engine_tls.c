@@ -789,7 +789,8 @@ const char *sp__tls_state(const struct sp_sock *s, char *buf, size_t len)
 
 int sp__tls_handshaking(const struct sp_sock *s)
 {
-    return s->tls != NULL && s->tls->ssl != NULL && !s->tls->hs_done && !s->tls->failed;
+    /* A failed handshake is still not done: the socket closes right after. */
+    return s->tls != NULL && s->tls->ssl != NULL && !s->tls->hs_done && !s->closed;
 }
 
 /* One certificate's lines for `info`. */
