@@ -137,7 +137,7 @@ static void run(const unsigned char *p, size_t n, const size_t *cuts, size_t ncu
 static void check(const struct vec *v, const struct sp_buf *got)
 {
     size_t wl = strlen(v->want);
-    if (got->len != wl || memcmp(got->data, v->want, wl) != 0) {
+    if (got->len != wl || (wl > 0 && memcmp(got->data, v->want, wl) != 0)) {
         fprintf(stderr, "vector %s\nwant:\n%s\ngot:\n%.*s\n", v->hex, v->want, (int)got->len,
                 (const char *)got->data);
         fail();

@@ -388,6 +388,7 @@ void sp__tls_recvd(struct sp_sock *s, const unsigned char *p, size_t n,
 /* May plaintext be written (handshake done)? 1 for a plain socket. */
 int sp__tls_ready(const struct sp_sock *s);
 int sp__tls_handshaking(const struct sp_sock *s);
+int sp__tls_insecure(const struct sp_sock *s);
 /* Encrypts bufs and writes the ciphertext; cb(user, status) when written. */
 int sp__tls_write(struct sp_sock *s, uv_write_t *user, const uv_buf_t *bufs, unsigned nb,
                   uv_write_cb cb);

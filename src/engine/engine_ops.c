@@ -579,6 +579,7 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->accepted = s->accepted;
     memcpy(out->close_reason, s->close_reason, sizeof out->close_reason);
     sp__tls_state(s, out->tls, sizeof out->tls);
+    out->tls_insecure = sp__tls_insecure(s);
     return 0;
 }
 

@@ -42,13 +42,15 @@ struct sp_tls {
     SSL *ssl;     /* connections only */
     BIO *rbio, *wbio;
     unsigned server : 1, listener : 1, hs_done : 1, failed : 1, insecure : 1;
-    unsigned notify_sent : 1, notify_rcvd : 1, in_ssl : 1;
+    unsigned notify_sent : 1, notify_rcvd : 1, in_ssl : 1, truncated : 1, fatal_alert : 1;
     struct sp_tlsrec_dec din, dout;
     uint64_t wchunks; /* ciphertext writes */
     char host[SP_ADDR_HOST_MAX];
     char keylog[SP_ADDR_PATH_MAX * 4];
     char alpn_offer[128];
     char fingerprint[100]; /* a listener's throwaway certificate */
+    char why[64];          /* why the handshake failed, for the close reason */
+    char alert_in[40];     /* the last fatal alert received */
     struct note notes[NOTES_MAX];
     size_t nnotes;
 };
@@ -130,6 +132,10 @@ static void info_cb(const SSL *ssl, int where, int ret)
         note(t, "close_notify_sent", "we sent close_notify: we will send no more data");
         return;
     }
+    if (level == 2)
+        t->fatal_alert = 1;
+    if (read && level == 2)
+        snprintf(t->alert_in, sizeof t->alert_in, "alert %s", dn ? dn : "unknown");
     note(t, "alert", "%s %s alert %s (%d)", read ? "received a" : "sent a",
          ln ? ln : "unknown-level", dn ? dn : "unknown", desc);
 }
@@ -298,6 +304,10 @@ static void handshake_failed(struct sp_tls *t)
     ssl_reason(reason, sizeof reason);
     long v = t->server ? X509_V_OK : SSL_get_verify_result(t->ssl);
     t->failed = 1;
+    snprintf(t->why, sizeof t->why, "TLS handshake failed: %s",
+             v != X509_V_OK   ? verify_kind(v)
+             : t->alert_in[0] ? t->alert_in
+                              : "see the tls event");
     if (v != X509_V_OK)
         note(t, "verify_failed", "certificate verification failed: %s (%s)%s", verify_kind(v),
              X509_verify_cert_error_string(v),
@@ -326,7 +336,7 @@ static int pump(struct sp_tls *t, void (*deliver)(struct sp_sock *, const unsign
         flush_or_fail(t);
         emit_notes(t);
         if (t->failed && !s->closed)
-            sp__sock_close(s, "TLS handshake failed", 0);
+            sp__sock_close(s, t->why[0] ? t->why : "TLS handshake failed", 0);
         if (s->closed)
             return -1;
     }
@@ -440,6 +450,7 @@ void sp__tls_eof(struct sp_sock *s)
     struct sp_tls *t = s->tls;
     if (t == NULL || t->ssl == NULL || t->failed)
         return;
+    t->truncated = !t->notify_rcvd;
     if (!t->hs_done)
         emit_tls(s, "truncated",
                  "the peer closed TCP (FIN) in the middle of the handshake: no TLS session");
@@ -777,13 +788,14 @@ const char *sp__tls_state(const struct sp_sock *s, char *buf, size_t len)
     if (t->listener)
         snprintf(buf, len, "TLS listener");
     else if (t->failed)
-        snprintf(buf, len, "TLS failed");
+        snprintf(buf, len, "TLS failed%s", t->fatal_alert ? " (fatal alert)" : "");
     else if (!t->hs_done)
         snprintf(buf, len, "TLS handshake: %s", SSL_state_string_long(t->ssl));
     else
-        snprintf(buf, len, "%s%s%s", SSL_get_version(t->ssl),
+        snprintf(buf, len, "%s%s%s%s", SSL_get_version(t->ssl),
                  t->notify_sent ? ", close_notify sent" : "",
-                 t->notify_rcvd ? ", close_notify received" : "");
+                 t->notify_rcvd ? ", close_notify received" : "",
+                 t->truncated ? ", FIN without close_notify" : "");
     return buf;
 }
 
@@ -791,6 +803,11 @@ int sp__tls_handshaking(const struct sp_sock *s)
 {
     /* A failed handshake is still not done: the socket closes right after. */
     return s->tls != NULL && s->tls->ssl != NULL && !s->tls->hs_done && !s->closed;
+}
+
+int sp__tls_insecure(const struct sp_sock *s)
+{
+    return s->tls != NULL && s->tls->insecure;
 }
 
 /* One certificate's lines for `info`. */

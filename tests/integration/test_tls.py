@@ -409,6 +409,43 @@ def keylog_lines_match_the_peer():
 
 
 @test
+def stdio_pipe_waits_for_the_handshake():
+    """--stdio (nc style) on tls: sends stdin once the handshake is done and
+    writes the plaintext to stdout; a failed verification says why."""
+    port = free_port()
+    srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", CERT,
+                            "-key", KEY, "-rev", "-naccept", "1"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    try:
+        wait_accepting(srv)
+        env = dict(os.environ, SSL_CERT_FILE=CERT)
+        p = subprocess.Popen([peers.SOCKPIT, "--stdio", "--timeout", "10",
+                              "tls:localhost:%d" % port], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        p.stdin.write(b"hello\n")
+        p.stdin.flush()
+        out = b""
+        end = time.monotonic() + 10
+        while not out.endswith(b"olleh\n") and time.monotonic() < end:
+            chunk = p.stdout.read1(64)
+            if not chunk:
+                break
+            out += chunk
+        stop(p)
+        assert out == b"olleh\n", (out, p.stderr.read())
+    finally:
+        stop(srv)
+    # Without the CA the system store does not know the certificate. (A
+    # --stdio run whose connect fails waits for --timeout, TLS or not.)
+    srv = PyServer(server_ctx(), lambda c: c.close())
+    rc, out, err = peers.run(["--stdio", "--timeout", "2", "tls:localhost:%d" % srv.port],
+                             stdin_data=b"")
+    srv.join()
+    assert rc != 0 and b"TLS handshake failed: unknown CA" in err, err
+
+
+@test
 def bad_options_are_refused_before_anything_is_made():
     rc, out, _ = peers.run(["--headless", "--timeout", "5", "-e", "connect tcp:127.0.0.1:1 --sni x"])
     assert rc != 0 and b"--sni is for tls: addresses" in out, out

@@ -225,7 +225,8 @@ struct sp_sock_info {
     size_t queued;  /* bytes in our write queue not yet written */
     uint64_t bytes_in, bytes_out, chunks, msgs, sends, accepted;
     char close_reason[64];
-    char tls[64]; /* TLS progress ("TLS handshake: ...", "TLSv1.3"), "" when not TLS */
+    char tls[96];     /* TLS progress ("TLS handshake: ...", "TLSv1.3"), "" when not TLS */
+    int tls_insecure; /* a TLS client that does not enforce verification (--insecure) */
 };
 int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info *out);
 /* Fills ids with every socket the engine knows (open or closed, in id order);
