@@ -318,6 +318,7 @@ int cmd__exec_step(struct cmd_ctx *c);
 int cmd__exec_help(struct cmd_ctx *c);
 int cmd__exec_quit(struct cmd_ctx *c);
 int cmd__exec_ui(struct cmd_ctx *c);
+int cmd__exec_relay(struct cmd_ctx *c);
 
 /* cmd_tls.c: the TLS options of connect/listen into o (refused on a
  * non-tls: address). 0, or CMD_FAIL after cmd__fail(). */
