@@ -43,6 +43,9 @@ struct sp_tls {
     BIO *rbio, *wbio;
     unsigned server : 1, listener : 1, hs_done : 1, failed : 1, insecure : 1;
     unsigned notify_sent : 1, notify_rcvd : 1, in_ssl : 1, truncated : 1, fatal_alert : 1;
+    /* sp__sock_close is saying goodbye: the socket is marked closed, and
+     * what it sends now is still reported, before the `closed` event. */
+    unsigned closing : 1;
     struct sp_tlsrec_dec din, dout;
     uint64_t wchunks; /* ciphertext writes */
     char host[SP_ADDR_HOST_MAX];
@@ -93,7 +96,7 @@ static void emit_tls(struct sp_sock *s, const char *code, const char *text)
 
 static void emit_notes(struct sp_tls *t)
 {
-    for (size_t i = 0; i < t->nnotes && !t->s->closed; i++)
+    for (size_t i = 0; i < t->nnotes && (!t->s->closed || t->closing); i++)
         emit_tls(t->s, t->notes[i].code, t->notes[i].text);
     t->nnotes = 0;
 }
@@ -162,7 +165,7 @@ static void keylog_cb(const SSL *ssl, const char *line)
 static void record_event(struct sp_tls *t, const struct sp_tlsrec *rec, int out)
 {
     struct sp_sock *s = t->s;
-    if (s->closed || !sp__wants(s->eng, SP_EV_TLS_RECORD))
+    if ((s->closed && !t->closing) || !sp__wants(s->eng, SP_EV_TLS_RECORD))
         return;
     char what[160];
     sp_tlsrec_describe(rec, what, sizeof what);
@@ -466,8 +469,11 @@ void sp__tls_close(struct sp_sock *s, int abortive)
     if (t == NULL)
         return;
     /* A graceful close says goodbye at the TLS level first. */
-    if (!abortive && s->handle_open)
+    if (!abortive && s->handle_open) {
+        t->closing = 1;
         sp__tls_close_notify(s);
+        t->closing = 0;
+    }
 }
 
 static void tls_destroy(struct sp_tls *t)

@@ -114,7 +114,8 @@ class PyServer:
             raw, _ = self.lsock.accept()
             raw.settimeout(15)
             try:
-                conn = self.ctx.wrap_socket(raw, server_side=True)
+                # Ragged EOFs raise: a bare FIN is told from close_notify.
+                conn = self.ctx.wrap_socket(raw, server_side=True, suppress_ragged_eofs=False)
             except (ssl.SSLError, OSError) as e:
                 self.error = e
                 raw.close()
@@ -443,6 +444,48 @@ def stdio_pipe_waits_for_the_handshake():
                              stdin_data=b"")
     srv.join()
     assert rc != 0 and b"TLS handshake failed: unknown CA" in err, err
+
+
+def read_to_end(conn):
+    """What the peer sent, and how it ended: 'close_notify' or the error."""
+    got = b""
+    while True:
+        try:
+            b = conn.recv(4096)
+        except (ssl.SSLError, OSError) as e:
+            return got, type(e).__name__
+        if not b:
+            return got, "close_notify"
+        got += b
+
+
+@test
+def close_sends_close_notify_and_reset_does_not():
+    for verb, want in (("close", "close_notify"), ("reset", "SSLEOFError")):
+        seen = []
+        srv = PyServer(server_ctx(), lambda c: seen.append(read_to_end(c)))
+        sp = Sockpit(["--timeout", "15", "-e",
+                      "connect tls:localhost:%d --ca %s" % (srv.port, CERT), "-e", 'send "bye"',
+                      "-e", "wait sent", "-e", verb, "-e", "quit"])
+        assert sp.finish() == 0, sp.of("cmd_error")
+        srv.join()
+        assert srv.error is None, srv.error
+        assert seen and seen[0][0] == b"bye", seen
+        # reset: RST, which Python reports as a reset or a ragged EOF.
+        if verb == "close":
+            assert seen[0][1] == want, (verb, seen)
+            sent = [e for e in sp.of("tls") if e["stage"] == "close_notify_sent"]
+            assert len(sent) == 1, sp.of("tls")
+            # Reported before the socket's `closed` event, as it happened.
+            evs = [e for e in sp.events if e.get("sock") == 1]
+            at = next(i for i, e in enumerate(evs) if e.get("stage") == "close_notify_sent")
+            closed = next(i for i, e in enumerate(evs) if e["ev"] == "closed")
+            assert at < closed, evs[at:closed + 1]
+            # Its record (encrypted in TLS 1.3) is the last one we wrote.
+            assert evs[at - 1]["ev"] == "tls_record" and evs[at - 1]["dir"] == "out", evs[at - 1]
+        else:
+            assert seen[0][1] != "close_notify", (verb, seen)
+            assert not [e for e in sp.of("tls") if e["stage"] == "close_notify_sent"]
 
 
 @test
