@@ -384,10 +384,13 @@ uint64_t sp__send_stop_repeats(struct sp_sock *s);
 int sp__send_busy(const struct sp_sock *s);
 
 /* engine_tls.c: TLS through memory BIOs (tls.h). */
-int sp__tls_client(struct sp_sock *s, const struct sp_addr *addr, const struct sp_tls_opts *o,
-                   char *err, size_t errlen);
-int sp__tls_listener(struct sp_sock *s, const struct sp_tls_opts *o, char *err, size_t errlen);
-void sp__tls_listening(struct sp_sock *s);
+/* The TLS state of a connect or listen, made (options checked: a bad
+ * --cert, --ca or --alpn fails here) before the socket is, then attached to
+ * it, or discarded when making the socket failed. */
+struct sp_tls *sp__tls_prepare(const struct sp_addr *addr, const struct sp_tls_opts *o,
+                               int listener, char *err, size_t errlen);
+void sp__tls_attach(struct sp_sock *s, struct sp_tls *t);
+void sp__tls_discard(struct sp_tls *t);
 /* A connection accepted by TLS listener l: its server side. */
 void sp__tls_accepted(struct sp_sock *c, struct sp_sock *l);
 /* The TCP connection is up: the client sends its ClientHello. */

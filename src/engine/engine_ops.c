@@ -237,49 +237,43 @@ static int connect_plain(struct sp_engine *eng, const struct sp_addr *addr,
     return 0;
 }
 
-/* A tls: address is a TCP socket with TLS attached once it exists; a TLS
- * setting that cannot work (a bad --cert, --ca or --alpn) fails the call,
- * which then closes what it made before anything was sent. */
-static int with_tls(struct sp_engine *eng, uint32_t id, const struct sp_addr *addr,
-                    const struct sp_sock_opts *opts, int listener, char *err, size_t errlen)
+/* A tls: address is a TCP socket with TLS attached once the socket exists.
+ * The TLS settings are checked first: one that cannot work (a bad --cert,
+ * --ca or --alpn) fails the call before anything is made. */
+static int with_tls(struct sp_engine *eng, const struct sp_addr *addr,
+                    const struct sp_sock_opts *opts, int listener, uint32_t *id, char *err,
+                    size_t errlen)
 {
-    struct sp_sock *s = sp__sock_get(eng, id);
-    if (s == NULL)
-        return -EINVAL;
-    const struct sp_tls_opts *o = opts != NULL ? opts->tls : NULL;
-    int r =
-        listener ? sp__tls_listener(s, o, err, errlen) : sp__tls_client(s, addr, o, err, errlen);
-    if (r < 0) {
-        sp__sock_close(s, "TLS setup failed", 0);
+    struct sp_tls *t = NULL;
+    if (addr->tls) {
+        t = sp__tls_prepare(addr, opts != NULL ? opts->tls : NULL, listener, err, errlen);
+        if (t == NULL)
+            return -EINVAL;
+    }
+    uint32_t made = 0;
+    int r = listener ? listen_plain(eng, addr, opts, &made, err, errlen)
+                     : connect_plain(eng, addr, opts, &made, err, errlen);
+    if (r != 0) {
+        sp__tls_discard(t);
         return r;
     }
-    if (listener)
-        sp__tls_listening(s);
+    if (t != NULL)
+        sp__tls_attach(sp__sock_get(eng, made), t);
+    if (id != NULL)
+        *id = made;
     return 0;
 }
 
 int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
-    uint32_t made = 0;
-    int r = listen_plain(eng, addr, opts, &made, err, errlen);
-    if (r == 0 && addr->tls)
-        r = with_tls(eng, made, addr, opts, 1, err, errlen);
-    if (r == 0 && id != NULL)
-        *id = made;
-    return r;
+    return with_tls(eng, addr, opts, 1, id, err, errlen);
 }
 
 int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
                       const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
-    uint32_t made = 0;
-    int r = connect_plain(eng, addr, opts, &made, err, errlen);
-    if (r == 0 && addr->tls)
-        r = with_tls(eng, made, addr, opts, 0, err, errlen);
-    if (r == 0 && id != NULL)
-        *id = made;
-    return r;
+    return with_tls(eng, addr, opts, 0, id, err, errlen);
 }
 
 int sp_engine_set_framing(struct sp_engine *eng, uint32_t id, const struct sp_frame_spec *spec,

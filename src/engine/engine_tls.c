@@ -49,6 +49,8 @@ struct sp_tls {
     struct sp_tlsrec_dec din, dout;
     uint64_t wchunks; /* ciphertext writes */
     char host[SP_ADDR_HOST_MAX];
+    char sni[SP_ADDR_HOST_MAX]; /* the server name sent, "" for none */
+    int literal;                /* host is an IP address */
     char keylog[SP_ADDR_PATH_MAX * 4];
     char alpn_offer[128];
     char fingerprint[100]; /* a listener's throwaway certificate */
@@ -594,6 +596,20 @@ static int self_signed(struct sp_tls *t, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
+/* A file named by an option can be read: OpenSSL's own reason for a
+ * missing file is only "system lib". */
+static int readable(const char *opt, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        int e = errno;
+        sp__seterr(err, errlen, "%s %.200s: %s", opt, path, strerror(e));
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
 static int load_cert(struct sp_tls *t, const struct sp_tls_opts *o, char *err, size_t errlen)
 {
     if (o->cert == NULL && o->key == NULL)
@@ -602,6 +618,9 @@ static int load_cert(struct sp_tls *t, const struct sp_tls_opts *o, char *err, s
         sp__seterr(err, errlen, "--cert and --key go together");
         return -1;
     }
+    if (readable("--cert", o->cert, err, errlen) != 0 ||
+        readable("--key", o->key, err, errlen) != 0)
+        return -1;
     char reason[160];
     if (SSL_CTX_use_certificate_chain_file(t->ctx, o->cert) != 1) {
         ssl_reason(reason, sizeof reason);
@@ -674,87 +693,80 @@ static void tls_attach(struct sp_tls *t, struct sp_sock *s)
     sp_tlsrec_init(&t->dout, on_record_out, t);
 }
 
-int sp__tls_client(struct sp_sock *s, const struct sp_addr *addr, const struct sp_tls_opts *o,
-                   char *err, size_t errlen)
+/* The client side: trust, verification, and what the ClientHello carries. */
+static int client_prepare(struct sp_tls *t, const struct sp_addr *addr, const struct sp_tls_opts *o,
+                          char *err, size_t errlen)
 {
-    static const struct sp_tls_opts none;
-    if (o == NULL)
-        o = &none;
-    struct sp_tls *t = tls_new(o, 0, err, errlen);
-    if (t == NULL)
-        return -EINVAL;
     t->insecure = o->insecure != 0;
     if (o->ca != NULL) {
+        if (readable("--ca", o->ca, err, errlen) != 0)
+            return -1;
         if (SSL_CTX_load_verify_locations(t->ctx, o->ca, NULL) != 1) {
             char reason[160];
             ssl_reason(reason, sizeof reason);
             sp__seterr(err, errlen, "--ca %.200s: %s", o->ca, reason);
-            tls_destroy(t);
-            return -EINVAL;
+            return -1;
         }
     } else {
         SSL_CTX_set_default_verify_paths(t->ctx);
     }
     SSL_CTX_set_verify(t->ctx, t->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
-    tls_attach(t, s);
-    /* The SSL keeps its own reference to the context. */
-    SSL_CTX_free(t->ctx);
-    t->ctx = NULL;
-    SSL_set_connect_state(t->ssl);
     snprintf(t->host, sizeof t->host, "%s", addr->host);
     unsigned char ip[16];
-    int literal =
+    t->literal =
         inet_pton(AF_INET, addr->host, ip) == 1 || inet_pton(AF_INET6, addr->host, ip) == 1;
-    if (literal)
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), addr->host);
-    else
-        SSL_set1_host(t->ssl, addr->host);
-    const char *sni = o->sni != NULL ? o->sni : literal ? NULL : addr->host;
+    const char *sni = o->sni != NULL ? o->sni : t->literal ? NULL : addr->host;
     if (!o->no_sni && sni != NULL)
-        SSL_set_tlsext_host_name(t->ssl, sni);
-    if (t->alpn_offer[0] != '\0') {
-        unsigned char wire[256];
-        size_t wlen = 0;
-        alpn_wire(t->alpn_offer, wire, sizeof wire, &wlen);
-        SSL_set_alpn_protos(t->ssl, wire, (unsigned)wlen);
-    }
-    if (t->insecure)
-        sp__emit_notice(s, "TLS --insecure: the server's certificate is checked and the result "
-                           "shown, but a failure does not stop the connection");
-    if (t->keylog[0] != '\0') {
-        char msg[SP_ADDR_PATH_MAX * 4 + 64];
-        snprintf(msg, sizeof msg, "TLS key log: secrets written to %s", t->keylog);
-        sp__emit_notice(s, msg);
-    }
+        snprintf(t->sni, sizeof t->sni, "%s", sni);
     return 0;
 }
 
-int sp__tls_listener(struct sp_sock *s, const struct sp_tls_opts *o, char *err, size_t errlen)
+struct sp_tls *sp__tls_prepare(const struct sp_addr *addr, const struct sp_tls_opts *o,
+                               int listener, char *err, size_t errlen)
 {
     static const struct sp_tls_opts none;
     if (o == NULL)
         o = &none;
-    struct sp_tls *t = tls_new(o, 1, err, errlen);
+    struct sp_tls *t = tls_new(o, listener, err, errlen);
     if (t == NULL)
-        return -EINVAL;
-    t->listener = 1;
-    if (o->cert == NULL && self_signed(t, err, errlen) != 0) {
-        tls_destroy(t);
-        return -EINVAL;
+        return NULL;
+    if (listener) {
+        t->listener = 1;
+        if (o->cert == NULL && self_signed(t, err, errlen) != 0) {
+            tls_destroy(t);
+            return NULL;
+        }
+        if (t->alpn_offer[0] != '\0')
+            SSL_CTX_set_alpn_select_cb(t->ctx, alpn_select, NULL);
+        return t;
     }
-    if (t->alpn_offer[0] != '\0')
-        SSL_CTX_set_alpn_select_cb(t->ctx, alpn_select, NULL);
-    t->s = s;
-    s->tls = t;
-    return 0;
+    if (client_prepare(t, addr, o, err, errlen) != 0) {
+        tls_destroy(t);
+        return NULL;
+    }
+    return t;
 }
 
-/* Says what the listener serves, once it is listening. */
-void sp__tls_listening(struct sp_sock *s)
+void sp__tls_discard(struct sp_tls *t)
 {
-    struct sp_tls *t = s->tls;
-    if (t == NULL)
+    if (t != NULL)
+        tls_destroy(t);
+}
+
+static void keylog_notice(struct sp_sock *s, const struct sp_tls *t)
+{
+    if (t->keylog[0] == '\0')
         return;
+    char msg[sizeof t->keylog + 64];
+    snprintf(msg, sizeof msg, "TLS key log: secrets written to %s", t->keylog);
+    sp__emit_notice(s, msg);
+}
+
+/* A listener says what it serves. */
+static void listener_attach(struct sp_sock *s, struct sp_tls *t)
+{
+    t->s = s;
+    s->tls = t;
     char msg[400];
     if (t->fingerprint[0] != '\0')
         snprintf(msg, sizeof msg,
@@ -764,11 +776,36 @@ void sp__tls_listening(struct sp_sock *s)
     else
         snprintf(msg, sizeof msg, "TLS with the certificate given (--cert)");
     sp__emit_notice(s, msg);
-    if (t->keylog[0] != '\0') {
-        char kl[SP_ADDR_PATH_MAX * 4 + 64];
-        snprintf(kl, sizeof kl, "TLS key log: secrets written to %s", t->keylog);
-        sp__emit_notice(s, kl);
+    keylog_notice(s, t);
+}
+
+void sp__tls_attach(struct sp_sock *s, struct sp_tls *t)
+{
+    if (t->listener) {
+        listener_attach(s, t);
+        return;
     }
+    tls_attach(t, s);
+    /* The SSL keeps its own reference to the context. */
+    SSL_CTX_free(t->ctx);
+    t->ctx = NULL;
+    SSL_set_connect_state(t->ssl);
+    if (t->literal)
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), t->host);
+    else
+        SSL_set1_host(t->ssl, t->host);
+    if (t->sni[0] != '\0')
+        SSL_set_tlsext_host_name(t->ssl, t->sni);
+    if (t->alpn_offer[0] != '\0') {
+        unsigned char wire[256];
+        size_t wlen = 0;
+        alpn_wire(t->alpn_offer, wire, sizeof wire, &wlen);
+        SSL_set_alpn_protos(t->ssl, wire, (unsigned)wlen);
+    }
+    if (t->insecure)
+        sp__emit_notice(s, "TLS --insecure: the server's certificate is checked and the result "
+                           "shown, but a failure does not stop the connection");
+    keylog_notice(s, t);
 }
 
 void sp__tls_accepted(struct sp_sock *c, struct sp_sock *l)

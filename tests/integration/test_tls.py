@@ -461,7 +461,7 @@ def read_to_end(conn):
 
 @test
 def close_sends_close_notify_and_reset_does_not():
-    for verb, want in (("close", "close_notify"), ("reset", "SSLEOFError")):
+    for verb, want in (("close", "close_notify"), ("reset", None)):
         seen = []
         srv = PyServer(server_ctx(), lambda c: seen.append(read_to_end(c)))
         sp = Sockpit(["--timeout", "15", "-e",
@@ -470,10 +470,11 @@ def close_sends_close_notify_and_reset_does_not():
         assert sp.finish() == 0, sp.of("cmd_error")
         srv.join()
         assert srv.error is None, srv.error
-        assert seen and seen[0][0] == b"bye", seen
-        # reset: RST, which Python reports as a reset or a ragged EOF.
+        assert seen, verb
+        # reset: RST (SO_LINGER 0 drops what the kernel has not sent yet, so
+        # even "bye" may be lost under load), never a close_notify.
         if verb == "close":
-            assert seen[0][1] == want, (verb, seen)
+            assert seen[0] == (b"bye", want), (verb, seen, sp.events[-8:])
             sent = [e for e in sp.of("tls") if e["stage"] == "close_notify_sent"]
             assert len(sent) == 1, sp.of("tls")
             # Reported before the socket's `closed` event, as it happened.
@@ -494,7 +495,12 @@ def bad_options_are_refused_before_anything_is_made():
     assert rc != 0 and b"--sni is for tls: addresses" in out, out
     rc, out, _ = peers.run(["--headless", "--timeout", "5", "-e",
                             "listen tls:127.0.0.1:0 --cert /nonexistent --key /nonexistent"])
-    assert rc != 0 and b"--cert /nonexistent" in out, out
+    assert rc != 0 and b"--cert /nonexistent: No such file or directory" in out, out
+    # Refused before the socket was made: nothing listened, nothing closed.
+    assert b"listening" not in out and b"closed" not in out, out
+    rc, out, _ = peers.run(["--headless", "--timeout", "5", "-e",
+                            "connect tls:127.0.0.1:1 --ca %s" % KEY])
+    assert rc != 0 and b"--ca " in out and b"connected" not in out, out
     rc, out, _ = peers.run(["--headless", "--timeout", "5", "-e",
                             "connect tls:127.0.0.1:1 --alpn ,,"])
     assert rc != 0 and b"bad --alpn" in out, out
