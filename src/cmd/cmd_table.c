@@ -18,6 +18,8 @@ static const struct cmd_opt listen_opts[] = {
      "close each accepted connection after the peer's EOF, once what is queued is written "
      "(without it a connection stays half-open, in CLOSE_WAIT, until closed)"},
     {"--backlog", "N", "listen(2) backlog (default 511)"},
+    {"--reuseport", NULL, "SO_REUSEPORT before bind: listeners that all set it share the port"},
+    {"--v6only", NULL, "IPV6_V6ONLY before bind: an IPv6 listener that takes no IPv4"},
     {"--cert", "FILE", "tls: the certificate (PEM chain; default: a throwaway self-signed one)"},
     {"--key", "FILE", "tls: its private key (PEM)"},
     {"--alpn", "LIST", "tls: protocols we accept, in our order (h2,http/1.1)"},
@@ -27,6 +29,11 @@ static const struct cmd_opt listen_opts[] = {
 static const struct cmd_opt connect_opts[] = {
     {"--framing", "SPEC", "framing (default raw)"},
     {"--timeout", "MS", "give up connecting after MS milliseconds (default 10000)"},
+    {"--bind", "ADDR",
+     "bind to this source address first (tcp:/udp: HOST:PORT, the scheme may be left out; port "
+     "0: the kernel picks one)"},
+    {"--reuseport", NULL, "SO_REUSEPORT before bind"},
+    {"--v6only", NULL, "IPV6_V6ONLY before connect"},
     {"--sni", "NAME", "tls: the server name sent (default: the host, unless an IP address)"},
     {"--no-sni", NULL, "tls: send no server name"},
     {"--alpn", "LIST", "tls: protocols offered (h2,http/1.1)"},
@@ -39,6 +46,8 @@ static const struct cmd_opt connect_opts[] = {
 };
 static const struct cmd_opt bind_opts[] = {
     {"--framing", "SPEC", "framing (default raw)"},
+    {"--reuseport", NULL, "SO_REUSEPORT before bind: sockets that all set it share the port"},
+    {"--v6only", NULL, "IPV6_V6ONLY before bind: an IPv6 socket that takes no IPv4"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt send_opts[] = {
@@ -111,7 +120,7 @@ static const struct cmd_opt relay_opts[] = {
 
 /* Sorted by name: help lists the table in this order. */
 const struct cmd_entry cmd__table[] = {
-    {"bind", "bind ADDR [--framing SPEC]",
+    {"bind", "bind ADDR [--framing SPEC] [--reuseport] [--v6only]",
      "open a datagram socket (udp:, unix-dgram:) or a packet socket (packet:IFACE[:ETHERTYPE])",
      "Receives from anyone; `send --to ADDR` chooses the destination. `packet:IFACE[:ETHERTYPE]` "
      "(ETHERTYPE 0x0800 or ipv4, ipv6, arp, vlan, all; default all) receives every frame of "
@@ -127,8 +136,9 @@ const struct cmd_entry cmd__table[] = {
      "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
      1, CMD_F_UI, cmd__exec_ui},
     {"connect",
-     "connect ADDR [--framing SPEC] [--timeout MS] [--sni NAME] [--no-sni] [--alpn LIST] "
-     "[--ca FILE] [--insecure] [--cert FILE] [--key FILE] [--keylog FILE]",
+     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] "
+     "[--sni NAME] [--no-sni] [--alpn LIST] [--ca FILE] [--insecure] [--cert FILE] [--key FILE] "
+     "[--keylog FILE]",
      "connect to a server",
      "In a script the next line runs once connected (tls: once the handshake is done); a "
      "refused or timed-out connect, or a failed handshake, fails the line.",
@@ -166,8 +176,8 @@ const struct cmd_entry cmd__table[] = {
      NULL, 1, 1, 0, cmd__exec_lab},
     {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
     {"listen",
-     "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--cert FILE] "
-     "[--key FILE] [--alpn LIST] [--keylog FILE]",
+     "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--reuseport] "
+     "[--v6only] [--cert FILE] [--key FILE] [--alpn LIST] [--keylog FILE]",
      "listen for connections (tcp:, tls:, unix:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
@@ -225,11 +235,18 @@ const struct cmd_entry cmd__table[] = {
      send_opts, 0, -1, 0, cmd__exec_send},
     {"set",
      "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
-     "set keep-closed N",
+     "set keep-closed N | set [ID] broadcast|v6only|reuseport on|off | set [ID] ttl|tos N | "
+     "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE]",
      "set a socket option, or how many closed sockets are kept",
      "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
      "and their history keep (default 1000); older ones are forgotten, their history freed. "
-     "From the command line: -e 'set keep-closed N'.",
+     "From the command line: -e 'set keep-closed N'. ttl (IP_TTL, IPv6 hop limit) and tos "
+     "(IP_TOS, IPv6 traffic class) take 0 .. 255; bindtodevice is SO_BINDTODEVICE (changing a "
+     "binding needs CAP_NET_RAW); mcast-join joins a multicast group on a udp: socket "
+     "(IP_ADD_MEMBERSHIP, "
+     "IPV6_JOIN_GROUP), on IFACE or where the kernel routes the group. v6only and reuseport "
+     "count at bind: give them to listen/bind/connect as --v6only/--reuseport (the kernel "
+     "refuses v6only on a bound socket).",
      NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
      "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading. The FIN "
@@ -354,7 +371,9 @@ static const char *const wait_words[] = {
     "sent",      "state:",   "bytes:", "msgs:", NULL,
 };
 static const char *const set_words[] = {
-    "nodelay", "cork", "keepalive", "oobinline", "rcvbuf", "sndbuf", "linger", "keep-closed", NULL,
+    "nodelay",   "cork",         "keepalive",  "oobinline", "rcvbuf",    "sndbuf",
+    "linger",    "keep-closed",  "ttl",        "tos",       "broadcast", "v6only",
+    "reuseport", "bindtodevice", "mcast-join", NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};
