@@ -36,6 +36,8 @@ static const char *const ev_names[SP_EV__COUNT] = {
     [SP_EV_DROPPED] = "dropped",
     [SP_EV_NOTE] = "note",
     [SP_EV_CHECK] = "check",
+    [SP_EV_EXPECT] = "expect",
+    [SP_EV_RULE] = "rule",
     [SP_EV_TLS_RECORD] = "tls_record",
     [SP_EV_TLS] = "tls",
 };
@@ -271,6 +273,37 @@ static const char *plural(uint64_t n, const char *one, const char *many)
 
 /* The note on one line (its line breaks become spaces); the headless
  * front end prints notes as an indented block instead. */
+/* " msg #2 matched regex, 1.234 ms after send #1 (captured ...)" */
+static void format_expect(struct sp_buf *out, const struct sp_event *ev, int utf8)
+{
+    sp_buf_appendc(out, ' ');
+    put_safe(out, ev->op, utf8);
+    sp_buf_appendf(out, " #%" PRIu64 " matched ", ev->seq);
+    put_safe(out, ev->mode, utf8);
+    if (ev->latency_ns >= 0)
+        sp_buf_appendf(out, ", %" PRId64 ".%03" PRId64 " ms after send #%" PRIu64,
+                       ev->latency_ns / 1000000, ev->latency_ns % 1000000 / 1000, ev->send_seq);
+    else
+        sp_buf_appends(out, ", no send before it");
+    if (ev->message != NULL && ev->message[0] != '\0') {
+        sp_buf_appends(out, " (captured ");
+        put_safe(out, ev->message, utf8);
+        sp_buf_appendc(out, ')');
+    }
+}
+
+/* " 1 fired on msg #2 (3 times): replied 5 bytes, closing" */
+static void format_rule(struct sp_buf *out, const struct sp_event *ev, int utf8)
+{
+    sp_buf_appendf(out, " %" PRIu32 " (", ev->rule);
+    put_safe(out, ev->mode, utf8);
+    sp_buf_appends(out, ") fired on ");
+    put_safe(out, ev->op, utf8);
+    sp_buf_appendf(out, " #%" PRIu64 " (%" PRIu64 " %s): replied %" PRIu64 " %s%s", ev->seq,
+                   ev->fired, plural(ev->fired, "time", "times"), ev->len,
+                   plural(ev->len, "byte", "bytes"), ev->then_close ? ", closing" : "");
+}
+
 static void format_note(struct sp_buf *out, const struct sp_event *ev, int utf8)
 {
     sp_buf_appendc(out, ' ');
@@ -435,6 +468,12 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         put_safe(out, ev->name, utf8);
         sp_buf_appends(out, ev->held ? " held: " : " FAILED: ");
         put_safe(out, ev->message, utf8);
+        break;
+    case SP_EV_EXPECT:
+        format_expect(out, ev, utf8);
+        break;
+    case SP_EV_RULE:
+        format_rule(out, ev, utf8);
         break;
     case SP_EV_TLS_RECORD:
     case SP_EV_TLS:
@@ -695,6 +734,29 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         jbool(out, "held", ev->held);
         jstr(out, "check", ev->line);
         jstr(out, "found", ev->message);
+        break;
+    case SP_EV_EXPECT:
+        jstr(out, "what", ev->op);
+        ju64(out, "seq", ev->seq);
+        ju64(out, "len", ev->len);
+        jstr(out, "mode", ev->mode);
+        if (ev->latency_ns >= 0) {
+            sp_buf_appendf(out, ",\"latency_ms\":%" PRId64 ".%06" PRId64, ev->latency_ns / 1000000,
+                           ev->latency_ns % 1000000);
+            ju64(out, "send", ev->send_seq);
+        } else {
+            sp_buf_appends(out, ",\"latency_ms\":null,\"send\":null");
+        }
+        jstr(out, "captured", ev->message);
+        break;
+    case SP_EV_RULE:
+        ju64(out, "rule", ev->rule);
+        jstr(out, "what", ev->op);
+        ju64(out, "seq", ev->seq);
+        jstr(out, "mode", ev->mode);
+        ju64(out, "fired", ev->fired);
+        ju64(out, "len", ev->len);
+        jbool(out, "close", ev->then_close);
         break;
     case SP_EV_TLS_RECORD:
     case SP_EV_TLS:

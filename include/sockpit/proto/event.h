@@ -30,6 +30,8 @@ enum sp_ev_type {
     SP_EV_DROPPED,    /* history only: "N events dropped" marker */
     SP_EV_NOTE,       /* a lab step ran: its title and note (sock 0) */
     SP_EV_CHECK,      /* a lab check held or failed (sock 0) */
+    SP_EV_EXPECT,     /* an expect matched: what, how, and the latency from our last send */
+    SP_EV_RULE,       /* an `on` rule fired: it replied (and maybe closed) */
     SP_EV_TLS_RECORD, /* one TLS record on the ciphertext stream (tlsrec.h) */
     SP_EV_TLS,        /* TLS handshake progress and result, alerts, close_notify */
     SP_EV__COUNT
@@ -170,6 +172,20 @@ struct sp_event {
     const char *name;  /* check: its name */
     int held;          /* check: 1 held, 0 failed */
     uint64_t steps;    /* note/check: steps in the lab */
+
+    /* expect, rule: seq is the matched msg or chunk, op "msg" or "recv",
+     * mode how it was matched (match.h: "exact", "regex", ...). expect:
+     * message lists the captures (NAME=bytes, peer bytes), latency_ns is
+     * from our last send's event to the match (-1: no send before it),
+     * send_seq that send. rule: rule is its number, fired how often it
+     * fired so far (this one included), len the reply's bytes, then_close
+     * whether the connection is closed after the reply. */
+    const char *mode;
+    int64_t latency_ns;
+    uint64_t send_seq;
+    uint32_t rule;
+    uint64_t fired;
+    int then_close;
 };
 
 /* "listening", "recv", ... as in DESIGN §6. */
