@@ -97,6 +97,63 @@ static void push_line(struct sp_tui *t, const char *line)
     ui_edit_remember(&t->composer);
 }
 
+/* Events looked at, newest first, to find a datagram socket's last sender
+ * or last destination: bounded, the rest of the history is older. */
+#define DEST_SCAN_MAX 4096
+
+/* A datagram socket that is not connected: each send needs a destination. */
+static int needs_dest(const struct sp_sock_info *si)
+{
+    return (si->kind == SP_SOCK_UDP || si->kind == SP_SOCK_UNIX_DGRAM) && si->peer_len == 0;
+}
+
+/* Where the composer sends on such a socket: with ^Y (reply) the last
+ * sender; otherwise where the socket's last send went (a `send --to` at the
+ * prompt sets it), and before any send the last sender. Each is read back
+ * from the socket's history. Returns 1 with the address text in out (a
+ * name the command line can carry), 0 when there is none; *reply says the
+ * last sender was taken. */
+static int composer_dest(struct sp_tui *t, uint32_t id, char *out, size_t len, int *reply)
+{
+    uint64_t begin = sp_hist_begin(t->eng, id), end = sp_hist_end(t->eng, id);
+    uint64_t stop = end - begin > DEST_SCAN_MAX ? end - DEST_SCAN_MAX : begin;
+    char from[SP_ADDR_TEXT_MAX] = "";
+    struct sp_event ev;
+    for (uint64_t i = end; i > stop; i--) {
+        if (sp_hist_get(t->eng, id, i - 1, &ev) != 0)
+            continue;
+        const char *a = NULL;
+        size_t alen = 0;
+        if (ev.type == SP_EV_RECV && ev.from != NULL) {
+            a = ev.from;
+            alen = ev.from_len;
+        } else if (ev.type == SP_EV_SEND && ev.peer != NULL && !t->c_reply) {
+            a = ev.peer;
+            alen = ev.peer_len;
+        }
+        if (a == NULL || a[0] == '\0')
+            continue;
+        if (alen == 0)
+            alen = strlen(a);
+        /* An abstract name with NULs, or quotes, cannot go on a line. */
+        if (memchr(a, '\0', alen) != NULL || memchr(a, '"', alen) != NULL ||
+            memchr(a, '\\', alen) != NULL || alen >= len)
+            continue;
+        if (ev.type == SP_EV_SEND || t->c_reply) {
+            snprintf(out, len, "%.*s", (int)alen, a);
+            *reply = ev.type == SP_EV_RECV;
+            return 1;
+        }
+        if (from[0] == '\0')
+            snprintf(from, sizeof from, "%.*s", (int)alen, a);
+    }
+    if (from[0] == '\0')
+        return 0;
+    snprintf(out, len, "%s", from);
+    *reply = 1;
+    return 1;
+}
+
 /* Enter sends the message; ^D (end) sends it as the last block of a series
  * and the zero block after it, or the zero block alone on an empty line. */
 static void send_now(struct sp_tui *t, int end)
@@ -122,6 +179,10 @@ static void send_now(struct sp_tui *t, int end)
     /* Hex carries any byte through the command line unchanged, whatever
      * quotes or backslashes the message holds. */
     sp_buf_appendf(&line, "send %u", (unsigned)id);
+    char to[SP_ADDR_TEXT_MAX];
+    int reply;
+    if (needs_dest(&si) && composer_dest(t, id, to, sizeof to, &reply))
+        sp_buf_appendf(&line, " --to \"%s\"", to);
     if (msg.len) {
         sp_buf_appends(&line, " --hex ");
         sp_hex_append(&line, msg.data, msg.len);
@@ -217,11 +278,19 @@ int ui_composer_key(struct sp_tui *t, int key)
     case UI_CTRL('p'):
         t->c_pad = !t->c_pad;
         return UI_HANDLED | UI_REDRAW;
+    case UI_CTRL('y'):
+        t->c_reply = !t->c_reply;
+        ui_set_status(t, UI_R_TITLE,
+                      t->c_reply ? "datagrams go to the last sender (^Y: to the last destination)"
+                                 : "datagrams go where the last send went (^Y: reply to the last "
+                                   "sender)");
+        return UI_HANDLED | UI_REDRAW;
     case UI_CTRL('o'):
         t->c_split = 0;
         t->c_delay = 0;
         t->c_raw = 0;
         t->c_pad = 0;
+        t->c_reply = 0;
         ui_set_status(t, UI_R_TITLE, "composer settings reset: the whole message in one write");
         return UI_HANDLED | UI_REDRAW;
     default:
@@ -303,8 +372,21 @@ void ui_composer_draw(struct sp_tui *t)
                    "composer: focus a connected socket to type data for it");
         return;
     }
-    int x = ui_putf(t, y, 0, t->cols, UI_R_KEY, "send [%u] %s%s%s%s> ", (unsigned)id, si.framing,
+    int x = ui_putf(t, y, 0, t->cols, UI_R_KEY, "send [%u] %s%s%s%s", (unsigned)id, si.framing,
                     set ? " (" : "", opts, set ? ")" : "");
+    if (needs_dest(&si)) {
+        char to[SP_ADDR_TEXT_MAX];
+        int reply = 0;
+        if (composer_dest(t, id, to, sizeof to, &reply)) {
+            x += ui_put(t, y, x, t->cols - x, UI_R_KEY, " to ");
+            /* The sender's address came from the network: rendered safe. */
+            x += ui_put_peer(t, y, x, t->cols - x, UI_R_KEY, to, strlen(to), NULL);
+            x += ui_put(t, y, x, t->cols - x, UI_R_DIM, reply ? " (last sender)" : "");
+        } else {
+            x += ui_put(t, y, x, t->cols - x, UI_R_WARN, " to ? (send --to ADDR at : first)");
+        }
+    }
+    x += ui_put(t, y, x, t->cols - x, UI_R_KEY, "> ");
     int cx = ui_edit_draw(t, &t->composer, y, x, t->cols - x, UI_R_NORMAL);
     draw_preview(t, y + 1, &si);
     t->cur_y = y;

@@ -220,7 +220,7 @@ const struct cmd_entry cmd__table[] = {
     {"listen",
      "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--reuseport] "
      "[--v6only] [--cert FILE] [--key FILE] [--alpn LIST] [--keylog FILE]",
-     "listen for connections (tcp:, tls:, unix:)",
+     "listen for connections (tcp:, tls:, unix:, unix-seqpacket:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
      listen_opts, 1, 1, 0, cmd__exec_listen},
@@ -443,7 +443,8 @@ static const char *const set_words[] = {
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};
-static const char *const addr_words[] = {"tcp:", "udp:", "unix:", "unix-dgram:", "packet:", NULL};
+static const char *const addr_words[] = {
+    "tcp:", "udp:", "unix:", "unix-dgram:", "unix-seqpacket:", "packet:", NULL};
 
 static size_t add_matches(struct sp_buf *out, const char *const *words, const char *prefix)
 {

@@ -1,8 +1,8 @@
 /* A socket's life between creation and close, whatever its kind: reading
  * on and off, and the outcome of a connect. The kinds (engine_stream.c,
- * engine_dgram.c) and the send path call it; it calls back into the kind
- * only to turn reading on and off. The public operations (engine_ops.c) sit
- * above all of them. */
+ * engine_dgram.c, engine_packet.c, engine_seqpacket.c) and the send path call it; it calls back
+ * into the kind only to turn reading on and off. The public operations (engine_ops.c) sit above all
+ * of them. */
 #include "engine_int.h"
 
 int sp__sock_read_start(struct sp_sock *s)
@@ -12,6 +12,8 @@ int sp__sock_read_start(struct sp_sock *s)
     if (sp_kind_is_stream(s->kind)) {
         if ((s->peers & SP_PEER_FIN) || (s->ours & SP_OURS_SHUT_RD))
             return 0;
+        if (s->kind == SP_SOCK_SEQPACKET)
+            return sp__seqpacket_read_start(s);
         return sp__stream_read_start(s);
     }
     if (sp_kind_is_listener(s->kind))
@@ -25,7 +27,9 @@ void sp__sock_read_stop(struct sp_sock *s)
 {
     if (!s->reading || !s->handle_open)
         return;
-    if (sp_kind_is_stream(s->kind))
+    if (s->kind == SP_SOCK_SEQPACKET)
+        sp__seqpacket_read_stop(s);
+    else if (sp_kind_is_stream(s->kind))
         sp__stream_read_stop(s);
     else if (sp_kind_is_listener(s->kind))
         sp__listener_stop(s);

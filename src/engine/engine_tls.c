@@ -60,13 +60,16 @@ struct sp_tls {
     size_t nnotes;
 };
 
-/* One write of ciphertext: its bytes live until libuv is done with them.
- * A write carrying a `send`'s plaintext completes that send's request. */
+/* One write of ciphertext through engine_write.c; its bytes live until it
+ * is done. One that carries a send's plaintext completes that send's write
+ * (user) when it is done; our close_notify's runs `then` (the FIN). */
 struct tls_wreq {
-    uv_write_t w;
-    uv_write_t *user;
-    uv_write_cb user_cb;
-    size_t len;
+    struct sp__write w;
+    struct iovec iov;
+    struct sp__write *user;
+    struct sp_engine *eng;
+    uint32_t sock;
+    void (*then)(struct sp_sock *s);
     unsigned char data[];
 };
 
@@ -132,11 +135,8 @@ static void info_cb(const SSL *ssl, int where, int ret)
     int read = (where & SSL_CB_READ) != 0;
     if (desc == 0 && read)
         return; /* close_notify received: reported when SSL_read says so */
-    if (desc == 0) {
-        t->notify_sent = 1;
-        note(t, "close_notify_sent", "we sent close_notify: we will send no more data");
-        return;
-    }
+    if (desc == 0)
+        return; /* ours: reported once the kernel took it */
     if (level == 2)
         t->fatal_alert = 1;
     if (read && level == 2)
@@ -195,27 +195,53 @@ static void on_record_out(void *ud, const struct sp_tlsrec *rec)
     record_event(ud, rec, 1);
 }
 
-static void tls_written(uv_write_t *w, int status)
+/* Each call that wrote ciphertext for a send is that send's call. */
+static void tls_on_call(struct sp__write *w, int64_t ret)
 {
     struct tls_wreq *r = (struct tls_wreq *)w;
-    if (r->user_cb != NULL)
-        r->user_cb(r->user, status);
+    if (r->user != NULL && r->user->on_call != NULL) {
+        r->user->calls++;
+        r->user->on_call(r->user, ret);
+    }
+}
+
+static void tls_on_done(struct sp__write *w, int status)
+{
+    struct tls_wreq *r = (struct tls_wreq *)w;
+    if (r->user != NULL) {
+        /* The plaintext counts as taken once every byte of its records
+         * is: a part of a record carries nothing the peer can read. */
+        r->user->done = w->done == w->len ? r->user->len : 0;
+        r->user->err = status;
+        r->user->on_done(r->user, status);
+    }
+    if (r->then != NULL) {
+        struct sp_sock *s = sp__sock_get(r->eng, r->sock);
+        if (s != NULL && !s->closed) {
+            if (status == 0)
+                emit_tls(s, "close_notify_sent", "we sent close_notify: we will send no more data");
+            r->then(s);
+        }
+    }
     free(r);
 }
 
-/* Writes what OpenSSL put in the write BIO, as one write (completing user
- * when given). Returns 0 or a uv error; with nothing pending and a user
- * request, the request completes on the loop's next turn as written. */
-static int flush(struct sp_tls *t, uv_write_t *user, uv_write_cb user_cb)
+/* Writes what OpenSSL put in the write BIO, as one write behind the ones
+ * queued before it (completing user, or running then, when it is done).
+ * Returns 0 or an error; *out (when given) is the write, which the caller
+ * may look at until the loop runs again. */
+static int flush_ex(struct sp_tls *t, struct sp__write *user, void (*then)(struct sp_sock *),
+                    struct tls_wreq **out)
 {
     struct sp_sock *s = t->s;
     size_t n = BIO_ctrl_pending(t->wbio);
     if (n == 0 && user == NULL)
         return 0;
-    struct tls_wreq *r = sp_xmalloc(sizeof *r + (n > 0 ? n : 1));
+    struct tls_wreq *r = sp_xcalloc(1, sizeof *r + (n > 0 ? n : 1));
     r->user = user;
-    r->user_cb = user_cb;
-    r->len = n;
+    r->then = then;
+    r->eng = s->eng;
+    r->sock = s->id;
     if (n > 0 && BIO_read(t->wbio, r->data, (int)n) != (int)n) {
         free(r);
         return UV_EIO;
@@ -224,12 +250,21 @@ static int flush(struct sp_tls *t, uv_write_t *user, uv_write_cb user_cb)
         free(r);
         return UV_EBADF;
     }
-    uv_buf_t b = uv_buf_init((char *)r->data, (unsigned)n);
-    int e = uv_write(&r->w, &s->u.st, &b, 1, tls_written);
+    r->iov.iov_base = r->data;
+    r->iov.iov_len = n;
+    r->w.iov = &r->iov;
+    r->w.iovcnt = 1;
+    r->w.on_call = tls_on_call;
+    r->w.on_done = tls_on_done;
+    if (user != NULL)
+        user->calls = 0;
+    int e = sp__write_push(s, &r->w);
     if (e != 0) {
         free(r);
         return e;
     }
+    if (out != NULL)
+        *out = r;
     if (n > 0) {
         t->wchunks++;
         sp_tlsrec_feed(&t->dout, r->data, n);
@@ -237,10 +272,15 @@ static int flush(struct sp_tls *t, uv_write_t *user, uv_write_cb user_cb)
     return 0;
 }
 
+static int flush(struct sp_tls *t)
+{
+    return flush_ex(t, NULL, NULL, NULL);
+}
+
 /* Flushes OpenSSL's output; a failure to write ends the socket. */
 static void flush_or_fail(struct sp_tls *t)
 {
-    int e = flush(t, NULL, NULL);
+    int e = flush(t);
     if (e != 0 && !t->s->closed) {
         sp__emit_error(t->s, "write", e);
         sp__sock_close(t->s, "TLS write failed", 0);
@@ -410,20 +450,22 @@ int sp__tls_ready(const struct sp_sock *s)
     return s->tls == NULL || s->tls->hs_done;
 }
 
-int sp__tls_write(struct sp_sock *s, uv_write_t *user, const uv_buf_t *bufs, unsigned nb,
-                  uv_write_cb cb)
+int sp__tls_write(struct sp_sock *s, struct sp__write *user)
 {
     struct sp_tls *t = s->tls;
     if (!t->hs_done || t->failed)
         return UV_ENOTCONN;
-    for (unsigned i = 0; i < nb; i++) {
-        if (bufs[i].len == 0)
+    user->len = 0;
+    for (int i = 0; i < user->iovcnt; i++) {
+        size_t len = user->iov[i].iov_len;
+        user->len += len;
+        if (len == 0)
             continue;
         size_t done = 0;
         t->in_ssl = 1;
-        int ok = SSL_write_ex(t->ssl, bufs[i].base, bufs[i].len, &done);
+        int ok = SSL_write_ex(t->ssl, user->iov[i].iov_base, len, &done);
         t->in_ssl = 0;
-        if (!ok || done != bufs[i].len) {
+        if (!ok || done != len) {
             char reason[160];
             ssl_reason(reason, sizeof reason);
             note(t, "error", "SSL_write failed: %s", reason);
@@ -431,23 +473,47 @@ int sp__tls_write(struct sp_sock *s, uv_write_t *user, const uv_buf_t *bufs, uns
             return UV_EPROTO;
         }
     }
-    int e = flush(t, user, cb);
+    user->done = 0;
+    user->err = 0;
+    int e = flush_ex(t, user, NULL, NULL);
     emit_notes(t);
     return e;
 }
 
-void sp__tls_close_notify(struct sp_sock *s)
+int sp__tls_close_notify(struct sp_sock *s, void (*then)(struct sp_sock *s))
 {
     struct sp_tls *t = s->tls;
     if (t == NULL || t->ssl == NULL || !t->hs_done || t->failed || t->notify_sent || t->in_ssl)
-        return;
+        return 0;
     t->in_ssl = 1;
     SSL_shutdown(t->ssl);
     t->in_ssl = 0;
     ERR_clear_error();
-    if (flush(t, NULL, NULL) == 0)
-        t->notify_sent = 1;
+    t->notify_sent = 1;
+    struct tls_wreq *r = NULL;
+    int e = flush_ex(t, NULL, then, &r);
     emit_notes(t);
+    if (e != 0 || r == NULL)
+        return 0;
+    if (r->w.done == r->w.len) {
+        /* The kernel took it at once; then runs from the loop. */
+        emit_tls(s, "close_notify_sent", "we sent close_notify: we will send no more data");
+        r->then = NULL;
+        return 0;
+    }
+    if (then == NULL) {
+        /* Closing: the close cancels what is still queued, this too. */
+        emit_tls(s, "close_notify_dropped",
+                 "our close_notify was queued behind unsent writes: the close drops it, the peer "
+                 "sees no close_notify");
+        return 0;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "close_notify queued behind %zu unsent bytes of ours: the FIN waits for it",
+             sp__write_pending(s) - (r->w.len - r->w.done));
+    emit_tls(s, "close_notify_queued", msg);
+    return 1;
 }
 
 void sp__tls_eof(struct sp_sock *s)
@@ -473,7 +539,7 @@ void sp__tls_close(struct sp_sock *s, int abortive)
     /* A graceful close says goodbye at the TLS level first. */
     if (!abortive && s->handle_open) {
         t->closing = 1;
-        sp__tls_close_notify(s);
+        sp__tls_close_notify(s, NULL);
         t->closing = 0;
     }
 }
