@@ -220,6 +220,8 @@ static void tls_on_done(struct sp__write *w, int status)
         if (s != NULL && !s->closed) {
             if (status == 0)
                 emit_tls(s, "close_notify_sent", "we sent close_notify: we will send no more data");
+            else
+                emit_tls(s, "close_notify_failed", "our close_notify could not be sent");
             r->then(s);
         }
     }
@@ -485,6 +487,9 @@ int sp__tls_close_notify(struct sp_sock *s, void (*then)(struct sp_sock *s))
     struct sp_tls *t = s->tls;
     if (t == NULL || t->ssl == NULL || !t->hs_done || t->failed || t->notify_sent || t->in_ssl)
         return 0;
+    /* After the peer's reset there is no connection to say goodbye on. */
+    if (s->peers & (SP_PEER_RST | SP_PEER_RST_WAITING))
+        return 0;
     t->in_ssl = 1;
     SSL_shutdown(t->ssl);
     t->in_ssl = 0;
@@ -495,6 +500,13 @@ int sp__tls_close_notify(struct sp_sock *s, void (*then)(struct sp_sock *s))
     emit_notes(t);
     if (e != 0 || r == NULL)
         return 0;
+    if (r->w.err != 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "our close_notify could not be sent: %s", strerror(-r->w.err));
+        emit_tls(s, "close_notify_failed", msg);
+        r->then = NULL;
+        return 0;
+    }
     if (r->w.done == r->w.len) {
         /* The kernel took it at once; then runs from the loop. */
         emit_tls(s, "close_notify_sent", "we sent close_notify: we will send no more data");

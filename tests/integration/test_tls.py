@@ -490,6 +490,27 @@ def close_sends_close_notify_and_reset_does_not():
 
 
 @test
+def a_peer_reset_gets_no_close_notify():
+    """After the peer's RST there is no connection: sockpit says reset and
+    tries no close_notify (nor reports one dropped)."""
+    import struct
+
+    def handler(conn):
+        conn.sendall(b"x\n")
+        time.sleep(0.2)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    srv = PyServer(server_ctx(), handler)
+    sp = Sockpit(["--timeout", "15", "-e", "connect tls:localhost:%d --ca %s" % (srv.port, CERT),
+                  "-e", 'expect "x\n"', "-e", "wait closed", "-e", "quit"])
+    assert sp.finish() == 0, sp.of("cmd_error")
+    srv.join()
+    assert sp.of("closed", 1)[0]["reason"] == "peer reset", sp.of("closed")
+    assert not [e for e in tls_events(sp) if e["stage"].startswith("close_notify")], tls_events(sp)
+
+
+@test
 def bad_options_are_refused_before_anything_is_made():
     rc, out, _ = peers.run(["--headless", "--timeout", "5", "-e", "connect tcp:127.0.0.1:1 --sni x"])
     assert rc != 0 and b"--sni is for tls: addresses" in out, out
