@@ -44,10 +44,16 @@ int ui_composer_offers_end(const struct sp_sock_info *si)
     return si->spec.kind == SP_FRAME_BLOCKS;
 }
 
+/* --once and --oob write the bytes as given: the framing is bypassed. */
+static int raw_now(const struct sp_tui *t)
+{
+    return t->c_raw || t->c_once;
+}
+
 /* --pad only means something under fixed framing, and --raw refuses it. */
 static int pad_applies(const struct sp_tui *t, const struct sp_sock_info *si)
 {
-    return t->c_pad && !t->c_raw && ui_composer_offers_pad(si);
+    return t->c_pad && !raw_now(t) && ui_composer_offers_pad(si);
 }
 
 /* The settings that are not the defaults, as "split 2, delay 10ms, raw";
@@ -64,6 +70,8 @@ static int settings_text(const struct sp_tui *t, char *buf, size_t len)
         sp_buf_appends(&b, ", raw");
     if (t->c_pad)
         sp_buf_appends(&b, ", pad");
+    if (t->c_once)
+        sp_buf_appends(&b, t->c_once == 1 ? ", one call" : ", urgent");
     snprintf(buf, len, "%s", b.len ? sp_buf_str(&b) + 2 : "");
     int any = b.len > 0;
     sp_buf_cleanup(&b);
@@ -166,9 +174,9 @@ static void send_now(struct sp_tui *t, int end)
     char err[160];
     if (sp_engine_sock_info(t->eng, id, &si) != 0)
         goto done;
-    if (end && (t->c_raw || !ui_composer_offers_end(&si))) {
+    if (end && (raw_now(t) || !ui_composer_offers_end(&si))) {
         ui_set_status(t, UI_R_WARN, "^D ends a series of blocks: [%u] has %s framing%s",
-                      (unsigned)id, si.framing, t->c_raw ? " and raw is on" : "");
+                      (unsigned)id, si.framing, raw_now(t) ? " and raw is on" : "");
         goto done;
     }
     if (message_bytes(t, &msg, err, sizeof(err)) != 0) {
@@ -189,15 +197,17 @@ static void send_now(struct sp_tui *t, int end)
     } else if (!end) {
         sp_buf_appends(&line, " \"\"");
     }
-    if (t->c_raw)
+    if (raw_now(t))
         sp_buf_appends(&line, " --raw");
+    if (t->c_once)
+        sp_buf_appends(&line, t->c_once == 1 ? " --once" : " --oob");
     if (end)
         sp_buf_appends(&line, " --end");
     if (pad_applies(t, &si))
         sp_buf_appends(&line, " --pad");
-    if (t->c_split)
+    if (t->c_split && !t->c_once)
         sp_buf_appendf(&line, " --split %d", t->c_split);
-    if (t->c_delay && t->c_split)
+    if (t->c_delay && t->c_split && !t->c_once)
         sp_buf_appendf(&line, " --delay %u", t->c_delay);
     push_line(t, sp_buf_str(&line));
 done:
@@ -278,6 +288,15 @@ int ui_composer_key(struct sp_tui *t, int key)
     case UI_CTRL('p'):
         t->c_pad = !t->c_pad;
         return UI_HANDLED | UI_REDRAW;
+    case UI_CTRL('n'):
+        /* One non-blocking call (what send() really returns), then the
+         * urgent byte, then back to finishing the write like sendall(). */
+        t->c_once = (t->c_once + 1) % 3;
+        ui_set_status(t, UI_R_TITLE, "%s",
+                      t->c_once == 1   ? "one call: send --once shows what one send() took"
+                      : t->c_once == 2 ? "urgent: send --oob sends one byte with MSG_OOB (TCP)"
+                                       : "each send finishes its write, as sendall() does");
+        return UI_HANDLED | UI_REDRAW;
     case UI_CTRL('y'):
         t->c_reply = !t->c_reply;
         ui_set_status(t, UI_R_TITLE,
@@ -291,6 +310,7 @@ int ui_composer_key(struct sp_tui *t, int key)
         t->c_raw = 0;
         t->c_pad = 0;
         t->c_reply = 0;
+        t->c_once = 0;
         ui_set_status(t, UI_R_TITLE, "composer settings reset: the whole message in one write");
         return UI_HANDLED | UI_REDRAW;
     default:
@@ -309,7 +329,7 @@ static void draw_preview(struct sp_tui *t, int y, const struct sp_sock_info *si)
         ui_put(t, y, x, end - x, UI_R_ERROR, err);
         goto done;
     }
-    if (t->c_raw) {
+    if (raw_now(t)) {
         sp_buf_append(&wire, msg.data ? msg.data : (const unsigned char *)"", msg.len);
     } else if (sp_frame_encode_buf(&si->spec, msg.data ? msg.data : (const unsigned char *)"",
                                    msg.len, pad_applies(t, si) ? SP_FRAME_ENC_PAD : 0, &wire, err,
@@ -318,8 +338,11 @@ static void draw_preview(struct sp_tui *t, int y, const struct sp_sock_info *si)
         ui_put(t, y, x, end - x, UI_R_ERROR, err);
         goto done;
     }
-    x += ui_putf(t, y, x, end - x, UI_R_DIM, "wire %zu B%s", wire.len, t->c_raw ? " (raw)" : "");
-    if (t->c_split && (size_t)t->c_split < wire.len) {
+    x += ui_putf(t, y, x, end - x, UI_R_DIM, "wire %zu B%s", wire.len, raw_now(t) ? " (raw)" : "");
+    if (t->c_once)
+        x += ui_put(t, y, x, end - x, UI_R_DIM,
+                    t->c_once == 1 ? " in one call" : " as the urgent byte");
+    else if (t->c_split && (size_t)t->c_split < wire.len) {
         x += ui_putf(t, y, x, end - x, UI_R_DIM, " in writes of %d B", t->c_split);
         if (t->c_delay)
             x += ui_putf(t, y, x, end - x, UI_R_DIM, " %u ms apart", t->c_delay);

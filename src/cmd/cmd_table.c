@@ -502,8 +502,15 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
         if (strcmp(prev, "--framing") == 0)
             goto done;
     }
+    if (strcmp(prev, "--fin") == 0 || strcmp(prev, "--dir") == 0) {
+        static const char *const fin_words[] = {"pass", "hold", "reset", NULL};
+        static const char *const dir_words[] = {"up", "down", "both", NULL};
+        n += add_matches(out, prev[2] == 'f' ? fin_words : dir_words, last);
+        goto done;
+    }
     if (strcmp(e->name, "listen") == 0 || strcmp(e->name, "connect") == 0 ||
-        strcmp(e->name, "bind") == 0 || strcmp(prev, "--to") == 0) {
+        strcmp(e->name, "relay") == 0 || strcmp(e->name, "bind") == 0 ||
+        strcmp(prev, "--to") == 0) {
         n += add_matches(out, addr_words, last);
         goto done;
     }
