@@ -278,7 +278,7 @@ static void test_event_names_are_the_design_names(void **state)
         "listening",   "connected", "accepted",  "bound",    "recv",    "msg",
         "frame_error", "send",      "eof",       "shutdown", "state",   "error",
         "closed",      "summary",   "cmd_error", "notice",   "dropped", "note",
-        "check",       "expect",    "rule",      "segment",
+        "check",       "expect",    "rule",      "segment", "tls_record", "tls",
     };
     assert_int_equal(sizeof want / sizeof want[0], SP_EV__COUNT);
     for (int t = 0; t < SP_EV__COUNT; t++)

@@ -13,6 +13,7 @@
 
 #include "sockpit/proto/addr.h"
 #include "sockpit/engine/engine.h"
+#include "sockpit/engine/tls.h"
 #include "sockpit/proto/frame.h"
 
 #define MS_MAX (1000ull * 3600 * 24 * 365) /* a year: bounds every duration */
@@ -112,6 +113,10 @@ int cmd__exec_listen(struct cmd_ctx *c)
     const struct cmd_word *b = cmd__opt(c, "--backlog");
     if (b != NULL && cmd__number(c, b, 1, 65535, 0, &backlog) != 0)
         return CMD_FAIL;
+    struct sp_tls_opts tls;
+    if (cmd__tls_opts(c, &addr, 1, &tls) != 0)
+        return CMD_FAIL;
+    o.tls = &tls;
     o.echo = cmd__opt(c, "--echo") != NULL;
     o.close_on_eof = cmd__opt(c, "--close-on-eof") != NULL;
     o.backlog = (int)backlog;
@@ -157,6 +162,10 @@ int cmd__exec_connect(struct cmd_ctx *c)
                              addr.kind == SP_ADDR_TCP ? "tcp:" : "udp:");
         o.bind = &src;
     }
+    struct sp_tls_opts tls;
+    if (cmd__tls_opts(c, &addr, 0, &tls) != 0)
+        return CMD_FAIL;
+    o.tls = &tls;
     char err[256] = "";
     uint32_t id = 0;
     if (sp_engine_connect(c->eng, &addr, &o, &id, err, sizeof err) != 0)

@@ -23,6 +23,10 @@ static const struct cmd_opt listen_opts[] = {
     {"--wire", NULL,
      "show the TCP segments of every accepted connection, handshake included (wire view; "
      "needs CAP_NET_RAW)"},
+    {"--cert", "FILE", "tls: the certificate (PEM chain; default: a throwaway self-signed one)"},
+    {"--key", "FILE", "tls: its private key (PEM)"},
+    {"--alpn", "LIST", "tls: protocols we accept, in our order (h2,http/1.1)"},
+    {"--keylog", "FILE", "tls: append NSS key log lines (default $SSLKEYLOGFILE)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt connect_opts[] = {
@@ -34,6 +38,14 @@ static const struct cmd_opt connect_opts[] = {
     {"--reuseport", NULL, "SO_REUSEPORT before bind"},
     {"--v6only", NULL, "IPV6_V6ONLY before connect"},
     {"--wire", NULL, "show its TCP segments from the SYN on (wire view; needs CAP_NET_RAW)"},
+    {"--sni", "NAME", "tls: the server name sent (default: the host, unless an IP address)"},
+    {"--no-sni", NULL, "tls: send no server name"},
+    {"--alpn", "LIST", "tls: protocols offered (h2,http/1.1)"},
+    {"--ca", "FILE", "tls: trust these CAs (PEM) instead of the system store"},
+    {"--insecure", NULL, "tls: show the verification result but do not enforce it"},
+    {"--cert", "FILE", "tls: a client certificate (PEM)"},
+    {"--key", "FILE", "tls: its private key (PEM)"},
+    {"--keylog", "FILE", "tls: append NSS key log lines (default $SSLKEYLOGFILE)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt bind_opts[] = {
@@ -169,10 +181,12 @@ const struct cmd_entry cmd__table[] = {
      "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
      1, CMD_F_UI, cmd__exec_ui},
     {"connect",
-     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] [--wire]",
+     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] "
+     "[--wire] [--sni NAME] [--no-sni] [--alpn LIST] [--ca FILE] [--insecure] [--cert FILE] "
+     "[--key FILE] [--keylog FILE]",
      "connect to a server",
-     "In a script the next line runs once connected; a refused or timed-out connect fails "
-     "the line.",
+     "In a script the next line runs once connected (tls: once the handshake is done); a "
+     "refused or timed-out connect, or a failed handshake, fails the line.",
      connect_opts, 1, 1, 0, cmd__exec_connect},
     {"echo", "echo [ID] on|off", "send back what arrives",
      "On a listener: for every connection it accepts from now on. A stream connection that "
@@ -215,8 +229,8 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_list},
     {"listen",
      "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--reuseport] "
-     "[--v6only] [--wire]",
-     "listen for connections (tcp:, unix:, unix-seqpacket:)",
+     "[--v6only] [--wire] [--cert FILE] [--key FILE] [--alpn LIST] [--keylog FILE]",
+     "listen for connections (tcp:, tls:, unix:, unix-seqpacket:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
      listen_opts, 1, 1, 0, cmd__exec_listen},

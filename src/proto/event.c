@@ -14,6 +14,7 @@
 #include "sockpit/proto/frame.h"
 #include "sockpit/proto/pktsum.h"
 #include "sockpit/proto/render.h"
+#include "sockpit/proto/tlsrec.h"
 
 static const char *const ev_names[SP_EV__COUNT] = {
     [SP_EV_LISTENING] = "listening",
@@ -38,6 +39,8 @@ static const char *const ev_names[SP_EV__COUNT] = {
     [SP_EV_EXPECT] = "expect",
     [SP_EV_RULE] = "rule",
     [SP_EV_SEGMENT] = "segment",
+    [SP_EV_TLS_RECORD] = "tls_record",
+    [SP_EV_TLS] = "tls",
 };
 
 const char *sp_event_name(enum sp_ev_type type)
@@ -550,35 +553,13 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         break;
     case SP_EV_SEGMENT:
         format_segment(out, ev);
+    case SP_EV_TLS_RECORD:
+    case SP_EV_TLS:
+        sp_tls_event_text(out, ev, utf8);
         break;
     case SP_EV__COUNT:
         break;
     }
-}
-
-void sp_json_quote(struct sp_buf *out, const char *s, size_t n)
-{
-    /* Safe text is printable ASCII plus harmless UTF-8, so only the quote
-     * and the backslash remain to escape; the \u form is a second line of
-     * defence that keeps any control byte out of the JSON. */
-    const unsigned char *p = (const unsigned char *)s;
-    sp_buf_appendc(out, '"');
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (c != '"' && c != '\\' && c >= 0x20 && c != 0x7f)
-            continue;
-        sp_buf_append(out, p + start, i - start);
-        if (c == '"' || c == '\\') {
-            sp_buf_appendc(out, '\\');
-            sp_buf_appendc(out, c);
-        } else {
-            sp_buf_appendf(out, "\\u%04x", c);
-        }
-        start = i + 1;
-    }
-    sp_buf_append(out, p + start, n - start);
-    sp_buf_appendc(out, '"');
 }
 
 static void json_string(struct sp_buf *out, const void *p, size_t n)
@@ -891,6 +872,9 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         break;
     case SP_EV_SEGMENT:
         jsegment(out, ev);
+    case SP_EV_TLS_RECORD:
+    case SP_EV_TLS:
+        sp_tls_event_json(out, ev);
         break;
     case SP_EV__COUNT:
         break;

@@ -17,6 +17,7 @@
 #include "sockpit/proto/frame.h"
 
 struct sp_engine;
+struct sp_tls_opts;
 
 #define SP_RECVSIZE_DEFAULT   (64u * 1024)
 #define SP_RECVSIZE_MAX       (1024u * 1024)
@@ -84,6 +85,7 @@ struct sp_sock_opts {
      * source address (a literal IP address; NULL: the kernel picks). */
     int reuseport, v6only;
     const struct sp_addr *bind;
+    const struct sp_tls_opts *tls; /* tls: addresses (tls.h); NULL: defaults */
 };
 
 /* Creating sockets. On success *id is the new socket; the outcome arrives as
@@ -272,6 +274,8 @@ struct sp_sock_info {
     size_t queued;  /* bytes in our write queue not yet written */
     uint64_t bytes_in, bytes_out, chunks, msgs, sends, accepted;
     char close_reason[64];
+    char tls[96];     /* TLS progress ("TLS handshake: ...", "TLSv1.3"), "" when not TLS */
+    int tls_insecure; /* a TLS client that does not enforce verification (--insecure) */
 };
 int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info *out);
 /* Fills ids with every socket the engine knows (open or closed, in id order);
