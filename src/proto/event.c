@@ -553,6 +553,7 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         break;
     case SP_EV_SEGMENT:
         format_segment(out, ev);
+        break;
     case SP_EV_TLS_RECORD:
     case SP_EV_TLS:
         sp_tls_event_text(out, ev, utf8);
@@ -872,6 +873,7 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         break;
     case SP_EV_SEGMENT:
         jsegment(out, ev);
+        break;
     case SP_EV_TLS_RECORD:
     case SP_EV_TLS:
         sp_tls_event_json(out, ev);
