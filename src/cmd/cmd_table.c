@@ -47,6 +47,9 @@ static const struct cmd_opt send_opts[] = {
      "exactly one non-blocking write (sendmsg for several DATA words): the send shows what it "
      "took (all, a part, or EAGAIN); the rest is not sent"},
     {"--oob", NULL, "TCP: send one byte with MSG_OOB (urgent data), in one call as --once"},
+    {"--fd", "PATH",
+     "Unix sockets: pass an open descriptor of PATH (read-only) with SCM_RIGHTS, on one "
+     "sendmsg() as --once"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt recv_opts[] = {
@@ -160,7 +163,7 @@ const struct cmd_entry cmd__table[] = {
     {"send",
      "send [ID] DATA... [--hex] [--file PATH] [--raw] [--to ADDR] "
      "[--split N | --chunks A,B,C] [--delay MS] [--repeat N --every MS] [--end] [--pad] "
-     "[--once] [--oob]",
+     "[--once] [--oob] [--fd PATH]",
      "send one message",
      "DATA uses escapes (\\n \\r \\t \\0 \\\\ \\e \\xHH); double quotes keep spaces. Several "
      "DATA words are parts of one message, joined without spaces and written with one writev. "
@@ -171,11 +174,19 @@ const struct cmd_entry cmd__table[] = {
      send_opts, 0, -1, 0, cmd__exec_send},
     {"set",
      "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
+     "set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off | set [ID] cmsgbuf N | "
      "set keep-closed N",
      "set a socket option, or how many closed sockets are kept",
      "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
      "and their history keep (default 1000); older ones are forgotten, their history freed. "
-     "From the command line: -e 'set keep-closed N'.",
+     "From the command line: -e 'set keep-closed N'. Ancillary data, shown under each recv "
+     "(JSON cmsg): passcred (Unix: SCM_CREDENTIALS pid, uid, gid of the sender), pktinfo "
+     "(UDP: the address the datagram was sent to and the interface), recvttl (UDP: TTL or hop "
+     "limit), recvtos (UDP: TOS or traffic class), timestamp (UDP, Unix datagrams: the "
+     "kernel's receive time and how long the bytes waited), recverr (UDP: ICMP errors from the "
+     "error queue as icmp_error events). Unix sockets always show passed descriptors "
+     "(SCM_RIGHTS: what each pointed to; closed unread). cmsgbuf is the control buffer of each "
+     "recvmsg() (0 .. 65536 bytes, default 2048): what does not fit is cut (MSG_CTRUNC).",
      NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
      "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading. The FIN "
@@ -300,7 +311,8 @@ static const char *const wait_words[] = {
     "sent",      "state:",   "bytes:", "msgs:", NULL,
 };
 static const char *const set_words[] = {
-    "nodelay", "cork", "keepalive", "oobinline", "rcvbuf", "sndbuf", "linger", "keep-closed", NULL,
+    "nodelay", "cork",    "keepalive", "oobinline", "rcvbuf",  "sndbuf",  "linger",      "passcred",
+    "pktinfo", "recvttl", "recvtos",   "timestamp", "recverr", "cmsgbuf", "keep-closed", NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct sp_buf;
+struct sp_cmsg;
 
 enum sp_ev_type {
     SP_EV_LISTENING,
@@ -26,10 +27,11 @@ enum sp_ev_type {
     SP_EV_CLOSED,
     SP_EV_SUMMARY,
     SP_EV_CMD_ERROR,
-    SP_EV_NOTICE,  /* our own remarks: framing switched, wildcard bind, paused, ... */
-    SP_EV_DROPPED, /* history only: "N events dropped" marker */
-    SP_EV_NOTE,    /* a lab step ran: its title and note (sock 0) */
-    SP_EV_CHECK,   /* a lab check held or failed (sock 0) */
+    SP_EV_NOTICE,     /* our own remarks: framing switched, wildcard bind, paused, ... */
+    SP_EV_DROPPED,    /* history only: "N events dropped" marker */
+    SP_EV_NOTE,       /* a lab step ran: its title and note (sock 0) */
+    SP_EV_CHECK,      /* a lab check held or failed (sock 0) */
+    SP_EV_ICMP_ERROR, /* an error read from a socket's error queue (IP_RECVERR) */
     SP_EV__COUNT
 };
 
@@ -118,6 +120,11 @@ struct sp_event {
     uint64_t blocked_ns; /* then how long a blocking call would have waited */
     const uint32_t *iov; /* recv --iov: each buffer's size (the kernel fills them in order) */
     size_t niov;
+    /* recv: the control messages the call returned, decoded (cmsg.h);
+     * icmp_error: the one sock_extended_err it is about. */
+    const struct sp_cmsg *cmsg;
+    size_t ncmsg;
+    uint32_t cmsg_more; /* control messages past SP_CMSG_MAX, counted, not described */
 
     const char *local; /* listening/connected/accepted/bound */
     const char *peer;  /* connected/accepted */
