@@ -5,13 +5,18 @@
 DEB_PACKAGES := cmake make gcc pkg-config libuv1-dev libncurses-dev libcmocka-dev \
                 libssl-dev libpcap-dev \
                 tmux python3 socat netcat-openbsd procps iproute2 \
-                openssl curl tcpdump libcap2-bin
+                openssl curl tcpdump libcap2-bin \
+                man-db groff-base
 # Optional: clang builds the libFuzzer targets (`make fuzz`); the seed corpora
 # are replayed by ordinary tests either way.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
+# `make install` puts the binary, the man page and the shell completions
+# under PREFIX (DESTDIR, if set, is put in front of it, as for packaging).
+PREFIX ?= /usr/local
 
-.PHONY: all deps build build-asan run test test-release test-asan bench fuzz format clean screenshots
+.PHONY: all deps build build-asan run test test-release test-asan bench fuzz format clean screenshots \
+        install deb
 
 all: build
 
@@ -49,6 +54,13 @@ test-asan: build-asan
 	cd build/asan && ctest $(CTEST_FLAGS) -LE noasan
 
 test: test-release test-asan
+
+install: build
+	cmake --install build/release --prefix $(PREFIX)
+
+# A Debian package of the same files (installed under /usr), in build/release.
+deb: build
+	cd build/release && cpack -G DEB && dpkg-deb --info sockpit_*.deb
 
 bench: build
 	tests/bench/run.sh build/release/sockpit

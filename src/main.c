@@ -20,6 +20,8 @@
 #include "sockpit/proto/labfile.h"
 #include "sockpit/ui/tui.h"
 
+#include "progdoc.h"
+
 #define SCRIPT_MAX (16u * 1024 * 1024)
 
 static const char usage_text[] =
@@ -27,7 +29,7 @@ static const char usage_text[] =
     "\n"
     "  sockpit                    TUI, empty workbench\n"
     "  sockpit --demo             TUI playground: echo listener and a connected client\n"
-    "  sockpit -e CMD [-e CMD]... run commands, then stay interactive (TUI) or keep running\n"
+    "  sockpit -e CMD [-e CMD]...  run commands, then stay interactive (TUI) or keep running\n"
     "  sockpit --script FILE      the same, from a file (\"-\" = stdin; # comments)\n"
     "  sockpit [-u] ADDR | HOST PORT       connect (as nc HOST PORT)\n"
     "  sockpit -l [-u] ADDR | [HOST] PORT  listen (any number of clients, as nc -lk)\n"
@@ -65,9 +67,11 @@ static const char usage_text[] =
     "  --hex              stdio: stdin lines are hex, stdout gets one hex line per message\n"
     "  -v                 stdio: every event to stderr (text, or --json)\n"
     "  -q SEC             stdio: end SEC seconds after stdin's EOF (else at the peer's EOF)\n"
-    "  --help-commands-md print the command reference in Markdown (the README's)\n"
+    "  --help-commands-md  print the command reference in Markdown (the README's)\n"
+    "  --help-man         print the man page sockpit(1) (roff)\n"
+    "  --completion bash|zsh  print the shell's completion script\n"
     "  -h, --help         this help\n"
-    "  --version          print the version\n"
+    "  --version          print the version, the build and the libraries' versions\n"
     "\n"
     "Headless runs end at `quit`, when every socket is closed after the script ended, or at\n"
     "--timeout. Exit status: 0 ok, 1 a command, wait or expect failed (or timeout), 2 usage.\n"
@@ -217,6 +221,8 @@ enum {
     OPT_NO_STDIO,
     OPT_HEX,
     OPT_RESET_ON_FAIL,
+    OPT_HELP_MAN,
+    OPT_COMPLETION,
 };
 
 static const struct option long_opts[] = {
@@ -239,6 +245,8 @@ static const struct option long_opts[] = {
     {"no-stdio", no_argument, NULL, OPT_NO_STDIO},
     {"hex", no_argument, NULL, OPT_HEX},
     {"reset-on-fail", no_argument, NULL, OPT_RESET_ON_FAIL},
+    {"help-man", no_argument, NULL, OPT_HELP_MAN},
+    {"completion", required_argument, NULL, OPT_COMPLETION},
     {NULL, 0, NULL, 0},
 };
 
@@ -256,6 +264,8 @@ static const char *needs(int opt)
         return "a framing spec";
     case 'q':
         return "seconds";
+    case OPT_COMPLETION:
+        return "a shell (bash or zsh)";
     default:
         return "a lesson name (or list)";
     }
@@ -358,21 +368,31 @@ static void lines_to_front(struct lines *l, size_t k)
     }
 }
 
-/* Prints what --help, --version or --help-commands-md ask for. */
-static void print_info(int opt)
+/* Prints what --help, --version, --help-commands-md, --help-man or
+ * --completion ask for. Returns the exit status. */
+static int print_info(int opt, const char *arg)
 {
     struct sp_buf b;
     sp_buf_init(&b);
+    int status = 0;
+    char err[256];
     if (opt == 'h') {
         fputs(usage_text, stdout);
         sp_cmd_help(&b, NULL);
     } else if (opt == OPT_VERSION) {
-        sp_buf_appendf(&b, "sockpit %s\n", SP_VERSION);
-    } else {
+        sp_buf_appendf(&b, "sockpit %s (%s)\nbuilt with %s\n", SP_VERSION, SP_BUILD, SP_COMPILER);
+        sp_engine_lib_versions(&b);
+        sp_buf_appendc(&b, '\n');
+    } else if (opt == OPT_HELP_MD) {
         sp_cmd_reference_md(&b);
+    } else if (sp_progdoc(&b, opt == OPT_HELP_MAN ? "man" : arg, usage_text, long_opts, SP_VERSION,
+                          err, sizeof err) != 0) {
+        status = usage_error("%s", err);
     }
-    fputs(sp_buf_str(&b), stdout);
+    if (status == 0)
+        fputs(sp_buf_str(&b), stdout);
     sp_buf_cleanup(&b);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -403,7 +423,9 @@ int main(int argc, char **argv)
         case 'h':
         case OPT_VERSION:
         case OPT_HELP_MD:
-            print_info(opt);
+        case OPT_HELP_MAN:
+        case OPT_COMPLETION:
+            status = print_info(opt, optarg);
             goto out;
         case 'e': {
             char origin[32];

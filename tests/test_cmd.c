@@ -176,6 +176,22 @@ static void test_cmd_table_is_consistent(void **state)
     sp_cmd_reference_md(&b);
     for (size_t i = 0; i < cmd__table_len; i++)
         assert_non_null(strstr(sp_buf_str(&b), cmd__table[i].usage));
+    /* The man page's section: every usage, escaped for roff, as a tagged
+     * paragraph of its own. */
+    sp_buf_reset(&b);
+    sp_cmd_reference_man(&b);
+    for (size_t i = 0; i < cmd__table_len; i++) {
+        struct sp_buf want;
+        sp_buf_init(&want);
+        sp_buf_appends(&want, ".TP\n.B ");
+        sp_cmd_roff(&want, cmd__table[i].usage);
+        sp_buf_appendc(&want, '\n');
+        assert_non_null(strstr(sp_buf_str(&b), sp_buf_str(&want)));
+        sp_buf_cleanup(&want);
+    }
+    sp_buf_reset(&b);
+    sp_cmd_roff(&b, ".x `a-b` \\ `");
+    assert_string_equal(sp_buf_str(&b), "\\&.x \\fBa\\-b\\fR \\e `");
     sp_buf_cleanup(&b);
 }
 

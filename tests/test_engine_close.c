@@ -594,6 +594,62 @@ static const char *kernel_state(unsigned lport, unsigned rport)
     return d.state < 0 ? "" : sp__kstate_name(d.state);
 }
 
+static void local_and_peer(int fd, struct sockaddr_storage *la, struct sockaddr_storage *pa)
+{
+    socklen_t l = sizeof *la;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)la, &l), 0);
+    l = sizeof *pa;
+    assert_int_equal(getpeername(fd, (struct sockaddr *)pa, &l), 0);
+}
+
+static unsigned port_of(const struct sockaddr_storage *ss)
+{
+    return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* The exact lookup (no dump of the host's connections) agrees with the dump
+ * `ss` reads: ESTABLISHED, TIME_WAIT after the close, and nothing, not the
+ * listener the kernel's lookup falls back to, once a connection is gone. */
+static void test_exact_lookup_agrees_with_the_dump(void **state)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    socklen_t sl = sizeof sin;
+    getsockname(lfd, (struct sockaddr *)&sin, &sl);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof sin), 0);
+    int a = accept(lfd, NULL, NULL);
+    assert_true(a >= 0);
+    struct sockaddr_storage cla, cpa, ala, apa;
+    local_and_peer(c, &cla, &cpa);
+    local_and_peer(a, &ala, &apa);
+    int nl = sp__kdiag_open();
+    assert_true(nl >= 0);
+
+    assert_int_equal(sp__kdiag_lookup(nl, &cla, &cpa), TCP_ESTABLISHED);
+    assert_int_equal(sp__kdiag_lookup(nl, &ala, &apa), TCP_ESTABLISHED);
+    assert_string_equal(kernel_state(port_of(&cla), port_of(&cpa)), "ESTABLISHED");
+
+    close(c); /* our FIN first: the client's side ends in TIME_WAIT */
+    char b;
+    assert_int_equal(read(a, &b, 1), 0);
+    close(a);
+    for (int i = 0; i < 100 && strcmp(kernel_state(port_of(&ala), port_of(&apa)), "") != 0; i++)
+        usleep(10000);
+    assert_string_equal(kernel_state(port_of(&cla), port_of(&cpa)), "TIME_WAIT");
+    assert_int_equal(sp__kdiag_lookup(nl, &cla, &cpa), TCP_TIME_WAIT);
+    assert_string_equal(kernel_state(port_of(&ala), port_of(&apa)), "");
+    assert_int_equal(sp__kdiag_lookup(nl, &ala, &apa), -ENOENT);
+
+    struct sockaddr_in *nowhere = (struct sockaddr_in *)&cpa;
+    nowhere->sin_port = htons(1);
+    assert_int_equal(sp__kdiag_lookup(nl, &cla, &cpa), -ENOENT);
+    close(nl);
+    close(lfd);
+}
+
 /* The connection went to TIME_WAIT while our descriptor is still open (its
  * own socket then says CLOSE): info reports what the kernel holds for the
  * connection, and asking emits no state change. */
@@ -648,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_during_repeats_drops_the_rest),
         cmocka_unit_test(test_closed_listener_refuses_at_once),
         cmocka_unit_test(test_info_in_time_wait_with_open_descriptor),
+        cmocka_unit_test(test_exact_lookup_agrees_with_the_dump),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

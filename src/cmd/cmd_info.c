@@ -68,6 +68,44 @@ static void forgotten_line(struct cmd_ctx *c)
     cmd__out(c->q, line);
 }
 
+static const char *const fin_words[] = {"pass", "hold", "reset"};
+
+/* After the table of `list`: each relay, its faults and its pairs of legs. */
+static void relay_lines(struct cmd_ctx *c, const uint32_t *ids, size_t n)
+{
+    struct sp_buf b;
+    sp_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        struct sp_relay_info ri;
+        if (sp_engine_relay_info(c->eng, ids[i], &ri) != 0)
+            continue;
+        sp_buf_reset(&b);
+        if (ri.listener == ids[i]) {
+            char up[160], down[160];
+            sp_fault_format(&ri.up, up, sizeof up);
+            sp_fault_format(&ri.down, down, sizeof down);
+            sp_buf_appendf(&b, "relay %" PRIu32 " -> ", ri.listener);
+            sp_render(&b, ri.target_addr, strlen(ri.target_addr), SP_RENDER_ASCII);
+            sp_buf_appendf(&b, ": fin %s, faults up: %s, down: %s", fin_words[ri.fin], up, down);
+        } else if (ri.client == ids[i]) {
+            sp_buf_appendf(&b, "  relay %" PRIu32 " leg %" PRIu32 " <-> %" PRIu32, ri.listener,
+                           ri.client, ri.target);
+            if (ri.target_addr[0] != '\0') {
+                char up[160], down[160];
+                sp_fault_format(&ri.up, up, sizeof up);
+                sp_fault_format(&ri.down, down, sizeof down);
+                sp_buf_appendf(&b, " (up: %s, down: %s)", up, down);
+            } else {
+                sp_buf_appends(&b, " (closed)");
+            }
+        } else {
+            continue;
+        }
+        cmd__out(c->q, sp_buf_str(&b));
+    }
+    sp_buf_cleanup(&b);
+}
+
 int cmd__exec_list(struct cmd_ctx *c)
 {
     size_t n = sp_engine_sock_ids(c->eng, NULL, 0);
@@ -141,6 +179,7 @@ int cmd__exec_list(struct cmd_ctx *c)
         cmd__out(c->q, sp_buf_str(&line));
     }
     sp_buf_cleanup(&line);
+    relay_lines(c, ids, n);
     forgotten_line(c);
     for (size_t i = 0; i < (n + 1) * LIST_COLS; i++)
         sp_buf_cleanup(&cells[i]);

@@ -140,6 +140,8 @@ int cmd__is(const struct cmd_word *w, const char *s);
 /* The table (cmd_table.c). */
 extern const struct cmd_entry cmd__table[];
 extern const size_t cmd__table_len;
+/* What an omitted or leading-number ID means (help, README, man page). */
+extern const char cmd__id_rule[];
 /* Finds a command by name or unique prefix; on failure err says why (unknown,
  * or ambiguous with the candidates). */
 const struct cmd_entry *cmd__find(const char *name, char *err, size_t errlen);
@@ -316,5 +318,6 @@ int cmd__exec_step(struct cmd_ctx *c);
 int cmd__exec_help(struct cmd_ctx *c);
 int cmd__exec_quit(struct cmd_ctx *c);
 int cmd__exec_ui(struct cmd_ctx *c);
+int cmd__exec_relay(struct cmd_ctx *c);
 
 #endif

@@ -79,6 +79,27 @@ static const struct cmd_opt expect_opts[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct cmd_opt relay_opts[] = {
+    {"--framing", "SPEC", "the client legs' framing: up-direction faults count its messages"},
+    {"--framing-back", "SPEC",
+     "the target legs' framing: down-direction faults count its messages"},
+    {"--fin", "pass|hold|reset",
+     "a FIN read on one leg: pass it on as shutdown wr on the other (default, as socat), hold "
+     "it (the other leg stays open for writing), or reset both legs"},
+    {"--dir", "up|down|both",
+     "the direction the faults on this line act on: up (client to target), down (target "
+     "back to the client) or both (default)"},
+    {"--delay", "MS", "each message (raw: recv chunk) leaves MS milliseconds after it arrived"},
+    {"--rate", "BYTES/S", "forward at most this many bytes a second (K/M suffixes)"},
+    {"--resplit", "N", "forward in write calls of at most N bytes (see each send's calls)"},
+    {"--drop-msg", "N", "do not forward message (raw: recv chunk) number N of the source leg"},
+    {"--reset-after", "BYTES", "reset both legs once BYTES bytes went through"},
+    {"--stall", NULL, "forward nothing and stop reading the source leg: the sender's window fills"},
+    {"--unstall", NULL, "set: forward again"},
+    {"--clear", NULL, "set: turn off every fault not given on the line"},
+    {NULL, NULL, NULL},
+};
+
 /* Sorted by name: help lists the table in this order. */
 const struct cmd_entry cmd__table[] = {
     {"bind", "bind ADDR [--framing SPEC]",
@@ -157,6 +178,22 @@ const struct cmd_entry cmd__table[] = {
      recv_opts, 0, 2, 0, cmd__exec_recv},
     {"recvsize", "recvsize [ID] N", "bytes asked of each recv (1 .. 1M, K/M suffixes)", NULL, NULL,
      1, 2, 0, cmd__exec_recvsize},
+    {"relay",
+     "relay LISTEN TARGET [--framing SPEC] [--framing-back SPEC] [--fin pass|hold|reset] "
+     "[--dir up|down|both] [--delay MS] [--rate BYTES/S] [--resplit N] [--drop-msg N] "
+     "[--reset-after BYTES] [--stall] | relay [ID] set [--dir up|down|both] [faults] "
+     "[--unstall] [--clear]",
+     "sit between a client and a server: every connection to LISTEN opens one to TARGET",
+     "Both legs are ordinary sockets (the accepted client leg, then the target leg with the "
+     "next id): each shows its own recv boundaries, messages and half-close, and every "
+     "command works on it. What one leg receives is written to the other: under a framing "
+     "whole messages (a message waits until complete), raw each recv chunk, and faults count "
+     "those. The client leg is read once the target connected; a failed connect resets it. "
+     "An RST on one leg resets the other. A direction holding 256 KiB (with the other leg's "
+     "write queue) stops reading its source until 64 KiB are left. `relay ID set` changes the "
+     "faults live: on the relay's listener for its connections now and later, on a leg for "
+     "that connection; 0 turns a fault off. Notices say when a fault acted.",
+     relay_opts, 1, 2, 0, cmd__exec_relay},
     {"reset", "reset [ID]", "abortive close: SO_LINGER 0, queued data dropped, RST sent", NULL,
      NULL, 0, 1, 0, cmd__exec_reset},
     {"resume", "resume [ID]", "start reading again", NULL, NULL, 0, 1, 0, cmd__exec_resume},
@@ -214,7 +251,7 @@ const struct cmd_entry cmd__table[] = {
 };
 const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];
 
-static const char id_rule[] =
+const char cmd__id_rule[] =
     "ID: a socket number (see list). Omitted, it means the current socket (the focused pane; "
     "in a script the newest socket a listen, connect or bind created, or the connection the last "
     "`wait accepted` took). A leading unquoted number without a leading zero is taken as the ID "
@@ -280,7 +317,7 @@ int sp_cmd_help(struct sp_buf *out, const char *name)
         sp_buf_appendf(out, "  %-16s %s\n", o, e->opts[i].help);
     }
     if (takes_id(e))
-        sp_buf_appendf(out, "  %s\n", id_rule);
+        sp_buf_appendf(out, "  %s\n", cmd__id_rule);
     return 0;
 }
 
@@ -298,7 +335,7 @@ void sp_cmd_reference_md(struct sp_buf *out)
             sp_buf_appendf(out, "  - `%s%s%s`: %s\n", e->opts[k].name, e->opts[k].arg ? " " : "",
                            e->opts[k].arg ? e->opts[k].arg : "", e->opts[k].help);
     }
-    sp_buf_appendf(out, "\n%s\n", id_rule);
+    sp_buf_appendf(out, "\n%s\n", cmd__id_rule);
 }
 
 static const char *const framing_words[] = {

@@ -18,6 +18,8 @@
 struct sp_send_op;
 struct sp_framer;
 struct sp_wreq;
+struct sp__relay;
+struct sp__relay_pair;
 
 /* Which libuv handle a socket uses. Listeners and Unix datagram sockets are
  * driven by a uv_poll_t on a descriptor we own: accept(2) under our control
@@ -65,6 +67,7 @@ struct sp_sock {
     unsigned dgram_connected : 1;
     unsigned accept_starved : 1; /* accept(2) is failing for lack of descriptors */
     unsigned close_on_eof : 1;   /* close once the peer's EOF is read (listener: its conns) */
+    unsigned relay_held : 1;     /* a relay stopped reading (its other leg is slow, a stall) */
     unsigned ours;
     /* Why a graceful close waiting for queued writes closes (NULL: "closed by us"). */
     const char *drain_reason;
@@ -125,6 +128,11 @@ struct sp_sock {
     uint32_t ifindex;
     uint16_t ethertype;
     char ifname[SP_ADDR_IFNAME_MAX];
+
+    /* engine_relay.c: the relay this listener serves, or the pair this leg is in. */
+    struct sp__relay *relay;
+    struct sp__relay_pair *rpair;
+    uint32_t relay_lid, relay_peer; /* a leg's relay listener and other leg, kept after close */
 };
 
 struct sp_sub {
@@ -196,6 +204,9 @@ struct sp_engine {
     int diag_broken;
 
     TAILQ_HEAD(sp_watches, sp_watch) watches;
+
+    struct sp__relay *relays; /* engine_relay.c, a list; NULL when none */
+    int relay_sub;            /* its event subscription while relays exist */
 };
 
 /* engine.c */

@@ -93,27 +93,15 @@ static int diag_fd(struct sp_engine *eng)
     return eng->nlfd;
 }
 
-struct pair_lookup {
-    const struct sp_sock *s;
-    int state; /* -1: the kernel has no such connection */
-};
-
-static void pair_ent(void *ud, const struct sp_kdiag_ent *ent)
-{
-    struct pair_lookup *p = ud;
-    if (p->state < 0 && sp__kdiag_match(ent, &p->s->la, &p->s->pa))
-        p->state = ent->state;
-}
-
 /* The kernel's state for s's address pair as sock_diag (and `ss`) has it:
  * a state number, -1 if it has no such connection, -2 if unknown. */
 static int pair_state(struct sp_sock *s)
 {
     int nl = diag_fd(s->eng);
-    struct pair_lookup p = {s, -1};
-    if (nl < 0 || sp__kdiag_dump(nl, s->la.ss_family, pair_ent, &p) != 0)
+    if (nl < 0)
         return -2;
-    return p.state;
+    int st = sp__kdiag_lookup(nl, &s->la, &s->pa);
+    return st >= 0 ? st : st == -ENOENT ? -1 : -2;
 }
 
 /* Must the socket be polled whether shown or not? */
@@ -263,7 +251,12 @@ static void follow_ent(void *ud, const struct sp_kdiag_ent *ent)
     }
 }
 
-/* One inet_diag dump per family for every followed connection. */
+/* Up to this many followed connections are looked up one by one (two
+ * syscalls each, whatever else the host runs); more share one inet_diag
+ * dump per family, whose cost grows with every connection on the host. */
+#define FOLLOW_EXACT_MAX 64
+
+/* The followed connections' states from sock_diag. */
 static void follow_tick(struct sp_engine *eng)
 {
     if (diag_fd(eng) < 0 && !eng->diag_broken)
@@ -290,10 +283,20 @@ static void follow_tick(struct sp_engine *eng)
     }
     struct follow_scan fs = {eng, found, slots, nslots - 1};
     int r = 0;
-    if (!eng->diag_broken && fams[0])
-        r = sp__kdiag_dump(eng->nlfd, AF_INET, follow_ent, &fs);
-    if (!eng->diag_broken && r == 0 && fams[1])
-        r = sp__kdiag_dump(eng->nlfd, AF_INET6, follow_ent, &fs);
+    if (n <= FOLLOW_EXACT_MAX) {
+        for (size_t i = 0; i < n && r == 0 && !eng->diag_broken; i++) {
+            int st = sp__kdiag_lookup(eng->nlfd, &eng->follow[i]->la, &eng->follow[i]->pa);
+            if (st >= 0)
+                found[i] = st + 1;
+            else if (st != -ENOENT)
+                r = st;
+        }
+    } else {
+        if (!eng->diag_broken && fams[0])
+            r = sp__kdiag_dump(eng->nlfd, AF_INET, follow_ent, &fs);
+        if (!eng->diag_broken && r == 0 && fams[1])
+            r = sp__kdiag_dump(eng->nlfd, AF_INET6, follow_ent, &fs);
+    }
     if (r != 0 || eng->diag_broken) {
         /* Without sock_diag the kernel's view after close is unknowable:
          * say so once per socket and stop following. */

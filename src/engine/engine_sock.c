@@ -7,7 +7,7 @@
 
 int sp__sock_read_start(struct sp_sock *s)
 {
-    if (s->closed || s->paused || s->reading || !s->handle_open || s->echo_blocked)
+    if (s->closed || s->paused || s->reading || !s->handle_open || s->echo_blocked || s->relay_held)
         return 0;
     if (sp_kind_is_stream(s->kind) && ((s->peers & SP_PEER_FIN) || (s->ours & SP_OURS_SHUT_RD)))
         return 0;

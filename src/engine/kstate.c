@@ -308,6 +308,81 @@ int sp__kdiag_dump(int nlfd, int family, sp_kdiag_cb cb, void *ud)
     }
 }
 
+static int diag_id_from(struct inet_diag_sockid *id, const struct sockaddr_storage *la,
+                        const struct sockaddr_storage *pa)
+{
+    if (la->ss_family != pa->ss_family)
+        return -EAFNOSUPPORT;
+    if (la->ss_family == AF_INET) {
+        const struct sockaddr_in *l = (const struct sockaddr_in *)la;
+        const struct sockaddr_in *p = (const struct sockaddr_in *)pa;
+        id->idiag_sport = l->sin_port;
+        id->idiag_dport = p->sin_port;
+        memcpy(id->idiag_src, &l->sin_addr, 4);
+        memcpy(id->idiag_dst, &p->sin_addr, 4);
+    } else if (la->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *l = (const struct sockaddr_in6 *)la;
+        const struct sockaddr_in6 *p = (const struct sockaddr_in6 *)pa;
+        id->idiag_sport = l->sin6_port;
+        id->idiag_dport = p->sin6_port;
+        memcpy(id->idiag_src, &l->sin6_addr, 16);
+        memcpy(id->idiag_dst, &p->sin6_addr, 16);
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    id->idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+    id->idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    return 0;
+}
+
+int sp__kdiag_lookup(int nlfd, const struct sockaddr_storage *la, const struct sockaddr_storage *pa)
+{
+    static uint32_t seq;
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 r;
+    } req;
+    memset(&req, 0, sizeof req);
+    int r = diag_id_from(&req.r.id, la, pa);
+    if (r != 0)
+        return r;
+    req.nlh.nlmsg_len = sizeof req;
+    req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    req.nlh.nlmsg_flags = NLM_F_REQUEST;
+    req.nlh.nlmsg_seq = ++seq;
+    req.r.sdiag_family = (uint8_t)la->ss_family;
+    req.r.sdiag_protocol = IPPROTO_TCP;
+    req.r.idiag_states = 0xfffu;
+    struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
+    if (sendto(nlfd, &req, sizeof req, 0, (struct sockaddr *)&nl, sizeof nl) < 0)
+        return -errno;
+    long buf[1024];
+    for (;;) {
+        ssize_t n = recv(nlfd, buf, sizeof buf, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_seq != seq)
+                continue; /* a late answer to an earlier request */
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *e = NLMSG_DATA(h);
+                return e->error < 0 ? e->error : -EIO;
+            }
+            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+                h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+                return -EIO;
+            const struct inet_diag_msg *m = NLMSG_DATA(h);
+            /* The kernel's lookup falls back to a listener on the local
+             * port: that is not this connection. */
+            return m->idiag_state == TCP_LISTEN ? -ENOENT : m->idiag_state;
+        }
+    }
+}
+
 static int addr_match(int family, const unsigned char *a, uint16_t port,
                       const struct sockaddr_storage *ss)
 {

@@ -43,6 +43,11 @@ int sp__kdiag_open(void);
 /* Dumps every non-listening TCP connection of family, one cb per
  * connection. Returns 0 or -errno. */
 int sp__kdiag_dump(int nlfd, int family, sp_kdiag_cb cb, void *ud);
+/* The state of the one connection between la (local) and pa (peer), asked
+ * for exactly (no dump of the host's connections): a state number, -ENOENT
+ * if the kernel has none, another -errno on failure. */
+int sp__kdiag_lookup(int nlfd, const struct sockaddr_storage *la,
+                     const struct sockaddr_storage *pa);
 /* Does ent describe the connection between la (local) and pa (peer)? */
 int sp__kdiag_match(const struct sp_kdiag_ent *ent, const struct sockaddr_storage *la,
                     const struct sockaddr_storage *pa);

@@ -6,11 +6,14 @@
 
 #include <errno.h>
 #include <langinfo.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sockpit/proto/buf.h"
@@ -21,9 +24,11 @@
 
 #include "pipe.h"
 
-/* Output to a regular file is written in blocks of this size; to a pipe or
- * terminal every event is written at once so a reader sees it live. */
+/* Output to a regular file is written in blocks of this size. */
 #define FILE_BLOCK (1u << 20)
+/* Elsewhere output is written once per loop iteration (before the loop
+ * waits), or sooner when this much is pending. */
+#define PIPE_BLOCK (64u << 10)
 
 struct hl {
     const struct sp_headless_opts *opts;
@@ -39,14 +44,87 @@ struct hl {
     int ending; /* after the loop: the queue is gone, only printing is left */
     int status;
     uint64_t closed;
-    struct sp_watch *timer, *sigint, *sigterm;
+    uint64_t deadline_ms; /* --timeout on the monotonic clock; 0: none */
+    struct sp_watch *timer, *sigint, *sigterm, *prepare;
 };
 
+/* Set by SIGINT/SIGTERM, which also reach the loop's own watches: a write
+ * to a reader that stopped reading blocks the loop, so only this flag can
+ * tell the writer to give up. */
+static volatile sig_atomic_t term_seen;
+static struct sigaction prev_int, prev_term;
+
+static void on_term_signal(int sig, siginfo_t *si, void *uc)
+{
+    term_seen = 1;
+    const struct sigaction *p = sig == SIGINT ? &prev_int : &prev_term;
+    if (p->sa_flags & SA_SIGINFO)
+        p->sa_sigaction(sig, si, uc);
+    else if (p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN)
+        p->sa_handler(sig);
+}
+
+/* Chains onto the handlers the loop's signal watches installed. */
+static void term_flag_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_term_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    term_seen = 0;
+    sigaction(SIGINT, &sa, &prev_int);
+    sigaction(SIGTERM, &sa, &prev_term);
+}
+
+static void term_flag_remove(void)
+{
+    sigaction(SIGINT, &prev_int, NULL);
+    sigaction(SIGTERM, &prev_term, NULL);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits until fd takes more output. Returns 0 when a signal or --timeout
+ * says to stop waiting for a reader that does not read. */
+static int wait_writable(struct hl *h)
+{
+    struct pollfd pf = {.fd = h->fd, .events = POLLOUT};
+    for (;;) {
+        if (term_seen)
+            return 0;
+        if (h->deadline_ms != 0 && mono_ms() >= h->deadline_ms) {
+            fprintf(stderr, "sockpit: still running after --timeout %g s\n", h->opts->timeout_s);
+            return 0;
+        }
+        int r = poll(&pf, 1, 100);
+        if (r > 0 || (r < 0 && errno != EINTR))
+            return 1; /* writable, or an error the write will report */
+    }
+}
+
+/* To a file, one write; elsewhere pieces of at most PIPE_BUF after the fd
+ * said it has room, which a pipe or a terminal takes without blocking. */
 static void flush(struct hl *h)
 {
     size_t off = 0;
     while (off < h->out.len && !h->broken) {
-        ssize_t w = write(h->fd, h->out.data + off, h->out.len - off);
+        size_t n = h->out.len - off;
+        if (!h->regular) {
+            if (!wait_writable(h)) {
+                h->broken = 1; /* the run ends; what is unwritten is dropped */
+                h->status = 1;
+                break;
+            }
+            if (n > PIPE_BUF)
+                n = PIPE_BUF;
+        }
+        ssize_t w = write(h->fd, h->out.data + off, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -68,7 +146,7 @@ static void stop(struct hl *h)
 
 static void emitted(struct hl *h)
 {
-    if (!h->regular || h->out.len >= FILE_BLOCK)
+    if (h->out.len >= (h->regular ? FILE_BLOCK : PIPE_BLOCK))
         flush(h);
     if (h->broken)
         stop(h);
@@ -195,6 +273,15 @@ static void on_timeout(void *ud)
     stop(h);
 }
 
+static void on_prepare(void *ud)
+{
+    struct hl *h = ud;
+    if (h->out.len > 0 && !h->regular)
+        flush(h);
+    if (h->broken)
+        stop(h);
+}
+
 static void on_signal(void *ud)
 {
     struct hl *h = ud;
@@ -278,9 +365,12 @@ int sp_headless_main(const struct sp_headless_opts *opts)
         /* It counts from the start: queueing a long script took some of it. */
         double ms = opts->timeout_s * 1000.0 - (double)sp_engine_now_ns(h.eng) / 1e6;
         h.timer = sp_engine_watch_timer(h.eng, ms < 1 ? 1 : (uint64_t)ms, 0, on_timeout, &h);
+        h.deadline_ms = mono_ms() + (ms < 1 ? 1 : (uint64_t)ms);
     }
     h.sigint = sp_engine_watch_signal(h.eng, SIGINT, on_signal, &h);
     h.sigterm = sp_engine_watch_signal(h.eng, SIGTERM, on_signal, &h);
+    term_flag_install();
+    h.prepare = sp_engine_watch_prepare(h.eng, on_prepare, &h);
     if (opts->nlines == 0)
         check_done(&h);
 
@@ -296,6 +386,8 @@ int sp_headless_main(const struct sp_headless_opts *opts)
     }
     if (h.timer != NULL)
         sp_watch_stop(h.timer);
+    term_flag_remove();
+    sp_watch_stop(h.prepare);
     if (h.sigint != NULL)
         sp_watch_stop(h.sigint);
     if (h.sigterm != NULL)

@@ -219,6 +219,58 @@ def a_fifo_for_send_file_or_log_is_an_error_not_a_hang():
         assert b"send #1 5 bytes" in out, out
 
 
+
+def flood_into_a_stalled_stdout(extra, signal_it):
+    """Runs sockpit against a flooding peer with stdout a pipe nobody reads;
+    returns (exit status or None if it hung, seconds from the stall)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    r, w = os.pipe()
+    p = subprocess.Popen([peers.SOCKPIT, "--json"] + extra +
+                         ["-e", "connect tcp:127.0.0.1:%d" % port, "-e", "wait 1 eof"],
+                         stdout=w, stderr=subprocess.DEVNULL)
+    os.close(w)
+    try:
+        c, _ = srv.accept()
+        c.setblocking(False)
+        chunk = b"z" * 65536
+        end = time.monotonic() + 2
+        while time.monotonic() < end:  # floods until sockpit stops reading
+            try:
+                c.send(chunk)
+            except BlockingIOError:
+                time.sleep(0.01)
+        t0 = time.monotonic()
+        if signal_it:
+            p.send_signal(15)
+        try:
+            rc = p.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            rc = None
+        return rc, time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(r)
+        srv.close()
+
+
+@test
+def sigterm_and_timeout_end_a_run_whose_stdout_nobody_reads():
+    # A reader that stops reading (a paused pager, a stuck pipeline) fills
+    # the pipe; the events still to print must not make sockpit deaf to
+    # SIGTERM or --timeout.
+    rc, took = flood_into_a_stalled_stdout(["--timeout", "30"], True)
+    assert rc is not None, "sockpit ignored SIGTERM while its stdout was full"
+    assert rc == 1 and took < 3, (rc, took)
+    rc, took = flood_into_a_stalled_stdout(["--timeout", "4"], False)
+    assert rc is not None, "sockpit ignored --timeout while its stdout was full"
+    assert rc == 1 and took < 5, (rc, took)
+
+
 def listening_port(pid):
     """The TCP port process pid listens on, from /proc (no ss needed)."""
     try:

@@ -82,5 +82,11 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
  * `sockpit --help-commands-md` prints it and a test compares it with the
  * README so the two cannot drift. */
 void sp_cmd_reference_md(struct sp_buf *out);
+/* The man page's COMMANDS section (roff), from the same table; a test checks
+ * it names every command. */
+void sp_cmd_reference_man(struct sp_buf *out);
+/* Appends text escaped for roff (backslashes, hyphens, a leading . or ');
+ * `code` becomes bold, newlines spaces. */
+void sp_cmd_roff(struct sp_buf *out, const char *text);
 
 #endif

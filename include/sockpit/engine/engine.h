@@ -305,6 +305,56 @@ int sp_engine_keeps_history(const struct sp_engine *eng);
  * dropped. */
 int sp_hist_dropped(struct sp_engine *eng, uint32_t id, struct sp_event *out);
 
+/* The relay (engine_relay.c): every connection accepted on a listener opens
+ * one to a target, and the bytes flow both ways through faults that can be
+ * changed live. Both legs are ordinary sockets. */
+enum sp_fin_mode { SP_FIN_PASS, SP_FIN_HOLD, SP_FIN_RESET };
+/* Which of the faults a struct sp_fault sets (the others stay as they are). */
+#define SP_FAULT_DELAY       0x01
+#define SP_FAULT_RATE        0x02
+#define SP_FAULT_RESPLIT     0x04
+#define SP_FAULT_DROP        0x08
+#define SP_FAULT_RESET_AFTER 0x10
+#define SP_FAULT_STALL       0x20
+/* One direction's faults; 0 turns a fault off. */
+struct sp_fault {
+    unsigned set;         /* SP_FAULT_* given */
+    uint64_t delay_ms;    /* each message (raw: chunk) leaves this long after it arrived */
+    uint64_t rate;        /* bytes per second at most */
+    uint64_t resplit;     /* forwarded in writes of at most this many bytes */
+    uint64_t drop_msg;    /* the message (raw: chunk) with this number is not forwarded */
+    uint64_t reset_after; /* both legs are reset once this many bytes went through */
+    int stall;            /* nothing forwarded, the source not read */
+};
+#define SP_RELAY_UP   0x1 /* client leg to target leg */
+#define SP_RELAY_DOWN 0x2 /* target leg back to the client leg */
+struct sp_relay_opts {
+    const struct sp_frame_spec *framing;      /* the client legs' (NULL: raw) */
+    const struct sp_frame_spec *framing_back; /* the target legs' (NULL: raw) */
+    enum sp_fin_mode fin;
+    struct sp_fault up, down;
+};
+/* Listens on listen_addr (*id: the listener, as sp_engine_listen) and
+ * relays each accepted connection to target (tcp: or unix:). */
+int sp_engine_relay(struct sp_engine *eng, const struct sp_addr *listen_addr,
+                    const struct sp_addr *target, const struct sp_relay_opts *opts, uint32_t *id,
+                    char *err, size_t errlen);
+/* Changes the faults of dirs (SP_RELAY_*) on a relay listener (its
+ * connections now and later) or on one relay leg (that connection). */
+int sp_engine_relay_fault(struct sp_engine *eng, uint32_t id, unsigned dirs,
+                          const struct sp_fault *f, char *err, size_t errlen);
+struct sp_relay_info {
+    uint32_t listener;       /* the relay's listener */
+    uint32_t client, target; /* a leg's pair (0 for the listener itself, or not yet) */
+    char target_addr[SP_ADDR_TEXT_MAX];
+    enum sp_fin_mode fin;
+    struct sp_fault up, down; /* in force (the listener's: for new connections) */
+};
+/* 0 when id is a relay listener or leg (out filled), else -1. */
+int sp_engine_relay_info(struct sp_engine *eng, uint32_t id, struct sp_relay_info *out);
+/* "delay 100ms, rate 1000B/s, stall" ("none") into out. */
+void sp_fault_format(const struct sp_fault *f, char *out, size_t len);
+
 /* The loop, for front ends that must not include uv.h. A watch is freed by
  * sp_watch_stop() (safe from inside its own callback). */
 struct sp_watch;
@@ -321,5 +371,10 @@ struct sp_watch *sp_engine_watch_signal(struct sp_engine *eng, int signum, sp_wa
 /* cb once per loop iteration, just before the loop waits: the place to draw. */
 struct sp_watch *sp_engine_watch_prepare(struct sp_engine *eng, sp_watch_cb cb, void *ud);
 void sp_watch_stop(struct sp_watch *w);
+
+/* The versions of the libraries the engine runs with (libuv, OpenSSL,
+ * libpcap), as the linked libraries report them, for `sockpit --version`. */
+struct sp_buf;
+void sp_engine_lib_versions(struct sp_buf *out);
 
 #endif
