@@ -364,7 +364,8 @@ static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct s
         r->x++;
     }
     int role = UI_R_STATE;
-    if (ev->type == SP_EV_ERROR || ev->type == SP_EV_FRAME_ERROR || ev->type == SP_EV_CMD_ERROR)
+    if (ev->type == SP_EV_ERROR || ev->type == SP_EV_FRAME_ERROR ||
+        (ev->type == SP_EV_CMD_ERROR && !ev->expected))
         role = UI_R_ERROR;
     row_text(r, role, ev->type == SP_EV_ERROR ? "!" : t->th.g.dot);
     r->x++;

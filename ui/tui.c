@@ -51,7 +51,8 @@ static void on_event(void *ud, const struct sp_event *ev)
     case SP_EV_CMD_ERROR: {
         struct sp_buf b;
         sp_buf_init(&b);
-        sp_buf_appends(&b, "error: ");
+        /* A lab's "!" line failing is the lesson, not a mistake. */
+        sp_buf_appends(&b, ev->expected ? "failed as expected: " : "error: ");
         if (ev->message)
             sp_render(&b, ev->message, strlen(ev->message), t->th.render);
         if (ev->line && ev->line[0]) {
@@ -59,7 +60,7 @@ static void on_event(void *ud, const struct sp_event *ev)
             sp_render(&b, ev->line, strlen(ev->line), t->th.render);
             sp_buf_appends(&b, ")");
         }
-        ui_set_status(t, UI_R_ERROR, "%s", sp_buf_str(&b));
+        ui_set_status(t, ev->expected ? UI_R_STATE : UI_R_ERROR, "%s", sp_buf_str(&b));
         sp_buf_cleanup(&b);
         ui_composer_refused(t, ev->line);
         break;

@@ -35,6 +35,7 @@ void cmd__report(struct sp_cmdq *q, const char *line, const char *origin, const 
     ev.unread = -1;
     ev.line = line;
     ev.message = text;
+    ev.expected = q->may_fail;
     sp_engine_emit(q->eng, &ev);
 }
 

@@ -142,6 +142,10 @@ extern const struct cmd_entry cmd__table[];
 extern const size_t cmd__table_len;
 /* What an omitted or leading-number ID means (help, README, man page). */
 extern const char cmd__id_rule[];
+/* set's IP-layer options (cmd_setip.c): is name one of them, and set it. */
+int cmd__is_ipopt(const struct cmd_word *name);
+int cmd__set_ipopt(struct cmd_ctx *c, uint32_t id, const struct cmd_word *name,
+                   const struct cmd_word *val);
 /* Finds a command by name or unique prefix; on failure err says why (unknown,
  * or ambiguous with the candidates). */
 const struct cmd_entry *cmd__find(const char *name, char *err, size_t errlen);
@@ -230,7 +234,8 @@ struct sp_cmdq {
     struct sp_watch *kick;
     unsigned failures;
     int keep_going;
-    int stopped; /* a failure dropped the queue; reported once to on_idle */
+    int may_fail; /* the current line is allowed to fail (a lab's "!" line) */
+    int stopped;  /* a failure dropped the queue; reported once to on_idle */
     void (*idle_cb)(void *ud, int failed);
     void *idle_ud;
     int in_run;

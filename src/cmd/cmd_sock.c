@@ -25,6 +25,21 @@ static int parse_addr(struct cmd_ctx *c, const struct cmd_word *w, struct sp_add
     return 0;
 }
 
+/* An address that may leave out the scheme of a socket it goes with: on a
+ * udp: socket `--to 127.0.0.1:9000` means udp:127.0.0.1:9000, as nc and
+ * socat users type it. scheme is that socket's ("udp"), or NULL. */
+static int parse_addr_as(struct cmd_ctx *c, const struct cmd_word *w, const char *scheme,
+                         struct sp_addr *addr)
+{
+    char err[256], text[1100];
+    if (sp_addr_parse(addr, w->s, err, sizeof err) == 0)
+        return 0;
+    snprintf(text, sizeof text, "%s:%.1024s", scheme != NULL ? scheme : "", w->s);
+    if (scheme != NULL && sp_addr_parse(addr, text, NULL, 0) == 0)
+        return 0;
+    return cmd__fail(c, w, 0, "bad address \"%.80s\": %s", w->s, err);
+}
+
 static int parse_spec(struct cmd_ctx *c, const struct cmd_word *w, struct sp_frame_spec *spec)
 {
     char err[256];
@@ -74,6 +89,13 @@ static const struct cmd_word *target(struct cmd_ctx *c, struct sp_addr *addr,
     return a;
 }
 
+/* --reuseport and --v6only, which the kernel takes only before bind. */
+static void prebind_opts(struct cmd_ctx *c, struct sp_sock_opts *o)
+{
+    o->reuseport = cmd__opt(c, "--reuseport") != NULL;
+    o->v6only = cmd__opt(c, "--v6only") != NULL;
+}
+
 int cmd__exec_listen(struct cmd_ctx *c)
 {
     struct sp_addr addr;
@@ -92,6 +114,7 @@ int cmd__exec_listen(struct cmd_ctx *c)
     o.echo = cmd__opt(c, "--echo") != NULL;
     o.close_on_eof = cmd__opt(c, "--close-on-eof") != NULL;
     o.backlog = (int)backlog;
+    prebind_opts(c, &o);
     char err[256] = "";
     uint32_t id = 0;
     if (sp_engine_listen(c->eng, &addr, &o, &id, err, sizeof err) != 0)
@@ -115,6 +138,22 @@ int cmd__exec_connect(struct cmd_ctx *c)
     const struct cmd_word *t = cmd__opt(c, "--timeout");
     if (t != NULL && cmd__number(c, t, 1, MS_MAX, 0, &o.timeout_ms) != 0)
         return CMD_FAIL;
+    prebind_opts(c, &o);
+    /* --bind ADDR: the source address (and port) of the connection; its
+     * scheme may be left out (--bind 127.0.0.2:0). */
+    struct sp_addr src;
+    const struct cmd_word *b = cmd__opt(c, "--bind");
+    if (b != NULL) {
+        if (addr.kind != SP_ADDR_TCP && addr.kind != SP_ADDR_UDP)
+            return cmd__fail(c, b, 0, "--bind is for tcp: and udp: connections");
+        if (parse_addr_as(c, b, addr.kind == SP_ADDR_TCP ? "tcp" : "udp", &src) != 0)
+            return CMD_FAIL;
+        if (src.kind != addr.kind || src.family == AF_UNSPEC)
+            return cmd__fail(c, b, 0,
+                             "--bind wants a literal %s address (HOST:PORT, port 0: any port)",
+                             addr.kind == SP_ADDR_TCP ? "tcp:" : "udp:");
+        o.bind = &src;
+    }
     char err[256] = "";
     uint32_t id = 0;
     if (sp_engine_connect(c->eng, &addr, &o, &id, err, sizeof err) != 0)
@@ -134,6 +173,7 @@ int cmd__exec_bind(struct cmd_ctx *c)
     if (addr.kind != SP_ADDR_UDP && addr.kind != SP_ADDR_UNIX_DGRAM && addr.kind != SP_ADDR_PACKET)
         return cmd__fail(c, a, 0,
                          "bind is for udp:, unix-dgram: and packet:; use listen for streams");
+    prebind_opts(c, &o);
     char err[256] = "";
     uint32_t id = 0;
     if (sp_engine_bind(c->eng, &addr, &o, &id, err, sizeof err) != 0)
@@ -261,7 +301,13 @@ int cmd__exec_send(struct cmd_ctx *c)
     }
     const struct cmd_word *w;
     if ((w = cmd__opt(c, "--to")) != NULL) {
-        if (parse_addr(c, w, &to) != 0)
+        struct sp_sock_info in;
+        const char *scheme = NULL;
+        if (sp_engine_sock_info(c->eng, id, &in) == 0)
+            scheme = in.kind == SP_SOCK_UDP          ? "udp"
+                     : in.kind == SP_SOCK_UNIX_DGRAM ? "unix-dgram"
+                                                     : NULL;
+        if (parse_addr_as(c, w, scheme, &to) != 0)
             goto out;
         req.to = &to;
     }
@@ -556,10 +602,13 @@ int cmd__exec_set(struct cmd_ctx *c)
     for (k = 0; k < sizeof opts / sizeof opts[0]; k++)
         if (cmd__is(name, opts[k].name))
             break;
+    if (k == sizeof opts / sizeof opts[0] && cmd__is_ipopt(name))
+        return cmd__set_ipopt(c, id, name, val);
     if (k == sizeof opts / sizeof opts[0])
         return cmd__fail(c, name, 0,
                          "unknown option \"%.40s\" (nodelay cork keepalive oobinline rcvbuf sndbuf "
-                         "linger passcred pktinfo recvttl recvtos timestamp recverr cmsgbuf)",
+                         "linger ttl tos broadcast v6only reuseport bindtodevice mcast-join "
+                         "passcred pktinfo recvttl recvtos timestamp recverr cmsgbuf)",
                          name->s);
     long value;
     if (opts[k].boolean) {

@@ -18,15 +18,24 @@ static const struct cmd_opt listen_opts[] = {
      "close each accepted connection after the peer's EOF, once what is queued is written "
      "(without it a connection stays half-open, in CLOSE_WAIT, until closed)"},
     {"--backlog", "N", "listen(2) backlog (default 511)"},
+    {"--reuseport", NULL, "SO_REUSEPORT before bind: listeners that all set it share the port"},
+    {"--v6only", NULL, "IPV6_V6ONLY before bind: an IPv6 listener that takes no IPv4"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt connect_opts[] = {
     {"--framing", "SPEC", "framing (default raw)"},
     {"--timeout", "MS", "give up connecting after MS milliseconds (default 10000)"},
+    {"--bind", "ADDR",
+     "bind to this source address first (tcp:/udp: HOST:PORT, the scheme may be left out; port "
+     "0: the kernel picks one)"},
+    {"--reuseport", NULL, "SO_REUSEPORT before bind"},
+    {"--v6only", NULL, "IPV6_V6ONLY before connect"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt bind_opts[] = {
     {"--framing", "SPEC", "framing (default raw)"},
+    {"--reuseport", NULL, "SO_REUSEPORT before bind: sockets that all set it share the port"},
+    {"--v6only", NULL, "IPV6_V6ONLY before bind: an IPv6 socket that takes no IPv4"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt send_opts[] = {
@@ -102,7 +111,7 @@ static const struct cmd_opt relay_opts[] = {
 
 /* Sorted by name: help lists the table in this order. */
 const struct cmd_entry cmd__table[] = {
-    {"bind", "bind ADDR [--framing SPEC]",
+    {"bind", "bind ADDR [--framing SPEC] [--reuseport] [--v6only]",
      "open a datagram socket (udp:, unix-dgram:) or a packet socket (packet:IFACE[:ETHERTYPE])",
      "Receives from anyone; `send --to ADDR` chooses the destination. `packet:IFACE[:ETHERTYPE]` "
      "(ETHERTYPE 0x0800 or ipv4, ipv6, arp, vlan, all; default all) receives every frame of "
@@ -117,7 +126,9 @@ const struct cmd_entry cmd__table[] = {
     {"confirm", "confirm on|off", "ask before c closes and X resets (TUI only)",
      "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
      1, CMD_F_UI, cmd__exec_ui},
-    {"connect", "connect ADDR [--framing SPEC] [--timeout MS]", "connect to a server",
+    {"connect",
+     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only]",
+     "connect to a server",
      "In a script the next line runs once connected; a refused or timed-out connect fails "
      "the line.",
      connect_opts, 1, 1, 0, cmd__exec_connect},
@@ -153,7 +164,9 @@ const struct cmd_entry cmd__table[] = {
      "names the built-in labs; a FILE has a / or ends in .lab.",
      NULL, 1, 1, 0, cmd__exec_lab},
     {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
-    {"listen", "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N]",
+    {"listen",
+     "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--reuseport] "
+     "[--v6only]",
      "listen for connections (tcp:, unix:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
@@ -211,12 +224,19 @@ const struct cmd_entry cmd__table[] = {
      send_opts, 0, -1, 0, cmd__exec_send},
     {"set",
      "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
-     "set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off | set [ID] cmsgbuf N | "
-     "set keep-closed N",
+     "set keep-closed N | set [ID] broadcast|v6only|reuseport on|off | set [ID] ttl|tos N | "
+     "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE] | "
+     "set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off | set [ID] cmsgbuf N",
      "set a socket option, or how many closed sockets are kept",
      "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
      "and their history keep (default 1000); older ones are forgotten, their history freed. "
-     "From the command line: -e 'set keep-closed N'. Ancillary data, shown under each recv "
+     "From the command line: -e 'set keep-closed N'. ttl (IP_TTL, IPv6 hop limit) and tos "
+     "(IP_TOS, IPv6 traffic class) take 0 .. 255; bindtodevice is SO_BINDTODEVICE (changing a "
+     "binding needs CAP_NET_RAW); mcast-join joins a multicast group on a udp: socket "
+     "(IP_ADD_MEMBERSHIP, "
+     "IPV6_JOIN_GROUP), on IFACE or where the kernel routes the group. v6only and reuseport "
+     "count at bind: give them to listen/bind/connect as --v6only/--reuseport (the kernel "
+     "refuses v6only on a bound socket). Ancillary data, shown under each recv "
      "(JSON cmsg): passcred (Unix: SCM_CREDENTIALS pid, uid, gid of the sender), pktinfo "
      "(UDP: the address the datagram was sent to and the interface), recvttl (UDP: TTL or hop "
      "limit), recvtos (UDP: TOS or traffic class), timestamp (UDP, Unix datagrams: the "
@@ -348,8 +368,10 @@ static const char *const wait_words[] = {
     "sent",      "state:",   "bytes:", "msgs:", NULL,
 };
 static const char *const set_words[] = {
-    "nodelay", "cork",    "keepalive", "oobinline", "rcvbuf",  "sndbuf",  "linger",      "passcred",
-    "pktinfo", "recvttl", "recvtos",   "timestamp", "recverr", "cmsgbuf", "keep-closed", NULL,
+    "nodelay",   "cork",         "keepalive",  "oobinline", "rcvbuf",    "sndbuf",
+    "linger",    "keep-closed",  "ttl",        "tos",       "broadcast", "v6only",
+    "reuseport", "bindtodevice", "mcast-join", "passcred",  "pktinfo",   "recvttl",
+    "recvtos",   "timestamp",    "recverr",    "cmsgbuf",   NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};

@@ -396,12 +396,38 @@ int cmd__timeout_opt(struct cmd_ctx *c, uint64_t *ms)
     return 0;
 }
 
+/* The open listener created last, or 0. */
+static uint32_t newest_listener(struct sp_engine *eng)
+{
+    size_t n = sp_engine_sock_ids(eng, NULL, 0);
+    uint32_t *ids = sp_xreallocarray(NULL, n > 0 ? n : 1, sizeof *ids);
+    n = sp_engine_sock_ids(eng, ids, n);
+    uint32_t found = 0;
+    struct sp_sock_info in;
+    for (size_t i = n; i-- > 0 && found == 0;)
+        if (sp_engine_sock_info(eng, ids[i], &in) == 0 && sp_kind_is_listener(in.kind) && in.open)
+            found = ids[i];
+    free(ids);
+    return found;
+}
+
 int cmd__exec_wait(struct cmd_ctx *c)
 {
     uint32_t id;
     uint64_t tmo;
+    int given = c->arg0;
     if (cmd__take_id(c, 1, &id) != 0 || cmd__want_args(c, 1, 1) != 0 || cmd__timeout_opt(c, &tmo))
         return CMD_FAIL;
+    given = c->arg0 > given;
+    /* `connect` made the client current, but `wait accepted` can only
+     * mean a listener: without an ID, the newest one. */
+    if (!given && cmd__is(cmd__arg(c, 0), "accepted")) {
+        struct sp_sock_info cur;
+        uint32_t l;
+        if (sp_engine_sock_info(c->eng, id, &cur) == 0 && !sp_kind_is_listener(cur.kind) &&
+            (l = newest_listener(c->eng)) != 0)
+            id = l;
+    }
     const struct cmd_word *w = cmd__arg(c, 0);
     const char *colon = strchr(w->s, ':');
     size_t nlen = colon != NULL ? (size_t)(colon - w->s) : w->len;

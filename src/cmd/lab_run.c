@@ -581,6 +581,7 @@ static void feed(struct cmd_lab *l)
     if (may_fail)
         text += 1 + strspn(text + 1, " \t");
     sp_cmdq_set_keep_going(l->sub, may_fail);
+    l->sub->may_fail = may_fail;
     char origin[300];
     snprintf(origin, sizeof origin, "%s:%zu", l->origin, c->line);
     struct sp_buf line;

@@ -149,12 +149,20 @@ int sp__dgram_bind(struct sp_engine *eng, struct sp_sock *s, const struct sockad
     char path[SP_ADDR_PATH_MAX] = "";
     uint64_t dev = 0, ino = 0;
     int r;
-    if (sa->sa_family == AF_UNIX)
+    char why[256] = "";
+    if (sa->sa_family == AF_UNIX) {
         r = sp__unix_bind(fd, sa, salen, path, &dev, &ino);
-    else
-        r = bind(fd, sa, salen) == 0 ? 0 : -errno;
+    } else {
+        /* --reuseport, --v6only: only before bind. */
+        struct sp_prebind own;
+        r = s != NULL ? 0 : sp__prebind_fill(&own, opts, why, sizeof why);
+        if (r == 0)
+            r = sp__prebind_apply(s != NULL ? &s->pre : &own, fd, sa->sa_family, why, sizeof why);
+        if (r == 0)
+            r = bind(fd, sa, salen) == 0 ? 0 : -errno;
+    }
     if (r < 0) {
-        sp__seterr(err, errlen, "bind %s: %s", where, strerror(-r));
+        sp__seterr(err, errlen, "bind %s: %s", where, why[0] ? why : strerror(-r));
         close(fd);
         return r;
     }
@@ -186,6 +194,14 @@ int sp__dgram_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t sa
     int fd = dgram_socket(sa->sa_family, err, errlen);
     if (fd < 0)
         return fd;
+    if (sa->sa_family != AF_UNIX) {
+        /* connect --bind, --reuseport, --v6only: a refusal creates nothing. */
+        int e = sp__prebind_apply(&s->pre, fd, sa->sa_family, err, errlen);
+        if (e < 0) {
+            close(fd);
+            return e;
+        }
+    }
     s->family = sa->sa_family;
     memcpy(&s->pa, sa, salen);
     s->peer_len = sp__sockaddr_text(sa, salen, s->peer);

@@ -30,12 +30,21 @@ enum sp_hkind { SP_H_NONE, SP_H_TCP, SP_H_PIPE, SP_H_UDP, SP_H_POLL };
 /* What a socket's spare timer is doing right now. */
 enum sp_tmode { SP_T_NONE, SP_T_CONNECT, SP_T_OUTCOME, SP_T_DRAIN, SP_T_ACCEPT };
 
+/* What a socket needs between socket() and its bind or connect: the
+ * options the kernel takes only then, and connect --bind's source. */
+struct sp_prebind {
+    int reuseport, v6only;
+    struct sockaddr_storage src;
+    socklen_t srclen; /* 0: no source bind */
+};
+
 struct sp_sock {
     struct sp_engine *eng;
     uint32_t id;
     uint32_t parent;
     enum sp_sock_kind kind;
-    int family; /* AF_INET, AF_INET6, AF_UNIX; AF_UNSPEC while resolving */
+    int family;            /* AF_INET, AF_INET6, AF_UNIX; AF_UNSPEC while resolving */
+    struct sp_prebind pre; /* from the creating call's sp_sock_opts */
 
     union {
         uv_handle_t h;
@@ -265,6 +274,12 @@ void sp__seterr(char *err, size_t errlen, const char *fmt, ...)
 /* A literal address as a kernel address. Returns 0 or a uv error with err set. */
 int sp__addr_to_sockaddr(const struct sp_addr *addr, struct sockaddr_storage *ss, socklen_t *len,
                          char *err, size_t errlen);
+/* engine_ipopt.c: fills pb from opts (NULL: nothing to do); applies it to a
+ * new descriptor of family before its bind or connect. Return 0 or -errno
+ * with the reason in err. */
+int sp__prebind_fill(struct sp_prebind *pb, const struct sp_sock_opts *opts, char *err,
+                     size_t errlen);
+int sp__prebind_apply(const struct sp_prebind *pb, int fd, int family, char *err, size_t errlen);
 
 /* Starts t, counting from now: the loop's clock is only updated once per
  * iteration, and a busy callback before this one would otherwise make the

@@ -112,7 +112,12 @@ static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
                    enum sp_sock_kind kind, const struct sp_sock_opts *opts, uint32_t *id, char *err,
                    size_t errlen)
 {
+    struct sp_prebind pre;
+    int r = sp__prebind_fill(&pre, opts, err, errlen);
+    if (r < 0)
+        return r;
     struct sp_sock *s = sp__sock_new(eng, kind, opts);
+    s->pre = pre;
     s->gai = sp_xmalloc(sizeof *s->gai);
     s->gai->data = s;
     s->gai_op = op;
@@ -124,7 +129,7 @@ static int resolve(struct sp_engine *eng, const struct sp_addr *addr, int op,
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = addr->kind == SP_ADDR_UDP ? SOCK_DGRAM : SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
-    int r = uv_getaddrinfo(&eng->loop, s->gai, resolved, addr->host, port, &hints);
+    r = uv_getaddrinfo(&eng->loop, s->gai, resolved, addr->host, port, &hints);
     if (r != 0) {
         free(s->gai);
         s->gai = NULL;
@@ -222,7 +227,11 @@ int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
     int r = sp__addr_to_sockaddr(addr, &ss, &len, err, errlen);
     if (r < 0)
         return r;
+    struct sp_prebind pre;
+    if ((r = sp__prebind_fill(&pre, opts, err, errlen)) < 0)
+        return r;
     struct sp_sock *s = sp__sock_new(eng, kind, opts);
+    s->pre = pre;
     if (sp_kind_is_stream(kind))
         r = sp__stream_connect(s, (struct sockaddr *)&ss, len, err, errlen);
     else

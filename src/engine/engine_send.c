@@ -46,6 +46,7 @@ struct sp_send_op {
     struct seg *segs;
     size_t nsegs;
     size_t *bounds; /* piece i is wire[bounds[i] .. bounds[i + 1]) */
+    size_t split;   /* > 0: piece i starts at i * split instead (no bounds kept) */
     size_t npieces;
     size_t next_piece;
     unsigned inflight;
@@ -121,6 +122,14 @@ static void op_maybe_free(struct sp_send_op *op)
 
 static void op_timer_cb(uv_timer_t *t);
 
+/* Where piece i of op starts (i == npieces: the end). */
+static size_t piece_start(const struct sp_send_op *op, size_t i)
+{
+    if (op->split == 0)
+        return op->bounds[i];
+    return i < op->npieces ? i * op->split : op->wire_len;
+}
+
 static void op_timer(struct sp_send_op *op, enum op_tmode mode, uint64_t ms)
 {
     if (op->timer == NULL) {
@@ -139,7 +148,7 @@ static void op_abandon(struct sp_send_op *op)
 {
     struct sp_sock *s = op->s;
     if (op->next_piece < op->npieces) {
-        s->queued -= op->wire_len - op->bounds[op->next_piece];
+        s->queued -= op->wire_len - piece_start(op, op->next_piece);
         op->next_piece = op->npieces;
     }
     if (op->timer != NULL)
@@ -265,6 +274,16 @@ static void emit_dgram_send(struct sp_send_op *op, size_t a, size_t b)
     ev.data = op->wire + a;
     ev.data_len = b - a;
     ev.writes = 1;
+    /* Where it went: --to's address (or the sender an echo answers), else
+     * the connected peer. */
+    char to[SP_ADDR_TEXT_MAX];
+    if (op->tolen > 0) {
+        ev.peer_len = sp__sockaddr_text((struct sockaddr *)&op->to, op->tolen, to);
+        ev.peer = to;
+    } else if (s->peer_len > 0) {
+        ev.peer = s->peer;
+        ev.peer_len = s->peer_len;
+    }
     sp__emit(s->eng, s, &ev);
 }
 
@@ -444,7 +463,7 @@ static void issue(struct sp_send_op *op)
             return;
         if (op->inflight >= MAX_INFLIGHT)
             return;
-        size_t a = op->bounds[op->next_piece], b = op->bounds[op->next_piece + 1];
+        size_t a = piece_start(op, op->next_piece), b = piece_start(op, op->next_piece + 1);
         op->next_piece++;
         int r = write_piece(op, a, b);
         if (r < 0) {
@@ -743,15 +762,14 @@ static size_t count_pieces(const struct sp_send_req *req, size_t wire_len)
     return 1;
 }
 
+/* --chunks: the pieces' bounds. */
 static void fill_bounds(const struct sp_send_req *req, size_t wire_len, size_t *bounds,
                         size_t npieces)
 {
     bounds[0] = 0;
     for (size_t i = 1; i <= npieces; i++) {
         size_t pos = bounds[i - 1], step;
-        if (req->split > 0)
-            step = req->split;
-        else if (i - 1 < req->nchunks)
+        if (i - 1 < req->nchunks)
             step = req->chunks[i - 1];
         else
             step = wire_len;
@@ -1035,11 +1053,14 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
         return -EINVAL;
     }
     size_t nsegs = 3 + (w.body ? req->nparts : 0);
-    if (qmem(s) + wire_len + op_overhead(nsegs, npieces) > SP_WRITE_QUEUE_MAX) {
+    /* --split pieces are computed, not stored: --split 1 on a large file
+     * costs no bookkeeping per byte. */
+    size_t nbounds = req->split > 0 ? 0 : npieces;
+    if (qmem(s) + wire_len + op_overhead(nsegs, nbounds) > SP_WRITE_QUEUE_MAX) {
         sp__seterr(err, errlen,
                    "write queue full: %zu bytes queued (%zu with bookkeeping), this send adds "
                    "%zu (%zu with bookkeeping), the cap is %u bytes (8 MiB); nothing was sent",
-                   s->queued, qmem(s), wire_len, wire_len + op_overhead(nsegs, npieces),
+                   s->queued, qmem(s), wire_len, wire_len + op_overhead(nsegs, nbounds),
                    SP_WRITE_QUEUE_MAX);
         return -ENOBUFS;
     }
@@ -1050,7 +1071,9 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
         sp__seterr(err, errlen, "socket %u is closed", id);
         return -EBADF;
     }
-    struct sp_send_op *op = op_alloc(s, nsegs, npieces, wire_len, 0);
+    struct sp_send_op *op = op_alloc(s, nsegs, nbounds, wire_len, 0);
+    op->npieces = npieces;
+    op->split = req->split;
     size_t pos = 0, k = 0;
     add_seg(op, &pos, &k, w.head, w.head_len);
     if (w.body)
@@ -1059,7 +1082,8 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
     add_seg(op, &pos, &k, NULL, w.pad_len); /* NUL padding (the op is zeroed) */
     add_seg(op, &pos, &k, w.tail, w.tail_len);
     op->nsegs = k;
-    fill_bounds(req, wire_len, op->bounds, npieces);
+    if (op->split == 0)
+        fill_bounds(req, wire_len, op->bounds, npieces);
     op->delay_ms = req->delay_ms;
     op->every_ms = req->every_ms;
     op->reps_left = req->repeat > 1 ? req->repeat - 1 : 0;

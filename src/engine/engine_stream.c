@@ -365,6 +365,14 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
         sp__seterr(err, errlen, "socket: %s", strerror(e));
         return -e;
     }
+    if (sa->sa_family != AF_UNIX) {
+        /* connect --bind, --reuseport, --v6only: a refusal creates nothing. */
+        int r = sp__prebind_apply(&s->pre, fd, sa->sa_family, err, errlen);
+        if (r < 0) {
+            close(fd);
+            return r;
+        }
+    }
     s->family = sa->sa_family;
     memcpy(&s->pa, sa, salen);
     if (s->peer[0] == '\0' || sa->sa_family != AF_UNIX)
@@ -552,6 +560,17 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
         int one = 1;
         /* A restarted listener must not wait out old TIME_WAIT connections. */
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        struct sp_prebind own;
+        const struct sp_prebind *pb = s != NULL ? &s->pre : &own;
+        char why[256] = "";
+        r = s != NULL ? 0 : sp__prebind_fill(&own, opts, why, sizeof why);
+        if (r == 0)
+            r = sp__prebind_apply(pb, fd, sa->sa_family, why, sizeof why);
+        if (r < 0) {
+            sp__seterr(err, errlen, "listen on %s: %s", where, why);
+            close(fd);
+            return r;
+        }
         r = bind(fd, sa, salen) == 0 ? 0 : -errno;
     }
     if (r == 0 && listen(fd, backlog) != 0)

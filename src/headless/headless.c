@@ -203,7 +203,7 @@ static void on_event(void *ud, const struct sp_event *ev)
     else
         sp_event_format_text(&h->out, ev, h->utf8);
     sp_buf_appendc(&h->out, '\n');
-    if (ev->type == SP_EV_CMD_ERROR && h->err_too) {
+    if (ev->type == SP_EV_CMD_ERROR && h->err_too && !ev->expected) {
         struct sp_buf e;
         sp_buf_init(&e);
         sp_buf_appends(&e, "sockpit: ");

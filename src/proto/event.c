@@ -493,6 +493,10 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         format_calls(out, ev);
         if (ev->wanted > 0 && ev->wanted != ev->len)
             sp_buf_appendf(out, " (%" PRIu64 " of %" PRIu64 " bytes taken)", ev->len, ev->wanted);
+        if (sp_kind_is_dgram(ev->kind) && ev->peer != NULL && ev->peer[0] != '\0') {
+            sp_buf_appends(out, " to ");
+            put_addr(out, ev->peer, ev->peer_len, utf8);
+        }
         sp_buf_appends(out, ": ");
         put_payload(out, ev, utf8);
         format_cmsgs(out, ev, utf8);
@@ -531,6 +535,8 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
                        ev->bytes_in, ev->chunks, ev->msgs, ev->bytes_out);
         break;
     case SP_EV_CMD_ERROR:
+        if (ev->expected)
+            sp_buf_appends(out, " (expected)");
         sp_buf_appends(out, ": ");
         put_safe(out, ev->message, utf8);
         sp_buf_appends(out, " in \"");
@@ -862,6 +868,8 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         ju64(out, "seq", ev->seq);
         ju64(out, "len", ev->len);
         ju64(out, "off", ev->off);
+        if (sp_kind_is_dgram(ev->kind) && ev->peer != NULL && ev->peer[0] != '\0')
+            jaddr(out, "to", ev->peer, ev->peer_len);
         jpayload(out, ev);
         ju64(out, "writes", ev->writes);
         jcalls(out, ev);
@@ -897,6 +905,8 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
     case SP_EV_CMD_ERROR:
         jstr(out, "line", ev->line);
         jstr(out, "message", ev->message);
+        if (ev->expected)
+            jbool(out, "expected", 1);
         break;
     case SP_EV_NOTICE:
         jstr(out, "message", ev->message);

@@ -100,6 +100,33 @@ def sixty_four_thousand_sends_take_linear_time_and_all_arrive():
         shutil.rmtree(d, ignore_errors=True)
 
 
+
+@test
+def split_1_of_a_mebibyte_is_a_million_writes_not_a_full_queue():
+    # --split pieces are computed, not stored: 1 MiB in writes of 1 byte was
+    # refused (9 MiB of bookkeeping against the 8 MiB cap); now the kernel
+    # gets 1,048,576 writes and the peer every byte in order.
+    data = os.urandom(1 << 20)
+    sink = Sink()
+    d = tempfile.mkdtemp(prefix="sockpit-costs-")
+    fpath = os.path.join(d, "mib.bin")
+    with open(fpath, "wb") as f:
+        f.write(data)
+    try:
+        sp = Sockpit(["--quiet", "--timeout", str(60 * SLOW), "-e",
+                      "connect tcp:127.0.0.1:%d" % sink.port, "-e",
+                      "send --split 1 --file " + fpath, "-e", "wait 1 sent", "-e", "close",
+                      "-e", "quit"])
+        rc = sp.finish(timeout=70 * SLOW)
+        assert rc == 0, (rc, sp.of("cmd_error")[:3], sp.err)
+        assert sink.eof.wait(20)
+        assert bytes(sink.data) == data, len(sink.data)
+        summary = sp.of("summary", 1)
+        assert summary and summary[0]["bytes_out"] == len(data), summary
+    finally:
+        sink.close()
+        shutil.rmtree(d, ignore_errors=True)
+
 # Enough send lines to keep the command queue busy for seconds if it ran
 # them all in one go (about 5 s in a release build, 30 s under ASan). A run
 # that ignored the signal or the timeout until the script was done would

@@ -8,6 +8,7 @@ says the build and the libraries."""
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 
@@ -139,11 +140,15 @@ def zsh_finds_the_completion():
         p = subprocess.run([zsh, "-n", os.path.join(fdir, "_sockpit")], capture_output=True,
                            timeout=10)
         assert p.returncode == 0, p.stderr
-        prog = ('fpath=("$1" $fpath); autoload -Uz compinit; compinit -u -D -d /dev/null; '
+        # No dump: compinit's "-d FILE" turns dumping back on and replaces
+        # FILE with mv, and as root "-D -d /dev/null" replaced /dev/null.
+        prog = ('fpath=("$1" $fpath); autoload -Uz compinit; compinit -u -D; '
                 'print -r -- $_comps[sockpit]')
         p = subprocess.run([zsh, "-fc", prog, "zsh", fdir], capture_output=True, timeout=20,
                            env=dict(os.environ, HOME=d))
         assert p.returncode == 0 and p.stdout.strip() == b"_sockpit", (p.stdout, p.stderr)
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode), "the test replaced /dev/null"
+        assert not os.path.exists(os.path.join(d, ".zcompdump"))
 
 
 @test

@@ -72,7 +72,7 @@ def every_lab_runs_headless_and_every_check_holds():
     results = in_parallel(run_lab, names)
     for name, (rc, events, err) in zip(names, results):
         # A line marked "!" may fail on purpose (rst: a refused connect).
-        errs = [e for e in events if e["ev"] == "cmd_error" and not e["line"].startswith("connect")]
+        errs = [e for e in events if e["ev"] == "cmd_error" and not e.get("expected")]
         checks = [e for e in events if e["ev"] == "check"]
         notes = [e for e in events if e["ev"] == "note"]
         failed = [c for c in checks if not c["held"]]
@@ -82,6 +82,21 @@ def every_lab_runs_headless_and_every_check_holds():
         assert notes and notes[-1]["step"] == notes[-1]["steps"], (name, notes[-1:])
         assert len(checks) >= notes[-1]["steps"] - 1, (name, len(checks))
         assert all(n["lab"] == name and n["text"] for n in notes), name
+
+
+@test
+def a_line_allowed_to_fail_is_marked_expected_and_not_reported_on_stderr():
+    # rst's "! connect" to a closed port must be refused: that is the lesson,
+    # so it is no failure on stderr (where `--lab rst >/dev/null` looks).
+    p = subprocess.run([SOCKPIT, "--timeout", "60", "--lab", "rst"], capture_output=True,
+                       timeout=90)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    assert p.stderr == b"", p.stderr
+    assert re.search(rb"cmd_error \(expected\): lab rst:\d+: connect failed: ECONNREFUSED",
+                     p.stdout), p.stdout
+    rc, events, err = run_lab("rst")
+    refused = [e for e in events if e["ev"] == "cmd_error"]
+    assert len(refused) == 1 and refused[0]["expected"] is True, refused
 
 
 def broken_copy(tmp, name, old, new):

@@ -78,6 +78,11 @@ struct sp_sock_opts {
     int close_on_eof;                    /* listener: close each connection after the peer's EOF */
     int backlog;                         /* 0: default */
     uint64_t timeout_ms;                 /* connect; 0: engine default */
+    /* Set between socket() and bind/connect, where the kernel takes them:
+     * SO_REUSEPORT, IPV6_V6ONLY (1 on, 0 leave), and connect --bind's
+     * source address (a literal IP address; NULL: the kernel picks). */
+    int reuseport, v6only;
+    const struct sp_addr *bind;
 };
 
 /* Creating sockets. On success *id is the new socket; the outcome arrives as
@@ -181,6 +186,26 @@ enum sp_sockopt {
 int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, long value, char *err,
                      size_t errlen);
 int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, size_t errlen);
+
+/* IP-layer options (engine_ipopt.c): set ttl|tos N, broadcast|v6only|
+ * reuseport on|off. v6only is refused by the kernel once bound (say
+ * --v6only at creation); reuseport after bind comes with a notice. */
+enum sp_ipopt {
+    SP_IPOPT_TTL,
+    SP_IPOPT_TOS,
+    SP_IPOPT_BROADCAST,
+    SP_IPOPT_V6ONLY,
+    SP_IPOPT_REUSEPORT,
+};
+int sp_engine_set_ipopt(struct sp_engine *eng, uint32_t id, enum sp_ipopt opt, long value,
+                        char *err, size_t errlen);
+/* SO_BINDTODEVICE (needs CAP_NET_RAW); "" unbinds. */
+int sp_engine_set_device(struct sp_engine *eng, uint32_t id, const char *ifname, char *err,
+                         size_t errlen);
+/* Joins a multicast group (IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP) on ifname,
+ * or on the interface the kernel routes the group to when ifname is NULL. */
+int sp_engine_mcast_join(struct sp_engine *eng, uint32_t id, const char *group, const char *ifname,
+                         char *err, size_t errlen);
 
 /* Ancillary data asked of the kernel on every recv of the socket (`set
  * passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off`). A socket with

@@ -139,6 +139,7 @@ struct sp_event {
     const char *message; /* error, cmd_error, notice: human text */
     const char *reason;  /* frame_error, closed: why */
     const char *line;    /* cmd_error: the command line as written */
+    int expected;        /* cmd_error: the line was allowed to fail (a lab's "!" line) */
 
     /* recv on a packet socket (kind SP_SOCK_PACKET): the link layer as the
      * kernel reported it (sockaddr_ll; from is the source MAC) and the
