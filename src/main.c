@@ -67,6 +67,10 @@ static const char usage_text[] =
     "  --hex              stdio: stdin lines are hex, stdout gets one hex line per message\n"
     "  -v                 stdio: every event to stderr (text, or --json)\n"
     "  -q SEC             stdio: end SEC seconds after stdin's EOF (else at the peer's EOF)\n"
+    "  --replay FILE      after the other lines, play the logged side of a conversation\n"
+    "                     recorded by `log` on the current socket (the ADDR's; with -l,\n"
+    "                     its first client): `replay FILE`\n"
+    "  --replay-peer FILE the same, playing the other end (a mock): `replay FILE --as peer`\n"
     "  --help-commands-md  print the command reference in Markdown (the README's)\n"
     "  --help-man         print the man page sockpit(1) (roff)\n"
     "  --completion bash|zsh  print the shell's completion script\n"
@@ -221,6 +225,8 @@ enum {
     OPT_NO_STDIO,
     OPT_HEX,
     OPT_RESET_ON_FAIL,
+    OPT_REPLAY,
+    OPT_REPLAY_PEER,
     OPT_HELP_MAN,
     OPT_COMPLETION,
 };
@@ -245,6 +251,8 @@ static const struct option long_opts[] = {
     {"no-stdio", no_argument, NULL, OPT_NO_STDIO},
     {"hex", no_argument, NULL, OPT_HEX},
     {"reset-on-fail", no_argument, NULL, OPT_RESET_ON_FAIL},
+    {"replay", required_argument, NULL, OPT_REPLAY},
+    {"replay-peer", required_argument, NULL, OPT_REPLAY_PEER},
     {"help-man", no_argument, NULL, OPT_HELP_MAN},
     {"completion", required_argument, NULL, OPT_COMPLETION},
     {NULL, 0, NULL, 0},
@@ -356,6 +364,22 @@ static void posit_lines(const struct posit *p, struct lines *l)
     sp_buf_cleanup(&b);
 }
 
+/* --replay and --replay-peer: the replay line, after the others; a listener
+ * without --once serves its first client (and stops listening, as the
+ * replay is one conversation). */
+static void replay_lines(struct lines *l, const char *path, int peer, int wait_client)
+{
+    if (wait_client) {
+        add_line(l, "wait 1 accepted --timeout 0", 27, "--replay");
+        add_line(l, "close 1", 7, "--replay");
+    }
+    struct sp_buf b;
+    sp_buf_init(&b);
+    sp_buf_appendf(&b, "replay \"%s\"%s", path, peer ? " --as peer" : "");
+    add_line(l, sp_buf_str(&b), b.len, peer ? "--replay-peer" : "--replay");
+    sp_buf_cleanup(&b);
+}
+
 /* Puts the last k lines of l first, in their order. */
 static void lines_to_front(struct lines *l, size_t k)
 {
@@ -408,6 +432,8 @@ int main(int argc, char **argv)
     int reset_on_fail = 0;
     int stdio = 0, stdio_hex = 0, verbose = 0, script_stdin = 0;
     double quit_after = -1;
+    const char *replay_path = NULL;
+    int replay_peer = 0;
 
     /* getopt's own messages would echo argv raw: ours are rendered. */
     opterr = 0;
@@ -487,6 +513,19 @@ int main(int argc, char **argv)
         case OPT_RESET_ON_FAIL:
             reset_on_fail = 1;
             break;
+        case OPT_REPLAY:
+        case OPT_REPLAY_PEER:
+            if (replay_path != NULL) {
+                status = usage_error("one --replay or --replay-peer, not two");
+                goto out;
+            }
+            if (strchr(optarg, '"') != NULL) {
+                status = usage_error("bad --replay file \"%s\": no quotes", optarg);
+                goto out;
+            }
+            replay_path = optarg;
+            replay_peer = opt == OPT_REPLAY_PEER;
+            break;
         case 'v':
             verbose = 1;
             break;
@@ -526,7 +565,8 @@ int main(int argc, char **argv)
     if (!isatty(STDOUT_FILENO) || stdio == 1)
         headless = 1;
     if (stdio == 0)
-        stdio = positional && headless && lines.n == 0 && !isatty(STDIN_FILENO);
+        stdio =
+            positional && headless && lines.n == 0 && replay_path == NULL && !isatty(STDIN_FILENO);
     stdio = stdio == 1;
     if (stdio && script_stdin) {
         status = usage_error("--script - and --stdio both want stdin");
@@ -548,6 +588,9 @@ int main(int argc, char **argv)
         status = usage_error("-l, -u, --once, --echo, --framing, --close-on-eof need an ADDR");
         goto out;
     }
+    if (replay_path != NULL)
+        replay_lines(&lines, replay_path, replay_peer,
+                     positional && posit.listen && !posit.udp && !posit.once);
 
     if (lab != NULL) {
         if (strcmp(lab, "list") == 0) {

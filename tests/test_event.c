@@ -275,9 +275,10 @@ static void init_ev(struct sp_event *ev, enum sp_ev_type type)
 static void test_event_names_are_the_design_names(void **state)
 {
     static const char *const want[] = {
-        "listening", "connected", "accepted", "bound", "recv",  "msg",        "frame_error",
-        "send",      "eof",       "shutdown", "state", "error", "closed",     "summary",
-        "cmd_error", "notice",    "dropped",  "note",  "check", "icmp_error",
+        "listening",   "connected", "accepted",  "bound",      "recv",    "msg",
+        "frame_error", "send",      "eof",       "shutdown",   "state",   "error",
+        "closed",      "summary",   "cmd_error", "notice",     "dropped", "note",
+        "check",       "expect",    "rule",      "icmp_error",
     };
     assert_int_equal(sizeof want / sizeof want[0], SP_EV__COUNT);
     for (int t = 0; t < SP_EV__COUNT; t++)
@@ -303,6 +304,55 @@ static void test_event_text_matches_design_example(void **state)
     sp_buf_cleanup(&b);
 }
 
+/* expect and rule events: the latency in text and JSON, captures rendered. */
+static void test_event_expect_rule(void **state)
+{
+    (void)state;
+    struct sp_event ev;
+    init_ev(&ev, SP_EV_EXPECT);
+    ev.op = "msg";
+    ev.seq = 2;
+    ev.len = 5;
+    ev.mode = "regex";
+    ev.latency_ns = 1234567;
+    ev.send_seq = 1;
+    ev.message = "id=4\n2";
+    struct sp_buf b;
+    sp_buf_init(&b);
+    sp_event_format_text(&b, &ev, 1);
+    assert_string_equal(sp_buf_str(&b), "0.012345 [3] expect msg #2 matched regex, 1.234 ms after "
+                                        "send #1 (captured id=4\\n2)");
+    sp_buf_reset(&b);
+    sp_event_format_json(&b, &ev);
+    assert_non_null(strstr(sp_buf_str(&b), "\"latency_ms\":1.234567,\"send\":1,"));
+    assert_non_null(strstr(sp_buf_str(&b), "\"mode\":\"regex\""));
+    ev.latency_ns = -1;
+    sp_buf_reset(&b);
+    sp_event_format_json(&b, &ev);
+    assert_non_null(strstr(sp_buf_str(&b), "\"latency_ms\":null,\"send\":null"));
+    sp_buf_reset(&b);
+    sp_event_format_text(&b, &ev, 1);
+    assert_non_null(strstr(sp_buf_str(&b), "no send before it"));
+
+    init_ev(&ev, SP_EV_RULE);
+    ev.rule = 1;
+    ev.op = "msg";
+    ev.seq = 7;
+    ev.mode = "prefix";
+    ev.fired = 3;
+    ev.len = 5;
+    ev.then_close = 1;
+    sp_buf_reset(&b);
+    sp_event_format_text(&b, &ev, 1);
+    assert_string_equal(sp_buf_str(&b), "0.012345 [3] rule 1 (prefix) fired on msg #7 (3 times): "
+                                        "replied 5 bytes, closing");
+    sp_buf_reset(&b);
+    sp_event_format_json(&b, &ev);
+    assert_non_null(strstr(sp_buf_str(&b), "\"rule\":1,\"what\":\"msg\",\"seq\":7,"));
+    assert_non_null(strstr(sp_buf_str(&b), "\"fired\":3,\"len\":5,\"close\":true}"));
+    sp_buf_cleanup(&b);
+}
+
 /* Every peer-controlled string of every event kind comes out without a
  * byte a terminal would interpret. */
 static void test_event_text_never_contains_control_bytes(void **state)
@@ -321,7 +371,7 @@ static void test_event_text_never_contains_control_bytes(void **state)
         ev.data_len = ev.len = sizeof nasty;
         ev.local = ev.peer = ev.from = ev.how = ev.tcp = s;
         ev.op = ev.code = ev.message = ev.reason = ev.line = s;
-        ev.lab = ev.title = ev.name = s;
+        ev.lab = ev.title = ev.name = ev.mode = s;
         for (int utf8 = 0; utf8 < 2; utf8++) {
             struct sp_buf b;
             sp_buf_init(&b);
@@ -575,6 +625,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_names_are_the_design_names),
         cmocka_unit_test(test_event_text_matches_design_example),
+        cmocka_unit_test(test_event_expect_rule),
         cmocka_unit_test(test_event_text_never_contains_control_bytes),
         cmocka_unit_test(test_event_json_valid_for_every_byte_value),
         cmocka_unit_test(test_event_json_valid_for_random_payloads),

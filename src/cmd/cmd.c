@@ -228,6 +228,9 @@ static void tap_store(struct sp_cmdq *q, const struct sp_event *ev)
         return;
     }
     struct cmd_item *it = sp_xmalloc(sizeof *it + n);
+    it->t_ns = ev->t_ns;
+    it->send_ns = t->last_send_ns;
+    it->send_seq = t->last_send_seq;
     it->seq = ev->seq;
     it->is_msg = ev->type == SP_EV_MSG;
     it->len = ev->len;
@@ -254,6 +257,12 @@ static void on_event(void *ud, const struct sp_event *ev)
     struct sp_cmdq *q = ud;
     if (q->tap_on && (ev->type == SP_EV_RECV || ev->type == SP_EV_MSG))
         tap_store(q, ev);
+    else if (q->tap_on && ev->type == SP_EV_SEND && ev->sock != 0) {
+        /* expect --within and the expect event measure from our last send. */
+        struct cmd_tap *t = cmd__tap(q, ev->sock);
+        t->last_send_ns = ev->t_ns;
+        t->last_send_seq = ev->seq;
+    }
     if (q->pend.kind != PEND_NONE)
         cmd__pending_event(q, ev);
 }
@@ -309,6 +318,8 @@ void sp_cmdq_free(struct sp_cmdq *q)
     cmd__lab_free(q->lab);
     q->lab = NULL;
     cmd__logs_free(q);
+    cmd__rules_free(q);
+    cmd__vars_free(q);
     taps_free(q);
     cmd__drop_queue(q);
     free(q->cur_line);

@@ -108,6 +108,11 @@ static void relay_lines(struct cmd_ctx *c, const uint32_t *ids, size_t n)
 
 int cmd__exec_list(struct cmd_ctx *c)
 {
+    if (cmd__nargs(c) == 1) {
+        if (!cmd__is(cmd__arg(c, 0), "rules"))
+            return cmd__fail(c, cmd__arg(c, 0), 0, "list what? (list, or list rules)");
+        return cmd__rules_list(c);
+    }
     size_t n = sp_engine_sock_ids(c->eng, NULL, 0);
     if (n == 0) {
         if (sp_engine_forgotten(c->eng) == 0)

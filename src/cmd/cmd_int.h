@@ -13,6 +13,7 @@
 #include "sockpit/proto/num.h"
 #include "sockpit/cmd/cmd.h"
 #include "sockpit/proto/event.h"
+#include "sockpit/proto/match.h"
 
 struct sp_engine;
 struct sp_watch;
@@ -177,6 +178,56 @@ enum cmd_wait_what {
     WAIT_MSGS,
 };
 
+/* Variables (cmd_vars.c): set by expect --capture, used as ${NAME} in DATA. */
+#define CMD_VAR_NAME_MAX  31
+#define CMD_VARS_MAX      256
+#define CMD_VAR_BYTES_MAX (64u * 1024)
+struct cmd_var {
+    char name[CMD_VAR_NAME_MAX + 1];
+    unsigned char *val;
+    size_t len;
+};
+/* What a ${NAME} in a DATA word stands for: appends its bytes to out, or
+ * returns -1 with the reason in err. */
+typedef int (*cmd_resolve_fn)(void *ud, const char *name, size_t nlen, struct sp_buf *out,
+                              char *err, size_t errlen);
+/* The bytes of a DATA word (escape syntax, or hex digits when hex) with
+ * ${NAME} replaced through resolve and $$ read as one $ (a $ before
+ * anything else is itself). Returns 0, or -1 with err and the byte offset
+ * in the word in *errpos. */
+int cmd__expand(const char *s, size_t n, int hex, cmd_resolve_fn resolve, void *ud,
+                struct sp_buf *out, size_t *errpos, char *err, size_t errlen);
+/* The queue's variables as a resolver (ud is the queue). */
+int cmd__var_resolve(void *ud, const char *name, size_t nlen, struct sp_buf *out, char *err,
+                     size_t errlen);
+/* Is s[0..n) a variable name: a letter or _, then letters, digits, _? */
+int cmd__var_name_ok(const char *s, size_t n);
+/* Sets (or replaces) a variable; -1 with err when there are too many or the
+ * value is too long. */
+int cmd__var_set(struct sp_cmdq *q, const char *name, const void *p, size_t n, char *err,
+                 size_t errlen);
+void cmd__vars_free(struct sp_cmdq *q);
+
+/* A parsed match (cmd_match.c): how, and which regex groups become which
+ * variables. */
+struct cmd_matchspec {
+    struct sp_match m;
+    int ncaps;
+    char capname[SP_MATCH_GROUPS][CMD_VAR_NAME_MAX + 1];
+    int capgroup[SP_MATCH_GROUPS];
+};
+/* The match options of expect and on (--prefix --contains --regex RE
+ * --hex-mask MASK --hex --capture NAME[=N],...) with the DATA words
+ * cmd__arg(c, from) .. cmd__arg(c, to - 1). 0, or -1 after cmd__fail. */
+int cmd__match_parse(struct cmd_ctx *c, int from, int to, struct cmd_matchspec *ms);
+void cmd__match_free(struct cmd_matchspec *ms);
+/* The value of capture k of a match of p (empty when its group took no
+ * part). */
+void cmd__match_cap(const struct cmd_matchspec *ms, int k, const unsigned char *p,
+                    const struct sp_match_cap *caps, const unsigned char **v, size_t *vn);
+/* A match failed: appends why, e.g. `"abc", expected prefix "ab"`. */
+void cmd__match_why(struct sp_buf *b, const struct cmd_matchspec *ms);
+
 struct cmd_pending {
     enum cmd_pend_kind kind;
     uint32_t id;
@@ -186,7 +237,10 @@ struct cmd_pending {
     struct sp_buf data; /* expect: the bytes */
     struct sp_watch *timer;
     uint64_t timeout_ms;
-    char verb[64]; /* for messages: "wait recv", "connect" */
+    char verb[64];            /* for messages: "wait recv", "connect" */
+    struct cmd_matchspec *ms; /* expect: how to match (data holds exact bytes too) */
+    uint64_t within_ms;       /* expect --within: at most this long after our last send */
+    uint64_t start_ns;        /* when the waiting line started */
 };
 
 /* One message (or raw recv chunk) kept for expect. */
@@ -195,6 +249,8 @@ struct cmd_item {
     uint64_t seq;
     int is_msg;
     uint64_t len; /* full length; data holds the kept prefix */
+    uint64_t t_ns;
+    uint64_t send_ns, send_seq; /* our last send before it (send_seq 0: none) */
     size_t data_len;
     unsigned char data[];
 };
@@ -206,9 +262,10 @@ struct cmd_tap {
     uint64_t cursor; /* with history: the next history index expect looks at */
     TAILQ_HEAD(cmd_items, cmd_item) items; /* oldest first */
     size_t count, bytes;
-    uint64_t lost;           /* not kept because the tap was full */
-    uint64_t accepted_taken; /* listener: connections taken by `wait accepted` */
-    uint32_t accepted_last;  /* listener: the id of the last one taken */
+    uint64_t lost;                        /* not kept because the tap was full */
+    uint64_t accepted_taken;              /* listener: connections taken by `wait accepted` */
+    uint32_t accepted_last;               /* listener: the id of the last one taken */
+    uint64_t last_send_ns, last_send_seq; /* our latest send event (seq 0: none yet) */
 };
 
 #define CMD_TAP_ITEMS_MAX 4096
@@ -263,6 +320,11 @@ struct sp_cmdq {
      * queue a lab runs its command lines in. */
     struct cmd_lab *lab;
     int in_lab;
+
+    /* expect --capture's variables (cmd_vars.c), `on` rules (cmd_rules.c). */
+    struct cmd_var *vars;
+    size_t nvars;
+    struct cmd_rules *rules;
 };
 
 /* Ends the waiting command: ok, or failed with msg. Resumes the queue. */
@@ -297,6 +359,11 @@ int cmd__run_line(struct sp_cmdq *q, const char *line, const char *origin);
 /* Logs (cmd_log.c). */
 void cmd__logs_free(struct sp_cmdq *q);
 
+/* Rules (cmd_rules.c): freed with the queue; `list rules` prints them. */
+struct cmd_rules;
+void cmd__rules_free(struct sp_cmdq *q);
+int cmd__rules_list(struct cmd_ctx *c);
+
 /* Exec functions, one per command. */
 int cmd__exec_listen(struct cmd_ctx *c);
 int cmd__exec_connect(struct cmd_ctx *c);
@@ -318,6 +385,8 @@ int cmd__exec_log(struct cmd_ctx *c);
 int cmd__exec_wait(struct cmd_ctx *c);
 int cmd__exec_expect(struct cmd_ctx *c);
 int cmd__exec_sleep(struct cmd_ctx *c);
+int cmd__exec_on(struct cmd_ctx *c);
+int cmd__exec_replay(struct cmd_ctx *c);
 int cmd__exec_lab(struct cmd_ctx *c);
 int cmd__exec_step(struct cmd_ctx *c);
 int cmd__exec_help(struct cmd_ctx *c);

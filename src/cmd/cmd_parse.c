@@ -223,8 +223,13 @@ int cmd__data(struct cmd_ctx *c, const struct cmd_word *w, int hex, struct sp_bu
 {
     char err[160];
     size_t pos = 0;
-    int r = hex ? sp_hex_parse(w->s, w->len, out, &pos, err, sizeof err)
-                : sp_unescape(w->s, w->len, out, &pos, err, sizeof err);
+    int r;
+    if (memchr(w->s, '$', w->len) != NULL)
+        r = cmd__expand(w->s, w->len, hex, cmd__var_resolve, c->q, out, &pos, err, sizeof err);
+    else if (hex)
+        r = sp_hex_parse(w->s, w->len, out, &pos, err, sizeof err);
+    else
+        r = sp_unescape(w->s, w->len, out, &pos, err, sizeof err);
     if (r == 0)
         return 0;
     /* The parser counts columns inside the word; ours are the line's. */

@@ -85,6 +85,41 @@ static const struct cmd_opt expect_opts[] = {
     {"--timeout", "MS", "fail after MS milliseconds (default 10000; 0 = forever)"},
     {"--hex", NULL,
      "DATA words are hex digits; every word after --hex is data, an ID goes before it"},
+    {"--prefix", NULL, "the message must start with DATA (or the --hex-mask)"},
+    {"--contains", NULL, "the message must contain DATA (or the --hex-mask) somewhere"},
+    {"--regex", "RE",
+     "the message must match RE, a POSIX extended regex searched anywhere in it (anchor with ^ "
+     "and $); bytes, not characters; \\n \\r \\t \\e \\xHH are those bytes, other "
+     "backslashes the regex's; the whole message is the subject, NUL bytes included"},
+    {"--hex-mask", "MASK",
+     "bytes as hex pairs where ? is a don't-care nibble: \"01 ?? 03\" is 3 bytes, any middle "
+     "one; 4? is 0x40 .. 0x4f (spaces, : and - separate bytes); whole message unless --prefix "
+     "or --contains"},
+    {"--capture", "NAME[=N],...",
+     "with --regex: group N (default 1, then 2 ... for the next names; 0 the whole match) "
+     "becomes the variable ${NAME} for later DATA words (empty if the group took no part)"},
+    {"--within", "MS",
+     "the match must come at most MS ms after our last send on the socket (without a send, "
+     "after the expect line); fails as soon as that time is over"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt replay_opts[] = {
+    {"--as", "logged|peer",
+     "logged (default): play the socket the log was written for (its sends are sent, what it "
+     "received is expected); peer: play the other end (a mock of the logged socket's peer)"},
+    {"--timeout", "MS", "each expect and wait fails after MS milliseconds (default 10000)"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt on_opts[] = {
+    {"--hex", NULL, "DATA words of both the match and the reply are hex digits"},
+    {"--prefix", NULL, "the message must start with DATA (or the --hex-mask)"},
+    {"--contains", NULL, "the message must contain DATA (or the --hex-mask) somewhere"},
+    {"--regex", "RE", "the message must match RE (as expect --regex)"},
+    {"--hex-mask", "MASK", "bytes with don't-care nibbles (as expect --hex-mask)"},
+    {"--capture", "NAME[=N],...",
+     "with --regex: group N becomes ${NAME} in this rule's reply (set anew at each match)"},
+    {"--delay", "MS", "reply MS milliseconds after the message came"},
+    {"--close", NULL, "close the connection gracefully after the reply is written"},
     {NULL, NULL, NULL},
 };
 
@@ -137,11 +172,17 @@ const struct cmd_entry cmd__table[] = {
      "echoes echoes the EOF too: after the peer's EOF, once the echo is written, it closes "
      "(our FIN).",
      NULL, 1, 2, 0, cmd__exec_echo},
-    {"expect", "expect [ID] DATA... [--hex] [--timeout MS]", "the next message must equal DATA",
+    {"expect",
+     "expect [ID] DATA... [--hex] [--prefix | --contains] [--regex RE [--capture NAME[=N],...]] "
+     "[--hex-mask MASK] [--within MS] [--timeout MS]",
+     "the next message must equal (or match) DATA",
      "Takes the oldest message (under raw: recv chunk) not yet taken by an earlier expect on "
      "the socket, including messages that arrived before it ran; waits for one if none is "
-     "there. A different message fails the line.",
-     expect_opts, 1, -1, 0, cmd__exec_expect},
+     "there. A message that does not match fails the line. A match is an expect event with "
+     "how it matched, what it captured and the latency from our last send to the message. "
+     "DATA words of any later line may use ${NAME} for a captured variable ($$ is a $; an "
+     "unknown name fails the line).",
+     expect_opts, 0, -1, 0, cmd__exec_expect},
     {"focus", "focus ID", "show socket ID in the focused pane (TUI only)", NULL, NULL, 0, -1,
      CMD_F_UI, cmd__exec_ui},
     {"framing", "framing [ID] SPEC", "set the socket's framing (takes effect at the next byte)",
@@ -163,7 +204,8 @@ const struct cmd_entry cmd__table[] = {
      "per check; the TUI stops at each step (Space: next, r: repeat, N: notes). `lab list` "
      "names the built-in labs; a FILE has a / or ends in .lab.",
      NULL, 1, 1, 0, cmd__exec_lab},
-    {"list", "list", "table of sockets", NULL, NULL, 0, 0, 0, cmd__exec_list},
+    {"list", "list [rules]", "table of sockets, or of the `on` rules", NULL, NULL, 0, 1, 0,
+     cmd__exec_list},
     {"listen",
      "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--reuseport] "
      "[--v6only]",
@@ -176,6 +218,20 @@ const struct cmd_entry cmd__table[] = {
      "the socket closes. The TUI always keeps history; a headless run keeps it only when its "
      "script has a log line, and then from the first event on.",
      NULL, 1, 2, 0, cmd__exec_log},
+    {"on",
+     "on [ID] MATCH... reply DATA... [--hex] [--prefix | --contains] "
+     "[--regex RE [--capture NAME[=N],...]] [--hex-mask MASK] [--delay MS] [--close] | "
+     "on [ID] off",
+     "auto-reply: a message that matches gets DATA as the answer",
+     "MATCH is DATA words (exact, or with --prefix/--contains), or nothing with --regex or "
+     "--hex-mask, as expect matches. On a listener the rule applies to every connection it "
+     "accepted, before or after. Each incoming message (under raw: each recv chunk) is checked "
+     "against the socket's rules, then its listener's, in the order they were made; the first "
+     "that matches replies through the socket's framing (a datagram socket answers the "
+     "sender) and shows a rule event. The reply may use the rule's captures and variables as "
+     "${NAME}. `on [ID] off` removes the socket's rules; `list rules` shows them and how often "
+     "each fired. At most 256 rules and 1024 replies waiting for their delay.",
+     on_opts, 1, -1, 0, cmd__exec_on},
     {"pause", "pause [ID]", "stop reading (data piles up in the kernel)", NULL, NULL, 0, 1, 0,
      cmd__exec_pause},
     {"quit", "quit", "close every socket (as close does) and exit", NULL, NULL, 0, 0, 0,
@@ -207,6 +263,16 @@ const struct cmd_entry cmd__table[] = {
      "faults live: on the relay's listener for its connections now and later, on a leg for "
      "that connection; 0 turns a fault off. Notices say when a fault acted.",
      relay_opts, 1, 2, 0, cmd__exec_relay},
+    {"replay", "replay [ID] FILE [--as logged|peer] [--timeout MS]",
+     "play one side of a conversation recorded by log",
+     "FILE is the JSON lines `log` wrote for one socket. Its lines run next, on socket ID (made "
+     "first, with the framing of the recording): the played side's writes as `send --raw --hex` "
+     "(the exact bytes, one write each), the other side's bytes, cut into messages by socket "
+     "ID's framing, as `expect --hex` (under raw, each recorded chunk or write is one expect: "
+     "use a framing for a replay that does not depend on how TCP cut the bytes); a FIN as "
+     "`shutdown wr` or `wait eof`. Errors name FILE:LINE of the log. `sockpit --replay FILE` "
+     "and `--replay-peer FILE` are this line.",
+     replay_opts, 1, 2, 0, cmd__exec_replay},
     {"reset", "reset [ID]", "abortive close: SO_LINGER 0, queued data dropped, RST sent", NULL,
      NULL, 0, 1, 0, cmd__exec_reset},
     {"resume", "resume [ID]", "start reading again", NULL, NULL, 0, 1, 0, cmd__exec_resume},

@@ -43,6 +43,12 @@ void cmd__pending_clear(struct sp_cmdq *q)
     p->timeout_ms = 0;
     p->name[0] = '\0';
     sp_buf_reset(&p->data);
+    if (p->ms != NULL) {
+        cmd__match_free(p->ms);
+        free(p->ms);
+        p->ms = NULL;
+    }
+    p->within_ms = 0;
 }
 
 int cmd__pending_needs_data(const struct sp_cmdq *q)
@@ -78,34 +84,131 @@ static void show_bytes(struct sp_buf *b, const unsigned char *p, size_t n, uint6
         sp_buf_appendf(b, "... (%llu bytes)", (unsigned long long)full);
 }
 
-/* Compares a message (or raw chunk) with what expect wants: 1 same, -1 not
- * (reason in msg). data_len < len when only a prefix was kept. */
-static int expect_compare(struct sp_cmdq *q, int is_msg, uint64_t seq, uint64_t len,
-                          const unsigned char *data, size_t data_len, char *msg, size_t msglen)
+/* What expect took: a message (or raw chunk), when it came, and our last
+ * send before it. data_len < len when only a prefix was kept. */
+struct taken {
+    int is_msg;
+    uint64_t seq, len, t_ns, send_ns, send_seq;
+    const unsigned char *data;
+    size_t data_len;
+};
+
+/* Exact bytes (expect's first form): 1 same, -1 not (reason in msg). */
+static int compare_exact(struct sp_cmdq *q, const struct taken *tk, char *msg, size_t msglen)
 {
     struct cmd_pending *p = &q->pend;
-    if (len == p->data.len && data_len < len &&
-        (data_len == 0 || memcmp(data, p->data.data, data_len) == 0)) {
+    if (tk->len == p->data.len && tk->data_len < tk->len &&
+        (tk->data_len == 0 || memcmp(tk->data, p->data.data, tk->data_len) == 0)) {
         snprintf(msg, msglen,
                  "expect: %s #%llu has the expected length (%llu bytes) but only its first %zu "
                  "were kept: too few to compare",
-                 is_msg ? "msg" : "recv", (unsigned long long)seq, (unsigned long long)len,
-                 data_len);
+                 tk->is_msg ? "msg" : "recv", (unsigned long long)tk->seq,
+                 (unsigned long long)tk->len, tk->data_len);
         return -1;
     }
-    int same =
-        len == p->data.len && data_len == len && (len == 0 || memcmp(data, p->data.data, len) == 0);
-    if (same)
+    if (tk->len == p->data.len && tk->data_len == tk->len &&
+        (tk->len == 0 || memcmp(tk->data, p->data.data, tk->len) == 0))
         return 1;
     struct sp_buf b;
     sp_buf_init(&b);
-    sp_buf_appendf(&b, "expect: %s #%llu was ", is_msg ? "msg" : "recv", (unsigned long long)seq);
-    show_bytes(&b, data, data_len, len);
+    sp_buf_appendf(&b, "expect: %s #%llu was ", tk->is_msg ? "msg" : "recv",
+                   (unsigned long long)tk->seq);
+    show_bytes(&b, tk->data, tk->data_len, tk->len);
     sp_buf_appends(&b, ", expected ");
     show_bytes(&b, p->data.data, p->data.len, p->data.len);
     snprintf(msg, msglen, "%s", sp_buf_str(&b));
     sp_buf_cleanup(&b);
     return -1;
+}
+
+/* The other forms: 1 matched (caps filled), -1 not. A regex must see the
+ * whole message; a prefix or substring found in the kept part holds. */
+static int compare_match(struct sp_cmdq *q, const struct taken *tk, struct sp_match_cap *caps,
+                         char *msg, size_t msglen)
+{
+    const struct cmd_matchspec *ms = q->pend.ms;
+    int hit = sp_match_exec(&ms->m, tk->data, tk->data_len, caps);
+    if (tk->data_len < tk->len && (!hit || ms->m.kind == SP_MATCH_REGEX)) {
+        snprintf(msg, msglen,
+                 "expect: %s #%llu is %llu bytes but only its first %zu were kept: too few to "
+                 "match",
+                 tk->is_msg ? "msg" : "recv", (unsigned long long)tk->seq,
+                 (unsigned long long)tk->len, tk->data_len);
+        return -1;
+    }
+    if (hit)
+        return 1;
+    struct sp_buf b;
+    sp_buf_init(&b);
+    sp_buf_appendf(&b, "expect: %s #%llu was ", tk->is_msg ? "msg" : "recv",
+                   (unsigned long long)tk->seq);
+    show_bytes(&b, tk->data, tk->data_len, tk->len);
+    sp_buf_appends(&b, ", ");
+    cmd__match_why(&b, ms);
+    snprintf(msg, msglen, "%s", sp_buf_str(&b));
+    sp_buf_cleanup(&b);
+    return -1;
+}
+
+/* A match: the latency check, the captures, the expect event. */
+static int matched(struct sp_cmdq *q, const struct taken *tk, const struct sp_match_cap *caps,
+                   char *msg, size_t msglen)
+{
+    struct cmd_pending *p = &q->pend;
+    int64_t latency = tk->send_seq > 0 ? (int64_t)(tk->t_ns - tk->send_ns) : -1;
+    /* Without a send before it, --within counts from the expect line. */
+    uint64_t since = tk->send_seq > 0 ? tk->send_ns : p->start_ns;
+    if (p->within_ms > 0 && tk->t_ns > since && tk->t_ns - since > p->within_ms * 1000000u) {
+        uint64_t us = (tk->t_ns - since) / 1000u;
+        snprintf(msg, msglen,
+                 "expect: %s #%llu matched %llu.%03llu ms after %s, more than --within %llu ms",
+                 tk->is_msg ? "msg" : "recv", (unsigned long long)tk->seq,
+                 (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
+                 tk->send_seq > 0 ? "our last send" : "the expect line",
+                 (unsigned long long)p->within_ms);
+        return -1;
+    }
+    struct sp_buf desc;
+    sp_buf_init(&desc);
+    const struct cmd_matchspec *ms = p->ms;
+    for (int k = 0; ms != NULL && caps != NULL && k < ms->ncaps; k++) {
+        const unsigned char *v;
+        size_t vn;
+        cmd__match_cap(ms, k, tk->data, caps, &v, &vn);
+        if (cmd__var_set(q, ms->capname[k], v, vn, msg, msglen) != 0) {
+            sp_buf_cleanup(&desc);
+            return -1;
+        }
+        sp_buf_appendf(&desc, "%s%s=", k ? " " : "", ms->capname[k]);
+        sp_buf_append(&desc, v, vn < 200 ? vn : 200);
+    }
+    struct sp_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = SP_EV_EXPECT;
+    ev.sock = p->id;
+    ev.unread = ev.unsent = -1;
+    ev.op = tk->is_msg ? "msg" : "recv";
+    ev.seq = tk->seq;
+    ev.len = tk->len;
+    ev.mode = ms != NULL ? sp_match_mode(&ms->m) : "exact";
+    ev.latency_ns = latency;
+    ev.send_seq = tk->send_seq;
+    /* A capture's bytes may hold NUL: the text shown stops there. */
+    ev.message = sp_buf_str(&desc);
+    sp_engine_emit(q->eng, &ev);
+    sp_buf_cleanup(&desc);
+    return 1;
+}
+
+static int expect_compare(struct sp_cmdq *q, const struct taken *tk, char *msg, size_t msglen)
+{
+    const struct cmd_matchspec *ms = q->pend.ms;
+    struct sp_match_cap caps[SP_MATCH_GROUPS];
+    int exact = ms == NULL || (ms->m.kind == SP_MATCH_BYTES && ms->m.where == SP_MATCH_EXACT);
+    int r = exact ? compare_exact(q, tk, msg, msglen) : compare_match(q, tk, caps, msg, msglen);
+    if (r < 0)
+        return -1;
+    return matched(q, tk, exact ? NULL : caps, msg, msglen);
 }
 
 /* Nothing to take: keep waiting, unless the socket can send no more. */
@@ -141,9 +244,26 @@ static int eval_expect_hist(struct sp_cmdq *q, char *msg, size_t msglen)
         if (sp_hist_get(q->eng, p->id, t->cursor, &ev) != 0)
             continue;
         if (ev.type == SP_EV_MSG || (ev.type == SP_EV_RECV && !ev.framed && ev.seq != 0)) {
-            t->cursor++;
-            return expect_compare(q, ev.type == SP_EV_MSG, ev.seq, ev.len, ev.data, ev.data_len,
-                                  msg, msglen);
+            uint64_t at = t->cursor++;
+            struct taken tk = {0};
+            /* Our last send before it, looked up first: each history read
+             * may reuse the memory of the one before. */
+            for (uint64_t i = at; i > begin && tk.send_seq == 0; i--) {
+                struct sp_event s;
+                if (sp_hist_get(q->eng, p->id, i - 1, &s) == 0 && s.type == SP_EV_SEND) {
+                    tk.send_seq = s.seq;
+                    tk.send_ns = s.t_ns;
+                }
+            }
+            if (sp_hist_get(q->eng, p->id, at, &ev) != 0)
+                return expect_nothing_yet(q, msg, msglen);
+            tk.is_msg = ev.type == SP_EV_MSG;
+            tk.seq = ev.seq;
+            tk.len = ev.len;
+            tk.t_ns = ev.t_ns;
+            tk.data = ev.data;
+            tk.data_len = ev.data_len;
+            return expect_compare(q, &tk, msg, msglen);
         }
     }
     return expect_nothing_yet(q, msg, msglen);
@@ -171,7 +291,9 @@ static int eval_expect(struct sp_cmdq *q, char *msg, size_t msglen)
     t->count--;
     t->bytes -= it->data_len;
     q->tap_bytes -= it->data_len;
-    int r = expect_compare(q, it->is_msg, it->seq, it->len, it->data, it->data_len, msg, msglen);
+    struct taken tk = {it->is_msg,  it->seq,      it->len,  it->t_ns,
+                       it->send_ns, it->send_seq, it->data, it->data_len};
+    int r = expect_compare(q, &tk, msg, msglen);
     free(it);
     return r;
 }
@@ -283,6 +405,10 @@ static int eval(struct sp_cmdq *q, const struct sp_event *ev, char *msg, size_t 
     struct cmd_pending *p = &q->pend;
     if (ev != NULL && ev->sock != p->id && !(ev->type == SP_EV_ACCEPTED && ev->parent == p->id))
         return 0;
+    /* Our own reports (the expect event a match emits from inside this
+     * very evaluation, a rule's) change nothing a command waits for. */
+    if (ev != NULL && (ev->type == SP_EV_EXPECT || ev->type == SP_EV_RULE))
+        return 0;
     if (p->kind == PEND_SLEEP || p->kind == PEND_LAB || p->kind == PEND_STEP)
         return 0;
     if (p->kind == PEND_EXPECT)
@@ -363,8 +489,12 @@ static void timer_cb(void *ud)
         return;
     }
     char msg[256];
-    snprintf(msg, sizeof msg, "%s: timed out after %llu ms", p->verb,
-             (unsigned long long)p->timeout_ms);
+    if (p->kind == PEND_EXPECT && p->within_ms > 0 && p->within_ms == p->timeout_ms)
+        snprintf(msg, sizeof msg, "expect: nothing matched within %llu ms (--within)",
+                 (unsigned long long)p->within_ms);
+    else
+        snprintf(msg, sizeof msg, "%s: timed out after %llu ms", p->verb,
+                 (unsigned long long)p->timeout_ms);
     cmd__finish(q, 0, msg);
 }
 
@@ -490,20 +620,25 @@ int cmd__exec_wait(struct cmd_ctx *c)
 int cmd__exec_expect(struct cmd_ctx *c)
 {
     uint32_t id;
-    uint64_t tmo;
-    if (cmd__take_data_id(c, 1, &id) != 0 || cmd__timeout_opt(c, &tmo) != 0)
+    uint64_t tmo, within = 0;
+    /* With --regex or --hex-mask there is no DATA: a lone number is the ID. */
+    int pattern = cmd__opt(c, "--regex") != NULL || cmd__opt(c, "--hex-mask") != NULL;
+    if (cmd__take_data_id(c, pattern ? 0 : 1, &id) != 0 || cmd__timeout_opt(c, &tmo) != 0)
         return CMD_FAIL;
-    if (cmd__nargs(c) == 0)
+    const struct cmd_word *w = cmd__opt(c, "--within");
+    if (w != NULL && cmd__number(c, w, 1, 1000ull * 3600 * 24, 0, &within) != 0)
+        return CMD_FAIL;
+    if (cmd__nargs(c) == 0 && !pattern)
         return cmd__fail(c, NULL, 0, "expect what? usage: %s", c->ent->usage);
     struct cmd_pending *p = &c->q->pend;
-    int hex = cmd__opt(c, "--hex") != NULL;
-    sp_buf_reset(&p->data);
-    for (int i = 0; i < cmd__nargs(c); i++) {
-        if (cmd__data(c, cmd__arg(c, i), hex, &p->data) != 0) {
-            sp_buf_reset(&p->data);
-            return CMD_FAIL;
-        }
+    struct cmd_matchspec *ms = sp_xcalloc(1, sizeof *ms);
+    if (cmd__match_parse(c, 0, cmd__nargs(c), ms) != 0) {
+        free(ms);
+        return CMD_FAIL;
     }
+    sp_buf_reset(&p->data);
+    if (ms->m.kind == SP_MATCH_BYTES)
+        sp_buf_append(&p->data, ms->m.pat, ms->m.len);
     if (!c->q->tap_on && !c->q->hist_expect) {
         /* Only reachable when the queue was told to tap lazily and the line
          * did not come through sp_cmdq_push(); start now. */
@@ -512,7 +647,11 @@ int cmd__exec_expect(struct cmd_ctx *c)
     }
     p->kind = PEND_EXPECT;
     p->id = id;
-    p->timeout_ms = tmo;
+    p->ms = ms;
+    p->within_ms = within;
+    p->start_ns = sp_engine_now_ns(c->eng);
+    /* Waiting longer than --within cannot end in a match in time. */
+    p->timeout_ms = within > 0 && (tmo == 0 || within <= tmo) ? within : tmo;
     snprintf(p->verb, sizeof p->verb, "expect");
     return cmd__pending_start(c);
 }

@@ -345,5 +345,6 @@ int sp_engine_set_cmsgbuf(struct sp_engine *eng, uint32_t id, size_t n, char *er
     free(a->cbuf);
     a->cbuf = n > 0 ? sp_xmalloc(n) : NULL;
     a->cbuf_len = n;
+    a->cbuf_set = 1;
     return 0;
 }

@@ -16,6 +16,12 @@
 
 #include "sockpit/proto/cmsg.h"
 
+/* The control buffer of every socket that did not set its own size: what
+ * comes back in it is used up (decoded, descriptors closed) before the recv
+ * event is published, so one buffer serves every socket, and a Unix
+ * connection costs no buffer of its own. */
+static _Thread_local uint64_t default_cbuf[SP_CMSGBUF_DEFAULT / sizeof(uint64_t)];
+
 struct sp__anc *sp__anc_get(struct sp_sock *s)
 {
     if (s->anc == NULL) {
@@ -23,7 +29,6 @@ struct sp__anc *sp__anc_get(struct sp_sock *s)
         a->s = s;
         a->fd = -1;
         a->cbuf_len = SP_CMSGBUF_DEFAULT;
-        a->cbuf = sp_xmalloc(a->cbuf_len);
         s->anc = a;
     }
     return s->anc;
@@ -36,7 +41,7 @@ void *sp__cmsg_cbuf(struct sp_sock *s, size_t *len)
         return NULL;
     struct sp__anc *a = sp__anc_get(s);
     *len = a->cbuf_len;
-    return a->cbuf;
+    return a->cbuf_set ? a->cbuf : default_cbuf;
 }
 
 /* What a descriptor we were passed points to, while we still hold it. */

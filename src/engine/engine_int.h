@@ -381,10 +381,13 @@ struct sp__anc {
     struct sp_sock *s; /* NULL once the socket let go of it */
     unsigned opts;     /* SP_ANC_* on */
     size_t cbuf_len;
-    uint64_t *cbuf; /* cbuf_len bytes (aligned for struct cmsghdr), NULL when 0 */
-    int fd;         /* the reader's duplicate descriptor, -1 when none */
-    int active;     /* the reader's poll is started */
-    int poll_open;  /* poll holds an initialised handle */
+    /* cbuf_len bytes (aligned for struct cmsghdr) after `set cmsgbuf`, NULL
+     * before (the shared default buffer is used) or when 0. */
+    uint64_t *cbuf;
+    int cbuf_set;
+    int fd;        /* the reader's duplicate descriptor, -1 when none */
+    int active;    /* the reader's poll is started */
+    int poll_open; /* poll holds an initialised handle */
     uv_poll_t poll;
 };
 /* Does s read through the ancillary reader? Every Unix stream or datagram

@@ -36,6 +36,8 @@ static const char *const ev_names[SP_EV__COUNT] = {
     [SP_EV_DROPPED] = "dropped",
     [SP_EV_NOTE] = "note",
     [SP_EV_CHECK] = "check",
+    [SP_EV_EXPECT] = "expect",
+    [SP_EV_RULE] = "rule",
     [SP_EV_ICMP_ERROR] = "icmp_error",
 };
 
@@ -352,20 +354,42 @@ static void format_cmsg(struct sp_buf *out, const struct sp_cmsg *c, int sent, i
     }
 }
 
-/* The lines under a recv: one per control message, and what MSG_CTRUNC
- * means when the kernel had more than the buffer held. */
+size_t sp_event_cmsg_lines(const struct sp_event *ev)
+{
+    if (ev->type != SP_EV_RECV && ev->type != SP_EV_SEND)
+        return 0;
+    return (ev->cmsg != NULL ? ev->ncmsg : 0) + (ev->cmsg_more > 0) +
+           ((ev->msg_flags & MSG_CTRUNC) != 0);
+}
+
+/* Line i: the control messages, then how many more were only counted,
+ * then what MSG_CTRUNC means when the kernel had more than the buffer
+ * held. */
+void sp_event_cmsg_line(struct sp_buf *out, const struct sp_event *ev, size_t i, int utf8)
+{
+    size_t n = ev->cmsg != NULL ? ev->ncmsg : 0;
+    if (i < n) {
+        sp_buf_appends(out, "cmsg ");
+        format_cmsg(out, &ev->cmsg[i], ev->type == SP_EV_SEND, utf8);
+        return;
+    }
+    if (i == n && ev->cmsg_more > 0) {
+        sp_buf_appendf(out, "cmsg ... %" PRIu32 " more not described (closed unread)",
+                       ev->cmsg_more);
+        return;
+    }
+    sp_buf_appends(out, "cmsg MSG_CTRUNC: the control buffer was too small; what did not fit is "
+                        "lost (descriptors: closed by the kernel)");
+}
+
+/* The lines under a recv, each indented on its own line. */
 static void format_cmsgs(struct sp_buf *out, const struct sp_event *ev, int utf8)
 {
-    for (size_t i = 0; ev->cmsg != NULL && i < ev->ncmsg; i++) {
-        sp_buf_appends(out, "\n    cmsg ");
-        format_cmsg(out, &ev->cmsg[i], ev->type == SP_EV_SEND, utf8);
+    size_t n = sp_event_cmsg_lines(ev);
+    for (size_t i = 0; i < n; i++) {
+        sp_buf_appends(out, "\n    ");
+        sp_event_cmsg_line(out, ev, i, utf8);
     }
-    if (ev->cmsg_more > 0)
-        sp_buf_appendf(out, "\n    cmsg ... %" PRIu32 " more not described (closed unread)",
-                       ev->cmsg_more);
-    if (ev->msg_flags & MSG_CTRUNC)
-        sp_buf_appends(out, "\n    cmsg MSG_CTRUNC: the control buffer was too small; what did "
-                            "not fit is lost (descriptors: closed by the kernel)");
 }
 
 /* icmp_error: the error, what the ICMP message said, who sent it, and the
@@ -394,6 +418,37 @@ static void format_icmp_error(struct sp_buf *out, const struct sp_event *ev, int
 
 /* The note on one line (its line breaks become spaces); the headless
  * front end prints notes as an indented block instead. */
+/* " msg #2 matched regex, 1.234 ms after send #1 (captured ...)" */
+static void format_expect(struct sp_buf *out, const struct sp_event *ev, int utf8)
+{
+    sp_buf_appendc(out, ' ');
+    put_safe(out, ev->op, utf8);
+    sp_buf_appendf(out, " #%" PRIu64 " matched ", ev->seq);
+    put_safe(out, ev->mode, utf8);
+    if (ev->latency_ns >= 0)
+        sp_buf_appendf(out, ", %" PRId64 ".%03" PRId64 " ms after send #%" PRIu64,
+                       ev->latency_ns / 1000000, ev->latency_ns % 1000000 / 1000, ev->send_seq);
+    else
+        sp_buf_appends(out, ", no send before it");
+    if (ev->message != NULL && ev->message[0] != '\0') {
+        sp_buf_appends(out, " (captured ");
+        put_safe(out, ev->message, utf8);
+        sp_buf_appendc(out, ')');
+    }
+}
+
+/* " 1 fired on msg #2 (3 times): replied 5 bytes, closing" */
+static void format_rule(struct sp_buf *out, const struct sp_event *ev, int utf8)
+{
+    sp_buf_appendf(out, " %" PRIu32 " (", ev->rule);
+    put_safe(out, ev->mode, utf8);
+    sp_buf_appends(out, ") fired on ");
+    put_safe(out, ev->op, utf8);
+    sp_buf_appendf(out, " #%" PRIu64 " (%" PRIu64 " %s): replied %" PRIu64 " %s%s", ev->seq,
+                   ev->fired, plural(ev->fired, "time", "times"), ev->len,
+                   plural(ev->len, "byte", "bytes"), ev->then_close ? ", closing" : "");
+}
+
 static void format_note(struct sp_buf *out, const struct sp_event *ev, int utf8)
 {
     sp_buf_appendc(out, ' ');
@@ -560,6 +615,12 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         put_safe(out, ev->name, utf8);
         sp_buf_appends(out, ev->held ? " held: " : " FAILED: ");
         put_safe(out, ev->message, utf8);
+        break;
+    case SP_EV_EXPECT:
+        format_expect(out, ev, utf8);
+        break;
+    case SP_EV_RULE:
+        format_rule(out, ev, utf8);
         break;
     case SP_EV_ICMP_ERROR:
         format_icmp_error(out, ev, utf8);
@@ -929,6 +990,29 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         jbool(out, "held", ev->held);
         jstr(out, "check", ev->line);
         jstr(out, "found", ev->message);
+        break;
+    case SP_EV_EXPECT:
+        jstr(out, "what", ev->op);
+        ju64(out, "seq", ev->seq);
+        ju64(out, "len", ev->len);
+        jstr(out, "mode", ev->mode);
+        if (ev->latency_ns >= 0) {
+            sp_buf_appendf(out, ",\"latency_ms\":%" PRId64 ".%06" PRId64, ev->latency_ns / 1000000,
+                           ev->latency_ns % 1000000);
+            ju64(out, "send", ev->send_seq);
+        } else {
+            sp_buf_appends(out, ",\"latency_ms\":null,\"send\":null");
+        }
+        jstr(out, "captured", ev->message);
+        break;
+    case SP_EV_RULE:
+        ju64(out, "rule", ev->rule);
+        jstr(out, "what", ev->op);
+        ju64(out, "seq", ev->seq);
+        jstr(out, "mode", ev->mode);
+        ju64(out, "fired", ev->fired);
+        ju64(out, "len", ev->len);
+        jbool(out, "close", ev->then_close);
         break;
     case SP_EV_ICMP_ERROR: {
         jstr(out, "code", ev->code);

@@ -51,8 +51,8 @@ def test_icmp_error_is_a_row_of_its_own():
     sess = td.Session(["-e", "bind udp:127.0.0.1:0", "-e", "set recverr on",
                        "-e", "send --to udp:127.0.0.1:%d knock" % closed])
     try:
-        sess.wait_text("ICMP error ECONNREFUSED: port unreachable from 127.0.0.1 about a "
-                       "datagram to 127.0.0.1:%d" % closed)
+        sess.wait_text("ICMP ECONNREFUSED (port unreachable) from 127.0.0.1 for 127.0.0.1:%d"
+                       % closed)
     finally:
         sess.close()
 

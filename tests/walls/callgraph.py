@@ -63,6 +63,9 @@ ALLOWED = {
     ("cmd.c", "cmd_wait.c"): {
         "symbols": {"cmd__pending_event", "cmd__pending_clear", "cmd__pending_needs_data"},
         "why": "the queue hands events to the command waiting on it"},
+    ("cmd.c", "cmd_rules.c"): {
+        "symbols": {"cmd__rules_free"},
+        "why": "freeing a queue frees its `on` rules and the replies waiting for their delay"},
     ("cmd.c", "lab_run.c"): {
         "symbols": {"cmd__lab_free"},
         "why": "freeing a queue frees the lab it ran, with the lab's own line queue"},

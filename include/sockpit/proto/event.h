@@ -31,6 +31,8 @@ enum sp_ev_type {
     SP_EV_DROPPED,    /* history only: "N events dropped" marker */
     SP_EV_NOTE,       /* a lab step ran: its title and note (sock 0) */
     SP_EV_CHECK,      /* a lab check held or failed (sock 0) */
+    SP_EV_EXPECT,     /* an expect matched: what, how, and the latency from our last send */
+    SP_EV_RULE,       /* an `on` rule fired: it replied (and maybe closed) */
     SP_EV_ICMP_ERROR, /* an error read from a socket's error queue (IP_RECVERR) */
     SP_EV__COUNT
 };
@@ -161,6 +163,20 @@ struct sp_event {
     const char *name;  /* check: its name */
     int held;          /* check: 1 held, 0 failed */
     uint64_t steps;    /* note/check: steps in the lab */
+
+    /* expect, rule: seq is the matched msg or chunk, op "msg" or "recv",
+     * mode how it was matched (match.h: "exact", "regex", ...). expect:
+     * message lists the captures (NAME=bytes, peer bytes), latency_ns is
+     * from our last send's event to the match (-1: no send before it),
+     * send_seq that send. rule: rule is its number, fired how often it
+     * fired so far (this one included), len the reply's bytes, then_close
+     * whether the connection is closed after the reply. */
+    const char *mode;
+    int64_t latency_ns;
+    uint64_t send_seq;
+    uint32_t rule;
+    uint64_t fired;
+    int then_close;
 };
 
 /* "listening", "recv", ... as in DESIGN §6. */
@@ -181,6 +197,11 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
 /* Appends the names of the MSG_* bits in flags, separated by sep ("" when
  * none); an unknown bit is shown as a hex number. */
 void sp_msg_flags_format(struct sp_buf *out, int flags, const char *sep);
+/* The lines a recv (or send --fd) shows under itself for its control
+ * messages: how many there are, and line i (no newline, no indent) in
+ * words, every peer-chosen string rendered safe. */
+size_t sp_event_cmsg_lines(const struct sp_event *ev);
+void sp_event_cmsg_line(struct sp_buf *out, const struct sp_event *ev, size_t i, int utf8);
 void sp_json_quote(struct sp_buf *out, const char *s, size_t n);
 
 #endif
