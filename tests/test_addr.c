@@ -51,6 +51,11 @@ static void test_addr_parse_good_table(void **state)
         /* A bare '@': an abstract name the kernel picks (autobind). */
         {"unix:@", SP_ADDR_UNIX, "@", 0, AF_UNIX, 0, "unix:@"},
         {"unix:with:colon", SP_ADDR_UNIX, "with:colon", 0, AF_UNIX, 0, "unix:with:colon"},
+        {"unix-seqpacket:/tmp/q.sock", SP_ADDR_UNIX_SEQPACKET, "/tmp/q.sock", 0, AF_UNIX, 0,
+         "unix-seqpacket:/tmp/q.sock"},
+        {"Unix-SeqPacket:@rec", SP_ADDR_UNIX_SEQPACKET, "@rec", 0, AF_UNIX, 0,
+         "unix-seqpacket:@rec"},
+        {"unix-seqpacket:a:b", SP_ADDR_UNIX_SEQPACKET, "a:b", 0, AF_UNIX, 0, "unix-seqpacket:a:b"},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         struct sp_addr a;
@@ -172,7 +177,9 @@ static void test_addr_kind_names(void **state)
     } cases[] = {{"tcp:127.0.0.1:1", SP_ADDR_TCP},
                  {"udp:127.0.0.1:1", SP_ADDR_UDP},
                  {"unix:/tmp/x", SP_ADDR_UNIX},
-                 {"unix-dgram:/tmp/x", SP_ADDR_UNIX_DGRAM}};
+                 {"unix-dgram:/tmp/x", SP_ADDR_UNIX_DGRAM},
+                 {"unix-seqpacket:/tmp/x", SP_ADDR_UNIX_SEQPACKET},
+                 {"unix-seqpacket:@x", SP_ADDR_UNIX_SEQPACKET}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct sp_addr a;
         char buf[128];

@@ -232,6 +232,28 @@ static void test_cmd_complete_commands_options_and_words(void **state)
     assert_string_equal(got, "recv,recvsize");
     completions("frob ", got, sizeof got);
     assert_string_equal(got, "");
+    completions("relay t", got, sizeof got);
+    assert_string_equal(got, "tcp:");
+    completions("relay tcp:1 tcp:2 --fin h", got, sizeof got);
+    assert_string_equal(got, "hold");
+    completions("relay 3 set --dir ", got, sizeof got);
+    assert_string_equal(got, "up,down,both");
+}
+
+/* Issue 11's options and address complete like the others. */
+static void test_cmd_complete_beneath_recv_options(void **state)
+{
+    char got[512];
+    completions("recv --", got, sizeof got);
+    for (const char *o = "--iov\0--peek\0--waitall\0--oob\0--trunc\0--block\0"; *o;
+         o += strlen(o) + 1)
+        assert_non_null(strstr(got, o));
+    completions("send hi --on", got, sizeof got);
+    assert_string_equal(got, "--once");
+    completions("send hi --oo", got, sizeof got);
+    assert_string_equal(got, "--oob");
+    completions("listen unix-s", got, sizeof got);
+    assert_string_equal(got, "unix-seqpacket:");
 }
 
 struct harness {
@@ -827,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_cmd_find_exact_prefix_and_ambiguous),
         cmocka_unit_test(test_cmd_table_is_consistent),
         cmocka_unit_test(test_cmd_complete_commands_options_and_words),
+        cmocka_unit_test(test_cmd_complete_beneath_recv_options),
         cmocka_unit_test(test_cmd_bad_lines_are_reported_and_change_nothing),
         cmocka_unit_test(test_cmd_errors_point_at_the_bad_character),
         cmocka_unit_test(test_cmd_options_anywhere_and_the_id_rule),

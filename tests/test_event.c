@@ -606,8 +606,10 @@ static void test_json_quote_escapes_only_what_json_needs(void **state)
  * matches the kind names. */
 static void test_kind_families_partition_every_kind(void **state)
 {
-    static const enum sp_sock_kind all[] = {SP_SOCK_TCP_LISTEN,  SP_SOCK_TCP,  SP_SOCK_UDP,
-                                            SP_SOCK_UNIX_LISTEN, SP_SOCK_UNIX, SP_SOCK_UNIX_DGRAM};
+    static const enum sp_sock_kind all[] = {
+        SP_SOCK_TCP_LISTEN, SP_SOCK_TCP,        SP_SOCK_UDP,    SP_SOCK_UNIX_LISTEN,
+        SP_SOCK_UNIX,       SP_SOCK_UNIX_DGRAM, SP_SOCK_PACKET, SP_SOCK_SEQPACKET_LISTEN,
+        SP_SOCK_SEQPACKET};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         enum sp_sock_kind k = all[i];
         assert_int_equal(sp_kind_is_listener(k) + sp_kind_is_stream(k) + sp_kind_is_dgram(k), 1);
@@ -618,6 +620,14 @@ static void test_kind_families_partition_every_kind(void **state)
     assert_true(sp_kind_is_stream(SP_SOCK_UNIX));
     assert_true(sp_kind_is_dgram(SP_SOCK_UDP));
     assert_true(sp_kind_is_dgram(SP_SOCK_UNIX_DGRAM));
+    /* Seqpacket is a connection (EOF, half-close) that keeps records. */
+    assert_true(sp_kind_is_listener(SP_SOCK_SEQPACKET_LISTEN));
+    assert_true(sp_kind_is_stream(SP_SOCK_SEQPACKET));
+    assert_true(sp_kind_has_records(SP_SOCK_SEQPACKET));
+    assert_false(sp_kind_has_records(SP_SOCK_UNIX));
+    assert_false(sp_kind_has_records(SP_SOCK_TCP));
+    assert_string_equal(sp_sock_kind_name(SP_SOCK_SEQPACKET), "unix-seqpacket");
+    assert_string_equal(sp_sock_kind_name(SP_SOCK_SEQPACKET_LISTEN), "unix-seqpacket-listen");
 }
 
 int main(void)

@@ -363,6 +363,11 @@ static void help_open(struct sp_tui *t)
                    "  Ctrl-R raw (bypass the framing)        Ctrl-O reset these settings\n"
                    "  Ctrl-P pad a short message (fixed)     Ctrl-D send as the last block and\n"
                    "                                         end the series (blocks)\n"
+                   "  Ctrl-N one call (send --once: what one send() took), then urgent\n"
+                   "         (send --oob, one byte with MSG_OOB), then back\n"
+                   "  on a datagram socket that is not connected each message goes where\n"
+                   "  the last send went (:send --to ADDR), else to the last sender;\n"
+                   "  Ctrl-Y: always reply to the last sender (shown after \"to\")\n"
                    "  the settings stay until reset, shown on the composer's line\n"
                    "  a refused line stays in the composer: fix it and press Enter\n"
                    "\nQuestions: c and X ask first (y yes, n no, a yes and stop asking);\n"
@@ -434,8 +439,11 @@ void ui_hints_draw(struct sp_tui *t)
         hint(t, &x, "^T", "split");
         hint(t, &x, "^G", "delay");
         hint(t, &x, "^R", "raw");
+        hint(t, &x, "^N", t->c_once == 0 ? "one call" : t->c_once == 1 ? "urgent" : "sendall");
         if (have && ui_composer_offers_pad(&si))
             hint(t, &x, "^P", "pad");
+        if (have && (si.kind == SP_SOCK_UDP || si.kind == SP_SOCK_UNIX_DGRAM) && si.peer_len == 0)
+            hint(t, &x, "^Y", t->c_reply ? "to last destination" : "reply to sender");
         hint(t, &x, "^O", "reset");
         hint(t, &x, "Up/Down", "history");
         hint(t, &x, "\\n \\t \\xHH", "escapes");

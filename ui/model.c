@@ -83,6 +83,47 @@ int ui_pane_of(struct sp_tui *t, uint32_t id)
     return -1;
 }
 
+/* A relay leg is shown with its other leg beside it, the client leg on the
+ * left: the pane next to it changes, or, with one pane, a second one opens
+ * side by side. Focus stays where it was. */
+static void relay_beside(struct sp_tui *t, int i)
+{
+    uint32_t id = t->panes[i].sock;
+    struct sp_relay_info ri;
+    struct sp_sock_info si;
+    if (id == 0 || sp_engine_relay_info(t->eng, id, &ri) != 0 || ri.client == 0 || ri.target == 0)
+        return;
+    int client = id == ri.client;
+    uint32_t other = client ? ri.target : ri.client;
+    if (ui_pane_of(t, other) >= 0 || sp_engine_sock_info(t->eng, other, &si) != 0)
+        return;
+    uint32_t focused = ui_focused_sock(t);
+    if (t->npanes == 1) {
+        if (ui_split(t, 0, other) != 0)
+            return;
+        if (!client) {
+            /* The target leg goes right: swap the two panes. */
+            struct ui_pane tmp = t->panes[0];
+            t->panes[0] = t->panes[1];
+            t->panes[1] = tmp;
+        }
+    } else {
+        int left = client ? i : i - 1;
+        if (left < 0)
+            left = 0;
+        if (left > t->npanes - 2)
+            left = t->npanes - 2;
+        if (t->panes[left].sock != ri.client)
+            ui_pane_reset(&t->panes[left], ri.client);
+        if (t->panes[left + 1].sock != ri.target)
+            ui_pane_reset(&t->panes[left + 1], ri.target);
+    }
+    int f = ui_pane_of(t, focused);
+    if (f >= 0)
+        t->focus = f;
+    t->dirty = 1;
+}
+
 void ui_show_sock(struct sp_tui *t, uint32_t id)
 {
     int i = ui_pane_of(t, id);
@@ -94,6 +135,7 @@ void ui_show_sock(struct sp_tui *t, uint32_t id)
     }
     t->selected = id;
     t->dirty = 1;
+    relay_beside(t, ui_pane_of(t, id));
 }
 
 /* A socket not shown in any pane, preferring open ones, or 0. */
@@ -178,6 +220,19 @@ void ui_auto_show(struct sp_tui *t, uint32_t id, uint32_t parent)
         return;
     if (ui_pane_of(t, id) >= 0)
         return;
+    struct sp_relay_info ri;
+    if (sp_engine_relay_info(t->eng, id, &ri) == 0 && ri.client != 0 && ri.target != 0) {
+        int j = ui_pane_of(t, id == ri.client ? ri.target : ri.client);
+        if (j >= 0) {
+            /* The other leg is on screen: this one goes beside it. */
+            relay_beside(t, j);
+            return;
+        }
+        /* The relay made it, not the user: it does not take the pane the
+         * user is looking at, as an accepted connection does not. */
+        if (parent == 0)
+            parent = ri.listener;
+    }
     int i = parent ? ui_pane_of(t, parent) : -1;
     if (i >= 0) {
         ui_pane_reset(&t->panes[i], id);

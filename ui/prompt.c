@@ -56,7 +56,9 @@ static void complete(struct sp_tui *t)
             struct sp_buf rep;
             sp_buf_init(&rep);
             sp_buf_append(&rep, first, common);
-            if (n == 1)
+            /* A word ending in ':' (delim:, fixed:, tcp:, state:) wants
+             * its value next, not a space. */
+            if (n == 1 && !(common > 0 && first[common - 1] == ':'))
                 sp_buf_appendc(&rep, ' ');
             /* Replace the word: delete it, then insert the completion. */
             struct sp_buf line;

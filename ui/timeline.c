@@ -84,10 +84,17 @@ static int prefix_width(int w)
     return w >= 56 ? 32 : 18;
 }
 
+/* Bytes per hex row in room columns: three for the hex (a separator and two
+ * digits) and one in the ASCII column after a space. */
+static int hex_fit(int room)
+{
+    int n = (room - 1) / 4;
+    return n > 0 ? n : 0;
+}
+
 static int hex_per_row(int w)
 {
-    int room = w - prefix_width(w);
-    int n = room / 3;
+    int n = hex_fit(w - prefix_width(w));
     return n > 0 ? n : 1;
 }
 
@@ -226,15 +233,17 @@ static void draw_text_content(struct row *r, const struct sp_event *ev, const ui
 
 /* Hex content: up to h rows of bytes, each byte in three columns (a
  * separator, then two digits); the separator becomes a mark where a boundary
- * fell before the byte. */
+ * fell before the byte. After the hex, as hexdump -C does, the same bytes as
+ * ASCII: printable ones as themselves, every other byte as a dot. */
 static void draw_hex_content(struct row *r, const struct sp_event *ev, const uint64_t *marks,
                              size_t nmarks, int h)
 {
     struct sp_tui *t = r->t;
     int role = data_role(ev);
-    size_t per = r->end > r->x ? (size_t)(r->end - r->x) / 3 : 0;
+    size_t per = r->end > r->x ? (size_t)hex_fit(r->end - r->x) : 0;
     if (per == 0)
         return;
+    int ascii_x = r->x + (int)per * 3 + 1;
     int line = 0, cx = r->x;
     size_t mi = 0, i;
     for (i = 0; i < ev->data_len; i++) {
@@ -254,6 +263,9 @@ static void draw_hex_content(struct row *r, const struct sp_event *ev, const uin
         char hx[3];
         snprintf(hx, sizeof(hx), "%02x", ev->data[i]);
         ui_put(t, r->y + line, cx + 1, 2, role, hx);
+        int printable = ev->data[i] >= 0x20 && ev->data[i] < 0x7f;
+        char ch[2] = {printable ? (char)ev->data[i] : '.', '\0'};
+        ui_put(t, r->y + line, ascii_x + (int)(i % per), 1, printable ? role : UI_R_DIM, ch);
         cx += 3;
     }
     if (i < ev->data_len)

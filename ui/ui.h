@@ -187,6 +187,8 @@ struct sp_tui {
     unsigned c_delay; /* composer: ms between writes */
     int c_raw;        /* composer: bypass the framing */
     int c_pad;        /* composer: fixed framing pads a short message */
+    int c_reply;      /* composer: datagrams go to the last sender (^Y) */
+    int c_once;       /* composer (^N): 0 finish the write, 1 one call (--once), 2 urgent (--oob) */
     /* The composer's last line on the key queue: put back if refused. */
     char *c_line, *c_text;
     unsigned c_failures; /* the key queue's failures when it was pushed */

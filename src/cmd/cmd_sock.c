@@ -107,7 +107,8 @@ int cmd__exec_listen(struct cmd_ctx *c)
         return CMD_FAIL;
     if (addr.kind == SP_ADDR_UDP || addr.kind == SP_ADDR_UNIX_DGRAM || addr.kind == SP_ADDR_PACKET)
         return cmd__fail(c, a, 0,
-                         "listen is for tcp: and unix:; use bind for datagram and packet sockets");
+                         "listen is for tcp:, unix: and unix-seqpacket:; use bind for datagram and "
+                         "packet sockets");
     const struct cmd_word *b = cmd__opt(c, "--backlog");
     if (b != NULL && cmd__number(c, b, 1, 65535, 0, &backlog) != 0)
         return CMD_FAIL;

@@ -209,7 +209,7 @@ const struct cmd_entry cmd__table[] = {
     {"listen",
      "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--reuseport] "
      "[--v6only]",
-     "listen for connections (tcp:, unix:)",
+     "listen for connections (tcp:, unix:, unix-seqpacket:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
      listen_opts, 1, 1, 0, cmd__exec_listen},
@@ -441,7 +441,8 @@ static const char *const set_words[] = {
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};
-static const char *const addr_words[] = {"tcp:", "udp:", "unix:", "unix-dgram:", "packet:", NULL};
+static const char *const addr_words[] = {
+    "tcp:", "udp:", "unix:", "unix-dgram:", "unix-seqpacket:", "packet:", NULL};
 
 static size_t add_matches(struct sp_buf *out, const char *const *words, const char *prefix)
 {
@@ -499,8 +500,15 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
         if (strcmp(prev, "--framing") == 0)
             goto done;
     }
+    if (strcmp(prev, "--fin") == 0 || strcmp(prev, "--dir") == 0) {
+        static const char *const fin_words[] = {"pass", "hold", "reset", NULL};
+        static const char *const dir_words[] = {"up", "down", "both", NULL};
+        n += add_matches(out, prev[2] == 'f' ? fin_words : dir_words, last);
+        goto done;
+    }
     if (strcmp(e->name, "listen") == 0 || strcmp(e->name, "connect") == 0 ||
-        strcmp(e->name, "bind") == 0 || strcmp(prev, "--to") == 0) {
+        strcmp(e->name, "relay") == 0 || strcmp(e->name, "bind") == 0 ||
+        strcmp(prev, "--to") == 0) {
         n += add_matches(out, addr_words, last);
         goto done;
     }

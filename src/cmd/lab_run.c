@@ -459,10 +459,15 @@ static int expand(struct cmd_lab *l, const char *s, struct sp_buf *out, char *er
             sp_buf_appends(out, colon + 1);
         } else {
             static const char *const prefix[] = {
-                [SP_SOCK_TCP_LISTEN] = "tcp:", [SP_SOCK_TCP] = "tcp:",
-                [SP_SOCK_UDP] = "udp:",        [SP_SOCK_UNIX_LISTEN] = "unix:",
-                [SP_SOCK_UNIX] = "unix:",      [SP_SOCK_UNIX_DGRAM] = "unix-dgram:",
+                [SP_SOCK_TCP_LISTEN] = "tcp:",
+                [SP_SOCK_TCP] = "tcp:",
+                [SP_SOCK_UDP] = "udp:",
+                [SP_SOCK_UNIX_LISTEN] = "unix:",
+                [SP_SOCK_UNIX] = "unix:",
+                [SP_SOCK_UNIX_DGRAM] = "unix-dgram:",
                 [SP_SOCK_PACKET] = "packet:",
+                [SP_SOCK_SEQPACKET_LISTEN] = "unix-seqpacket:",
+                [SP_SOCK_SEQPACKET] = "unix-seqpacket:",
             };
             sp_buf_appends(out, prefix[in.kind]);
             sp_buf_appends(out, in.local);

@@ -765,7 +765,7 @@ int sp__addr_to_sockaddr(const struct sp_addr *addr, struct sockaddr_storage *ss
                          char *err, size_t errlen)
 {
     memset(ss, 0, sizeof *ss);
-    if (addr->kind == SP_ADDR_UNIX || addr->kind == SP_ADDR_UNIX_DGRAM) {
+    if (sp_addr_is_unix(addr->kind)) {
         struct sockaddr_un *su = (struct sockaddr_un *)ss;
         size_t n = strlen(addr->path);
         su->sun_family = AF_UNIX;

@@ -227,8 +227,9 @@ static void wants(struct sp_sock *s)
     size_t need = sp__msg_data_need(s->eng);
     fr->keep_max = need < fr->spec_max ? need : fr->spec_max;
     fr->want_data = fr->want_meta && fr->keep_max > 0;
-    /* Each datagram is framed on its own: a frame never spans two. */
-    unsigned dgram = sp_kind_is_dgram(s->kind) ? SP_FRAME_DEC_DGRAM : 0;
+    /* Each datagram or seqpacket record is framed on its own: a frame
+     * never spans two. */
+    unsigned dgram = sp_kind_has_records(s->kind) ? SP_FRAME_DEC_DGRAM : 0;
     sp_frame_dec_set_flags(&fr->dec, dgram | (fr->want_meta ? 0 : SP_FRAME_DEC_ENDS_ONLY));
 }
 

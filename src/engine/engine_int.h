@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <uv.h>
 
@@ -18,6 +19,7 @@
 struct sp_send_op;
 struct sp_framer;
 struct sp_wreq;
+struct sp__writer;
 struct sp__relay;
 struct sp__relay_pair;
 
@@ -113,8 +115,15 @@ struct sp_sock {
     char path[SP_ADDR_PATH_MAX];
 
     struct sp_hist *hist;
-    struct sp__blocked *blk; /* a manual recv waiting for data (engine_recv.c), or NULL */
-    struct sp__anc *anc;     /* ancillary options and their reader (engine_anc.c), or NULL */
+    struct sp__blocked *blk;   /* a manual recv waiting for data (engine_recv.c), or NULL */
+    struct sp__writer *writer; /* our own write calls (engine_write.c), or NULL */
+    struct sp__anc *anc;       /* ancillary options and their reader (engine_anc.c), or NULL */
+    /* TCP urgent data met by the automatic reads (engine_stream.c): the
+     * byte read with MSG_OOB before a read, shown when that read returns,
+     * and the mark already shown (its stream offset + 1, 0: none). */
+    uint64_t urg_shown;
+    unsigned char urg_byte;
+    int urg_pending; /* 1: urg_byte to show, 2: an inline mark to show */
 
     uv_timer_t *timer; /* lazily allocated; freed in its close callback */
     enum sp_tmode tmode;
@@ -373,6 +382,39 @@ struct sp_recv_req;
 int sp__recv_manual(struct sp_sock *s, const struct sp_recv_req *req, char *err, size_t errlen);
 /* Drops a waiting manual recv (close, resume); 1 if there was one. */
 int sp__recv_cancel(struct sp_sock *s);
+
+/* engine_seqpacket.c: Unix SOCK_SEQPACKET connections (listeners are
+ * engine_stream.c's, with the socket type of their kind). */
+int sp__seqpacket_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t salen, char *err,
+                          size_t errlen);
+int sp__seqpacket_read_start(struct sp_sock *s);
+void sp__seqpacket_read_stop(struct sp_sock *s);
+/* recv returned 0 on seqpacket socket s: the peer's EOF (1) or an empty
+ * record (0)? The kernel returns 0 for both. */
+int sp__seqpacket_eof(struct sp_sock *s);
+
+/* engine_write.c: our own write calls on a connected socket. The caller
+ * owns w and its iov (valid until on_done); on_call sees each call's return
+ * (bytes, or -errno), on_done runs once from the loop with 0, a negative
+ * errno, or UV_ECANCELED (closed). */
+#define SP__WRITE_IOV_MAX 512
+struct sp__write {
+    TAILQ_ENTRY(sp__write) entry;
+    const struct iovec *iov;
+    int iovcnt;
+    size_t len, done; /* bytes in all, bytes the kernel took */
+    uint32_t calls;
+    int err;
+    void (*on_call)(struct sp__write *w, int64_t ret);
+    void (*on_done)(struct sp__write *w, int status);
+};
+/* Queues w behind the writes before it; 0, or < 0 when the socket cannot
+ * be watched (no descriptor left for the duplicate). */
+int sp__write_push(struct sp_sock *s, struct sp__write *w);
+/* Bytes pushed and not yet taken by the kernel. */
+size_t sp__write_pending(const struct sp_sock *s);
+/* Close: every queued write ends with UV_ECANCELED, the duplicate closes. */
+void sp__write_close(struct sp_sock *s);
 
 /* Ancillary data of one socket: the options on, the control buffer every
  * recvmsg() gets, and the reader that reads with it (a uv_poll on a

@@ -32,6 +32,8 @@ static struct sp_sock *lookup_open(struct sp_engine *eng, uint32_t id, char *err
 
 static enum sp_sock_kind listen_kind(const struct sp_addr *a)
 {
+    if (a->kind == SP_ADDR_UNIX_SEQPACKET)
+        return SP_SOCK_SEQPACKET_LISTEN;
     return a->kind == SP_ADDR_TCP ? SP_SOCK_TCP_LISTEN : SP_SOCK_UNIX_LISTEN;
 }
 
@@ -44,6 +46,8 @@ static enum sp_sock_kind connect_kind(const struct sp_addr *a)
         return SP_SOCK_UDP;
     case SP_ADDR_UNIX:
         return SP_SOCK_UNIX;
+    case SP_ADDR_UNIX_SEQPACKET:
+        return SP_SOCK_SEQPACKET;
     default:
         return SP_SOCK_UNIX_DGRAM;
     }
@@ -163,8 +167,11 @@ static int start_local(struct sp_engine *eng, const struct sp_addr *addr, enum s
         return r;
     int listener = sp_kind_is_listener(kind);
     int replaced = 0;
-    if (addr->kind == SP_ADDR_UNIX || addr->kind == SP_ADDR_UNIX_DGRAM) {
-        r = sp__unix_prepare(addr, listener ? SOCK_STREAM : SOCK_DGRAM, &replaced, err, errlen);
+    if (sp_addr_is_unix(addr->kind)) {
+        int type = addr->kind == SP_ADDR_UNIX_SEQPACKET ? SOCK_SEQPACKET
+                   : listener                           ? SOCK_STREAM
+                                                        : SOCK_DGRAM;
+        r = sp__unix_prepare(addr, type, &replaced, err, errlen);
         if (r < 0)
             return r;
     }
@@ -181,9 +188,10 @@ static int start_local(struct sp_engine *eng, const struct sp_addr *addr, enum s
 int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
-    if (addr->kind != SP_ADDR_TCP && addr->kind != SP_ADDR_UNIX) {
+    if (addr->kind != SP_ADDR_TCP && addr->kind != SP_ADDR_UNIX &&
+        addr->kind != SP_ADDR_UNIX_SEQPACKET) {
         sp__seterr(err, errlen,
-                   "listen needs a tcp: or unix: address (datagram sockets use "
+                   "listen needs a tcp:, unix: or unix-seqpacket: address (datagram sockets use "
                    "bind)");
         return -EINVAL;
     }
@@ -232,7 +240,9 @@ int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
         return r;
     struct sp_sock *s = sp__sock_new(eng, kind, opts);
     s->pre = pre;
-    if (sp_kind_is_stream(kind))
+    if (kind == SP_SOCK_SEQPACKET)
+        r = sp__seqpacket_connect(s, (struct sockaddr *)&ss, len, err, errlen);
+    else if (sp_kind_is_stream(kind))
         r = sp__stream_connect(s, (struct sockaddr *)&ss, len, err, errlen);
     else
         r = sp__dgram_connect(s, (struct sockaddr *)&ss, len, err, errlen);
@@ -331,17 +341,18 @@ static int recv_flags_fit(struct sp_sock *s, unsigned f, char *err, size_t errle
                    s->id);
         return -EINVAL;
     }
-    if ((f & SP_RECV_TRUNC) && sp_kind_is_stream(s->kind)) {
+    if ((f & SP_RECV_TRUNC) && !sp_kind_has_records(s->kind)) {
         sp__seterr(err, errlen,
-                   "--trunc is for datagrams (the real length of a longer one); on a %s stream "
+                   "--trunc is for datagrams and records (the real length of a longer one); on a "
+                   "%s stream "
                    "MSG_TRUNC would throw the bytes away",
                    kind);
         return -EINVAL;
     }
-    if ((f & SP_RECV_WAITALL) && sp_kind_is_dgram(s->kind)) {
+    if ((f & SP_RECV_WAITALL) && sp_kind_has_records(s->kind)) {
         sp__seterr(err, errlen,
-                   "--waitall is for streams: a datagram recv returns one datagram (socket %u is "
-                   "%s)",
+                   "--waitall is for byte streams: a recv returns one datagram or record "
+                   "(socket %u is %s)",
                    s->id, kind);
         return -EINVAL;
     }

@@ -130,7 +130,9 @@ static int do_recv(struct sp_sock *s, const struct sp_recv_req *req, int blocked
         recv_failed(s, e, req->flags);
         return 0;
     }
-    if (r == 0 && !sp_kind_is_dgram(s->kind)) {
+    /* On seqpacket a 0 may be an empty record rather than the end. */
+    if (r == 0 && !sp_kind_is_dgram(s->kind) &&
+        (s->kind != SP_SOCK_SEQPACKET || sp__seqpacket_eof(s))) {
         free(buf);
         sp__stream_eof(s);
         return 0;

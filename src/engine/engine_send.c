@@ -1,6 +1,9 @@
 /* Sending: one `send` becomes an op holding its wire bytes (framing applied),
- * cut into pieces that are each one write call (uv_write with several
- * buffers, so head, parts and tail go out in one writev), or one datagram.
+ * cut into pieces that are each one write (several buffers, so head, parts
+ * and tail go out in one sendmsg), one datagram, or one seqpacket record.
+ * Writes on connected sockets are our own calls (engine_write.c): a piece
+ * the kernel takes in parts takes several, and the send event lists what
+ * each returned (`calls`).
  * Repetitions reuse the same wire bytes. Echo is an op of one piece; on a
  * stream, bytes echoed while a write is in flight gather in one waiting op
  * (not yet handed to the kernel) that goes out when the writes before it
@@ -50,7 +53,10 @@ struct sp_send_op {
     size_t npieces;
     size_t next_piece;
     unsigned inflight;
-    uint32_t writes;
+    uint32_t writes; /* write calls this repetition made */
+    int64_t *calls;  /* the first SP_CALLS_MAX of their returns; NULL while call1 holds the one */
+    size_t ncalls;
+    int64_t call1;
     uint64_t reps_left, delay_ms, every_ms;
     uint64_t seq, off;
     size_t acked; /* bytes of this repetition the kernel took, not yet in a send event */
@@ -72,13 +78,11 @@ struct sp_send_op {
 };
 
 struct sp_wreq {
-    union {
-        uv_write_t w; /* streams only: datagrams are sent with sendmsg */
-    } r;
+    struct sp__write w; /* first: on_done gets it back; datagrams use sendmsg directly */
     struct sp_send_op *op;
     size_t len;
     size_t over; /* counted in s->qover until the write completes */
-    /* Stream writes in the order libuv writes them (sp__send_settle). */
+    /* Writes in the order they are written (sp__send_settle). */
     TAILQ_ENTRY(sp_wreq) qentry;
     unsigned queued : 1, settled : 1;
 };
@@ -95,6 +99,7 @@ static void op_free(struct sp_send_op *op)
 {
     if (op->wire_cap > 0)
         free(op->wire);
+    free(op->calls);
     free(op->dg);
     free(op);
 }
@@ -211,8 +216,12 @@ static void op_fail(struct sp_send_op *op, int status)
     if (!first || status == UV_ECANCELED || s->closed)
         return;
     sp__emit_error(s, "send", status);
-    if (sp_kind_is_stream(s->kind) && !s->closed) {
-        int gone = status == UV_EPIPE || status == UV_ECONNRESET;
+    int gone = status == UV_EPIPE || status == UV_ECONNRESET;
+    /* A record the kernel refused (EMSGSIZE) is that record's failure; a
+     * write we could not even start (no descriptor left to watch it) was
+     * never the connection's. */
+    int ends = gone || (s->kind != SP_SOCK_SEQPACKET && status != UV_EMFILE && status != UV_ENFILE);
+    if (sp_kind_is_stream(s->kind) && !s->closed && ends) {
         if (gone)
             s->peers |= SP_PEER_RST;
         sp__kcheck(s);
@@ -254,6 +263,7 @@ static void rep_start(struct sp_send_op *op)
     s->queued += op->wire_len;
     op->next_piece = 0;
     op->writes = 0;
+    op->ncalls = 0;
     op->acked = 0;
     issue(op);
 }
@@ -322,6 +332,8 @@ static void emit_send(struct sp_send_op *op, size_t len)
     ev.data = op->wire;
     ev.data_len = len;
     ev.writes = op->writes;
+    ev.calls = op->calls != NULL ? op->calls : &op->call1;
+    ev.ncalls = op->ncalls;
     sp__emit(s->eng, s, &ev);
 }
 
@@ -373,7 +385,7 @@ static void wreq_done(struct sp_wreq *wr, int status)
     struct sp_sock *s = op->s;
     size_t len = wr->len;
     /* Settled at close: its bytes were counted then. */
-    size_t ok = status == 0 && !wr->settled ? len : 0;
+    size_t ok = !wr->settled ? wr->w.done : 0;
     if (wr->queued) {
         TAILQ_REMOVE(&s->wq, wr, qentry);
         s->wbytes -= len;
@@ -383,9 +395,31 @@ static void wreq_done(struct sp_wreq *wr, int status)
     pieces_done(op, 1, len, ok, status);
 }
 
-static void on_stream_written(uv_write_t *w, int status)
+static void on_written(struct sp__write *w, int status)
 {
     wreq_done((struct sp_wreq *)w, status);
+}
+
+/* One write call of a piece: counted, and its return kept for the event. */
+static void on_call(struct sp__write *w, int64_t ret)
+{
+    struct sp_send_op *op = ((struct sp_wreq *)w)->op;
+    op->writes++;
+    if (op->ncalls == SP_CALLS_MAX)
+        return;
+    if (op->ncalls == 0 && op->calls == NULL) {
+        /* Most sends take one call: no array for it. */
+        op->call1 = ret;
+        op->ncalls = 1;
+        return;
+    }
+    if (op->calls == NULL) {
+        op->calls = sp_xreallocarray(NULL, SP_CALLS_MAX, sizeof *op->calls);
+        op->calls[0] = op->call1;
+        op->over += SP_CALLS_MAX * sizeof *op->calls;
+        op->s->qover += SP_CALLS_MAX * sizeof *op->calls;
+    }
+    op->calls[op->ncalls++] = ret;
 }
 
 /* Hands wire[a .. b) to the kernel as one write call. */
@@ -432,11 +466,20 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         op->dg[op->dg_n++] = (struct dg_sent){a, b, n < 0 ? -errno : 0};
         if (op->tmode == OT_NONE)
             op_timer(op, OT_DGDONE, 0);
+        op->writes++;
     } else {
-        struct sp_wreq *wr = sp_xcalloc(1, sizeof *wr);
+        /* The buffers follow the request in one allocation (uv_buf_t is
+         * laid out as struct iovec on Unix). */
+        struct sp_wreq *wr = sp_xcalloc(1, sizeof *wr + nb * sizeof(struct iovec));
+        struct iovec *iov = (struct iovec *)(wr + 1);
+        memcpy(iov, bufs, nb * sizeof *iov);
         wr->op = op;
         wr->len = b - a;
-        r = uv_write(&wr->r.w, &s->u.st, bufs, nb, on_stream_written);
+        wr->w.iov = iov;
+        wr->w.iovcnt = (int)nb;
+        wr->w.on_call = on_call;
+        wr->w.on_done = on_written;
+        r = sp__write_push(s, &wr->w);
         if (r != 0) {
             free(wr);
             goto out;
@@ -444,12 +487,10 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         wr->queued = 1;
         TAILQ_INSERT_TAIL(&s->wq, wr, qentry);
         s->wbytes += wr->len;
-        /* libuv keeps its own copy of more than 4 buffers. */
-        wr->over = sizeof *wr + (nb > 4 ? nb * sizeof *bufs : 0);
+        wr->over = sizeof *wr + nb * sizeof *iov;
         s->qover += wr->over;
     }
     op->inflight++;
-    op->writes++;
 out:
     if (bufs != small)
         free(bufs);
@@ -518,16 +559,12 @@ void sp__send_settle(struct sp_sock *s)
         settle_dgrams(s);
         return;
     }
-    if (!sp_kind_is_stream(s->kind) || !s->handle_open || TAILQ_EMPTY(&s->wq))
+    if (!sp_kind_is_stream(s->kind) || TAILQ_EMPTY(&s->wq))
         return;
-    /* libuv writes its queue in order and keeps only the unwritten rest:
-     * everything before that rest is in the kernel. */
-    size_t unwritten = uv_stream_get_write_queue_size(&s->u.st);
-    size_t took = s->wbytes > unwritten ? s->wbytes - unwritten : 0;
+    /* Our own calls say what the kernel took of each write. */
     struct sp_wreq *wr;
     TAILQ_FOREACH(wr, &s->wq, qentry) {
-        size_t n = took < wr->len ? took : wr->len;
-        took -= n;
+        size_t n = wr->w.done;
         wr->settled = 1;
         wr->op->acked += n;
         s->bytes_out += n;
@@ -551,13 +588,13 @@ void sp__send_settle(struct sp_sock *s)
 
 size_t sp__send_unwritten(struct sp_sock *s)
 {
-    size_t libuv =
-        sp_kind_is_stream(s->kind) && s->handle_open ? uv_stream_get_write_queue_size(&s->u.st) : 0;
-    return s->queued - s->wbytes + libuv;
+    return s->queued - s->wbytes + sp__write_pending(s);
 }
 
 void sp__send_cancel_all(struct sp_sock *s)
 {
+    /* The writes in flight end first (cancelled), as libuv's did on close. */
+    sp__write_close(s);
     struct sp_send_op *op, *next;
     for (op = TAILQ_FIRST(&s->ops); op != NULL; op = next) {
         next = TAILQ_NEXT(op, entry);
@@ -695,8 +732,10 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
     if (sp_kind_is_stream(s->kind) &&
         ((s->ours & (SP_OURS_SHUT_WR | SP_OURS_SHUT_WAIT)) || s->sreq != NULL))
         return;
-    int dgram = !sp_kind_is_stream(s->kind);
-    if (dgram && !s->dgram_connected &&
+    /* Datagrams and seqpacket records are echoed one for one; stream bytes
+     * gather while a write is in flight. */
+    int dgram = sp_kind_has_records(s->kind);
+    if (sp_kind_is_dgram(s->kind) && !s->dgram_connected &&
         (to == NULL || tolen <= sizeof(sa_family_t) || tolen > sizeof(struct sockaddr_storage)))
         return; /* an unnamed sender cannot be answered */
     if (!dgram && n == 0)
@@ -725,7 +764,7 @@ void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct 
     op->nsegs = 1;
     op->bounds[0] = 0;
     op->bounds[1] = n;
-    if (!s->dgram_connected) {
+    if (sp_kind_is_dgram(s->kind) && !s->dgram_connected) {
         memcpy(&op->to, to, tolen);
         op->tolen = tolen;
     }
@@ -939,7 +978,7 @@ static int send_once(struct sp_sock *s, const struct sp_send_req *req,
                    total);
         return -EINVAL;
     }
-    if (stream && total == 0) {
+    if (stream && total == 0 && s->kind != SP_SOCK_SEQPACKET) {
         sp__seterr(err, errlen, "nothing to send (0 bytes)");
         return -EINVAL;
     }
@@ -1042,7 +1081,7 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
     }
     size_t body = w.body ? total : 0;
     size_t wire_len = w.head_len + body + w.pad_len + w.tail_len;
-    if (stream && wire_len == 0) {
+    if (stream && wire_len == 0 && s->kind != SP_SOCK_SEQPACKET) {
         sp__seterr(err, errlen, "nothing to send (0 bytes)");
         return -EINVAL;
     }

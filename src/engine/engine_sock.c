@@ -1,8 +1,8 @@
 /* A socket's life between creation and close, whatever its kind: reading
  * on and off, and the outcome of a connect. The kinds (engine_stream.c,
- * engine_dgram.c) and the send path call it; it calls back into the kind
- * only to turn reading on and off. The public operations (engine_ops.c) sit
- * above all of them. */
+ * engine_dgram.c, engine_packet.c, engine_seqpacket.c) and the send path call it; it calls back
+ * into the kind only to turn reading on and off. The public operations (engine_ops.c) sit above all
+ * of them. */
 #include "engine_int.h"
 
 int sp__sock_read_start(struct sp_sock *s)
@@ -13,6 +13,8 @@ int sp__sock_read_start(struct sp_sock *s)
         return 0;
     if (!sp_kind_is_listener(s->kind) && s->kind != SP_SOCK_PACKET && sp__anc_reads(s))
         return sp__anc_read_start(s);
+    if (s->kind == SP_SOCK_SEQPACKET)
+        return sp__seqpacket_read_start(s);
     if (sp_kind_is_stream(s->kind))
         return sp__stream_read_start(s);
     if (sp_kind_is_listener(s->kind))
@@ -28,6 +30,8 @@ void sp__sock_read_stop(struct sp_sock *s)
         return;
     if (s->anc != NULL && s->anc->active)
         sp__anc_read_stop(s);
+    else if (s->kind == SP_SOCK_SEQPACKET)
+        sp__seqpacket_read_stop(s);
     else if (sp_kind_is_stream(s->kind))
         sp__stream_read_stop(s);
     else if (sp_kind_is_listener(s->kind))

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -19,9 +20,60 @@
 /* Retry period while accept(2) fails for lack of descriptors. */
 #define ACCEPT_RETRY_MS 100
 
+/* Urgent data (TCP). A read that reaches the urgent mark stops before it,
+ * and the next one skips the urgent byte without a word (unless oobinline).
+ * So before each read: SIOCATMARK; at the mark the byte is read with
+ * MSG_OOB and kept to be shown (as its own recv, at the mark's stream
+ * offset) once this read returns: nothing is emitted from inside libuv's
+ * read loop. With oobinline on, the byte comes inline and the mark is
+ * shown as a notice. */
+static void urgent_check(struct sp_sock *s)
+{
+    int fd = sp__sock_fd(s);
+    int mark = 0;
+    if (s->kind != SP_SOCK_TCP || s->urg_pending || fd < 0 || s->urg_shown == s->bytes_in + 1 ||
+        ioctl(fd, SIOCATMARK, &mark) != 0 || !mark)
+        return;
+    if (sp__kstate_opt(fd, SOL_SOCKET, SO_OOBINLINE) == 1) {
+        s->urg_shown = s->bytes_in + 1;
+        s->urg_pending = 2;
+        return;
+    }
+    unsigned char c;
+    ssize_t r;
+    do
+        r = recv(fd, &c, 1, MSG_OOB | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    /* EAGAIN: the mark is announced, the byte not here yet (next time). */
+    if (r != 1)
+        return;
+    s->urg_shown = s->bytes_in + 1;
+    s->urg_byte = c;
+    s->urg_pending = 1;
+}
+
+static void urgent_show(struct sp_sock *s)
+{
+    int what = s->urg_pending;
+    s->urg_pending = 0;
+    if (what == 2) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "urgent mark at offset %llu (SIOCATMARK): with oobinline on, the urgent byte is "
+                 "the next byte of the stream",
+                 (unsigned long long)s->bytes_in);
+        sp__emit_notice(s, msg);
+        return;
+    }
+    unsigned char c = s->urg_byte;
+    struct sp__rx rx = {.unread = -1, .msg_flags = MSG_OOB, .asked = MSG_OOB, .atmark = 1};
+    sp__sock_recvd(s, &c, 1, &rx);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct sp_sock *s = h->data;
+    urgent_check(s);
     /* Exactly the recv size: every read(2) asks the kernel for that much. */
     buf->base = (char *)s->eng->rbuf;
     buf->len = s->recvsize;
@@ -142,6 +194,12 @@ static void read_to_end(struct sp_sock *s)
 {
     int fd = sp__sock_fd(s);
     for (int i = 0; i < 64 && fd >= 0 && !s->closed && !s->paused; i++) {
+        urgent_check(s);
+        if (s->urg_pending) {
+            urgent_show(s);
+            if (s->closed)
+                return;
+        }
         ssize_t r = recv(fd, s->eng->rbuf, s->recvsize, MSG_DONTWAIT);
         if (r > 0) {
             sp__sock_data(s, s->eng->rbuf, (size_t)r, 0, -1, NULL, 0);
@@ -171,6 +229,12 @@ static void read_to_end(struct sp_sock *s)
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct sp_sock *s = st->data;
+    if (s->urg_pending) {
+        /* The urgent byte came before this read's bytes in the stream. */
+        urgent_show(s);
+        if (s->closed)
+            return;
+    }
     if (n > 0) {
         sp__sock_data(s, (const unsigned char *)buf->base, (size_t)n, 0, -1, NULL, 0);
         return;
@@ -207,11 +271,8 @@ void sp__stream_read_stop(struct sp_sock *s)
 /* shutdown(2) returned: a TCP FIN is sent only after the bytes queued
  * before it. The kernel says how many there are (SIOCOUTQ counts the FIN
  * too) and whether the FIN went out yet (SIOCOUTQNSD is 0 once it did). */
-static void on_shutdown(uv_shutdown_t *req, int status)
+static void shutdown_done(struct sp_sock *s, int status)
 {
-    struct sp_sock *s = req->data;
-    s->sreq = NULL;
-    free(req);
     if (status == UV_ECANCELED || s->closed)
         return;
     if (status < 0) {
@@ -243,8 +304,27 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     sp__kactive(s);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct sp_sock *s = req->data;
+    s->sreq = NULL;
+    free(req);
+    shutdown_done(s, status);
+}
+
 static int start_shutdown(struct sp_sock *s, char *err, size_t errlen)
 {
+    if (s->hkind == SP_H_POLL) {
+        /* Seqpacket: no libuv stream, and our own writes are done (the
+         * caller waited for them): shutdown(2) now. */
+        int r = shutdown(s->fd, SHUT_WR) == 0 ? 0 : -errno;
+        if (r < 0) {
+            sp__seterr(err, errlen, "shutdown: %s", strerror(-r));
+            return r;
+        }
+        shutdown_done(s, 0);
+        return 0;
+    }
     uv_shutdown_t *req = sp_xmalloc(sizeof *req);
     req->data = s;
     int r = uv_shutdown(req, &s->u.st, on_shutdown);
@@ -321,7 +401,7 @@ int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t e
                 return -e;
         } else {
             s->ours |= SP_OURS_SHUT_RD;
-            sp__stream_read_stop(s);
+            sp__sock_read_stop(s);
             if (!want_wr && sp__wants(s->eng, SP_EV_SHUTDOWN)) {
                 struct sp_event ev = {.type = SP_EV_SHUTDOWN, .unread = -1};
                 ev.how = "rd";
@@ -543,7 +623,8 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
                       socklen_t salen, enum sp_sock_kind kind, int backlog,
                       const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int type = kind == SP_SOCK_SEQPACKET_LISTEN ? SOCK_SEQPACKET : SOCK_STREAM;
+    int fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int e = errno;
         sp__seterr(err, errlen, "socket: %s", strerror(e));
@@ -614,7 +695,9 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
 static void accept_one(struct sp_sock *l, int fd)
 {
     struct sp_engine *eng = l->eng;
-    enum sp_sock_kind kind = l->kind == SP_SOCK_TCP_LISTEN ? SP_SOCK_TCP : SP_SOCK_UNIX;
+    enum sp_sock_kind kind = l->kind == SP_SOCK_TCP_LISTEN         ? SP_SOCK_TCP
+                             : l->kind == SP_SOCK_SEQPACKET_LISTEN ? SP_SOCK_SEQPACKET
+                                                                   : SP_SOCK_UNIX;
     struct sp_sock *c = sp__sock_new(eng, kind, NULL);
     c->parent = l->id;
     c->recvsize = l->recvsize;
@@ -627,13 +710,20 @@ static void accept_one(struct sp_sock *l, int fd)
         uv_tcp_init(&eng->loop, &c->u.tcp);
         c->hkind = SP_H_TCP;
         r = uv_tcp_open(&c->u.tcp, fd);
+    } else if (kind == SP_SOCK_SEQPACKET) {
+        /* libuv has no seqpacket handle: a poll on our own descriptor. */
+        c->hkind = SP_H_POLL;
+        r = uv_poll_init_socket(&eng->loop, &c->u.poll, fd);
+        if (r == 0)
+            c->fd = fd;
     } else {
         uv_pipe_init(&eng->loop, &c->u.pipe, 0);
         c->hkind = SP_H_PIPE;
         r = uv_pipe_open(&c->u.pipe, fd);
     }
     c->u.h.data = c;
-    c->handle_open = 1;
+    /* A poll that failed to start holds nothing to close. */
+    c->handle_open = r == 0 || c->hkind != SP_H_POLL;
     l->accepted++;
     if (r != 0) {
         close(fd);

@@ -18,7 +18,7 @@
 static const char *const kind_names[] = {
     [SP_ADDR_TCP] = "tcp",       [SP_ADDR_UDP] = "udp",
     [SP_ADDR_UNIX] = "unix",     [SP_ADDR_UNIX_DGRAM] = "unix-dgram",
-    [SP_ADDR_PACKET] = "packet",
+    [SP_ADDR_PACKET] = "packet", [SP_ADDR_UNIX_SEQPACKET] = "unix-seqpacket",
 };
 
 static const char *kind_name(enum sp_addr_kind kind)
@@ -220,25 +220,30 @@ int sp_addr_parse(struct sp_addr *addr, const char *text, char *err, size_t errl
     struct sp_addr a;
     memset(&a, 0, sizeof a);
     if (text == NULL || text[0] == '\0')
-        return sp__fail(err, errlen,
-                        "empty address (expected tcp:, udp:, unix:, unix-dgram: or packet:)");
+        return sp__fail(
+            err, errlen,
+            "empty address (expected tcp:, udp:, unix:, unix-dgram:, unix-seqpacket: or "
+            "packet:)");
     const char *colon = strchr(text, ':');
     if (colon == NULL)
         return sp__fail(
             err, errlen,
-            "missing scheme in \"%.64s\" (valid: tcp:, udp:, unix:, unix-dgram:, packet:)", text);
+            "missing scheme in \"%.64s\" (valid: tcp:, udp:, unix:, unix-dgram:, unix-seqpacket:, "
+            "packet:)",
+            text);
     size_t sl = (size_t)(colon - text);
     int kind = -1;
     for (int k = 0; k < (int)(sizeof kind_names / sizeof kind_names[0]); k++)
         if (strlen(kind_names[k]) == sl && strncasecmp(text, kind_names[k], sl) == 0)
             kind = k;
     if (kind < 0)
-        return sp__fail(err, errlen,
-                        "unknown scheme \"%.*s\" (valid: tcp:, udp:, unix:, unix-dgram:, packet:)",
-                        (int)(sl > 32 ? 32 : sl), text);
+        return sp__fail(
+            err, errlen,
+            "unknown scheme \"%.*s\" (valid: tcp:, udp:, unix:, unix-dgram:, unix-seqpacket:, "
+            "packet:)",
+            (int)(sl > 32 ? 32 : sl), text);
     a.kind = (enum sp_addr_kind)kind;
-    int rc = kind == SP_ADDR_UNIX || kind == SP_ADDR_UNIX_DGRAM
-                 ? parse_unix(&a, colon + 1, err, errlen)
+    int rc = sp_addr_is_unix(a.kind)  ? parse_unix(&a, colon + 1, err, errlen)
              : kind == SP_ADDR_PACKET ? parse_packet(&a, colon + 1, err, errlen)
                                       : parse_inet(&a, kind_names[kind], colon + 1, err, errlen);
     if (rc != 0)
@@ -251,7 +256,7 @@ size_t sp_addr_format(const struct sp_addr *addr, char *buf, size_t len)
 {
     const char *kind = kind_name(addr->kind);
     int n;
-    if (addr->kind == SP_ADDR_UNIX || addr->kind == SP_ADDR_UNIX_DGRAM)
+    if (sp_addr_is_unix(addr->kind))
         n = snprintf(buf, len, "%s:%s", kind, addr->path);
     else if (addr->kind == SP_ADDR_PACKET && sp_ethertype_name(addr->ethertype) != NULL)
         n = snprintf(buf, len, "%s:%s:%s", kind, addr->ifname, sp_ethertype_name(addr->ethertype));

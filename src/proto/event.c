@@ -79,6 +79,10 @@ const char *sp_sock_kind_name(enum sp_sock_kind kind)
         return "unix-dgram";
     case SP_SOCK_PACKET:
         return "packet";
+    case SP_SOCK_SEQPACKET_LISTEN:
+        return "unix-seqpacket-listen";
+    case SP_SOCK_SEQPACKET:
+        return "unix-seqpacket";
     }
     return "unknown";
 }
@@ -886,10 +890,10 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         if (ev->blocked)
             sp_buf_appendf(out, ",\"blocked_ms\":%" PRIu64 ".%03" PRIu64, ev->blocked_ns / 1000000u,
                            ev->blocked_ns % 1000000u / 1000u);
-        if (sp_kind_is_dgram(ev->kind)) {
+        if (sp_kind_is_dgram(ev->kind))
             jaddr(out, "from", ev->from, ev->from_len);
+        if (sp_kind_has_records(ev->kind))
             jbool(out, "truncated", ev->truncated);
-        }
         if (ev->kind == SP_SOCK_PACKET)
             jlink(out, ev);
         if (ev->unread >= 0)

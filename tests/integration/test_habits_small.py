@@ -250,6 +250,18 @@ def netns_mcast_join():
         time.sleep(0.05)
     assert sp.finish() == 0, (sp.of("cmd_error"), sp.err)
     assert sp.of("recv")[0]["text"] == "after", sp.of("recv")
+    # IPv6: the kernel lists the membership on lo while the socket lives
+    sp = Sockpit(["--timeout", "10", "-e", "bind udp:[::]:0", "-e", "set mcast-join ff12::777%lo",
+                  "-e", "sleep 5000"])
+    sp.port()
+    end = time.monotonic() + 5
+    maddr = ""
+    while "ff12::777" not in maddr and time.monotonic() < end and not sp.of("cmd_error"):
+        maddr = subprocess.run(["ip", "-6", "maddr", "show", "dev", "lo"], capture_output=True,
+                               text=True, timeout=10).stdout
+        time.sleep(0.05)
+    sp.kill()
+    assert "ff12::777" in maddr, (maddr, sp.of("cmd_error"))
     rc, out, _ = run(["-e", "bind udp:0.0.0.0:0", "-e", "set mcast-join 10.0.0.1%lo"])
     assert rc == 1 and b"IP_ADD_MEMBERSHIP" in out, out
     rc, out, _ = run(["-e", "listen tcp:127.0.0.1:0", "-e", "set mcast-join %s" % group])

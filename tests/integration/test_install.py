@@ -120,12 +120,13 @@ def bash_loads_the_completion_and_completes():
         assert "--version" in complete(script, "sockpit --")
         labs = complete(script, "sockpit --lab ")
         assert "list" in labs and "nagle" in labs and "halfclose" in labs, labs
-        assert complete(script, "sockpit un") == ["unix:", "unix-dgram:"]
+        assert complete(script, "sockpit un") == ["unix:", "unix-dgram:", "unix-seqpacket:"]
         assert complete(script, "sockpit --framing del") == ["delim:"]
         assert "listen" in complete(script, "sockpit -e li")
         # a Unix path after the scheme: files, answered after bash's ':' break
         os.mkdir(os.path.join(d, "sockdir"))
         assert complete(script, "sockpit unix:" + d + "/sockd") == [d + "/sockdir"]
+        assert complete(script, "sockpit unix-seqpacket:" + d + "/sockd") == [d + "/sockdir"]
         assert complete(script, "sockpit --completion ") == ["bash", "zsh"]
 
 

@@ -57,6 +57,9 @@ ALLOWED = {
     ("engine_sock.c", "engine_packet.c"): {
         "symbols": {"sp__packet_read_start", "sp__packet_read_stop"},
         "why": "reading on/off dispatches to the socket's kind"},
+    ("engine_sock.c", "engine_seqpacket.c"): {
+        "symbols": {"sp__seqpacket_read_start", "sp__seqpacket_read_stop"},
+        "why": "reading on/off dispatches to the socket's kind"},
     ("cmd.c", "cmd_run.c"): {
         "symbols": {"cmd__run_line", "sp_cmd_line_is"},
         "why": "the queue runs its next line, whose command then uses the queue"},

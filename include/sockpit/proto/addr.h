@@ -13,8 +13,15 @@ enum sp_addr_kind {
     SP_ADDR_UDP,
     SP_ADDR_UNIX,
     SP_ADDR_UNIX_DGRAM,
-    SP_ADDR_PACKET, /* packet:IFACE[:ETHERTYPE]: AF_PACKET raw frames on one interface */
+    SP_ADDR_PACKET,         /* packet:IFACE[:ETHERTYPE]: AF_PACKET raw frames on one interface */
+    SP_ADDR_UNIX_SEQPACKET, /* unix-seqpacket:PATH: Unix SOCK_SEQPACKET (records) */
 };
+
+/* A Unix address of any socket type (unix:, unix-dgram:, unix-seqpacket:). */
+static inline int sp_addr_is_unix(enum sp_addr_kind k)
+{
+    return k == SP_ADDR_UNIX || k == SP_ADDR_UNIX_DGRAM || k == SP_ADDR_UNIX_SEQPACKET;
+}
 
 #define SP_ADDR_HOST_MAX   256
 #define SP_ADDR_PATH_MAX   108 /* sizeof(sun_path) on Linux, terminator included */
@@ -26,9 +33,9 @@ struct sp_addr {
     char host[SP_ADDR_HOST_MAX];     /* tcp/udp: name or literal, no brackets */
     uint16_t port;                   /* tcp/udp; 0 = ephemeral */
     int family;                      /* AF_INET/AF_INET6 for literals, AF_UNSPEC for names,
-                                        AF_UNIX for unix and unix-dgram */
+                                        AF_UNIX for the unix kinds */
     int wildcard;                    /* host is 0.0.0.0 or :: */
-    char path[SP_ADDR_PATH_MAX];     /* unix, unix-dgram; "@name" is a Linux abstract
+    char path[SP_ADDR_PATH_MAX];     /* the unix kinds; "@name" is a Linux abstract
                                         socket: the engine maps the '@' to the
                                         leading NUL of sun_path */
     char ifname[SP_ADDR_IFNAME_MAX]; /* packet: the interface */
@@ -36,7 +43,8 @@ struct sp_addr {
 };
 
 /* Parses `tcp:HOST:PORT`, `udp:HOST:PORT`, `tcp:PORT` (host 127.0.0.1),
- * `tcp:[::1]:PORT`, `unix:PATH`, `unix-dgram:PATH`, `packet:IFACE[:ETHERTYPE]`
+ * `tcp:[::1]:PORT`, `unix:PATH`, `unix-dgram:PATH`, `unix-seqpacket:PATH`,
+ * `packet:IFACE[:ETHERTYPE]`
  * (ETHERTYPE a number such as 0x0800 or ipv4, ipv6, arp, vlan, all; default
  * all). Returns 0, or -1 with a
  * one-line reason in err (unknown scheme, missing host or port, port not a

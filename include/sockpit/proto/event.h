@@ -50,18 +50,28 @@ enum sp_sock_kind {
     SP_SOCK_UNIX,
     SP_SOCK_UNIX_DGRAM,
     SP_SOCK_PACKET, /* AF_PACKET SOCK_RAW bound to one interface: whole frames */
+    SP_SOCK_SEQPACKET_LISTEN,
+    SP_SOCK_SEQPACKET, /* Unix SOCK_SEQPACKET, connected or accepted: records */
 };
 
 /* The three families of kinds; every kind is in exactly one. */
 static inline int sp_kind_is_listener(enum sp_sock_kind k)
 {
-    return k == SP_SOCK_TCP_LISTEN || k == SP_SOCK_UNIX_LISTEN;
+    return k == SP_SOCK_TCP_LISTEN || k == SP_SOCK_UNIX_LISTEN || k == SP_SOCK_SEQPACKET_LISTEN;
 }
 
-/* A connected (or accepted) stream: TCP or Unix stream. */
+/* A connected (or accepted) socket with a peer, an EOF and half-close: TCP,
+ * Unix stream, or Unix seqpacket (which keeps record boundaries on top). */
 static inline int sp_kind_is_stream(enum sp_sock_kind k)
 {
-    return k == SP_SOCK_TCP || k == SP_SOCK_UNIX;
+    return k == SP_SOCK_TCP || k == SP_SOCK_UNIX || k == SP_SOCK_SEQPACKET;
+}
+
+/* Record boundaries kept: each recv is one datagram or one record. */
+static inline int sp_kind_has_records(enum sp_sock_kind k)
+{
+    return k == SP_SOCK_UDP || k == SP_SOCK_UNIX_DGRAM || k == SP_SOCK_PACKET ||
+           k == SP_SOCK_SEQPACKET;
 }
 
 static inline int sp_kind_is_dgram(enum sp_sock_kind k)
@@ -181,7 +191,8 @@ struct sp_event {
 
 /* "listening", "recv", ... as in DESIGN §6. */
 const char *sp_event_name(enum sp_ev_type type);
-/* "tcp-listen", "tcp", "udp", "unix-listen", "unix", "unix-dgram", "packet". */
+/* "tcp-listen", "tcp", "udp", "unix-listen", "unix", "unix-dgram", "packet",
+ * "unix-seqpacket-listen", "unix-seqpacket". */
 const char *sp_sock_kind_name(enum sp_sock_kind kind);
 /* Appends the one-line text form (no newline), socat-like:
  *   0.012345 [3] recv #4 7 bytes @120: "hello\r\n"
