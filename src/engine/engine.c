@@ -195,6 +195,8 @@ static void close_everything(struct sp_engine *eng)
         uv_close((uv_handle_t *)&eng->ktimer, NULL);
     if (!uv_is_closing((uv_handle_t *)&eng->reaper))
         uv_close((uv_handle_t *)&eng->reaper, NULL);
+    if (eng->urg_sig_on && !uv_is_closing((uv_handle_t *)&eng->urg_sig))
+        uv_close((uv_handle_t *)&eng->urg_sig, NULL);
 }
 
 int sp_engine_destroy(struct sp_engine *eng)

@@ -225,6 +225,11 @@ struct sp_engine {
 
     struct sp__relay *relays; /* engine_relay.c, a list; NULL when none */
     int relay_sub;            /* its event subscription while relays exist */
+
+    /* SIGURG: TCP urgent data arrived (engine_stream.c); started with the
+     * first TCP connection, unreferenced. */
+    uv_signal_t urg_sig;
+    int urg_sig_on;
 };
 
 /* engine.c */
@@ -335,6 +340,9 @@ void sp__stream_read_stop(struct sp_sock *s);
 void sp__stream_eof(struct sp_sock *s);
 /* A read failed (uv error): the socket is over. */
 void sp__stream_read_failed(struct sp_sock *s, int uverr);
+/* A TCP connection is ours: the kernel's SIGURG for its urgent data comes
+ * to us (F_SETOWN), so an urgent byte with nothing after it is shown too. */
+void sp__urgent_watch(struct sp_sock *s, int fd);
 int sp__stream_shutdown(struct sp_sock *s, enum sp_shut how, char *err, size_t errlen);
 int sp__listener_start(struct sp_sock *s);
 void sp__listener_stop(struct sp_sock *s);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,42 @@ static void urgent_show(struct sp_sock *s)
     unsigned char c = s->urg_byte;
     struct sp__rx rx = {.unread = -1, .msg_flags = MSG_OOB, .asked = MSG_OOB, .atmark = 1};
     sp__sock_recvd(s, &c, 1, &rx);
+}
+
+/* SIGURG: some TCP connection of ours has urgent data. An urgent byte with
+ * nothing after it makes no reader ready (the kernel does not count it for
+ * POLLIN), so the reading connections are asked here; one whose reads have
+ * not reached the mark yet meets it in urgent_check() before its next read. */
+static void on_sigurg(uv_signal_t *h, int signum)
+{
+    struct sp_engine *eng = h->data;
+    (void)signum;
+    for (size_t i = 0; i < eng->nsocks; i++) {
+        struct sp_sock *s = eng->socks[i];
+        if (s->kind != SP_SOCK_TCP || s->closed || !s->reading)
+            continue;
+        urgent_check(s);
+        if (s->urg_pending)
+            urgent_show(s);
+    }
+}
+
+void sp__urgent_watch(struct sp_sock *s, int fd)
+{
+    struct sp_engine *eng = s->eng;
+    if (fd < 0 || fcntl(fd, F_SETOWN, getpid()) != 0)
+        return;
+    if (eng->urg_sig_on || eng->freeing)
+        return;
+    uv_signal_init(&eng->loop, &eng->urg_sig);
+    eng->urg_sig.data = eng;
+    if (uv_signal_start(&eng->urg_sig, on_sigurg, SIGURG) != 0) {
+        uv_close((uv_handle_t *)&eng->urg_sig, NULL);
+        return;
+    }
+    /* Watching for urgent data keeps no run alive. */
+    uv_unref((uv_handle_t *)&eng->urg_sig);
+    eng->urg_sig_on = 1;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -421,10 +458,12 @@ static void on_connect(uv_connect_t *req, int status)
     free(req);
     if (status == UV_ECANCELED || s->closed)
         return;
-    if (status < 0)
+    if (status < 0) {
         sp__sock_connect_failed(s, status);
-    else
-        sp__sock_connected(s);
+        return;
+    }
+    sp__urgent_watch(s, sp__sock_fd(s));
+    sp__sock_connected(s);
 }
 
 /* A connect whose result is known now is reported on the next loop turn,
@@ -733,6 +772,8 @@ static void accept_one(struct sp_sock *l, int fd)
     }
     c->established = 1;
     sp__sock_names(c, fd);
+    if (kind == SP_SOCK_TCP)
+        sp__urgent_watch(c, fd);
     if (sp__wants(eng, SP_EV_ACCEPTED)) {
         struct sp_event ev = {.type = SP_EV_ACCEPTED, .unread = -1};
         ev.local = c->local;

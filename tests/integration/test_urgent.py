@@ -3,7 +3,7 @@ sock.send(b'x', MSG_OOB) between normal sends. Without oobinline the kernel
 stops a read at the mark and the next read skips the urgent byte silently;
 sockpit asks SIOCATMARK before each read, reads the byte with MSG_OOB and
 shows it as its own recv at the mark's stream offset (an urgent byte with
-nothing after it wakes no reader: it is shown when the next bytes come).
+nothing after it wakes no reader: the kernel's SIGURG does).
 With `set oobinline on` the byte stays in the stream and the mark is a
 notice."""
 
@@ -37,15 +37,14 @@ def urgent_byte_between_sends_is_shown_at_its_mark():
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sp.wait_event(lambda e: e["ev"] == "connected")
         # Apart: the urgent byte arrives on its own after everything was
-        # read. The kernel wakes no reader for it (POLLPRI only); it is
-        # shown before the next bytes, which a plain read would take
-        # while dropping it without a word.
+        # read. The kernel wakes no reader for it (it counts only for
+        # POLLPRI); its SIGURG does, and it is shown before anything
+        # follows it.
         c.send(b"abc")
         sp.wait_event(lambda e: e["ev"] == "recv" and e.get("off") == 0)
         c.send(b"x", socket.MSG_OOB)
-        time.sleep(0.1)
-        c.send(b"def")
         sp.wait_event(lambda e: e["ev"] == "recv" and "MSG_OOB" in e["flags"])
+        c.send(b"def")
         # Together: one read would run into the mark; it stops there.
         time.sleep(0.05)
         c.sendall(b"ghi")
