@@ -33,6 +33,7 @@ static const struct field_def fields[] = {
     {"tcp", 0, "state now"},
     {"how", 0, "shutdown"},
     {"reason", 0, "closed frame_error"},
+    {"cmsg", 0, "recv send"},
     {"flags", 0, "segment"},
     {"dir", 0, "segment"},
     {"marks", 0, "segment"},
@@ -211,7 +212,7 @@ static int parse_filter(struct parser *p, const struct word *w, const char *even
     if (fd == NULL)
         return fail(p, w->s,
                     "unknown field \"%.*s\" (len truncated unread chunks blocks writes unsent "
-                    "queued open code op tcp how reason flags dir marks)",
+                    "queued open code op tcp how reason cmsg flags dir marks)",
                     (int)(w->n > 32 ? 32 : w->n), w->s);
     if (!in_list(fd->events, event))
         return fail(p, w->s, "%s events have no field %s (it belongs to: %s)", event, fd->name,
