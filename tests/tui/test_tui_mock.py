@@ -15,7 +15,10 @@ def test_rule_and_expect_rows():
     c = None
     try:
         port = sess.listen("listen tcp:0 --framing line")
-        sess.command('on --regex "^PING ([0-9]+)$" --capture n reply "PONG ${n}"')
+        # Socket 1 by its ID: an omitted ID is the focused pane, which the
+        # client's connection may already hold.
+        sess.command('on 1 --regex "^PING ([0-9]+)$" --capture n reply "PONG ${n}"')
+        sess.wait_text("rule 1 on listener 1")
         c = td.tcp_connect(port)
         c.sendall(b"PING 7\n")
         got = b""
