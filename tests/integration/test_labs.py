@@ -45,6 +45,8 @@ BREAKS = {
     "udp": [("recvsize $2 4\n", "recvsize $2 64K\n", "truncated")],
     # A stream path instead: the three sends arrive as one recv.
     "seqpacket": [("listen unix-seqpacket:", "listen unix:", "three-records")],
+    "ancillary": [("set $3 passcred on\n", "\n", "credentials"),
+                  ("send $2 --fd /dev/null here\n", "send $2 here\n", "descriptor-passed")],
 }
 
 
