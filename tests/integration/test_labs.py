@@ -47,6 +47,8 @@ BREAKS = {
     "seqpacket": [("listen unix-seqpacket:", "listen unix:", "three-records")],
     "ancillary": [("set $3 passcred on\n", "\n", "credentials"),
                   ("send $2 --fd /dev/null here\n", "send $2 here\n", "descriptor-passed")],
+    # Nothing captured without the wire view: no SYN row.
+    "wire": [("wire $1 on\n", "\n", "syn")],
 }
 
 
