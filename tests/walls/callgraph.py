@@ -39,6 +39,9 @@ ALLOWED = {
         "symbols": {"sp__recv_cancel"},
         "why": "closing a socket gives up its waiting manual recv, whose duplicate descriptor "
                "would keep the socket open"},
+    ("engine.c", "engine_wire.c"): {
+        "symbols": {"sp__wire_free"},
+        "why": "destroying the engine closes the wire view's captures (their loop handles)"},
     ("engine_sock.c", "engine_stream.c"): {
         "symbols": {"sp__stream_read_start", "sp__stream_read_stop",
                     "sp__listener_start", "sp__listener_stop"},
