@@ -395,4 +395,11 @@ int cmd__exec_quit(struct cmd_ctx *c);
 int cmd__exec_ui(struct cmd_ctx *c);
 int cmd__exec_relay(struct cmd_ctx *c);
 
+/* cmd_tls.c: the TLS options of connect/listen into o (refused on a
+ * non-tls: address). 0, or CMD_FAIL after cmd__fail(). */
+struct sp_tls_opts;
+struct sp_addr;
+int cmd__tls_opts(struct cmd_ctx *c, const struct sp_addr *addr, int listener,
+                  struct sp_tls_opts *o);
+
 #endif

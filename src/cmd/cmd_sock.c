@@ -13,6 +13,7 @@
 
 #include "sockpit/proto/addr.h"
 #include "sockpit/engine/engine.h"
+#include "sockpit/engine/tls.h"
 #include "sockpit/proto/frame.h"
 
 #define MS_MAX (1000ull * 3600 * 24 * 365) /* a year: bounds every duration */
@@ -112,6 +113,10 @@ int cmd__exec_listen(struct cmd_ctx *c)
     const struct cmd_word *b = cmd__opt(c, "--backlog");
     if (b != NULL && cmd__number(c, b, 1, 65535, 0, &backlog) != 0)
         return CMD_FAIL;
+    struct sp_tls_opts tls;
+    if (cmd__tls_opts(c, &addr, 1, &tls) != 0)
+        return CMD_FAIL;
+    o.tls = &tls;
     o.echo = cmd__opt(c, "--echo") != NULL;
     o.close_on_eof = cmd__opt(c, "--close-on-eof") != NULL;
     o.backlog = (int)backlog;
@@ -157,6 +162,10 @@ int cmd__exec_connect(struct cmd_ctx *c)
                              addr.kind == SP_ADDR_TCP ? "tcp:" : "udp:");
         o.bind = &src;
     }
+    struct sp_tls_opts tls;
+    if (cmd__tls_opts(c, &addr, 0, &tls) != 0)
+        return CMD_FAIL;
+    o.tls = &tls;
     char err[256] = "";
     uint32_t id = 0;
     if (sp_engine_connect(c->eng, &addr, &o, &id, err, sizeof err) != 0)
@@ -358,6 +367,8 @@ int cmd__exec_send(struct cmd_ctx *c)
     req.pad = cmd__opt(c, "--pad") != NULL;
     req.once = cmd__opt(c, "--once") != NULL;
     req.oob = cmd__opt(c, "--oob") != NULL;
+    if ((w = cmd__opt(c, "--fd")) != NULL)
+        req.fd_path = w->s;
     char err[256] = "";
     if (sp_engine_send(c->eng, id, &req, err, sizeof err) != 0) {
         engine_fail(c, err);
@@ -550,6 +561,43 @@ static int set_mss_default(struct cmd_ctx *c)
     return CMD_OK;
 }
 
+/* set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off and
+ * set [ID] cmsgbuf N: what the kernel hands over next to the bytes.
+ * Returns CMD_OK or CMD_FAIL, or *mine = 0 when name is none of them. */
+static int set_anc(struct cmd_ctx *c, uint32_t id, const struct cmd_word *name,
+                   const struct cmd_word *val, int *mine)
+{
+    static const struct {
+        const char *name;
+        unsigned opt;
+    } anc[] = {
+        {"passcred", SP_ANC_PASSCRED}, {"pktinfo", SP_ANC_PKTINFO},     {"recvttl", SP_ANC_RECVTTL},
+        {"recvtos", SP_ANC_RECVTOS},   {"timestamp", SP_ANC_TIMESTAMP}, {"recverr", SP_ANC_RECVERR},
+    };
+    char err[256] = "";
+    *mine = 1;
+    if (cmd__is(name, "cmsgbuf")) {
+        uint64_t n;
+        if (cmd__number(c, val, 0, SP_CMSGBUF_MAX, 1, &n) != 0)
+            return CMD_FAIL;
+        if (sp_engine_set_cmsgbuf(c->eng, id, (size_t)n, err, sizeof err) != 0)
+            return engine_fail(c, err);
+        return CMD_OK;
+    }
+    for (size_t k = 0; k < sizeof anc / sizeof anc[0]; k++) {
+        if (!cmd__is(name, anc[k].name))
+            continue;
+        int on = onoff(c, val);
+        if (on < 0)
+            return CMD_FAIL;
+        if (sp_engine_set_anc(c->eng, id, anc[k].opt, on, err, sizeof err) != 0)
+            return engine_fail(c, err);
+        return CMD_OK;
+    }
+    *mine = 0;
+    return CMD_OK;
+}
+
 int cmd__exec_set(struct cmd_ctx *c)
 {
     uint32_t id;
@@ -564,6 +612,10 @@ int cmd__exec_set(struct cmd_ctx *c)
     if (cmd__want_args(c, 2, 2) != 0)
         return CMD_FAIL;
     const struct cmd_word *name = cmd__arg(c, 0), *val = cmd__arg(c, 1);
+    int mine;
+    int ar = set_anc(c, id, name, val, &mine);
+    if (mine)
+        return ar;
     static const struct {
         const char *name;
         enum sp_sockopt opt;
@@ -583,7 +635,8 @@ int cmd__exec_set(struct cmd_ctx *c)
     if (k == sizeof opts / sizeof opts[0])
         return cmd__fail(c, name, 0,
                          "unknown option \"%.40s\" (nodelay cork keepalive oobinline rcvbuf sndbuf "
-                         "linger mss ttl tos broadcast v6only reuseport bindtodevice mcast-join)",
+                         "linger mss ttl tos broadcast v6only reuseport bindtodevice "
+                         "mcast-join passcred pktinfo recvttl recvtos timestamp recverr cmsgbuf)",
                          name->s);
     long value;
     if (opts[k].boolean) {

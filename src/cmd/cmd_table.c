@@ -23,6 +23,10 @@ static const struct cmd_opt listen_opts[] = {
     {"--wire", NULL,
      "show the TCP segments of every accepted connection, handshake included (wire view; "
      "needs CAP_NET_RAW)"},
+    {"--cert", "FILE", "tls: the certificate (PEM chain; default: a throwaway self-signed one)"},
+    {"--key", "FILE", "tls: its private key (PEM)"},
+    {"--alpn", "LIST", "tls: protocols we accept, in our order (h2,http/1.1)"},
+    {"--keylog", "FILE", "tls: append NSS key log lines (default $SSLKEYLOGFILE)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt connect_opts[] = {
@@ -34,6 +38,14 @@ static const struct cmd_opt connect_opts[] = {
     {"--reuseport", NULL, "SO_REUSEPORT before bind"},
     {"--v6only", NULL, "IPV6_V6ONLY before connect"},
     {"--wire", NULL, "show its TCP segments from the SYN on (wire view; needs CAP_NET_RAW)"},
+    {"--sni", "NAME", "tls: the server name sent (default: the host, unless an IP address)"},
+    {"--no-sni", NULL, "tls: send no server name"},
+    {"--alpn", "LIST", "tls: protocols offered (h2,http/1.1)"},
+    {"--ca", "FILE", "tls: trust these CAs (PEM) instead of the system store"},
+    {"--insecure", NULL, "tls: show the verification result but do not enforce it"},
+    {"--cert", "FILE", "tls: a client certificate (PEM)"},
+    {"--key", "FILE", "tls: its private key (PEM)"},
+    {"--keylog", "FILE", "tls: append NSS key log lines (default $SSLKEYLOGFILE)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt bind_opts[] = {
@@ -60,6 +72,9 @@ static const struct cmd_opt send_opts[] = {
      "exactly one non-blocking write (sendmsg for several DATA words): the send shows what it "
      "took (all, a part, or EAGAIN); the rest is not sent"},
     {"--oob", NULL, "TCP: send one byte with MSG_OOB (urgent data), in one call as --once"},
+    {"--fd", "PATH",
+     "Unix sockets: pass an open descriptor of PATH (read-only) with SCM_RIGHTS, on one "
+     "sendmsg() as --once"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt recv_opts[] = {
@@ -169,10 +184,12 @@ const struct cmd_entry cmd__table[] = {
      "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
      1, CMD_F_UI, cmd__exec_ui},
     {"connect",
-     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] [--wire]",
+     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] "
+     "[--wire] [--sni NAME] [--no-sni] [--alpn LIST] [--ca FILE] [--insecure] [--cert FILE] "
+     "[--key FILE] [--keylog FILE]",
      "connect to a server",
-     "In a script the next line runs once connected; a refused or timed-out connect fails "
-     "the line.",
+     "In a script the next line runs once connected (tls: once the handshake is done); a "
+     "refused or timed-out connect, or a failed handshake, fails the line.",
      connect_opts, 1, 1, 0, cmd__exec_connect},
     {"echo", "echo [ID] on|off", "send back what arrives",
      "On a listener: for every connection it accepts from now on. A stream connection that "
@@ -215,8 +232,8 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_list},
     {"listen",
      "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--reuseport] "
-     "[--v6only] [--wire]",
-     "listen for connections (tcp:, unix:, unix-seqpacket:)",
+     "[--v6only] [--wire] [--cert FILE] [--key FILE] [--alpn LIST] [--keylog FILE]",
+     "listen for connections (tcp:, tls:, unix:, unix-seqpacket:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
      listen_opts, 1, 1, 0, cmd__exec_listen},
@@ -288,7 +305,7 @@ const struct cmd_entry cmd__table[] = {
     {"send",
      "send [ID] DATA... [--hex] [--file PATH] [--raw] [--to ADDR] "
      "[--split N | --chunks A,B,C] [--delay MS] [--repeat N --every MS] [--end] [--pad] "
-     "[--once] [--oob]",
+     "[--once] [--oob] [--fd PATH]",
      "send one message",
      "DATA uses escapes (\\n \\r \\t \\0 \\\\ \\e \\xHH); double quotes keep spaces. Several "
      "DATA words are parts of one message, joined without spaces and written with one writev. "
@@ -300,7 +317,8 @@ const struct cmd_entry cmd__table[] = {
     {"set",
      "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
      "set keep-closed N | set [ID] broadcast|v6only|reuseport on|off | set [ID] ttl|tos N | "
-     "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE] | set [ID] mss N",
+     "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE] | set [ID] mss N | "
+     "set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off | set [ID] cmsgbuf N",
      "set a socket option, or how many closed sockets are kept",
      "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
      "and their history keep (default 1000); older ones are forgotten, their history freed. "
@@ -313,7 +331,15 @@ const struct cmd_entry cmd__table[] = {
      "refuses v6only on a bound socket). mss (TCP_MAXSEG, 88 .. 32767, 0 or off for the "
      "kernel's) without ID is stored and set on every TCP socket made from then on, before "
      "its connect or listen; with ID on that socket now (a listener advertises it in the "
-     "SYN-ACKs of the connections it accepts).",
+     "SYN-ACKs of the connections it accepts). "
+     "Ancillary data, shown under each recv "
+     "(JSON cmsg): passcred (Unix: SCM_CREDENTIALS pid, uid, gid of the sender), pktinfo "
+     "(UDP: the address the datagram was sent to and the interface), recvttl (UDP: TTL or hop "
+     "limit), recvtos (UDP: TOS or traffic class), timestamp (UDP, Unix datagrams: the "
+     "kernel's receive time and how long the bytes waited), recverr (UDP: ICMP errors from the "
+     "error queue as icmp_error events). Unix sockets always show passed descriptors "
+     "(SCM_RIGHTS: what each pointed to; closed unread). cmsgbuf is the control buffer of each "
+     "recvmsg() (0 .. 65536 bytes, default 2048): what does not fit is cut (MSG_CTRUNC).",
      NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
      "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading. The FIN "
@@ -448,7 +474,8 @@ static const char *const wait_words[] = {
 static const char *const set_words[] = {
     "nodelay",   "cork",         "keepalive",  "oobinline", "rcvbuf",    "sndbuf",
     "linger",    "keep-closed",  "ttl",        "tos",       "broadcast", "v6only",
-    "reuseport", "bindtodevice", "mcast-join", "mss",       NULL,
+    "reuseport", "bindtodevice", "mcast-join", "mss",       "passcred",  "pktinfo",
+    "recvttl",   "recvtos",      "timestamp",  "recverr",   "cmsgbuf",   NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};

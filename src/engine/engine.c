@@ -224,6 +224,7 @@ int sp_engine_destroy(struct sp_engine *eng)
         struct sp_sock *s = eng->socks[i];
         sp__hist_free(s->hist, &eng->hpool);
         sp__framer_free(s);
+        sp__tls_free(s);
         free(s);
     }
     free(eng->socks);
@@ -467,6 +468,7 @@ void sp__sock_discard(struct sp_sock *s)
     eng->nsocks--;
     eng->last_id--;
     sp__framer_free(s);
+    sp__tls_free(s);
     free(s);
 }
 
@@ -497,6 +499,7 @@ static void forget(struct sp_engine *eng, struct sp_sock *s)
     sp__kunfollow(s);
     sp__hist_free(s->hist, &eng->hpool);
     sp__framer_free(s);
+    sp__tls_free(s);
     free(s);
 }
 
@@ -701,6 +704,8 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     /* Before the descriptor goes: a waiting recv holds a duplicate of it,
      * which would keep the socket open. */
     sp__recv_cancel(s);
+    sp__tls_close(s, abortive);
+    sp__anc_close(s);
     sp__send_settle(s);
     sp__send_cancel_all(s);
     int fd = sp__sock_fd(s);
@@ -783,9 +788,11 @@ int sp__addr_to_sockaddr(const struct sp_addr *addr, struct sockaddr_storage *ss
         }
         memcpy(su->sun_path, addr->path, n);
         if (addr->path[0] == '@') {
-            /* A Linux abstract name: a leading NUL, no terminator counted. */
+            /* A Linux abstract name: a leading NUL, no terminator counted.
+             * A bare '@' binds a name the kernel picks (autobind: the
+             * address is the family alone), as port 0 does for TCP. */
             su->sun_path[0] = '\0';
-            *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+            *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (n == 1 ? 0 : n));
         } else {
             *len = (socklen_t)sizeof *su;
         }

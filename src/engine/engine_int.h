@@ -19,6 +19,8 @@
 struct sp_send_op;
 struct sp_framer;
 struct sp_wreq;
+struct sp_tls;
+struct sp_tls_opts;
 struct sp__writer;
 struct sp__relay;
 struct sp__relay_pair;
@@ -115,9 +117,13 @@ struct sp_sock {
     uint64_t path_dev, path_ino;
     char path[SP_ADDR_PATH_MAX];
 
+    struct sp_tls *tls;           /* TLS state (engine_tls.c), or NULL */
+    uint64_t pt_chunks, pt_bytes; /* TLS: plaintext reads (SSL_read results) and their bytes */
+
     struct sp_hist *hist;
     struct sp__blocked *blk;   /* a manual recv waiting for data (engine_recv.c), or NULL */
     struct sp__writer *writer; /* our own write calls (engine_write.c), or NULL */
+    struct sp__anc *anc;       /* ancillary options and their reader (engine_anc.c), or NULL */
     /* TCP urgent data met by the automatic reads (engine_stream.c): the
      * byte read with MSG_OOB before a read, shown when that read returns,
      * and the mark already shown (its stream offset + 1, 0: none). */
@@ -359,6 +365,9 @@ struct sp__rx {
     uint64_t blocked_ns;
     const uint32_t *iov;
     size_t niov;
+    const struct sp_cmsg *cmsg; /* the control messages, decoded (engine_cmsg.c) */
+    size_t ncmsg;
+    uint32_t cmsg_more;
 };
 /* The one receive path: what one call put in p[0..n). */
 void sp__sock_recvd(struct sp_sock *s, const unsigned char *p, size_t n, const struct sp__rx *rx);
@@ -423,6 +432,57 @@ size_t sp__write_pending(const struct sp_sock *s);
 /* Close: every queued write ends with UV_ECANCELED, the duplicate closes. */
 void sp__write_close(struct sp_sock *s);
 
+/* Ancillary data of one socket: the options on, the control buffer every
+ * recvmsg() gets, and the reader that reads with it (a uv_poll on a
+ * duplicate of the descriptor: the socket's own handle keeps writing). */
+struct sp__anc {
+    struct sp_sock *s; /* NULL once the socket let go of it */
+    unsigned opts;     /* SP_ANC_* on */
+    size_t cbuf_len;
+    /* cbuf_len bytes (aligned for struct cmsghdr) after `set cmsgbuf`, NULL
+     * before (the shared default buffer is used) or when 0. */
+    uint64_t *cbuf;
+    int cbuf_set;
+    int fd;        /* the reader's duplicate descriptor, -1 when none */
+    int active;    /* the reader's poll is started */
+    int poll_open; /* poll holds an initialised handle */
+    uv_poll_t poll;
+};
+/* Does s read through the ancillary reader? Every Unix stream or datagram
+ * socket does (a peer may pass descriptors unasked), and any socket with an
+ * ancillary option on. */
+static inline int sp__anc_reads(const struct sp_sock *s)
+{
+    return s->kind == SP_SOCK_UNIX || s->kind == SP_SOCK_UNIX_DGRAM ||
+           (s->anc != NULL && s->anc->opts != 0);
+}
+
+/* engine_cmsg.c: control buffers and messages. */
+struct sp_cmsg;
+struct msghdr;
+/* The socket's ancillary state, made on first use. */
+struct sp__anc *sp__anc_get(struct sp_sock *s);
+/* The control buffer for a recvmsg() on s (NULL, *len 0: none). */
+void *sp__cmsg_cbuf(struct sp_sock *s, size_t *len);
+/* After a recvmsg() with that buffer: every passed descriptor is closed
+ * (never read); when someone wants recv events, the control messages are
+ * decoded into cm[SP_CMSG_MAX] (with what the descriptors pointed to) and
+ * hung on rx. */
+void sp__cmsg_take(struct sp_sock *s, const struct msghdr *msg, struct sp_cmsg *cm,
+                   struct sp__rx *rx);
+/* send --fd: opens path read-only for passing on s. Returns the descriptor,
+ * or < 0 with err set (not a Unix socket, cannot open). */
+int sp__cmsg_fd_open(const struct sp_sock *s, const char *path, char *err, size_t errlen);
+/* Hangs one SCM_RIGHTS message carrying fd on msg, in ctl (room for
+ * CMSG_SPACE(sizeof(int)) bytes, aligned), and describes it in c. */
+void sp__cmsg_fd_attach(struct msghdr *msg, void *ctl, int fd, struct sp_cmsg *c);
+
+/* engine_anc.c: the ancillary reader. */
+int sp__anc_read_start(struct sp_sock *s);
+void sp__anc_read_stop(struct sp_sock *s);
+/* At close: stops the reader, closes its descriptor, frees the state. */
+void sp__anc_close(struct sp_sock *s);
+
 /* engine_packet.c: AF_PACKET raw sockets on one interface. */
 int sp__packet_bind(struct sp_engine *eng, const struct sp_addr *addr,
                     const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen);
@@ -462,6 +522,41 @@ void sp__send_cancel_all(struct sp_sock *s);
  * many repetitions will not be sent. */
 uint64_t sp__send_stop_repeats(struct sp_sock *s);
 int sp__send_busy(const struct sp_sock *s);
+
+/* engine_tls.c: TLS through memory BIOs (tls.h). */
+/* The TLS state of a connect or listen, made (options checked: a bad
+ * --cert, --ca or --alpn fails here) before the socket is, then attached to
+ * it, or discarded when making the socket failed. */
+struct sp_tls *sp__tls_prepare(const struct sp_addr *addr, const struct sp_tls_opts *o,
+                               int listener, char *err, size_t errlen);
+void sp__tls_attach(struct sp_sock *s, struct sp_tls *t);
+void sp__tls_discard(struct sp_tls *t);
+/* A connection accepted by TLS listener l: its server side. */
+void sp__tls_accepted(struct sp_sock *c, struct sp_sock *l);
+/* The TCP connection is up: the client sends its ClientHello. */
+void sp__tls_start(struct sp_sock *s);
+/* Ciphertext read: records decoded, OpenSSL run, each plaintext read handed
+ * to deliver. */
+void sp__tls_recvd(struct sp_sock *s, const unsigned char *p, size_t n,
+                   void (*deliver)(struct sp_sock *, const unsigned char *, size_t));
+/* May plaintext be written (handshake done)? 1 for a plain socket. */
+int sp__tls_ready(const struct sp_sock *s);
+int sp__tls_handshaking(const struct sp_sock *s);
+int sp__tls_insecure(const struct sp_sock *s);
+/* Encrypts user's plaintext and writes the ciphertext through
+ * engine_write.c; user completes (its on_call for each call, on_done once)
+ * when that write does. */
+int sp__tls_write(struct sp_sock *s, struct sp__write *user);
+/* Sends close_notify (once the handshake is done, once). 1 when it waits
+ * behind our queued writes: then(s) runs once it is written (if the socket
+ * is still open); 0 when it was written at once or there was none. */
+int sp__tls_close_notify(struct sp_sock *s, void (*then)(struct sp_sock *s));
+/* The peer's FIN: a truncation unless close_notify came first. */
+void sp__tls_eof(struct sp_sock *s);
+void sp__tls_close(struct sp_sock *s, int abortive);
+void sp__tls_free(struct sp_sock *s);
+/* "TLS handshake: ...", "TLSv1.3", ... or NULL for a plain socket. */
+const char *sp__tls_state(const struct sp_sock *s, char *buf, size_t len);
 
 /* engine_frame.c */
 void sp__framer_set(struct sp_sock *s, const struct sp_frame_spec *spec);

@@ -11,6 +11,7 @@
 #include "sockpit/proto/tcpseg.h"
 
 struct sp_buf;
+struct sp_cmsg;
 
 enum sp_ev_type {
     SP_EV_LISTENING,
@@ -28,13 +29,16 @@ enum sp_ev_type {
     SP_EV_CLOSED,
     SP_EV_SUMMARY,
     SP_EV_CMD_ERROR,
-    SP_EV_NOTICE,  /* our own remarks: framing switched, wildcard bind, paused, ... */
-    SP_EV_DROPPED, /* history only: "N events dropped" marker */
-    SP_EV_NOTE,    /* a lab step ran: its title and note (sock 0) */
-    SP_EV_CHECK,   /* a lab check held or failed (sock 0) */
-    SP_EV_EXPECT,  /* an expect matched: what, how, and the latency from our last send */
-    SP_EV_RULE,    /* an `on` rule fired: it replied (and maybe closed) */
-    SP_EV_SEGMENT, /* wire view: one TCP segment of the socket, captured (tcpseg.h) */
+    SP_EV_NOTICE,     /* our own remarks: framing switched, wildcard bind, paused, ... */
+    SP_EV_DROPPED,    /* history only: "N events dropped" marker */
+    SP_EV_NOTE,       /* a lab step ran: its title and note (sock 0) */
+    SP_EV_CHECK,      /* a lab check held or failed (sock 0) */
+    SP_EV_EXPECT,     /* an expect matched: what, how, and the latency from our last send */
+    SP_EV_RULE,       /* an `on` rule fired: it replied (and maybe closed) */
+    SP_EV_SEGMENT,    /* wire view: one TCP segment of the socket, captured (tcpseg.h) */
+    SP_EV_TLS_RECORD, /* one TLS record on the ciphertext stream (tlsrec.h) */
+    SP_EV_TLS,        /* TLS handshake progress and result, alerts, close_notify */
+    SP_EV_ICMP_ERROR, /* an error read from a socket's error queue (IP_RECVERR) */
     SP_EV__COUNT
 };
 
@@ -133,6 +137,11 @@ struct sp_event {
     uint64_t blocked_ns; /* then how long a blocking call would have waited */
     const uint32_t *iov; /* recv --iov: each buffer's size (the kernel fills them in order) */
     size_t niov;
+    /* recv: the control messages the call returned, decoded (cmsg.h);
+     * icmp_error: the one sock_extended_err it is about. */
+    const struct sp_cmsg *cmsg;
+    size_t ncmsg;
+    uint32_t cmsg_more; /* control messages past SP_CMSG_MAX, counted, not described */
 
     const char *local; /* listening/connected/accepted/bound */
     const char *peer;  /* connected/accepted */
@@ -157,6 +166,20 @@ struct sp_event {
     uint32_t ifindex;
     int pkttype;       /* sll_pkttype: PACKET_HOST (0) ... PACKET_OUTGOING (4) */
     uint16_t protocol; /* sll_protocol, host order: the frame's EtherType */
+
+    /* tls_record: off/end_off/len/chunk_first/chunk_last as a msg's, on the
+     * ciphertext stream of its direction (recv or send chunks); summary says
+     * what it holds ("ClientHello", "encrypted"). tls: code is the stage
+     * ("handshake_done", "verify_failed", "alert", "close_notify", ...),
+     * message the text. */
+    int tls_out;       /* tls_record: 1 we wrote it, 0 we read it */
+    int tls_type;      /* tls_record: content type */
+    int tls_version;   /* tls_record: record-layer version */
+    int tls_encrypted; /* tls_record: the body is ciphertext we do not read */
+    int tls_alert;     /* tls_record: level << 8 | description of a readable alert, else -1 */
+    uint64_t tls_hs;   /* tls_record: handshake types that begin in it, first in the low byte */
+    uint32_t tls_nhs;  /* how many (past 8 only counted) */
+    int tls_hs_cont;   /* tls_record: it begins with the rest of an earlier message */
 
     uint64_t bytes_in, bytes_out, chunks, msgs; /* summary */
     uint64_t dropped;                           /* dropped: how many events */
@@ -209,6 +232,11 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
 /* Appends the names of the MSG_* bits in flags, separated by sep ("" when
  * none); an unknown bit is shown as a hex number. */
 void sp_msg_flags_format(struct sp_buf *out, int flags, const char *sep);
+/* The lines a recv (or send --fd) shows under itself for its control
+ * messages: how many there are, and line i (no newline, no indent) in
+ * words, every peer-chosen string rendered safe. */
+size_t sp_event_cmsg_lines(const struct sp_event *ev);
+void sp_event_cmsg_line(struct sp_buf *out, const struct sp_event *ev, size_t i, int utf8);
 void sp_json_quote(struct sp_buf *out, const char *s, size_t n);
 
 #endif
