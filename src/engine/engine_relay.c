@@ -25,10 +25,16 @@
 #define RATE_SLICE_MS 50
 #define NS_PER_MS     1000000ull
 
+/* What a unit is of the source's stream: faults count chunks or messages. */
+enum unit_kind {
+    U_CHUNK, /* one recv chunk (raw) */
+    U_MSG,   /* one message, or what was left of it */
+    U_PART,  /* a piece of a message still arriving (too large to wait for) */
+};
+
 struct unit {
     TAILQ_ENTRY(unit) link;
     uint64_t seq;  /* the source's message (or chunk) number */
-    int is_msg;    /* seq counts messages */
     uint64_t t_ns; /* when it was complete */
     size_t len, pos;
     unsigned char data[];
@@ -164,11 +170,6 @@ static void note(struct sp__relay_pair *p, uint32_t on, const char *fmt, ...)
         vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
     sp__emit_notice(s, msg);
-}
-
-static const char *unit_word(const struct unit *u)
-{
-    return u->is_msg ? "message" : "chunk";
 }
 
 static void pump(struct dir *d);
@@ -345,39 +346,41 @@ static void compact(struct dir *d)
 }
 
 /* The first n bytes not cut yet become a unit (or are dropped). */
-static void cut_unit(struct dir *d, size_t n, uint64_t seq, int is_msg)
+static void cut_unit(struct dir *d, size_t n, uint64_t seq, enum unit_kind kind)
 {
     size_t avail = d->in.len - d->in_pos;
     if (n > avail)
         n = avail;
-    if (n == 0 && !is_msg)
-        return;
     size_t at = d->in_pos;
     d->in_pos += n;
     d->in_off += n;
-    struct unit probe = {.seq = seq, .is_msg = is_msg};
     if (d->f.drop_msg != 0 && seq == d->f.drop_msg) {
         d->held -= n;
-        note(d->p, src_id(d), "dropped %s %llu (%zu bytes) from %u: not sent to %u",
-             unit_word(&probe), (unsigned long long)seq, n, src_id(d), dst_id(d));
+        if (kind == U_PART)
+            note(d->p, src_id(d),
+                 "dropped %zu bytes of message %llu (still arriving) from %u: "
+                 "not sent to %u",
+                 n, (unsigned long long)seq, src_id(d), dst_id(d));
+        else
+            note(d->p, src_id(d), "dropped %s %llu (%zu bytes) from %u: not sent to %u",
+                 kind == U_MSG ? "message" : "chunk", (unsigned long long)seq, n, src_id(d),
+                 dst_id(d));
         return;
     }
     if (n == 0)
         return; /* an empty message: nothing to write */
     struct unit *u = sp_xmalloc(sizeof *u + n);
     u->seq = seq;
-    u->is_msg = is_msg;
     u->t_ns = sp_engine_now_ns(d->p->r->eng);
     u->len = n;
     u->pos = 0;
-    /* p points into d->in, which the memmove above may have moved. */
     memcpy(u->data, d->in.data + at, n);
     TAILQ_INSERT_TAIL(&d->units, u, link);
 }
 
-static void cut(struct dir *d, size_t n, uint64_t seq, int is_msg)
+static void cut(struct dir *d, size_t n, uint64_t seq, enum unit_kind kind)
 {
-    cut_unit(d, n, seq, is_msg);
+    cut_unit(d, n, seq, kind);
     compact(d);
 }
 
@@ -393,17 +396,24 @@ static void on_recv(struct dir *d, struct sp_sock *src, const struct sp_event *e
         }
         return;
     }
+    if (ev->data_len < ev->len) {
+        /* Never forward a part as if it were all: say so and end the pair. */
+        note(d->p, src->id, "only %zu of the %llu bytes received are visible: resetting both legs",
+             ev->data_len, (unsigned long long)ev->len);
+        reset_both(d->p, "reset by the relay (bytes not visible)");
+        return;
+    }
     if (d->in.len == d->in_pos)
         d->in_off = ev->off;
     sp_buf_append(&d->in, ev->data, ev->data_len);
     d->held += ev->data_len;
     if (!ev->framed) {
-        cut(d, d->in.len - d->in_pos, ev->seq, 0);
+        cut(d, d->in.len - d->in_pos, ev->seq, U_CHUNK);
     } else if (d->in.len - d->in_pos > HIGH_WATER / 2) {
         /* A message this large would stop the source before it ends
          * (an eof framing ends only at EOF): forward it in pieces. Each
          * piece is still its message's: --drop-msg drops every piece. */
-        cut(d, d->in.len - d->in_pos, src->msgs + 1, 1);
+        cut(d, d->in.len - d->in_pos, src->msgs + 1, U_PART);
     }
     pump(d);
 }
@@ -412,7 +422,7 @@ static void on_msg(struct dir *d, const struct sp_event *ev)
 {
     if (d->dst_gone || ev->end_off <= d->in_off)
         return;
-    cut(d, (size_t)(ev->end_off - d->in_off), ev->seq, 1);
+    cut(d, (size_t)(ev->end_off - d->in_off), ev->seq, U_MSG);
     pump(d);
 }
 
@@ -421,7 +431,7 @@ static void on_frame_error(struct dir *d, struct sp_sock *src)
 {
     if (!sp__framer_lost(src) || d->dst_gone)
         return;
-    cut(d, d->in.len - d->in_pos, src->chunks, 0);
+    cut(d, d->in.len - d->in_pos, src->chunks, U_CHUNK);
     pump(d);
 }
 
@@ -468,7 +478,7 @@ static void on_eof(struct dir *d, struct sp_sock *src)
     d->eof = 1;
     /* Bytes of a message the FIN cut short still go, as they came. */
     if (!d->dst_gone && d->in.len > d->in_pos)
-        cut(d, d->in.len - d->in_pos, src->msgs + 1, src->spec.kind != SP_FRAME_RAW);
+        cut(d, d->in.len - d->in_pos, src->msgs + 1, U_MSG);
     pump(d);
 }
 

@@ -388,6 +388,28 @@ def drop_msg_drops_the_nth_message_under_a_framing():
 
 
 @test
+def framing_trouble_loses_no_byte():
+    # A length error switches decoding to raw: what follows still goes on.
+    # An eof-framed message larger than what a direction holds goes on in
+    # pieces instead of stopping the relay for good.
+    srv = OneServer()
+    for spec, data in (("len:u8,max=4", b"\x02hi\x0aTOO-LONG!!rest"),
+                       ("eof", bytes(range(256)) * 1200)):
+        sp, port = relay(srv.port, "--framing " + spec, args=["--quiet"])
+        try:
+            c = peers.connect(port)
+            s = srv.accept()
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            assert peers.recv_all(s) == data, spec
+            c.close()
+            s.close()
+        finally:
+            stop(sp)
+    srv.close()
+
+
+@test
 def reset_after_resets_both_legs_after_exactly_that_many_bytes():
     srv = OneServer()
     sp, port = relay(srv.port, "--dir up --reset-after 10")
