@@ -18,6 +18,7 @@
 #define CMSG_ROWS_MAX 4 /* control message lines shown under a recv */
 #define MARKS_MAX     64
 #define MARK_SCAN     256 /* events searched around a chunk for message ends */
+#define SEG_SCAN      256 /* events searched around a chunk or message for its segments */
 
 /* A row being filled from left to right. */
 struct row {
@@ -170,6 +171,41 @@ static size_t chunk_marks(struct sp_tui *t, const struct ui_pane *p, uint64_t id
     return n;
 }
 
+/* Segment boundaries (the wire view) inside a data event: where a segment
+ * of the same direction began inside [lo, hi), from the segment events
+ * logged around it (they precede the recv that read them; a message may be
+ * decoded well after its first segment). *nseg counts the segments that
+ * carried a part of the range: each once, a copy sent again not counted. */
+static size_t seg_marks(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
+                        const struct sp_event *d, uint64_t *marks, size_t *nseg)
+{
+    uint64_t lo = d->off, hi = d->type == SP_EV_MSG ? d->end_off : d->off + d->len;
+    int out = d->type == SP_EV_SEND;
+    uint64_t begin = sp_hist_begin(t->eng, p->sock), end = sp_hist_end(t->eng, p->sock);
+    size_t n = 0;
+    *nseg = 0;
+    struct sp_event ev;
+    for (int dir = -1; dir <= 1; dir += 2) {
+        uint64_t i = idx;
+        for (int k = 0; k < SEG_SCAN; k++) {
+            if (dir < 0 ? i <= begin : i + 1 >= end)
+                break;
+            i = dir < 0 ? i - 1 : i + 1;
+            if (sp_hist_get(t->eng, p->sock, i, &ev) != 0)
+                break;
+            if (ev.type != SP_EV_SEGMENT || ev.seg.out != out || ev.len == 0 || !ev.seg.isn_known ||
+                (ev.seg.marks & SP_SEG_RETRANS))
+                continue;
+            if (ev.off < hi && ev.off + ev.len > lo)
+                (*nseg)++;
+            if (ev.off > lo && ev.off < hi && n < MARKS_MAX)
+                marks[n++] = ev.off - lo;
+        }
+    }
+    sort_marks(marks, n);
+    return n;
+}
+
 static size_t msg_marks(const struct sp_event *ev, uint64_t *marks)
 {
     size_t n = 0;
@@ -188,17 +224,20 @@ static int data_role(const struct sp_event *ev)
 /* Text content: the bytes rendered safe, with a boundary mark at each mark
  * position, clipped to the row. */
 static void draw_text_content(struct row *r, const struct sp_event *ev, const uint64_t *marks,
-                              size_t nmarks)
+                              size_t nmarks, const uint64_t *smarks, size_t nsmarks)
 {
     struct sp_tui *t = r->t;
     int role = data_role(ev);
     row_text(r, UI_R_DIM, "\"");
-    size_t pos = 0, mi = 0;
+    size_t pos = 0, mi = 0, si = 0;
     int clipped = 0;
-    while (pos < ev->data_len || (mi < nmarks && marks[mi] <= ev->data_len)) {
+    while (pos < ev->data_len || (mi < nmarks && marks[mi] <= ev->data_len) ||
+           (si < nsmarks && smarks[si] <= ev->data_len)) {
         size_t stop = ev->data_len;
         if (mi < nmarks && marks[mi] < stop)
             stop = (size_t)marks[mi];
+        if (si < nsmarks && smarks[si] < stop)
+            stop = (size_t)smarks[si];
         if (stop > pos) {
             int room = r->end - r->x - 1;
             size_t used = 0;
@@ -210,7 +249,14 @@ static void draw_text_content(struct row *r, const struct sp_event *ev, const ui
             }
             pos = stop;
         }
-        if (mi < nmarks && marks[mi] <= pos) {
+        if (si < nsmarks && smarks[si] <= pos) {
+            if (r->x >= r->end - 1) {
+                clipped = 1;
+                break;
+            }
+            row_text(r, UI_R_MARK, t->th.g.segmark);
+            si++;
+        } else if (mi < nmarks && marks[mi] <= pos) {
             if (r->x >= r->end - 1) {
                 clipped = 1;
                 break;
@@ -341,19 +387,32 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
         nmarks = msg_marks(ev, marks);
     else if (ev->type == SP_EV_RECV)
         nmarks = chunk_marks(t, p, idx, ev, marks);
+    uint64_t smarks[MARKS_MAX];
+    size_t nseg = 0, nsmarks = 0;
+    struct sp_wire_info wi;
+    /* Only while the wire view is on: no scan for sockets without segments. */
+    if ((ev->type == SP_EV_MSG || ev->kind == SP_SOCK_TCP) &&
+        sp_engine_wire_info(t->eng, p->sock, &wi))
+        nsmarks = seg_marks(t, p, idx, ev, smarks, &nseg);
     if (p->hex)
         draw_hex_content(r, ev, marks, nmarks, h);
     else
-        draw_text_content(r, ev, marks, nmarks);
+        draw_text_content(r, ev, marks, nmarks, smarks, nsmarks);
     if (!p->hex) {
         r->x++;
-        if (ev->type == SP_EV_MSG && ev->chunk_last > ev->chunk_first)
+        if (ev->type == SP_EV_MSG && nseg > 0) {
+            uint64_t reads = ev->chunk_last - ev->chunk_first + 1;
+            row_textf(r, UI_R_DIM, "(arrived in %zu segment%s, read by %llu recv() call%s)", nseg,
+                      nseg == 1 ? "" : "s", (unsigned long long)reads, reads == 1 ? "" : "s");
+        } else if (ev->type == SP_EV_MSG && ev->chunk_last > ev->chunk_first)
             row_textf(r, UI_R_DIM, "(chunks %llu-%llu)", (unsigned long long)ev->chunk_first,
                       (unsigned long long)ev->chunk_last);
         else if (ev->type == SP_EV_MSG)
             row_textf(r, UI_R_DIM, "(chunk %llu)", (unsigned long long)ev->chunk_first);
         if (ev->type == SP_EV_SEND && ev->writes > 1)
             row_textf(r, UI_R_DIM, "(%u writes)", (unsigned)ev->writes);
+        if (ev->type != SP_EV_MSG && nseg > 1)
+            row_textf(r, UI_R_DIM, "(%zu segments)", nseg);
         if (ev->type == SP_EV_RECV && ev->unread >= 0)
             row_textf(r, UI_R_DIM, "(unread before: %lld)", (long long)ev->unread);
         if (ev->truncated && ev->type == SP_EV_MSG)

@@ -58,6 +58,7 @@ enum ui_role {
 /* Glyphs: UTF-8 box drawing, or ASCII when the locale is not UTF-8. */
 struct ui_glyphs {
     const char *vline, *hline, *both_ways, *in, *out, *mark, *ellipsis;
+    const char *segmark; /* a segment boundary (the wire view) inside a chunk or message */
     const char *tee, *elbow, *pipe, *up, *down, *dot;
     const char *tl, *tr, *bl, *br;
 };

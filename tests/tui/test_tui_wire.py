@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """The wire view in the TUI (issue 12): `w` turns it on for the focused
 listener, and the handshake of the next connection and its data segment
-show as wire rows next to the recv, at the recv's offset. Needs root to
+show as wire rows next to the recv, at the recv's offset; where a segment
+began inside a recv chunk and inside a message shows as a third mark (╎),
+and the message says how many segments and recv() calls it took. Needs root to
 capture (skipped otherwise); real Python peer, the real binary in tmux."""
 import os
 import re
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +50,38 @@ def test_w_shows_the_segments_next_to_the_recv():
         sess.close()
 
 
+def test_segment_boundaries_inside_a_recv_and_a_message():
+    sess = td.Session([])
+    peer = None
+    try:
+        port = sess.listen("listen tcp:127.0.0.1:0 --wire --framing line")
+        peer = td.tcp_connect(port)
+        peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sess.wait_text("accepted from")
+        sess.keys("2")
+        sess.command("pause 2")
+        sess.wait_text("paused")
+        # Two segments, read by one recv once reading resumes: the third
+        # mark shows where the second segment began, inside the chunk and
+        # inside the message.
+        peer.sendall(b"ab")
+        sess.wait_for(lambda s: s.count("wire in  PSH|ACK") >= 1, 5, "the first segment")
+        peer.sendall(b"cd\n")
+        sess.wait_for(lambda s: s.count("wire in  PSH|ACK") >= 2, 5, "the second segment")
+        sess.command("view both")
+        sess.command("resume 2")
+        scr = sess.wait_text("msg #1")
+        mark = "\u254e"
+        # (the message's end is the second mark, after the newline)
+        assert ('"ab%scd\\n' % mark) in scr and "(2 segments)" in scr, scr
+        assert ('"ab%scd"' % mark) in scr, scr
+        assert "(arrived in 2 segments, read by 1 recv() call)" in scr, scr
+    finally:
+        if peer:
+            peer.close()
+        sess.close()
+
+
 def main():
     td.need_tmux()
     if os.geteuid() != 0:
@@ -54,6 +89,7 @@ def main():
         sys.exit(77)
     r = td.Runner()
     r.run(test_w_shows_the_segments_next_to_the_recv)
+    r.run(test_segment_boundaries_inside_a_recv_and_a_message)
     r.finish()
 
 
