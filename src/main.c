@@ -58,6 +58,8 @@ static const char usage_text[] =
     "  --framing SPEC     ADDR's framing (listen/connect --framing)\n"
     "  --echo             echo what arrives (listen --echo; echo on)\n"
     "  --close-on-eof     -l: close each connection after the peer's EOF\n"
+    "  --relay TARGET     -l: relay each connection to TARGET (the relay command;\n"
+    "                     --framing is the client legs')\n"
     "  --stdio            a data pipe, as nc: stdin is sent (a line per message under a\n"
     "                     line-wise framing, chunks as read under raw), what arrives goes\n"
     "                     to stdout as bytes; events go to stderr (errors only without -v).\n"
@@ -229,6 +231,7 @@ enum {
     OPT_REPLAY_PEER,
     OPT_HELP_MAN,
     OPT_COMPLETION,
+    OPT_RELAY,
 };
 
 static const struct option long_opts[] = {
@@ -255,6 +258,7 @@ static const struct option long_opts[] = {
     {"replay-peer", required_argument, NULL, OPT_REPLAY_PEER},
     {"help-man", no_argument, NULL, OPT_HELP_MAN},
     {"completion", required_argument, NULL, OPT_COMPLETION},
+    {"relay", required_argument, NULL, OPT_RELAY},
     {NULL, 0, NULL, 0},
 };
 
@@ -285,7 +289,9 @@ struct posit {
     int listen, udp, once, echo, close_on_eof;
     int stdio;
     const char *framing;
+    const char *relay; /* -l ADDR --relay TARGET */
     char addr[1100];
+    char target[1100];
 };
 
 static int all_digits(const char *s)
@@ -296,6 +302,27 @@ static int all_digits(const char *s)
         if (*s < '0' || *s > '9')
             return 0;
     return 1;
+}
+
+/* -l ADDR --relay TARGET: TARGET is written as ADDR is (a bare PORT or
+ * HOST:PORT is TCP); both must be streams. */
+static int posit_relay(struct posit *p)
+{
+    struct sp_addr a;
+    char err[256];
+    const char *w = p->relay;
+    if (!p->listen || p->udp || p->once || p->echo || p->close_on_eof || p->stdio)
+        return usage_error("--relay needs -l and a stream ADDR (no -u, --once, --echo, "
+                           "--close-on-eof, --stdio)");
+    if (!all_digits(w) && sp_addr_parse(&a, w, err, sizeof err) == 0)
+        snprintf(p->target, sizeof p->target, "%.1024s", w);
+    else
+        snprintf(p->target, sizeof p->target, "tcp:%.1024s", w);
+    if (strchr(p->target, '"') != NULL || sp_addr_parse(&a, p->target, err, sizeof err) != 0)
+        return usage_error("bad --relay target \"%s\"", w);
+    if (a.kind != SP_ADDR_TCP && a.kind != SP_ADDR_UNIX)
+        return usage_error("--relay needs a stream target (tcp: or unix:)");
+    return 0;
 }
 
 /* Builds the address text of the positional words: an address as
@@ -329,7 +356,7 @@ static int posit_addr(struct posit *p, char **words, int n)
     if (p->close_on_eof && (!p->listen || a.kind == SP_ADDR_UDP || a.kind == SP_ADDR_UNIX_DGRAM))
         return usage_error("--close-on-eof needs -l and a stream address (tcp: or unix:)");
     p->udp = a.kind == SP_ADDR_UDP || a.kind == SP_ADDR_UNIX_DGRAM;
-    return 0;
+    return p->relay != NULL ? posit_relay(p) : 0;
 }
 
 /* The command lines the positional form stands for; they run before any
@@ -341,7 +368,10 @@ static void posit_lines(const struct posit *p, struct lines *l)
     struct sp_buf b;
     sp_buf_init(&b);
     const char *verb = !p->listen ? "connect" : p->udp ? "bind" : "listen";
-    sp_buf_appendf(&b, "%s \"%s\"", verb, p->addr);
+    if (p->relay != NULL)
+        sp_buf_appendf(&b, "relay \"%s\" \"%s\"", p->addr, p->target);
+    else
+        sp_buf_appendf(&b, "%s \"%s\"", verb, p->addr);
     if (p->framing != NULL)
         sp_buf_appendf(&b, " --framing \"%s\"", p->framing);
     int echo_cmd = p->echo && !(p->listen && !p->udp);
@@ -546,6 +576,9 @@ int main(int argc, char **argv)
         case OPT_CLOSE_ON_EOF:
             posit.close_on_eof = 1;
             break;
+        case OPT_RELAY:
+            posit.relay = optarg;
+            break;
         case OPT_FRAMING:
             if (strchr(optarg, '"') != NULL) {
                 status = usage_error("bad --framing \"%s\"", optarg);
@@ -565,8 +598,8 @@ int main(int argc, char **argv)
     if (!isatty(STDOUT_FILENO) || stdio == 1)
         headless = 1;
     if (stdio == 0)
-        stdio =
-            positional && headless && lines.n == 0 && replay_path == NULL && !isatty(STDIN_FILENO);
+        stdio = positional && headless && lines.n == 0 && replay_path == NULL &&
+                posit.relay == NULL && !isatty(STDIN_FILENO);
     stdio = stdio == 1;
     if (stdio && script_stdin) {
         status = usage_error("--script - and --stdio both want stdin");
@@ -584,8 +617,9 @@ int main(int argc, char **argv)
         posit_lines(&posit, &lines);
         lines_to_front(&lines, lines.n - before);
     } else if (posit.listen || posit.udp || posit.once || posit.echo || posit.close_on_eof ||
-               posit.framing != NULL) {
-        status = usage_error("-l, -u, --once, --echo, --framing, --close-on-eof need an ADDR");
+               posit.framing != NULL || posit.relay != NULL) {
+        status =
+            usage_error("-l, -u, --once, --echo, --framing, --close-on-eof, --relay need an ADDR");
         goto out;
     }
     if (replay_path != NULL)

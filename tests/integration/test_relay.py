@@ -655,6 +655,32 @@ def quit_with_a_pair_holding_delayed_bytes_exits_cleanly():
 
 
 @test
+def command_line_listen_with_relay_target():
+    srv = OneServer()
+    # stdin is not a terminal here: a relay is still no --stdio pipe.
+    sp = Sockpit(["--timeout", "60", "-l", "0", "--relay", str(srv.port), "--framing", "line"],
+                 stdin_data=b"")
+    try:
+        port = sp.port()
+        c = peers.connect(port)
+        s = srv.accept()
+        c.sendall(b"via the command line\n")
+        assert read_exactly(s, 21) == b"via the command line\n"
+        sp.wait_event(lambda e: e.get("ev") == "msg" and e["sock"] == 2)
+        c.close()
+        s.close()
+    finally:
+        stop(sp)
+        srv.close()
+    for args, want in [(["--relay", "9"], b"need an ADDR"),
+                       (["9000", "--relay", "9"], b"--relay needs -l"),
+                       (["-l", "0", "--relay", "udp:127.0.0.1:9"], b"stream target"),
+                       (["-l", "0", "--relay", "9", "--once"], b"--relay needs -l")]:
+        rc, out, err = peers.run(["--headless"] + args)
+        assert rc == 2 and want in err, (args, rc, err)
+
+
+@test
 def bad_relay_lines_are_refused_clearly():
     for line, want in [
         ("relay tcp:127.0.0.1:0 udp:127.0.0.1:9", "tcp: or unix:"),
