@@ -382,6 +382,7 @@ int cmd__exec_echo(struct cmd_ctx *c);
 int cmd__exec_list(struct cmd_ctx *c);
 int cmd__exec_info(struct cmd_ctx *c);
 int cmd__exec_log(struct cmd_ctx *c);
+int cmd__exec_wire(struct cmd_ctx *c);
 int cmd__exec_wait(struct cmd_ctx *c);
 int cmd__exec_expect(struct cmd_ctx *c);
 int cmd__exec_sleep(struct cmd_ctx *c);

@@ -20,6 +20,9 @@ static const struct cmd_opt listen_opts[] = {
     {"--backlog", "N", "listen(2) backlog (default 511)"},
     {"--reuseport", NULL, "SO_REUSEPORT before bind: listeners that all set it share the port"},
     {"--v6only", NULL, "IPV6_V6ONLY before bind: an IPv6 listener that takes no IPv4"},
+    {"--wire", NULL,
+     "show the TCP segments of every accepted connection, handshake included (wire view; "
+     "needs CAP_NET_RAW)"},
     {"--cert", "FILE", "tls: the certificate (PEM chain; default: a throwaway self-signed one)"},
     {"--key", "FILE", "tls: its private key (PEM)"},
     {"--alpn", "LIST", "tls: protocols we accept, in our order (h2,http/1.1)"},
@@ -34,6 +37,7 @@ static const struct cmd_opt connect_opts[] = {
      "0: the kernel picks one)"},
     {"--reuseport", NULL, "SO_REUSEPORT before bind"},
     {"--v6only", NULL, "IPV6_V6ONLY before connect"},
+    {"--wire", NULL, "show its TCP segments from the SYN on (wire view; needs CAP_NET_RAW)"},
     {"--sni", "NAME", "tls: the server name sent (default: the host, unless an IP address)"},
     {"--no-sni", NULL, "tls: send no server name"},
     {"--alpn", "LIST", "tls: protocols offered (h2,http/1.1)"},
@@ -84,6 +88,12 @@ static const struct cmd_opt recv_opts[] = {
      "long"},
     {"--timeout", "MS",
      "give up --block/--waitall after MS milliseconds (default 10000; 0 = forever)"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt log_opts[] = {
+    {"--pcap", "FILE",
+     "write the captured TCP segments (wire view) as a pcap file instead: of socket ID (a "
+     "listener: and its connections), or without ID of every watched socket"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt wait_opts[] = {
@@ -171,7 +181,7 @@ const struct cmd_entry cmd__table[] = {
      "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
      1, CMD_F_UI, cmd__exec_ui},
     {"connect",
-     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] "
+     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] [--wire] "
      "[--sni NAME] [--no-sni] [--alpn LIST] [--ca FILE] [--insecure] [--cert FILE] [--key FILE] "
      "[--keylog FILE]",
      "connect to a server",
@@ -219,16 +229,18 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_list},
     {"listen",
      "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--reuseport] "
-     "[--v6only] [--cert FILE] [--key FILE] [--alpn LIST] [--keylog FILE]",
+     "[--v6only] [--wire] [--cert FILE] [--key FILE] [--alpn LIST] [--keylog FILE]",
      "listen for connections (tcp:, tls:, unix:, unix-seqpacket:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
      listen_opts, 1, 1, 0, cmd__exec_listen},
-    {"log", "log [ID] PATH", "write the socket's events as JSON lines",
+    {"log", "log [ID] PATH | log [ID] --pcap FILE", "write the socket's events as JSON lines",
      "The events so far (from the history), then every new one, flushed one by one, until "
      "the socket closes. The TUI always keeps history; a headless run keeps it only when its "
-     "script has a log line, and then from the first event on.",
-     NULL, 1, 2, 0, cmd__exec_log},
+     "script has a log line, and then from the first event on. With --pcap: the segments the "
+     "wire view captured so far and from now on, as a pcap file (raw IP, headers only) that "
+     "tcpdump -r and Wireshark read; without ID, of every watched socket.",
+     log_opts, 0, 2, 0, cmd__exec_log},
     {"on",
      "on [ID] MATCH... reply DATA... [--hex] [--prefix | --contains] "
      "[--regex RE [--capture NAME[=N],...]] [--hex-mask MASK] [--delay MS] [--close] | "
@@ -302,7 +314,7 @@ const struct cmd_entry cmd__table[] = {
     {"set",
      "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
      "set keep-closed N | set [ID] broadcast|v6only|reuseport on|off | set [ID] ttl|tos N | "
-     "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE]",
+     "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE] | set [ID] mss N",
      "set a socket option, or how many closed sockets are kept",
      "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
      "and their history keep (default 1000); older ones are forgotten, their history freed. "
@@ -312,7 +324,10 @@ const struct cmd_entry cmd__table[] = {
      "(IP_ADD_MEMBERSHIP, "
      "IPV6_JOIN_GROUP), on IFACE or where the kernel routes the group. v6only and reuseport "
      "count at bind: give them to listen/bind/connect as --v6only/--reuseport (the kernel "
-     "refuses v6only on a bound socket).",
+     "refuses v6only on a bound socket). mss (TCP_MAXSEG, 88 .. 32767, 0 or off for the "
+     "kernel's) without ID is stored and set on every TCP socket made from then on, before "
+     "its connect or listen; with ID on that socket now (a listener advertises it in the "
+     "SYN-ACKs of the connections it accepts).",
      NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
      "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading. The FIN "
@@ -337,6 +352,14 @@ const struct cmd_entry cmd__table[] = {
      "already true; sent holds once the write queue is empty; bytes:N and msgs:N once the "
      "totals reach N; state:NAME once the kernel reports that TCP state.",
      wait_opts, 1, 2, 0, cmd__exec_wait},
+    {"wire", "wire [ID] on|off", "show the socket's TCP segments (wire view)",
+     "Captures the socket's own segments with libpcap (a listener: those of every connection "
+     "it accepts) and publishes each as a segment event: direction, flags, relative seq and "
+     "ack, window, length, SYN options, marks (retransmission, out-of-order, gap, dup-ack, "
+     "zero-window, window-update, keep-alive) and its stream offset. Turned on after the "
+     "handshake, seq counts from the first segment seen (said so). Needs CAP_NET_RAW: "
+     "`sudo setcap cap_net_raw,cap_net_admin+ep $(command -v sockpit)`, or root.",
+     NULL, 1, 2, 0, cmd__exec_wire},
 };
 const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];
 
@@ -439,7 +462,7 @@ static const char *const wait_words[] = {
 static const char *const set_words[] = {
     "nodelay",   "cork",         "keepalive",  "oobinline", "rcvbuf",    "sndbuf",
     "linger",    "keep-closed",  "ttl",        "tos",       "broadcast", "v6only",
-    "reuseport", "bindtodevice", "mcast-join", NULL,
+    "reuseport", "bindtodevice", "mcast-join", "mss",       NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};
@@ -518,7 +541,8 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
         n += add_matches(out, wait_words, last);
     else if (strcmp(e->name, "set") == 0 && idx <= 2)
         n += add_matches(out, set_words, last);
-    else if (strcmp(e->name, "set") == 0 || strcmp(e->name, "echo") == 0)
+    else if (strcmp(e->name, "set") == 0 || strcmp(e->name, "echo") == 0 ||
+             strcmp(e->name, "wire") == 0)
         n += add_matches(out, onoff_words, last);
     else if (strcmp(e->name, "shutdown") == 0)
         n += add_matches(out, shut_words, last);

@@ -204,6 +204,7 @@ int sp_engine_destroy(struct sp_engine *eng)
     if (eng == NULL)
         return 0;
     eng->freeing = 1;
+    sp__wire_free(eng);
     /* A subscriber may call sp_engine_stop() from a closed event of this
      * very teardown, which ends uv_run() before the closing handles were
      * processed: run until nothing is alive. Each pass closes what a
@@ -448,6 +449,7 @@ struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
     if (opts != NULL) {
         s->echo = opts->echo != 0;
         s->close_on_eof = opts->close_on_eof != 0;
+        s->wire_want = opts->wire != 0;
         if (opts->timeout_ms > 0)
             s->timeout_ms = opts->timeout_ms;
     }

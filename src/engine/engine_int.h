@@ -80,6 +80,7 @@ struct sp_sock {
     unsigned dgram_connected : 1;
     unsigned accept_starved : 1; /* accept(2) is failing for lack of descriptors */
     unsigned close_on_eof : 1;   /* close once the peer's EOF is read (listener: its conns) */
+    unsigned wire_want : 1;      /* watch its segments once it has addresses (opts->wire) */
     unsigned relay_held : 1;     /* a relay stopped reading (its other leg is slow, a stall) */
     unsigned ours;
     /* Why a graceful close waiting for queued writes closes (NULL: "closed by us"). */
@@ -227,6 +228,8 @@ struct sp_engine {
 
     TAILQ_HEAD(sp_watches, sp_watch) watches;
 
+    struct sp__wire *wire;    /* the wire view's captures (engine_wire.c), NULL until used */
+    int mss;                  /* TCP_MAXSEG for new TCP sockets, 0: none */
     struct sp__relay *relays; /* engine_relay.c, a list; NULL when none */
     int relay_sub;            /* its event subscription while relays exist */
 
@@ -431,6 +434,23 @@ int sp__packet_bind(struct sp_engine *eng, const struct sp_addr *addr,
 int sp__packet_read_start(struct sp_sock *s);
 void sp__packet_read_stop(struct sp_sock *s);
 int sp__packet_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen);
+
+/* engine_wire.c: the wire view. */
+struct sp__wire;
+/* Watches a TCP socket (a listener: and what it accepts). 0, or < 0 with err. */
+int sp__wire_watch(struct sp_sock *s, char *err, size_t errlen);
+/* --wire at creation: sp__wire_watch(), any failure said in a notice (the
+ * socket goes on without). */
+void sp__wire_want(struct sp_sock *s);
+/* l accepted s: watched too when l is. */
+void sp__wire_accepted(struct sp_sock *l, struct sp_sock *s);
+/* Stops watching; 1 if it was watched. */
+int sp__wire_unwatch(struct sp_sock *s);
+int sp__wire_info(struct sp_engine *eng, uint32_t id, struct sp_wire_info *out);
+/* The engine is going: every capture closed. */
+void sp__wire_free(struct sp_engine *eng);
+/* TCP_MAXSEG on a new TCP descriptor when the engine has one set. */
+void sp__wire_mss(struct sp_engine *eng, int fd);
 
 /* engine_send.c */
 void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct sockaddr *to,

@@ -492,6 +492,33 @@ int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, si
     return 0;
 }
 
+int sp_engine_wire(struct sp_engine *eng, uint32_t id, int on, char *err, size_t errlen)
+{
+    struct sp_sock *s = on ? lookup_open(eng, id, err, errlen) : lookup(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    if (!on) {
+        sp__wire_unwatch(s);
+        return 0;
+    }
+    return sp__wire_watch(s, err, errlen);
+}
+
+int sp_engine_wire_info(struct sp_engine *eng, uint32_t id, struct sp_wire_info *out)
+{
+    return sp__wire_info(eng, id, out);
+}
+
+void sp_engine_set_mss(struct sp_engine *eng, int mss)
+{
+    eng->mss = mss > 0 ? mss : 0;
+}
+
+int sp_engine_mss(const struct sp_engine *eng)
+{
+    return eng->mss;
+}
+
 int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, char *err,
                        size_t errlen)
 {

@@ -546,6 +546,8 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
     }
     s->family = sa->sa_family;
     memcpy(&s->pa, sa, salen);
+    if (sa->sa_family != AF_UNIX)
+        sp__wire_mss(eng, fd);
     if (s->peer[0] == '\0' || sa->sa_family != AF_UNIX)
         s->peer_len = sp__sockaddr_text(sa, salen, s->peer);
     s->connecting = 1;
@@ -582,6 +584,8 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
         outcome_later(s, r);
         return 0;
     }
+    if (s->wire_want)
+        sp__wire_want(s);
     s->creq = sp_xmalloc(sizeof *s->creq);
     s->creq->data = s;
     r = uv_tcp_connect(s->creq, &s->u.tcp, sa, on_connect);
@@ -743,6 +747,7 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
             close(fd);
             return r;
         }
+        sp__wire_mss(eng, fd);
         r = bind(fd, sa, salen) == 0 ? 0 : -errno;
     }
     if (r == 0 && listen(fd, backlog) != 0)
@@ -777,6 +782,8 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
         *id = s->id;
     sp__sock_bound(s, fd, sa, path, dev, ino, SP_EV_LISTENING,
                    "listening on every interface: other machines can connect");
+    if (s->wire_want)
+        sp__wire_want(s);
     sp__kcheck(s);
     sp__sock_read_start(s);
     return 0;
@@ -824,8 +831,10 @@ static void accept_one(struct sp_sock *l, int fd)
     }
     c->established = 1;
     sp__sock_names(c, fd);
-    if (kind == SP_SOCK_TCP)
+    if (kind == SP_SOCK_TCP) {
         sp__urgent_watch(c, fd);
+        sp__wire_accepted(l, c);
+    }
     if (sp__wants(eng, SP_EV_ACCEPTED)) {
         struct sp_event ev = {.type = SP_EV_ACCEPTED, .unread = -1};
         ev.local = c->local;

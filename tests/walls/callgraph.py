@@ -42,6 +42,9 @@ ALLOWED = {
     ("engine.c", "engine_tls.c"): {
         "symbols": {"sp__tls_close", "sp__tls_free"},
         "why": "closing a TLS socket sends close_notify first; its TLS state is freed with it"},
+    ("engine.c", "engine_wire.c"): {
+        "symbols": {"sp__wire_free"},
+        "why": "destroying the engine closes the wire view's captures (their loop handles)"},
     ("engine_sock.c", "engine_stream.c"): {
         "symbols": {"sp__stream_read_start", "sp__stream_read_stop",
                     "sp__listener_start", "sp__listener_stop"},

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sockpit/proto/tcpseg.h"
+
 struct sp_buf;
 
 enum sp_ev_type {
@@ -32,6 +34,7 @@ enum sp_ev_type {
     SP_EV_CHECK,      /* a lab check held or failed (sock 0) */
     SP_EV_EXPECT,     /* an expect matched: what, how, and the latency from our last send */
     SP_EV_RULE,       /* an `on` rule fired: it replied (and maybe closed) */
+    SP_EV_SEGMENT,    /* wire view: one TCP segment of the socket, captured (tcpseg.h) */
     SP_EV_TLS_RECORD, /* one TLS record on the ciphertext stream (tlsrec.h) */
     SP_EV_TLS,        /* TLS handshake progress and result, alerts, close_notify */
     SP_EV__COUNT
@@ -196,6 +199,11 @@ struct sp_event {
     uint32_t rule;
     uint64_t fired;
     int then_close;
+    /* segment: seq is the segment's number on the socket (from 1), off the
+     * stream offset of its first payload byte (our recv offsets for what
+     * the peer sent, our send offsets for ours), len its payload length,
+     * data the IP packet as captured (headers, for pcap files). */
+    struct sp_seg seg;
 };
 
 /* "listening", "recv", ... as in DESIGN §6. */
