@@ -275,10 +275,10 @@ static void init_ev(struct sp_event *ev, enum sp_ev_type type)
 static void test_event_names_are_the_design_names(void **state)
 {
     static const char *const want[] = {
-        "listening",   "connected", "accepted",  "bound",    "recv",       "msg",
-        "frame_error", "send",      "eof",       "shutdown", "state",      "error",
-        "closed",      "summary",   "cmd_error", "notice",   "dropped",    "note",
-        "check",       "expect",    "rule",      "segment",  "tls_record", "tls",
+        "listening", "connected",  "accepted", "bound",      "recv",  "msg",    "frame_error",
+        "send",      "eof",        "shutdown", "state",      "error", "closed", "summary",
+        "cmd_error", "notice",     "dropped",  "note",       "check", "expect", "rule",
+        "segment",   "tls_record", "tls",      "icmp_error",
     };
     assert_int_equal(sizeof want / sizeof want[0], SP_EV__COUNT);
     for (int t = 0; t < SP_EV__COUNT; t++)

@@ -7,14 +7,17 @@
 #include <string.h>
 
 #include "sockpit/proto/addr.h"
+#include "sockpit/proto/buf.h"
+#include "sockpit/proto/cmsg.h"
 #include "sockpit/proto/frame.h"
 #include "sockpit/proto/pktsum.h"
 #include "sockpit/proto/tlsrec.h"
 #include "ui.h"
 
-#define HEX_ROWS_MAX 4
-#define MARKS_MAX    64
-#define MARK_SCAN    256 /* events searched around a chunk for message ends */
+#define HEX_ROWS_MAX  4
+#define CMSG_ROWS_MAX 4 /* control message lines shown under a recv */
+#define MARKS_MAX     64
+#define MARK_SCAN     256 /* events searched around a chunk for message ends */
 
 /* A row being filled from left to right. */
 struct row {
@@ -96,14 +99,27 @@ static int hex_per_row(int w)
     return n > 0 ? n : 1;
 }
 
-int ui_tl_height(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev, int w)
+/* Rows of control messages under a recv (or a send --fd): one each, the
+ * last saying how many more when they do not all fit. */
+static int cmsg_rows(const struct sp_event *ev)
 {
-    (void)t;
+    size_t n = sp_event_cmsg_lines(ev);
+    return n > CMSG_ROWS_MAX ? CMSG_ROWS_MAX : (int)n;
+}
+
+static int data_rows(const struct ui_pane *p, const struct sp_event *ev, int w)
+{
     if (!p->hex || !is_data(ev) || ev->data_len == 0)
         return 1;
     size_t per = (size_t)hex_per_row(w);
     size_t rows = (ev->data_len + per - 1) / per;
     return rows > HEX_ROWS_MAX ? HEX_ROWS_MAX : (int)rows;
+}
+
+int ui_tl_height(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev, int w)
+{
+    (void)t;
+    return data_rows(p, ev, w) + cmsg_rows(ev);
 }
 
 static void sort_marks(uint64_t *m, size_t n)
@@ -461,6 +477,24 @@ static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct s
     case SP_EV_TLS:
         tls_row(r, ev);
         break;
+    case SP_EV_ICMP_ERROR:
+        /* Short: the pane is narrow, the JSON and the text line say more. */
+        row_text(r, UI_R_ERROR, "ICMP ");
+        row_peer(r, UI_R_ERROR, ev->code);
+        if (ev->message && ev->message[0]) {
+            row_text(r, UI_R_ERROR, " (");
+            row_peer(r, UI_R_ERROR, ev->message);
+            row_text(r, UI_R_ERROR, ")");
+        }
+        if (ev->cmsg != NULL && ev->ncmsg > 0 && ev->cmsg[0].addr[0] != '\0') {
+            row_text(r, role, " from ");
+            row_peer(r, role, ev->cmsg[0].addr);
+        }
+        if (ev->peer && ev->peer[0]) {
+            row_text(r, role, " for ");
+            row_addr(r, role, ev->peer, ev->peer_len);
+        }
+        break;
     default:
         row_text(r, role, sp_event_name(ev->type));
         break;
@@ -502,13 +536,39 @@ static void tls_row(struct row *r, const struct sp_event *ev)
     }
 }
 
+/* The control message lines under a data row, indented past the time. */
+static void draw_cmsgs(struct sp_tui *t, const struct sp_event *ev, int y, int x, int w, int rows)
+{
+    size_t n = sp_event_cmsg_lines(ev);
+    int indent = w >= 56 ? 11 : 2;
+    struct sp_buf b;
+    sp_buf_init(&b);
+    for (int i = 0; i < rows; i++) {
+        struct row r = {t, y + i, x + indent, x + w};
+        sp_buf_reset(&b);
+        if (i == rows - 1 && n > (size_t)rows)
+            sp_buf_appendf(&b, "%s %zu more control messages", t->th.g.ellipsis,
+                           n - (size_t)rows + 1);
+        else
+            sp_event_cmsg_line(&b, ev, (size_t)i, t->th.utf8);
+        row_text(&r, UI_R_DIM, sp_buf_str(&b));
+    }
+    sp_buf_cleanup(&b);
+}
+
 /* Draws event idx in the rectangle (y, x, w, h). */
 void ui_tl_draw(struct sp_tui *t, const struct ui_pane *p, uint64_t idx, const struct sp_event *ev,
                 int y, int x, int w, int h)
 {
     struct row r = {t, y, x, x + w};
-    if (is_data(ev))
-        draw_data(t, p, idx, ev, &r, h);
-    else
+    if (is_data(ev)) {
+        int cm = cmsg_rows(ev);
+        if (cm > h - 1)
+            cm = h - 1 > 0 ? h - 1 : 0;
+        draw_data(t, p, idx, ev, &r, h - cm);
+        if (cm > 0)
+            draw_cmsgs(t, ev, y + h - cm, x, w, cm);
+    } else {
         draw_other(t, p, ev, &r);
+    }
 }

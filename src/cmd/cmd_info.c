@@ -354,7 +354,6 @@ int cmd__exec_info(struct cmd_ctx *c)
                    " bytes (%" PRIu64 " sends), %zu queued",
                    in.bytes_in, in.chunks, in.msgs, in.bytes_out, in.sends, in.queued);
     cmd__out(c->q, sp_buf_str(&b));
-    tls_lines(c, id);
     struct sp_wire_info wi;
     if (sp_engine_wire_info(c->eng, id, &wi)) {
         sp_buf_reset(&b);
@@ -364,6 +363,7 @@ int cmd__exec_info(struct cmd_ctx *c)
                        wi.dropped, wi.listener_watch ? " (and its connections')" : "");
         cmd__out(c->q, sp_buf_str(&b));
     }
+    tls_lines(c, id);
     if (!in.open && in.close_reason[0]) {
         sp_buf_reset(&b);
         sp_buf_appends(&b, "  closed: ");

@@ -367,6 +367,8 @@ int cmd__exec_send(struct cmd_ctx *c)
     req.pad = cmd__opt(c, "--pad") != NULL;
     req.once = cmd__opt(c, "--once") != NULL;
     req.oob = cmd__opt(c, "--oob") != NULL;
+    if ((w = cmd__opt(c, "--fd")) != NULL)
+        req.fd_path = w->s;
     char err[256] = "";
     if (sp_engine_send(c->eng, id, &req, err, sizeof err) != 0) {
         engine_fail(c, err);
@@ -559,6 +561,43 @@ static int set_mss_default(struct cmd_ctx *c)
     return CMD_OK;
 }
 
+/* set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off and
+ * set [ID] cmsgbuf N: what the kernel hands over next to the bytes.
+ * Returns CMD_OK or CMD_FAIL, or *mine = 0 when name is none of them. */
+static int set_anc(struct cmd_ctx *c, uint32_t id, const struct cmd_word *name,
+                   const struct cmd_word *val, int *mine)
+{
+    static const struct {
+        const char *name;
+        unsigned opt;
+    } anc[] = {
+        {"passcred", SP_ANC_PASSCRED}, {"pktinfo", SP_ANC_PKTINFO},     {"recvttl", SP_ANC_RECVTTL},
+        {"recvtos", SP_ANC_RECVTOS},   {"timestamp", SP_ANC_TIMESTAMP}, {"recverr", SP_ANC_RECVERR},
+    };
+    char err[256] = "";
+    *mine = 1;
+    if (cmd__is(name, "cmsgbuf")) {
+        uint64_t n;
+        if (cmd__number(c, val, 0, SP_CMSGBUF_MAX, 1, &n) != 0)
+            return CMD_FAIL;
+        if (sp_engine_set_cmsgbuf(c->eng, id, (size_t)n, err, sizeof err) != 0)
+            return engine_fail(c, err);
+        return CMD_OK;
+    }
+    for (size_t k = 0; k < sizeof anc / sizeof anc[0]; k++) {
+        if (!cmd__is(name, anc[k].name))
+            continue;
+        int on = onoff(c, val);
+        if (on < 0)
+            return CMD_FAIL;
+        if (sp_engine_set_anc(c->eng, id, anc[k].opt, on, err, sizeof err) != 0)
+            return engine_fail(c, err);
+        return CMD_OK;
+    }
+    *mine = 0;
+    return CMD_OK;
+}
+
 int cmd__exec_set(struct cmd_ctx *c)
 {
     uint32_t id;
@@ -573,6 +612,10 @@ int cmd__exec_set(struct cmd_ctx *c)
     if (cmd__want_args(c, 2, 2) != 0)
         return CMD_FAIL;
     const struct cmd_word *name = cmd__arg(c, 0), *val = cmd__arg(c, 1);
+    int mine;
+    int ar = set_anc(c, id, name, val, &mine);
+    if (mine)
+        return ar;
     static const struct {
         const char *name;
         enum sp_sockopt opt;
@@ -592,7 +635,8 @@ int cmd__exec_set(struct cmd_ctx *c)
     if (k == sizeof opts / sizeof opts[0])
         return cmd__fail(c, name, 0,
                          "unknown option \"%.40s\" (nodelay cork keepalive oobinline rcvbuf sndbuf "
-                         "linger mss ttl tos broadcast v6only reuseport bindtodevice mcast-join)",
+                         "linger mss ttl tos broadcast v6only reuseport bindtodevice "
+                         "mcast-join passcred pktinfo recvttl recvtos timestamp recverr cmsgbuf)",
                          name->s);
     long value;
     if (opts[k].boolean) {

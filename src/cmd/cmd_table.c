@@ -72,6 +72,9 @@ static const struct cmd_opt send_opts[] = {
      "exactly one non-blocking write (sendmsg for several DATA words): the send shows what it "
      "took (all, a part, or EAGAIN); the rest is not sent"},
     {"--oob", NULL, "TCP: send one byte with MSG_OOB (urgent data), in one call as --once"},
+    {"--fd", "PATH",
+     "Unix sockets: pass an open descriptor of PATH (read-only) with SCM_RIGHTS, on one "
+     "sendmsg() as --once"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt recv_opts[] = {
@@ -181,9 +184,9 @@ const struct cmd_entry cmd__table[] = {
      "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
      1, CMD_F_UI, cmd__exec_ui},
     {"connect",
-     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] [--wire] "
-     "[--sni NAME] [--no-sni] [--alpn LIST] [--ca FILE] [--insecure] [--cert FILE] [--key FILE] "
-     "[--keylog FILE]",
+     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] "
+     "[--wire] [--sni NAME] [--no-sni] [--alpn LIST] [--ca FILE] [--insecure] [--cert FILE] "
+     "[--key FILE] [--keylog FILE]",
      "connect to a server",
      "In a script the next line runs once connected (tls: once the handshake is done); a "
      "refused or timed-out connect, or a failed handshake, fails the line.",
@@ -302,7 +305,7 @@ const struct cmd_entry cmd__table[] = {
     {"send",
      "send [ID] DATA... [--hex] [--file PATH] [--raw] [--to ADDR] "
      "[--split N | --chunks A,B,C] [--delay MS] [--repeat N --every MS] [--end] [--pad] "
-     "[--once] [--oob]",
+     "[--once] [--oob] [--fd PATH]",
      "send one message",
      "DATA uses escapes (\\n \\r \\t \\0 \\\\ \\e \\xHH); double quotes keep spaces. Several "
      "DATA words are parts of one message, joined without spaces and written with one writev. "
@@ -314,7 +317,8 @@ const struct cmd_entry cmd__table[] = {
     {"set",
      "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
      "set keep-closed N | set [ID] broadcast|v6only|reuseport on|off | set [ID] ttl|tos N | "
-     "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE] | set [ID] mss N",
+     "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE] | set [ID] mss N | "
+     "set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off | set [ID] cmsgbuf N",
      "set a socket option, or how many closed sockets are kept",
      "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
      "and their history keep (default 1000); older ones are forgotten, their history freed. "
@@ -327,7 +331,15 @@ const struct cmd_entry cmd__table[] = {
      "refuses v6only on a bound socket). mss (TCP_MAXSEG, 88 .. 32767, 0 or off for the "
      "kernel's) without ID is stored and set on every TCP socket made from then on, before "
      "its connect or listen; with ID on that socket now (a listener advertises it in the "
-     "SYN-ACKs of the connections it accepts).",
+     "SYN-ACKs of the connections it accepts). "
+     "Ancillary data, shown under each recv "
+     "(JSON cmsg): passcred (Unix: SCM_CREDENTIALS pid, uid, gid of the sender), pktinfo "
+     "(UDP: the address the datagram was sent to and the interface), recvttl (UDP: TTL or hop "
+     "limit), recvtos (UDP: TOS or traffic class), timestamp (UDP, Unix datagrams: the "
+     "kernel's receive time and how long the bytes waited), recverr (UDP: ICMP errors from the "
+     "error queue as icmp_error events). Unix sockets always show passed descriptors "
+     "(SCM_RIGHTS: what each pointed to; closed unread). cmsgbuf is the control buffer of each "
+     "recvmsg() (0 .. 65536 bytes, default 2048): what does not fit is cut (MSG_CTRUNC).",
      NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
      "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading. The FIN "
@@ -462,7 +474,8 @@ static const char *const wait_words[] = {
 static const char *const set_words[] = {
     "nodelay",   "cork",         "keepalive",  "oobinline", "rcvbuf",    "sndbuf",
     "linger",    "keep-closed",  "ttl",        "tos",       "broadcast", "v6only",
-    "reuseport", "bindtodevice", "mcast-join", "mss",       NULL,
+    "reuseport", "bindtodevice", "mcast-join", "mss",       "passcred",  "pktinfo",
+    "recvttl",   "recvtos",      "timestamp",  "recverr",   "cmsgbuf",   NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};

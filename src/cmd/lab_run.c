@@ -17,6 +17,7 @@
 
 #include "sockpit/cmd/lab.h"
 #include "sockpit/engine/engine.h"
+#include "sockpit/proto/cmsg.h"
 #include "sockpit/proto/labfile.h"
 
 #define FOUND_MAX 160
@@ -94,10 +95,25 @@ static const struct sp_lab_step *cur_step(const struct cmd_lab *l)
     return &l->def->steps[l->view.step];
 }
 
+/* cmsg=NAME (or ~PART) holds when one of the event's control messages is
+ * named so; cmsg!=NAME when none is. */
+static int cmsg_holds(const struct sp_lab_filter *f, const struct sp_event *ev)
+{
+    int any = 0;
+    for (size_t i = 0; ev->cmsg != NULL && i < ev->ncmsg && !any; i++) {
+        const char *name = sp_cmsg_name(&ev->cmsg[i]);
+        any = sp_lab_op_holds_text(f->op == SP_LAB_NE ? SP_LAB_EQ : f->op, name != NULL ? name : "",
+                                   f->text);
+    }
+    return f->op == SP_LAB_NE ? !any : any;
+}
+
 static int filter_holds(const struct sp_lab_filter *f, const struct sp_event *ev)
 {
     uint64_t v = 0;
     const char *s = NULL;
+    if (strcmp(f->field, "cmsg") == 0)
+        return cmsg_holds(f, ev);
     if (strcmp(f->field, "len") == 0)
         v = ev->len;
     else if (strcmp(f->field, "truncated") == 0)

@@ -705,6 +705,7 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
      * which would keep the socket open. */
     sp__recv_cancel(s);
     sp__tls_close(s, abortive);
+    sp__anc_close(s);
     sp__send_settle(s);
     sp__send_cancel_all(s);
     int fd = sp__sock_fd(s);
@@ -787,9 +788,11 @@ int sp__addr_to_sockaddr(const struct sp_addr *addr, struct sockaddr_storage *ss
         }
         memcpy(su->sun_path, addr->path, n);
         if (addr->path[0] == '@') {
-            /* A Linux abstract name: a leading NUL, no terminator counted. */
+            /* A Linux abstract name: a leading NUL, no terminator counted.
+             * A bare '@' binds a name the kernel picks (autobind: the
+             * address is the family alone), as port 0 does for TCP. */
             su->sun_path[0] = '\0';
-            *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+            *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (n == 1 ? 0 : n));
         } else {
             *len = (socklen_t)sizeof *su;
         }

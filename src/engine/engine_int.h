@@ -123,6 +123,7 @@ struct sp_sock {
     struct sp_hist *hist;
     struct sp__blocked *blk;   /* a manual recv waiting for data (engine_recv.c), or NULL */
     struct sp__writer *writer; /* our own write calls (engine_write.c), or NULL */
+    struct sp__anc *anc;       /* ancillary options and their reader (engine_anc.c), or NULL */
     /* TCP urgent data met by the automatic reads (engine_stream.c): the
      * byte read with MSG_OOB before a read, shown when that read returns,
      * and the mark already shown (its stream offset + 1, 0: none). */
@@ -364,6 +365,9 @@ struct sp__rx {
     uint64_t blocked_ns;
     const uint32_t *iov;
     size_t niov;
+    const struct sp_cmsg *cmsg; /* the control messages, decoded (engine_cmsg.c) */
+    size_t ncmsg;
+    uint32_t cmsg_more;
 };
 /* The one receive path: what one call put in p[0..n). */
 void sp__sock_recvd(struct sp_sock *s, const unsigned char *p, size_t n, const struct sp__rx *rx);
@@ -427,6 +431,57 @@ int sp__write_push(struct sp_sock *s, struct sp__write *w);
 size_t sp__write_pending(const struct sp_sock *s);
 /* Close: every queued write ends with UV_ECANCELED, the duplicate closes. */
 void sp__write_close(struct sp_sock *s);
+
+/* Ancillary data of one socket: the options on, the control buffer every
+ * recvmsg() gets, and the reader that reads with it (a uv_poll on a
+ * duplicate of the descriptor: the socket's own handle keeps writing). */
+struct sp__anc {
+    struct sp_sock *s; /* NULL once the socket let go of it */
+    unsigned opts;     /* SP_ANC_* on */
+    size_t cbuf_len;
+    /* cbuf_len bytes (aligned for struct cmsghdr) after `set cmsgbuf`, NULL
+     * before (the shared default buffer is used) or when 0. */
+    uint64_t *cbuf;
+    int cbuf_set;
+    int fd;        /* the reader's duplicate descriptor, -1 when none */
+    int active;    /* the reader's poll is started */
+    int poll_open; /* poll holds an initialised handle */
+    uv_poll_t poll;
+};
+/* Does s read through the ancillary reader? Every Unix stream or datagram
+ * socket does (a peer may pass descriptors unasked), and any socket with an
+ * ancillary option on. */
+static inline int sp__anc_reads(const struct sp_sock *s)
+{
+    return s->kind == SP_SOCK_UNIX || s->kind == SP_SOCK_UNIX_DGRAM ||
+           (s->anc != NULL && s->anc->opts != 0);
+}
+
+/* engine_cmsg.c: control buffers and messages. */
+struct sp_cmsg;
+struct msghdr;
+/* The socket's ancillary state, made on first use. */
+struct sp__anc *sp__anc_get(struct sp_sock *s);
+/* The control buffer for a recvmsg() on s (NULL, *len 0: none). */
+void *sp__cmsg_cbuf(struct sp_sock *s, size_t *len);
+/* After a recvmsg() with that buffer: every passed descriptor is closed
+ * (never read); when someone wants recv events, the control messages are
+ * decoded into cm[SP_CMSG_MAX] (with what the descriptors pointed to) and
+ * hung on rx. */
+void sp__cmsg_take(struct sp_sock *s, const struct msghdr *msg, struct sp_cmsg *cm,
+                   struct sp__rx *rx);
+/* send --fd: opens path read-only for passing on s. Returns the descriptor,
+ * or < 0 with err set (not a Unix socket, cannot open). */
+int sp__cmsg_fd_open(const struct sp_sock *s, const char *path, char *err, size_t errlen);
+/* Hangs one SCM_RIGHTS message carrying fd on msg, in ctl (room for
+ * CMSG_SPACE(sizeof(int)) bytes, aligned), and describes it in c. */
+void sp__cmsg_fd_attach(struct msghdr *msg, void *ctl, int fd, struct sp_cmsg *c);
+
+/* engine_anc.c: the ancillary reader. */
+int sp__anc_read_start(struct sp_sock *s);
+void sp__anc_read_stop(struct sp_sock *s);
+/* At close: stops the reader, closes its descriptor, frees the state. */
+void sp__anc_close(struct sp_sock *s);
 
 /* engine_packet.c: AF_PACKET raw sockets on one interface. */
 int sp__packet_bind(struct sp_engine *eng, const struct sp_addr *addr,

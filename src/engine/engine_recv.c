@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kstate.h"
+#include "sockpit/proto/cmsg.h"
 
 /* --waitall re-checks the queue this often while it holds less than the
  * buffers want (readiness alone would fire at once again). */
@@ -108,11 +109,14 @@ static int do_recv(struct sp_sock *s, const struct sp_recv_req *req, int blocked
     msg.msg_namelen = sizeof from;
     msg.msg_iov = iov;
     msg.msg_iovlen = niov;
-    /* Ancillary data will be asked for here (msg_control) and handed on in
-     * rx next to the bytes. */
+    /* Ancillary data comes back in the socket's control buffer and is
+     * handed on in rx next to the bytes (engine_cmsg.c). */
+    size_t clen;
+    msg.msg_control = sp__cmsg_cbuf(s, &clen);
+    msg.msg_controllen = clen;
     ssize_t r;
     do
-        r = recvmsg(fd, &msg, rx.asked | MSG_DONTWAIT);
+        r = recvmsg(fd, &msg, rx.asked | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     while (r < 0 && errno == EINTR);
     int e = errno;
     if (r < 0) {
@@ -135,7 +139,7 @@ static int do_recv(struct sp_sock *s, const struct sp_recv_req *req, int blocked
     }
     size_t got = (size_t)r < total ? (size_t)r : total;
     rx.len = (uint64_t)r;
-    rx.msg_flags = msg.msg_flags;
+    rx.msg_flags = msg.msg_flags & ~MSG_CMSG_CLOEXEC; /* our request, echoed back */
     rx.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
     if (msg.msg_namelen > 0 && sp_kind_is_dgram(s->kind)) {
         rx.from = (const struct sockaddr *)&from;
@@ -145,6 +149,8 @@ static int do_recv(struct sp_sock *s, const struct sp_recv_req *req, int blocked
         rx.iov = req->iov;
         rx.niov = req->niov;
     }
+    struct sp_cmsg cm[SP_CMSG_MAX];
+    sp__cmsg_take(s, &msg, cm, &rx);
     sp__sock_recvd(s, buf, got, &rx);
     free(buf);
     return 0;

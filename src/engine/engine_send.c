@@ -10,12 +10,14 @@
  * are done, so small reads do not make one op each. The write-queue cap
  * counts the bookkeeping too (s->qover), not only the bytes. */
 #include "engine_int.h"
+#include "sockpit/proto/cmsg.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 /* Writes of one op handed to the kernel at once (split/chunks without delay). */
 #define MAX_INFLIGHT 1024
@@ -922,7 +924,7 @@ static struct sp_sock *sender(struct sp_engine *eng, uint32_t id, const struct s
 /* The send event of a one-call send: what the call took (r bytes, or
  * nothing and the errno) of the want bytes asked. */
 static void emit_once(struct sp_sock *s, const unsigned char *wire, size_t want, ssize_t r, int e,
-                      int flags)
+                      int flags, const struct sp_cmsg *passed)
 {
     size_t took = r > 0 ? (size_t)r : 0;
     uint64_t seq = ++s->sends, off = s->out_issued;
@@ -942,6 +944,10 @@ static void emit_once(struct sp_sock *s, const unsigned char *wire, size_t want,
     ev.ncalls = 1;
     ev.wanted = want;
     ev.asked = flags;
+    if (passed != NULL && r > 0) {
+        ev.cmsg = passed;
+        ev.ncmsg = 1;
+    }
     sp__emit(s->eng, s, &ev);
 }
 
@@ -994,6 +1000,11 @@ static int send_once(struct sp_sock *s, const struct sp_send_req *req,
                    SP_WRITE_QUEUE_MAX, ONCE_PARTS_MAX);
         return -EINVAL;
     }
+    /* send --fd: the descriptor rides on this call (SCM_RIGHTS); a path
+     * that cannot be opened refuses the send before anything went out. */
+    int passfd = -1;
+    if (req->fd_path != NULL && (passfd = sp__cmsg_fd_open(s, req->fd_path, err, errlen)) < 0)
+        return passfd;
     /* Several DATA words are several buffers of the one sendmsg(). */
     struct iovec iov[ONCE_PARTS_MAX];
     unsigned char *wire = sp_xmalloc(total ? total : 1);
@@ -1012,6 +1023,13 @@ static int send_once(struct sp_sock *s, const struct sp_send_req *req,
     }
     msg.msg_iov = iov;
     msg.msg_iovlen = req->nparts;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct sp_cmsg passed;
+    if (passfd >= 0)
+        sp__cmsg_fd_attach(&msg, ctl.buf, passfd, &passed);
     int flags = req->oob ? MSG_OOB : 0;
     ssize_t r;
     do
@@ -1019,10 +1037,13 @@ static int send_once(struct sp_sock *s, const struct sp_send_req *req,
     while (r < 0 && errno == EINTR);
     int e = errno;
     if (r >= 0 || e == EAGAIN || e == EWOULDBLOCK)
-        emit_once(s, wire, total, r, EAGAIN, flags);
+        emit_once(s, wire, total, r, EAGAIN, flags, passfd >= 0 ? &passed : NULL);
     else
         sp__emit_error(s, "send", -e);
     free(wire);
+    /* The kernel holds its own reference in the message it queued. */
+    if (passfd >= 0)
+        close(passfd);
     if (r > 0 && s->kind == SP_SOCK_TCP)
         sp__kactive(s);
     return 0;
@@ -1037,7 +1058,7 @@ int sp_engine_send(struct sp_engine *eng, uint32_t id, const struct sp_send_req 
     struct sp_sock *s = sender(eng, id, req, &to, &tolen, &rc, err, errlen);
     if (s == NULL)
         return rc;
-    if (req->once || req->oob)
+    if (req->once || req->oob || req->fd_path != NULL)
         return send_once(s, req, &to, tolen, err, errlen);
     int stream = sp_kind_is_stream(s->kind);
     if (req->split > 0 && req->nchunks > 0) {

@@ -9,13 +9,14 @@ int sp__sock_read_start(struct sp_sock *s)
 {
     if (s->closed || s->paused || s->reading || !s->handle_open || s->echo_blocked || s->relay_held)
         return 0;
-    if (sp_kind_is_stream(s->kind)) {
-        if ((s->peers & SP_PEER_FIN) || (s->ours & SP_OURS_SHUT_RD))
-            return 0;
-        if (s->kind == SP_SOCK_SEQPACKET)
-            return sp__seqpacket_read_start(s);
+    if (sp_kind_is_stream(s->kind) && ((s->peers & SP_PEER_FIN) || (s->ours & SP_OURS_SHUT_RD)))
+        return 0;
+    if (!sp_kind_is_listener(s->kind) && s->kind != SP_SOCK_PACKET && sp__anc_reads(s))
+        return sp__anc_read_start(s);
+    if (s->kind == SP_SOCK_SEQPACKET)
+        return sp__seqpacket_read_start(s);
+    if (sp_kind_is_stream(s->kind))
         return sp__stream_read_start(s);
-    }
     if (sp_kind_is_listener(s->kind))
         return sp__listener_start(s);
     if (s->kind == SP_SOCK_PACKET)
@@ -27,7 +28,9 @@ void sp__sock_read_stop(struct sp_sock *s)
 {
     if (!s->reading || !s->handle_open)
         return;
-    if (s->kind == SP_SOCK_SEQPACKET)
+    if (s->anc != NULL && s->anc->active)
+        sp__anc_read_stop(s);
+    else if (s->kind == SP_SOCK_SEQPACKET)
         sp__seqpacket_read_stop(s);
     else if (sp_kind_is_stream(s->kind))
         sp__stream_read_stop(s);

@@ -180,6 +180,9 @@ void sp__sock_recvd(struct sp_sock *s, const unsigned char *p, size_t n, const s
         ev.blocked_ns = rx->blocked_ns;
         ev.iov = rx->iov;
         ev.niov = rx->niov;
+        ev.cmsg = rx->cmsg;
+        ev.ncmsg = rx->ncmsg;
+        ev.cmsg_more = rx->cmsg_more;
         if (sp_kind_is_dgram(s->kind)) {
             if (rx->from != NULL)
                 ev.from_len = sp__sockaddr_text(rx->from, rx->fromlen, from);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sockpit/proto/cmsg.h"
 #include "sockpit/proto/xmalloc.h"
 
 #define NSTR      12
@@ -21,7 +22,7 @@ struct hist_rec {
     uint32_t blob_len;  /* its size (8-aligned) */
     uint32_t span;      /* ring bytes owned: padding skipped before the blob + blob_len */
     uint32_t str[NSTR]; /* offset + 1 inside the blob; 0 = NULL */
-    uint32_t data, cuts, blocks, iov, calls;
+    uint32_t data, cuts, blocks, iov, calls, cmsg;
 };
 
 struct sp_hist {
@@ -229,7 +230,9 @@ void sp__hist_push(struct sp_hist **hp, struct sp_hist_pool *pool, const struct 
     /* Both bounded (SP_IOV_MAX, SP_CALLS_MAX) by whoever fills them. */
     size_t niov = ev->iov != NULL ? ev->niov : 0;
     size_t ncalls = ev->calls != NULL ? ev->ncalls : 0;
-    size_t small = ALIGN8(niov * sizeof(uint32_t)) + ncalls * sizeof(int64_t);
+    size_t ncmsg = ev->cmsg != NULL ? ev->ncmsg : 0; /* at most SP_CMSG_MAX */
+    size_t small = ALIGN8(niov * sizeof(uint32_t)) + ncalls * sizeof(int64_t) +
+                   ALIGN8(ncmsg * sizeof(struct sp_cmsg));
     size_t fixed =
         ALIGN8(strs) + small + ALIGN8(ncuts * sizeof(uint32_t)) + nblocks * sizeof(uint64_t);
     if (fixed > bytes_max / 2) {
@@ -301,6 +304,10 @@ void sp__hist_push(struct sp_hist **hp, struct sp_hist_pool *pool, const struct 
     if (ncalls > 0)
         memcpy(base + pos, ev->calls, ncalls * sizeof(int64_t));
     pos += ncalls * sizeof(int64_t);
+    r->cmsg = (uint32_t)pos;
+    if (ncmsg > 0)
+        memcpy(base + pos, ev->cmsg, ncmsg * sizeof(struct sp_cmsg));
+    pos += ALIGN8(ncmsg * sizeof(struct sp_cmsg));
     r->cuts = (uint32_t)pos;
     if (ncuts > 0)
         memcpy(base + pos, ev->cuts, ncuts * sizeof(uint32_t));
@@ -322,6 +329,8 @@ void sp__hist_push(struct sp_hist **hp, struct sp_hist_pool *pool, const struct 
     r->ev.niov = niov;
     r->ev.calls = NULL;
     r->ev.ncalls = ncalls;
+    r->ev.cmsg = NULL;
+    r->ev.ncmsg = ncmsg;
 }
 
 int sp__hist_get(const struct sp_hist *h, uint64_t idx, struct sp_event *out)
@@ -338,6 +347,7 @@ int sp__hist_get(const struct sp_hist *h, uint64_t idx, struct sp_event *out)
     out->blocks = r->ev.nblocks ? (const uint64_t *)(const void *)(base + r->blocks) : NULL;
     out->iov = r->ev.niov ? (const uint32_t *)(const void *)(base + r->iov) : NULL;
     out->calls = r->ev.ncalls ? (const int64_t *)(const void *)(base + r->calls) : NULL;
+    out->cmsg = r->ev.ncmsg ? (const struct sp_cmsg *)(const void *)(base + r->cmsg) : NULL;
     return 0;
 }
 

@@ -175,8 +175,6 @@ static int parse_unix(struct sp_addr *a, const char *path, char *err, size_t err
     size_t n = strlen(path);
     if (n == 0)
         return sp__fail(err, errlen, "empty Unix socket path");
-    if (n == 1 && path[0] == '@')
-        return sp__fail(err, errlen, "empty abstract socket name after '@'");
     if (n >= SP_ADDR_PATH_MAX)
         return sp__fail(err, errlen, "Unix socket path too long (%zu bytes, at most %d)", n,
                         SP_ADDR_PATH_MAX - 1);

@@ -11,6 +11,7 @@
 
 #include "sockpit/proto/addr.h"
 #include "sockpit/proto/buf.h"
+#include "sockpit/proto/cmsg.h"
 #include "sockpit/proto/frame.h"
 #include "sockpit/proto/pktsum.h"
 #include "sockpit/proto/render.h"
@@ -41,6 +42,7 @@ static const char *const ev_names[SP_EV__COUNT] = {
     [SP_EV_SEGMENT] = "segment",
     [SP_EV_TLS_RECORD] = "tls_record",
     [SP_EV_TLS] = "tls",
+    [SP_EV_ICMP_ERROR] = "icmp_error",
 };
 
 const char *sp_event_name(enum sp_ev_type type)
@@ -109,6 +111,12 @@ static const char *errno_name(int64_t e)
         return "ECONNREFUSED";
     case ENOTCONN:
         return "ENOTCONN";
+    case EHOSTUNREACH:
+        return "EHOSTUNREACH";
+    case ENETUNREACH:
+        return "ENETUNREACH";
+    case EPROTO:
+        return "EPROTO";
     default:
         return NULL;
     }
@@ -274,6 +282,146 @@ static void format_recv_details(struct sp_buf *out, const struct sp_event *ev)
 static const char *plural(uint64_t n, const char *one, const char *many)
 {
     return n == 1 ? one : many;
+}
+
+/* One control message in words (cmsg.h), for the line under its recv. */
+static void format_cmsg(struct sp_buf *out, const struct sp_cmsg *c, int sent, int utf8)
+{
+    const char *name = sp_cmsg_name(c);
+    switch (c->kind) {
+    case SP_CMSG_RIGHTS:
+        sp_buf_appendf(out, "%s fd %d -> ", name, c->fd);
+        if (c->target[0] != '\0') {
+            put_safe(out, c->target, utf8);
+            if (c->target_cut)
+                sp_buf_appends(out, "...");
+        } else {
+            sp_buf_appends(out, "(target unknown)");
+        }
+        if (c->mode != 0)
+            sp_buf_appendf(out, " (%s, mode %04o)", sp_cmsg_file_type(c->mode),
+                           (unsigned)(c->mode & 07777));
+        sp_buf_appends(out, sent ? ", passed" : ", closed unread");
+        break;
+    case SP_CMSG_CREDS:
+        sp_buf_appendf(out, "%s pid %" PRId64 " uid %" PRId64 " gid %" PRId64, name, c->pid, c->uid,
+                       c->gid);
+        break;
+    case SP_CMSG_PKTINFO:
+        sp_buf_appendf(out, "%s to %s on ", name, c->addr);
+        if (c->ifname[0] != '\0')
+            put_safe(out, c->ifname, utf8);
+        else
+            sp_buf_appends(out, "?");
+        sp_buf_appendf(out, " (ifindex %" PRIu32 ")", c->ifindex);
+        break;
+    case SP_CMSG_TTL:
+        sp_buf_appendf(out, "%s %d", name, c->value);
+        break;
+    case SP_CMSG_TOS:
+        sp_buf_appendf(out, "%s 0x%02x", name, (unsigned)c->value);
+        break;
+    case SP_CMSG_TIMESTAMP:
+        sp_buf_appendf(out, "%s %" PRId64 ".%09" PRId64, name, c->sec, c->nsec);
+        if (c->waited_known)
+            sp_buf_appendf(out,
+                           " (waited %" PRId64 ".%03" PRId64 " ms in the kernel before this read)",
+                           c->waited_ns / 1000000, c->waited_ns % 1000000 / 1000);
+        break;
+    case SP_CMSG_ERR: {
+        sp_buf_appendf(out, "%s ", name);
+        put_errno(out, c->ee_errno, 0);
+        const char *what = sp_cmsg_icmp_text(c);
+        const char *origin = sp_cmsg_origin_name(c->origin);
+        if (origin != NULL)
+            sp_buf_appendf(out, " origin %s", origin);
+        else
+            sp_buf_appendf(out, " origin %u", (unsigned)c->origin);
+        sp_buf_appendf(out, " type %u code %u", (unsigned)c->icmp_type, (unsigned)c->icmp_code);
+        if (what != NULL)
+            sp_buf_appendf(out, " (%s)", what);
+        if (c->addr[0] != '\0')
+            sp_buf_appendf(out, " from %s", c->addr);
+        if (c->info != 0)
+            sp_buf_appendf(out, " info %" PRIu32, c->info);
+        break;
+    }
+    case SP_CMSG_OTHER:
+        sp_buf_appendf(out, "level %d type %d, %" PRIu32 " %s (not decoded)", c->level, c->type,
+                       c->len, plural(c->len, "byte", "bytes"));
+        break;
+    case SP_CMSG_SHORT:
+        sp_buf_appendf(out, "%s cut short: %" PRIu32 " of %d bytes", name != NULL ? name : "?",
+                       c->len, c->value);
+        break;
+    case SP_CMSG_BAD:
+        sp_buf_appendf(
+            out, "malformed control message header at byte %" PRIu32 " (%" PRIu32 " bytes left)",
+            c->off, c->len);
+        break;
+    }
+}
+
+size_t sp_event_cmsg_lines(const struct sp_event *ev)
+{
+    if (ev->type != SP_EV_RECV && ev->type != SP_EV_SEND)
+        return 0;
+    return (ev->cmsg != NULL ? ev->ncmsg : 0) + (ev->cmsg_more > 0) +
+           ((ev->msg_flags & MSG_CTRUNC) != 0);
+}
+
+/* Line i: the control messages, then how many more were only counted,
+ * then what MSG_CTRUNC means when the kernel had more than the buffer
+ * held. */
+void sp_event_cmsg_line(struct sp_buf *out, const struct sp_event *ev, size_t i, int utf8)
+{
+    size_t n = ev->cmsg != NULL ? ev->ncmsg : 0;
+    if (i < n) {
+        sp_buf_appends(out, "cmsg ");
+        format_cmsg(out, &ev->cmsg[i], ev->type == SP_EV_SEND, utf8);
+        return;
+    }
+    if (i == n && ev->cmsg_more > 0) {
+        sp_buf_appendf(out, "cmsg ... %" PRIu32 " more not described (closed unread)",
+                       ev->cmsg_more);
+        return;
+    }
+    sp_buf_appends(out, "cmsg MSG_CTRUNC: the control buffer was too small; what did not fit is "
+                        "lost (descriptors: closed by the kernel)");
+}
+
+/* The lines under a recv, each indented on its own line. */
+static void format_cmsgs(struct sp_buf *out, const struct sp_event *ev, int utf8)
+{
+    size_t n = sp_event_cmsg_lines(ev);
+    for (size_t i = 0; i < n; i++) {
+        sp_buf_appends(out, "\n    ");
+        sp_event_cmsg_line(out, ev, i, utf8);
+    }
+}
+
+/* icmp_error: the error, what the ICMP message said, who sent it, and the
+ * datagram it is about (the kernel returns its destination and bytes). */
+static void format_icmp_error(struct sp_buf *out, const struct sp_event *ev, int utf8)
+{
+    sp_buf_appendc(out, ' ');
+    put_safe(out, ev->code, utf8);
+    const struct sp_cmsg *c = ev->cmsg != NULL && ev->ncmsg > 0 ? &ev->cmsg[0] : NULL;
+    if (ev->message != NULL && ev->message[0] != '\0') {
+        sp_buf_appends(out, " ");
+        put_safe(out, ev->message, utf8);
+    }
+    if (c != NULL && (c->origin == SP_EE_ORIGIN_ICMP || c->origin == SP_EE_ORIGIN_ICMP6))
+        sp_buf_appendf(out, " (%s type %u code %u)", sp_cmsg_origin_name(c->origin),
+                       (unsigned)c->icmp_type, (unsigned)c->icmp_code);
+    if (c != NULL && c->addr[0] != '\0')
+        sp_buf_appendf(out, " from %s", c->addr);
+    if (ev->peer != NULL && ev->peer[0] != '\0') {
+        sp_buf_appends(out, " for a datagram to ");
+        put_addr(out, ev->peer, ev->peer_len, utf8);
+    }
+    sp_buf_appendf(out, " (%" PRIu64 " %s): ", ev->len, plural(ev->len, "byte", "bytes"));
+    put_payload(out, ev, utf8);
 }
 
 /* The note on one line (its line breaks become spaces); the headless
@@ -451,6 +599,7 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         }
         sp_buf_appends(out, ": ");
         put_payload(out, ev, utf8);
+        format_cmsgs(out, ev, utf8);
         break;
     case SP_EV_MSG:
         sp_buf_appendf(out, " #%" PRIu64 " %" PRIu64 " %s chunks %" PRIu64 "..%" PRIu64, ev->seq,
@@ -484,6 +633,7 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
         }
         sp_buf_appends(out, ": ");
         put_payload(out, ev, utf8);
+        format_cmsgs(out, ev, utf8);
         break;
     case SP_EV_EOF:
         break;
@@ -557,6 +707,9 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
     case SP_EV_TLS_RECORD:
     case SP_EV_TLS:
         sp_tls_event_text(out, ev, utf8);
+        break;
+    case SP_EV_ICMP_ERROR:
+        format_icmp_error(out, ev, utf8);
         break;
     case SP_EV__COUNT:
         break;
@@ -651,6 +804,89 @@ static void jcalls(struct sp_buf *out, const struct sp_event *ev)
             put_errno(out, -ev->calls[i], 1);
     }
     sp_buf_appendc(out, ']');
+}
+
+/* One control message as a JSON object: "name" (or null), level, type,
+ * len, and the fields of its kind. */
+static void jcmsg_one(struct sp_buf *out, const struct sp_cmsg *c)
+{
+    const char *name = sp_cmsg_name(c);
+    sp_buf_appends(out, "{\"name\":");
+    if (name != NULL)
+        sp_buf_appendf(out, "\"%s\"", name);
+    else
+        sp_buf_appends(out, "null");
+    sp_buf_appendf(out, ",\"level\":%d,\"type\":%d,\"len\":%" PRIu32, c->level, c->type, c->len);
+    switch (c->kind) {
+    case SP_CMSG_RIGHTS:
+        sp_buf_appendf(out, ",\"fd\":%d", c->fd);
+        jstr(out, "target", c->target);
+        jbool(out, "target_cut", c->target_cut);
+        jstr(out, "file_type", sp_cmsg_file_type(c->mode));
+        sp_buf_appendf(out, ",\"mode\":\"%04o\"", (unsigned)(c->mode & 07777));
+        jbool(out, "closed", 1);
+        break;
+    case SP_CMSG_CREDS:
+        sp_buf_appendf(out, ",\"pid\":%" PRId64 ",\"uid\":%" PRId64 ",\"gid\":%" PRId64, c->pid,
+                       c->uid, c->gid);
+        break;
+    case SP_CMSG_PKTINFO:
+        jstr(out, "dst", c->addr);
+        ju64(out, "ifindex", c->ifindex);
+        jstr(out, "ifname", c->ifname);
+        break;
+    case SP_CMSG_TTL:
+        sp_buf_appendf(out, ",\"ttl\":%d", c->value);
+        break;
+    case SP_CMSG_TOS:
+        sp_buf_appendf(out, ",\"tos\":%d", c->value);
+        break;
+    case SP_CMSG_TIMESTAMP:
+        sp_buf_appendf(out, ",\"sec\":%" PRId64 ",\"nsec\":%" PRId64, c->sec, c->nsec);
+        if (c->waited_known)
+            sp_buf_appendf(out, ",\"waited_ms\":%" PRId64 ".%06" PRId64, c->waited_ns / 1000000,
+                           c->waited_ns % 1000000);
+        break;
+    case SP_CMSG_ERR: {
+        sp_buf_appends(out, ",\"errno\":");
+        put_errno(out, c->ee_errno, 1);
+        const char *origin = sp_cmsg_origin_name(c->origin);
+        if (origin != NULL)
+            jstr(out, "origin", origin);
+        else
+            sp_buf_appendf(out, ",\"origin\":%u", (unsigned)c->origin);
+        sp_buf_appendf(out, ",\"icmp_type\":%u,\"icmp_code\":%u,\"info\":%" PRIu32,
+                       (unsigned)c->icmp_type, (unsigned)c->icmp_code, c->info);
+        jstr(out, "what", sp_cmsg_icmp_text(c));
+        jstr(out, "offender", c->addr);
+        break;
+    }
+    case SP_CMSG_OTHER:
+        break;
+    case SP_CMSG_SHORT:
+        jbool(out, "short", 1);
+        sp_buf_appendf(out, ",\"needs\":%d", c->value);
+        break;
+    case SP_CMSG_BAD:
+        jbool(out, "malformed", 1);
+        ju64(out, "at", c->off);
+        break;
+    }
+    sp_buf_appendc(out, '}');
+}
+
+/* ,"cmsg":[{...},...] and, when some were only counted, "cmsg_more". */
+static void jcmsg(struct sp_buf *out, const struct sp_event *ev)
+{
+    sp_buf_appends(out, ",\"cmsg\":[");
+    for (size_t i = 0; ev->cmsg != NULL && i < ev->ncmsg; i++) {
+        if (i > 0)
+            sp_buf_appendc(out, ',');
+        jcmsg_one(out, &ev->cmsg[i]);
+    }
+    sp_buf_appendc(out, ']');
+    if (ev->cmsg_more > 0)
+        ju64(out, "cmsg_more", ev->cmsg_more);
 }
 
 /* A packet socket's recv: "link": {ifname, ifindex, pkttype, protocol
@@ -753,6 +989,7 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
             jlink(out, ev);
         if (ev->unread >= 0)
             ju64(out, "unread", (uint64_t)ev->unread);
+        jcmsg(out, ev);
         break;
     case SP_EV_MSG:
         ju64(out, "seq", ev->seq);
@@ -795,6 +1032,7 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         jflags(out, "flags", ev->asked);
         if (ev->wanted > 0)
             ju64(out, "wanted", ev->wanted);
+        jcmsg(out, ev);
         break;
     case SP_EV_EOF:
         break;
@@ -878,6 +1116,21 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
     case SP_EV_TLS:
         sp_tls_event_json(out, ev);
         break;
+    case SP_EV_ICMP_ERROR: {
+        jstr(out, "code", ev->code);
+        jstr(out, "message", ev->message);
+        const struct sp_cmsg *c = ev->cmsg != NULL && ev->ncmsg > 0 ? &ev->cmsg[0] : NULL;
+        const char *origin = c != NULL ? sp_cmsg_origin_name(c->origin) : NULL;
+        jstr(out, "origin", origin);
+        ju64(out, "icmp_type", c != NULL ? c->icmp_type : 0);
+        ju64(out, "icmp_code", c != NULL ? c->icmp_code : 0);
+        jstr(out, "offender", c != NULL ? c->addr : "");
+        jaddr(out, "to", ev->peer, ev->peer_len);
+        ju64(out, "len", ev->len);
+        jpayload(out, ev);
+        jcmsg(out, ev);
+        break;
+    }
     case SP_EV__COUNT:
         break;
     }

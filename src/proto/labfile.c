@@ -26,6 +26,7 @@ static const struct field_def fields[] = {
     {"open", 1, "now"},          {"code", 0, "error"},
     {"op", 0, "error"},          {"tcp", 0, "state now"},
     {"how", 0, "shutdown"},      {"reason", 0, "closed frame_error"},
+    {"cmsg", 0, "recv send"},
 };
 
 static const char *const events[] = {

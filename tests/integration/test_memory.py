@@ -24,7 +24,8 @@ def asan_build():
     memory makes absolute RSS bounds meaningless)?"""
     with open(peers.SOCKPIT, "rb") as f:
         data = f.read()
-    # gcc links libasan dynamically: the binary then only names its entry point.
+    # gcc links libasan dynamically: the binary then names only its entry
+    # point (__asan_init), not the runtime's own strings.
     return b"AddressSanitizer" in data or b"__asan_init" in data
 
 

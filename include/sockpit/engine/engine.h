@@ -126,6 +126,9 @@ struct sp_send_req {
     uint64_t every_ms;
     int once; /* exactly one non-blocking sendmsg(): what it took is the send, nothing queued */
     int oob;  /* one byte with MSG_OOB (TCP urgent data); one call as once */
+    /* Unix sockets: PATH opened read-only and passed with SCM_RIGHTS on one
+     * call as once; a path that cannot be opened refuses the send. */
+    const char *fd_path;
 };
 /* Refused (nothing sent) when the socket cannot send, the framing rejects the
  * message, or the write queue would exceed SP_WRITE_QUEUE_MAX. */
@@ -229,6 +232,26 @@ int sp_engine_mcast_join(struct sp_engine *eng, uint32_t id, const char *group, 
  * 64, tos 0x00, broadcast off, reuseport off"; v6only on IPv6). Returns -1
  * (nothing appended) for a socket that is not an open IP socket. */
 int sp_engine_ip_info(struct sp_engine *eng, uint32_t id, struct sp_buf *out);
+
+/* Ancillary data asked of the kernel on every recv of the socket (`set
+ * passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off`). A socket with
+ * any of them on, and every Unix socket (SCM_RIGHTS needs no option), reads
+ * with recvmsg() and a control buffer; its recv events carry the decoded
+ * control messages (cmsg.h), and recverr's error queue becomes icmp_error
+ * events. */
+#define SP_ANC_PASSCRED  0x1  /* SO_PASSCRED: SCM_CREDENTIALS (Unix) */
+#define SP_ANC_PKTINFO   0x2  /* IP_PKTINFO / IPV6_RECVPKTINFO (UDP) */
+#define SP_ANC_RECVTTL   0x4  /* IP_RECVTTL / IPV6_RECVHOPLIMIT (UDP) */
+#define SP_ANC_RECVTOS   0x8  /* IP_RECVTOS / IPV6_RECVTCLASS (UDP) */
+#define SP_ANC_TIMESTAMP 0x10 /* SO_TIMESTAMPNS (UDP, Unix datagrams) */
+#define SP_ANC_RECVERR   0x20 /* IP_RECVERR / IPV6_RECVERR (UDP) */
+int sp_engine_set_anc(struct sp_engine *eng, uint32_t id, unsigned opt, int on, char *err,
+                      size_t errlen);
+/* The control buffer each recvmsg() gets (`set cmsgbuf N`): what does not fit
+ * is cut by the kernel (MSG_CTRUNC; descriptors it could not pass are closed). */
+#define SP_CMSGBUF_DEFAULT 2048
+#define SP_CMSGBUF_MAX     65536
+int sp_engine_set_cmsgbuf(struct sp_engine *eng, uint32_t id, size_t n, char *err, size_t errlen);
 
 /* Our side and the peer's side of a connection, tracked separately. */
 #define SP_OURS_SHUT_WR 0x1 /* FIN sent (shutdown wr, or close) */

@@ -11,6 +11,7 @@
 #include "sockpit/proto/tcpseg.h"
 
 struct sp_buf;
+struct sp_cmsg;
 
 enum sp_ev_type {
     SP_EV_LISTENING,
@@ -37,6 +38,7 @@ enum sp_ev_type {
     SP_EV_SEGMENT,    /* wire view: one TCP segment of the socket, captured (tcpseg.h) */
     SP_EV_TLS_RECORD, /* one TLS record on the ciphertext stream (tlsrec.h) */
     SP_EV_TLS,        /* TLS handshake progress and result, alerts, close_notify */
+    SP_EV_ICMP_ERROR, /* an error read from a socket's error queue (IP_RECVERR) */
     SP_EV__COUNT
 };
 
@@ -135,6 +137,11 @@ struct sp_event {
     uint64_t blocked_ns; /* then how long a blocking call would have waited */
     const uint32_t *iov; /* recv --iov: each buffer's size (the kernel fills them in order) */
     size_t niov;
+    /* recv: the control messages the call returned, decoded (cmsg.h);
+     * icmp_error: the one sock_extended_err it is about. */
+    const struct sp_cmsg *cmsg;
+    size_t ncmsg;
+    uint32_t cmsg_more; /* control messages past SP_CMSG_MAX, counted, not described */
 
     const char *local; /* listening/connected/accepted/bound */
     const char *peer;  /* connected/accepted */
@@ -225,6 +232,11 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev);
 /* Appends the names of the MSG_* bits in flags, separated by sep ("" when
  * none); an unknown bit is shown as a hex number. */
 void sp_msg_flags_format(struct sp_buf *out, int flags, const char *sep);
+/* The lines a recv (or send --fd) shows under itself for its control
+ * messages: how many there are, and line i (no newline, no indent) in
+ * words, every peer-chosen string rendered safe. */
+size_t sp_event_cmsg_lines(const struct sp_event *ev);
+void sp_event_cmsg_line(struct sp_buf *out, const struct sp_event *ev, size_t i, int utf8);
 void sp_json_quote(struct sp_buf *out, const char *s, size_t n);
 
 #endif
