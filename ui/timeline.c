@@ -507,6 +507,26 @@ static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct s
     case SP_EV_CMD_ERROR:
         row_peer(r, role, ev->message);
         break;
+    case SP_EV_EXPECT:
+        /* op and mode are our own names; the captures are peer bytes. */
+        row_textf(r, UI_R_OK, "expect: %s #%llu matched %s", ev->op ? ev->op : "",
+                  (unsigned long long)ev->seq, ev->mode ? ev->mode : "");
+        if (ev->latency_ns >= 0)
+            row_textf(r, UI_R_OK, ", %lld.%03lld ms after send #%llu",
+                      (long long)(ev->latency_ns / 1000000),
+                      (long long)(ev->latency_ns % 1000000 / 1000),
+                      (unsigned long long)ev->send_seq);
+        if (ev->message != NULL && ev->message[0] != '\0') {
+            row_text(r, UI_R_OK, " captured ");
+            row_peer(r, UI_R_OK, ev->message);
+        }
+        break;
+    case SP_EV_RULE:
+        row_textf(r, UI_R_OK, "rule %u (%s) answered %s #%llu: %llu bytes%s, fired %llu",
+                  (unsigned)ev->rule, ev->mode ? ev->mode : "", ev->op ? ev->op : "",
+                  (unsigned long long)ev->seq, (unsigned long long)ev->len,
+                  ev->then_close ? ", closing" : "", (unsigned long long)ev->fired);
+        break;
     case SP_EV_TLS_RECORD:
     case SP_EV_TLS:
         tls_row(r, ev);

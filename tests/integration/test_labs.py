@@ -43,6 +43,8 @@ BREAKS = {
     "sendall": [("pause $3\n", "\n", "kernel-refused-part")],
     "nagle": [("set $2 cork on\n", "set $2 cork off\n", "corked-nothing-sent")],
     "udp": [("recvsize $2 4\n", "recvsize $2 64K\n", "truncated")],
+    # A stream path instead: the three sends arrive as one recv.
+    "seqpacket": [("listen unix-seqpacket:", "listen unix:", "three-records")],
     "ancillary": [("set $3 passcred on\n", "\n", "credentials"),
                   ("send $2 --fd /dev/null here\n", "send $2 here\n", "descriptor-passed")],
     # Nothing captured without the wire view: no SYN row.
