@@ -624,7 +624,8 @@ static void tls_row(struct row *r, const struct sp_event *ev)
         const char *c = ev->code != NULL ? ev->code : "";
         if (strcmp(c, "handshake_done") == 0 || strcmp(c, "close_notify") == 0)
             role = UI_R_OK;
-        else if (strcmp(c, "handshake") != 0 && strcmp(c, "close_notify_sent") != 0)
+        else if (strcmp(c, "handshake") != 0 && strcmp(c, "message") != 0 &&
+                 strcmp(c, "close_notify_sent") != 0 && strcmp(c, "close_notify_queued") != 0)
             role = UI_R_WARN;
         row_text(r, role, "TLS ");
         row_peer(r, role, c);

@@ -28,7 +28,7 @@
 #include "sockpit/proto/tlsrec.h"
 
 /* Notes taken inside OpenSSL calls, emitted once the call returned. */
-#define NOTES_MAX 8
+#define NOTES_MAX 16
 #define NOTE_LEN  256
 
 struct note {
@@ -57,7 +57,7 @@ struct sp_tls {
     char why[64];          /* why the handshake failed, for the close reason */
     char alert_in[40];     /* the last fatal alert received */
     struct note notes[NOTES_MAX];
-    size_t nnotes;
+    size_t nnotes, notes_lost;
 };
 
 /* One write of ciphertext through engine_write.c; its bytes live until it
@@ -79,8 +79,10 @@ static void note(struct sp_tls *t, const char *code, const char *fmt, ...)
 
 static void note(struct sp_tls *t, const char *code, const char *fmt, ...)
 {
-    if (t->nnotes == NOTES_MAX)
+    if (t->nnotes == NOTES_MAX) {
+        t->notes_lost++;
         return;
+    }
     struct note *n = &t->notes[t->nnotes++];
     snprintf(n->code, sizeof n->code, "%s", code);
     va_list ap;
@@ -103,7 +105,14 @@ static void emit_notes(struct sp_tls *t)
 {
     for (size_t i = 0; i < t->nnotes && (!t->s->closed || t->closing); i++)
         emit_tls(t->s, t->notes[i].code, t->notes[i].text);
+    if (t->notes_lost > 0 && (!t->s->closed || t->closing)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%zu more reports from this OpenSSL call not shown",
+                 t->notes_lost);
+        emit_tls(t->s, "notes_lost", msg);
+    }
     t->nnotes = 0;
+    t->notes_lost = 0;
 }
 
 static struct sp_tls *tls_of(const SSL *ssl)
@@ -143,6 +152,29 @@ static void info_cb(const SSL *ssl, int where, int ret)
         snprintf(t->alert_in, sizeof t->alert_in, "alert %s", dn ? dn : "unknown");
     note(t, "alert", "%s %s alert %s (%d)", read ? "received a" : "sent a",
          ln ? ln : "unknown-level", dn ? dn : "unknown", desc);
+}
+
+/* What OpenSSL read and wrote inside the records, decrypted: each handshake
+ * message by type. In TLS 1.3 most of them travel in application_data
+ * records, which the record decoder can only call encrypted; OpenSSL has
+ * the keys and says what was in them. */
+static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+                   SSL *ssl, void *arg)
+{
+    (void)version;
+    (void)arg;
+    struct sp_tls *t = tls_of(ssl);
+    if (t == NULL || content_type != SSL3_RT_HANDSHAKE || len < 4)
+        return;
+    const unsigned char *p = buf;
+    const char *name = sp_tls_hs_name(p[0]);
+    char other[32];
+    if (name == NULL) {
+        snprintf(other, sizeof other, "handshake_type_%u", p[0]);
+        name = other;
+    }
+    note(t, "message", "%s %s (%zu bytes, as OpenSSL %s it)", write_p ? "sent" : "received", name,
+         len, write_p ? "wrote" : "read");
 }
 
 static void keylog_cb(const SSL *ssl, const char *line)
@@ -730,6 +762,7 @@ static struct sp_tls *tls_new(const struct sp_tls_opts *o, int server, char *err
     }
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
     SSL_CTX_set_info_callback(t->ctx, info_cb);
+    SSL_CTX_set_msg_callback(t->ctx, msg_cb);
     const char *kl = o->keylog != NULL ? o->keylog : getenv("SSLKEYLOGFILE");
     if (kl != NULL && kl[0] != '\0') {
         snprintf(t->keylog, sizeof t->keylog, "%s", kl);
