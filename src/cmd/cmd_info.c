@@ -369,6 +369,9 @@ int cmd__exec_info(struct cmd_ctx *c)
                    k.linger < 0 ? "off" : num(n1, sizeof n1, k.linger));
     cmd__out(c->q, sp_buf_str(&b));
     more_kinfo(c, &b, &k);
+    sp_buf_reset(&b);
+    if (sp_engine_ip_info(c->eng, id, &b) == 0)
+        cmd__out(c->q, sp_buf_str(&b));
     sp_buf_cleanup(&b);
     return CMD_OK;
 }

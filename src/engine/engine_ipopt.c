@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "engine_int.h"
+#include "sockpit/proto/buf.h"
 
 /* The open descriptor of socket id, or -errno with the reason in err. */
 static int open_fd(struct sp_engine *eng, uint32_t id, struct sp_sock **out, char *err,
@@ -197,5 +198,45 @@ int sp__prebind_apply(const struct sp_prebind *pb, int fd, int family, char *err
             return -e;
         }
     }
+    return 0;
+}
+
+/* An int option, or -1 when the kernel does not say. */
+static int getopt_int(int fd, int level, int name)
+{
+    int v = 0;
+    socklen_t len = sizeof v;
+    return getsockopt(fd, level, name, &v, &len) == 0 ? v : -1;
+}
+
+static void onoff(struct sp_buf *out, const char *name, int v)
+{
+    sp_buf_appendf(out, ", %s %s", name, v < 0 ? "?" : v ? "on" : "off");
+}
+
+int sp_engine_ip_info(struct sp_engine *eng, uint32_t id, struct sp_buf *out)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    int fd = s == NULL || s->closed ? -1 : sp__sock_fd(s);
+    if (fd < 0 || (s->family != AF_INET && s->family != AF_INET6))
+        return -1;
+    int v6 = s->family == AF_INET6;
+    int ttl =
+        v6 ? getopt_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS) : getopt_int(fd, IPPROTO_IP, IP_TTL);
+    int tos = v6 ? getopt_int(fd, IPPROTO_IPV6, IPV6_TCLASS) : getopt_int(fd, IPPROTO_IP, IP_TOS);
+    sp_buf_appends(out, v6 ? "  ipv6: hop limit " : "  ip: ttl ");
+    if (ttl < 0)
+        sp_buf_appends(out, "?");
+    else
+        sp_buf_appendf(out, "%d", ttl);
+    sp_buf_appends(out, v6 ? ", traffic class " : ", tos ");
+    if (tos < 0)
+        sp_buf_appends(out, "?");
+    else
+        sp_buf_appendf(out, "0x%02x", tos);
+    onoff(out, "broadcast", getopt_int(fd, SOL_SOCKET, SO_BROADCAST));
+    onoff(out, "reuseport", getopt_int(fd, SOL_SOCKET, SO_REUSEPORT));
+    if (v6)
+        onoff(out, "v6only", getopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY));
     return 0;
 }

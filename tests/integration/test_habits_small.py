@@ -147,6 +147,10 @@ def ancillary_ttl_tos(args):
 def set_ttl_and_tos_reach_the_wire():
     assert ancillary_ttl_tos(["set ttl 7", "set tos 32"]) == {"ttl": 7, "tos": 32}
     assert ancillary_ttl_tos([])["ttl"] == 64
+    # info says what the kernel now holds
+    rc, out, _ = run(["--timeout", "10", "-e", "bind udp:127.0.0.1:0", "-e", "set ttl 9",
+                      "-e", "set tos 32", "-e", "set broadcast on", "-e", "info", "-e", "quit"])
+    assert rc == 0 and b"  ip: ttl 9, tos 0x20, broadcast on, reuseport off\n" in out, out
     for bad in ("set ttl 0", "set ttl 256", "set tos x", "set broadcast maybe",
                 "set bindtodevice a/b", "set mcast-join %lo"):
         rc, out, _ = run(["-e", "bind udp:127.0.0.1:0", "-e", bad])
@@ -159,6 +163,9 @@ def reuseport_at_creation_lets_two_listeners_share_a_port():
     rc, out, _ = run(["--timeout", "10", "-e", "listen tcp:127.0.0.1:%d --reuseport" % port,
                       "-e", "listen tcp:127.0.0.1:%d --reuseport" % port, "-e", "quit"])
     assert rc == 0 and out.count(b"listening") == 2, out
+    rc, out, _ = run(["--timeout", "10", "-e", "listen tcp:[::1]:0 --reuseport --v6only",
+                      "-e", "info", "-e", "quit"])
+    assert rc == 0 and b"reuseport on, v6only on\n" in out, out
     rc, out, _ = run(["--timeout", "10", "-e", "listen tcp:127.0.0.1:%d" % port,
                       "-e", "listen tcp:127.0.0.1:%d --reuseport" % port])
     assert rc == 1 and b"Address already in use" in out, out

@@ -206,6 +206,10 @@ int sp_engine_set_device(struct sp_engine *eng, uint32_t id, const char *ifname,
  * or on the interface the kernel routes the group to when ifname is NULL. */
 int sp_engine_mcast_join(struct sp_engine *eng, uint32_t id, const char *group, const char *ifname,
                          char *err, size_t errlen);
+/* `info`'s line of those options as the kernel reports them now ("  ip: ttl
+ * 64, tos 0x00, broadcast off, reuseport off"; v6only on IPv6). Returns -1
+ * (nothing appended) for a socket that is not an open IP socket. */
+int sp_engine_ip_info(struct sp_engine *eng, uint32_t id, struct sp_buf *out);
 
 /* Ancillary data asked of the kernel on every recv of the socket (`set
  * passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off`). A socket with
