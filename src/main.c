@@ -21,6 +21,7 @@
 #include "sockpit/ui/tui.h"
 
 #include "progdoc.h"
+#include "sp_build.h" /* generated at build time: SP_BUILD */
 
 #define SCRIPT_MAX (16u * 1024 * 1024)
 

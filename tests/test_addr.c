@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -41,6 +42,10 @@ static void test_addr_parse_good_table(void **state)
         {"tcp:[::ffff:10.0.0.1]:7", SP_ADDR_TCP, "::ffff:10.0.0.1", 7, AF_INET6, 0,
          "tcp:[::ffff:10.0.0.1]:7"},
         {"tcp:localhost:80", SP_ADDR_TCP, "localhost", 80, AF_UNSPEC, 0, "tcp:localhost:80"},
+        {"tls:example.com:443", SP_ADDR_TCP, "example.com", 443, AF_UNSPEC, 0,
+         "tls:example.com:443"},
+        {"TLS:[::1]:8443", SP_ADDR_TCP, "::1", 8443, AF_INET6, 0, "tls:[::1]:8443"},
+        {"tls:4443", SP_ADDR_TCP, "127.0.0.1", 4443, AF_INET, 0, "tls:127.0.0.1:4443"},
         {"udp:my-host.example_1.org:0080", SP_ADDR_UDP, "my-host.example_1.org", 80, AF_UNSPEC, 0,
          "udp:my-host.example_1.org:80"},
         {"TCP:1", SP_ADDR_TCP, "127.0.0.1", 1, AF_INET, 0, "tcp:127.0.0.1:1"},
@@ -71,6 +76,7 @@ static void test_addr_parse_good_table(void **state)
         }
         assert_int_equal(a.family, v[i].family);
         assert_int_equal(a.wildcard, v[i].wildcard);
+        assert_int_equal(a.tls, strncasecmp(v[i].in, "tls:", 4) == 0);
         char text[SP_ADDR_TEXT_MAX];
         size_t n = sp_addr_format(&a, text, sizeof text);
         assert_int_equal(n, strlen(v[i].canonical));

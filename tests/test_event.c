@@ -275,10 +275,10 @@ static void init_ev(struct sp_event *ev, enum sp_ev_type type)
 static void test_event_names_are_the_design_names(void **state)
 {
     static const char *const want[] = {
-        "listening",   "connected", "accepted",  "bound",      "recv",    "msg",
-        "frame_error", "send",      "eof",       "shutdown",   "state",   "error",
-        "closed",      "summary",   "cmd_error", "notice",     "dropped", "note",
-        "check",       "expect",    "rule",      "icmp_error",
+        "listening", "connected",  "accepted", "bound",      "recv",  "msg",    "frame_error",
+        "send",      "eof",        "shutdown", "state",      "error", "closed", "summary",
+        "cmd_error", "notice",     "dropped",  "note",       "check", "expect", "rule",
+        "segment",   "tls_record", "tls",      "icmp_error",
     };
     assert_int_equal(sizeof want / sizeof want[0], SP_EV__COUNT);
     for (int t = 0; t < SP_EV__COUNT; t++)
@@ -301,6 +301,60 @@ static void test_event_text_matches_design_example(void **state)
     sp_buf_init(&b);
     sp_event_format_text(&b, &ev, 1);
     assert_string_equal(sp_buf_str(&b), "0.012345 [3] recv #4 7 bytes @120: \"hello\\r\\n\"");
+    sp_buf_cleanup(&b);
+}
+
+static void test_event_segment_text_and_json(void **state)
+{
+    struct sp_event ev;
+    init_ev(&ev, SP_EV_SEGMENT);
+    ev.seq = 2;
+    ev.len = 0;
+    ev.seg = (struct sp_seg){.rel_seq = 0,
+                             .rel_ack = 1,
+                             .win = 65483,
+                             .mss = 65495,
+                             .wscale = 7,
+                             .sack_ok = 1,
+                             .has_ts = 1,
+                             .tsval = 5,
+                             .tsecr = 3,
+                             .flags = SP_TCP_SYN | SP_TCP_ACK,
+                             .isn_known = 1,
+                             .win_scaled = 1,
+                             .ip_len = 60};
+    struct sp_buf b;
+    sp_buf_init(&b);
+    sp_event_format_text(&b, &ev, 1);
+    assert_string_equal(sp_buf_str(&b), "0.012345 [3] segment #2 in [SYN|ACK] seq 0 ack 1 win "
+                                        "65483 len 0 @0 <mss 65495,sackOK,ts 5 3,wscale 7>");
+    sp_buf_reset(&b);
+    sp_event_format_json(&b, &ev);
+    assert_string_equal(
+        sp_buf_str(&b),
+        "{\"t\":0.012345,\"ev\":\"segment\",\"sock\":3,\"n\":2,\"dir\":\"in\",\"flags\":[\"SYN\","
+        "\"ACK\"],\"seq\":0,\"ack\":1,\"win\":65483,\"win_scaled\":true,\"len\":0,\"off\":0,"
+        "\"isn_known\":true,\"mss\":65495,\"wscale\":7,\"sack_ok\":true,\"ts\":[5,3],\"marks\":[],"
+        "\"ip_len\":60,\"t_cap\":0.000000}");
+    sp_buf_reset(&b);
+    ev.seg = (struct sp_seg){.rel_seq = 1,
+                             .rel_ack = 1,
+                             .win = 512,
+                             .wscale = -1,
+                             .out = 1,
+                             .flags = SP_TCP_ACK,
+                             .marks = SP_SEG_DUPACK | SP_SEG_ZEROWIN,
+                             .dupack = 2,
+                             .win_scaled = 1};
+    ev.off = 0;
+    sp_event_format_text(&b, &ev, 1);
+    assert_string_equal(sp_buf_str(&b),
+                        "0.012345 [3] segment #2 out [ACK] seq 1 ack 1 win 512 len 0 @0 "
+                        "(zero-window, dup-ack #2) (SYN not seen: seq and @ count from the "
+                        "first segment seen)");
+    sp_buf_reset(&b);
+    sp_event_format_json(&b, &ev);
+    assert_non_null(strstr(sp_buf_str(&b), "\"marks\":[\"zero-window\",\"dup-ack\"],\"dupack\":2"));
     sp_buf_cleanup(&b);
 }
 
@@ -635,6 +689,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_names_are_the_design_names),
         cmocka_unit_test(test_event_text_matches_design_example),
+        cmocka_unit_test(test_event_segment_text_and_json),
         cmocka_unit_test(test_event_expect_rule),
         cmocka_unit_test(test_event_text_never_contains_control_bytes),
         cmocka_unit_test(test_event_json_valid_for_every_byte_value),

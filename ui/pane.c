@@ -120,6 +120,8 @@ static int draw_header(struct sp_tui *t, struct ui_pane *p, const struct sp_sock
     }
     if (si->wildcard)
         x += ui_put(t, y, x + 1, end - x - 1, UI_R_BAD, "wildcard address!") + 1;
+    if (si->tls_insecure)
+        x += ui_put(t, y, x + 1, end - x - 1, UI_R_BAD, "TLS --insecure!") + 1;
     struct segs s = {0};
     settings(p, si, &s, role);
     int sw = -2;
@@ -145,6 +147,8 @@ static void state_segs(struct sp_tui *t, const struct sp_sock_info *si, struct s
     }
     if (si->connecting) {
         seg(s, UI_R_WARN, "connecting...");
+        if (si->tls[0])
+            seg(s, UI_R_WARN, "%s", si->tls);
         return;
     }
     if (sp_kind_is_stream(si->kind)) {
@@ -198,6 +202,8 @@ static void state_segs(struct sp_tui *t, const struct sp_sock_info *si, struct s
     }
     if (si->tcp[0])
         seg(s, UI_R_TITLE, "tcp %s", si->tcp);
+    if (si->tls[0])
+        seg(s, UI_R_TITLE, "%s", si->tls);
     if (si->unread >= 0)
         seg(s, UI_R_NORMAL, "unread %lld", (long long)si->unread);
     if (si->unsent >= 0)

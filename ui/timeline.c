@@ -11,6 +11,7 @@
 #include "sockpit/proto/cmsg.h"
 #include "sockpit/proto/frame.h"
 #include "sockpit/proto/pktsum.h"
+#include "sockpit/proto/tlsrec.h"
 #include "ui.h"
 
 #define HEX_ROWS_MAX  4
@@ -382,6 +383,8 @@ static void shut_text(struct row *r, const struct sp_event *ev)
               wr ? "still reading" : "no more reading");
 }
 
+static void tls_row(struct row *r, const struct sp_event *ev);
+
 static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev,
                        struct row *r)
 {
@@ -470,6 +473,10 @@ static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct s
     case SP_EV_CMD_ERROR:
         row_peer(r, role, ev->message);
         break;
+    case SP_EV_TLS_RECORD:
+    case SP_EV_TLS:
+        tls_row(r, ev);
+        break;
     case SP_EV_ICMP_ERROR:
         /* Short: the pane is narrow, the JSON and the text line say more. */
         row_text(r, UI_R_ERROR, "ICMP ");
@@ -491,6 +498,41 @@ static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct s
     default:
         row_text(r, role, sp_event_name(ev->type));
         break;
+    }
+}
+
+/* The TLS layer between the ciphertext chunks and the plaintext messages: a
+ * record with its direction, its place on the ciphertext stream and the
+ * chunks it spans; or what OpenSSL reported. */
+static void tls_row(struct row *r, const struct sp_event *ev)
+{
+    int role = UI_R_MARK;
+    if (ev->type == SP_EV_TLS) {
+        const char *c = ev->code != NULL ? ev->code : "";
+        if (strcmp(c, "handshake_done") == 0 || strcmp(c, "close_notify") == 0)
+            role = UI_R_OK;
+        else if (strcmp(c, "handshake") != 0 && strcmp(c, "close_notify_sent") != 0)
+            role = UI_R_WARN;
+        row_text(r, role, "TLS ");
+        row_peer(r, role, c);
+        row_text(r, role, ": ");
+        row_peer(r, role, ev->message);
+        return;
+    }
+    const char *type = sp_tls_ct_name((uint8_t)ev->tls_type);
+    const char *ver = sp_tls_version_name((uint16_t)ev->tls_version);
+    if (ev->tls_type == SP_TLS_CT_ALERT && !ev->tls_encrypted)
+        role = UI_R_WARN;
+    row_textf(r, role, "TLS %s record %s %s %llu B @%llu-%llu chunk%s %llu",
+              ev->tls_out ? "out" : "in", type != NULL ? type : "?", ver != NULL ? ver : "?",
+              (unsigned long long)ev->len, (unsigned long long)ev->off,
+              (unsigned long long)ev->end_off, ev->chunk_last > ev->chunk_first ? "s" : "",
+              (unsigned long long)ev->chunk_first);
+    if (ev->chunk_last > ev->chunk_first)
+        row_textf(r, role, "..%llu", (unsigned long long)ev->chunk_last);
+    if (ev->summary != NULL && ev->summary[0] != '\0') {
+        row_text(r, role, ": ");
+        row_peer(r, role, ev->summary);
     }
 }
 

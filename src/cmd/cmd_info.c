@@ -11,6 +11,7 @@
 
 #include "sockpit/proto/addr.h"
 #include "sockpit/engine/engine.h"
+#include "sockpit/engine/tls.h"
 #include "sockpit/proto/render.h"
 
 #define LIST_COLS 9
@@ -149,6 +150,10 @@ int cmd__exec_list(struct cmd_ctx *c)
             sp_buf_appends(&r[4], " (decoding raw)");
         sp_buf_appends(&r[5], st);
         cell_safe(&r[6], in.tcp[0] ? in.tcp : "-");
+        if (in.tls[0] != '\0') {
+            sp_buf_appends(&r[6], " ");
+            cell_safe(&r[6], in.tls);
+        }
         sp_buf_appendf(&r[7], "%" PRIu64, in.bytes_in);
         sp_buf_appendf(&r[8], "%" PRIu64, in.bytes_out);
         rows++;
@@ -290,6 +295,28 @@ static void more_kinfo(struct cmd_ctx *c, struct sp_buf *b, const struct sp_kinf
     kline(c, b);
 }
 
+/* A TLS socket's handshake result and the peer's certificates, line by
+ * line, rendered (certificate names are the peer's). */
+static void tls_lines(struct cmd_ctx *c, uint32_t id)
+{
+    struct sp_buf raw, b;
+    sp_buf_init(&raw);
+    sp_buf_init(&b);
+    if (sp_engine_tls_info(c->eng, id, &raw) == 0) {
+        const char *p = sp_buf_str(&raw);
+        while (*p != '\0') {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+            sp_buf_reset(&b);
+            sp_render(&b, p, n, SP_RENDER_UTF8);
+            cmd__out(c->q, sp_buf_str(&b));
+            p += n + (nl != NULL);
+        }
+    }
+    sp_buf_cleanup(&raw);
+    sp_buf_cleanup(&b);
+}
+
 int cmd__exec_info(struct cmd_ctx *c)
 {
     uint32_t id;
@@ -327,6 +354,16 @@ int cmd__exec_info(struct cmd_ctx *c)
                    " bytes (%" PRIu64 " sends), %zu queued",
                    in.bytes_in, in.chunks, in.msgs, in.bytes_out, in.sends, in.queued);
     cmd__out(c->q, sp_buf_str(&b));
+    struct sp_wire_info wi;
+    if (sp_engine_wire_info(c->eng, id, &wi)) {
+        sp_buf_reset(&b);
+        sp_buf_appends(&b, "  wire on ");
+        cell_safe(&b, wi.ifname);
+        sp_buf_appendf(&b, ": %" PRIu64 " segments, the capture dropped %" PRIu64 "%s", wi.segments,
+                       wi.dropped, wi.listener_watch ? " (and its connections')" : "");
+        cmd__out(c->q, sp_buf_str(&b));
+    }
+    tls_lines(c, id);
     if (!in.open && in.close_reason[0]) {
         sp_buf_reset(&b);
         sp_buf_appends(&b, "  closed: ");

@@ -382,6 +382,7 @@ int cmd__exec_echo(struct cmd_ctx *c);
 int cmd__exec_list(struct cmd_ctx *c);
 int cmd__exec_info(struct cmd_ctx *c);
 int cmd__exec_log(struct cmd_ctx *c);
+int cmd__exec_wire(struct cmd_ctx *c);
 int cmd__exec_wait(struct cmd_ctx *c);
 int cmd__exec_expect(struct cmd_ctx *c);
 int cmd__exec_sleep(struct cmd_ctx *c);
@@ -393,5 +394,12 @@ int cmd__exec_help(struct cmd_ctx *c);
 int cmd__exec_quit(struct cmd_ctx *c);
 int cmd__exec_ui(struct cmd_ctx *c);
 int cmd__exec_relay(struct cmd_ctx *c);
+
+/* cmd_tls.c: the TLS options of connect/listen into o (refused on a
+ * non-tls: address). 0, or CMD_FAIL after cmd__fail(). */
+struct sp_tls_opts;
+struct sp_addr;
+int cmd__tls_opts(struct cmd_ctx *c, const struct sp_addr *addr, int listener,
+                  struct sp_tls_opts *o);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "sockpit/proto/addr.h"
 #include "sockpit/engine/engine.h"
+#include "sockpit/engine/tls.h"
 #include "sockpit/proto/frame.h"
 
 #define MS_MAX (1000ull * 3600 * 24 * 365) /* a year: bounds every duration */
@@ -112,9 +113,14 @@ int cmd__exec_listen(struct cmd_ctx *c)
     const struct cmd_word *b = cmd__opt(c, "--backlog");
     if (b != NULL && cmd__number(c, b, 1, 65535, 0, &backlog) != 0)
         return CMD_FAIL;
+    struct sp_tls_opts tls;
+    if (cmd__tls_opts(c, &addr, 1, &tls) != 0)
+        return CMD_FAIL;
+    o.tls = &tls;
     o.echo = cmd__opt(c, "--echo") != NULL;
     o.close_on_eof = cmd__opt(c, "--close-on-eof") != NULL;
     o.backlog = (int)backlog;
+    o.wire = cmd__opt(c, "--wire") != NULL;
     prebind_opts(c, &o);
     char err[256] = "";
     uint32_t id = 0;
@@ -139,6 +145,7 @@ int cmd__exec_connect(struct cmd_ctx *c)
     const struct cmd_word *t = cmd__opt(c, "--timeout");
     if (t != NULL && cmd__number(c, t, 1, MS_MAX, 0, &o.timeout_ms) != 0)
         return CMD_FAIL;
+    o.wire = cmd__opt(c, "--wire") != NULL;
     prebind_opts(c, &o);
     /* --bind ADDR: the source address (and port) of the connection; its
      * scheme may be left out (--bind 127.0.0.2:0). */
@@ -155,6 +162,10 @@ int cmd__exec_connect(struct cmd_ctx *c)
                              addr.kind == SP_ADDR_TCP ? "tcp:" : "udp:");
         o.bind = &src;
     }
+    struct sp_tls_opts tls;
+    if (cmd__tls_opts(c, &addr, 0, &tls) != 0)
+        return CMD_FAIL;
+    o.tls = &tls;
     char err[256] = "";
     uint32_t id = 0;
     if (sp_engine_connect(c->eng, &addr, &o, &id, err, sizeof err) != 0)
@@ -536,6 +547,20 @@ static int set_keep_closed(struct cmd_ctx *c)
     return CMD_OK;
 }
 
+/* set mss N without ID: stored, set on every TCP socket made from now on
+ * before its connect or listen (the kernel's MSS is fixed by then). */
+static int set_mss_default(struct cmd_ctx *c)
+{
+    const struct cmd_word *v = cmd__arg(c, 1);
+    uint64_t n = 0;
+    if (!cmd__is(v, "off") && cmd__number(c, v, 0, 32767, 0, &n) != 0)
+        return CMD_FAIL;
+    if (n > 0 && n < 88)
+        return cmd__fail(c, v, 0, "mss must be 88 .. 32767 (TCP_MAXSEG), or 0 or off");
+    sp_engine_set_mss(c->eng, (int)n);
+    return CMD_OK;
+}
+
 /* set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off and
  * set [ID] cmsgbuf N: what the kernel hands over next to the bytes.
  * Returns CMD_OK or CMD_FAIL, or *mine = 0 when name is none of them. */
@@ -578,6 +603,8 @@ int cmd__exec_set(struct cmd_ctx *c)
     uint32_t id;
     if (cmd__is(cmd__arg(c, 0), "keep-closed"))
         return set_keep_closed(c);
+    if (cmd__is(cmd__arg(c, 0), "mss") && cmd__nargs(c) == 2)
+        return set_mss_default(c);
     if (cmd__is(cmd__arg(c, 1), "keep-closed"))
         return cmd__fail(c, cmd__arg(c, 0), 0, "keep-closed applies to every socket: no ID");
     if (cmd__take_id(c, 2, &id) != 0)
@@ -597,7 +624,7 @@ int cmd__exec_set(struct cmd_ctx *c)
         {"nodelay", SP_OPT_NODELAY, 1},     {"cork", SP_OPT_CORK, 1},
         {"keepalive", SP_OPT_KEEPALIVE, 1}, {"oobinline", SP_OPT_OOBINLINE, 1},
         {"rcvbuf", SP_OPT_RCVBUF, 0},       {"sndbuf", SP_OPT_SNDBUF, 0},
-        {"linger", SP_OPT_LINGER, 0},
+        {"linger", SP_OPT_LINGER, 0},       {"mss", SP_OPT_MSS, 0},
     };
     size_t k;
     for (k = 0; k < sizeof opts / sizeof opts[0]; k++)
@@ -608,8 +635,8 @@ int cmd__exec_set(struct cmd_ctx *c)
     if (k == sizeof opts / sizeof opts[0])
         return cmd__fail(c, name, 0,
                          "unknown option \"%.40s\" (nodelay cork keepalive oobinline rcvbuf sndbuf "
-                         "linger ttl tos broadcast v6only reuseport bindtodevice mcast-join "
-                         "passcred pktinfo recvttl recvtos timestamp recverr cmsgbuf)",
+                         "linger mss ttl tos broadcast v6only reuseport bindtodevice "
+                         "mcast-join passcred pktinfo recvttl recvtos timestamp recverr cmsgbuf)",
                          name->s);
     long value;
     if (opts[k].boolean) {

@@ -20,6 +20,13 @@ static const struct cmd_opt listen_opts[] = {
     {"--backlog", "N", "listen(2) backlog (default 511)"},
     {"--reuseport", NULL, "SO_REUSEPORT before bind: listeners that all set it share the port"},
     {"--v6only", NULL, "IPV6_V6ONLY before bind: an IPv6 listener that takes no IPv4"},
+    {"--wire", NULL,
+     "show the TCP segments of every accepted connection, handshake included (wire view; "
+     "needs CAP_NET_RAW)"},
+    {"--cert", "FILE", "tls: the certificate (PEM chain; default: a throwaway self-signed one)"},
+    {"--key", "FILE", "tls: its private key (PEM)"},
+    {"--alpn", "LIST", "tls: protocols we accept, in our order (h2,http/1.1)"},
+    {"--keylog", "FILE", "tls: append NSS key log lines (default $SSLKEYLOGFILE)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt connect_opts[] = {
@@ -30,6 +37,15 @@ static const struct cmd_opt connect_opts[] = {
      "0: the kernel picks one)"},
     {"--reuseport", NULL, "SO_REUSEPORT before bind"},
     {"--v6only", NULL, "IPV6_V6ONLY before connect"},
+    {"--wire", NULL, "show its TCP segments from the SYN on (wire view; needs CAP_NET_RAW)"},
+    {"--sni", "NAME", "tls: the server name sent (default: the host, unless an IP address)"},
+    {"--no-sni", NULL, "tls: send no server name"},
+    {"--alpn", "LIST", "tls: protocols offered (h2,http/1.1)"},
+    {"--ca", "FILE", "tls: trust these CAs (PEM) instead of the system store"},
+    {"--insecure", NULL, "tls: show the verification result but do not enforce it"},
+    {"--cert", "FILE", "tls: a client certificate (PEM)"},
+    {"--key", "FILE", "tls: its private key (PEM)"},
+    {"--keylog", "FILE", "tls: append NSS key log lines (default $SSLKEYLOGFILE)"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt bind_opts[] = {
@@ -75,6 +91,12 @@ static const struct cmd_opt recv_opts[] = {
      "long"},
     {"--timeout", "MS",
      "give up --block/--waitall after MS milliseconds (default 10000; 0 = forever)"},
+    {NULL, NULL, NULL},
+};
+static const struct cmd_opt log_opts[] = {
+    {"--pcap", "FILE",
+     "write the captured TCP segments (wire view) as a pcap file instead: of socket ID (a "
+     "listener: and its connections), or without ID of every watched socket"},
     {NULL, NULL, NULL},
 };
 static const struct cmd_opt wait_opts[] = {
@@ -162,10 +184,12 @@ const struct cmd_entry cmd__table[] = {
      "On by default; off makes c and X act at once (q still asks while sockets are open).", NULL, 1,
      1, CMD_F_UI, cmd__exec_ui},
     {"connect",
-     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only]",
+     "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] "
+     "[--wire] [--sni NAME] [--no-sni] [--alpn LIST] [--ca FILE] [--insecure] [--cert FILE] "
+     "[--key FILE] [--keylog FILE]",
      "connect to a server",
-     "In a script the next line runs once connected; a refused or timed-out connect fails "
-     "the line.",
+     "In a script the next line runs once connected (tls: once the handshake is done); a "
+     "refused or timed-out connect, or a failed handshake, fails the line.",
      connect_opts, 1, 1, 0, cmd__exec_connect},
     {"echo", "echo [ID] on|off", "send back what arrives",
      "On a listener: for every connection it accepts from now on. A stream connection that "
@@ -208,16 +232,18 @@ const struct cmd_entry cmd__table[] = {
      cmd__exec_list},
     {"listen",
      "listen ADDR [--framing SPEC] [--echo] [--close-on-eof] [--backlog N] [--reuseport] "
-     "[--v6only]",
-     "listen for connections (tcp:, unix:, unix-seqpacket:)",
+     "[--v6only] [--wire] [--cert FILE] [--key FILE] [--alpn LIST] [--keylog FILE]",
+     "listen for connections (tcp:, tls:, unix:, unix-seqpacket:)",
      "Each accepted connection becomes a socket with the next id. A host name is resolved "
      "first; the next line runs once listening.",
      listen_opts, 1, 1, 0, cmd__exec_listen},
-    {"log", "log [ID] PATH", "write the socket's events as JSON lines",
+    {"log", "log [ID] PATH | log [ID] --pcap FILE", "write the socket's events as JSON lines",
      "The events so far (from the history), then every new one, flushed one by one, until "
      "the socket closes. The TUI always keeps history; a headless run keeps it only when its "
-     "script has a log line, and then from the first event on.",
-     NULL, 1, 2, 0, cmd__exec_log},
+     "script has a log line, and then from the first event on. With --pcap: the segments the "
+     "wire view captured so far and from now on, as a pcap file (raw IP, headers only) that "
+     "tcpdump -r and Wireshark read; without ID, of every watched socket.",
+     log_opts, 0, 2, 0, cmd__exec_log},
     {"on",
      "on [ID] MATCH... reply DATA... [--hex] [--prefix | --contains] "
      "[--regex RE [--capture NAME[=N],...]] [--hex-mask MASK] [--delay MS] [--close] | "
@@ -291,7 +317,7 @@ const struct cmd_entry cmd__table[] = {
     {"set",
      "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
      "set keep-closed N | set [ID] broadcast|v6only|reuseport on|off | set [ID] ttl|tos N | "
-     "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE] | "
+     "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE] | set [ID] mss N | "
      "set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off | set [ID] cmsgbuf N",
      "set a socket option, or how many closed sockets are kept",
      "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
@@ -302,7 +328,11 @@ const struct cmd_entry cmd__table[] = {
      "(IP_ADD_MEMBERSHIP, "
      "IPV6_JOIN_GROUP), on IFACE or where the kernel routes the group. v6only and reuseport "
      "count at bind: give them to listen/bind/connect as --v6only/--reuseport (the kernel "
-     "refuses v6only on a bound socket). Ancillary data, shown under each recv "
+     "refuses v6only on a bound socket). mss (TCP_MAXSEG, 88 .. 32767, 0 or off for the "
+     "kernel's) without ID is stored and set on every TCP socket made from then on, before "
+     "its connect or listen; with ID on that socket now (a listener advertises it in the "
+     "SYN-ACKs of the connections it accepts). "
+     "Ancillary data, shown under each recv "
      "(JSON cmsg): passcred (Unix: SCM_CREDENTIALS pid, uid, gid of the sender), pktinfo "
      "(UDP: the address the datagram was sent to and the interface), recvttl (UDP: TTL or hop "
      "limit), recvtos (UDP: TOS or traffic class), timestamp (UDP, Unix datagrams: the "
@@ -334,6 +364,14 @@ const struct cmd_entry cmd__table[] = {
      "already true; sent holds once the write queue is empty; bytes:N and msgs:N once the "
      "totals reach N; state:NAME once the kernel reports that TCP state.",
      wait_opts, 1, 2, 0, cmd__exec_wait},
+    {"wire", "wire [ID] on|off", "show the socket's TCP segments (wire view)",
+     "Captures the socket's own segments with libpcap (a listener: those of every connection "
+     "it accepts) and publishes each as a segment event: direction, flags, relative seq and "
+     "ack, window, length, SYN options, marks (retransmission, out-of-order, gap, dup-ack, "
+     "zero-window, window-update, keep-alive) and its stream offset. Turned on after the "
+     "handshake, seq counts from the first segment seen (said so). Needs CAP_NET_RAW: "
+     "`sudo setcap cap_net_raw,cap_net_admin+ep $(command -v sockpit)`, or root.",
+     NULL, 1, 2, 0, cmd__exec_wire},
 };
 const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];
 
@@ -436,8 +474,8 @@ static const char *const wait_words[] = {
 static const char *const set_words[] = {
     "nodelay",   "cork",         "keepalive",  "oobinline", "rcvbuf",    "sndbuf",
     "linger",    "keep-closed",  "ttl",        "tos",       "broadcast", "v6only",
-    "reuseport", "bindtodevice", "mcast-join", "passcred",  "pktinfo",   "recvttl",
-    "recvtos",   "timestamp",    "recverr",    "cmsgbuf",   NULL,
+    "reuseport", "bindtodevice", "mcast-join", "mss",       "passcred",  "pktinfo",
+    "recvttl",   "recvtos",      "timestamp",  "recverr",   "cmsgbuf",   NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};
@@ -516,7 +554,8 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
         n += add_matches(out, wait_words, last);
     else if (strcmp(e->name, "set") == 0 && idx <= 2)
         n += add_matches(out, set_words, last);
-    else if (strcmp(e->name, "set") == 0 || strcmp(e->name, "echo") == 0)
+    else if (strcmp(e->name, "set") == 0 || strcmp(e->name, "echo") == 0 ||
+             strcmp(e->name, "wire") == 0)
         n += add_matches(out, onoff_words, last);
     else if (strcmp(e->name, "shutdown") == 0)
         n += add_matches(out, shut_words, last);

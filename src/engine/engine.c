@@ -204,6 +204,7 @@ int sp_engine_destroy(struct sp_engine *eng)
     if (eng == NULL)
         return 0;
     eng->freeing = 1;
+    sp__wire_free(eng);
     /* A subscriber may call sp_engine_stop() from a closed event of this
      * very teardown, which ends uv_run() before the closing handles were
      * processed: run until nothing is alive. Each pass closes what a
@@ -223,6 +224,7 @@ int sp_engine_destroy(struct sp_engine *eng)
         struct sp_sock *s = eng->socks[i];
         sp__hist_free(s->hist, &eng->hpool);
         sp__framer_free(s);
+        sp__tls_free(s);
         free(s);
     }
     free(eng->socks);
@@ -447,6 +449,7 @@ struct sp_sock *sp__sock_new(struct sp_engine *eng, enum sp_sock_kind kind,
     if (opts != NULL) {
         s->echo = opts->echo != 0;
         s->close_on_eof = opts->close_on_eof != 0;
+        s->wire_want = opts->wire != 0;
         if (opts->timeout_ms > 0)
             s->timeout_ms = opts->timeout_ms;
     }
@@ -465,6 +468,7 @@ void sp__sock_discard(struct sp_sock *s)
     eng->nsocks--;
     eng->last_id--;
     sp__framer_free(s);
+    sp__tls_free(s);
     free(s);
 }
 
@@ -495,6 +499,7 @@ static void forget(struct sp_engine *eng, struct sp_sock *s)
     sp__kunfollow(s);
     sp__hist_free(s->hist, &eng->hpool);
     sp__framer_free(s);
+    sp__tls_free(s);
     free(s);
 }
 
@@ -699,6 +704,7 @@ void sp__sock_close(struct sp_sock *s, const char *reason, int abortive)
     /* Before the descriptor goes: a waiting recv holds a duplicate of it,
      * which would keep the socket open. */
     sp__recv_cancel(s);
+    sp__tls_close(s, abortive);
     sp__anc_close(s);
     sp__send_settle(s);
     sp__send_cancel_all(s);

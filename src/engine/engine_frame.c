@@ -40,6 +40,18 @@ struct sp_framer {
     size_t nblocks, capblocks;
 };
 
+/* The stream the decoder is fed: the recv chunks, or on a TLS socket the
+ * plaintext reads (SSL_read results). */
+static uint64_t fed_chunks(const struct sp_sock *s)
+{
+    return s->tls != NULL ? s->pt_chunks : s->chunks;
+}
+
+static uint64_t fed_bytes(const struct sp_sock *s)
+{
+    return s->tls != NULL ? s->pt_bytes : s->bytes_in;
+}
+
 static void on_frame(void *ud, const struct sp_frame_ev *fev)
 {
     struct sp_sock *s = ud;
@@ -186,8 +198,8 @@ static void apply(struct sp_sock *s, const struct sp_frame_spec *spec)
     fr->keep_max = 0;
     if (!fr->active) {
         sp_frame_dec_init(&fr->dec, spec, on_frame, s);
-        fr->chunk_base = s->chunks;
-        fr->off_base = s->bytes_in;
+        fr->chunk_base = fed_chunks(s);
+        fr->off_base = fed_bytes(s);
         fr->active = 1;
     } else {
         fr->feeding = 1;
@@ -238,7 +250,7 @@ void sp__framer_feed(struct sp_sock *s, const unsigned char *p, size_t n)
     struct sp_framer *fr = s->fr;
     if (!fr->active)
         return;
-    fr->cur_chunk = s->chunks;
+    fr->cur_chunk = fed_chunks(s);
     wants(s);
     fr->feeding = 1;
     sp_frame_feed(&fr->dec, p, n);

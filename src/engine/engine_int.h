@@ -19,6 +19,8 @@
 struct sp_send_op;
 struct sp_framer;
 struct sp_wreq;
+struct sp_tls;
+struct sp_tls_opts;
 struct sp__writer;
 struct sp__relay;
 struct sp__relay_pair;
@@ -78,6 +80,7 @@ struct sp_sock {
     unsigned dgram_connected : 1;
     unsigned accept_starved : 1; /* accept(2) is failing for lack of descriptors */
     unsigned close_on_eof : 1;   /* close once the peer's EOF is read (listener: its conns) */
+    unsigned wire_want : 1;      /* watch its segments once it has addresses (opts->wire) */
     unsigned relay_held : 1;     /* a relay stopped reading (its other leg is slow, a stall) */
     unsigned ours;
     /* Why a graceful close waiting for queued writes closes (NULL: "closed by us"). */
@@ -113,6 +116,9 @@ struct sp_sock {
     /* The Unix path we bound, to unlink on close when it is still ours. */
     uint64_t path_dev, path_ino;
     char path[SP_ADDR_PATH_MAX];
+
+    struct sp_tls *tls;           /* TLS state (engine_tls.c), or NULL */
+    uint64_t pt_chunks, pt_bytes; /* TLS: plaintext reads (SSL_read results) and their bytes */
 
     struct sp_hist *hist;
     struct sp__blocked *blk;   /* a manual recv waiting for data (engine_recv.c), or NULL */
@@ -223,6 +229,8 @@ struct sp_engine {
 
     TAILQ_HEAD(sp_watches, sp_watch) watches;
 
+    struct sp__wire *wire;    /* the wire view's captures (engine_wire.c), NULL until used */
+    int mss;                  /* TCP_MAXSEG for new TCP sockets, 0: none */
     struct sp__relay *relays; /* engine_relay.c, a list; NULL when none */
     int relay_sub;            /* its event subscription while relays exist */
 
@@ -482,6 +490,23 @@ int sp__packet_read_start(struct sp_sock *s);
 void sp__packet_read_stop(struct sp_sock *s);
 int sp__packet_recv_once(struct sp_sock *s, size_t n, char *err, size_t errlen);
 
+/* engine_wire.c: the wire view. */
+struct sp__wire;
+/* Watches a TCP socket (a listener: and what it accepts). 0, or < 0 with err. */
+int sp__wire_watch(struct sp_sock *s, char *err, size_t errlen);
+/* --wire at creation: sp__wire_watch(), any failure said in a notice (the
+ * socket goes on without). */
+void sp__wire_want(struct sp_sock *s);
+/* l accepted s: watched too when l is. */
+void sp__wire_accepted(struct sp_sock *l, struct sp_sock *s);
+/* Stops watching; 1 if it was watched. */
+int sp__wire_unwatch(struct sp_sock *s);
+int sp__wire_info(struct sp_engine *eng, uint32_t id, struct sp_wire_info *out);
+/* The engine is going: every capture closed. */
+void sp__wire_free(struct sp_engine *eng);
+/* TCP_MAXSEG on a new TCP descriptor when the engine has one set. */
+void sp__wire_mss(struct sp_engine *eng, int fd);
+
 /* engine_send.c */
 void sp__echo(struct sp_sock *s, const unsigned char *p, size_t n, const struct sockaddr *to,
               socklen_t tolen);
@@ -497,6 +522,41 @@ void sp__send_cancel_all(struct sp_sock *s);
  * many repetitions will not be sent. */
 uint64_t sp__send_stop_repeats(struct sp_sock *s);
 int sp__send_busy(const struct sp_sock *s);
+
+/* engine_tls.c: TLS through memory BIOs (tls.h). */
+/* The TLS state of a connect or listen, made (options checked: a bad
+ * --cert, --ca or --alpn fails here) before the socket is, then attached to
+ * it, or discarded when making the socket failed. */
+struct sp_tls *sp__tls_prepare(const struct sp_addr *addr, const struct sp_tls_opts *o,
+                               int listener, char *err, size_t errlen);
+void sp__tls_attach(struct sp_sock *s, struct sp_tls *t);
+void sp__tls_discard(struct sp_tls *t);
+/* A connection accepted by TLS listener l: its server side. */
+void sp__tls_accepted(struct sp_sock *c, struct sp_sock *l);
+/* The TCP connection is up: the client sends its ClientHello. */
+void sp__tls_start(struct sp_sock *s);
+/* Ciphertext read: records decoded, OpenSSL run, each plaintext read handed
+ * to deliver. */
+void sp__tls_recvd(struct sp_sock *s, const unsigned char *p, size_t n,
+                   void (*deliver)(struct sp_sock *, const unsigned char *, size_t));
+/* May plaintext be written (handshake done)? 1 for a plain socket. */
+int sp__tls_ready(const struct sp_sock *s);
+int sp__tls_handshaking(const struct sp_sock *s);
+int sp__tls_insecure(const struct sp_sock *s);
+/* Encrypts user's plaintext and writes the ciphertext through
+ * engine_write.c; user completes (its on_call for each call, on_done once)
+ * when that write does. */
+int sp__tls_write(struct sp_sock *s, struct sp__write *user);
+/* Sends close_notify (once the handshake is done, once). 1 when it waits
+ * behind our queued writes: then(s) runs once it is written (if the socket
+ * is still open); 0 when it was written at once or there was none. */
+int sp__tls_close_notify(struct sp_sock *s, void (*then)(struct sp_sock *s));
+/* The peer's FIN: a truncation unless close_notify came first. */
+void sp__tls_eof(struct sp_sock *s);
+void sp__tls_close(struct sp_sock *s, int abortive);
+void sp__tls_free(struct sp_sock *s);
+/* "TLS handshake: ...", "TLSv1.3", ... or NULL for a plain socket. */
+const char *sp__tls_state(const struct sp_sock *s, char *buf, size_t len);
 
 /* engine_frame.c */
 void sp__framer_set(struct sp_sock *s, const struct sp_frame_spec *spec);

@@ -436,7 +436,9 @@ int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, lo
         return -EBADF;
     }
     int stream = sp_kind_is_stream(s->kind);
-    return sp__kstate_setopt(fd, s->kind == SP_SOCK_TCP, stream, opt, value, err, errlen);
+    /* A listener's MSS is what it advertises to the connections it accepts. */
+    int tcp = s->kind == SP_SOCK_TCP || (opt == SP_OPT_MSS && s->kind == SP_SOCK_TCP_LISTEN);
+    return sp__kstate_setopt(fd, tcp, stream, opt, value, err, errlen);
 }
 
 static int linger_zero(int fd)

@@ -185,8 +185,8 @@ static int start_local(struct sp_engine *eng, const struct sp_addr *addr, enum s
     return r;
 }
 
-int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
-                     const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+static int listen_plain(struct sp_engine *eng, const struct sp_addr *addr,
+                        const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
     if (addr->kind != SP_ADDR_TCP && addr->kind != SP_ADDR_UNIX &&
         addr->kind != SP_ADDR_UNIX_SEQPACKET) {
@@ -219,8 +219,8 @@ int sp_engine_bind(struct sp_engine *eng, const struct sp_addr *addr,
     return start_local(eng, addr, kind, 0, opts, id, err, errlen);
 }
 
-int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
-                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+static int connect_plain(struct sp_engine *eng, const struct sp_addr *addr,
+                         const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
 {
     if (addr->kind == SP_ADDR_PACKET) {
         sp__seterr(err, errlen, "a packet socket is not connected: bind packet:%s", addr->ifname);
@@ -254,6 +254,45 @@ int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
     if (id != NULL)
         *id = s->id;
     return 0;
+}
+
+/* A tls: address is a TCP socket with TLS attached once the socket exists.
+ * The TLS settings are checked first: one that cannot work (a bad --cert,
+ * --ca or --alpn) fails the call before anything is made. */
+static int with_tls(struct sp_engine *eng, const struct sp_addr *addr,
+                    const struct sp_sock_opts *opts, int listener, uint32_t *id, char *err,
+                    size_t errlen)
+{
+    struct sp_tls *t = NULL;
+    if (addr->tls) {
+        t = sp__tls_prepare(addr, opts != NULL ? opts->tls : NULL, listener, err, errlen);
+        if (t == NULL)
+            return -EINVAL;
+    }
+    uint32_t made = 0;
+    int r = listener ? listen_plain(eng, addr, opts, &made, err, errlen)
+                     : connect_plain(eng, addr, opts, &made, err, errlen);
+    if (r != 0) {
+        sp__tls_discard(t);
+        return r;
+    }
+    if (t != NULL)
+        sp__tls_attach(sp__sock_get(eng, made), t);
+    if (id != NULL)
+        *id = made;
+    return 0;
+}
+
+int sp_engine_listen(struct sp_engine *eng, const struct sp_addr *addr,
+                     const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+{
+    return with_tls(eng, addr, opts, 1, id, err, errlen);
+}
+
+int sp_engine_connect(struct sp_engine *eng, const struct sp_addr *addr,
+                      const struct sp_sock_opts *opts, uint32_t *id, char *err, size_t errlen)
+{
+    return with_tls(eng, addr, opts, 0, id, err, errlen);
 }
 
 int sp_engine_set_framing(struct sp_engine *eng, uint32_t id, const struct sp_frame_spec *spec,
@@ -453,6 +492,33 @@ int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, si
     return 0;
 }
 
+int sp_engine_wire(struct sp_engine *eng, uint32_t id, int on, char *err, size_t errlen)
+{
+    struct sp_sock *s = on ? lookup_open(eng, id, err, errlen) : lookup(eng, id, err, errlen);
+    if (s == NULL)
+        return -ENOENT;
+    if (!on) {
+        sp__wire_unwatch(s);
+        return 0;
+    }
+    return sp__wire_watch(s, err, errlen);
+}
+
+int sp_engine_wire_info(struct sp_engine *eng, uint32_t id, struct sp_wire_info *out)
+{
+    return sp__wire_info(eng, id, out);
+}
+
+void sp_engine_set_mss(struct sp_engine *eng, int mss)
+{
+    eng->mss = mss > 0 ? mss : 0;
+}
+
+int sp_engine_mss(const struct sp_engine *eng)
+{
+    return eng->mss;
+}
+
 int sp_engine_shutdown(struct sp_engine *eng, uint32_t id, enum sp_shut how, char *err,
                        size_t errlen)
 {
@@ -530,7 +596,9 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->spec = s->spec;
     out->decode_lost = sp__framer_lost(s);
     out->recvsize = s->recvsize;
-    out->connecting = s->connecting || s->resolving;
+    /* A TLS client is connecting until its handshake is done: `connect`
+     * waits for it. */
+    out->connecting = s->connecting || s->resolving || (sp__tls_handshaking(s) && s->parent == 0);
     out->open = !s->closed && s->handle_open;
     out->paused = s->paused;
     out->echo = s->echo;
@@ -551,6 +619,8 @@ int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info 
     out->sends = s->sends;
     out->accepted = s->accepted;
     memcpy(out->close_reason, s->close_reason, sizeof out->close_reason);
+    sp__tls_state(s, out->tls, sizeof out->tls);
+    out->tls_insecure = sp__tls_insecure(s);
     return 0;
 }
 

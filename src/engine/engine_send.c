@@ -479,7 +479,9 @@ static int write_piece(struct sp_send_op *op, size_t a, size_t b)
         wr->w.iovcnt = (int)nb;
         wr->w.on_call = on_call;
         wr->w.on_done = on_written;
-        r = sp__write_push(s, &wr->w);
+        /* TLS: the plaintext is encrypted and the ciphertext written; the
+         * request completes when that write does. */
+        r = s->tls != NULL ? sp__tls_write(s, &wr->w) : sp__write_push(s, &wr->w);
         if (r != 0) {
             free(wr);
             goto out;
@@ -877,6 +879,17 @@ static struct sp_sock *sender(struct sp_engine *eng, uint32_t id, const struct s
     if (s->resolving || s->connecting || !s->established || !s->handle_open) {
         sp__seterr(err, errlen, "socket %u is not connected yet", id);
         *rc = -ENOTCONN;
+        return NULL;
+    }
+    if (!sp__tls_ready(s)) {
+        sp__seterr(err, errlen, "socket %u: the TLS handshake is not done yet", id);
+        *rc = -ENOTCONN;
+        return NULL;
+    }
+    if (s->tls != NULL && (req->once || req->oob)) {
+        sp__seterr(err, errlen,
+                   "--once and --oob write to the socket directly: not on a TLS socket");
+        *rc = -EINVAL;
         return NULL;
     }
     if (s->close_wanted) {

@@ -68,6 +68,7 @@ void sp__sock_connected(struct sp_sock *s)
                            "this socket");
     sp__kcheck(s);
     sp__sock_read_start(s);
+    sp__tls_start(s);
 }
 
 void sp__sock_connect_failed(struct sp_sock *s, int uverr)

@@ -116,6 +116,35 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = s->recvsize;
 }
 
+/* One plaintext read of a TLS socket (SSL_read's result): what the framing
+ * decodes, or under raw one `msg` per read; what echo sends back. */
+static void tls_plain(struct sp_sock *s, const unsigned char *p, size_t n)
+{
+    uint64_t off = s->pt_bytes;
+    s->pt_chunks++;
+    s->pt_bytes += n;
+    if (s->spec.kind != SP_FRAME_RAW && !sp__framer_lost(s)) {
+        sp__framer_feed(s, p, n);
+    } else {
+        s->msgs++;
+        if (sp__wants(s->eng, SP_EV_MSG)) {
+            size_t keep = sp__msg_data_need(s->eng);
+            struct sp_event ev = {.type = SP_EV_MSG, .unread = -1};
+            ev.seq = s->msgs;
+            ev.len = n;
+            ev.data = p;
+            ev.data_len = n < keep ? n : keep;
+            ev.off = off;
+            ev.end_off = off + n;
+            ev.chunk_first = ev.chunk_last = s->pt_chunks;
+            ev.chunk_last_end = (uint32_t)n;
+            sp__emit(s->eng, s, &ev);
+        }
+    }
+    if (s->echo && !s->closed)
+        sp__echo(s, p, n, NULL, 0);
+}
+
 void sp__sock_recvd(struct sp_sock *s, const unsigned char *p, size_t n, const struct sp__rx *rx)
 {
     struct sp_engine *eng = s->eng;
@@ -140,7 +169,9 @@ void sp__sock_recvd(struct sp_sock *s, const unsigned char *p, size_t n, const s
         ev.data = p;
         ev.data_len = n;
         ev.truncated = rx->truncated;
-        ev.framed = in_stream && s->spec.kind != SP_FRAME_RAW && !sp__framer_lost(s);
+        /* TLS: the chunk is ciphertext, its plaintext comes as msg events. */
+        ev.framed =
+            in_stream && (s->tls != NULL || (s->spec.kind != SP_FRAME_RAW && !sp__framer_lost(s)));
         ev.unread = rx->unread;
         ev.msg_flags = rx->msg_flags;
         ev.asked = rx->asked;
@@ -161,6 +192,10 @@ void sp__sock_recvd(struct sp_sock *s, const unsigned char *p, size_t n, const s
     }
     if (!in_stream)
         return;
+    if (s->tls != NULL) {
+        sp__tls_recvd(s, p, n, tls_plain);
+        return;
+    }
     if (s->fr != NULL)
         sp__framer_feed(s, p, n);
     if (s->echo && !s->closed)
@@ -205,6 +240,7 @@ void sp__stream_eof(struct sp_sock *s)
         struct sp_event ev = {.type = SP_EV_EOF, .unread = -1};
         sp__emit(s->eng, s, &ev);
     }
+    sp__tls_eof(s);
     sp__framer_finish(s);
     sp__kcheck(s);
     sp__kactive(s);
@@ -349,6 +385,19 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     shutdown_done(s, status);
 }
 
+static int start_shutdown(struct sp_sock *s, char *err, size_t errlen);
+
+/* Our close_notify is written: the FIN follows it. */
+static void shutdown_after_notify(struct sp_sock *s)
+{
+    s->ours &= ~SP_OURS_SHUT_WAIT;
+    if (s->closed)
+        return;
+    int r = start_shutdown(s, NULL, 0);
+    if (r < 0)
+        sp__emit_error(s, "shutdown", r);
+}
+
 static int start_shutdown(struct sp_sock *s, char *err, size_t errlen)
 {
     if (s->hkind == SP_H_POLL) {
@@ -360,6 +409,12 @@ static int start_shutdown(struct sp_sock *s, char *err, size_t errlen)
             return r;
         }
         shutdown_done(s, 0);
+        return 0;
+    }
+    /* TLS says goodbye first: close_notify, then the FIN once it is
+     * written. */
+    if (sp__tls_close_notify(s, shutdown_after_notify) > 0) {
+        s->ours |= SP_OURS_SHUT_WAIT;
         return 0;
     }
     uv_shutdown_t *req = sp_xmalloc(sizeof *req);
@@ -494,6 +549,8 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
     }
     s->family = sa->sa_family;
     memcpy(&s->pa, sa, salen);
+    if (sa->sa_family != AF_UNIX)
+        sp__wire_mss(eng, fd);
     if (s->peer[0] == '\0' || sa->sa_family != AF_UNIX)
         s->peer_len = sp__sockaddr_text(sa, salen, s->peer);
     s->connecting = 1;
@@ -530,6 +587,8 @@ int sp__stream_connect(struct sp_sock *s, const struct sockaddr *sa, socklen_t s
         outcome_later(s, r);
         return 0;
     }
+    if (s->wire_want)
+        sp__wire_want(s);
     s->creq = sp_xmalloc(sizeof *s->creq);
     s->creq->data = s;
     r = uv_tcp_connect(s->creq, &s->u.tcp, sa, on_connect);
@@ -691,6 +750,7 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
             close(fd);
             return r;
         }
+        sp__wire_mss(eng, fd);
         r = bind(fd, sa, salen) == 0 ? 0 : -errno;
     }
     if (r == 0 && listen(fd, backlog) != 0)
@@ -725,6 +785,8 @@ int sp__stream_listen(struct sp_engine *eng, struct sp_sock *s, const struct soc
         *id = s->id;
     sp__sock_bound(s, fd, sa, path, dev, ino, SP_EV_LISTENING,
                    "listening on every interface: other machines can connect");
+    if (s->wire_want)
+        sp__wire_want(s);
     sp__kcheck(s);
     sp__sock_read_start(s);
     return 0;
@@ -772,8 +834,10 @@ static void accept_one(struct sp_sock *l, int fd)
     }
     c->established = 1;
     sp__sock_names(c, fd);
-    if (kind == SP_SOCK_TCP)
+    if (kind == SP_SOCK_TCP) {
         sp__urgent_watch(c, fd);
+        sp__wire_accepted(l, c);
+    }
     if (sp__wants(eng, SP_EV_ACCEPTED)) {
         struct sp_event ev = {.type = SP_EV_ACCEPTED, .unread = -1};
         ev.local = c->local;
@@ -782,6 +846,7 @@ static void accept_one(struct sp_sock *l, int fd)
     }
     if (c->closed)
         return;
+    sp__tls_accepted(c, l);
     sp__kcheck(c);
     sp__sock_read_start(c);
 }

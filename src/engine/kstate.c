@@ -229,6 +229,15 @@ int sp__kstate_setopt(int fd, int is_tcp, int is_stream, enum sp_sockopt opt, lo
         name = SO_OOBINLINE;
         v = value != 0;
         break;
+    case SP_OPT_MSS:
+        what = "mss";
+        if (!is_tcp) {
+            snprintf(err, errlen, "mss applies to TCP sockets only");
+            return -EINVAL;
+        }
+        level = IPPROTO_TCP;
+        name = TCP_MAXSEG;
+        break;
     default:
         snprintf(err, errlen, "unknown option");
         return -EINVAL;

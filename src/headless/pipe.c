@@ -273,6 +273,10 @@ static void attach(struct hpipe *p, const struct sp_event *ev)
     p->sock = ev->sock;
     p->stream = sp_kind_is_stream(ev->kind);
     p->sends = ev->type != SP_EV_BOUND;
+    /* A TLS socket takes plaintext once its handshake is done. */
+    struct sp_sock_info in;
+    if (p->sends && sp_engine_sock_info(p->eng, p->sock, &in) == 0 && in.tls[0] != '\0')
+        return;
     if (p->sends)
         in_start(p);
 }
@@ -289,6 +293,10 @@ static void on_event(void *ud, const struct sp_event *ev)
         return;
     char err[256];
     switch (ev->type) {
+    case SP_EV_TLS:
+        if (p->sends && ev->code != NULL && strcmp(ev->code, "handshake_done") == 0)
+            in_start(p);
+        break;
     case SP_EV_RECV:
         if (!ev->framed)
             output(p, ev, 0);
@@ -348,7 +356,7 @@ struct hpipe *hpipe_new(struct sp_engine *eng, const struct sp_headless_opts *op
     uint32_t mask = SP_EV_MASK(SP_EV_CONNECTED) | SP_EV_MASK(SP_EV_ACCEPTED) |
                     SP_EV_MASK(SP_EV_BOUND) | SP_EV_MASK(SP_EV_RECV) | SP_EV_MASK(SP_EV_MSG) |
                     SP_EV_MASK(SP_EV_SEND) | SP_EV_MASK(SP_EV_EOF) | SP_EV_MASK(SP_EV_ERROR) |
-                    SP_EV_MASK(SP_EV_CLOSED);
+                    SP_EV_MASK(SP_EV_CLOSED) | SP_EV_MASK(SP_EV_TLS);
     p->sub = sp_engine_subscribe(eng, mask, on_event, p);
     return p;
 }

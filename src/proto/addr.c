@@ -222,30 +222,36 @@ int sp_addr_parse(struct sp_addr *addr, const char *text, char *err, size_t errl
     if (text == NULL || text[0] == '\0')
         return sp__fail(
             err, errlen,
-            "empty address (expected tcp:, udp:, unix:, unix-dgram:, unix-seqpacket: or "
-            "packet:)");
+            "empty address (expected tcp:, udp:, unix:, unix-dgram:, unix-seqpacket:, packet: or "
+            "tls:)");
     const char *colon = strchr(text, ':');
     if (colon == NULL)
         return sp__fail(
             err, errlen,
             "missing scheme in \"%.64s\" (valid: tcp:, udp:, unix:, unix-dgram:, unix-seqpacket:, "
-            "packet:)",
+            "packet:, tls:)",
             text);
     size_t sl = (size_t)(colon - text);
     int kind = -1;
-    for (int k = 0; k < (int)(sizeof kind_names / sizeof kind_names[0]); k++)
+    /* tls:HOST:PORT is a TCP address that speaks TLS on top. */
+    if (sl == 3 && strncasecmp(text, "tls", 3) == 0) {
+        kind = SP_ADDR_TCP;
+        a.tls = 1;
+    }
+    for (int k = 0; kind < 0 && k < (int)(sizeof kind_names / sizeof kind_names[0]); k++)
         if (strlen(kind_names[k]) == sl && strncasecmp(text, kind_names[k], sl) == 0)
             kind = k;
     if (kind < 0)
         return sp__fail(
             err, errlen,
             "unknown scheme \"%.*s\" (valid: tcp:, udp:, unix:, unix-dgram:, unix-seqpacket:, "
-            "packet:)",
+            "packet:, tls:)",
             (int)(sl > 32 ? 32 : sl), text);
     a.kind = (enum sp_addr_kind)kind;
-    int rc = sp_addr_is_unix(a.kind)  ? parse_unix(&a, colon + 1, err, errlen)
-             : kind == SP_ADDR_PACKET ? parse_packet(&a, colon + 1, err, errlen)
-                                      : parse_inet(&a, kind_names[kind], colon + 1, err, errlen);
+    int rc = sp_addr_is_unix(a.kind) ? parse_unix(&a, colon + 1, err, errlen)
+             : kind == SP_ADDR_PACKET
+                 ? parse_packet(&a, colon + 1, err, errlen)
+                 : parse_inet(&a, a.tls ? "tls" : kind_names[kind], colon + 1, err, errlen);
     if (rc != 0)
         return -1;
     *addr = a;
@@ -254,7 +260,7 @@ int sp_addr_parse(struct sp_addr *addr, const char *text, char *err, size_t errl
 
 size_t sp_addr_format(const struct sp_addr *addr, char *buf, size_t len)
 {
-    const char *kind = kind_name(addr->kind);
+    const char *kind = addr->tls ? "tls" : kind_name(addr->kind);
     int n;
     if (sp_addr_is_unix(addr->kind))
         n = snprintf(buf, len, "%s:%s", kind, addr->path);

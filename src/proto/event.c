@@ -15,6 +15,7 @@
 #include "sockpit/proto/frame.h"
 #include "sockpit/proto/pktsum.h"
 #include "sockpit/proto/render.h"
+#include "sockpit/proto/tlsrec.h"
 
 static const char *const ev_names[SP_EV__COUNT] = {
     [SP_EV_LISTENING] = "listening",
@@ -38,6 +39,9 @@ static const char *const ev_names[SP_EV__COUNT] = {
     [SP_EV_CHECK] = "check",
     [SP_EV_EXPECT] = "expect",
     [SP_EV_RULE] = "rule",
+    [SP_EV_SEGMENT] = "segment",
+    [SP_EV_TLS_RECORD] = "tls_record",
+    [SP_EV_TLS] = "tls",
     [SP_EV_ICMP_ERROR] = "icmp_error",
 };
 
@@ -473,6 +477,77 @@ static void format_note(struct sp_buf *out, const struct sp_event *ev, int utf8)
     }
 }
 
+static const char *const tcp_flag_names[8] = {"FIN", "SYN", "RST", "PSH",
+                                              "ACK", "URG", "ECE", "CWR"};
+
+/* "SYN|ACK" in the order tcpdump prints them (SYN, FIN, RST, PSH, ACK, ...). */
+static void put_tcp_flags(struct sp_buf *out, unsigned flags, const char *sep, const char *q)
+{
+    static const int order[8] = {1, 0, 2, 3, 4, 5, 6, 7};
+    int first = 1;
+    for (int i = 0; i < 8; i++)
+        if (flags & (1u << order[i])) {
+            sp_buf_appendf(out, "%s%s%s%s", first ? "" : sep, q, tcp_flag_names[order[i]], q);
+            first = 0;
+        }
+    if (first && *q == '\0')
+        sp_buf_appends(out, "none");
+}
+
+static void put_seg_marks(struct sp_buf *out, const struct sp_seg *g, const char *sep,
+                          const char *q)
+{
+    int first = 1;
+    for (unsigned bit = 1; bit <= SP_SEG_GAP; bit <<= 1) {
+        if (!(g->marks & bit))
+            continue;
+        sp_buf_appendf(out, "%s%s%s%s", first ? "" : sep, q, sp_seg_mark_name(bit), q);
+        if (bit == SP_SEG_DUPACK && *q == '\0')
+            sp_buf_appendf(out, " #%" PRIu32, g->dupack);
+        first = 0;
+    }
+}
+
+/* segment in [SYN|ACK] seq 0 ack 1 win 65483 len 0 @0 <mss 65495,sackOK,ts
+ * 5 3,wscale 7> (retransmission) */
+static void format_segment(struct sp_buf *out, const struct sp_event *ev)
+{
+    const struct sp_seg *g = &ev->seg;
+    sp_buf_appendf(out, " #%" PRIu64 " %s [", ev->seq, g->out ? "out" : "in");
+    put_tcp_flags(out, g->flags, "|", "");
+    sp_buf_appendf(out, "] seq %" PRIu32, g->rel_seq);
+    if (g->flags & SP_TCP_ACK)
+        sp_buf_appendf(out, " ack %" PRIu32, g->rel_ack);
+    sp_buf_appendf(out, " win %" PRIu32 "%s len %" PRIu64 " @%" PRIu64, g->win,
+                   g->win_scaled ? "" : " (unscaled)", ev->len, ev->off);
+    if (g->mss != 0 || g->wscale >= 0 || g->sack_ok || g->has_ts) {
+        const char *sep = "";
+        sp_buf_appends(out, " <");
+        if (g->mss != 0) {
+            sp_buf_appendf(out, "mss %u", (unsigned)g->mss);
+            sep = ",";
+        }
+        if (g->sack_ok) {
+            sp_buf_appendf(out, "%ssackOK", sep);
+            sep = ",";
+        }
+        if (g->has_ts) {
+            sp_buf_appendf(out, "%sts %" PRIu32 " %" PRIu32, sep, g->tsval, g->tsecr);
+            sep = ",";
+        }
+        if (g->wscale >= 0)
+            sp_buf_appendf(out, "%swscale %d", sep, g->wscale);
+        sp_buf_appendc(out, '>');
+    }
+    if (g->marks != 0) {
+        sp_buf_appends(out, " (");
+        put_seg_marks(out, g, ", ", "");
+        sp_buf_appendc(out, ')');
+    }
+    if (!g->isn_known)
+        sp_buf_appends(out, " (SYN not seen: seq and @ count from the first segment seen)");
+}
+
 void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf8)
 {
     sp_buf_appendf(out, "%" PRIu64 ".%06" PRIu64 " ", ev->t_ns / 1000000000u,
@@ -626,37 +701,19 @@ void sp_event_format_text(struct sp_buf *out, const struct sp_event *ev, int utf
     case SP_EV_RULE:
         format_rule(out, ev, utf8);
         break;
+    case SP_EV_SEGMENT:
+        format_segment(out, ev);
+        break;
+    case SP_EV_TLS_RECORD:
+    case SP_EV_TLS:
+        sp_tls_event_text(out, ev, utf8);
+        break;
     case SP_EV_ICMP_ERROR:
         format_icmp_error(out, ev, utf8);
         break;
     case SP_EV__COUNT:
         break;
     }
-}
-
-void sp_json_quote(struct sp_buf *out, const char *s, size_t n)
-{
-    /* Safe text is printable ASCII plus harmless UTF-8, so only the quote
-     * and the backslash remain to escape; the \u form is a second line of
-     * defence that keeps any control byte out of the JSON. */
-    const unsigned char *p = (const unsigned char *)s;
-    sp_buf_appendc(out, '"');
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (c != '"' && c != '\\' && c >= 0x20 && c != 0x7f)
-            continue;
-        sp_buf_append(out, p + start, i - start);
-        if (c == '"' || c == '\\') {
-            sp_buf_appendc(out, '\\');
-            sp_buf_appendc(out, c);
-        } else {
-            sp_buf_appendf(out, "\\u%04x", c);
-        }
-        start = i + 1;
-    }
-    sp_buf_append(out, p + start, n - start);
-    sp_buf_appendc(out, '"');
 }
 
 static void json_string(struct sp_buf *out, const void *p, size_t n)
@@ -852,6 +909,40 @@ static void jlink(struct sp_buf *out, const struct sp_event *ev)
     jstr(out, "summary", ev->summary);
 }
 
+/* A segment's fields (DESIGN §11, issue 12): n is its number on the
+ * socket, seq and ack are relative TCP sequence numbers. */
+static void jsegment(struct sp_buf *out, const struct sp_event *ev)
+{
+    const struct sp_seg *g = &ev->seg;
+    ju64(out, "n", ev->seq);
+    jstr(out, "dir", g->out ? "out" : "in");
+    sp_buf_appends(out, ",\"flags\":[");
+    put_tcp_flags(out, g->flags, ",", "\"");
+    sp_buf_appendc(out, ']');
+    ju64(out, "seq", g->rel_seq);
+    ju64(out, "ack", g->rel_ack);
+    ju64(out, "win", g->win);
+    jbool(out, "win_scaled", g->win_scaled);
+    ju64(out, "len", ev->len);
+    ju64(out, "off", ev->off);
+    jbool(out, "isn_known", g->isn_known);
+    if (g->flags & SP_TCP_SYN) {
+        ju64(out, "mss", g->mss);
+        sp_buf_appendf(out, ",\"wscale\":%d", g->wscale);
+        jbool(out, "sack_ok", g->sack_ok);
+    }
+    if (g->has_ts)
+        sp_buf_appendf(out, ",\"ts\":[%" PRIu32 ",%" PRIu32 "]", g->tsval, g->tsecr);
+    sp_buf_appends(out, ",\"marks\":[");
+    put_seg_marks(out, g, ",", "\"");
+    sp_buf_appendc(out, ']');
+    if (g->marks & SP_SEG_DUPACK)
+        ju64(out, "dupack", g->dupack);
+    ju64(out, "ip_len", g->ip_len);
+    sp_buf_appendf(out, ",\"t_cap\":%" PRIu64 ".%06" PRIu64, g->cap_ns / 1000000000u,
+                   g->cap_ns % 1000000000u / 1000u);
+}
+
 void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
 {
     sp_buf_appendf(out, "{\"t\":%" PRIu64 ".%06" PRIu64 ",\"ev\":\"%s\"", ev->t_ns / 1000000000u,
@@ -1017,6 +1108,13 @@ void sp_event_format_json(struct sp_buf *out, const struct sp_event *ev)
         ju64(out, "fired", ev->fired);
         ju64(out, "len", ev->len);
         jbool(out, "close", ev->then_close);
+        break;
+    case SP_EV_SEGMENT:
+        jsegment(out, ev);
+        break;
+    case SP_EV_TLS_RECORD:
+    case SP_EV_TLS:
+        sp_tls_event_json(out, ev);
         break;
     case SP_EV_ICMP_ERROR: {
         jstr(out, "code", ev->code);

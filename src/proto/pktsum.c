@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "sockpit/proto/num.h"
+#include "proto_int.h"
 
 /* The summary being written: appends past the end are dropped, the text
  * stays terminated. */
@@ -32,16 +33,6 @@ static void put(struct out *o, const char *fmt, ...)
     o->used += (size_t)r < o->len - o->used ? (size_t)r : o->len - o->used - 1;
 }
 
-static unsigned be16(const unsigned char *p)
-{
-    return (unsigned)p[0] << 8 | p[1];
-}
-
-static unsigned long be32(const unsigned char *p)
-{
-    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
-}
-
 static void put_mac(struct out *o, const unsigned char *m)
 {
     put(o, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
@@ -58,7 +49,7 @@ static void put_ip6(struct out *o, const unsigned char *a)
 {
     unsigned g[8];
     for (int i = 0; i < 8; i++)
-        g[i] = be16(a + 2 * i);
+        g[i] = sp__be16(a + 2 * i);
     int best = -1, bestlen = 1;
     for (int i = 0; i < 8;) {
         int j = i;
@@ -106,12 +97,12 @@ static void tcp(struct out *o, const unsigned char *p, size_t n, size_t claimed)
         return;
     }
     unsigned off = (p[12] >> 4) * 4u;
-    put(o, " TCP %u > %u", be16(p), be16(p + 2));
+    put(o, " TCP %u > %u", sp__be16(p), sp__be16(p + 2));
     tcp_flags(o, p[13]);
-    put(o, " seq %lu", be32(p + 4));
+    put(o, " seq %lu", (unsigned long)sp__be32(p + 4));
     if (p[13] & 0x10)
-        put(o, " ack %lu", be32(p + 8));
-    put(o, " win %u", be16(p + 14));
+        put(o, " ack %lu", (unsigned long)sp__be32(p + 8));
+    put(o, " win %u", sp__be16(p + 14));
     if (off < 20) {
         put(o, " bad data offset %u (< 20)", off);
         return;
@@ -129,8 +120,8 @@ static void udp(struct out *o, const unsigned char *p, size_t n, size_t claimed)
         short_of(o, " UDP header", n, 8);
         return;
     }
-    unsigned ulen = be16(p + 4);
-    put(o, " UDP %u > %u len %u", be16(p), be16(p + 2), ulen >= 8 ? ulen - 8 : 0);
+    unsigned ulen = sp__be16(p + 4);
+    put(o, " UDP %u > %u len %u", sp__be16(p), sp__be16(p + 2), ulen >= 8 ? ulen - 8 : 0);
     if (ulen < 8)
         put(o, " (bad length %u < 8)", ulen);
     else if (ulen > claimed)
@@ -156,7 +147,7 @@ static void icmp4(struct out *o, const unsigned char *p, size_t n)
     else
         put(o, " ICMP type %u", type);
     if ((type == 0 || type == 8) && n >= 8)
-        put(o, " id %u seq %u", be16(p + 4), be16(p + 6));
+        put(o, " id %u seq %u", sp__be16(p + 4), sp__be16(p + 6));
     else if (type != 0 && type != 8)
         put(o, " code %u", code);
 }
@@ -185,7 +176,7 @@ static void icmp6(struct out *o, const unsigned char *p, size_t n)
     else
         put(o, " ICMPv6 type %u", type);
     if ((type == 128 || type == 129) && n >= 8)
-        put(o, " id %u seq %u", be16(p + 4), be16(p + 6));
+        put(o, " id %u seq %u", sp__be16(p + 4), sp__be16(p + 6));
     else if ((type == 135 || type == 136) && n >= 24) {
         put(o, " ");
         put_ip6(o, p + 8);
@@ -243,7 +234,7 @@ static void ipv4(struct out *o, const unsigned char *p, size_t n)
     put_ip4(o, p + 12);
     put(o, " > ");
     put_ip4(o, p + 16);
-    unsigned total = be16(p + 2), frag = be16(p + 6);
+    unsigned total = sp__be16(p + 2), frag = sp__be16(p + 6);
     put(o, " ttl %u len %u", p[8], total);
     if (ihl < 20) {
         put(o, " IHL %u < 5 (bad header)", ihl / 4);
@@ -265,7 +256,7 @@ static void ipv4(struct out *o, const unsigned char *p, size_t n)
         end = total; /* Ethernet pads short frames: the padding is not payload */
     }
     if (frag & 0x2000 || (frag & 0x1fff) != 0) {
-        put(o, " frag id %u off %u%s", be16(p + 4), (frag & 0x1fffu) * 8u,
+        put(o, " frag id %u off %u%s", sp__be16(p + 4), (frag & 0x1fffu) * 8u,
             frag & 0x2000 ? "+" : "");
         if ((frag & 0x1fff) != 0) {
             put(o, " protocol %u", p[9]);
@@ -273,11 +264,6 @@ static void ipv4(struct out *o, const unsigned char *p, size_t n)
         }
     }
     transport(o, p[9], p + ihl, end - ihl, claimed - ihl, 0);
-}
-
-static int ext_header(unsigned nh)
-{
-    return nh == 0 || nh == 43 || nh == 44 || nh == 60 || nh == 51 || nh == 135;
 }
 
 static const char *ext_name(unsigned nh)
@@ -298,10 +284,6 @@ static const char *ext_name(unsigned nh)
     }
 }
 
-/* At most this many extension headers are walked: a chain of hundreds of
- * empty ones is a malformed packet, not a reason to loop. */
-#define EXT_MAX 8
-
 static void ipv6(struct out *o, const unsigned char *p, size_t n)
 {
     if (n < 40) {
@@ -312,7 +294,7 @@ static void ipv6(struct out *o, const unsigned char *p, size_t n)
         put(o, "IPv6 with version %u (bad header)", p[0] >> 4);
         return;
     }
-    unsigned plen = be16(p + 4);
+    unsigned plen = sp__be16(p + 4);
     put(o, "IPv6 ");
     put_ip6(o, p + 8);
     put(o, " > ");
@@ -328,9 +310,9 @@ static void ipv6(struct out *o, const unsigned char *p, size_t n)
     size_t end = claimed < n ? claimed : n;
     unsigned nh = p[6];
     size_t off = 40;
-    for (int i = 0; ext_header(nh); i++) {
-        if (i == EXT_MAX) {
-            put(o, " more than %d extension headers (not decoded)", EXT_MAX);
+    for (int i = 0; sp__ip6_is_ext(nh); i++) {
+        if (i == SP__IP6_EXT_MAX) {
+            put(o, " more than %d extension headers (not decoded)", SP__IP6_EXT_MAX);
             return;
         }
         if (end - off < 8) {
@@ -339,15 +321,16 @@ static void ipv6(struct out *o, const unsigned char *p, size_t n)
             return;
         }
         const unsigned char *h = p + off;
-        size_t hl = nh == 44 ? 8 : nh == 51 ? ((size_t)h[1] + 2) * 4 : ((size_t)h[1] + 1) * 8;
+        size_t hl = sp__ip6_ext_len(nh, h);
         if (hl > end - off) {
             put(o, " %s header past the end (%zu of %zu bytes)", ext_name(nh), end - off, hl);
             return;
         }
         put(o, " %s", ext_name(nh));
         if (nh == 44) {
-            unsigned fo = be16(h + 2);
-            put(o, " id %lu off %u%s", be32(h + 4), (fo >> 3) * 8u, fo & 1 ? "+" : "");
+            unsigned fo = sp__be16(h + 2);
+            put(o, " id %lu off %u%s", (unsigned long)sp__be32(h + 4), (fo >> 3) * 8u,
+                fo & 1 ? "+" : "");
             if (fo >> 3 != 0) {
                 put(o, " protocol %u", h[0]);
                 return;
@@ -365,7 +348,8 @@ static void arp(struct out *o, const unsigned char *p, size_t n)
         short_of(o, "ARP header", n, 8);
         return;
     }
-    unsigned htype = be16(p), ptype = be16(p + 2), hlen = p[4], plen = p[5], op = be16(p + 6);
+    unsigned htype = sp__be16(p), ptype = sp__be16(p + 2), hlen = p[4], plen = p[5],
+             op = sp__be16(p + 6);
     if (htype != 1 || ptype != 0x0800 || hlen != 6 || plen != 4) {
         put(o, "ARP op %u for hardware %u protocol 0x%04x (not decoded)", op, htype, ptype);
         return;
@@ -420,7 +404,7 @@ static void ethernet(struct out *o, const unsigned char *p, size_t n)
     put_mac(o, p + 6);
     put(o, " > ");
     put_mac(o, p);
-    unsigned type = be16(p + 12);
+    unsigned type = sp__be16(p + 12);
     size_t off = 14;
     for (int tags = 0; (type == 0x8100 || type == 0x88a8) && tags < 2; tags++) {
         if (n - off < 4) {
@@ -428,8 +412,8 @@ static void ethernet(struct out *o, const unsigned char *p, size_t n)
             short_of(o, "VLAN tag", n - off, 4);
             return;
         }
-        put(o, " vlan %u", be16(p + off) & 0x0fffu);
-        type = be16(p + off + 2);
+        put(o, " vlan %u", sp__be16(p + off) & 0x0fffu);
+        type = sp__be16(p + off + 2);
         off += 4;
     }
     if (type < 0x0600) {

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(a.kind == b.kind && a.port == b.port && a.family == b.family &&
               a.wildcard == b.wildcard);
         CHECK(strcmp(a.host, b.host) == 0 && strcmp(a.path, b.path) == 0);
-        CHECK(strcmp(a.ifname, b.ifname) == 0 && a.ethertype == b.ethertype);
+        CHECK(strcmp(a.ifname, b.ifname) == 0 && a.ethertype == b.ethertype && a.tls == b.tls);
         size_t n2 = sp_addr_format(&b, f2, sizeof f2);
         CHECK(n1 == n2 && strcmp(f1, f2) == 0);
     } else {

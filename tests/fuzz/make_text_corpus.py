@@ -46,6 +46,9 @@ ADDR = [
     b"\x02\x00\x1f\x90\x7f\x00\x00\x01" + b"\x00" * 8,
     b"\x0a\x00\x01\xbb" + b"\x00" * 4 + b"\x00" * 15 + b"\x01" + b"\x00" * 4,
     b"\x01\x00/tmp/x.sock\x00", b"\x01\x00\x00abstract", b"\x01\x00",
+    # TLS on TCP
+    b"tls:example.com:443", b"TLS:[::1]:8443", b"tls:127.0.0.1:0", b"tls:4443", b"tls:",
+    b"tls:[::1]", b"tls:host:99999",
 ]
 
 

@@ -153,6 +153,23 @@ def zsh_finds_the_completion():
 
 
 @test
+def version_names_the_commit_the_binary_was_built_from():
+    # The build identity is taken at build time: taken at configure time it
+    # named whatever commit the build directory was first configured at.
+    head = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=peers.ROOT,
+                          capture_output=True, text=True)
+    if head.returncode != 0:
+        print("  (not a git checkout: skipped)")
+        return
+    rc, out, _ = run(["--version"])
+    m = re.match(r"sockpit \S+ \(git (\S+)\)", out.decode())
+    assert rc == 0 and m, out
+    built = re.sub(r"-dirty$", "", m.group(1)).split("-g")[-1]
+    assert head.stdout.strip().startswith(built[:7]) or built.startswith(head.stdout.strip()), (
+        built, head.stdout)
+
+
+@test
 def version_says_the_build_and_the_libraries():
     rc, out, _ = run(["--version"])
     assert rc == 0

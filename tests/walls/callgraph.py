@@ -39,6 +39,12 @@ ALLOWED = {
         "symbols": {"sp__recv_cancel"},
         "why": "closing a socket gives up its waiting manual recv, whose duplicate descriptor "
                "would keep the socket open"},
+    ("engine.c", "engine_wire.c"): {
+        "symbols": {"sp__wire_free"},
+        "why": "destroying the engine closes the wire view's captures (their loop handles)"},
+    ("engine.c", "engine_tls.c"): {
+        "symbols": {"sp__tls_close", "sp__tls_free"},
+        "why": "closing a TLS socket sends close_notify first; its TLS state is freed with it"},
     ("engine.c", "engine_anc.c"): {
         "symbols": {"sp__anc_close"},
         "why": "closing a socket stops its ancillary reader, whose duplicate descriptor would "

@@ -17,6 +17,7 @@
 #include "sockpit/proto/frame.h"
 
 struct sp_engine;
+struct sp_tls_opts;
 
 #define SP_RECVSIZE_DEFAULT   (64u * 1024)
 #define SP_RECVSIZE_MAX       (1024u * 1024)
@@ -78,11 +79,13 @@ struct sp_sock_opts {
     int close_on_eof;                    /* listener: close each connection after the peer's EOF */
     int backlog;                         /* 0: default */
     uint64_t timeout_ms;                 /* connect; 0: engine default */
+    int wire; /* TCP: watch its segments from the start (a listener: its connections') */
     /* Set between socket() and bind/connect, where the kernel takes them:
      * SO_REUSEPORT, IPV6_V6ONLY (1 on, 0 leave), and connect --bind's
      * source address (a literal IP address; NULL: the kernel picks). */
     int reuseport, v6only;
     const struct sp_addr *bind;
+    const struct sp_tls_opts *tls; /* tls: addresses (tls.h); NULL: defaults */
 };
 
 /* Creating sockets. On success *id is the new socket; the outcome arrives as
@@ -182,9 +185,28 @@ enum sp_sockopt {
     SP_OPT_SNDBUF,
     SP_OPT_LINGER,    /* seconds; -1 = off */
     SP_OPT_OOBINLINE, /* TCP: urgent byte read in the stream instead of out of band */
+    SP_OPT_MSS,       /* TCP_MAXSEG: a listener advertises it to the connections it accepts */
 };
 int sp_engine_setopt(struct sp_engine *eng, uint32_t id, enum sp_sockopt opt, long value, char *err,
                      size_t errlen);
+/* The wire view: capture a TCP socket's segments (a listener's: of the
+ * connections it accepts) as `segment` events. Needs CAP_NET_RAW: without
+ * it, a notice (once) and -EPERM with how to grant it in err. */
+int sp_engine_wire(struct sp_engine *eng, uint32_t id, int on, char *err, size_t errlen);
+struct sp_wire_info {
+    int on;
+    int listener_watch; /* a listener: its connections are watched */
+    uint32_t via;       /* watched because this listener is */
+    uint64_t segments;  /* segments seen */
+    uint64_t dropped;   /* what the capture of its interface dropped (pcap_stats) */
+    char ifname[24];    /* the interface captured ("lo", "any", ...) */
+};
+/* Returns 1 when watched (out filled), else 0. */
+int sp_engine_wire_info(struct sp_engine *eng, uint32_t id, struct sp_wire_info *out);
+/* TCP_MAXSEG for every TCP socket made from now on, set before its
+ * connect(2) or listen(2) (0: the kernel's choice). */
+void sp_engine_set_mss(struct sp_engine *eng, int mss);
+int sp_engine_mss(const struct sp_engine *eng);
 int sp_engine_set_echo(struct sp_engine *eng, uint32_t id, int on, char *err, size_t errlen);
 
 /* IP-layer options (engine_ipopt.c): set ttl|tos N, broadcast|v6only|
@@ -275,6 +297,8 @@ struct sp_sock_info {
     size_t queued;  /* bytes in our write queue not yet written */
     uint64_t bytes_in, bytes_out, chunks, msgs, sends, accepted;
     char close_reason[64];
+    char tls[96];     /* TLS progress ("TLS handshake: ...", "TLSv1.3"), "" when not TLS */
+    int tls_insecure; /* a TLS client that does not enforce verification (--insecure) */
 };
 int sp_engine_sock_info(struct sp_engine *eng, uint32_t id, struct sp_sock_info *out);
 /* Fills ids with every socket the engine knows (open or closed, in id order);

@@ -40,11 +40,12 @@ struct sp_addr {
                                         leading NUL of sun_path */
     char ifname[SP_ADDR_IFNAME_MAX]; /* packet: the interface */
     uint16_t ethertype;              /* packet: the EtherType received (0x0003: all) */
+    int tls;                         /* tls:HOST:PORT: kind SP_ADDR_TCP with TLS on top */
 };
 
-/* Parses `tcp:HOST:PORT`, `udp:HOST:PORT`, `tcp:PORT` (host 127.0.0.1),
- * `tcp:[::1]:PORT`, `unix:PATH`, `unix-dgram:PATH`, `unix-seqpacket:PATH`,
- * `packet:IFACE[:ETHERTYPE]`
+/* Parses `tcp:HOST:PORT`, `tls:HOST:PORT` (TCP with tls set), `udp:HOST:PORT`,
+ * `tcp:PORT` (host 127.0.0.1), `tcp:[::1]:PORT`, `unix:PATH`, `unix-dgram:PATH`,
+ * `unix-seqpacket:PATH`, `packet:IFACE[:ETHERTYPE]`
  * (ETHERTYPE a number such as 0x0800 or ipv4, ipv6, arp, vlan, all; default
  * all). Returns 0, or -1 with a
  * one-line reason in err (unknown scheme, missing host or port, port not a

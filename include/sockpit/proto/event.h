@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sockpit/proto/tcpseg.h"
+
 struct sp_buf;
 struct sp_cmsg;
 
@@ -33,6 +35,9 @@ enum sp_ev_type {
     SP_EV_CHECK,      /* a lab check held or failed (sock 0) */
     SP_EV_EXPECT,     /* an expect matched: what, how, and the latency from our last send */
     SP_EV_RULE,       /* an `on` rule fired: it replied (and maybe closed) */
+    SP_EV_SEGMENT,    /* wire view: one TCP segment of the socket, captured (tcpseg.h) */
+    SP_EV_TLS_RECORD, /* one TLS record on the ciphertext stream (tlsrec.h) */
+    SP_EV_TLS,        /* TLS handshake progress and result, alerts, close_notify */
     SP_EV_ICMP_ERROR, /* an error read from a socket's error queue (IP_RECVERR) */
     SP_EV__COUNT
 };
@@ -162,6 +167,20 @@ struct sp_event {
     int pkttype;       /* sll_pkttype: PACKET_HOST (0) ... PACKET_OUTGOING (4) */
     uint16_t protocol; /* sll_protocol, host order: the frame's EtherType */
 
+    /* tls_record: off/end_off/len/chunk_first/chunk_last as a msg's, on the
+     * ciphertext stream of its direction (recv or send chunks); summary says
+     * what it holds ("ClientHello", "encrypted"). tls: code is the stage
+     * ("handshake_done", "verify_failed", "alert", "close_notify", ...),
+     * message the text. */
+    int tls_out;       /* tls_record: 1 we wrote it, 0 we read it */
+    int tls_type;      /* tls_record: content type */
+    int tls_version;   /* tls_record: record-layer version */
+    int tls_encrypted; /* tls_record: the body is ciphertext we do not read */
+    int tls_alert;     /* tls_record: level << 8 | description of a readable alert, else -1 */
+    uint64_t tls_hs;   /* tls_record: handshake types that begin in it, first in the low byte */
+    uint32_t tls_nhs;  /* how many (past 8 only counted) */
+    int tls_hs_cont;   /* tls_record: it begins with the rest of an earlier message */
+
     uint64_t bytes_in, bytes_out, chunks, msgs; /* summary */
     uint64_t dropped;                           /* dropped: how many events */
 
@@ -187,6 +206,11 @@ struct sp_event {
     uint32_t rule;
     uint64_t fired;
     int then_close;
+    /* segment: seq is the segment's number on the socket (from 1), off the
+     * stream offset of its first payload byte (our recv offsets for what
+     * the peer sent, our send offsets for ours), len its payload length,
+     * data the IP packet as captured (headers, for pcap files). */
+    struct sp_seg seg;
 };
 
 /* "listening", "recv", ... as in DESIGN §6. */
