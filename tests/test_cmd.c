@@ -232,6 +232,16 @@ static void test_cmd_complete_commands_options_and_words(void **state)
     assert_string_equal(got, "recv,recvsize");
     completions("frob ", got, sizeof got);
     assert_string_equal(got, "");
+    completions("list r", got, sizeof got);
+    assert_string_equal(got, "rules");
+    completions("on PING re", got, sizeof got);
+    assert_string_equal(got, "reply");
+    completions("expect --re", got, sizeof got);
+    assert_string_equal(got, "--regex");
+    completions("expect --hex-", got, sizeof got);
+    assert_string_equal(got, "--hex-mask");
+    completions("replay f.jsonl --as ", got, sizeof got);
+    assert_string_equal(got, "logged,peer");
     completions("relay t", got, sizeof got);
     assert_string_equal(got, "tcp:");
     completions("relay tcp:1 tcp:2 --fin h", got, sizeof got);

@@ -133,6 +133,7 @@ static void test_labfile_refusals_say_where_and_why(void **state)
         {HEAD "step: t\ncheck: c recv $0\n", 5, 15, "$1 .."},
         {HEAD "step: t\ncheck: c recv $3 colour=red\n", 5, 18, "unknown field"},
         {HEAD "step: t\ncheck: c recv $3 code=X\n", 5, 18, "recv events have no field code"},
+        {HEAD "step: t\ncheck: c recv $3 flags~SYN\n", 5, 18, "recv events have no field flags"},
         {HEAD "step: t\ncheck: c recv $3 len=x\n", 5, 22, "wants a number"},
         {HEAD "step: t\ncheck: c recv $3 len!\n", 5, 21, "expected an operator"},
         {HEAD "step: t\ncheck: c error $3 code>E\n", 5, 23, "is a name"},

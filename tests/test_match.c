@@ -187,6 +187,33 @@ static void test_regex_errors(void **state)
     assert_non_null(strstr(err, "NUL"));
     assert_int_equal(sp_match_regex(&m, "a\\x4", 5, err, sizeof err), -1);
     assert_non_null(strstr(err, "two hex digits"));
+    /* What would make regcomp's memory or regexec's time explode is refused
+     * before regcomp sees it. */
+    static const char *const costly[] = {
+        "((a{99}){99}){99}", ".{20001}",   "(((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+",
+        "([0-9]+,){19999}",  "(a?){2000}", "((.*){30}){30}",
+        "((a{0}){99}){99}",  "(()){999}",
+    };
+    for (size_t i = 0; i < sizeof costly / sizeof costly[0]; i++) {
+        assert_int_equal(sp_match_regex(&m, costly[i], strlen(costly[i]), err, sizeof err), -1);
+        assert_non_null(strstr(err, "too costly"));
+    }
+    static const char *const stacked[] = {"a++++++++++++++++++++++++++++++", "a**", "a+?",
+                                          "a{2}{3}", "a++??++++++++++++03/21+++"};
+    for (size_t i = 0; i < sizeof stacked / sizeof stacked[0]; i++) {
+        assert_int_equal(sp_match_regex(&m, stacked[i], strlen(stacked[i]), err, sizeof err), -1);
+        assert_non_null(strstr(err, "a repeat of a repeat"));
+    }
+    assert_int_equal(sp_match_regex(&m, "(a)\\1", 5, err, sizeof err), -1);
+    assert_non_null(strstr(err, "back-references"));
+    /* Not costly: brackets are one atom, a lone { is the regex's business. */
+    static const char *const fine[] = {"(a{140}){140}", "[+{]+x{2,3}",     "(a*)*",
+                                       "[]a+]+",        "[[:digit:]+]{3}", "(a?){120}",
+                                       "x{2,}y{,3}",    "((a|)b){300}"};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        assert_int_equal(sp_match_regex(&m, fine[i], strlen(fine[i]), err, sizeof err), 0);
+        sp_match_free(&m);
+    }
 }
 
 int main(void)

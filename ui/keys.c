@@ -126,6 +126,16 @@ static int act_pause(struct sp_tui *t, int key)
     return on_focused(t, "pause", NULL);
 }
 
+/* w: the wire view of the focused socket on or off. */
+static int act_wire(struct sp_tui *t, int key)
+{
+    (void)key;
+    struct sp_wire_info wi;
+    uint32_t id = ui_focused_sock(t);
+    int on = id != 0 && sp_engine_wire_info(t->eng, id, &wi);
+    return on_focused(t, "wire", on ? "off" : "on");
+}
+
 static int act_recv(struct sp_tui *t, int key)
 {
     (void)key;
@@ -277,6 +287,7 @@ static const struct keydef keytab[] = {
     {{'+', '-', '='}, "+/-", "double / halve the recv size", "recv size", act_recvsize},
     {{'v'}, "v", "view: chunks / messages / both", "view", act_view},
     {{'x'}, "x", "text / hex", "hex", act_hex},
+    {{'w'}, "w", "wire view on/off: the socket's TCP segments (needs CAP_NET_RAW)", NULL, act_wire},
     {{UI_KEY(KEY_PPAGE), UI_KEY(KEY_NPAGE)}, "PgUp/PgDn", "scroll the timeline", NULL, act_scroll},
     {{UI_KEY(KEY_HOME), UI_KEY(KEY_END), 'G'},
      "Home/End",

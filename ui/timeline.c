@@ -383,6 +383,37 @@ static void shut_text(struct row *r, const struct sp_event *ev)
               wr ? "still reading" : "no more reading");
 }
 
+/* A segment the wire view captured: which way, its flags, where it sits on
+ * the stream (@ is the same offset as recv's and send's), its marks. */
+static void seg_row(struct row *r, const struct sp_event *ev)
+{
+    static const char *const names[8] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
+    static const int order[8] = {1, 0, 2, 3, 4, 5, 6, 7};
+    const struct sp_seg *g = &ev->seg;
+    int role = g->marks ? UI_R_WARN : g->out ? UI_R_SEND : UI_R_RECV;
+    row_text(r, role, g->out ? "wire out " : "wire in  ");
+    int first = 1;
+    for (int i = 0; i < 8; i++)
+        if (g->flags & (1u << order[i])) {
+            row_textf(r, role, "%s%s", first ? "" : "|", names[order[i]]);
+            first = 0;
+        }
+    row_textf(r, role, " seq %u", (unsigned)g->rel_seq);
+    if (g->flags & 0x10u)
+        row_textf(r, UI_R_DIM, " ack %u", (unsigned)g->rel_ack);
+    row_textf(r, role, " len %llu @%llu", (unsigned long long)ev->len, (unsigned long long)ev->off);
+    row_textf(r, UI_R_DIM, " win %u", (unsigned)g->win);
+    if (g->mss)
+        row_textf(r, UI_R_DIM, " mss %u", (unsigned)g->mss);
+    if (g->wscale >= 0)
+        row_textf(r, UI_R_DIM, " wscale %d", g->wscale);
+    for (unsigned bit = 1; bit <= SP_SEG_GAP; bit <<= 1)
+        if (g->marks & bit)
+            row_textf(r, UI_R_WARN, " (%s)", sp_seg_mark_name(bit));
+    if (!g->isn_known)
+        row_text(r, UI_R_DIM, " (SYN not seen)");
+}
+
 static void tls_row(struct row *r, const struct sp_event *ev);
 
 static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev,
@@ -435,6 +466,9 @@ static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct s
     case SP_EV_SHUTDOWN:
         shut_text(r, ev);
         break;
+    case SP_EV_SEGMENT:
+        seg_row(r, ev);
+        break;
     case SP_EV_STATE:
         row_text(r, role, "kernel TCP state ");
         row_peer(r, UI_R_TITLE, ev->tcp);
@@ -472,6 +506,26 @@ static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct s
         break;
     case SP_EV_CMD_ERROR:
         row_peer(r, role, ev->message);
+        break;
+    case SP_EV_EXPECT:
+        /* op and mode are our own names; the captures are peer bytes. */
+        row_textf(r, UI_R_OK, "expect: %s #%llu matched %s", ev->op ? ev->op : "",
+                  (unsigned long long)ev->seq, ev->mode ? ev->mode : "");
+        if (ev->latency_ns >= 0)
+            row_textf(r, UI_R_OK, ", %lld.%03lld ms after send #%llu",
+                      (long long)(ev->latency_ns / 1000000),
+                      (long long)(ev->latency_ns % 1000000 / 1000),
+                      (unsigned long long)ev->send_seq);
+        if (ev->message != NULL && ev->message[0] != '\0') {
+            row_text(r, UI_R_OK, " captured ");
+            row_peer(r, UI_R_OK, ev->message);
+        }
+        break;
+    case SP_EV_RULE:
+        row_textf(r, UI_R_OK, "rule %u (%s) answered %s #%llu: %llu bytes%s, fired %llu",
+                  (unsigned)ev->rule, ev->mode ? ev->mode : "", ev->op ? ev->op : "",
+                  (unsigned long long)ev->seq, (unsigned long long)ev->len,
+                  ev->then_close ? ", closing" : "", (unsigned long long)ev->fired);
         break;
     case SP_EV_TLS_RECORD:
     case SP_EV_TLS:

@@ -21,10 +21,12 @@
 
 #define RULES_MAX        256
 #define RULE_INSERTS_MAX 32
-/* Replies waiting for their delay, over all rules: past it a match is
- * reported and not answered, rather than memory growing with a flood. */
-#define REPLIES_MAX  1024
-#define DELAY_MAX_MS (3600u * 1000)
+/* Replies waiting for their delay (or for the socket's earlier ones), over
+ * all rules, by count and by bytes: past either a match is reported and not
+ * answered, rather than memory growing with a flood. */
+#define REPLIES_MAX     1024
+#define REPLY_BYTES_MAX (16u * 1024 * 1024)
+#define DELAY_MAX_MS    (3600u * 1000)
 
 /* Where capture k goes into the reply's bytes. */
 struct insert {
@@ -66,7 +68,7 @@ struct cmd_rules {
     size_t n;
     uint32_t next_num;
     TAILQ_HEAD(replies, reply) replies;
-    size_t nreplies;
+    size_t nreplies, reply_bytes;
     int sub;
 };
 
@@ -113,6 +115,7 @@ static void reply_free(struct cmd_rules *rs, struct reply *rp)
 {
     TAILQ_REMOVE(&rs->replies, rp, entry);
     rs->nreplies--;
+    rs->reply_bytes -= rp->len;
     if (rp->timer != NULL)
         sp_watch_stop(rp->timer);
     free(rp);
@@ -241,16 +244,18 @@ static void on_event(void *ud, const struct sp_event *ev)
     if (r == NULL)
         return;
     r->fired++;
-    if (rs->nreplies >= REPLIES_MAX) {
-        char text[160];
+    struct reply *rp = build_reply(r, ev->data, caps);
+    if (rs->nreplies >= REPLIES_MAX || rs->reply_bytes + rp->len > REPLY_BYTES_MAX) {
+        char text[200];
         snprintf(text, sizeof text,
-                 "rule %u matched %s #%llu but %d replies already wait: not answered",
+                 "rule %u matched %s #%llu but %zu replies (%zu bytes) already wait: not "
+                 "answered",
                  (unsigned)r->num, ev->type == SP_EV_MSG ? "msg" : "recv",
-                 (unsigned long long)ev->seq, REPLIES_MAX);
+                 (unsigned long long)ev->seq, rs->nreplies, rs->reply_bytes);
         notice(rs->q, ev->sock, text);
+        free(rp);
         return;
     }
-    struct reply *rp = build_reply(r, ev->data, caps);
     rp->rs = rs;
     rp->sock = ev->sock;
     rp->rule = r->num;
@@ -268,6 +273,7 @@ static void on_event(void *ud, const struct sp_event *ev)
     int first = first_for(rs, ev->sock) == NULL;
     TAILQ_INSERT_TAIL(&rs->replies, rp, entry);
     rs->nreplies++;
+    rs->reply_bytes += rp->len;
     if (first)
         reply_arm(rs, rp);
 }

@@ -256,7 +256,7 @@ const struct cmd_entry cmd__table[] = {
      "that matches replies through the socket's framing (a datagram socket answers the "
      "sender) and shows a rule event. The reply may use the rule's captures and variables as "
      "${NAME}. `on [ID] off` removes the socket's rules; `list rules` shows them and how often "
-     "each fired. At most 256 rules and 1024 replies waiting for their delay.",
+     "each fired. At most 256 rules, and 1024 replies (16 MiB) waiting to go out.",
      on_opts, 1, -1, 0, cmd__exec_on},
     {"pause", "pause [ID]", "stop reading (data piles up in the kernel)", NULL, NULL, 0, 1, 0,
      cmd__exec_pause},
@@ -478,6 +478,9 @@ static const char *const set_words[] = {
     "recvttl",   "recvtos",      "timestamp",  "recverr",   "cmsgbuf",   NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
+static const char *const list_words[] = {"rules", NULL};
+static const char *const rule_words[] = {"reply", "off", NULL};
+static const char *const as_words[] = {"logged", "peer", NULL};
 static const char *const shut_words[] = {"wr", "rd", "both", NULL};
 static const char *const addr_words[] = {
     "tcp:", "udp:", "unix:", "unix-dgram:", "unix-seqpacket:", "packet:", NULL};
@@ -538,6 +541,10 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
         if (strcmp(prev, "--framing") == 0)
             goto done;
     }
+    if (strcmp(prev, "--as") == 0) {
+        n += add_matches(out, as_words, last);
+        goto done;
+    }
     if (strcmp(prev, "--fin") == 0 || strcmp(prev, "--dir") == 0) {
         static const char *const fin_words[] = {"pass", "hold", "reset", NULL};
         static const char *const dir_words[] = {"up", "down", "both", NULL};
@@ -559,6 +566,10 @@ size_t sp_cmd_complete(struct sp_engine *eng, const char *line, struct sp_buf *o
         n += add_matches(out, onoff_words, last);
     else if (strcmp(e->name, "shutdown") == 0)
         n += add_matches(out, shut_words, last);
+    else if (strcmp(e->name, "list") == 0 && idx == 1)
+        n += add_matches(out, list_words, last);
+    else if (strcmp(e->name, "on") == 0 && last[0] != '\0')
+        n += add_matches(out, rule_words, last);
     else if (strcmp(e->name, "help") == 0 && idx == 1)
         for (size_t i = 0; i < cmd__table_len; i++)
             if (strncmp(cmd__table[i].name, last, strlen(last)) == 0) {

@@ -95,6 +95,26 @@ static const struct sp_lab_step *cur_step(const struct cmd_lab *l)
     return &l->def->steps[l->view.step];
 }
 
+/* A segment's flags ("SYN|ACK") or marks ("retransmission dup-ack") as
+ * text for a check's filter. */
+static const char *seg_text(const struct sp_event *ev, int marks, char *buf, size_t len)
+{
+    static const char *const names[8] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
+    static const int order[8] = {1, 0, 2, 3, 4, 5, 6, 7};
+    size_t n = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < (marks ? 16u : 8u); i++) {
+        const char *w = NULL;
+        if (marks && (ev->seg.marks & (1u << i)))
+            w = sp_seg_mark_name(1u << i);
+        else if (!marks && (ev->seg.flags & (1u << order[i])))
+            w = names[order[i]];
+        if (w != NULL && n < len)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? (marks ? " " : "|") : "", w);
+    }
+    return buf;
+}
+
 /* cmsg=NAME (or ~PART) holds when one of the event's control messages is
  * named so; cmsg!=NAME when none is. */
 static int cmsg_holds(const struct sp_lab_filter *f, const struct sp_event *ev)
@@ -112,6 +132,7 @@ static int filter_holds(const struct sp_lab_filter *f, const struct sp_event *ev
 {
     uint64_t v = 0;
     const char *s = NULL;
+    char text[128];
     if (strcmp(f->field, "cmsg") == 0)
         return cmsg_holds(f, ev);
     if (strcmp(f->field, "len") == 0)
@@ -138,6 +159,10 @@ static int filter_holds(const struct sp_lab_filter *f, const struct sp_event *ev
         s = ev->how;
     else if (strcmp(f->field, "reason") == 0)
         s = ev->reason;
+    else if (strcmp(f->field, "flags") == 0 || strcmp(f->field, "marks") == 0)
+        s = seg_text(ev, f->field[0] == 'm', text, sizeof text);
+    else if (strcmp(f->field, "dir") == 0)
+        s = ev->seg.out ? "out" : "in";
     else
         return 0;
     if (f->numeric)

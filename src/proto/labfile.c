@@ -19,19 +19,29 @@ struct field_def {
 };
 
 static const struct field_def fields[] = {
-    {"len", 1, "recv msg send"}, {"truncated", 1, "recv msg"},
-    {"unread", 1, "recv now"},   {"chunks", 1, "msg"},
-    {"blocks", 1, "msg"},        {"writes", 1, "send"},
-    {"unsent", 1, "now"},        {"queued", 1, "now"},
-    {"open", 1, "now"},          {"code", 0, "error"},
-    {"op", 0, "error"},          {"tcp", 0, "state now"},
-    {"how", 0, "shutdown"},      {"reason", 0, "closed frame_error"},
+    {"len", 1, "recv msg send segment"},
+    {"truncated", 1, "recv msg"},
+    {"unread", 1, "recv now"},
+    {"chunks", 1, "msg"},
+    {"blocks", 1, "msg"},
+    {"writes", 1, "send"},
+    {"unsent", 1, "now"},
+    {"queued", 1, "now"},
+    {"open", 1, "now"},
+    {"code", 0, "error"},
+    {"op", 0, "error"},
+    {"tcp", 0, "state now"},
+    {"how", 0, "shutdown"},
+    {"reason", 0, "closed frame_error"},
     {"cmsg", 0, "recv send"},
+    {"flags", 0, "segment"},
+    {"dir", 0, "segment"},
+    {"marks", 0, "segment"},
 };
 
 static const char *const events[] = {
     "listening", "connected", "accepted", "bound", "recv",   "msg", "frame_error", "send",
-    "eof",       "shutdown",  "state",    "error", "closed", "now", NULL,
+    "eof",       "shutdown",  "state",    "error", "closed", "now", "segment",     NULL,
 };
 
 struct parser {
@@ -202,7 +212,7 @@ static int parse_filter(struct parser *p, const struct word *w, const char *even
     if (fd == NULL)
         return fail(p, w->s,
                     "unknown field \"%.*s\" (len truncated unread chunks blocks writes unsent "
-                    "queued open code op tcp how reason)",
+                    "queued open code op tcp how reason cmsg flags dir marks)",
                     (int)(w->n > 32 ? 32 : w->n), w->s);
     if (!in_list(fd->events, event))
         return fail(p, w->s, "%s events have no field %s (it belongs to: %s)", event, fd->name,
@@ -267,7 +277,7 @@ static int parse_term(struct parser *p, const struct word *w, size_t nw, size_t 
     if (events[k] == NULL)
         return fail(p, first->s,
                     "unknown event \"%.*s\" (recv msg send eof state error closed shutdown "
-                    "frame_error accepted connected listening bound now)",
+                    "frame_error accepted connected listening bound now segment)",
                     (int)(first->n > 32 ? 32 : first->n), first->s);
     t->is_count = 1;
     memcpy(t->event, events[k], strlen(events[k]) + 1);

@@ -4,6 +4,7 @@
 #include "sockpit/proto/match.h"
 
 #include <locale.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,174 @@ static int regex_bytes(const char *s, size_t n, struct sp_buf *out, char *err, s
     return 0;
 }
 
+/* glibc's regcomp copies a repeated part once per repetition (a+ is aa*,
+ * a{3} is aaa), so nested repetitions multiply, and every part that may
+ * match nothing (x*, x?, the copies of x{0,n}) makes the closures regcomp
+ * and regexec compute grow with the square of their number: (a?){2000}
+ * takes seconds and hundreds of MB, a++??+++… minutes. These bounds keep
+ * every accepted regex cheap; they are checked before regcomp sees it. */
+#define REGEX_PARTS_MAX    20000u
+#define REGEX_OPTIONAL_MAX 256u
+#define GROUPS_MAX         64
+
+static size_t sat_mul(size_t a, size_t b)
+{
+    return b != 0 && a > 4 * REGEX_PARTS_MAX / b ? 4 * REGEX_PARTS_MAX : a * b;
+}
+
+/* {m}, {m,} or {m,n} at s[i]: its bounds (*hi SIZE_MAX when open) and where
+ * it ends; 0 when it is not one (then { is a literal, or regcomp's error). */
+static int brace_bounds(const char *s, size_t n, size_t *i, size_t *lo, size_t *hi)
+{
+    size_t j = *i + 1, v = 0;
+    int digits = 0, comma = 0;
+    *lo = 0;
+    for (; j < n && s[j] != '}'; j++) {
+        if (s[j] >= '0' && s[j] <= '9') {
+            v = v * 10 + (size_t)(s[j] - '0');
+            if (v > 100000)
+                v = 100000;
+            digits = 1;
+        } else if (s[j] == ',' && !comma) {
+            *lo = v;
+            v = 0;
+            comma = 1;
+        } else {
+            return 0;
+        }
+    }
+    if (j >= n || !digits)
+        return 0;
+    if (!comma)
+        *lo = v;
+    *hi = !comma ? v : v == 0 && s[j - 1] == ',' ? SIZE_MAX : v;
+    *i = j;
+    return 1;
+}
+
+/* The cost of one atom or group: parts after regcomp's copies, how many of
+ * them may match nothing, and whether the whole may match nothing (then
+ * each copy of it is such a part too: ((a{0}){99}){99} is as costly as
+ * (a?){9801}). */
+struct cost {
+    size_t parts, optional;
+    int nullable;
+};
+
+/* Applies a repeat of lo..hi (hi SIZE_MAX: open) to c, as regcomp expands
+ * it: x{lo,} is lo copies and a starred one, x{lo,hi} lo copies and hi - lo
+ * optional ones. */
+static void repeat(struct cost *c, size_t lo, size_t hi)
+{
+    size_t copies = hi == SIZE_MAX ? lo + 1 : (hi > 0 ? hi : 1);
+    size_t opt_copies = hi == SIZE_MAX ? 1 : hi - (lo < hi ? lo : hi);
+    c->optional = sat_mul(c->optional, copies) + (c->nullable ? copies : opt_copies);
+    c->parts = sat_mul(c->parts, copies);
+    c->nullable = c->nullable || lo == 0;
+}
+
+/* One level of groups: the sum so far, and whether the branch being read
+ * (seq) or an earlier one (any) may match nothing. */
+struct level {
+    struct cost sum;
+    int seq, any;
+};
+
+/* 0, or -1 with err: too costly to compile, a repeat of a repeat, or a
+ * back-reference. */
+static int regex_check(const char *s, size_t n, char *err, size_t errlen)
+{
+    struct level lv[GROUPS_MAX + 1];
+    int depth = 0, quantified = 0;
+    lv[0] = (struct level){{0, 0, 1}, 1, 0};
+    struct cost last = {0, 0, 1}; /* the atom a repeat would repeat */
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        size_t lo = 0, hi = 0;
+        int quant =
+            c == '*' || c == '+' || c == '?' || (c == '{' && brace_bounds(s, n, &i, &lo, &hi));
+        if (quant) {
+            if (quantified) {
+                snprintf(err, errlen,
+                         "a repeat of a repeat (a+?, a**, a{2}{3}) is undefined in "
+                         "POSIX regexes: group it, (a+)?");
+                return -1;
+            }
+            if (c == '*')
+                lo = 0, hi = SIZE_MAX;
+            else if (c == '+')
+                lo = 1, hi = SIZE_MAX;
+            else if (c == '?')
+                lo = 0, hi = 1;
+            struct cost before = last;
+            repeat(&last, lo, hi);
+            lv[depth].sum.parts += last.parts - before.parts;
+            lv[depth].sum.optional += last.optional - before.optional;
+            quantified = 1;
+        } else {
+            quantified = 0;
+            /* The element before is complete: it joins its branch. */
+            lv[depth].seq = lv[depth].seq && last.nullable;
+            last = (struct cost){1, 0, 0};
+            if (c == '\\' && i + 1 < n) {
+                if (s[i + 1] >= '1' && s[i + 1] <= '9') {
+                    snprintf(err, errlen,
+                             "back-references (\\%c) are refused: their matching "
+                             "time can grow exponentially",
+                             s[i + 1]);
+                    return -1;
+                }
+                i++;
+            } else if (c == '[') {
+                /* A bracket expression is one atom: ] first is a member. */
+                size_t j = i + 1;
+                if (j < n && s[j] == '^')
+                    j++;
+                if (j < n && s[j] == ']')
+                    j++;
+                for (; j < n && s[j] != ']'; j++)
+                    if (s[j] == '[' && j + 1 < n &&
+                        (s[j + 1] == ':' || s[j + 1] == '.' || s[j + 1] == '=')) {
+                        const char *e = memchr(s + j + 2, s[j + 1], n - j - 2);
+                        j = e != NULL ? (size_t)(e - s) + 1 : n;
+                    }
+                i = j;
+            } else if (c == '(') {
+                if (depth == GROUPS_MAX) {
+                    snprintf(err, errlen, "regex groups nested deeper than %d", GROUPS_MAX);
+                    return -1;
+                }
+                lv[++depth] = (struct level){{0, 0, 1}, 1, 0};
+                last = (struct cost){0, 0, 1};
+                continue;
+            } else if (c == ')' && depth > 0) {
+                last = lv[depth].sum;
+                last.nullable = lv[depth].seq || lv[depth].any;
+                if (last.parts == 0)
+                    last.parts = 1;
+                depth--;
+            } else if (c == '|') {
+                lv[depth].any = lv[depth].any || lv[depth].seq;
+                lv[depth].seq = 1;
+                last = (struct cost){0, 0, 1};
+            } else if (c == '^' || c == '$') {
+                last = (struct cost){0, 0, 1};
+            }
+            lv[depth].sum.parts += last.parts;
+            lv[depth].sum.optional += last.optional;
+        }
+        if (lv[depth].sum.parts > REGEX_PARTS_MAX || last.parts > REGEX_PARTS_MAX ||
+            lv[depth].sum.optional > REGEX_OPTIONAL_MAX || last.optional > REGEX_OPTIONAL_MAX) {
+            snprintf(err, errlen,
+                     "regex too costly: its repeats would expand to more than %u parts, or "
+                     "more than %u that may match nothing (nested repeats multiply)",
+                     REGEX_PARTS_MAX, REGEX_OPTIONAL_MAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int sp_match_regex(struct sp_match *m, const char *s, size_t n, char *err, size_t errlen)
 {
     clear(m);
@@ -161,6 +330,10 @@ int sp_match_regex(struct sp_match *m, const char *s, size_t n, char *err, size_
     }
     if (b.len == 0 || memchr(b.data, '\0', b.len) != NULL) {
         snprintf(err, errlen, b.len == 0 ? "empty regex" : "a regex cannot hold a NUL byte");
+        sp_buf_cleanup(&b);
+        return -1;
+    }
+    if (regex_check((const char *)b.data, b.len, err, errlen) != 0) {
         sp_buf_cleanup(&b);
         return -1;
     }

@@ -10,6 +10,10 @@ interleaved round by round (the machine is shared and noisy) and the medians
 are reported. The TUI case runs sockpit's full screen front end in a private
 tmux server, showing the stream live.
 
+Wire view: the raw headless sink again with `listen --wire` (root only):
+every segment of the flood captured with libpcap, tracked and printed as a
+segment event (to /dev/null); its throughput against the same sink without.
+
 Printing: headless sockpit without --quiet (text and JSON) prints every recv
 to a pipe that this script drains and checks (printed recv events = chunks
 in the summary); `socat -v` does the same dump on stderr. PRINT_MIB MiB per
@@ -32,7 +36,8 @@ Prints Markdown (for the README) and writes it to BUILD_DIR/bench.md.
 
 usage: run.py SOCKPIT_BINARY [--mib N] [--runs N] [--presses N] [--conns N]
               [--print-mib N] [--socat-v-mib N] [--short N] [--short-timeout S]
-              [--only read,nc,socat,sockpit-raw,sockpit-len,tui,socat-v,sockpit-text,
+              [--only read,nc,socat,sockpit-raw,sockpit-len,sockpit-wire,tui,socat-v,
+                      sockpit-text,
                       sockpit-json,latency,conns-headless,conns-tui,echo-quiet,echo]
 defaults: 2048 MiB per run, 7 rounds, 20 key presses, 10000 connections,
 256 MiB printed (8 MiB by socat -v), 150000 short connections.
@@ -58,6 +63,7 @@ import tmuxrun  # noqa: E402
 
 TARGETS = {"sockpit-raw": 1.0, "sockpit-len": 0.5, "tui": 0.5}
 KEY_TARGET_MS = 100
+WIRE_TARGET = 0.5  # throughput with the wire view on, against off
 READ_SIZE = 65536  # sockpit's default recv size, and the floor's
 FLOOR_TARGET = 1.2
 ECHO_FDS_MAX = 64  # stdio, the loop's own, the listener: far below one per connection  # sockpit's raw sink CPU per GiB at most this × the floor
@@ -147,11 +153,13 @@ def run_sender(sender, port, mib, mode, timeout=300):
 
 # ---------------------------------------------------------------- throughput
 
-def headless_sink(binary, framing):
+def headless_sink(binary, framing, wire=False):
     def argv(port):
         listen = f"listen tcp:127.0.0.1:{port}"
         if framing:
             listen += f" --framing {framing}"
+        if wire:
+            listen += " --wire"  # every segment captured and printed (to /dev/null)
         return [binary, "--headless", "--quiet",
                 "-e", listen,
                 "-e", "wait accepted --timeout 0",
@@ -364,6 +372,8 @@ def throughput(args, sender, rounds, failures):
          headless_sink(args.sockpit, None), args.mib, None),
         ("sockpit-len", "sockpit --headless --quiet, len:u32be 64-byte msgs", "len64",
          headless_sink(args.sockpit, "len:u32be"), args.mib, None),
+        ("sockpit-wire", "sockpit --headless --quiet, raw, wire view on (`--wire`)", "raw",
+         headless_sink(args.sockpit, None, wire=True), args.mib, None),
         ("tui", "sockpit TUI in tmux, raw, live", "raw", None, args.mib, None),
         ("socat-v", "socat -v (stderr to a pipe)", "raw",
          lambda p: ["socat", "-v", "-u", f"TCP-LISTEN:{p},bind=127.0.0.1,reuseaddr",
@@ -379,6 +389,8 @@ def throughput(args, sender, rounds, failures):
     for key, _, _, argv, _, _ in cases:
         if key == "tui" and not tmuxrun.have_tmux():
             missing.add(key)
+        elif key == "sockpit-wire" and os.geteuid() != 0:
+            missing.add(key)  # capturing needs CAP_NET_RAW: the row says so
         elif argv is not None and shutil.which(argv(1)[0]) is None \
                 and not os.path.exists(argv(1)[0]):
             missing.add(key)
@@ -674,7 +686,8 @@ def stream_table(args, rows, verdicts, notes):
         if key in PRINTERS:
             continue
         if missing:
-            out.append(f"| {title} | not installed | | | | | | |")
+            why = "needs root (CAP_NET_RAW)" if key == "sockpit-wire" else "not installed"
+            out.append(f"| {title} | {why} | | | | | | |")
             continue
         if not res:
             continue
@@ -702,6 +715,13 @@ def stream_table(args, rows, verdicts, notes):
             verdicts.append((f"raw sink CPU per GiB ≤ {FLOOR_TARGET} × the bare read() loop",
                              cpu <= FLOOR_TARGET * floor,
                              f"{cpu:.2f} vs {floor:.2f} s/GiB: {cpu / floor:.2f} ×{spread}"))
+        off = med(by.get("sockpit-raw") or [], "mbps")
+        if key == "sockpit-wire" and off:
+            per = [a["mbps"] / b["mbps"] for a, b in zip(res, by["sockpit-raw"]) if b["mbps"]]
+            spread = f"; per round {min(per):.2f}–{max(per):.2f} ×" if per else ""
+            verdicts.append((f"wire view on ≥ {WIRE_TARGET} × the same sink without it",
+                             mbps >= WIRE_TARGET * off,
+                             f"{mbps:.0f} vs {off:.0f} MB/s: {mbps / off:.2f} ×{spread}"))
         if key == "tui":
             verdicts.append((f"TUI peak RSS ≤ {RSS_TARGET_MIB} MiB over a {args.mib} MiB stream",
                              rss <= RSS_TARGET_MIB, f"{rss:.1f} MiB"))

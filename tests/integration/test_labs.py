@@ -45,6 +45,8 @@ BREAKS = {
     "udp": [("recvsize $2 4\n", "recvsize $2 64K\n", "truncated")],
     "ancillary": [("set $3 passcred on\n", "\n", "credentials"),
                   ("send $2 --fd /dev/null here\n", "send $2 here\n", "descriptor-passed")],
+    # Nothing captured without the wire view: no SYN row.
+    "wire": [("wire $1 on\n", "\n", "syn")],
 }
 
 

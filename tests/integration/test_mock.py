@@ -110,6 +110,8 @@ def expect_mismatches_and_bad_patterns_say_why():
         bad = [
             ("expect --regex \"a(\"", "bad regex"),
             ("expect --regex \"\"", "empty regex"),
+            ("expect --regex \"a++\"", "a repeat of a repeat"),
+            ("expect --regex \"(a?){999}\"", "too costly"),
             ("expect --hex-mask \"01 ?g\"", "not a hex digit or ? in a hex mask: 'g' at column 24"),
             ("expect --hex-mask \"01 2\"", "two characters"),
             ("expect --regex a --prefix", "anchor it"),
@@ -285,6 +287,45 @@ def on_rules_answer_several_python_clients():
     # "PING 3" came after QUIT's close: the connection was closed, nothing
     # more was answered on it.
     assert not any(r["sock"] == 2 and r["seq"] > 5 for r in rules), rules
+
+
+@test
+def on_rule_on_a_udp_socket_answers_each_sender():
+    sp = Sockpit(["--timeout", "20", "-e", "bind udp:127.0.0.1:0",
+                  "-e", "on --regex \"^PING (.*)$\" --capture who reply \"PONG ${who}\""])
+    try:
+        port = sp.port()
+        clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+        sp.wait_event(lambda e: e.get("ev") == "output" and "rule 1" in e["text"])
+        for k, c in enumerate(clients):
+            c.settimeout(5)
+            c.sendto(b"PING %d" % k, ("127.0.0.1", port))
+        for k, c in enumerate(clients):
+            data, addr = c.recvfrom(100)
+            assert (data, addr[1]) == (b"PONG %d" % k, port), (data, addr)
+            c.close()
+        sp.wait_event(lambda e: e.get("ev") == "rule" and e["fired"] == 2)
+    finally:
+        sp.kill()
+
+
+@test
+def replies_waiting_are_capped_with_a_notice():
+    sp = Sockpit(["--timeout", "20", "-e", "listen tcp:127.0.0.1:0 --framing line",
+                  "-e", "on --prefix x reply y --delay 60000"])
+    try:
+        port = sp.port()
+        sp.wait_event(lambda e: e.get("ev") == "output" and "rule 1" in e["text"])
+        c = peers.connect(port)
+        c.sendall(b"x\n" * 1030)
+        ev = sp.wait_event(lambda e: e.get("ev") == "notice" and "not answered" in e["message"])
+        assert "1024 replies" in ev["message"], ev
+        sp.wait_event(lambda e: e.get("ev") == "notice" and "msg #1030 " in e["message"])
+        notices = [e for e in sp.of("notice") if "not answered" in e["message"]]
+        assert len(notices) == 6, len(notices)
+        c.close()
+    finally:
+        sp.kill()
 
 
 @test

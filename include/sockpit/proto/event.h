@@ -199,7 +199,8 @@ struct sp_event {
      * from our last send's event to the match (-1: no send before it),
      * send_seq that send. rule: rule is its number, fired how often it
      * fired so far (this one included), len the reply's bytes, then_close
-     * whether the connection is closed after the reply. */
+     * whether the connection is closed after the reply. mode is always a
+     * constant string: the history keeps the pointer, not a copy. */
     const char *mode;
     int64_t latency_ns;
     uint64_t send_seq;

@@ -53,8 +53,11 @@ int sp_match_mask(struct sp_match *m, enum sp_match_where where, const char *s, 
 /* Compiles s[0..n) as a POSIX extended regex (byte semantics: the C
  * locale). sockpit's escapes \n \r \t \e \xHH become those bytes first
  * (ERE has no way to write them); every other backslash pair is left to the
- * regex (\. \( \\). An empty regex, a NUL byte (also \x00), or what
- * regcomp refuses is an error (regerror's text in err). */
+ * regex (\. \( \\). An empty regex, a NUL byte (also \x00), a
+ * back-reference, a repeat of a repeat (a+?), repeats that would expand
+ * past 20000 parts or 256 parts that may match nothing (regcomp copies each
+ * repeated part), or what regcomp refuses is an error (regerror's text in
+ * err). */
 int sp_match_regex(struct sp_match *m, const char *s, size_t n, char *err, size_t errlen);
 void sp_match_free(struct sp_match *m);
 
