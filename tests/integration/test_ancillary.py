@@ -21,11 +21,16 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-def wait_path(path, timeout=10.0):
-    end = time.monotonic() + timeout
-    while not os.path.exists(path) and time.monotonic() < end:
+def wait_path(sp):
+    """Until sockpit's socket 1 is listening (or bound): its path exists
+    from bind(2) on, but a connect before listen(2) would be refused."""
+    if sp.json_mode:
+        sp.wait_event(lambda e: e.get("ev") in ("listening", "bound") and e.get("sock") == 1)
+        return
+    end = time.monotonic() + 10
+    while not any(b"[1] listening" in l for l in list(sp.lines)):
+        assert time.monotonic() < end, sp.lines
         time.sleep(0.02)
-    assert os.path.exists(path), path
 
 
 def recvs(sp, sock):
@@ -46,7 +51,7 @@ def unix_pair_with_sockpit(tmp, script_after_accept):
     for line in script_after_accept + ["send 2 ready", "wait 2 eof --timeout 20000", "quit"]:
         args += ["-e", line]
     sp = Sockpit(args)
-    wait_path(path)
+    wait_path(sp)
     u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     u.connect(path)
     u.settimeout(10)
@@ -133,7 +138,7 @@ def ctrunc_has_its_own_line_under_the_recv_in_text():
                       "-e", "set 2 cmsgbuf 0", "-e", "send 2 ready", "-e", "wait 2 eof",
                       "-e", "quit"], json_mode=False)
         try:
-            wait_path(path)
+            wait_path(sp)
             u = socket.socket(socket.AF_UNIX)
             u.connect(path)
             u.settimeout(10)
@@ -180,7 +185,7 @@ def manual_recv_while_paused_carries_the_control_messages_too():
                       "-e", "pause 2", "-e", "set 2 passcred on", "-e", "send 2 ready",
                       "-e", "recv 2 --block", "-e", "quit"])
         try:
-            wait_path(path)
+            wait_path(sp)
             u = socket.socket(socket.AF_UNIX)
             u.connect(path)
             u.settimeout(10)
@@ -205,7 +210,7 @@ def unix_datagrams_carry_descriptors_and_timestamps():
         sp = Sockpit(["--timeout", "30", "-e", "bind unix-dgram:%s" % path,
                       "-e", "set timestamp on", "-e", "set passcred on"])
         try:
-            wait_path(path)
+            wait_path(sp)
             time.sleep(0.2)
             d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             t0 = time.time()
