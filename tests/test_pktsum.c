@@ -15,23 +15,6 @@
 
 /* Frames are written as hex text in the vectors: easy to check against a
  * capture. */
-static size_t unhex(const char *h, unsigned char *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; h[i] != '\0' && h[i + 1] != '\0';) {
-        if (h[i] == ' ') {
-            i++;
-            continue;
-        }
-        unsigned v;
-        assert_int_equal(sscanf(h + i, "%2x", &v), 1);
-        assert_true(n < cap);
-        out[n++] = (unsigned char)v;
-        i += 2;
-    }
-    return n;
-}
-
 static void summary_of(const unsigned char *p, size_t n, enum sp_pkt_link link, char *out,
                        size_t len)
 {
@@ -128,7 +111,7 @@ static void test_pktsum_vectors_whole(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) {
         unsigned char f[256];
-        size_t n = unhex(vecs[i].hex, f, sizeof f);
+        size_t n = tu_unhex(vecs[i].hex, f, sizeof f);
         char out[SP_PKTSUM_MAX];
         summary_of(f, n, vecs[i].link, out, sizeof out);
         if (strcmp(out, vecs[i].want) != 0)
@@ -143,7 +126,7 @@ static void test_pktsum_every_truncation(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) {
         unsigned char f[256];
-        size_t n = unhex(vecs[i].hex, f, sizeof f);
+        size_t n = tu_unhex(vecs[i].hex, f, sizeof f);
         for (size_t k = 0; k < n; k++) {
             char out[SP_PKTSUM_MAX];
             summary_of(f, k, vecs[i].link, out, sizeof out);
@@ -160,7 +143,7 @@ static void test_pktsum_every_truncation(void **state)
 static void check(const char *hex, const char *needle)
 {
     unsigned char f[256];
-    size_t n = unhex(hex, f, sizeof f);
+    size_t n = tu_unhex(hex, f, sizeof f);
     char out[SP_PKTSUM_MAX];
     summary_of(f, n, SP_PKT_LINK_ETH, out, sizeof out);
     if (strstr(out, needle) == NULL)
@@ -251,7 +234,7 @@ static void test_pktsum_small_buffer_clips(void **state)
 {
     (void)state;
     unsigned char f[256];
-    size_t n = unhex(vecs[0].hex, f, sizeof f);
+    size_t n = tu_unhex(vecs[0].hex, f, sizeof f);
     char out[12];
     summary_of(f, n, SP_PKT_LINK_ETH, out, sizeof out);
     assert_string_equal(out, "00:00:00:00");
@@ -266,7 +249,7 @@ static void test_pktsum_cut_by_capture(void **state)
 {
     (void)state;
     unsigned char f[256];
-    size_t n = unhex(vecs[2].hex, f, sizeof f); /* TCP, 3 bytes of data */
+    size_t n = tu_unhex(vecs[2].hex, f, sizeof f); /* TCP, 3 bytes of data */
     char out[SP_PKTSUM_MAX];
     unsigned char *g = tu_guard_copy(f, n - 3);
     sp_pktsum(g, n - 3, n, SP_PKT_LINK_ETH, out, sizeof out);
@@ -286,7 +269,7 @@ static void test_pktsum_cut_by_capture(void **state)
     tu_guard_free(g, n - 3);
     assert_non_null(strstr(out, "(total length past the end: 43 bytes)"));
     /* IPv6 UDP cut inside its payload */
-    n = unhex(vecs[6].hex, f, sizeof f);
+    n = tu_unhex(vecs[6].hex, f, sizeof f);
     g = tu_guard_copy(f, n - 1);
     sp_pktsum(g, n - 1, n, SP_PKT_LINK_ETH, out, sizeof out);
     tu_guard_free(g, n - 1);

@@ -14,23 +14,6 @@
 #include "sockpit/proto/tcpseg.h"
 #include "testutil.h"
 
-static size_t unhex(const char *h, unsigned char *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; h[i] != '\0' && h[i + 1] != '\0';) {
-        if (h[i] == ' ') {
-            i++;
-            continue;
-        }
-        unsigned v;
-        assert_int_equal(sscanf(h + i, "%2x", &v), 1);
-        assert_true(n < cap);
-        out[n++] = (unsigned char)v;
-        i += 2;
-    }
-    return n;
-}
-
 /* 127.0.0.1:43204 -> 127.0.0.1:47123 on lo (DLT_EN10MB): handshake, "hello",
  * the client's FIN, the server's FIN. Client is "ours" (out) below. */
 static const char *const v4[] = {
@@ -79,7 +62,7 @@ static const char *const v6[] = {
 static int parse(const char *hex, int link, struct sp_tcp_pkt *p)
 {
     unsigned char f[256];
-    size_t n = unhex(hex, f, sizeof f);
+    size_t n = tu_unhex(hex, f, sizeof f);
     unsigned char *g = tu_guard_copy(f, n);
     const char *why = NULL;
     int r = sp_tcp_parse(g, n, n, link, p, &why);
@@ -133,7 +116,7 @@ static void test_tcpseg_syn_options(void **state)
 static void test_tcpseg_link_types(void **state)
 {
     unsigned char f[256], g[300];
-    size_t n = unhex(v4[3], f, sizeof f);
+    size_t n = tu_unhex(v4[3], f, sizeof f);
     struct sp_tcp_pkt p;
     const char *why;
     struct {
@@ -173,7 +156,7 @@ static void test_tcpseg_every_truncation(void **state)
     for (int s = 0; s < 2; s++)
         for (size_t v = 0; v < counts[s]; v++) {
             unsigned char f[256];
-            size_t n = unhex(sets[s][v], f, sizeof f);
+            size_t n = tu_unhex(sets[s][v], f, sizeof f);
             struct sp_tcp_pkt whole, p;
             const char *why;
             assert_int_equal(sp_tcp_parse(f, n, n, links[s], &whole, &why), 0);
@@ -200,39 +183,39 @@ static void test_tcpseg_malformed(void **state)
     unsigned char f[256];
     struct sp_tcp_pkt p;
     const char *why;
-    size_t n = unhex(v4[3], f, sizeof f);
+    size_t n = tu_unhex(v4[3], f, sizeof f);
     f[14 + 20 + 12] = 0x40; /* data offset 16 < 20 */
     assert_int_equal(sp_tcp_parse(f, n, n, SP_LINK_EN10MB, &p, &why), -1);
     assert_string_equal(why, "bad TCP data offset");
     f[14 + 20 + 12] = 0xf0; /* 60 > the 25 bytes the packet has */
     assert_int_equal(sp_tcp_parse(f, n, n, SP_LINK_EN10MB, &p, &why), -1);
     assert_string_equal(why, "TCP header longer than the packet");
-    n = unhex(v4[3], f, sizeof f);
+    n = tu_unhex(v4[3], f, sizeof f);
     f[14 + 6] = 0x20; /* more fragments */
     assert_int_equal(sp_tcp_parse(f, n, n, SP_LINK_EN10MB, &p, &why), -1);
     assert_string_equal(why, "IPv4 fragment");
-    n = unhex(v4[3], f, sizeof f);
+    n = tu_unhex(v4[3], f, sizeof f);
     f[14 + 9] = 17;
     assert_int_equal(sp_tcp_parse(f, n, n, SP_LINK_EN10MB, &p, &why), -1);
     assert_string_equal(why, "not TCP");
-    n = unhex(v4[3], f, sizeof f);
+    n = tu_unhex(v4[3], f, sizeof f);
     f[14 + 2] = 0x10; /* total length 4096: past the frame */
     assert_int_equal(sp_tcp_parse(f, n, n, SP_LINK_EN10MB, &p, &why), -1);
     assert_string_equal(why, "bad IPv4 total length");
-    n = unhex(v4[3], f, sizeof f);
+    n = tu_unhex(v4[3], f, sizeof f);
     f[12] = 0x08;
     f[13] = 0x06; /* ARP */
     assert_int_equal(sp_tcp_parse(f, n, n, SP_LINK_EN10MB, &p, &why), -1);
     assert_string_equal(why, "not IP");
     /* An option whose length runs past the header ends the list quietly. */
-    n = unhex(v4[0], f, sizeof f);
+    n = tu_unhex(v4[0], f, sizeof f);
     f[14 + 20 + 20] = 2;
     f[14 + 20 + 21] = 40;
     assert_int_equal(sp_tcp_parse(f, n, n, SP_LINK_EN10MB, &p, &why), 0);
     assert_int_equal(p.mss, 0);
     assert_int_equal(p.wscale, -1);
     /* An IPv6 fragment header is not reassembled. */
-    n = unhex(v6[3], f, sizeof f);
+    n = tu_unhex(v6[3], f, sizeof f);
     f[20 + 6] = 44;
     assert_int_equal(sp_tcp_parse(f, n, n, SP_LINK_LINUX_SLL2, &p, &why), -1);
     assert_string_equal(why, "IPv6 fragment");

@@ -14,23 +14,6 @@
 #include "sockpit/proto/tlsrec.h"
 #include "testutil.h"
 
-static size_t unhex(const char *h, unsigned char *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; h[i] != '\0';) {
-        if (h[i] == ' ') {
-            i++;
-            continue;
-        }
-        unsigned v;
-        assert_int_equal(sscanf(h + i, "%2x", &v), 1);
-        assert_true(n < cap);
-        out[n++] = (unsigned char)v;
-        i += 2;
-    }
-    return n;
-}
-
 /* Each record as one line: "type version len off-end: what". */
 static void collect(void *ud, const struct sp_tlsrec *r)
 {
@@ -149,7 +132,7 @@ static void test_whole_bytewise_splits(void **state)
     for (size_t k = 0; k < sizeof vecs / sizeof vecs[0]; k++) {
         const struct vec *v = &vecs[k];
         unsigned char p[512];
-        size_t n = unhex(v->hex, p, sizeof p);
+        size_t n = tu_unhex(v->hex, p, sizeof p);
         struct sp_buf out;
         sp_buf_init(&out);
         run(p, n, NULL, 0, v->tls13, &out);
@@ -186,7 +169,7 @@ static void collect_chunks(void *ud, const struct sp_tlsrec *r)
 static void test_chunks_and_pending(void **state)
 {
     unsigned char p[64];
-    size_t n = unhex("17 0303 0003 616263 17 0303 0001 00", p, sizeof p);
+    size_t n = tu_unhex("17 0303 0003 616263 17 0303 0001 00", p, sizeof p);
     struct chunks c = {0};
     struct sp_tlsrec_dec d;
     sp_tlsrec_init(&d, collect_chunks, &c);

@@ -2,6 +2,9 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -9,6 +12,8 @@
 
 #include "sockpit/proto/buf.h"
 #include "sockpit/proto/escape.h"
+
+#include <cmocka.h>
 
 uint64_t tu_rand(uint64_t *state)
 {
@@ -84,4 +89,21 @@ int tu_tokenize(const char *line, struct sp_buf *out, const char **words, int ma
         w += strlen(w) + 1;
     }
     return count;
+}
+
+size_t tu_unhex(const char *h, unsigned char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; h[i] != '\0' && h[i + 1] != '\0';) {
+        if (h[i] == ' ') {
+            i++;
+            continue;
+        }
+        unsigned v;
+        assert_int_equal(sscanf(h + i, "%2x", &v), 1);
+        assert_true(n < cap);
+        out[n++] = (unsigned char)v;
+        i += 2;
+    }
+    return n;
 }

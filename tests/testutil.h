@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Hex digits (spaces between bytes allowed) to bytes; fails the test on
+ * anything else or when more than cap bytes would be written. */
+size_t tu_unhex(const char *hex, unsigned char *out, size_t cap);
 /* Deterministic PRNG (xorshift64*) so failures reproduce. */
 uint64_t tu_rand(uint64_t *state);
 /* Copies n bytes to the end of a page followed by a PROT_NONE page, so an
