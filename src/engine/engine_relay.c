@@ -712,6 +712,12 @@ int sp_engine_relay(struct sp_engine *eng, const struct sp_addr *listen_addr,
         sp__seterr(err, errlen, "the relay listens on a tcp: or unix: address");
         return -EINVAL;
     }
+    /* A leg's recv chunks are the bytes the kernel gave: on a tls: leg that
+     * is ciphertext, which the relay must not pass on as the plaintext. */
+    if (target->tls || listen_addr->tls) {
+        sp__seterr(err, errlen, "the relay does not carry TLS yet: use tcp: or unix: on both legs");
+        return -EINVAL;
+    }
     struct sp_sock_opts lo = {.framing = opts != NULL ? opts->framing : NULL};
     uint32_t lid = 0;
     int r = sp_engine_listen(eng, listen_addr, &lo, &lid, err, errlen);
