@@ -262,7 +262,11 @@ int sp__kdiag_open(void)
     return fd;
 }
 
-int sp__kdiag_dump(int nlfd, int family, sp_kdiag_cb cb, void *ud)
+/* Sends one inet_diag request and hands each answer to each() until the
+ * kernel is done or each() returns non-zero (that value is returned).
+ * Returns 0 at the end of a dump, or -errno. */
+static int diag_ask(int nlfd, struct inet_diag_req_v2 *r, int dump,
+                    int (*each)(void *ud, const struct inet_diag_msg *m), void *ud)
 {
     static uint32_t seq;
     struct {
@@ -272,11 +276,10 @@ int sp__kdiag_dump(int nlfd, int family, sp_kdiag_cb cb, void *ud)
     memset(&req, 0, sizeof req);
     req.nlh.nlmsg_len = sizeof req;
     req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.nlh.nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : 0);
     req.nlh.nlmsg_seq = ++seq;
-    req.r.sdiag_family = (uint8_t)family;
+    req.r = *r;
     req.r.sdiag_protocol = IPPROTO_TCP;
-    req.r.idiag_states = 0xfffu & ~(1u << 10); /* everything but LISTEN */
     struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
     if (sendto(nlfd, &req, sizeof req, 0, (struct sockaddr *)&nl, sizeof nl) < 0)
         return -errno;
@@ -293,7 +296,7 @@ int sp__kdiag_dump(int nlfd, int family, sp_kdiag_cb cb, void *ud)
         struct nlmsghdr *h = (struct nlmsghdr *)buf;
         for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
             if (h->nlmsg_seq != seq)
-                continue;
+                continue; /* a late answer to an earlier request */
             if (h->nlmsg_type == NLMSG_DONE)
                 return 0;
             if (h->nlmsg_type == NLMSG_ERROR) {
@@ -303,18 +306,41 @@ int sp__kdiag_dump(int nlfd, int family, sp_kdiag_cb cb, void *ud)
             if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
                 h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
                 continue;
-            const struct inet_diag_msg *m = NLMSG_DATA(h);
-            struct sp_kdiag_ent ent;
-            memset(&ent, 0, sizeof ent);
-            ent.family = m->idiag_family;
-            ent.lport = ntohs(m->id.idiag_sport);
-            ent.rport = ntohs(m->id.idiag_dport);
-            memcpy(ent.laddr, m->id.idiag_src, 16);
-            memcpy(ent.raddr, m->id.idiag_dst, 16);
-            ent.state = m->idiag_state;
-            cb(ud, &ent);
+            int rc = each(ud, NLMSG_DATA(h));
+            if (rc != 0)
+                return rc;
         }
     }
+}
+
+struct dump_ctx {
+    sp_kdiag_cb cb;
+    void *ud;
+};
+
+static int dump_each(void *ud, const struct inet_diag_msg *m)
+{
+    const struct dump_ctx *d = ud;
+    struct sp_kdiag_ent ent;
+    memset(&ent, 0, sizeof ent);
+    ent.family = m->idiag_family;
+    ent.lport = ntohs(m->id.idiag_sport);
+    ent.rport = ntohs(m->id.idiag_dport);
+    memcpy(ent.laddr, m->id.idiag_src, 16);
+    memcpy(ent.raddr, m->id.idiag_dst, 16);
+    ent.state = m->idiag_state;
+    d->cb(d->ud, &ent);
+    return 0;
+}
+
+int sp__kdiag_dump(int nlfd, int family, sp_kdiag_cb cb, void *ud)
+{
+    struct inet_diag_req_v2 r;
+    memset(&r, 0, sizeof r);
+    r.sdiag_family = (uint8_t)family;
+    r.idiag_states = 0xfffu & ~(1u << 10); /* everything but LISTEN */
+    struct dump_ctx d = {cb, ud};
+    return diag_ask(nlfd, &r, 1, dump_each, &d);
 }
 
 static int diag_id_from(struct inet_diag_sockid *id, const struct sockaddr_storage *la,
@@ -344,52 +370,27 @@ static int diag_id_from(struct inet_diag_sockid *id, const struct sockaddr_stora
     return 0;
 }
 
+/* The answer's state + 1 (0 is a state too); the kernel's lookup falls
+ * back to a listener on the local port, which is not this connection. */
+static int lookup_each(void *ud, const struct inet_diag_msg *m)
+{
+    (void)ud;
+    return m->idiag_state == TCP_LISTEN ? -ENOENT : m->idiag_state + 1;
+}
+
 int sp__kdiag_lookup(int nlfd, const struct sockaddr_storage *la, const struct sockaddr_storage *pa)
 {
-    static uint32_t seq;
-    struct {
-        struct nlmsghdr nlh;
-        struct inet_diag_req_v2 r;
-    } req;
-    memset(&req, 0, sizeof req);
-    int r = diag_id_from(&req.r.id, la, pa);
-    if (r != 0)
-        return r;
-    req.nlh.nlmsg_len = sizeof req;
-    req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    req.nlh.nlmsg_flags = NLM_F_REQUEST;
-    req.nlh.nlmsg_seq = ++seq;
-    req.r.sdiag_family = (uint8_t)la->ss_family;
-    req.r.sdiag_protocol = IPPROTO_TCP;
-    req.r.idiag_states = 0xfffu;
-    struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
-    if (sendto(nlfd, &req, sizeof req, 0, (struct sockaddr *)&nl, sizeof nl) < 0)
-        return -errno;
-    long buf[1024];
-    for (;;) {
-        ssize_t n = recv(nlfd, buf, sizeof buf, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        struct nlmsghdr *h = (struct nlmsghdr *)buf;
-        for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-            if (h->nlmsg_seq != seq)
-                continue; /* a late answer to an earlier request */
-            if (h->nlmsg_type == NLMSG_ERROR) {
-                const struct nlmsgerr *e = NLMSG_DATA(h);
-                return e->error < 0 ? e->error : -EIO;
-            }
-            if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-                h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-                return -EIO;
-            const struct inet_diag_msg *m = NLMSG_DATA(h);
-            /* The kernel's lookup falls back to a listener on the local
-             * port: that is not this connection. */
-            return m->idiag_state == TCP_LISTEN ? -ENOENT : m->idiag_state;
-        }
-    }
+    struct inet_diag_req_v2 r;
+    memset(&r, 0, sizeof r);
+    int rc = diag_id_from(&r.id, la, pa);
+    if (rc != 0)
+        return rc;
+    r.sdiag_family = (uint8_t)la->ss_family;
+    r.idiag_states = 0xfffu;
+    rc = diag_ask(nlfd, &r, 0, lookup_each, NULL);
+    if (rc == 0)
+        return -ENOENT; /* answered with nothing */
+    return rc > 0 ? rc - 1 : rc;
 }
 
 static int addr_match(int family, const unsigned char *a, uint16_t port,
