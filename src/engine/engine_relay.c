@@ -193,9 +193,13 @@ static void update_hold(struct dir *d)
     if (src == NULL)
         return;
     struct sp_sock *dst = leg(d->p, dst_id(d));
-    size_t load = d->held + (dst != NULL ? dst->queued : 0);
-    int hold =
-        d->f.stall || !d->p->connected || (src->relay_held ? load > LOW_WATER : load > HIGH_WATER);
+    size_t queued = dst != NULL ? dst->queued : 0;
+    size_t load = d->held + queued;
+    /* A message in progress drains only when more of it is read, so it
+     * must not keep the source held: resume once what can drain has. */
+    size_t draining = d->held - (d->in.len - d->in_pos) + queued;
+    int hold = d->f.stall || !d->p->connected ||
+               (src->relay_held ? draining > LOW_WATER : load > HIGH_WATER);
     if (d->dst_gone)
         hold = 0; /* what arrives is discarded: nothing piles up */
     if (hold && !src->relay_held) {

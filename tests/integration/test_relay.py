@@ -388,6 +388,28 @@ def drop_msg_drops_the_nth_message_under_a_framing():
 
 
 @test
+def a_large_eof_message_behind_a_rate_limit_still_arrives_whole():
+    # --rate keeps pieces of the message waiting while the client's bytes
+    # keep coming: the relay stops reading with part of the message not cut
+    # yet. That part cannot drain by itself, so once the pieces are out the
+    # relay must read on and reach the FIN.
+    srv = OneServer()
+    data = bytes(range(256)) * 3000
+    sp, port = relay(srv.port, "--framing eof --rate 2M", args=["--quiet"])
+    try:
+        c = peers.connect(port)
+        s = srv.accept()
+        c.sendall(data)
+        c.shutdown(socket.SHUT_WR)
+        assert peers.recv_all(s) == data
+        c.close()
+        s.close()
+    finally:
+        stop(sp)
+        srv.close()
+
+
+@test
 def framing_trouble_loses_no_byte():
     # A length error switches decoding to raw: what follows still goes on.
     # An eof-framed message larger than what a direction holds goes on in
