@@ -57,6 +57,30 @@ static void read_stats2(const struct rtattr *nest, struct sp_qdisc *q)
     }
 }
 
+/* netem's options: struct tc_netem_qopt, whose loss is a 32-bit probability
+ * (0 none, UINT32_MAX every packet) of its random loss, then attributes; a
+ * TCA_NETEM_LOSS among them is another loss model (Gilbert-Elliott or
+ * 4-state), dumped only when that model is in use. */
+static void read_netem(const unsigned char *opt, size_t n, struct sp_qdisc *q)
+{
+    if (n < sizeof(struct tc_netem_qopt))
+        return;
+    uint64_t p = rd32(opt + offsetof(struct tc_netem_qopt, loss));
+    q->netem_loss_ppm = (uint32_t)((p * 1000000 + UINT32_MAX / 2) / UINT32_MAX);
+    if (p > 0 && q->netem_loss_ppm == 0)
+        q->netem_loss_ppm = 1;
+    size_t at = NLA_ALIGN(sizeof(struct tc_netem_qopt));
+    while (at + sizeof(struct rtattr) <= n) {
+        struct rtattr a;
+        memcpy(&a, opt + at, sizeof a);
+        if (a.rta_len < sizeof a || at + a.rta_len > n)
+            break;
+        if ((a.rta_type & NLA_TYPE_MASK) == TCA_NETEM_LOSS)
+            q->netem_loss_model = 1;
+        at += NLA_ALIGN(a.rta_len);
+    }
+}
+
 /* One RTM_NEWQDISC message: fills q when it is ifindex's root qdisc. */
 static int take(const struct nlmsghdr *h, int ifindex, struct sp_qdisc *q)
 {
@@ -96,15 +120,8 @@ static int take(const struct nlmsghdr *h, int ifindex, struct sp_qdisc *q)
             break;
         }
     }
-    /* netem's options start with struct tc_netem_qopt; loss is a 32-bit
-     * probability (0 none, UINT32_MAX every packet). */
-    if (strcmp(q->kind, "netem") == 0 && netem != NULL &&
-        netem_len >= offsetof(struct tc_netem_qopt, loss) + 4) {
-        uint64_t p = rd32(netem + offsetof(struct tc_netem_qopt, loss));
-        q->netem_loss_ppm = (uint32_t)((p * 1000000 + UINT32_MAX / 2) / UINT32_MAX);
-        if (p > 0 && q->netem_loss_ppm == 0)
-            q->netem_loss_ppm = 1;
-    }
+    if (strcmp(q->kind, "netem") == 0 && netem != NULL)
+        read_netem(netem, netem_len, q);
     return 1;
 }
 
@@ -175,9 +192,21 @@ int sp_qdisc_root(const char *ifname, struct sp_qdisc *q, char *err, size_t errl
 
 int sp_qdisc_loses(const struct sp_qdisc *q, char *why, size_t whylen)
 {
+    if (strcmp(q->kind, "netem") == 0 && q->netem_loss_model) {
+        snprintf(why, whylen, "netem drops packets by a loss model (Gilbert-Elliott or 4-state)");
+        return 1;
+    }
     if (strcmp(q->kind, "netem") == 0 && q->netem_loss_ppm > 0) {
-        snprintf(why, whylen, "netem drops %u.%04u%% of the packets at random",
-                 q->netem_loss_ppm / 10000, q->netem_loss_ppm % 10000);
+        /* 100000 ppm is "10%", 12500 "1.25%": no trailing zeros. */
+        char frac[8] = "";
+        unsigned f = q->netem_loss_ppm % 10000;
+        if (f != 0) {
+            snprintf(frac, sizeof frac, ".%04u", f);
+            for (size_t i = strlen(frac); frac[i - 1] == '0'; i--)
+                frac[i - 1] = '\0';
+        }
+        snprintf(why, whylen, "netem drops %u%s%% of the packets at random",
+                 q->netem_loss_ppm / 10000, frac);
         return 1;
     }
     if (strcmp(q->kind, "netem") == 0) {

@@ -17,6 +17,7 @@ struct sp_qdisc {
     /* netem only: the loss probability in millionths of the packets
      * (100000 is 10%); 0 when the kind is not netem or loss is off. */
     uint32_t netem_loss_ppm;
+    int netem_loss_model; /* netem loses by a model (gemodel, state), not at random */
 };
 
 /* The root qdisc of interface ifname. Returns 0 and fills *q, or -1 with
