@@ -644,7 +644,15 @@ int main(int argc, char **argv)
             status = 2;
             goto out;
         }
+        /* A lab that needs what this machine lacks (loss on lo) would
+         * only fail its checks: say what is missing instead. */
+        int met = sp_lab_needs_met(def, err, sizeof err);
         sp_labfile_free(def);
+        if (!met) {
+            err_line("%s", err);
+            status = 1;
+            goto out;
+        }
     }
     if (headless && demo) {
         status = usage_error("%s needs the TUI (a terminal on stdout)", "--demo");

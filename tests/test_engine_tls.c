@@ -7,6 +7,10 @@
  * with every handle closed (uv_loop_close() == 0). */
 #include "test_engine_util.h"
 
+#include <openssl/ssl.h>
+#include <time.h>
+
+#include "engine_int.h"
 #include "sockpit/engine/tls.h"
 #include "sockpit/proto/buf.h"
 
@@ -230,6 +234,46 @@ static void test_bad_settings_make_nothing(void **state)
     te_done(eng, &r);
 }
 
+static SSL_SESSION *resumable_session(unsigned n)
+{
+    SSL_SESSION *s = SSL_SESSION_new();
+    unsigned char id[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 8), (unsigned char)n};
+    assert_int_equal(SSL_SESSION_set1_id(s, id, sizeof id), 1);
+    SSL_SESSION_set_time(s, (long)time(NULL));
+    SSL_SESSION_set_timeout(s, 300);
+    return s;
+}
+
+/* The client's kept sessions: at most 64 targets, the oldest stored goes
+ * first, a session is handed out once, an expired one never. */
+static void test_session_cache_is_bounded(void **state)
+{
+    (void)state;
+    struct recorder r;
+    struct sp_engine *eng = te_engine(&r, 0);
+    char key[32];
+    size_t kept = 0;
+    for (unsigned i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "target-%u", i);
+        kept = sp__tls_cache_put(eng, key, resumable_session(i));
+        assert_true(kept <= 64);
+    }
+    assert_int_equal(kept, 64);
+    assert_null(sp__tls_cache_take(eng, "target-35"));
+    SSL_SESSION *s = sp__tls_cache_take(eng, "target-36");
+    assert_non_null(s);
+    SSL_SESSION_free(s);
+    assert_null(sp__tls_cache_take(eng, "target-36"));
+    /* Storing again under a key replaces its session, not a slot more. */
+    assert_int_equal(sp__tls_cache_put(eng, "target-99", resumable_session(1000)), 63);
+    SSL_SESSION *old = resumable_session(7);
+    SSL_SESSION_set_time(old, (long)time(NULL) - 1000);
+    sp__tls_cache_put(eng, "expired", old);
+    assert_null(sp__tls_cache_take(eng, "expired"));
+    te_done(eng, &r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_send_before_the_handshake_is_refused),
         cmocka_unit_test(test_not_tls_fails_the_handshake),
         cmocka_unit_test(test_bad_settings_make_nothing),
+        cmocka_unit_test(test_session_cache_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,6 +55,7 @@ static void test_labfile_parses_every_part(void **state)
     assert_string_equal(d->name, "demo");
     assert_string_equal(d->summary, "a demo");
     assert_string_equal(d->duration, "1 min");
+    assert_int_equal(d->needs, 0);
     assert_int_equal(d->nsteps, 2);
     const struct sp_lab_step *s = &d->steps[0];
     assert_string_equal(s->title, "First");
@@ -142,6 +143,9 @@ static void test_labfile_refusals_say_where_and_why(void **state)
         {HEAD "step: t\ncheck: c recv > 1 > 2\n", 5, 19, "one comparison"},
         {HEAD "step: t\ncheck: c recv >\n", 5, 16, "expected a number"},
         {HEAD "step: t\ncheck: c eof\nstep: u\ncheck: c eof\n", 7, 8, "exists already"},
+        {HEAD "needs: loss lots\n", 4, 13, "unknown need \"lots\" (loss)"},
+        {HEAD "needs:\n", 4, 7, "needs: needs text"},
+        {HEAD "step: t\nneeds: loss\n", 5, 1, "needs: belongs before the first step"},
         {HEAD "step: t\nsend a\x1b[2J\n", 5, 7, "control character 0x1b"},
         {HEAD "step: t\nsend a\0b\n", 5, 7, "control character 0x00"},
     };
@@ -158,6 +162,14 @@ static void test_labfile_refusals_say_where_and_why(void **state)
                      e.msg, bad[i].line, bad[i].col, bad[i].msg);
         assert_null(d);
     }
+}
+
+static void test_labfile_needs(void **state)
+{
+    (void)state;
+    struct sp_labdef *d = parse_ok(HEAD "needs: loss\nneeds:  loss \nstep: t\n");
+    assert_int_equal(d->needs, SP_LAB_NEEDS_LOSS);
+    sp_labfile_free(d);
 }
 
 static void test_labfile_limits(void **state)
@@ -240,6 +252,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_labfile_parses_every_part),
         cmocka_unit_test(test_labfile_refusals_say_where_and_why),
+        cmocka_unit_test(test_labfile_needs),
         cmocka_unit_test(test_labfile_limits),
         cmocka_unit_test(test_labfile_op_helpers),
         cmocka_unit_test(test_labfile_builtin_labs_are_sound),

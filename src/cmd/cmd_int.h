@@ -348,6 +348,17 @@ void cmd__out(struct sp_cmdq *q, const char *line);
 
 /* Labs (lab_run.c). */
 void cmd__lab_free(struct cmd_lab *lab);
+/* What a lab needs (lab_needs.c): checked with the kernel before the first
+ * step (0, or -1 with err saying what is missing and how to get it), then
+ * a notice at the start and one at the end saying what the kernel did. */
+struct sp_labdef;
+struct sp_qdisc;
+int cmd__lab_needs_check(const struct sp_labdef *def, struct sp_qdisc *base, char *err,
+                         size_t errlen);
+void cmd__lab_needs_start(struct sp_cmdq *q, const struct sp_labdef *def,
+                          const struct sp_qdisc *base);
+void cmd__lab_needs_end(struct sp_cmdq *q, const struct sp_labdef *def,
+                        const struct sp_qdisc *base);
 
 /* Publishes a cmd_error for the line as written. */
 void cmd__report(struct sp_cmdq *q, const char *line, const char *origin, const char *msg);

@@ -43,6 +43,9 @@ static const struct cmd_opt connect_opts[] = {
     {"--alpn", "LIST", "tls: protocols offered (h2,http/1.1)"},
     {"--ca", "FILE", "tls: trust these CAs (PEM) instead of the system store"},
     {"--insecure", NULL, "tls: show the verification result but do not enforce it"},
+    {"--no-resume", NULL,
+     "tls: do not offer the session an earlier connect to this target was given (a full "
+     "handshake)"},
     {"--cert", "FILE", "tls: a client certificate (PEM)"},
     {"--key", "FILE", "tls: its private key (PEM)"},
     {"--keylog", "FILE", "tls: append NSS key log lines (default $SSLKEYLOGFILE)"},
@@ -185,11 +188,14 @@ const struct cmd_entry cmd__table[] = {
      1, CMD_F_UI, cmd__exec_ui},
     {"connect",
      "connect ADDR [--framing SPEC] [--timeout MS] [--bind ADDR] [--reuseport] [--v6only] "
-     "[--wire] [--sni NAME] [--no-sni] [--alpn LIST] [--ca FILE] [--insecure] [--cert FILE] "
-     "[--key FILE] [--keylog FILE]",
+     "[--wire] [--sni NAME] [--no-sni] [--alpn LIST] [--ca FILE] [--insecure] [--no-resume] "
+     "[--cert FILE] [--key FILE] [--keylog FILE]",
      "connect to a server",
      "In a script the next line runs once connected (tls: once the handshake is done); a "
-     "refused or timed-out connect, or a failed handshake, fails the line.",
+     "refused or timed-out connect, or a failed handshake, fails the line. A tls: connect "
+     "offers the session the last connect to the same target (and the same TLS options) was "
+     "given, unless --no-resume; the handshake_done event says whether the server accepted "
+     "it.",
      connect_opts, 1, 1, 0, cmd__exec_connect},
     {"echo", "echo [ID] on|off", "send back what arrives",
      "On a listener: for every connection it accepts from now on. A stream connection that "

@@ -8,7 +8,7 @@
 #include "sockpit/engine/tls.h"
 #include "sockpit/proto/addr.h"
 
-static const char *const client_only[] = {"--sni", "--no-sni", "--ca", "--insecure"};
+static const char *const client_only[] = {"--sni", "--no-sni", "--ca", "--insecure", "--no-resume"};
 static const char *const both[] = {"--alpn", "--cert", "--key", "--keylog"};
 
 /* A value option's text, or NULL when absent. */
@@ -48,6 +48,7 @@ int cmd__tls_opts(struct cmd_ctx *c, const struct sp_addr *addr, int listener,
     o->no_sni = cmd__opt(c, "--no-sni") != NULL;
     o->ca = value(c, "--ca");
     o->insecure = cmd__opt(c, "--insecure") != NULL;
+    o->no_resume = cmd__opt(c, "--no-resume") != NULL;
     if (o->sni != NULL && o->no_sni)
         return cmd__fail(c, cmd__opt(c, "--no-sni"), 0, "--sni and --no-sni contradict");
     if (o->insecure && o->ca != NULL)

@@ -17,6 +17,7 @@
 
 #include "sockpit/cmd/lab.h"
 #include "sockpit/engine/engine.h"
+#include "sockpit/engine/qdisc.h"
 #include "sockpit/proto/cmsg.h"
 #include "sockpit/proto/labfile.h"
 
@@ -53,6 +54,7 @@ struct cmd_lab {
     struct sp_buf x_title, x_ask, x_note, x_choices[SP_LAB_CHOICES_MAX];
     const char *choicep[SP_LAB_CHOICES_MAX];
     struct sp_lab_view view;
+    struct sp_qdisc qdisc0; /* lo's qdisc at the start (`needs: loss`) */
 };
 
 static void expand_view(struct cmd_lab *l);
@@ -332,6 +334,7 @@ static void finish(struct cmd_lab *l, int cmd_failed, const char *why)
     l->view.phase = SP_LAB_DONE;
     l->view.failed = cmd_failed;
     lab_changed(l);
+    cmd__lab_needs_end(l->q, l->def, &l->qdisc0);
     if (l->sub_ev > 0) {
         sp_engine_unsubscribe(l->q->eng, l->sub_ev);
         l->sub_ev = 0;
@@ -765,8 +768,15 @@ int cmd__exec_lab(struct cmd_ctx *c)
     char err[CMD_ERR_MAX - 64];
     if (sp_lab_load(w->s, &def, err, sizeof err) != 0)
         return cmd__fail(c, w, 0, "%s", err);
+    struct sp_qdisc qdisc0;
+    if (cmd__lab_needs_check(def, &qdisc0, err, sizeof err) != 0) {
+        sp_labfile_free(def);
+        return cmd__fail(c, w, 0, "%s", err);
+    }
     cmd__lab_free(c->q->lab);
     struct cmd_lab *l = lab_new(c->q, def, w->s);
+    l->qdisc0 = qdisc0;
+    cmd__lab_needs_start(c->q, def, &qdisc0);
     c->q->lab = l;
     struct cmd_pending *p = &c->q->pend;
     p->kind = PEND_LAB;

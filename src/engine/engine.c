@@ -205,6 +205,7 @@ int sp_engine_destroy(struct sp_engine *eng)
         return 0;
     eng->freeing = 1;
     sp__wire_free(eng);
+    sp__tls_cache_free(eng);
     /* A subscriber may call sp_engine_stop() from a closed event of this
      * very teardown, which ends uv_run() before the closing handles were
      * processed: run until nothing is alive. Each pass closes what a

@@ -245,8 +245,9 @@ static int anc_sockopt(const struct sp_sock *s, unsigned opt, int *level, int *n
     switch (opt) {
     case SP_ANC_PASSCRED:
         *what = "passcred";
-        need = "Unix sockets (unix:, unix-dgram:)";
-        ok = s->kind == SP_SOCK_UNIX || s->kind == SP_SOCK_UNIX_DGRAM;
+        need = "Unix sockets (unix:, unix-dgram:, unix-seqpacket:)";
+        ok = s->kind == SP_SOCK_UNIX || s->kind == SP_SOCK_UNIX_DGRAM ||
+             s->kind == SP_SOCK_SEQPACKET;
         *level = SOL_SOCKET;
         *name = SO_PASSCRED;
         break;

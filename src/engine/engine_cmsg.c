@@ -37,7 +37,8 @@ struct sp__anc *sp__anc_get(struct sp_sock *s)
 void *sp__cmsg_cbuf(struct sp_sock *s, size_t *len)
 {
     *len = 0;
-    if (!sp__anc_reads(s))
+    /* Seqpacket records are read by engine_seqpacket.c, with this buffer. */
+    if (!sp__anc_reads(s) && s->kind != SP_SOCK_SEQPACKET)
         return NULL;
     struct sp__anc *a = sp__anc_get(s);
     *len = a->cbuf_len;
@@ -118,7 +119,7 @@ void sp__cmsg_take(struct sp_sock *s, const struct msghdr *msg, struct sp_cmsg *
 
 int sp__cmsg_fd_open(const struct sp_sock *s, const char *path, char *err, size_t errlen)
 {
-    if (s->kind != SP_SOCK_UNIX && s->kind != SP_SOCK_UNIX_DGRAM) {
+    if (s->kind != SP_SOCK_UNIX && s->kind != SP_SOCK_UNIX_DGRAM && s->kind != SP_SOCK_SEQPACKET) {
         sp__seterr(err, errlen, "--fd: descriptors pass over Unix sockets only; socket %u is %s",
                    s->id, sp_sock_kind_name(s->kind));
         return -EINVAL;

@@ -24,6 +24,8 @@ struct sp_tls_opts;
 struct sp__writer;
 struct sp__relay;
 struct sp__relay_pair;
+struct sp__tls_cache;
+struct ssl_session_st;
 
 /* Which libuv handle a socket uses. Listeners and Unix datagram sockets are
  * driven by a uv_poll_t on a descriptor we own: accept(2) under our control
@@ -229,11 +231,12 @@ struct sp_engine {
 
     TAILQ_HEAD(sp_watches, sp_watch) watches;
 
-    struct sp__wire *wire;    /* the wire view's captures (engine_wire.c), NULL until used */
-    int mss;                  /* TCP_MAXSEG for new TCP sockets, 0: none */
-    int wire_buffer;          /* the wire view's capture buffer in bytes, 0: its default */
-    struct sp__relay *relays; /* engine_relay.c, a list; NULL when none */
-    int relay_sub;            /* its event subscription while relays exist */
+    struct sp__wire *wire;           /* the wire view's captures (engine_wire.c), NULL until used */
+    int mss;                         /* TCP_MAXSEG for new TCP sockets, 0: none */
+    int wire_buffer;                 /* the wire view's capture buffer in bytes, 0: its default */
+    struct sp__relay *relays;        /* engine_relay.c, a list; NULL when none */
+    int relay_sub;                   /* its event subscription while relays exist */
+    struct sp__tls_cache *tls_cache; /* engine_tlscache.c, NULL until a session is kept */
 
     /* SIGURG: TCP urgent data arrived (engine_stream.c); started with the
      * first TCP connection, unreferenced. */
@@ -558,6 +561,14 @@ void sp__tls_close(struct sp_sock *s, int abortive);
 void sp__tls_free(struct sp_sock *s);
 /* "TLS handshake: ...", "TLSv1.3", ... or NULL for a plain socket. */
 const char *sp__tls_state(const struct sp_sock *s, char *buf, size_t len);
+
+/* engine_tlscache.c: the TLS client's sessions, one per key (a target and
+ * the settings a session must not cross). put takes the caller's reference
+ * and returns how many are kept; take hands one back (the caller's to free)
+ * and forgets it, NULL when none (or it expired). */
+size_t sp__tls_cache_put(struct sp_engine *eng, const char *key, struct ssl_session_st *sess);
+struct ssl_session_st *sp__tls_cache_take(struct sp_engine *eng, const char *key);
+void sp__tls_cache_free(struct sp_engine *eng);
 
 /* engine_frame.c */
 void sp__framer_set(struct sp_sock *s, const struct sp_frame_spec *spec);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kstate.h"
+#include "sockpit/proto/cmsg.h"
 
 /* Records taken per readiness callback before others get a turn. */
 #define RECORD_BATCH 32
@@ -39,12 +40,18 @@ static void on_records(uv_poll_t *h, int status, int events)
         status = 0;
     }
     for (int i = 0; i < RECORD_BATCH && !s->closed && s->reading; i++) {
+        /* A peer may pass descriptors or credentials with any record:
+         * always with a control buffer, so they are shown and closed. */
+        size_t clen;
+        void *cbuf = sp__cmsg_cbuf(s, &clen);
         struct iovec iov = {s->eng->rbuf, s->recvsize};
         struct msghdr msg;
         memset(&msg, 0, sizeof msg);
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
-        ssize_t r = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+        msg.msg_control = cbuf;
+        msg.msg_controllen = clen;
+        ssize_t r = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
         if (r < 0) {
             int e = errno;
             if (e == EINTR)
@@ -59,9 +66,12 @@ static void on_records(uv_poll_t *h, int status, int events)
             return;
         }
         size_t n = (size_t)r < s->recvsize ? (size_t)r : s->recvsize;
-        struct sp__rx rx = {.unread = -1, .msg_flags = msg.msg_flags};
+        struct sp_cmsg cm[SP_CMSG_MAX];
+        /* MSG_CMSG_CLOEXEC is our request echoed back, not an outcome. */
+        struct sp__rx rx = {.unread = -1, .msg_flags = msg.msg_flags & ~MSG_CMSG_CLOEXEC};
         rx.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
         rx.len = (uint64_t)r;
+        sp__cmsg_take(s, &msg, cm, &rx);
         sp__sock_recvd(s, s->eng->rbuf, n, &rx);
     }
 }

@@ -11,10 +11,11 @@ int sp__sock_read_start(struct sp_sock *s)
         return 0;
     if (sp_kind_is_stream(s->kind) && ((s->peers & SP_PEER_FIN) || (s->ours & SP_OURS_SHUT_RD)))
         return 0;
-    if (!sp_kind_is_listener(s->kind) && s->kind != SP_SOCK_PACKET && sp__anc_reads(s))
-        return sp__anc_read_start(s);
+    /* Seqpacket reads take their control messages themselves. */
     if (s->kind == SP_SOCK_SEQPACKET)
         return sp__seqpacket_read_start(s);
+    if (!sp_kind_is_listener(s->kind) && s->kind != SP_SOCK_PACKET && sp__anc_reads(s))
+        return sp__anc_read_start(s);
     if (sp_kind_is_stream(s->kind))
         return sp__stream_read_start(s);
     if (sp_kind_is_listener(s->kind))

@@ -46,6 +46,11 @@ struct sp_tls {
     /* sp__sock_close is saying goodbye: the socket is marked closed, and
      * what it sends now is still reported, before the `closed` event. */
     unsigned closing : 1;
+    /* Client resumption: sessions are not offered (--no-resume); one was
+     * offered; the server gave us one during this connection. */
+    unsigned no_resume : 1, offered : 1, kept : 1;
+    char *cache_key;                   /* the session cache's key of this target and settings */
+    char target[SP_ADDR_HOST_MAX + 8]; /* "host:port", for what we say */
     struct sp_tlsrec_dec din, dout;
     uint64_t wchunks; /* ciphertext writes */
     char host[SP_ADDR_HOST_MAX];
@@ -195,6 +200,24 @@ static void keylog_cb(const SSL *ssl, const char *line)
     close(fd);
 }
 
+/* The server gave us a session (a TLS 1.3 NewSessionTicket, or a TLS 1.2
+ * session at the end of the handshake): kept for the next connect to the
+ * same target. Returns 1: the cache holds the reference. */
+static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    struct sp_tls *t = tls_of(ssl);
+    if (t == NULL || t->cache_key == NULL || t->s == NULL || t->s->eng->freeing)
+        return 0;
+    size_t n = sp__tls_cache_put(t->s->eng, t->cache_key, sess);
+    t->kept = 1;
+    note(t, "session_kept",
+         "the server gave us a session (%s, lifetime %lds): kept to offer on the next connect to "
+         "%s (%zu kept)",
+         SSL_version(ssl) >= TLS1_3_VERSION ? "NewSessionTicket" : "TLS 1.2 session",
+         (long)SSL_SESSION_get_timeout(sess), t->target, n);
+    return 1;
+}
+
 /* A record of one direction decoded: its tls_record event. */
 static void record_event(struct sp_tls *t, const struct sp_tlsrec *rec, int out)
 {
@@ -342,6 +365,27 @@ static const char *verify_kind(long v)
     }
 }
 
+/* Whether the session was resumed, as OpenSSL saw the handshake go
+ * (SSL_session_reused): a client says what it offered and whether the
+ * server accepted it. */
+static void resumption(const struct sp_tls *t, char *buf, size_t len)
+{
+    int reused = SSL_session_reused(t->ssl);
+    if (t->server)
+        snprintf(buf, len, "%s",
+                 reused ? "session resumed (the client's offer accepted)" : "session new");
+    else if (reused)
+        snprintf(buf, len, "session resumed (the server accepted the session we offered)");
+    else if (t->offered)
+        snprintf(buf, len,
+                 "session new (the server refused the session we offered: a full "
+                 "handshake)");
+    else if (t->no_resume)
+        snprintf(buf, len, "session new (--no-resume: none offered)");
+    else
+        snprintf(buf, len, "session new (none to offer)");
+}
+
 /* The handshake's result in words: version, cipher, ALPN, resumption,
  * verification. */
 static void summary(struct sp_tls *t, char *buf, size_t len)
@@ -360,7 +404,11 @@ static void summary(struct sp_tls *t, char *buf, size_t len)
     char verify[200] = "";
     if (!t->server) {
         long v = SSL_get_verify_result(ssl);
-        if (v == X509_V_OK)
+        if (v == X509_V_OK && SSL_session_reused(ssl))
+            snprintf(verify, sizeof verify,
+                     ", verify ok (when the session was made: a resumption carries no "
+                     "certificate)");
+        else if (v == X509_V_OK)
             snprintf(verify, sizeof verify, ", verify ok");
         else
             snprintf(verify, sizeof verify, ", verify FAILED (%s: %s)%s", verify_kind(v),
@@ -371,9 +419,22 @@ static void summary(struct sp_tls *t, char *buf, size_t len)
         snprintf(verify, sizeof verify, ", client certificate %s",
                  v == X509_V_OK ? "verified" : X509_verify_cert_error_string(v));
     }
-    snprintf(buf, len, "%s %s, %s, session %s%s", SSL_get_version(ssl),
-             SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)), alpn_text,
-             SSL_session_reused(ssl) ? "resumed" : "new", verify);
+    char sess[160];
+    resumption(t, sess, sizeof sess);
+    snprintf(buf, len, "%s %s, %s, %s%s", SSL_get_version(ssl),
+             SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)), alpn_text, sess, verify);
+}
+
+/* A resumed TLS 1.2 session stays good for the next connect, and no new
+ * one comes (TLS 1.3 sends fresh tickets instead). */
+static void keep_resumed(struct sp_tls *t)
+{
+    if (t->server || t->cache_key == NULL || t->kept || !SSL_session_reused(t->ssl) ||
+        SSL_version(t->ssl) >= TLS1_3_VERSION)
+        return;
+    SSL_SESSION *sess = SSL_get1_session(t->ssl);
+    if (sess != NULL)
+        sp__tls_cache_put(t->s->eng, t->cache_key, sess);
 }
 
 /* The handshake failed: say why as plainly as OpenSSL lets us. */
@@ -406,6 +467,7 @@ static int pump(struct sp_tls *t, void (*deliver)(struct sp_sock *, const unsign
         t->in_ssl = 0;
         if (r == 1) {
             t->hs_done = 1;
+            keep_resumed(t);
             char sum[600];
             summary(t, sum, sizeof sum);
             note(t, "handshake_done", "%s", sum);
@@ -474,7 +536,11 @@ void sp__tls_start(struct sp_sock *s)
     struct sp_tls *t = s->tls;
     if (t == NULL || t->ssl == NULL || s->closed)
         return;
-    emit_tls(s, "handshake", t->server ? "waiting for the ClientHello" : "sending the ClientHello");
+    emit_tls(s, "handshake",
+             t->server    ? "waiting for the ClientHello"
+             : t->offered ? "sending the ClientHello, offering the session an earlier connection "
+                            "to this target was given (resumption)"
+                          : "sending the ClientHello");
     if (!s->closed)
         pump(t, NULL);
 }
@@ -593,6 +659,7 @@ static void tls_destroy(struct sp_tls *t)
     if (t->ssl != NULL)
         SSL_free(t->ssl); /* frees both BIOs */
     SSL_CTX_free(t->ctx);
+    free(t->cache_key);
     free(t);
 }
 
@@ -829,6 +896,20 @@ static int client_prepare(struct sp_tls *t, const struct sp_addr *addr, const st
     const char *sni = o->sni != NULL ? o->sni : t->literal ? NULL : addr->host;
     if (!o->no_sni && sni != NULL)
         snprintf(t->sni, sizeof t->sni, "%s", sni);
+    snprintf(t->target, sizeof t->target, strchr(addr->host, ':') ? "[%s]:%u" : "%s:%u", addr->host,
+             addr->port);
+    /* Everything a session must not be carried across is in its key. */
+    struct sp_buf key;
+    sp_buf_init(&key);
+    sp_buf_appendf(&key, "%s\n%s\n%s\n%s\n%d\n%s\n%s", t->target, t->sni, t->alpn_offer,
+                   o->ca != NULL ? o->ca : "", t->insecure, o->cert != NULL ? o->cert : "",
+                   o->key != NULL ? o->key : "");
+    t->cache_key = sp_xstrdup(sp_buf_str(&key));
+    sp_buf_cleanup(&key);
+    t->no_resume = o->no_resume != 0;
+    SSL_CTX_set_session_cache_mode(t->ctx,
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(t->ctx, new_session_cb);
     return 0;
 }
 
@@ -912,6 +993,13 @@ void sp__tls_attach(struct sp_sock *s, struct sp_tls *t)
         size_t wlen = 0;
         alpn_wire(t->alpn_offer, wire, sizeof wire, &wlen);
         SSL_set_alpn_protos(t->ssl, wire, (unsigned)wlen);
+    }
+    if (!t->no_resume) {
+        SSL_SESSION *sess = sp__tls_cache_take(s->eng, t->cache_key);
+        if (sess != NULL) {
+            t->offered = SSL_set_session(t->ssl, sess) == 1;
+            SSL_SESSION_free(sess);
+        }
     }
     if (t->insecure)
         sp__emit_notice(s, "TLS --insecure: the server's certificate is checked and the result "

@@ -413,18 +413,42 @@ static int need_text(struct parser *p, const char *kw, const char *s, const char
     return 0;
 }
 
+/* `needs: WORD...` before the first step: what the machine must offer. */
+static int needs(struct parser *p, const char *kw, const char *s, const char *end)
+{
+    if (p->step != NULL)
+        return fail(p, kw, "needs: belongs before the first step");
+    if (need_text(p, "needs", s, end))
+        return -1;
+    while (s < end) {
+        const char *e = s;
+        while (e < end && *e != ' ' && *e != '\t')
+            e++;
+        if (e - s == 4 && strncmp(s, "loss", 4) == 0)
+            p->def->needs |= SP_LAB_NEEDS_LOSS;
+        else
+            return fail(p, s, "unknown need \"%.*s\" (loss)", (int)(e - s > 32 ? 32 : e - s), s);
+        s = e;
+        while (s < end && (*s == ' ' || *s == '\t'))
+            s++;
+    }
+    return 0;
+}
+
 static int directive(struct parser *p, const char *kw, size_t kn, const char *s, const char *end)
 {
     struct sp_labdef *d = p->def;
     struct sp_lab_step *st = p->step;
     trim(&s, &end);
 #define IS(k) (kn == sizeof(k) - 1 && strncmp(kw, k, kn) == 0)
-    if (!(IS("lab") || IS("summary") || IS("duration") || IS("step") || IS("ask") || IS("choice") ||
-          IS("answer") || IS("note") || IS("check")))
+    if (!(IS("lab") || IS("summary") || IS("duration") || IS("needs") || IS("step") || IS("ask") ||
+          IS("choice") || IS("answer") || IS("note") || IS("check")))
         return fail(p, kw,
-                    "unknown directive \"%.*s:\" (lab: summary: duration: step: ask: choice: "
-                    "answer: note: check:)",
+                    "unknown directive \"%.*s:\" (lab: summary: duration: needs: step: ask: "
+                    "choice: answer: note: check:)",
                     (int)(kn > 32 ? 32 : kn), kw);
+    if (IS("needs"))
+        return needs(p, kw, s, end);
     if (IS("lab") || IS("summary") || IS("duration")) {
         if (st != NULL)
             return fail(p, kw, "%.*s: belongs before the first step", (int)kn, kw);

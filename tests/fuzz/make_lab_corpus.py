@@ -34,6 +34,8 @@ SMALL = [
     HEAD + b"step: t\nsend \x00\n", HEAD + b"step: t\nsend \x1b[2J\n",
     HEAD + b"step: " + b"x" * 5000 + b"\n", HEAD + b"step: t\ncheck: c recv $100\n",
     HEAD + b"summary: again\n", HEAD + b"step: t\nnote: \xff\xfe caf\xc3\xa9\n",
+    HEAD + b"needs: loss\nstep: t\n", HEAD + b"needs: loss lots\n", HEAD + b"needs:\n",
+    HEAD + b"step: t\nneeds: loss\n",
 ]
 
 

@@ -49,6 +49,15 @@ BREAKS = {
                   ("send $2 --fd /dev/null here\n", "send $2 here\n", "descriptor-passed")],
     # Nothing captured without the wire view: no SYN row.
     "wire": [("wire $1 on\n", "\n", "syn")],
+    # Run on a lo that loses nothing (here, not through tools/wire-loss.sh):
+    # no hole on the wire, so the checks that look for one fail.
+    "loss": [("needs: loss\n", "\n", "gap")],
+}
+
+# Labs that need what this machine does not give them by itself, and the
+# test that runs them where they get it.
+RUN_ELSEWHERE = {
+    "loss": "test_loss.py runs it through tools/wire-loss.sh (a lossy lo in a private namespace)",
 }
 
 
@@ -71,7 +80,7 @@ def in_parallel(fn, items):
 
 @test
 def every_lab_runs_headless_and_every_check_holds():
-    names = lab_names()
+    names = [n for n in lab_names() if n not in RUN_ELSEWHERE]
     assert len(names) >= 1, names
     results = in_parallel(run_lab, names)
     for name, (rc, events, err) in zip(names, results):

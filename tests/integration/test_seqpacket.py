@@ -199,6 +199,57 @@ def framing_applies_to_each_record_on_its_own():
 
 
 @test
+def descriptors_and_credentials_ride_on_records_both_ways():
+    # A peer may pass descriptors with any record: sockpit shows what each
+    # one is and closes it; `send --fd` passes one the other way, and
+    # passcred shows the sender's pid, as on unix: sockets.
+    d, path = tmp_path("fd.sock")
+    target = os.path.join(d, "shown.txt")
+    with open(target, "w") as f:
+        f.write("never read\n")
+    os.chmod(target, 0o640)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(path)
+    srv.listen(1)
+    sp = Sockpit(["--timeout", "20", "-e", "connect unix-seqpacket:%s" % path,
+                  "-e", "send ready", "-e", "wait recv", "-e", "set passcred on",
+                  "-e", "send got", "-e", "wait recv", "-e", "send --fd %s back" % target,
+                  "-e", "wait eof", "-e", "quit"])
+    try:
+        srv.settimeout(10)
+        c, _ = srv.accept()
+        c.settimeout(10)
+        assert c.recv(100) == b"ready"
+        before = len(os.listdir("/proc/%d/fd" % sp.proc.pid))
+        fd = os.open(target, os.O_RDONLY)
+        socket.send_fds(c, [b"with fd"], [fd])
+        os.close(fd)
+        assert c.recv(100) == b"got"
+        assert len(os.listdir("/proc/%d/fd" % sp.proc.pid)) == before
+        c.send(b"creds")
+        msg, fds, _, _ = socket.recv_fds(c, 100, 4)
+        assert msg == b"back" and len(fds) == 1, (msg, fds)
+        assert os.readlink("/proc/self/fd/%d" % fds[0]) == target
+        os.close(fds[0])
+        c.shutdown(socket.SHUT_WR)
+        assert sp.finish() == 0, sp.events[-5:]
+        first, second = sp.of("recv", 1)
+        rights = [m for m in first["cmsg"] if m["name"] == "SCM_RIGHTS"]
+        assert len(rights) == 1 and rights[0]["target"] == target, first
+        assert rights[0]["mode"] == "0640" and rights[0]["closed"] is True, rights
+        assert first["flags"] == [], first
+        creds = [m for m in second["cmsg"] if m["name"] == "SCM_CREDENTIALS"]
+        assert len(creds) == 1 and creds[0]["pid"] == os.getpid(), second
+        sent = [m for e in sp.of("send", 1) for m in e.get("cmsg", [])]
+        assert [m["name"] for m in sent] == ["SCM_RIGHTS"], sent
+        c.close()
+    finally:
+        sp.kill()
+        srv.close()
+        peers.shutil.rmtree(d, ignore_errors=True)
+
+
+@test
 def bad_seqpacket_lines_are_refused_clearly():
     rc, out, err = peers.run(["--headless", "-e", "bind unix-seqpacket:/tmp/x"])
     assert rc != 0 and b"bind is for" in out + err, (out, err)

@@ -45,6 +45,9 @@ ALLOWED = {
     ("engine.c", "engine_tls.c"): {
         "symbols": {"sp__tls_close", "sp__tls_free"},
         "why": "closing a TLS socket sends close_notify first; its TLS state is freed with it"},
+    ("engine.c", "engine_tlscache.c"): {
+        "symbols": {"sp__tls_cache_free"},
+        "why": "destroying the engine frees the TLS client's kept sessions"},
     ("engine.c", "engine_anc.c"): {
         "symbols": {"sp__anc_close"},
         "why": "closing a socket stops its ancillary reader, whose duplicate descriptor would "

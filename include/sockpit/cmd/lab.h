@@ -36,6 +36,9 @@ int sp_lab_is_path(const char *arg);
 /* Loads a lab by built-in name or file path. Returns 0 and the definition,
  * or -1 with "FILE:LINE:COL: reason" (or why it cannot be read) in err. */
 int sp_lab_load(const char *arg, struct sp_labdef **out, char *err, size_t errlen);
+/* Does this machine offer what the lab needs (`needs:`), asked of the
+ * kernel now? 1, or 0 with what is missing and how to get it in err. */
+int sp_lab_needs_met(const struct sp_labdef *def, char *err, size_t errlen);
 
 /* What a front end shows of the lab a queue runs (or ran last). */
 enum sp_lab_phase {

@@ -25,6 +25,7 @@ struct sp_tls_opts {
     const char *cert;   /* PEM certificate (chain); listener default: a throwaway self-signed */
     const char *key;    /* PEM private key */
     const char *keylog; /* NSS key log file (default: $SSLKEYLOGFILE, if set) */
+    int no_resume;      /* client: offer no session kept from an earlier connect */
 };
 
 /* What `info` shows of a TLS socket, as lines of raw text (peer-controlled

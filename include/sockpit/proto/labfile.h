@@ -88,10 +88,15 @@ struct sp_lab_step {
     size_t nchecks;
 };
 
+/* What a lab needs of the machine before its first step (`needs: loss`):
+ * the runner checks it with the kernel and refuses to start without it. */
+#define SP_LAB_NEEDS_LOSS 1u /* lo's root qdisc drops packets (netem loss, tbf) */
+
 struct sp_labdef {
     char *name;
     char *summary;
     char *duration; /* "" when not given */
+    unsigned needs; /* SP_LAB_NEEDS_* bits */
     struct sp_lab_step *steps;
     size_t nsteps;
 };
