@@ -1056,7 +1056,8 @@ static size_t pend_take(struct sp__wire *w, const struct wsock *ws, uint32_t lid
         v = sp_xreallocarray(v, n + 1, sizeof *v);
         v[n++] = p;
     }
-    qsort(v, n, sizeof *v, by_order);
+    if (n > 1)
+        qsort(v, n, sizeof *v, by_order);
     for (size_t i = 0; i < n; i++) { /* out of the list and the hash, kept for delivery */
         struct pend *p = v[i];
         if (p->older != NULL)
