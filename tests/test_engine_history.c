@@ -178,6 +178,27 @@ static void test_socket_byte_cap(void **state)
     te_done(eng, &r);
 }
 
+/* A few small events far below both caps are all kept, whatever their
+ * sizes: a byte ring that has room in all but not in one piece at its tail
+ * grows instead of dropping the oldest event (it dropped a connection's SYN
+ * segment after 17 events of a few dozen bytes). */
+static void test_small_events_all_kept(void **state)
+{
+    (void)state;
+    struct sp_hist_pool pool = {.used = 0, .max = 1u << 30};
+    struct sp_hist *h = NULL;
+    unsigned char data[200];
+    memset(data, 'x', sizeof data);
+    for (size_t i = 0; i < 200; i++) {
+        size_t n = (i * 37) % 120;
+        struct sp_event ev = {.type = SP_EV_SEGMENT, .seq = i + 1, .data = data, .data_len = n};
+        sp__hist_push(&h, &pool, &ev, 1, SP_HIST_EVENTS_MAX, SP_HIST_BYTES_MAX);
+        assert_int_equal(sp__hist_begin(h), 0);
+        assert_int_equal(sp__hist_end(h), i + 1);
+    }
+    sp__hist_free(h, &pool);
+}
+
 /* keep_data = 0 keeps the metadata only. */
 static void test_history_without_data(void **state)
 {
@@ -214,9 +235,12 @@ static void test_history_without_data(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ring_matches_model),          cmocka_unit_test(test_global_cap),
-        cmocka_unit_test(test_socket_event_cap_and_marker), cmocka_unit_test(test_socket_byte_cap),
+        cmocka_unit_test(test_ring_matches_model),
+        cmocka_unit_test(test_global_cap),
+        cmocka_unit_test(test_socket_event_cap_and_marker),
+        cmocka_unit_test(test_socket_byte_cap),
         cmocka_unit_test(test_history_without_data),
+        cmocka_unit_test(test_small_events_all_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

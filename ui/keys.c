@@ -173,7 +173,12 @@ static int act_view(struct sp_tui *t, int key)
 {
     (void)key;
     struct ui_pane *p = ui_focused(t);
-    p->view = (enum ui_view)((p->view + 1) % 3);
+    struct sp_wire_info wi;
+    p->view = (enum ui_view)((p->view + 1) % UI_VIEW__COUNT);
+    /* The wire view is in the round while the socket's segments are
+     * captured (w); `view wire` shows it any time. */
+    if (p->view == UI_VIEW_WIRE && !sp_engine_wire_info(t->eng, p->sock, &wi))
+        p->view = UI_VIEW_CHUNKS;
     ui_set_status(t, UI_R_TITLE, "view: %s", ui_view_name(p->view));
     return UI_HANDLED | UI_REDRAW;
 }
@@ -285,7 +290,11 @@ static const struct keydef keytab[] = {
     {{'p'}, "p", "pause / resume reading", "pause", act_pause},
     {{'n'}, "n", "one manual recv() (while paused)", NULL, act_recv},
     {{'+', '-', '='}, "+/-", "double / halve the recv size", "recv size", act_recvsize},
-    {{'v'}, "v", "view: chunks / messages / both", "view", act_view},
+    {{'v'},
+     "v",
+     "view: chunks / messages / both / wire (segments and recvs in time order, once w is on)",
+     "view",
+     act_view},
     {{'x'}, "x", "text / hex", "hex", act_hex},
     {{'w'}, "w", "wire view on/off: the socket's TCP segments (needs CAP_NET_RAW)", NULL, act_wire},
     {{UI_KEY(KEY_PPAGE), UI_KEY(KEY_NPAGE)}, "PgUp/PgDn", "scroll the timeline", NULL, act_scroll},

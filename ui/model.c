@@ -356,9 +356,9 @@ int ui_command(void *ud, int argc, const char *const *argv, char *err, size_t er
         return 0;
     }
     if (strcmp(cmd, "view") == 0) {
-        static const char *const names[] = {"chunks", "messages", "both"};
+        static const char *const names[] = {"chunks", "messages", "both", "wire"};
         if (argc < 2) {
-            p->view = (enum ui_view)((p->view + 1) % 3);
+            p->view = (enum ui_view)((p->view + 1) % UI_VIEW__COUNT);
             return 0;
         }
         size_t l = strlen(argv[1]);
@@ -366,12 +366,12 @@ int ui_command(void *ud, int argc, const char *const *argv, char *err, size_t er
             p->view = UI_VIEW_MESSAGES;
             return 0;
         }
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < UI_VIEW__COUNT; i++)
             if (l && strncmp(argv[1], names[i], l) == 0) {
                 p->view = (enum ui_view)i;
                 return 0;
             }
-        snprintf(err, errlen, "view: expected chunks, msgs or both");
+        snprintf(err, errlen, "view: expected chunks, msgs, both or wire");
         return -1;
     }
     if (strcmp(cmd, "hex") == 0) {

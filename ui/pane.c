@@ -11,7 +11,10 @@
 
 const char *ui_view_name(enum ui_view v)
 {
-    return v == UI_VIEW_CHUNKS ? "chunks" : v == UI_VIEW_MESSAGES ? "messages" : "both";
+    return v == UI_VIEW_CHUNKS     ? "chunks"
+           : v == UI_VIEW_MESSAGES ? "messages"
+           : v == UI_VIEW_WIRE     ? "wire"
+                                   : "both";
 }
 
 void ui_pane_reset(struct ui_pane *p, uint32_t sock)
@@ -257,11 +260,6 @@ static void draw_welcome(struct sp_tui *t, struct ui_pane *p, int focused)
                welcome[i]);
 }
 
-struct shown {
-    uint64_t idx; /* UINT64_MAX: the "older events dropped" note */
-    int h;
-};
-
 static int framed(const struct sp_sock_info *si)
 {
     return si->spec.kind != SP_FRAME_RAW && !si->decode_lost;
@@ -270,8 +268,10 @@ static int framed(const struct sp_sock_info *si)
 /* Picks the events that fill the timeline: from the newest backwards when
  * following, else from p->top forwards. Returns how many; rows are in order. */
 static int collect(struct sp_tui *t, struct ui_pane *p, const struct sp_sock_info *si, int rows,
-                   struct shown *out)
+                   struct ui_shown *out)
 {
+    if (p->view == UI_VIEW_WIRE)
+        return ui_wire_collect(t, p, framed(si), rows, out, ROWS_MAX);
     uint64_t begin = sp_hist_begin(t->eng, p->sock), end = sp_hist_end(t->eng, p->sock);
     int n = 0, used = 0, scanned = 0;
     struct sp_event ev;
@@ -298,17 +298,17 @@ static int collect(struct sp_tui *t, struct ui_pane *p, const struct sp_sock_inf
             used += h;
         }
         if (i == begin && begin > 0 && used < rows && n < ROWS_MAX) {
-            out[n].idx = UINT64_MAX;
+            out[n].idx = UI_SHOWN_NOTKEPT;
             out[n++].h = 1;
         }
         for (int a = 0, b = n - 1; a < b; a++, b--) {
-            struct shown tmp = out[a];
+            struct ui_shown tmp = out[a];
             out[a] = out[b];
             out[b] = tmp;
         }
     } else {
         if (p->top == begin && begin > 0) {
-            out[n].idx = UINT64_MAX;
+            out[n].idx = UI_SHOWN_NOTKEPT;
             out[n++].h = 1;
             used++;
         }
@@ -345,13 +345,18 @@ static void draw_timeline(struct sp_tui *t, struct ui_pane *p, const struct sp_s
         ui_fill(t, y0 + i, p->x, p->w, UI_R_NORMAL);
     if (rows <= 0)
         return;
-    struct shown shown[ROWS_MAX];
+    struct ui_shown shown[ROWS_MAX];
     int n = collect(t, p, si, rows, shown);
     int y = y0;
     struct sp_event ev;
     p->nshown = 0;
     for (int i = 0; i < n; i++) {
-        if (shown[i].idx == UINT64_MAX) {
+        if (shown[i].idx == UI_SHOWN_SUMMARY) {
+            ui_wire_draw_summary(t, &shown[i], y, p->x + 1, p->w - 1);
+            y++;
+            continue;
+        }
+        if (shown[i].idx == UI_SHOWN_NOTKEPT) {
             ui_putf(t, y, p->x + 1, p->w - 1, UI_R_WARN, "%s %llu older events not kept",
                     t->th.g.ellipsis, (unsigned long long)sp_hist_begin(t->eng, p->sock));
             y++;

@@ -18,7 +18,6 @@
 #define CMSG_ROWS_MAX 4 /* control message lines shown under a recv */
 #define MARKS_MAX     64
 #define MARK_SCAN     256 /* events searched around a chunk for message ends */
-#define SEG_SCAN      256 /* events searched around a chunk or message for its segments */
 
 /* A row being filled from left to right. */
 struct row {
@@ -67,7 +66,7 @@ int ui_tl_visible(struct sp_tui *t, const struct ui_pane *p, const struct sp_eve
     case SP_EV_RECV:
         return p->view != UI_VIEW_MESSAGES || !framed;
     case SP_EV_MSG:
-        return p->view != UI_VIEW_CHUNKS;
+        return p->view != UI_VIEW_CHUNKS; /* the wire view shows both */
     case SP_EV_SUMMARY:
     case SP_EV_CMD_ERROR:
         return 0;
@@ -171,39 +170,25 @@ static size_t chunk_marks(struct sp_tui *t, const struct ui_pane *p, uint64_t id
     return n;
 }
 
-/* Segment boundaries (the wire view) inside a data event: where a segment
- * of the same direction began inside [lo, hi), from the segment events
- * logged around it (they precede the recv that read them; a message may be
- * decoded well after its first segment). *nseg counts the segments that
- * carried a part of the range: each once, a copy sent again not counted. */
-static size_t seg_marks(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
-                        const struct sp_event *d, uint64_t *marks, size_t *nseg)
+/* The segments (the wire view) that carried a data event's bytes, found by
+ * stream offset in the socket's segment index: where each began inside the
+ * event (marks), and how many there were. Returns 0 when the socket has no
+ * segments to speak of (capture never on), 1 with *nseg, or -1 with *why
+ * when they cannot be known. */
+static int seg_marks(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *d,
+                     uint64_t *marks, size_t *nmarks, long *nseg, const char **why)
 {
+    struct sp_wire_info wi;
+    *nmarks = 0;
+    if (d->type != SP_EV_MSG && d->kind != SP_SOCK_TCP)
+        return 0;
+    int on = sp_engine_wire_info(t->eng, p->sock, &wi);
+    const struct ui_segidx *x = ui_segidx_get(t, p->sock, on);
+    if (x == NULL || (!on && !x->any))
+        return 0;
     uint64_t lo = d->off, hi = d->type == SP_EV_MSG ? d->end_off : d->off + d->len;
-    int out = d->type == SP_EV_SEND;
-    uint64_t begin = sp_hist_begin(t->eng, p->sock), end = sp_hist_end(t->eng, p->sock);
-    size_t n = 0;
-    *nseg = 0;
-    struct sp_event ev;
-    for (int dir = -1; dir <= 1; dir += 2) {
-        uint64_t i = idx;
-        for (int k = 0; k < SEG_SCAN; k++) {
-            if (dir < 0 ? i <= begin : i + 1 >= end)
-                break;
-            i = dir < 0 ? i - 1 : i + 1;
-            if (sp_hist_get(t->eng, p->sock, i, &ev) != 0)
-                break;
-            if (ev.type != SP_EV_SEGMENT || ev.seg.out != out || ev.len == 0 || !ev.seg.isn_known ||
-                (ev.seg.marks & SP_SEG_RETRANS))
-                continue;
-            if (ev.off < hi && ev.off + ev.len > lo)
-                (*nseg)++;
-            if (ev.off > lo && ev.off < hi && n < MARKS_MAX)
-                marks[n++] = ev.off - lo;
-        }
-    }
-    sort_marks(marks, n);
-    return n;
+    *nseg = ui_segidx_query(x, d->type == SP_EV_SEND, lo, hi, marks, nmarks, MARKS_MAX, why);
+    return *nseg < 0 ? -1 : 1;
 }
 
 static size_t msg_marks(const struct sp_event *ev, uint64_t *marks)
@@ -283,7 +268,7 @@ static void draw_text_content(struct row *r, const struct sp_event *ev, const ui
  * fell before the byte. After the hex, as hexdump -C does, the same bytes as
  * ASCII: printable ones as themselves, every other byte as a dot. */
 static void draw_hex_content(struct row *r, const struct sp_event *ev, const uint64_t *marks,
-                             size_t nmarks, int h)
+                             size_t nmarks, const uint64_t *smarks, size_t nsmarks, int h)
 {
     struct sp_tui *t = r->t;
     int role = data_role(ev);
@@ -292,7 +277,7 @@ static void draw_hex_content(struct row *r, const struct sp_event *ev, const uin
         return;
     int ascii_x = r->x + (int)per * 3 + 1;
     int line = 0, cx = r->x;
-    size_t mi = 0, i;
+    size_t mi = 0, si = 0, i;
     for (i = 0; i < ev->data_len; i++) {
         if (i > 0 && i % per == 0) {
             if (++line >= h)
@@ -305,8 +290,15 @@ static void draw_hex_content(struct row *r, const struct sp_event *ev, const uin
         }
         while (mi < nmarks && marks[mi] < i)
             mi++;
+        while (si < nsmarks && smarks[si] < i)
+            si++;
+        /* One column between bytes: where a recv or message boundary and a
+         * segment boundary fall together, the recv/message mark wins (the
+         * row's text says how many segments there were). */
         if (i > 0 && mi < nmarks && marks[mi] == i)
             ui_put(t, r->y + line, cx, 1, UI_R_MARK, t->th.g.mark);
+        else if (i > 0 && si < nsmarks && smarks[si] == i)
+            ui_put(t, r->y + line, cx, 1, UI_R_MARK, t->th.g.segmark);
         char hx[3];
         snprintf(hx, sizeof(hx), "%02x", ev->data[i]);
         ui_put(t, r->y + line, cx + 1, 2, role, hx);
@@ -367,6 +359,12 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
     snprintf(size, sizeof(size), wide ? "%6llu B" : "%4lluB", (unsigned long long)ev->len);
     row_text(r, UI_R_DIM, size);
     r->x += 2;
+    if (p->view == UI_VIEW_WIRE && sp_kind_is_stream(ev->kind)) {
+        /* The bytes' place on the stream, as the segment rows give theirs. */
+        uint64_t end = ev->type == SP_EV_MSG ? ev->end_off : ev->off + ev->len;
+        row_textf(r, UI_R_DIM, "@%llu-%llu", (unsigned long long)ev->off, (unsigned long long)end);
+        r->x += 2;
+    }
     if (ev->type == SP_EV_RECV && ev->kind == SP_SOCK_PACKET && ev->summary != NULL) {
         /* A frame's bytes say little as text: what it is comes first. */
         const char *pt = sp_pkttype_name(ev->pkttype);
@@ -388,31 +386,31 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
     else if (ev->type == SP_EV_RECV)
         nmarks = chunk_marks(t, p, idx, ev, marks);
     uint64_t smarks[MARKS_MAX];
-    size_t nseg = 0, nsmarks = 0;
-    struct sp_wire_info wi;
-    /* Only while the wire view is on: no scan for sockets without segments. */
-    if ((ev->type == SP_EV_MSG || ev->kind == SP_SOCK_TCP) &&
-        sp_engine_wire_info(t->eng, p->sock, &wi))
-        nsmarks = seg_marks(t, p, idx, ev, smarks, &nseg);
+    size_t nsmarks = 0;
+    long nseg = 0;
+    const char *why = NULL;
+    int segs = seg_marks(t, p, ev, smarks, &nsmarks, &nseg, &why);
     if (p->hex)
-        draw_hex_content(r, ev, marks, nmarks, h);
+        draw_hex_content(r, ev, marks, nmarks, smarks, nsmarks, h);
     else
         draw_text_content(r, ev, marks, nmarks, smarks, nsmarks);
     if (!p->hex) {
         r->x++;
-        if (ev->type == SP_EV_MSG && nseg > 0) {
+        if (ev->type == SP_EV_MSG && segs > 0 && nseg > 0) {
             uint64_t reads = ev->chunk_last - ev->chunk_first + 1;
-            row_textf(r, UI_R_DIM, "(arrived in %zu segment%s, read by %llu recv() call%s)", nseg,
+            row_textf(r, UI_R_DIM, "(arrived in %ld segment%s, read by %llu recv() call%s)", nseg,
                       nseg == 1 ? "" : "s", (unsigned long long)reads, reads == 1 ? "" : "s");
         } else if (ev->type == SP_EV_MSG && ev->chunk_last > ev->chunk_first)
             row_textf(r, UI_R_DIM, "(chunks %llu-%llu)", (unsigned long long)ev->chunk_first,
                       (unsigned long long)ev->chunk_last);
         else if (ev->type == SP_EV_MSG)
             row_textf(r, UI_R_DIM, "(chunk %llu)", (unsigned long long)ev->chunk_first);
+        if (ev->type == SP_EV_MSG && segs < 0)
+            row_textf(r, UI_R_DIM, " (segments not known: %s)", why);
         if (ev->type == SP_EV_SEND && ev->writes > 1)
             row_textf(r, UI_R_DIM, "(%u writes)", (unsigned)ev->writes);
-        if (ev->type != SP_EV_MSG && nseg > 1)
-            row_textf(r, UI_R_DIM, "(%zu segments)", nseg);
+        if (ev->type != SP_EV_MSG && segs > 0 && nseg > 1)
+            row_textf(r, UI_R_DIM, "(%ld segments)", nseg);
         if (ev->type == SP_EV_RECV && ev->unread >= 0)
             row_textf(r, UI_R_DIM, "(unread before: %lld)", (long long)ev->unread);
         if (ev->truncated && ev->type == SP_EV_MSG)
@@ -442,15 +440,13 @@ static void shut_text(struct row *r, const struct sp_event *ev)
               wr ? "still reading" : "no more reading");
 }
 
-/* A segment the wire view captured: which way, its flags, where it sits on
- * the stream (@ is the same offset as recv's and send's), its marks. */
-static void seg_row(struct row *r, const struct sp_event *ev)
+/* A segment's flags, its place on the stream (@ is the same offset as
+ * recv's and send's), window, options and marks. */
+static void seg_body(struct row *r, const struct sp_event *ev, int role)
 {
     static const char *const names[8] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
     static const int order[8] = {1, 0, 2, 3, 4, 5, 6, 7};
     const struct sp_seg *g = &ev->seg;
-    int role = g->marks ? UI_R_WARN : g->out ? UI_R_SEND : UI_R_RECV;
-    row_text(r, role, g->out ? "wire out " : "wire in  ");
     int first = 1;
     for (int i = 0; i < 8; i++)
         if (g->flags & (1u << order[i])) {
@@ -473,11 +469,44 @@ static void seg_row(struct row *r, const struct sp_event *ev)
         row_text(r, UI_R_DIM, " (SYN not seen)");
 }
 
+static int seg_role(const struct sp_seg *g)
+{
+    return g->marks ? UI_R_WARN : g->out ? UI_R_SEND : UI_R_RECV;
+}
+
+/* A segment row of the chunk and message views, in log order. */
+static void seg_row(struct row *r, const struct sp_event *ev)
+{
+    int role = seg_role(&ev->seg);
+    row_text(r, role, ev->seg.out ? "wire out " : "wire in  ");
+    seg_body(r, ev, role);
+}
+
+/* A segment row of the wire view: at its capture time, with the arrow of
+ * the data rows (out: sent by us). */
+static void wire_seg_row(struct sp_tui *t, struct row *r, const struct sp_event *ev)
+{
+    char tm[32];
+    if (r->end - r->x >= 56) {
+        fmt_time(tm, sizeof(tm), ev->seg.cap_ns);
+        row_text(r, UI_R_DIM, tm);
+        r->x++;
+    }
+    int role = seg_role(&ev->seg);
+    row_text(r, role, ev->seg.out ? t->th.g.out : t->th.g.in);
+    row_text(r, role, " seg ");
+    seg_body(r, ev, role);
+}
+
 static void tls_row(struct row *r, const struct sp_event *ev);
 
 static void draw_other(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev,
                        struct row *r)
 {
+    if (ev->type == SP_EV_SEGMENT && p->view == UI_VIEW_WIRE) {
+        wire_seg_row(t, r, ev);
+        return;
+    }
     char tm[32];
     if (r->end - r->x >= 56) {
         fmt_time(tm, sizeof(tm), ev->t_ns);

@@ -542,6 +542,7 @@ int sp_tui_main(struct sp_engine *eng, const struct sp_tui_opts *opts)
     free(t->pending_out);
     ui_sidebar_cleanup(t);
     ui_composer_cleanup(t);
+    ui_segidx_cleanup(t);
     ui_edit_cleanup(&t->composer);
     ui_edit_cleanup(&t->prompt);
     sp_buf_cleanup(&t->status);

@@ -71,7 +71,9 @@ struct ui_theme {
     int attr[UI_R__COUNT];
 };
 
-enum ui_view { UI_VIEW_CHUNKS, UI_VIEW_MESSAGES, UI_VIEW_BOTH };
+/* UI_VIEW_WIRE: segments, recvs, messages, sends and state changes in
+ * capture/event time order (wireview.c). */
+enum ui_view { UI_VIEW_CHUNKS, UI_VIEW_MESSAGES, UI_VIEW_BOTH, UI_VIEW_WIRE, UI_VIEW__COUNT };
 
 /* One tile of the main area showing one socket (0: the welcome text). */
 struct ui_pane {
@@ -88,6 +90,41 @@ struct ui_pane {
 };
 
 #define UI_PANES_MAX 9
+
+/* One row of a pane's timeline: a history event, the "older events not
+ * kept" note, or (the wire view, following a flood) segments summarised. */
+#define UI_SHOWN_NOTKEPT UINT64_MAX
+#define UI_SHOWN_SUMMARY (UINT64_MAX - 1)
+struct ui_shown {
+    uint64_t idx; /* a history index, or UI_SHOWN_* */
+    int h;
+    /* UI_SHOWN_SUMMARY: the segments of one frame time */
+    uint32_t nseg, nin, nout, nretrans;
+    uint64_t t_ns;
+    int partial; /* more of that frame's segments lie before the window read */
+};
+
+/* Where a socket's captured segments lie on its two streams (segidx.c):
+ * kept as events arrive, pruned as the history drops them. */
+struct ui_segent {
+    uint64_t off;
+    uint64_t idx; /* history index of the segment event */
+    uint32_t len;
+};
+struct ui_segdir {
+    struct ui_segent *e; /* e[first..n) sorted by off; one entry per offset */
+    size_t first, n, cap;
+    uint64_t pruned_end; /* the highest end offset dropped with the history */
+};
+struct ui_segidx {
+    uint32_t sock;           /* 0: free slot */
+    uint64_t next;           /* the next history index to read */
+    uint64_t used;           /* frame counter at the last use (least recently used goes) */
+    int any;                 /* a segment was ever indexed */
+    int skipped;             /* events dropped from the history before being read */
+    struct ui_segdir dir[2]; /* [0] what the peer sent, [1] what we sent */
+};
+#define UI_SEGIDX_SLOTS (UI_PANES_MAX + 3)
 
 /* A one-line editor with history (composer and prompt). */
 struct ui_edit {
@@ -230,6 +267,10 @@ struct sp_tui {
     int notes_y, notes_h;
     unsigned lab_gen;     /* the lab view generation last arranged */
     uint32_t lab_pair[2]; /* the connection whose two ends the panes show */
+
+    /* Segment offsets of the sockets the panes show (segidx.c). */
+    struct ui_segidx segidx[UI_SEGIDX_SLOTS];
+    uint64_t segidx_clock;
 };
 
 /* model.c */
@@ -319,6 +360,27 @@ int ui_tl_visible(struct sp_tui *t, const struct ui_pane *p, const struct sp_eve
 int ui_tl_height(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev, int w);
 void ui_tl_draw(struct sp_tui *t, const struct ui_pane *p, uint64_t idx, const struct sp_event *ev,
                 int y, int x, int w, int h);
+
+/* wireview.c: the wire view's rows in time order (a bounded window of the
+ * history around what is on screen, sorted; under a flood, while following,
+ * a frame's segments become one summary row). Returns how many. */
+int ui_wire_collect(struct sp_tui *t, struct ui_pane *p, int framed, int rows, struct ui_shown *out,
+                    int max);
+/* Draws one summary row. */
+void ui_wire_draw_summary(struct sp_tui *t, const struct ui_shown *sh, int y, int x, int w);
+
+/* segidx.c */
+/* Brings socket sock's index up to date with its history (only the new
+ * events are read) and returns it; NULL when it has no history, or no index
+ * yet and create is 0. */
+struct ui_segidx *ui_segidx_get(struct sp_tui *t, uint32_t sock, int create);
+/* Segments that carried the bytes [lo, hi) of one direction (out: what we
+ * sent). Returns how many, with where a segment began inside the range in
+ * marks (offsets from lo, at most max); or -1 when that cannot be known,
+ * with why in *why (a fixed phrase). */
+long ui_segidx_query(const struct ui_segidx *x, int out, uint64_t lo, uint64_t hi, uint64_t *marks,
+                     size_t *nmarks, size_t max, const char **why);
+void ui_segidx_cleanup(struct sp_tui *t);
 
 /* edit.c */
 void ui_edit_init(struct ui_edit *e);

@@ -365,8 +365,8 @@ const struct cmd_entry cmd__table[] = {
      0, cmd__exec_step},
     {"unsplit", "unsplit", "remove the focused pane (TUI only)", NULL, NULL, 0, -1, CMD_F_UI,
      cmd__exec_ui},
-    {"view", "view chunks|msgs|both", "choose the focused pane's timeline (TUI only)", NULL, NULL,
-     0, -1, CMD_F_UI, cmd__exec_ui},
+    {"view", "view chunks|msgs|both|wire", "choose the focused pane's timeline (TUI only)", NULL,
+     NULL, 0, -1, CMD_F_UI, cmd__exec_ui},
     {"wait", "wait [ID] EVENT [--timeout MS]", "wait for an event",
      "EVENT: connected accepted recv msg eof closed sent state:NAME bytes:N msgs:N. recv and "
      "msg wait for the next one; accepted takes one connection no earlier wait took (so it "

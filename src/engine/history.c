@@ -259,10 +259,10 @@ void sp__hist_push(struct sp_hist **hp, struct sp_hist_pool *pool, const struct 
         at = ring_place(h, blob_len, &span);
         if (at >= 0)
             break;
-        if (h->dcap < blob_len || h->dused + blob_len > h->dcap) {
-            if (grow_data(h, pool, h->dused + blob_len, bytes_max) == 0)
-                continue;
-        }
+        /* Not in one piece at the tail: a bigger ring first (it lays the
+         * blobs out again from 0), dropping events only at the cap. */
+        if (grow_data(h, pool, h->dused + blob_len, bytes_max) == 0)
+            continue;
         if (h->rcount > 0) {
             drop_oldest(h);
             continue;
