@@ -19,7 +19,7 @@ struct sp_engine;
 struct sp_watch;
 
 #define CMD_WORDS_MAX 256
-#define CMD_OPTS_MAX  16
+#define CMD_OPTS_MAX  24
 #define CMD_ERR_MAX   512
 
 /* What an exec function returns. */

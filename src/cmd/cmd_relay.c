@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "sockpit/engine/engine.h"
+#include "sockpit/engine/tls.h"
 #include "sockpit/proto/addr.h"
 #include "sockpit/proto/frame.h"
 
@@ -90,7 +91,9 @@ static int faults(struct cmd_ctx *c, struct sp_fault *f, unsigned *dirs, int liv
 
 static int set_faults(struct cmd_ctx *c)
 {
-    static const char *const only_create[] = {"--framing", "--framing-back", "--fin"};
+    static const char *const only_create[] = {
+        "--framing", "--framing-back", "--fin", "--cert",   "--key",      "--keylog",
+        "--ca",      "--insecure",     "--sni", "--no-sni", "--no-resume"};
     for (size_t i = 0; i < sizeof only_create / sizeof only_create[0]; i++)
         if (cmd__opt(c, only_create[i]) != NULL)
             return cmd__fail(c, cmd__opt(c, only_create[i]), 0,
@@ -128,7 +131,54 @@ static int stream_addr(struct cmd_ctx *c, const struct cmd_word *w, struct sp_ad
     if (sp_addr_parse(a, w->s, err, sizeof err) != 0)
         return cmd__fail(c, w, 0, "bad address \"%.80s\": %s", w->s, err);
     if (a->kind != SP_ADDR_TCP && a->kind != SP_ADDR_UNIX)
-        return cmd__fail(c, w, 0, "a relay joins stream sockets: tcp: or unix:");
+        return cmd__fail(c, w, 0, "a relay joins stream sockets: tcp:, tls: or unix:");
+    return 0;
+}
+
+static const char *value(struct cmd_ctx *c, const char *name)
+{
+    const struct cmd_word *w = cmd__opt(c, name);
+    return w != NULL ? w->s : NULL;
+}
+
+/* Each TLS option belongs to one leg, which must be tls:: --cert and --key
+ * to the listen address (the certificate the clients see), the verifying
+ * ones to the target; --keylog to either. */
+static int relay_tls(struct cmd_ctx *c, const struct sp_addr *la, const struct sp_addr *ta,
+                     struct sp_tls_opts *lo, struct sp_tls_opts *to)
+{
+    static const char *const listen_side[] = {"--cert", "--key"};
+    static const char *const target_side[] = {"--ca", "--insecure", "--sni", "--no-sni",
+                                              "--no-resume"};
+    memset(lo, 0, sizeof *lo);
+    memset(to, 0, sizeof *to);
+    for (size_t i = 0; i < sizeof listen_side / sizeof listen_side[0]; i++)
+        if (cmd__opt(c, listen_side[i]) != NULL && !la->tls)
+            return cmd__fail(c, cmd__opt(c, listen_side[i]), 0,
+                             "%s is for a tls: listen address (the certificate clients see)",
+                             listen_side[i]);
+    for (size_t i = 0; i < sizeof target_side / sizeof target_side[0]; i++)
+        if (cmd__opt(c, target_side[i]) != NULL && !ta->tls)
+            return cmd__fail(c, cmd__opt(c, target_side[i]), 0, "%s is for a tls: target",
+                             target_side[i]);
+    if (cmd__opt(c, "--keylog") != NULL && !la->tls && !ta->tls)
+        return cmd__fail(c, cmd__opt(c, "--keylog"), 0, "--keylog is for tls: legs");
+    lo->cert = value(c, "--cert");
+    lo->key = value(c, "--key");
+    if ((lo->cert == NULL) != (lo->key == NULL))
+        return cmd__fail(c, cmd__opt(c, lo->cert != NULL ? "--cert" : "--key"), 0,
+                         "--cert and --key go together");
+    lo->keylog = to->keylog = value(c, "--keylog");
+    to->ca = value(c, "--ca");
+    to->insecure = cmd__opt(c, "--insecure") != NULL;
+    to->sni = value(c, "--sni");
+    to->no_sni = cmd__opt(c, "--no-sni") != NULL;
+    to->no_resume = cmd__opt(c, "--no-resume") != NULL;
+    if (to->sni != NULL && to->no_sni)
+        return cmd__fail(c, cmd__opt(c, "--no-sni"), 0, "--sni and --no-sni contradict");
+    if (to->insecure && to->ca != NULL)
+        return cmd__fail(c, cmd__opt(c, "--insecure"), 0,
+                         "--insecure and --ca contradict: --ca is for verifying");
     return 0;
 }
 
@@ -144,10 +194,14 @@ int cmd__exec_relay(struct cmd_ctx *c)
     struct sp_addr la, ta;
     struct sp_frame_spec fs, fb;
     struct sp_relay_opts o;
+    struct sp_tls_opts ltls, ttls;
     memset(&o, 0, sizeof o);
     if (stream_addr(c, cmd__arg(c, 0), &la) != 0 || stream_addr(c, cmd__arg(c, 1), &ta) != 0 ||
-        spec_opt(c, "--framing", &fs) != 0 || spec_opt(c, "--framing-back", &fb) != 0)
+        spec_opt(c, "--framing", &fs) != 0 || spec_opt(c, "--framing-back", &fb) != 0 ||
+        relay_tls(c, &la, &ta, &ltls, &ttls) != 0)
         return CMD_FAIL;
+    o.listen_tls = &ltls;
+    o.target_tls = &ttls;
     o.framing = &fs;
     o.framing_back = &fb;
     const struct cmd_word *w = cmd__opt(c, "--fin");

@@ -166,6 +166,16 @@ static const struct cmd_opt relay_opts[] = {
     {"--stall", NULL, "forward nothing and stop reading the source leg: the sender's window fills"},
     {"--unstall", NULL, "set: forward again"},
     {"--clear", NULL, "set: turn off every fault not given on the line"},
+    {"--cert", "FILE",
+     "tls: listen address: the certificate clients see (PEM chain; default: a throwaway "
+     "self-signed one)"},
+    {"--key", "FILE", "tls: listen address: its private key (PEM)"},
+    {"--ca", "FILE", "tls: target: trust these CAs (PEM) instead of the system store"},
+    {"--insecure", NULL, "tls: target: show the verification result but do not enforce it"},
+    {"--sni", "NAME", "tls: target: the server name sent (default: the host, unless an IP)"},
+    {"--no-sni", NULL, "tls: target: send no server name"},
+    {"--no-resume", NULL, "tls: target: offer no session kept from an earlier target leg"},
+    {"--keylog", "FILE", "tls: legs: append NSS key log lines (default $SSLKEYLOGFILE)"},
     {NULL, NULL, NULL},
 };
 
@@ -282,8 +292,9 @@ const struct cmd_entry cmd__table[] = {
     {"relay",
      "relay LISTEN TARGET [--framing SPEC] [--framing-back SPEC] [--fin pass|hold|reset] "
      "[--dir up|down|both] [--delay MS] [--rate BYTES/S] [--resplit N] [--drop-msg N] "
-     "[--reset-after BYTES] [--stall] | relay [ID] set [--dir up|down|both] [faults] "
-     "[--unstall] [--clear]",
+     "[--reset-after BYTES] [--stall] [--cert FILE --key FILE] [--ca FILE] [--insecure] "
+     "[--sni NAME] [--no-sni] [--no-resume] [--keylog FILE] | relay [ID] set "
+     "[--dir up|down|both] [faults] [--unstall] [--clear]",
      "sit between a client and a server: every connection to LISTEN opens one to TARGET",
      "Both legs are ordinary sockets (the accepted client leg, then the target leg with the "
      "next id): each shows its own recv boundaries, messages and half-close, and every "
@@ -293,7 +304,11 @@ const struct cmd_entry cmd__table[] = {
      "An RST on one leg resets the other. A direction holding 256 KiB (with the other leg's "
      "write queue) stops reading its source until 64 KiB are left. `relay ID set` changes the "
      "faults live: on the relay's listener for its connections now and later, on a leg for "
-     "that connection; 0 turns a fault off. Notices say when a fault acted.",
+     "that connection; 0 turns a fault off. Notices say when a fault acted. A tls: LISTEN "
+     "terminates TLS from the clients, a tls: TARGET originates TLS to the server: the relay "
+     "forwards the plaintext (each leg's plaintext reads, or its messages under a framing), "
+     "faults act on it, and --fin pass on a tls: leg sends close_notify, then the FIN. A tls: "
+     "target is connected once its handshake is done; a failed handshake resets the client leg.",
      relay_opts, 1, 2, 0, cmd__exec_relay},
     {"replay", "replay [ID] FILE [--as logged|peer] [--timeout MS]",
      "play one side of a conversation recorded by log",

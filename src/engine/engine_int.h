@@ -562,6 +562,10 @@ void sp__tls_free(struct sp_sock *s);
 /* "TLS handshake: ...", "TLSv1.3", ... or NULL for a plain socket. */
 const char *sp__tls_state(const struct sp_sock *s, char *buf, size_t len);
 
+/* engine_relay.c: a relay leg's plaintext read (a tls: leg's SSL_read
+ * result, at plaintext stream offset off), what the relay forwards. */
+void sp__relay_plain(struct sp_sock *s, const unsigned char *p, size_t n, uint64_t off);
+
 /* engine_tlscache.c: the TLS client's sessions, one per key (a target and
  * the settings a session must not cross). put takes the caller's reference
  * and returns how many are kept; take hands one back (the caller's to free)

@@ -10,7 +10,15 @@
  * where it ends), raw it is one recv chunk. Faults count units. A direction
  * holds at most HIGH_WATER bytes (its units plus the other leg's write
  * queue) before the source leg stops being read: the kernel's buffers fill
- * and the sender's window closes, as with any slow reader. */
+ * and the sender's window closes, as with any slow reader.
+ *
+ * A tls: leg is TLS terminated here: what the relay takes from it is the
+ * plaintext OpenSSL hands back (each SSL_read, given by engine_stream.c
+ * through sp__relay_plain, on the plaintext stream's offsets, where that
+ * leg's msg events lie too), never its ciphertext recv chunks; what it
+ * writes to it is plaintext that the leg encrypts. A tls: target counts as
+ * connected once its handshake is done, and nothing is written to a tls:
+ * client leg before its own handshake is. */
 #include "engine_int.h"
 
 #include <errno.h>
@@ -18,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "sockpit/engine/tls.h"
 
 #define HIGH_WATER (256u * 1024)
 #define LOW_WATER  (64u * 1024)
@@ -58,6 +68,9 @@ struct dir {
     int dst_gone;   /* the destination leg closed: what arrives is discarded */
     int close_dst;  /* the source closed: close the destination once units are out */
     int gone_noted; /* said once that bytes are discarded */
+    /* What ended the source's data, for the notices: its FIN, or on a tls:
+     * leg its close_notify or a FIN without one. */
+    const char *end_what;
 };
 
 struct sp__relay_pair {
@@ -81,6 +94,9 @@ struct sp__relay {
     struct sp_fault fault[2];
     struct sp__relay_pair *pairs;
     int listener_closed;
+    /* A tls: target's settings, their strings ours (tls_str). */
+    struct sp_tls_opts target_tls;
+    char *tls_str[5];
 };
 
 static const char *const fin_names[] = {"pass", "hold", "reset"};
@@ -198,7 +214,7 @@ static void update_hold(struct dir *d)
     /* A message in progress drains only when more of it is read, so it
      * must not keep the source held: resume once what can drain has. */
     size_t draining = d->held - (d->in.len - d->in_pos) + queued;
-    int hold = d->f.stall || !d->p->connected ||
+    int hold = d->f.stall || (d->up && !d->p->connected) ||
                (src->relay_held ? draining > LOW_WATER : load > HIGH_WATER);
     if (d->dst_gone)
         hold = 0; /* what arrives is discarded: nothing piles up */
@@ -259,7 +275,7 @@ static size_t forward(struct dir *d, struct sp_sock *dst, const unsigned char *p
 
 static int can_write(struct dir *d, struct sp_sock *dst)
 {
-    return dst != NULL && d->p->connected && !d->f.stall && !d->resetting &&
+    return dst != NULL && d->p->connected && sp__tls_ready(dst) && !d->f.stall && !d->resetting &&
            !(dst->ours & (SP_OURS_SHUT_WR | SP_OURS_SHUT_WAIT | SP_OURS_CLOSED));
 }
 
@@ -388,31 +404,18 @@ static void cut(struct dir *d, size_t n, uint64_t seq, enum unit_kind kind)
     compact(d);
 }
 
-static void on_recv(struct dir *d, struct sp_sock *src, const struct sp_event *ev)
+/* What the source's stream carried next (a recv chunk, or on a tls: leg a
+ * plaintext read) at stream offset off: cut into units now (raw) or when
+ * the msg events say where messages end (framed). */
+static void take(struct dir *d, struct sp_sock *src, const unsigned char *data, size_t n,
+                 uint64_t off, int framed, uint64_t seq)
 {
-    if (ev->seq == 0)
-        return; /* a peek or the urgent byte: not part of the stream */
-    if (d->dst_gone) {
-        if (!d->gone_noted) {
-            d->gone_noted = 1;
-            note(d->p, src->id, "%u is closed: what %u receives is not forwarded", dst_id(d),
-                 src->id);
-        }
-        return;
-    }
-    if (ev->data_len < ev->len) {
-        /* Never forward a part as if it were all: say so and end the pair. */
-        note(d->p, src->id, "only %zu of the %llu bytes received are visible: resetting both legs",
-             ev->data_len, (unsigned long long)ev->len);
-        reset_both(d->p, "reset by the relay (bytes not visible)");
-        return;
-    }
     if (d->in.len == d->in_pos)
-        d->in_off = ev->off;
-    sp_buf_append(&d->in, ev->data, ev->data_len);
-    d->held += ev->data_len;
-    if (!ev->framed) {
-        cut(d, d->in.len - d->in_pos, ev->seq, U_CHUNK);
+        d->in_off = off;
+    sp_buf_append(&d->in, data, n);
+    d->held += n;
+    if (!framed) {
+        cut(d, d->in.len - d->in_pos, seq, U_CHUNK);
     } else if (d->in.len - d->in_pos > HIGH_WATER / 2) {
         /* A message this large would stop the source before it ends
          * (an eof framing ends only at EOF): forward it in pieces. Each
@@ -420,6 +423,44 @@ static void on_recv(struct dir *d, struct sp_sock *src, const struct sp_event *e
         cut(d, d->in.len - d->in_pos, src->msgs + 1, U_PART);
     }
     pump(d);
+}
+
+static int gone(struct dir *d, struct sp_sock *src)
+{
+    if (!d->dst_gone)
+        return 0;
+    if (!d->gone_noted) {
+        d->gone_noted = 1;
+        note(d->p, src->id, "%u is closed: what %u receives is not forwarded", dst_id(d), src->id);
+    }
+    return 1;
+}
+
+static void on_recv(struct dir *d, struct sp_sock *src, const struct sp_event *ev)
+{
+    if (ev->seq == 0 || src->tls != NULL)
+        return; /* a peek or the urgent byte, or ciphertext: not the stream forwarded */
+    if (gone(d, src))
+        return;
+    if (ev->data_len < ev->len) {
+        /* Never forward a part as if it were all: say so and end the pair. */
+        note(d->p, src->id, "only %zu of the %llu bytes received are visible: resetting both legs",
+             ev->data_len, (unsigned long long)ev->len);
+        reset_both(d->p, "reset by the relay (bytes not visible)");
+        return;
+    }
+    take(d, src, ev->data, ev->data_len, ev->off, ev->framed, ev->seq);
+}
+
+void sp__relay_plain(struct sp_sock *s, const unsigned char *p, size_t n, uint64_t off)
+{
+    struct sp__relay_pair *pr = s->rpair;
+    if (pr == NULL || pr->over || n == 0)
+        return;
+    struct dir *d = &pr->d[s->id == pr->client ? 0 : 1];
+    if (gone(d, s))
+        return;
+    take(d, s, p, n, off, s->spec.kind != SP_FRAME_RAW && !sp__framer_lost(s), s->pt_chunks);
 }
 
 static void on_msg(struct dir *d, const struct sp_event *ev)
@@ -435,7 +476,7 @@ static void on_frame_error(struct dir *d, struct sp_sock *src)
 {
     if (!sp__framer_lost(src) || d->dst_gone)
         return;
-    cut(d, d->in.len - d->in_pos, src->chunks, U_CHUNK);
+    cut(d, d->in.len - d->in_pos, src->tls != NULL ? src->pt_chunks : src->chunks, U_CHUNK);
     pump(d);
 }
 
@@ -458,32 +499,51 @@ static void pass_fin(struct dir *d)
     switch (p->r->fin) {
     case SP_FIN_PASS:
         if (!(dst->ours & (SP_OURS_SHUT_WR | SP_OURS_SHUT_WAIT)) && dst->sreq == NULL) {
-            note(p, from, "the FIN from %u's peer is passed on: shutdown wr on %u", from, to);
+            note(p, from, "%s from %u's peer is passed on: shutdown wr on %u%s", d->end_what, from,
+                 to, dst->tls != NULL ? " (close_notify, then the FIN)" : "");
             sp_engine_shutdown(p->r->eng, to, SP_SHUT_WR, NULL, 0);
         }
         maybe_close_leg(p, from);
         break;
     case SP_FIN_HOLD:
         note(p, from,
-             "the FIN from %u's peer is held (--fin hold): %u stays open for writing "
+             "%s from %u's peer is held (--fin hold): %u stays open for writing "
              "(`shutdown %u wr` passes it)",
-             from, to, to);
+             d->end_what, from, to, to);
         break;
     case SP_FIN_RESET:
-        note(p, from, "the FIN from %u's peer becomes a reset (--fin reset): resetting both legs",
-             from);
+        note(p, from, "%s from %u's peer becomes a reset (--fin reset): resetting both legs",
+             d->end_what, from);
         reset_both(p, "reset by the relay (fin reset)");
         break;
     }
 }
 
-static void on_eof(struct dir *d, struct sp_sock *src)
+/* The end of the source's data: its FIN, or on a tls: leg its close_notify
+ * (the FIN may follow, or wait for ours), whichever comes first. */
+static void on_eof(struct dir *d, struct sp_sock *src, int notify)
 {
+    if (d->eof) {
+        /* The FIN after the close_notify that was passed on already. */
+        if (d->fin_done && d->p->r->fin == SP_FIN_PASS)
+            maybe_close_leg(d->p, src->id);
+        return;
+    }
     d->eof = 1;
+    d->end_what = notify             ? "the close_notify"
+                  : src->tls != NULL ? "the FIN (without close_notify: a truncation)"
+                                     : "the FIN";
     /* Bytes of a message the FIN cut short still go, as they came. */
     if (!d->dst_gone && d->in.len > d->in_pos)
         cut(d, d->in.len - d->in_pos, src->msgs + 1, U_MSG);
     pump(d);
+}
+
+static void relay_free(struct sp__relay *r)
+{
+    for (size_t i = 0; i < sizeof r->tls_str / sizeof r->tls_str[0]; i++)
+        free(r->tls_str[i]);
+    free(r);
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -505,7 +565,7 @@ static void timer_closed(uv_handle_t *h)
     while (*rp != r)
         rp = &(*rp)->next;
     *rp = r->next;
-    free(r);
+    relay_free(r);
     if (eng->relays == NULL && eng->relay_sub != 0) {
         sp_engine_unsubscribe(eng, eng->relay_sub);
         eng->relay_sub = 0;
@@ -587,7 +647,8 @@ static void pair_start(struct sp__relay *r, struct sp_sock *c)
      * bytes wait in the kernel. */
     c->relay_held = 1;
     sp__sock_read_stop(c);
-    struct sp_sock_opts o = {.framing = &r->framing_back};
+    struct sp_sock_opts o = {.framing = &r->framing_back,
+                             .tls = r->target.tls ? &r->target_tls : NULL};
     char err[256] = "";
     uint32_t t = 0;
     if (sp_engine_connect(eng, &r->target, &o, &t, err, sizeof err) != 0) {
@@ -638,7 +699,7 @@ static void on_event(void *ud, const struct sp_event *ev)
             while (*rp != r)
                 rp = &(*rp)->next;
             *rp = r->next;
-            free(r);
+            relay_free(r);
             if (eng->relays == NULL && eng->relay_sub != 0) {
                 sp_engine_unsubscribe(eng, eng->relay_sub);
                 eng->relay_sub = 0;
@@ -653,8 +714,19 @@ static void on_event(void *ud, const struct sp_event *ev)
     struct dir *in = &p->d[is_client ? 0 : 1], *out = &p->d[is_client ? 1 : 0];
     switch (ev->type) {
     case SP_EV_CONNECTED:
-        if (!is_client)
+        /* A tls: target is connected once its handshake is done. */
+        if (!is_client && s->tls == NULL)
             target_connected(p);
+        break;
+    case SP_EV_TLS:
+        if (ev->code != NULL && strcmp(ev->code, "close_notify") == 0)
+            on_eof(in, s, 1);
+        if (ev->code == NULL || strcmp(ev->code, "handshake_done") != 0)
+            break;
+        if (!is_client && !p->connected)
+            target_connected(p);
+        else if (is_client)
+            pump(out); /* what the target sent waited for this leg's handshake */
         break;
     case SP_EV_RECV:
         on_recv(in, s, ev);
@@ -666,7 +738,7 @@ static void on_event(void *ud, const struct sp_event *ev)
         on_frame_error(in, s);
         break;
     case SP_EV_EOF:
-        on_eof(in, s);
+        on_eof(in, s, 0);
         break;
     case SP_EV_SEND:
         pump(out);
@@ -685,7 +757,8 @@ static void on_event(void *ud, const struct sp_event *ev)
 #define RELAY_MASK                                                                                 \
     (SP_EV_MASK(SP_EV_ACCEPTED) | SP_EV_MASK(SP_EV_CONNECTED) | SP_EV_MASK(SP_EV_RECV) |           \
      SP_EV_MASK(SP_EV_MSG) | SP_EV_MASK(SP_EV_FRAME_ERROR) | SP_EV_MASK(SP_EV_EOF) |               \
-     SP_EV_MASK(SP_EV_SEND) | SP_EV_MASK(SP_EV_SHUTDOWN) | SP_EV_MASK(SP_EV_CLOSED))
+     SP_EV_MASK(SP_EV_SEND) | SP_EV_MASK(SP_EV_SHUTDOWN) | SP_EV_MASK(SP_EV_CLOSED) |              \
+     SP_EV_MASK(SP_EV_TLS))
 
 static void fault_merge(struct sp_fault *to, const struct sp_fault *f)
 {
@@ -704,6 +777,23 @@ static void fault_merge(struct sp_fault *to, const struct sp_fault *f)
     to->set = 0;
 }
 
+static const char *keep_str(struct sp__relay *r, size_t i, const char *v)
+{
+    return v != NULL ? (r->tls_str[i] = sp_xstrdup(v)) : NULL;
+}
+
+/* The target's TLS settings outlive the call: each connection uses them. */
+static void keep_tls(struct sp__relay *r, const struct sp_tls_opts *o)
+{
+    r->target_tls = *o;
+    r->target_tls.sni = keep_str(r, 0, o->sni);
+    r->target_tls.alpn = keep_str(r, 1, o->alpn);
+    r->target_tls.ca = keep_str(r, 2, o->ca);
+    r->target_tls.keylog = keep_str(r, 3, o->keylog);
+    /* A client certificate is not offered by the relay's target legs. */
+    r->target_tls.cert = r->target_tls.key = NULL;
+}
+
 int sp_engine_relay(struct sp_engine *eng, const struct sp_addr *listen_addr,
                     const struct sp_addr *target, const struct sp_relay_opts *opts, uint32_t *id,
                     char *err, size_t errlen)
@@ -716,18 +806,24 @@ int sp_engine_relay(struct sp_engine *eng, const struct sp_addr *listen_addr,
         sp__seterr(err, errlen, "the relay listens on a tcp: or unix: address");
         return -EINVAL;
     }
-    /* A leg's recv chunks are the bytes the kernel gave: on a tls: leg that
-     * is ciphertext, which the relay must not pass on as the plaintext. */
-    if (target->tls || listen_addr->tls) {
-        sp__seterr(err, errlen, "the relay does not carry TLS yet: use tcp: or unix: on both legs");
-        return -EINVAL;
+    /* A tls: target's settings are checked now (a bad --ca fails the line),
+     * though each connection makes its own. */
+    if (target->tls) {
+        struct sp_tls *check =
+            sp__tls_prepare(target, opts != NULL ? opts->target_tls : NULL, 0, err, errlen);
+        if (check == NULL)
+            return -EINVAL;
+        sp__tls_discard(check);
     }
-    struct sp_sock_opts lo = {.framing = opts != NULL ? opts->framing : NULL};
+    struct sp_sock_opts lo = {.framing = opts != NULL ? opts->framing : NULL,
+                              .tls = opts != NULL ? opts->listen_tls : NULL};
     uint32_t lid = 0;
     int r = sp_engine_listen(eng, listen_addr, &lo, &lid, err, errlen);
     if (r != 0)
         return r;
     struct sp__relay *rl = sp_xcalloc(1, sizeof *rl);
+    if (target->tls && opts != NULL && opts->target_tls != NULL)
+        keep_tls(rl, opts->target_tls);
     rl->eng = eng;
     rl->listener = lid;
     rl->target = *target;
@@ -749,13 +845,16 @@ int sp_engine_relay(struct sp_engine *eng, const struct sp_addr *listen_addr,
     sp_engine_sub_data_max(eng, eng->relay_sub, 0);
     struct sp_sock *l = sp__sock_get(eng, lid);
     l->relay = rl;
-    char up[160], down[160], msg[SP_ADDR_TEXT_MAX + 400];
+    char up[160], down[160], msg[SP_ADDR_TEXT_MAX + 520];
     sp_fault_format(&rl->fault[0], up, sizeof up);
     sp_fault_format(&rl->fault[1], down, sizeof down);
     snprintf(msg, sizeof msg,
              "relay %u: each connection accepted here is relayed to %s (fin %s; faults up: %s; "
-             "down: %s)",
-             lid, rl->target_text, fin_names[rl->fin], up, down);
+             "down: %s)%s",
+             lid, rl->target_text, fin_names[rl->fin], up, down,
+             listen_addr->tls || target->tls
+                 ? "; TLS ends at the relay: the plaintext is forwarded, and the faults act on it"
+                 : "");
     sp__emit_notice(l, msg);
     if (id != NULL)
         *id = lid;

@@ -123,6 +123,13 @@ static void tls_plain(struct sp_sock *s, const unsigned char *p, size_t n)
     uint64_t off = s->pt_bytes;
     s->pt_chunks++;
     s->pt_bytes += n;
+    if (s->rpair != NULL) {
+        /* A relay leg: the relay takes the plaintext before the framing
+         * says where its messages end. */
+        sp__relay_plain(s, p, n, off);
+        if (s->closed)
+            return;
+    }
     if (s->spec.kind != SP_FRAME_RAW && !sp__framer_lost(s)) {
         sp__framer_feed(s, p, n);
     } else {

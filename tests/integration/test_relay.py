@@ -727,11 +727,7 @@ def command_line_listen_with_relay_target():
 @test
 def bad_relay_lines_are_refused_clearly():
     for line, want in [
-        ("relay tcp:127.0.0.1:0 udp:127.0.0.1:9", "tcp: or unix:"),
-        # A tls: leg's chunks are ciphertext: forwarded as they are, a
-        # server's answer reached the client as the first bytes of a record.
-        ("relay tcp:127.0.0.1:0 tls:localhost:9", "does not carry TLS"),
-        ("relay tls:127.0.0.1:0 tcp:127.0.0.1:9", "does not carry TLS"),
+        ("relay tcp:127.0.0.1:0 udp:127.0.0.1:9", "tcp:, tls: or unix:"),
         ("relay tcp:127.0.0.1:0 tcp:127.0.0.1:9 --fin maybe", "--fin takes"),
         ("relay tcp:127.0.0.1:0 tcp:127.0.0.1:9 --dir sideways", "--dir takes"),
         ("relay tcp:127.0.0.1:0 tcp:127.0.0.1:9 --delay x", "not a number"),

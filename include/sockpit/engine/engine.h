@@ -397,9 +397,12 @@ struct sp_relay_opts {
     const struct sp_frame_spec *framing_back; /* the target legs' (NULL: raw) */
     enum sp_fin_mode fin;
     struct sp_fault up, down;
+    const struct sp_tls_opts *listen_tls; /* a tls: listen address's (NULL: defaults) */
+    const struct sp_tls_opts *target_tls; /* a tls: target's (NULL: defaults) */
 };
 /* Listens on listen_addr (*id: the listener, as sp_engine_listen) and
- * relays each accepted connection to target (tcp: or unix:). */
+ * relays each accepted connection to target (tcp:, tls: or unix:); a tls:
+ * leg is TLS terminated by the relay, which forwards the plaintext. */
 int sp_engine_relay(struct sp_engine *eng, const struct sp_addr *listen_addr,
                     const struct sp_addr *target, const struct sp_relay_opts *opts, uint32_t *id,
                     char *err, size_t errlen);
