@@ -372,7 +372,9 @@ static void help_open(struct sp_tui *t)
                        "recv size, reading/paused), a live state line (our side, the peer's side,\n"
                        "the kernel TCP state, unread/unsent bytes) and a timeline of events.\n"
                        "Boundary marks: in messages, where recv() chunks were cut; in chunks,\n"
-                       "where a message ended.\n\n");
+                       "where a message ended; with the wire view on (w), a third mark where a\n"
+                       "TCP segment began. The wire view (v, or :view wire) lists segments,\n"
+                       "recvs, messages and state changes in the order they happened.\n\n");
     keys_help(&b);
     sp_buf_appends(&b,
                    "\nComposer (Enter or i):\n"
