@@ -171,10 +171,12 @@ static int collect_scrolled(struct sp_tui *t, struct ui_pane *p, int framed, int
     for (; i < end && n < want; i++)
         n += (size_t)add(t, p, framed, i, &v[n]);
     qsort(v, n, sizeof *v, by_time);
-    /* The top row: the event at p->top, or the oldest after it. */
+    /* The top row: the first, in time, of the events at or after p->top in
+     * the history (a row or two of the page before may show again; none
+     * is skipped). */
     size_t s = n;
-    for (size_t j = 0; j < n; j++)
-        if (v[j].idx >= p->top && (s == n || v[j].idx < v[s].idx))
+    for (size_t j = 0; j < n && s == n; j++)
+        if (v[j].idx >= p->top)
             s = j;
     int k = 0, used = 0;
     if (p->top == begin && begin > 0 && k < max) {
