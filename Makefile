@@ -15,7 +15,7 @@ CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 # under PREFIX (DESTDIR, if set, is put in front of it, as for packaging).
 PREFIX ?= /usr/local
 
-.PHONY: all deps build build-asan run test test-release test-asan bench fuzz format clean screenshots \
+.PHONY: all deps build build-asan run test test-release test-asan bench bench-wire fuzz format clean screenshots \
         install deb
 
 all: build
@@ -64,6 +64,10 @@ deb: build
 
 bench: build
 	tests/bench/run.sh build/release/sockpit
+
+# The wire view's cost per segment against the sockets watched (root).
+bench-wire: build
+	python3 tests/bench/wire_scale.py build/release/sockpit
 
 fuzz: deps
 	@command -v clang >/dev/null || { echo "make fuzz needs clang: apt-get install -y clang"; exit 1; }

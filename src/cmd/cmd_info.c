@@ -357,10 +357,8 @@ int cmd__exec_info(struct cmd_ctx *c)
     struct sp_wire_info wi;
     if (sp_engine_wire_info(c->eng, id, &wi)) {
         sp_buf_reset(&b);
-        sp_buf_appends(&b, "  wire on ");
-        cell_safe(&b, wi.ifname);
-        sp_buf_appendf(&b, ": %" PRIu64 " segments, the capture dropped %" PRIu64 "%s", wi.segments,
-                       wi.dropped, wi.listener_watch ? " (and its connections')" : "");
+        sp_buf_appends(&b, "  ");
+        cmd__wire_line(&b, &wi);
         cmd__out(c->q, sp_buf_str(&b));
     }
     tls_lines(c, id);

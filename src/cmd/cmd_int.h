@@ -394,6 +394,10 @@ int cmd__exec_list(struct cmd_ctx *c);
 int cmd__exec_info(struct cmd_ctx *c);
 int cmd__exec_log(struct cmd_ctx *c);
 int cmd__exec_wire(struct cmd_ctx *c);
+/* cmd_wire.c: the wire view's line of `info` and `wire`; set wire-buffer. */
+struct sp_wire_info;
+void cmd__wire_line(struct sp_buf *b, const struct sp_wire_info *wi);
+int cmd__set_wire_buffer(struct cmd_ctx *c);
 int cmd__exec_wait(struct cmd_ctx *c);
 int cmd__exec_expect(struct cmd_ctx *c);
 int cmd__exec_sleep(struct cmd_ctx *c);

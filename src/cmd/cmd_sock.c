@@ -605,8 +605,11 @@ int cmd__exec_set(struct cmd_ctx *c)
         return set_keep_closed(c);
     if (cmd__is(cmd__arg(c, 0), "mss") && cmd__nargs(c) == 2)
         return set_mss_default(c);
-    if (cmd__is(cmd__arg(c, 1), "keep-closed"))
-        return cmd__fail(c, cmd__arg(c, 0), 0, "keep-closed applies to every socket: no ID");
+    if (cmd__is(cmd__arg(c, 0), "wire-buffer"))
+        return cmd__set_wire_buffer(c);
+    if (cmd__is(cmd__arg(c, 1), "keep-closed") || cmd__is(cmd__arg(c, 1), "wire-buffer"))
+        return cmd__fail(c, cmd__arg(c, 0), 0, "%s applies to every socket: no ID",
+                         cmd__arg(c, 1)->s);
     if (cmd__take_id(c, 2, &id) != 0)
         return CMD_FAIL;
     if (cmd__want_args(c, 2, 2) != 0)
@@ -636,7 +639,8 @@ int cmd__exec_set(struct cmd_ctx *c)
         return cmd__fail(c, name, 0,
                          "unknown option \"%.40s\" (nodelay cork keepalive oobinline rcvbuf sndbuf "
                          "linger mss ttl tos broadcast v6only reuseport bindtodevice "
-                         "mcast-join passcred pktinfo recvttl recvtos timestamp recverr cmsgbuf)",
+                         "mcast-join passcred pktinfo recvttl recvtos timestamp recverr cmsgbuf "
+                         "wire-buffer)",
                          name->s);
     long value;
     if (opts[k].boolean) {

@@ -339,7 +339,8 @@ const struct cmd_entry cmd__table[] = {
      "set [ID] nodelay|cork|keepalive|oobinline on|off | set [ID] rcvbuf|sndbuf|linger N | "
      "set keep-closed N | set [ID] broadcast|v6only|reuseport on|off | set [ID] ttl|tos N | "
      "set [ID] bindtodevice IFACE|off | set [ID] mcast-join GROUP[%IFACE] | set [ID] mss N | "
-     "set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off | set [ID] cmsgbuf N",
+     "set [ID] passcred|pktinfo|recvttl|recvtos|timestamp|recverr on|off | set [ID] cmsgbuf N | "
+     "set wire-buffer BYTES|off",
      "set a socket option, or how many closed sockets are kept",
      "linger takes seconds, or off. keep-closed (no ID) is how many closed sockets list, info "
      "and their history keep (default 1000); older ones are forgotten, their history freed. "
@@ -360,7 +361,10 @@ const struct cmd_entry cmd__table[] = {
      "kernel's receive time and how long the bytes waited), recverr (UDP: ICMP errors from the "
      "error queue as icmp_error events). Unix sockets always show passed descriptors "
      "(SCM_RIGHTS: what each pointed to; closed unread). cmsgbuf is the control buffer of each "
-     "recvmsg() (0 .. 65536 bytes, default 2048): what does not fit is cut (MSG_CTRUNC).",
+     "recvmsg() (0 .. 65536 bytes, default 2048): what does not fit is cut (MSG_CTRUNC). "
+     "wire-buffer (no ID) is the kernel buffer of the wire view's captures opened from then "
+     "on, in bytes (default 8 MiB, off for it): a small one drops segments under a flood, "
+     "which notices, info and wire count (tcpdump -B).",
      NULL, 2, 3, 0, cmd__exec_set},
     {"shutdown", "shutdown [ID] wr|rd|both", "shut down one or both directions",
      "wr sends FIN (the peer sees EOF; we can still read); rd stops our reading. The FIN "
@@ -385,14 +389,16 @@ const struct cmd_entry cmd__table[] = {
      "already true; sent holds once the write queue is empty; bytes:N and msgs:N once the "
      "totals reach N; state:NAME once the kernel reports that TCP state.",
      wait_opts, 1, 2, 0, cmd__exec_wait},
-    {"wire", "wire [ID] on|off", "show the socket's TCP segments (wire view)",
+    {"wire", "wire [ID] [on|off]", "show the socket's TCP segments (wire view)",
      "Captures the socket's own segments with libpcap (a listener: those of every connection "
      "it accepts) and publishes each as a segment event: direction, flags, relative seq and "
      "ack, window, length, SYN options, marks (retransmission, out-of-order, gap, dup-ack, "
      "zero-window, window-update, keep-alive) and its stream offset. Turned on after the "
      "handshake, seq counts from the first segment seen (said so). Needs CAP_NET_RAW: "
-     "`sudo setcap cap_net_raw,cap_net_admin+ep $(command -v sockpit)`, or root.",
-     NULL, 1, 2, 0, cmd__exec_wire},
+     "`sudo setcap cap_net_raw,cap_net_admin+ep $(command -v sockpit)`, or root. Without on or "
+     "off: what the capture saw and missed (the capture's drops, the interface's) and its "
+     "filter (address pairs, past 16 sockets their ports, past 32 ports all TCP).",
+     NULL, 0, 2, 0, cmd__exec_wire},
 };
 const size_t cmd__table_len = sizeof cmd__table / sizeof cmd__table[0];
 
@@ -493,10 +499,10 @@ static const char *const wait_words[] = {
     "sent",      "state:",   "bytes:", "msgs:", NULL,
 };
 static const char *const set_words[] = {
-    "nodelay",   "cork",         "keepalive",  "oobinline", "rcvbuf",    "sndbuf",
-    "linger",    "keep-closed",  "ttl",        "tos",       "broadcast", "v6only",
-    "reuseport", "bindtodevice", "mcast-join", "mss",       "passcred",  "pktinfo",
-    "recvttl",   "recvtos",      "timestamp",  "recverr",   "cmsgbuf",   NULL,
+    "nodelay",     "cork",    "keepalive",   "oobinline", "rcvbuf",  "sndbuf",    "linger",
+    "keep-closed", "ttl",     "tos",         "broadcast", "v6only",  "reuseport", "bindtodevice",
+    "mcast-join",  "mss",     "passcred",    "pktinfo",   "recvttl", "recvtos",   "timestamp",
+    "recverr",     "cmsgbuf", "wire-buffer", NULL,
 };
 static const char *const onoff_words[] = {"on", "off", NULL};
 static const char *const list_words[] = {"rules", NULL};

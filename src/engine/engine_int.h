@@ -233,6 +233,7 @@ struct sp_engine {
 
     struct sp__wire *wire;           /* the wire view's captures (engine_wire.c), NULL until used */
     int mss;                         /* TCP_MAXSEG for new TCP sockets, 0: none */
+    int wire_buffer;                 /* the wire view's capture buffer in bytes, 0: its default */
     struct sp__relay *relays;        /* engine_relay.c, a list; NULL when none */
     int relay_sub;                   /* its event subscription while relays exist */
     struct sp__tls_cache *tls_cache; /* engine_tlscache.c, NULL until a session is kept */

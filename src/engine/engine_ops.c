@@ -509,6 +509,11 @@ int sp_engine_wire_info(struct sp_engine *eng, uint32_t id, struct sp_wire_info 
     return sp__wire_info(eng, id, out);
 }
 
+void sp_engine_set_wire_buffer(struct sp_engine *eng, int bytes)
+{
+    eng->wire_buffer = bytes > 0 ? bytes : 0;
+}
+
 void sp_engine_set_mss(struct sp_engine *eng, int mss)
 {
     eng->mss = mss > 0 ? mss : 0;

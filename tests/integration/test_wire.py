@@ -255,6 +255,11 @@ def loss_in_netns():
         assert sp.finish(30) == 0, sp.events[-5:]
         got = peer.stdout.readline().strip()
         assert got == "got %d" % (30 * len(chunk)), got
+        # Off loopback the capture is on the route's interface, and says so
+        # with what its offloads may do to the segments it sees.
+        notes = [e["message"] for e in sp.of("notice") if "capturing on" in e.get("message", "")]
+        assert len(notes) == 1 and notes[0].startswith("wire: capturing on veth0;"), notes
+        assert "offload may merge segments (GRO " in notes[0] and "TSO on" in notes[0], notes
         out = data_segs(sp, 1, "out")
         retrans = [e for e in out if "retransmission" in e["marks"]]
         assert retrans, [(e["off"], e["len"], e["marks"]) for e in out]

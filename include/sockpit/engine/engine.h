@@ -198,11 +198,22 @@ struct sp_wire_info {
     int listener_watch; /* a listener: its connections are watched */
     uint32_t via;       /* watched because this listener is */
     uint64_t segments;  /* segments seen */
-    uint64_t dropped;   /* what the capture of its interface dropped (pcap_stats) */
+    uint64_t dropped;   /* what the capture of its interface dropped (pcap_stats ps_drop) */
+    uint64_t ifdropped; /* what the interface itself dropped meanwhile (ps_ifdrop) */
     char ifname[24];    /* the interface captured ("lo", "any", ...) */
+    /* The capture's BPF filter: "pairs" (each socket's addresses), "ports"
+     * (their service ports) or "tcp" (all TCP: past 32 ports), its length
+     * in characters, how often it was compiled; sockets on the capture. */
+    char filter[8];
+    size_t filter_len;
+    uint64_t recompiles;
+    unsigned watched;
 };
 /* Returns 1 when watched (out filled), else 0. */
 int sp_engine_wire_info(struct sp_engine *eng, uint32_t id, struct sp_wire_info *out);
+/* The kernel buffer of the captures opened from now on, in bytes (0: the
+ * default, 8 MiB); a small one drops segments under a flood (said so). */
+void sp_engine_set_wire_buffer(struct sp_engine *eng, int bytes);
 /* TCP_MAXSEG for every TCP socket made from now on, set before its
  * connect(2) or listen(2) (0: the kernel's choice). */
 void sp_engine_set_mss(struct sp_engine *eng, int mss);
