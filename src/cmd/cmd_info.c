@@ -407,6 +407,9 @@ int cmd__exec_info(struct cmd_ctx *c)
     sp_buf_reset(&b);
     if (sp_engine_ip_info(c->eng, id, &b) == 0)
         cmd__out(c->q, sp_buf_str(&b));
+    sp_buf_reset(&b);
+    if (sp_engine_anc_info(c->eng, id, &b) == 0)
+        cmd__out(c->q, sp_buf_str(&b));
     sp_buf_cleanup(&b);
     return CMD_OK;
 }

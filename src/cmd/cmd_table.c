@@ -237,7 +237,7 @@ const struct cmd_entry cmd__table[] = {
      -1, CMD_F_UI, cmd__exec_ui},
     {"info", "info [ID]",
      "kernel view: TCP state, TCP_INFO in full, unread, unsent, buffers, options, SO_PEERCRED, "
-     "bound device",
+     "bound device, ancillary options and control buffer",
      NULL, NULL, 0, 1, 0, cmd__exec_info},
     {"lab", "lab NAME|FILE|list", "run a lesson (a built-in lab, or a lab file)",
      "Stages each step, then checks what the kernel did and prints a note and a check line "

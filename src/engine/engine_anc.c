@@ -349,3 +349,37 @@ int sp_engine_set_cmsgbuf(struct sp_engine *eng, uint32_t id, size_t n, char *er
     a->cbuf_set = 1;
     return 0;
 }
+
+int sp_engine_anc_info(struct sp_engine *eng, uint32_t id, struct sp_buf *out)
+{
+    struct sp_sock *s = sp__sock_get(eng, id);
+    int fd = s == NULL || s->closed ? -1 : sp__sock_fd(s);
+    if (fd < 0)
+        return -1;
+    static const unsigned opts[] = {SP_ANC_PASSCRED, SP_ANC_PKTINFO,   SP_ANC_RECVTTL,
+                                    SP_ANC_RECVTOS,  SP_ANC_TIMESTAMP, SP_ANC_RECVERR};
+    const char *sep = "  ancillary (getsockopt): ";
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        int level, name;
+        const char *what;
+        char err[160];
+        if (anc_sockopt(s, opts[i], &level, &name, &what, err, sizeof err) != 0)
+            continue; /* not for this kind of socket */
+        /* The kernel's word, not what we asked for. */
+        int v = 0;
+        socklen_t len = sizeof v;
+        int r = getsockopt(fd, level, name, &v, &len);
+        sp_buf_appendf(out, "%s%s %s", sep, what, r != 0 ? "?" : v ? "on" : "off");
+        sep = ", ";
+    }
+    if (sep[0] != ',')
+        return -1; /* none applies: a TCP socket, a packet socket */
+    const struct sp__anc *a = s->anc;
+    if (!sp__anc_reads(s) && s->kind != SP_SOCK_SEQPACKET)
+        sp_buf_appends(out, "; no control buffer (nothing asked for)");
+    else if (a != NULL && a->cbuf_set)
+        sp_buf_appendf(out, "; control buffer %zu bytes (set cmsgbuf)", a->cbuf_len);
+    else
+        sp_buf_appendf(out, "; control buffer %u bytes (default)", SP_CMSGBUF_DEFAULT);
+    return 0;
+}

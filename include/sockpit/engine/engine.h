@@ -263,6 +263,10 @@ int sp_engine_set_anc(struct sp_engine *eng, uint32_t id, unsigned opt, int on, 
 #define SP_CMSGBUF_DEFAULT 2048
 #define SP_CMSGBUF_MAX     65536
 int sp_engine_set_cmsgbuf(struct sp_engine *eng, uint32_t id, size_t n, char *err, size_t errlen);
+/* `info`: the ancillary options that apply to the socket, each as the kernel
+ * reports it (getsockopt), and the control buffer its recvs get. 0 with a
+ * line appended, -1 when none applies (TCP) or the socket is not open. */
+int sp_engine_anc_info(struct sp_engine *eng, uint32_t id, struct sp_buf *out);
 
 /* Our side and the peer's side of a connection, tracked separately. */
 #define SP_OURS_SHUT_WR 0x1 /* FIN sent (shutdown wr, or close) */
