@@ -555,6 +555,9 @@ int sp__tls_write(struct sp_sock *s, struct sp__write *user);
  * behind our queued writes: then(s) runs once it is written (if the socket
  * is still open); 0 when it was written at once or there was none. */
 int sp__tls_close_notify(struct sp_sock *s, void (*then)(struct sp_sock *s));
+/* From now on s sends no close_notify (shutdown and close send the FIN
+ * alone): the relay passes a truncation on as one. */
+void sp__tls_withhold_notify(struct sp_sock *s);
 /* The peer's FIN: a truncation unless close_notify came first. */
 void sp__tls_eof(struct sp_sock *s);
 void sp__tls_close(struct sp_sock *s, int abortive);

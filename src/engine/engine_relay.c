@@ -71,6 +71,7 @@ struct dir {
     /* What ended the source's data, for the notices: its FIN, or on a tls:
      * leg its close_notify or a FIN without one. */
     const char *end_what;
+    int truncated; /* a tls: source's FIN came without close_notify */
 };
 
 struct sp__relay_pair {
@@ -499,8 +500,15 @@ static void pass_fin(struct dir *d)
     switch (p->r->fin) {
     case SP_FIN_PASS:
         if (!(dst->ours & (SP_OURS_SHUT_WR | SP_OURS_SHUT_WAIT)) && dst->sreq == NULL) {
+            /* A truncation stays one: a tls: destination gets the FIN
+             * without our close_notify, so its peer sees what ours did. */
+            if (d->truncated && dst->tls != NULL)
+                sp__tls_withhold_notify(dst);
             note(p, from, "%s from %u's peer is passed on: shutdown wr on %u%s", d->end_what, from,
-                 to, dst->tls != NULL ? " (close_notify, then the FIN)" : "");
+                 to,
+                 dst->tls == NULL ? ""
+                 : d->truncated   ? " (the FIN alone, no close_notify: a truncation again)"
+                                  : " (close_notify, then the FIN)");
             sp_engine_shutdown(p->r->eng, to, SP_SHUT_WR, NULL, 0);
         }
         maybe_close_leg(p, from);
@@ -530,6 +538,7 @@ static void on_eof(struct dir *d, struct sp_sock *src, int notify)
         return;
     }
     d->eof = 1;
+    d->truncated = !notify && src->tls != NULL;
     d->end_what = notify             ? "the close_notify"
                   : src->tls != NULL ? "the FIN (without close_notify: a truncation)"
                                      : "the FIN";

@@ -49,6 +49,8 @@ struct sp_tls {
     /* Client resumption: sessions are not offered (--no-resume); one was
      * offered; the server gave us one during this connection. */
     unsigned no_resume : 1, offered : 1, kept : 1;
+    /* No close_notify from us: a relay passes on its other leg's truncation. */
+    unsigned withhold : 1, withheld_said : 1;
     char *cache_key;                   /* the session cache's key of this target and settings */
     char target[SP_ADDR_HOST_MAX + 8]; /* "host:port", for what we say */
     struct sp_tlsrec_dec din, dout;
@@ -585,6 +587,15 @@ int sp__tls_close_notify(struct sp_sock *s, void (*then)(struct sp_sock *s))
     struct sp_tls *t = s->tls;
     if (t == NULL || t->ssl == NULL || !t->hs_done || t->failed || t->notify_sent || t->in_ssl)
         return 0;
+    if (t->withhold) {
+        if (!t->withheld_said) {
+            t->withheld_said = 1;
+            emit_tls(s, "close_notify_withheld",
+                     "no close_notify from us: the relay passes on its other leg's truncation "
+                     "(the FIN goes alone)");
+        }
+        return 0;
+    }
     /* After the peer's reset there is no connection to say goodbye on. */
     if (s->peers & (SP_PEER_RST | SP_PEER_RST_WAITING))
         return 0;
@@ -624,6 +635,12 @@ int sp__tls_close_notify(struct sp_sock *s, void (*then)(struct sp_sock *s))
              sp__write_pending(s) - (r->w.len - r->w.done));
     emit_tls(s, "close_notify_queued", msg);
     return 1;
+}
+
+void sp__tls_withhold_notify(struct sp_sock *s)
+{
+    if (s->tls != NULL)
+        s->tls->withhold = 1;
 }
 
 void sp__tls_eof(struct sp_sock *s)
@@ -1034,8 +1051,9 @@ const char *sp__tls_state(const struct sp_sock *s, char *buf, size_t len)
     else if (!t->hs_done)
         snprintf(buf, len, "TLS handshake: %s", SSL_state_string_long(t->ssl));
     else
-        snprintf(buf, len, "%s%s%s%s", SSL_get_version(t->ssl),
+        snprintf(buf, len, "%s%s%s%s%s", SSL_get_version(t->ssl),
                  t->notify_sent ? ", close_notify sent" : "",
+                 t->withhold ? ", close_notify withheld (relay: a truncation passed on)" : "",
                  t->notify_rcvd ? ", close_notify received" : "",
                  t->truncated ? ", FIN without close_notify" : "");
     return buf;

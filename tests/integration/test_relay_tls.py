@@ -351,6 +351,51 @@ def fin_pass_on_a_tls_leg_is_close_notify_then_fin():
 
 
 @test
+def a_truncation_is_passed_on_as_a_truncation():
+    """The TLS server closes TCP without close_notify: the relay passes the
+    FIN to the TLS client leg without close_notify of its own, so the client
+    sees the truncation the server made, not a clean end."""
+    srv = OneServer(server_ctx())
+    got = {}
+
+    def serve():
+        s = srv.accept()
+        got["req"] = read_until(s, b"\n")
+        s.sendall(b"partial")
+        # Python sends no close_notify on close(): a bare FIN.
+        s.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    sp, port = relay("relay tls:127.0.0.1:0 tls:127.0.0.1:%d --ca %s" % (srv.port, CERT))
+    try:
+        c = tls_connect(port)
+        c.sendall(b"give\n")
+        out = b""
+        err = None
+        try:
+            while len(out) < 100:
+                b = c.recv(100)
+                if not b:
+                    break
+                out += b
+        except ssl.SSLEOFError as e:
+            err = e
+        assert out == b"partial" and err is not None, (out, err)
+        c.close()
+        t.join(10)
+        cl, tl = legs(sp)
+        sp.wait_event(lambda e: e.get("ev") == "closed" and e["sock"] == cl)
+    finally:
+        stop(sp)
+        srv.close()
+    assert [e for e in sp.of("tls", tl) if e["stage"] == "truncated"], sp.of("tls", tl)
+    stages = [e["stage"] for e in sp.of("tls", cl)]
+    assert "close_notify_withheld" in stages and "close_notify_sent" not in stages, stages
+    assert any("a truncation again" in m for m in notices(sp)), notices(sp)
+
+
+@test
 def a_tls_target_that_fails_verification_resets_the_client():
     srv = OneServer(server_ctx())
 
