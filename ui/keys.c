@@ -176,9 +176,13 @@ static int act_view(struct sp_tui *t, int key)
     struct sp_wire_info wi;
     p->view = (enum ui_view)((p->view + 1) % UI_VIEW__COUNT);
     /* The wire view is in the round while the socket's segments are
-     * captured (w); `view wire` shows it any time. */
-    if (p->view == UI_VIEW_WIRE && !sp_engine_wire_info(t->eng, p->sock, &wi))
-        p->view = UI_VIEW_CHUNKS;
+     * captured (w), and after (closed, or w off) while its history holds
+     * some; `view wire` shows it any time. */
+    if (p->view == UI_VIEW_WIRE && !sp_engine_wire_info(t->eng, p->sock, &wi)) {
+        const struct ui_segidx *x = ui_segidx_get(t, p->sock, 1);
+        if (x == NULL || !x->any)
+            p->view = UI_VIEW_CHUNKS;
+    }
     ui_set_status(t, UI_R_TITLE, "view: %s", ui_view_name(p->view));
     return UI_HANDLED | UI_REDRAW;
 }

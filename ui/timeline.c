@@ -18,6 +18,7 @@
 #define CMSG_ROWS_MAX 4 /* control message lines shown under a recv */
 #define MARKS_MAX     64
 #define MARK_SCAN     256 /* events searched around a chunk for message ends */
+#define CONTENT_MIN   12  /* columns a data row's bytes keep beside what the wire says */
 
 /* A row being filled from left to right. */
 struct row {
@@ -338,11 +339,13 @@ static void draw_blocks(struct row *r, const struct sp_event *ev)
 /* After a message: the segments that carried it and the recv() calls that
  * read it, or the chunks it spans (and why the segments are not known). */
 static void msg_suffix(char *buf, size_t len, const struct sp_event *ev, int segs, long nseg,
-                       const char *why)
+                       const char *why, int brief)
 {
     uint64_t reads = ev->chunk_last - ev->chunk_first + 1;
     int n;
-    if (segs > 0 && nseg > 0)
+    if (segs > 0 && nseg > 0 && brief)
+        n = snprintf(buf, len, "(%ld seg, %llu recv)", nseg, (unsigned long long)reads);
+    else if (segs > 0 && nseg > 0)
         n = snprintf(buf, len, "(arrived in %ld segment%s, read by %llu recv() call%s)", nseg,
                      nseg == 1 ? "" : "s", (unsigned long long)reads, reads == 1 ? "" : "s");
     else if (ev->chunk_last > ev->chunk_first)
@@ -350,7 +353,9 @@ static void msg_suffix(char *buf, size_t len, const struct sp_event *ev, int seg
                      (unsigned long long)ev->chunk_last);
     else
         n = snprintf(buf, len, "(chunk %llu)", (unsigned long long)ev->chunk_first);
-    if (segs < 0 && n > 0 && (size_t)n < len)
+    if (segs < 0 && n > 0 && (size_t)n < len && brief)
+        snprintf(buf + n, len - (size_t)n, " (segments not known)");
+    else if (segs < 0 && n > 0 && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, " (segments not known: %s)", why);
 }
 
@@ -410,16 +415,22 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
     const char *why = NULL;
     int segs = seg_marks(t, p, ev, smarks, &nsmarks, &nseg, &why);
     char suffix[160] = "";
-    if (ev->type == SP_EV_MSG)
-        msg_suffix(suffix, sizeof suffix, ev, segs, nseg, why);
-    else if (segs > 0 && nseg > 1)
-        snprintf(suffix, sizeof suffix, "(%ld segments)", nseg);
-    /* What the wire says about the bytes must not be pushed off the row by
-     * them: they give way first. */
     struct row content = *r;
-    int need = segs != 0 ? ui_width(suffix) + 1 : 0;
-    if (need > 0 && content.end - content.x - need >= 12)
-        content.end -= need;
+    /* What the wire says about the bytes must not be pushed off the row by
+     * them: they give way first, down to CONTENT_MIN columns; where even
+     * that leaves no room for the long words, the counts say it briefly. */
+    for (int brief = 0; brief < 2; brief++) {
+        suffix[0] = '\0';
+        if (ev->type == SP_EV_MSG)
+            msg_suffix(suffix, sizeof suffix, ev, segs, nseg, why, brief);
+        else if (segs > 0 && nseg > 1)
+            snprintf(suffix, sizeof suffix, brief ? "(%ld seg)" : "(%ld segments)", nseg);
+        int need = segs != 0 ? ui_width(suffix) + 1 : 0;
+        if (need > 0 && r->end - r->x - need >= CONTENT_MIN) {
+            content.end = r->end - need;
+            break;
+        }
+    }
     if (p->hex) {
         draw_hex_content(r, ev, marks, nmarks, smarks, nsmarks, h);
     } else {
