@@ -335,6 +335,25 @@ static void draw_blocks(struct row *r, const struct sp_event *ev)
     r->x++;
 }
 
+/* After a message: the segments that carried it and the recv() calls that
+ * read it, or the chunks it spans (and why the segments are not known). */
+static void msg_suffix(char *buf, size_t len, const struct sp_event *ev, int segs, long nseg,
+                       const char *why)
+{
+    uint64_t reads = ev->chunk_last - ev->chunk_first + 1;
+    int n;
+    if (segs > 0 && nseg > 0)
+        n = snprintf(buf, len, "(arrived in %ld segment%s, read by %llu recv() call%s)", nseg,
+                     nseg == 1 ? "" : "s", (unsigned long long)reads, reads == 1 ? "" : "s");
+    else if (ev->chunk_last > ev->chunk_first)
+        n = snprintf(buf, len, "(chunks %llu-%llu)", (unsigned long long)ev->chunk_first,
+                     (unsigned long long)ev->chunk_last);
+    else
+        n = snprintf(buf, len, "(chunk %llu)", (unsigned long long)ev->chunk_first);
+    if (segs < 0 && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, " (segments not known: %s)", why);
+}
+
 static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
                       const struct sp_event *ev, struct row *r, int h)
 {
@@ -390,27 +409,25 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
     long nseg = 0;
     const char *why = NULL;
     int segs = seg_marks(t, p, ev, smarks, &nsmarks, &nseg, &why);
-    if (p->hex)
+    char suffix[160] = "";
+    if (ev->type == SP_EV_MSG)
+        msg_suffix(suffix, sizeof suffix, ev, segs, nseg, why);
+    else if (segs > 0 && nseg > 1)
+        snprintf(suffix, sizeof suffix, "(%ld segments)", nseg);
+    /* What the wire says about the bytes must not be pushed off the row by
+     * them: they give way first. */
+    struct row content = *r;
+    int need = segs != 0 ? ui_width(suffix) + 1 : 0;
+    if (need > 0 && content.end - content.x - need >= 12)
+        content.end -= need;
+    if (p->hex) {
         draw_hex_content(r, ev, marks, nmarks, smarks, nsmarks, h);
-    else
-        draw_text_content(r, ev, marks, nmarks, smarks, nsmarks);
-    if (!p->hex) {
-        r->x++;
-        if (ev->type == SP_EV_MSG && segs > 0 && nseg > 0) {
-            uint64_t reads = ev->chunk_last - ev->chunk_first + 1;
-            row_textf(r, UI_R_DIM, "(arrived in %ld segment%s, read by %llu recv() call%s)", nseg,
-                      nseg == 1 ? "" : "s", (unsigned long long)reads, reads == 1 ? "" : "s");
-        } else if (ev->type == SP_EV_MSG && ev->chunk_last > ev->chunk_first)
-            row_textf(r, UI_R_DIM, "(chunks %llu-%llu)", (unsigned long long)ev->chunk_first,
-                      (unsigned long long)ev->chunk_last);
-        else if (ev->type == SP_EV_MSG)
-            row_textf(r, UI_R_DIM, "(chunk %llu)", (unsigned long long)ev->chunk_first);
-        if (ev->type == SP_EV_MSG && segs < 0)
-            row_textf(r, UI_R_DIM, " (segments not known: %s)", why);
+    } else {
+        draw_text_content(&content, ev, marks, nmarks, smarks, nsmarks);
+        r->x = content.x + 1;
+        row_text(r, UI_R_DIM, suffix);
         if (ev->type == SP_EV_SEND && ev->writes > 1)
             row_textf(r, UI_R_DIM, "(%u writes)", (unsigned)ev->writes);
-        if (ev->type != SP_EV_MSG && segs > 0 && nseg > 1)
-            row_textf(r, UI_R_DIM, "(%ld segments)", nseg);
         if (ev->type == SP_EV_RECV && ev->unread >= 0)
             row_textf(r, UI_R_DIM, "(unread before: %lld)", (long long)ev->unread);
         if (ev->truncated && ev->type == SP_EV_MSG)
