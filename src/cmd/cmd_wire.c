@@ -12,13 +12,15 @@
 
 void cmd__wire_line(struct sp_buf *b, const struct sp_wire_info *wi)
 {
+    /* The drops are the capture's, shared by every socket on it: which
+     * socket's segments they were, nobody can know. */
     sp_buf_appends(b, "wire on ");
     sp_render(b, wi->ifname, strlen(wi->ifname), SP_RENDER_UTF8);
     sp_buf_appendf(b,
-                   ": %" PRIu64 " segments, the capture dropped %" PRIu64
-                   ", the interface dropped %" PRIu64 "%s",
-                   wi->segments, wi->dropped, wi->ifdropped,
-                   wi->listener_watch ? " (and its connections')" : "");
+                   ": %" PRIu64 " segments%s, the capture dropped %" PRIu64
+                   " (of any socket it watches), the interface dropped %" PRIu64,
+                   wi->segments, wi->listener_watch ? " (and its connections')" : "", wi->dropped,
+                   wi->ifdropped);
 }
 
 static int status(struct cmd_ctx *c, uint32_t id)

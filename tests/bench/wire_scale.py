@@ -96,7 +96,13 @@ def matching(binary, k, mib):
         while counts["eof"] < 2:
             assert time.monotonic() < end + 120, "the flood did not end"
             time.sleep(0.01)
-        time.sleep(0.3)
+        # The capture may lag behind the stream: done once no segment came
+        # for half a second.
+        last = -1
+        while counts["seg"] != last:
+            last = counts["seg"]
+            assert time.monotonic() < end + 240, "the segments never stopped"
+            time.sleep(0.5)
         c1, t1 = cpu_s(sp.pid), time.monotonic()
         with lock:
             n = counts["seg"] - seg0

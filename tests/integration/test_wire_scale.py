@@ -196,9 +196,9 @@ def a_full_capture_buffer_is_counted_and_said():
         n = int(re.search(r"dropped (\d+) segments", notes[-1]).group(1))
         assert n > 0 and "miss them" in notes[-1], notes
         st = output(sp, "wire on lo")
-        assert st and ("the capture dropped %d," % n) in st[0], (st, n)
+        assert st and ("the capture dropped %d (of any socket it watches)," % n) in st[0], (st, n)
         info = output(sp, "  wire on lo")
-        assert info and ("the capture dropped %d," % n) in info[0], (info, n)
+        assert info and ("the capture dropped %d (of any" % n) in info[0], (info, n)
         # The kernel may merge small sends (autocorking), so the segment
         # count is not known; what is known: the capture kept less than recv
         # got, and says so.
