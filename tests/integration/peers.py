@@ -9,6 +9,7 @@ import os
 import queue
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -154,12 +155,15 @@ def connect(port, host="127.0.0.1", timeout=10.0):
 
 
 def recv_all(s, timeout=10.0):
-    """Reads until EOF (bounded)."""
+    """Reads until EOF, or on a TLS socket the peer's close_notify (bounded)."""
     s.settimeout(timeout)
     out = b""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        b = s.recv(65536)
+        try:
+            b = s.recv(65536)
+        except ssl.SSLZeroReturnError:
+            break
         if not b:
             break
         out += b
@@ -176,6 +180,23 @@ def recv_until(s, want, timeout=10.0):
             break
         out += b
     return out
+
+
+def free_port():
+    """A port nothing listens on now (bound and released at once): for peers
+    that take a port number, not a socket."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def stop_proc(proc):
+    """Ends a peer process the test started (by its PID) and reaps it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
 
 
 class Server:

@@ -11,6 +11,8 @@ import time
 
 import peers
 from peers import Sockpit, test
+from relaykit import (OneServer, hexdata, legs, notices, slow_server_keeps_memory_flat,
+                      start_relay, stop, wait_notice)
 
 
 def rst_close(s):
@@ -18,47 +20,10 @@ def rst_close(s):
     s.close()
 
 
-class OneServer:
-    """A listening socket on 127.0.0.1; accept() is the test's own call."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-
-    def accept(self, timeout=10.0):
-        self.sock.settimeout(timeout)
-        c, _ = self.sock.accept()
-        c.settimeout(timeout)
-        return c
-
-    def close(self):
-        self.sock.close()
-
-
 def relay(server_port, *opts, script_tail="", args=()):
     """sockpit relaying 127.0.0.1:random to the server; returns (sp, port)."""
     line = "relay tcp:127.0.0.1:0 tcp:127.0.0.1:%d %s" % (server_port, " ".join(opts))
-    sp = Sockpit(["--timeout", "60"] + list(args), script=line + "\n" + script_tail)
-    return sp, sp.port()
-
-
-def stop(sp):
-    sp.kill()
-    sp.finish(5)
-
-
-def hexdata(sp, ev, sock):
-    return b"".join(bytes.fromhex(e["hex"]) for e in sp.of(ev, sock))
-
-
-def notices(sp):
-    return [e["message"] for e in sp.of("notice")]
-
-
-def wait_notice(sp, text, timeout=10.0):
-    return sp.wait_event(lambda e: e.get("ev") == "notice" and text in e["message"], timeout)
+    return start_relay(line, script_tail=script_tail, args=args)
 
 
 def read_exactly(c, n, timeout=10.0):
@@ -71,13 +36,6 @@ def read_exactly(c, n, timeout=10.0):
             break
         out += b
     return out
-
-
-def legs(sp):
-    """(client leg, target leg) from the relay's pairing notice."""
-    ev = sp.wait_event(lambda e: e.get("ev") == "notice" and " through " in e["message"])
-    words = ev["message"].split()
-    return int(words[2]), int(words[-1])
 
 
 @test
@@ -638,36 +596,7 @@ def a_slow_server_stops_the_relay_reading_instead_of_growing_memory():
         c = peers.connect(port)
         s = srv.accept()
         legs(sp)
-        total = 48 * 1024 * 1024
-        chunk = bytes(range(256)) * 256
-        pattern = bytes(range(256)) * ((1 << 20) // 256 + 2)
-        rss0 = sp.rss_kib()
-        done = []
-
-        def send():
-            c.settimeout(30)
-            n = 0
-            while n < total:
-                c.sendall(chunk)
-                n += len(chunk)
-            c.shutdown(socket.SHUT_WR)
-            done.append(n)
-
-        t = threading.Thread(target=send, daemon=True)
-        t.start()
-        time.sleep(1.0)  # the server reads nothing meanwhile
-        rss1 = sp.rss_kib()
-        assert rss1 - rss0 < 24 * 1024, (rss0, rss1)
-        got = 0
-        s.settimeout(30)
-        while True:
-            b = s.recv(1 << 20)
-            if not b:
-                break
-            assert b == pattern[got % 256:got % 256 + len(b)], got
-            got += len(b)
-        t.join(10)
-        assert got == total, got
+        slow_server_keeps_memory_flat(sp, c, s, 48 * 1024 * 1024, fin=True)
         c.close()
         s.close()
     finally:

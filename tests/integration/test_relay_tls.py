@@ -5,53 +5,23 @@ every check is made from what the peers really received. Every peer is
 started and stopped by PID (or is a thread of the test); every wait is
 bounded."""
 
-import os
-import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import threading
-import time
 
 import peers
-from peers import Sockpit, test
+import tlskit
+from peers import test
+from relaykit import (OneServer, hexdata, legs, notices, slow_server_keeps_memory_flat,
+                      start_relay, stop, wait_notice)
 
-TMP = tempfile.mkdtemp(prefix="sockpit-relay-tls-")
-CERT = os.path.join(TMP, "c.pem")
-KEY = os.path.join(TMP, "k.pem")
-subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-nodes", "-keyout", KEY, "-out", CERT, "-days", "2", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-               check=True, capture_output=True, timeout=30)
-
-
-class OneServer:
-    """A listening socket on 127.0.0.1 (TLS when ctx is given)."""
-
-    def __init__(self, ctx=None):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.ctx = ctx
-
-    def accept(self, timeout=10.0):
-        self.sock.settimeout(timeout)
-        c, _ = self.sock.accept()
-        c.settimeout(timeout)
-        if self.ctx is not None:
-            c = self.ctx.wrap_socket(c, server_side=True, suppress_ragged_eofs=False)
-        return c
-
-    def close(self):
-        self.sock.close()
+TMP = tlskit.tmpdir("sockpit-relay-tls-")
+CERT, KEY = tlskit.make_cert(TMP)
 
 
 def server_ctx():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(CERT, KEY)
-    return ctx
+    return tlskit.server_ctx(CERT, KEY)
 
 
 def tls_connect(port):
@@ -61,54 +31,6 @@ def tls_connect(port):
     ctx.verify_mode = ssl.CERT_NONE
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     return ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
-
-
-def relay(line, args=()):
-    sp = Sockpit(["--timeout", "60"] + list(args), script=line + "\n")
-    return sp, sp.port()
-
-
-def stop(sp):
-    sp.kill()
-    sp.finish(5)
-
-
-def read_to_eof(c, limit=64 << 20):
-    out = b""
-    while len(out) < limit:
-        try:
-            b = c.recv(1 << 16)
-        except ssl.SSLZeroReturnError:
-            break
-        if not b:
-            break
-        out += b
-    return out
-
-
-def read_until(c, want, timeout=10.0):
-    end = time.monotonic() + timeout
-    out = b""
-    while want not in out and time.monotonic() < end:
-        b = c.recv(1 << 16)
-        if not b:
-            break
-        out += b
-    return out
-
-
-def hexdata(sp, ev, sock):
-    return b"".join(bytes.fromhex(e["hex"]) for e in sp.of(ev, sock))
-
-
-def legs(sp):
-    ev = sp.wait_event(lambda e: e.get("ev") == "notice" and " through " in e["message"])
-    words = ev["message"].split()
-    return int(words[2]), int(words[-1])
-
-
-def notices(sp):
-    return [e["message"] for e in sp.of("notice")]
 
 
 def body_of(n):
@@ -126,15 +48,15 @@ def curl_through_a_tls_listen_leg_to_a_plain_http_server():
 
     def serve():
         s = srv.accept()
-        got["req"] = read_until(s, b"\r\n\r\n")
+        got["req"] = peers.recv_until(s, b"\r\n\r\n")
         s.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         s.shutdown(socket.SHUT_WR)
-        got["rest"] = read_to_eof(s)
+        got["rest"] = peers.recv_all(s)
         s.close()
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
-    sp, port = relay("relay tls:127.0.0.1:0 tcp:127.0.0.1:%d" % srv.port)
+    sp, port = start_relay("relay tls:127.0.0.1:0 tcp:127.0.0.1:%d" % srv.port)
     try:
         r = subprocess.run(["curl", "-sk", "--max-time", "15", "https://127.0.0.1:%d/x" % port],
                            capture_output=True, timeout=20)
@@ -161,19 +83,15 @@ def curl_through_a_tls_listen_leg_to_a_plain_http_server():
 def a_plain_client_through_a_tls_target_to_openssl_s_server():
     """A plain client -> relay -> tls: openssl s_server -www (verified with
     --ca, then again with --insecure and a notice)."""
-    port = free_port()
-    srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", CERT,
-                            "-key", KEY, "-www", "-naccept", "2"],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    port = peers.free_port()
+    srv = tlskit.s_server(port, CERT, KEY, "-www", "-naccept", "2")
     try:
-        wait_port(port)
         for opt in ("--ca %s" % CERT, "--insecure"):
-            sp, rport = relay("relay tcp:127.0.0.1:0 tls:127.0.0.1:%d %s" % (port, opt))
+            sp, rport = start_relay("relay tcp:127.0.0.1:0 tls:127.0.0.1:%d %s" % (port, opt))
             try:
                 c = socket.create_connection(("127.0.0.1", rport), timeout=10)
                 c.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                page = read_to_eof(c)
+                page = peers.recv_all(c)
                 c.close()
                 cl, tl = legs(sp)
                 sp.wait_event(lambda e: e.get("ev") == "closed" and e["sock"] == tl)
@@ -188,31 +106,7 @@ def a_plain_client_through_a_tls_target_to_openssl_s_server():
                        for m in notices(sp)), notices(sp)
             assert hexdata(sp, "send", cl) == page
     finally:
-        srv.kill()
-        srv.wait(10)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            # A probe connection would use up one of s_server's -naccept:
-            # ask the kernel for the listening socket instead.
-            with open("/proc/net/tcp") as f:
-                if any((":%04X " % port) in line and line.split()[3] == "0A" for line in f):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("nothing listens on %d" % port)
+        peers.stop_proc(srv)
 
 
 @test
@@ -242,7 +136,7 @@ def both_legs_tls_bytes_exact_both_ways():
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
-    sp, port = relay("relay tls:127.0.0.1:0 tls:127.0.0.1:%d --ca %s --cert %s --key %s" %
+    sp, port = start_relay("relay tls:127.0.0.1:0 tls:127.0.0.1:%d --ca %s --cert %s --key %s" %
                      (srv.port, CERT, CERT, KEY), args=["--quiet"])
     try:
         c = tls_connect(port)
@@ -273,7 +167,7 @@ def faults_act_on_plaintext_messages():
     plaintext line; --resplit 3 toward a tls: target cuts the plaintext into
     3-byte writes, each its own record, and the server still reads it all."""
     srv = OneServer()
-    sp, port = relay("relay tls:127.0.0.1:0 tcp:127.0.0.1:%d --framing line --drop-msg 2 "
+    sp, port = start_relay("relay tls:127.0.0.1:0 tcp:127.0.0.1:%d --framing line --drop-msg 2 "
                      "--dir up" % srv.port)
     try:
         c = tls_connect(port)
@@ -281,8 +175,8 @@ def faults_act_on_plaintext_messages():
         c.sendall(b"one\n")
         c.sendall(b"two\n")
         c.sendall(b"three\n")
-        assert read_until(s, b"three\n") == b"one\nthree\n"
-        sp.wait_event(lambda e: e.get("ev") == "notice" and "dropped message 2" in e["message"])
+        assert peers.recv_until(s, b"three\n") == b"one\nthree\n"
+        wait_notice(sp, "dropped message 2")
         c.close()
         s.close()
     finally:
@@ -294,12 +188,12 @@ def faults_act_on_plaintext_messages():
 
     def serve():
         s = srv.accept()
-        got["data"] = read_until(s, b"!")
+        got["data"] = peers.recv_until(s, b"!")
         s.close()
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
-    sp, port = relay("relay tcp:127.0.0.1:0 tls:127.0.0.1:%d --ca %s --resplit 3 --dir up" %
+    sp, port = start_relay("relay tcp:127.0.0.1:0 tls:127.0.0.1:%d --ca %s --resplit 3 --dir up" %
                      (srv.port, CERT))
     try:
         c = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -325,16 +219,16 @@ def fin_pass_on_a_tls_leg_is_close_notify_then_fin():
     end, not a truncation); the client's close_notify reaches the server as
     a FIN."""
     srv = OneServer()
-    sp, port = relay("relay tls:127.0.0.1:0 tcp:127.0.0.1:%d" % srv.port)
+    sp, port = start_relay("relay tls:127.0.0.1:0 tcp:127.0.0.1:%d" % srv.port)
     try:
         c = tls_connect(port)
         s = srv.accept()
         c.sendall(b"hello\n")
-        assert read_until(s, b"\n") == b"hello\n"
+        assert peers.recv_until(s, b"\n") == b"hello\n"
         s.sendall(b"bye\n")
         s.shutdown(socket.SHUT_WR)
         # suppress_ragged_eofs=False: a FIN without close_notify would raise.
-        assert read_to_eof(c) == b"bye\n"
+        assert peers.recv_all(c) == b"bye\n"
         c.unwrap()
         assert s.recv(10) == b""
         c.close()
@@ -360,14 +254,14 @@ def a_truncation_is_passed_on_as_a_truncation():
 
     def serve():
         s = srv.accept()
-        got["req"] = read_until(s, b"\n")
+        got["req"] = peers.recv_until(s, b"\n")
         s.sendall(b"partial")
         # Python sends no close_notify on close(): a bare FIN.
         s.close()
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
-    sp, port = relay("relay tls:127.0.0.1:0 tls:127.0.0.1:%d --ca %s" % (srv.port, CERT))
+    sp, port = start_relay("relay tls:127.0.0.1:0 tls:127.0.0.1:%d --ca %s" % (srv.port, CERT))
     try:
         c = tls_connect(port)
         c.sendall(b"give\n")
@@ -408,7 +302,7 @@ def a_tls_target_that_fails_verification_resets_the_client():
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     # No --ca: the system store does not know the test's certificate.
-    sp, port = relay("relay tcp:127.0.0.1:0 tls:127.0.0.1:%d" % srv.port)
+    sp, port = start_relay("relay tcp:127.0.0.1:0 tls:127.0.0.1:%d" % srv.port)
     try:
         c = socket.create_connection(("127.0.0.1", port), timeout=10)
         c.sendall(b"x")
@@ -418,8 +312,7 @@ def a_tls_target_that_fails_verification_resets_the_client():
             pass
         c.close()
         t.join(10)
-        ev = sp.wait_event(lambda e: e.get("ev") == "notice" and "failed (TLS handshake failed"
-                           in e["message"])
+        ev = wait_notice(sp, "failed (TLS handshake failed")
     finally:
         stop(sp)
         srv.close()
@@ -431,42 +324,14 @@ def a_slow_server_behind_a_tls_leg_does_not_grow_memory():
     """20 MB from a TLS client to a server that reads nothing for a second:
     the relay stops reading the client leg instead of holding it all."""
     srv = OneServer()
-    sp, port = relay("relay tls:127.0.0.1:0 tcp:127.0.0.1:%d --dir up" % srv.port,
+    sp, port = start_relay("relay tls:127.0.0.1:0 tcp:127.0.0.1:%d --dir up" % srv.port,
                      args=["--quiet"])
     try:
         c = tls_connect(port)
         s = srv.accept()
         legs(sp)
-        total = 20 * 1024 * 1024
-        chunk = bytes(range(256)) * 256
-        pattern = bytes(range(256)) * ((1 << 20) // 256 + 2)
-        rss0 = sp.rss_kib()
-        done = []
-
-        def send():
-            c.settimeout(30)
-            n = 0
-            while n < total:
-                c.sendall(chunk)
-                n += len(chunk)
-            done.append(n)
-
-        t = threading.Thread(target=send, daemon=True)
-        t.start()
-        time.sleep(1.0)  # the server reads nothing meanwhile
-        rss1 = sp.rss_kib()
-        assert rss1 - rss0 < 24 * 1024, (rss0, rss1)
-        assert not done, "20 MB cannot fit in the buffers: the relay read it all"
-        got = 0
-        s.settimeout(30)
-        while got < total:
-            b = s.recv(1 << 20)
-            if not b:
-                break
-            assert b == pattern[got % 256:got % 256 + len(b)], got
-            got += len(b)
-        t.join(10)
-        assert got == total, got
+        sent_early = slow_server_keeps_memory_flat(sp, c, s, 20 * 1024 * 1024)
+        assert not sent_early, "20 MB cannot fit in the buffers: the relay read it all"
         c.close()
         s.close()
     finally:
@@ -492,7 +357,4 @@ def tls_options_go_to_the_leg_they_belong_to():
 
 
 if __name__ == "__main__":
-    try:
-        peers.main()
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
+    peers.main()

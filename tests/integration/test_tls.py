@@ -7,32 +7,18 @@ peer is started and stopped by PID; every wait is bounded."""
 
 import os
 import re
-import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import threading
 import time
 
 import peers
+import tlskit
 from peers import Sockpit, test
+from tlskit import sh
 
-TMP = tempfile.mkdtemp(prefix="sockpit-tls-")
-
-
-def sh(args, **kw):
-    return subprocess.run(args, check=True, capture_output=True, timeout=30, **kw)
-
-
-def make_cert(name, san, days=2):
-    """A self-signed EC certificate and key in TMP; returns their paths."""
-    cert = os.path.join(TMP, name + ".pem")
-    key = os.path.join(TMP, name + ".key")
-    sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-nodes", "-keyout", key, "-out", cert, "-days", str(days), "-subj", "/CN=" + name,
-        "-addext", "subjectAltName=" + san])
-    return cert, key
+TMP = tlskit.tmpdir("sockpit-tls-")
 
 
 def make_expired_cert():
@@ -59,39 +45,7 @@ def make_expired_cert():
     return cert, key
 
 
-CERT, KEY = make_cert("localhost", "DNS:localhost,IP:127.0.0.1")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_accepting(proc, timeout=10.0):
-    """s_server prints ACCEPT once it listens (a probe connection would use
-    up its one -naccept)."""
-    got = []
-
-    def read():
-        for _ in range(20):
-            line = proc.stdout.readline()
-            got.append(line)
-            if not line or b"ACCEPT" in line:
-                return
-
-    t = threading.Thread(target=read, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert got and b"ACCEPT" in got[-1], (got, proc.poll())
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
+CERT, KEY = tlskit.make_cert(TMP)
 
 
 class PyServer:
@@ -132,9 +86,7 @@ class PyServer:
 
 
 def server_ctx(cert=CERT, key=KEY):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    return ctx
+    return tlskit.server_ctx(cert, key)
 
 
 def tls_events(sp, stage=None):
@@ -150,20 +102,16 @@ def against_openssl_s_server():
     """sockpit connects to `openssl s_server -rev`, verifies it with --ca,
     sends, expects the reversed line, sees the records of both directions on
     the ciphertext offsets of the recv events, and the close_notify."""
-    port = free_port()
-    srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", CERT,
-                            "-key", KEY, "-rev", "-naccept", "1"],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
+    port = peers.free_port()
+    srv = tlskit.s_server(port, CERT, KEY, "-rev", "-naccept", "1")
     try:
-        wait_accepting(srv)
         sp = Sockpit(["--timeout", "15", "-e", "connect tls:127.0.0.1:%d --ca %s" % (port, CERT),
                       "-e", 'send "hello\\n"', "-e", 'expect "olleh\\n"', "-e", "info",
                       "-e", "shutdown wr", "-e", "wait eof", "-e", "quit"])
         rc = sp.finish()
         assert rc == 0, (sp.of("cmd_error"), tls_events(sp))
     finally:
-        stop(srv)
+        peers.stop_proc(srv)
     done = tls_events(sp, "handshake_done")
     assert len(done) == 1 and "verify ok" in done[0]["message"], done
     out = records(sp, "out")
@@ -199,12 +147,9 @@ def key_update_from_openssl_s_server():
     """s_server's `K` sends a KeyUpdate asking for ours: it arrives inside
     an encrypted record, OpenSSL reports it, and our answer goes out with
     our next write."""
-    port = free_port()
-    srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", CERT,
-                            "-key", KEY, "-naccept", "1"],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    port = peers.free_port()
+    srv = tlskit.s_server(port, CERT, KEY, "-naccept", "1", stdin=subprocess.PIPE)
     try:
-        wait_accepting(srv)
         sp = Sockpit(["--timeout", "15", "-e", "connect tls:localhost:%d --ca %s" % (port, CERT),
                       "-e", "wait msg", "-e", 'send "after\\n"', "-e", "sleep 200", "-e", "quit"])
         sp.wait_event(lambda e: e.get("ev") == "tls" and e["stage"] == "handshake_done")
@@ -217,7 +162,7 @@ def key_update_from_openssl_s_server():
         srv.stdin.flush()
         assert sp.finish() == 0, sp.of("cmd_error")
     finally:
-        stop(srv)
+        peers.stop_proc(srv)
     got = [e["message"].split(" (")[0] for e in tls_events(sp, "message")]
     assert "sent KeyUpdate" in got, got
     # The KeyUpdate came in an application_data record: encrypted to us.
@@ -327,7 +272,7 @@ def peer_closes_without_close_notify():
 
 @test
 def certificate_for_another_host():
-    cert, key = make_cert("otherhost", "DNS:otherhost")
+    cert, key = tlskit.make_cert(TMP, "otherhost", "DNS:otherhost")
     srv = PyServer(server_ctx(cert, key), lambda c: c.close())
     sp = Sockpit(["--timeout", "15", "-e", "connect tls:localhost:%d --ca %s" % (srv.port, cert),
                   "-e", "quit"])
@@ -452,13 +397,9 @@ def keylog_lines_match_the_peer():
 def stdio_pipe_waits_for_the_handshake():
     """--stdio (nc style) on tls: sends stdin once the handshake is done and
     writes the plaintext to stdout; a failed verification says why."""
-    port = free_port()
-    srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert", CERT,
-                            "-key", KEY, "-rev", "-naccept", "1"],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
+    port = peers.free_port()
+    srv = tlskit.s_server(port, CERT, KEY, "-rev", "-naccept", "1")
     try:
-        wait_accepting(srv)
         env = dict(os.environ, SSL_CERT_FILE=CERT)
         p = subprocess.Popen([peers.SOCKPIT, "--stdio", "--timeout", "10",
                               "tls:localhost:%d" % port], stdin=subprocess.PIPE,
@@ -472,10 +413,10 @@ def stdio_pipe_waits_for_the_handshake():
             if not chunk:
                 break
             out += chunk
-        stop(p)
+        peers.stop_proc(p)
         assert out == b"olleh\n", (out, p.stderr.read())
     finally:
-        stop(srv)
+        peers.stop_proc(srv)
     # Without the CA the system store does not know the certificate. (A
     # --stdio run whose connect fails waits for --timeout, TLS or not.)
     srv = PyServer(server_ctx(), lambda c: c.close())
@@ -572,7 +513,4 @@ def bad_options_are_refused_before_anything_is_made():
 
 
 if __name__ == "__main__":
-    try:
-        peers.main()
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
+    peers.main()

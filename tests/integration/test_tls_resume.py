@@ -4,68 +4,16 @@ accepted it (SSL_session_reused), against `openssl s_server` and Python's ssl
 module, whose own view of each connection is the witness. Every peer is
 started and stopped by PID; every wait is bounded."""
 
-import os
-import shutil
 import socket
 import ssl
-import subprocess
-import tempfile
 import threading
 
 import peers
+import tlskit
 from peers import Sockpit, test
 
-TMP = tempfile.mkdtemp(prefix="sockpit-resume-")
-
-
-def make_cert():
-    cert = os.path.join(TMP, "c.pem")
-    key = os.path.join(TMP, "k.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days",
-                    "2", "-subj", "/CN=localhost", "-addext",
-                    "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=30)
-    return cert, key
-
-
-CERT, KEY = make_cert()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def s_server(port, *extra):
-    """`openssl s_server -rev` for three connections, once it listens."""
-    proc = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port, "-cert",
-                             CERT, "-key", KEY, "-rev", "-naccept", "3"] + list(extra),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    got = []
-
-    def read():
-        for _ in range(20):
-            line = proc.stdout.readline()
-            got.append(line)
-            if not line or b"ACCEPT" in line:
-                return
-
-    t = threading.Thread(target=read, daemon=True)
-    t.start()
-    t.join(10)
-    assert got and b"ACCEPT" in got[-1], (got, proc.poll())
-    return proc
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
+TMP = tlskit.tmpdir("sockpit-resume-")
+CERT, KEY = tlskit.make_cert(TMP)
 
 
 def three_connects(port, third="--no-resume", line=("hi\\n", "ih\\n")):
@@ -84,6 +32,16 @@ def three_connects(port, third="--no-resume", line=("hi\\n", "ih\\n")):
     rc = sp.finish()
     assert rc == 0, (sp.of("cmd_error"), sp.of("tls"))
     return sp
+
+
+def against_s_server(*server_opts, third="--no-resume"):
+    """three_connects to a fresh `openssl s_server -rev` with server_opts."""
+    port = peers.free_port()
+    srv = tlskit.s_server(port, CERT, KEY, "-rev", "-naccept", "3", *server_opts)
+    try:
+        return three_connects(port, third=third)
+    finally:
+        peers.stop_proc(srv)
 
 
 def tls(sp, sock, stage):
@@ -120,12 +78,7 @@ def openssl_s_server_resumes_the_second_connect():
     """First connect: a full handshake, and the tickets are kept. Second: the
     session offered and accepted, no Certificate in it (records and OpenSSL's
     messages agree). Third, --no-resume: none offered, a full one again."""
-    port = free_port()
-    srv = s_server(port)
-    try:
-        sp = three_connects(port)
-    finally:
-        stop(srv)
+    sp = against_s_server()
     assert "session new (none to offer)" in done(sp, 1), done(sp, 1)
     assert tls(sp, 1, "session_kept"), sp.of("tls", 1)
     assert "session resumed (the server accepted the session we offered)" in done(sp, 2)
@@ -152,21 +105,11 @@ def a_server_that_refuses_is_shown_refusing():
     still hands out (stateful) tickets but cannot find them again: the
     session is offered and refused, a full handshake. With no tickets at all
     there is nothing to offer."""
-    port = free_port()
-    srv = s_server(port, "-no_cache", "-no_ticket")
-    try:
-        sp = three_connects(port, third="")
-    finally:
-        stop(srv)
+    sp = against_s_server("-no_cache", "-no_ticket", third="")
     for sock in (2, 3):
         assert "the server refused the session we offered" in done(sp, sock), done(sp, sock)
         assert "received Certificate" in received(sp, sock), received(sp, sock)
-    port = free_port()
-    srv = s_server(port, "-num_tickets", "0")
-    try:
-        sp = three_connects(port, third="")
-    finally:
-        stop(srv)
+    sp = against_s_server("-num_tickets", "0", third="")
     for sock in (1, 2, 3):
         assert "session new (none to offer)" in done(sp, sock), done(sp, sock)
     assert not [e for e in sp.of("tls") if e["stage"] == "session_kept"]
@@ -212,8 +155,7 @@ def python_ssl_server_agrees_tls13_and_tls12():
     is offered again)."""
     for version, third, want in ((ssl.TLSVersion.TLSv1_3, "--no-resume", [False, True, False]),
                                  (ssl.TLSVersion.TLSv1_2, "", [False, True, True])):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(CERT, KEY)
+        ctx = tlskit.server_ctx(CERT, KEY)
         ctx.maximum_version = version
         port, reused, t = py_server(ctx, 3)
         sp = three_connects(port, third=third, line=("hi\\n", "HI\\n"))
@@ -229,8 +171,7 @@ def python_ssl_server_agrees_tls13_and_tls12():
 def a_session_does_not_cross_to_other_settings():
     """A session kept by a connect with --insecure is not offered by one
     that verifies (nor to another SNI): the key holds the settings."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(CERT, KEY)
+    ctx = tlskit.server_ctx(CERT, KEY)
     port, reused, t = py_server(ctx, 3)
     target = "tls:127.0.0.1:%d" % port
     sp = Sockpit(["--timeout", "20",
@@ -273,7 +214,4 @@ def no_resume_is_for_tls_addresses():
 
 
 if __name__ == "__main__":
-    try:
-        peers.main()
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
+    peers.main()
