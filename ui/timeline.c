@@ -359,6 +359,23 @@ static void msg_suffix(char *buf, size_t len, const struct sp_event *ev, int seg
         snprintf(buf + n, len - (size_t)n, " (segments not known: %s)", why);
 }
 
+/* Columns the bytes of a data row would take whole (quotes and marks
+ * included), counted only up to limit. */
+static int content_cols(struct sp_tui *t, const struct sp_event *ev, size_t nmarks, int limit)
+{
+    if (limit <= 0 || ev->data_len < ev->len)
+        return limit;
+    struct sp_buf b;
+    sp_buf_init(&b);
+    size_t used = 0;
+    size_t w = sp_render_cols(&b, ev->data, ev->data_len, t->th.render, (size_t)limit, &used);
+    sp_buf_cleanup(&b);
+    if (used < ev->data_len)
+        return limit;
+    size_t cols = w + nmarks + 2;
+    return cols < (size_t)limit ? (int)cols : limit;
+}
+
 static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
                       const struct sp_event *ev, struct row *r, int h)
 {
@@ -419,6 +436,7 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
     /* What the wire says about the bytes must not be pushed off the row by
      * them: they give way first, down to CONTENT_MIN columns; where even
      * that leaves no room for the long words, the counts say it briefly. */
+    int keep = segs != 0 ? content_cols(t, ev, nmarks + nsmarks, CONTENT_MIN) : 0;
     for (int brief = 0; brief < 2; brief++) {
         suffix[0] = '\0';
         if (ev->type == SP_EV_MSG)
@@ -426,7 +444,7 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
         else if (segs > 0 && nseg > 1)
             snprintf(suffix, sizeof suffix, brief ? "(%ld seg)" : "(%ld segments)", nseg);
         int need = segs != 0 ? ui_width(suffix) + 1 : 0;
-        if (need > 0 && r->end - r->x - need >= CONTENT_MIN) {
+        if (need > 0 && r->end - r->x - need >= keep) {
             content.end = r->end - need;
             break;
         }
