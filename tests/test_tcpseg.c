@@ -288,6 +288,31 @@ static void test_tcpflow_connection_v6_rst(void **state)
     assert_int_equal(s[5].seg.marks, 0);
 }
 
+/* 127.0.0.1:44912 -> 127.0.0.1:7999 on lo, no listener: our SYN and the
+ * kernel's RST|ACK refusing it (seq 0, as RFC 9293 3.10.7.1 has it). */
+static const char *const refused[] = {
+    "000000000000000000000000 0800 4500003c671040004006d5a97f0000017f000001 "
+    "af701f3fdf40fe8a00000000a002ffd7fe3000000204ffd70402080a025f55fc000000000103030a",
+    "000000000000000000000000 0800 450000280000400040063cce7f0000017f000001 "
+    "1f3faf7000000000df40fe8b5014000005520000",
+};
+
+/* A refused connect: the RST that answers our SYN comes from a side that
+ * never had a SYN, so no sequence space: its seq is shown as sent, not
+ * "counted from the first segment seen", and it is no midstream guess. */
+static void test_tcpflow_refused_connect(void **state)
+{
+    struct seen s[2];
+    track(refused, 2, SP_LINK_EN10MB, 44912, s);
+    assert_int_equal(s[0].seg.isn_known, 1);
+    assert_int_equal(s[1].seg.flags, SP_TCP_RST | SP_TCP_ACK);
+    assert_int_equal(s[1].seg.rel_seq, 0);
+    assert_int_equal(s[1].seg.rel_ack, 1);
+    assert_int_equal(s[1].seg.isn_known, 1);
+    assert_int_equal(s[1].off, 0);
+    assert_int_equal(s[1].seg.marks, 0);
+}
+
 /* Segments made by hand for the marks: ours sends, the peer acks. */
 static struct sp_tcp_pkt seg(uint32_t seq, uint32_t ack, unsigned flags, uint32_t len, uint16_t win)
 {
@@ -387,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_tcpseg_malformed),
         cmocka_unit_test(test_tcpflow_connection_v4),
         cmocka_unit_test(test_tcpflow_connection_v6_rst),
+        cmocka_unit_test(test_tcpflow_refused_connect),
         cmocka_unit_test(test_tcpflow_marks),
         cmocka_unit_test(test_tcpflow_midstream),
     };

@@ -354,7 +354,14 @@ void sp_tcpflow_add(struct sp_tcpflow *f, const struct sp_tcp_pkt *p, int out, u
     seg->tsecr = p->tsecr;
     seg->ip_len = p->ip_len;
 
-    if (fl & SP_TCP_SYN) {
+    /* A RST answering the other side's SYN from a side that sent none (a
+     * refused connect) has no sequence space of its own: its seq (0, RFC
+     * 9293 3.10.7.1) is shown as sent, nothing counted from it. */
+    int refusal = (fl & SP_TCP_RST) && (fl & SP_TCP_ACK) && !s->seen && r->syn_seen && !r->acked &&
+                  p->ack == r->isn + 1;
+    if (refusal) {
+        side_start(s, 0, 0);
+    } else if (fl & SP_TCP_SYN) {
         if (!s->syn_seen)
             side_start(s, p->seq, 1);
         s->wscale = p->wscale;
@@ -381,7 +388,7 @@ void sp_tcpflow_add(struct sp_tcpflow *f, const struct sp_tcp_pkt *p, int out, u
     *off = o > 0 ? (uint64_t)o : 0;
     seg->rel_seq = p->seq - s->isn;
     seg->rel_ack = (fl & SP_TCP_ACK) ? p->ack - r->isn : 0;
-    seg->isn_known = (uint8_t)s->syn_seen;
+    seg->isn_known = (uint8_t)(s->syn_seen || refusal);
     window(f, s, p, seg);
 
     uint32_t end = p->seq + p->len + ((fl & SP_TCP_SYN) ? 1 : 0) + ((fl & SP_TCP_FIN) ? 1 : 0);
