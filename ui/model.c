@@ -314,6 +314,20 @@ static int parse_id(const char *s, uint32_t *id)
     return 0;
 }
 
+/* The wire timeline of a socket never captured has no segment rows: say
+ * why, rather than let an empty wire look like a quiet one. */
+static void say_no_segments(struct sp_tui *t, uint32_t sock)
+{
+    struct sp_wire_info wi;
+    if (sock == 0 || sp_engine_wire_info(t->eng, sock, &wi))
+        return;
+    const struct ui_segidx *x = ui_segidx_get(t, sock, 1);
+    if (x != NULL && x->any)
+        return;
+    ui_set_status(t, UI_R_WARN, "view: wire, but [%u]'s segments are not captured: w turns it on",
+                  (unsigned)sock);
+}
+
 int ui_command(void *ud, int argc, const char *const *argv, char *err, size_t errlen)
 {
     struct sp_tui *t = ud;
@@ -369,6 +383,8 @@ int ui_command(void *ud, int argc, const char *const *argv, char *err, size_t er
         for (int i = 0; i < UI_VIEW__COUNT; i++)
             if (l && strncmp(argv[1], names[i], l) == 0) {
                 p->view = (enum ui_view)i;
+                if (p->view == UI_VIEW_WIRE)
+                    say_no_segments(t, p->sock);
                 return 0;
             }
         snprintf(err, errlen, "view: expected chunks, msgs, both or wire");

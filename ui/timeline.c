@@ -108,19 +108,20 @@ static int cmsg_rows(const struct sp_event *ev)
     return n > CMSG_ROWS_MAX ? CMSG_ROWS_MAX : (int)n;
 }
 
-static int data_rows(const struct ui_pane *p, const struct sp_event *ev, int w)
+static int wire_line(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev);
+
+static int data_rows(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev, int w)
 {
     if (!p->hex || !is_data(ev) || ev->data_len == 0)
         return 1;
     size_t per = (size_t)hex_per_row(w);
     size_t rows = (ev->data_len + per - 1) / per;
-    return rows > HEX_ROWS_MAX ? HEX_ROWS_MAX : (int)rows;
+    return (rows > HEX_ROWS_MAX ? HEX_ROWS_MAX : (int)rows) + wire_line(t, p, ev);
 }
 
 int ui_tl_height(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev, int w)
 {
-    (void)t;
-    return data_rows(p, ev, w) + cmsg_rows(ev);
+    return data_rows(t, p, ev, w) + cmsg_rows(ev);
 }
 
 static void sort_marks(uint64_t *m, size_t n)
@@ -190,6 +191,24 @@ static int seg_marks(struct sp_tui *t, const struct ui_pane *p, const struct sp_
     uint64_t lo = d->off, hi = d->type == SP_EV_MSG ? d->end_off : d->off + d->len;
     *nseg = ui_segidx_query(x, d->type == SP_EV_SEND, lo, hi, marks, nmarks, MARKS_MAX, why);
     return *nseg < 0 ? -1 : 1;
+}
+
+/* Whether the wire has something to say about a data event's bytes (the
+ * segments that carried them, or why they are not known): in hex, where
+ * the bytes fill the rows, it gets a row of its own under them. */
+static int says_wire(const struct sp_event *ev, int segs, long nseg)
+{
+    return ev->type == SP_EV_MSG ? segs != 0 : segs > 0 && nseg > 1;
+}
+
+static int wire_line(struct sp_tui *t, const struct ui_pane *p, const struct sp_event *ev)
+{
+    uint64_t marks[MARKS_MAX];
+    size_t n;
+    long nseg = 0;
+    const char *why;
+    int segs = seg_marks(t, p, ev, marks, &n, &nseg, &why);
+    return says_wire(ev, segs, nseg);
 }
 
 static size_t msg_marks(const struct sp_event *ev, uint64_t *marks)
@@ -450,7 +469,20 @@ static void draw_data(struct sp_tui *t, const struct ui_pane *p, uint64_t idx,
         }
     }
     if (p->hex) {
-        draw_hex_content(r, ev, marks, nmarks, smarks, nsmarks, h);
+        int line = says_wire(ev, segs, nseg) && h >= 2;
+        draw_hex_content(r, ev, marks, nmarks, smarks, nsmarks, h - line);
+        if (line) {
+            struct row w = {t, r->y + h - 1, r->x, r->end};
+            for (int brief = 0; brief < 2; brief++) {
+                if (ev->type == SP_EV_MSG)
+                    msg_suffix(suffix, sizeof suffix, ev, segs, nseg, why, brief);
+                else
+                    snprintf(suffix, sizeof suffix, brief ? "(%ld seg)" : "(%ld segments)", nseg);
+                if (ui_width(suffix) <= w.end - w.x)
+                    break;
+            }
+            row_text(&w, UI_R_DIM, suffix);
+        }
     } else {
         draw_text_content(&content, ev, marks, nmarks, smarks, nsmarks);
         r->x = content.x + 1;

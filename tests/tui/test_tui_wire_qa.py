@@ -3,7 +3,8 @@
 wire says about a message stays on its row in an 80-column terminal; `v`
 reaches the wire timeline of a socket whose capture ended (closed, or w
 off) while its segments are still in the history; lab wire's first
-question names no socket that does not exist yet. Real captures on lo
+question names no socket that does not exist yet; hex rows say how many
+segments carried the bytes; `view wire` says when nothing is captured. Real captures on lo
 (root; skipped otherwise), real Python peers, the real binary in tmux."""
 import os
 import re
@@ -102,6 +103,45 @@ def test_lab_wire_first_question_names_no_missing_socket():
         sess.close()
 
 
+def test_hex_rows_say_how_many_segments():
+    """In hex (x) the bytes fill the rows, and where a segment began on a
+    recv boundary only the recv's mark shows: a row under the bytes says
+    how many segments carried the message and how many recv() calls read it."""
+    sess = td.Session([], width=120)
+    peer = None
+    try:
+        peer = accept_pane(sess, "listen tcp:127.0.0.1:0 --wire --framing line")
+        two_segment_message(sess, peer)
+        sess.keys("x")
+        scr = sess.wait_for(lambda s: " hex" in s.splitlines()[0], 3, "the hex view")
+        rows = scr.splitlines()
+        i = next(k for k, ln in enumerate(rows) if "msg #1" in ln)
+        assert re.search(r"\(arrived in 2 segments, read by 2 recv\(\) calls\)|\(2 seg, 2 recv\)",
+                         rows[i + 1]), scr
+    finally:
+        if peer:
+            peer.close()
+        sess.close()
+
+
+def test_view_wire_says_when_nothing_is_captured():
+    """`view wire` on a socket whose segments were never captured says so
+    (and how to start), rather than show a wire with no segments."""
+    sess = td.Session([], width=120)
+    peer = None
+    try:
+        port = sess.listen("listen tcp:127.0.0.1:0 --framing line")
+        peer = td.tcp_connect(port)
+        sess.wait_text("accepted from")
+        sess.keys("2")
+        sess.command("view wire")
+        sess.wait_text("segments are not captured: w turns it on")
+    finally:
+        if peer:
+            peer.close()
+        sess.close()
+
+
 def main():
     td.need_tmux()
     if os.geteuid() != 0:
@@ -111,6 +151,8 @@ def main():
     r.run(test_message_counts_fit_80_columns)
     r.run(test_v_reaches_the_wire_view_after_the_capture_ends)
     r.run(test_lab_wire_first_question_names_no_missing_socket)
+    r.run(test_hex_rows_say_how_many_segments)
+    r.run(test_view_wire_says_when_nothing_is_captured)
     r.finish()
 
 
