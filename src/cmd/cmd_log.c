@@ -19,6 +19,8 @@
 
 #include "sockpit/engine/engine.h"
 
+#define PCAP_RECENT 64 /* packets a pcap log remembers to write each once */
+
 struct cmd_log {
     TAILQ_ENTRY(cmd_log) entry;
     struct sp_cmdq *q;
@@ -28,11 +30,16 @@ struct cmd_log {
     int saw_closed, saw_summary;
     int pcap; /* a pcap file of segments */
     int all;  /* pcap: every socket's */
-    /* pcap: the last packet written. When both ends are our sockets, each
-     * packet is two segment events (one's out, the other's in): one record. */
-    int64_t last_us;
-    size_t last_len;
-    unsigned char last[256];
+    /* pcap: the packets written last. When both ends are our sockets, each
+     * packet is two segment events (one's out, the other's in): one record.
+     * The two are not always side by side: a watched listener's handshake
+     * is published at accept(2), after the connecting socket's copy. */
+    struct {
+        int64_t us;
+        uint64_t hash;
+        size_t len;
+    } recent[PCAP_RECENT];
+    size_t nrecent;
     struct sp_buf line;
 };
 
@@ -87,15 +94,35 @@ static int pcap_wants(const struct cmd_log *l, const struct sp_event *ev)
            (l->all || ev->sock == l->id || ev->parent == l->id);
 }
 
+static uint64_t fnv(const unsigned char *p, size_t n)
+{
+    uint64_t h = 14695981039346656037u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211u;
+    return h;
+}
+
+/* Whether the packet was written lately (the other end's copy); if not it
+ * is remembered as written. */
+static int pcap_seen(struct cmd_log *l, const struct sp_event *ev)
+{
+    uint64_t h = fnv(ev->data, ev->data_len);
+    size_t n = l->nrecent < PCAP_RECENT ? l->nrecent : PCAP_RECENT;
+    for (size_t i = 0; i < n; i++)
+        if (l->recent[i].us == ev->seg.wall_us && l->recent[i].hash == h &&
+            l->recent[i].len == ev->data_len)
+            return 1;
+    size_t k = l->nrecent++ % PCAP_RECENT;
+    l->recent[k].us = ev->seg.wall_us;
+    l->recent[k].hash = h;
+    l->recent[k].len = ev->data_len;
+    return 0;
+}
+
 static int pcap_record(struct cmd_log *l, const struct sp_event *ev)
 {
-    size_t keep = ev->data_len < sizeof l->last ? ev->data_len : sizeof l->last;
-    if (ev->seg.wall_us == l->last_us && keep == l->last_len &&
-        memcmp(ev->data, l->last, keep) == 0)
+    if (pcap_seen(l, ev))
         return 0;
-    l->last_us = ev->seg.wall_us;
-    l->last_len = keep;
-    memcpy(l->last, ev->data, keep);
     sp_buf_reset(&l->line);
     int64_t us = ev->seg.wall_us;
     put32(&l->line, (uint32_t)(us / 1000000));
@@ -152,14 +179,6 @@ static int kept_cmp(const void *a, const void *b)
     if (x->us != y->us)
         return x->us < y->us ? -1 : 1;
     return x->hash < y->hash ? -1 : x->hash > y->hash;
-}
-
-static uint64_t fnv(const unsigned char *p, size_t n)
-{
-    uint64_t h = 14695981039346656037u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211u;
-    return h;
 }
 
 static int pcap_history(struct cmd_log *l, struct sp_engine *eng)
