@@ -172,8 +172,10 @@ def timeout_ends_a_run_busy_with_lines_on_time():
         sp = Sockpit(["--quiet", "--timeout", "2", "--script", path])
         rc = sp.finish(timeout=60 * SLOW)
         elapsed = time.monotonic() - t0
-        assert rc == 1, (rc, sp.err)
-        assert b"--timeout" in sp.err, sp.err
+        # What ended the run otherwise (JSON errors go to stdout only).
+        why = (rc, sp.err, sp.of("cmd_error")[:3], sp.events[-3:])
+        assert rc == 1, why
+        assert b"--timeout" in sp.err, why
         assert len(sink.data) < BUSY_LINES * 11, "every line ran before the timeout was seen"
         # It counts from the start, queueing the script's lines included.
         assert elapsed < 4 * SLOW, "--timeout 2 ended the run after %.1f s" % elapsed
