@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -49,6 +50,45 @@ class Sink:
         finally:
             c.close()
             self.eof.set()
+
+    def close(self):
+        self.sock.close()
+
+
+class DrainSink:
+    """A TCP peer on 127.0.0.1:0 whose bytes `wc -c` reads (started and
+    waited for by PID): it keeps up with any sender, so the sender's queue
+    never fills because the test's own Python reader fell behind (a full
+    queue fails the send, which would end the run before the timeout or the
+    signal it is about)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.count = None
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        self.sock.settimeout(30)
+        try:
+            c, _ = self.sock.accept()
+        except OSError:
+            return
+        with c:
+            p = subprocess.Popen(["wc", "-c"], stdin=c, stdout=subprocess.PIPE)
+            try:
+                out, _ = p.communicate(timeout=120)
+                self.count = int(out.split()[0])
+            finally:
+                p.kill()
+                p.wait()
+
+    def received(self, timeout=30):
+        self.t.join(timeout)
+        return self.count
 
     def close(self):
         self.sock.close()
@@ -137,13 +177,24 @@ BUSY_LINES = 100000 if sanitized() else 300000
 
 
 def busy_script(port, pause=()):
-    return script_file(["connect tcp:127.0.0.1:%d" % port] + list(pause)
-                       + ["send line%06d\\n" % i for i in range(BUSY_LINES)] + ["close"])
+    # A `wait sent` every 1000 sends: a script that outruns the kernel (on
+    # loopback tiny writes wait for delayed ACKs) would otherwise fill the
+    # 8 MiB write queue with their bookkeeping and fail before the signal
+    # or the timeout this is about. A `sleep 1` every 100 keeps the run busy
+    # for seconds however fast the lines run (each at least 1 ms).
+    lines = []
+    for i in range(BUSY_LINES):
+        lines.append("send line%06d\\n" % i)
+        if i % 1000 == 999:
+            lines.append("wait sent")
+        elif i % 100 == 99:
+            lines.append("sleep 1")
+    return script_file(["connect tcp:127.0.0.1:%d" % port] + list(pause) + lines + ["close"])
 
 
 @test
 def sigterm_ends_a_run_busy_with_lines_within_a_second():
-    sink = Sink()
+    sink = DrainSink()
     d, path = busy_script(sink.port)
     try:
         sp = Sockpit(["--quiet", "--script", path])
@@ -155,7 +206,9 @@ def sigterm_ends_a_run_busy_with_lines_within_a_second():
         rc = sp.finish(timeout=60 * SLOW)
         elapsed = time.monotonic() - t0
         assert rc == 1, (rc, sp.err)
-        assert len(sink.data) < BUSY_LINES * 11, "every line ran before SIGTERM was seen"
+        got = sink.received()
+        assert got is not None and got < BUSY_LINES * 11, \
+            "every line ran before SIGTERM was seen (%r bytes)" % got
         assert elapsed < 3 * SLOW, "exited %.1f s after SIGTERM" % elapsed
     finally:
         sink.close()
@@ -164,7 +217,7 @@ def sigterm_ends_a_run_busy_with_lines_within_a_second():
 
 @test
 def timeout_ends_a_run_busy_with_lines_on_time():
-    sink = Sink()
+    sink = DrainSink()
     # The sends start 1.5 s in, so the timeout comes due while they run.
     d, path = busy_script(sink.port, ["sleep 1500"])
     try:
@@ -176,7 +229,9 @@ def timeout_ends_a_run_busy_with_lines_on_time():
         why = (rc, sp.err, sp.of("cmd_error")[:3], sp.events[-3:])
         assert rc == 1, why
         assert b"--timeout" in sp.err, why
-        assert len(sink.data) < BUSY_LINES * 11, "every line ran before the timeout was seen"
+        got = sink.received()
+        assert got is not None and got < BUSY_LINES * 11, \
+            "every line ran before the timeout was seen (%r bytes)" % got
         # It counts from the start, queueing the script's lines included.
         assert elapsed < 4 * SLOW, "--timeout 2 ended the run after %.1f s" % elapsed
     finally:
