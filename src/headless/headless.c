@@ -45,6 +45,7 @@ struct hl {
     int status;
     uint64_t closed;
     uint64_t deadline_ms; /* --timeout on the monotonic clock; 0: none */
+    int timeout_said;     /* the --timeout message is written once */
     struct sp_watch *timer, *sigint, *sigterm, *prepare;
 };
 
@@ -90,6 +91,16 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The run's end by --timeout, said once: the timer and a flush that waits
+ * for a reader may both find the deadline passed. */
+static void say_timeout(struct hl *h)
+{
+    if (h->timeout_said)
+        return;
+    h->timeout_said = 1;
+    fprintf(stderr, "sockpit: still running after --timeout %g s\n", h->opts->timeout_s);
+}
+
 /* Waits until fd takes more output. Returns 0 when a signal or --timeout
  * says to stop waiting for a reader that does not read. */
 static int wait_writable(struct hl *h)
@@ -99,7 +110,7 @@ static int wait_writable(struct hl *h)
         if (term_seen)
             return 0;
         if (h->deadline_ms != 0 && mono_ms() >= h->deadline_ms) {
-            fprintf(stderr, "sockpit: still running after --timeout %g s\n", h->opts->timeout_s);
+            say_timeout(h);
             return 0;
         }
         int r = poll(&pf, 1, 100);
@@ -268,7 +279,7 @@ static void on_idle(void *ud, int failed)
 static void on_timeout(void *ud)
 {
     struct hl *h = ud;
-    fprintf(stderr, "sockpit: still running after --timeout %g s\n", h->opts->timeout_s);
+    say_timeout(h);
     h->status = 1;
     stop(h);
 }
