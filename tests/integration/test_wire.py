@@ -17,19 +17,8 @@ import tempfile
 import time
 
 import peers
-from peers import SOCKPIT, Sockpit, test
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def segs(sp, sock):
-    return [e for e in sp.events if e.get("ev") == "segment" and e.get("sock") == sock]
+from peers import SOCKPIT, Sockpit, free_port, test
+from wirekit import have_tcpdump, need_root, segs, tcpdump_read
 
 
 def flags(e):
@@ -108,8 +97,7 @@ def reset_is_one_rst_segment_each_way():
 
 @test
 def pcap_file_is_read_back_by_tcpdump_with_the_same_count():
-    if shutil.which("tcpdump") is None:
-        print("skip: no tcpdump")
+    if not have_tcpdump():
         return
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="sockpit-wire-")
@@ -123,9 +111,7 @@ def pcap_file_is_read_back_by_tcpdump_with_the_same_count():
     try:
         assert sp.finish() == 0, sp.events[-5:]
         for path, want in ((one, len(segs(sp, 3))), (every, len(segs(sp, 3)))):
-            p = subprocess.run(["tcpdump", "-nn", "-r", path], capture_output=True, timeout=20)
-            assert p.returncode == 0, p.stderr
-            lines = p.stdout.decode().splitlines()
+            lines = tcpdump_read(path)
             assert len(lines) == want, (path, want, lines)
             assert "Flags [S]" in lines[0] and "Flags [S.]" in lines[1], lines[:3]
             assert sum(" length 5" in ln for ln in lines) == len(data_segs(sp, 3, "in")), lines
@@ -310,9 +296,7 @@ def retransmissions_when_segments_are_lost_after_the_capture():
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("skip: capturing needs root (CAP_NET_RAW); CI runs as root")
-        sys.exit(77)
+    need_root()
     if sys.argv[1:] in (["--mss"], ["--loss"]) and \
             os.environ.get("WIRE_OUTER_NETNS", "") in ("", os.readlink("/proc/self/ns/net")):
         sys.exit("--mss and --loss change lo and add links: only inside `unshare -n`")

@@ -9,22 +9,13 @@ sequence numbers as tcpdump capturing on lo at the same time. Needs root
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 
 import peers
-from peers import Sockpit, test
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+from peers import Sockpit, free_port, test
+from wirekit import have_tcpdump, need_root, segs, tcpdump_read
 
 
 def summary(lines):
@@ -33,15 +24,12 @@ def summary(lines):
 
 
 def read_back(path):
-    p = subprocess.run(["tcpdump", "-nn", "-S", "-r", path], capture_output=True, timeout=20)
-    assert p.returncode == 0, p.stderr
-    return summary(p.stdout.decode().splitlines())
+    return summary(tcpdump_read(path, "-S"))
 
 
 @test
 def live_pcap_of_every_socket_has_each_packet_once():
-    if shutil.which("tcpdump") is None:
-        print("skip: no tcpdump")
+    if not have_tcpdump():
         return
     port = free_port()
     tmp = tempfile.mkdtemp(prefix="sockpit-wireqa-")
@@ -70,7 +58,7 @@ def live_pcap_of_every_socket_has_each_packet_once():
         td.wait(timeout=10)
         want = read_back(theirs)
         got = read_back(ours)
-        seen = [e for e in sp.events if e.get("ev") == "segment" and e.get("sock") == 3]
+        seen = segs(sp, 3)
         assert len(want) == len(seen), (want, seen)
         assert got == want, "\n".join(["ours:"] + got + ["lo:"] + want)
     finally:
@@ -83,7 +71,5 @@ def live_pcap_of_every_socket_has_each_packet_once():
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("skip: capturing needs root (CAP_NET_RAW); CI runs as root")
-        sys.exit(77)
+    need_root()
     peers.main()

@@ -10,6 +10,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ansi2png  # noqa: E402
 import tmuxdrive as td  # noqa: E402
+import wirekit as wk  # noqa: E402
 
 COLS, ROWS = 120, 34
 
@@ -138,19 +139,9 @@ def wire(outdir):
     sess = td.Session([], COLS, ROWS)
     peer = None
     try:
-        sess.command("listen tcp:0 --framing line --wire")
-        scr = sess.wait_for(lambda s: re.search(r"listening on 127\.0\.0\.1:(\d+)", s), 5, "l")
-        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", scr).group(1))
-        peer = socket.create_connection(("127.0.0.1", port))
-        peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sess.wait_text("accepted from")
+        peer = wk.accept(sess, "listen tcp:0 --framing line --wire")
         sess.command("view wire")
-        sess.command("pause 2")
-        sess.wait_text("paused")
-        peer.sendall(b"hello ")
-        sess.wait_for(lambda s: s.count("seg PSH|ACK") >= 1, 5, "one segment")
-        peer.sendall(b"wire\n")
-        sess.wait_for(lambda s: s.count("seg PSH|ACK") >= 2, 5, "two segments")
+        wk.two_segments(sess, peer, b"hello ", b"wire\n", seg="seg PSH|ACK")
         sess.command("resume 2")
         sess.wait_text("msg #1")
         peer.shutdown(socket.SHUT_WR)

@@ -42,26 +42,6 @@ def peak_rss_kb(pid):
     return 0
 
 
-def flood(port, stop, sent):
-    s = td.tcp_connect(port)
-    block = bytes(range(256)) * 256  # 64 KiB, every byte value, hostile ones too
-    try:
-        while not stop.is_set():
-            s.sendall(block)
-            sent[0] += len(block)
-    except OSError:
-        pass
-    finally:
-        s.close()
-
-
-def key_latency(sess, key, pred):
-    t0 = time.monotonic()
-    sess.keys(key)
-    sess.wait_for(pred, 5, "key %s answered" % key)
-    return time.monotonic() - t0
-
-
 def press_keys(sess, seconds, first_hexed):
     """Toggles hex view and opens and closes help until seconds pass; returns
     the latency of every press."""
@@ -70,16 +50,11 @@ def press_keys(sess, seconds, first_hexed):
     hexed = first_hexed
     while time.monotonic() < deadline:
         hexed = not hexed
-        latencies.append(key_latency(
+        latencies.append(td.key_latency(
             sess, "x", lambda s, h=hexed: ("both hex" in s.splitlines()[0]) == h))
-        latencies.append(key_latency(sess, "?", lambda s: "Keys:" in s))
-        latencies.append(key_latency(sess, "Escape", lambda s: "Keys:" not in s))
+        latencies.append(td.key_latency(sess, "?", lambda s: "Keys:" in s))
+        latencies.append(td.key_latency(sess, "Escape", lambda s: "Keys:" not in s))
     return latencies, hexed
-
-
-def median(v):
-    v = sorted(v)
-    return v[len(v) // 2]
 
 
 def p90(v):
@@ -97,7 +72,7 @@ def test_keys_answer_during_a_flood_and_memory_stays_bounded():
         scr = sess.wait_for(lambda s: re.search(r"listening on 127\.0\.0\.1:(\d+)", s), 5,
                             "listening")
         port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", scr).group(1))
-        th = threading.Thread(target=flood, args=(port, stop, sent), daemon=True)
+        th = threading.Thread(target=td.flood, args=(port, stop, sent), daemon=True)
         th.start()
         sess.wait_text("recv #")
         pid = sockpit_pid(sess)
@@ -109,11 +84,11 @@ def test_keys_answer_during_a_flood_and_memory_stays_bounded():
         worst = max(latencies)
         print("flood: %.0f MiB sent, %d key presses, answer median %.0f ms (idle %.0f ms),"
               " p90 %.0f ms (idle %.0f ms), worst %.0f ms (idle %.0f ms), peak rss %d KiB"
-              % (sent[0] / 1048576, len(latencies), median(latencies) * 1000,
-                 median(idle) * 1000, p90(latencies) * 1000, p90(idle) * 1000, worst * 1000,
+              % (sent[0] / 1048576, len(latencies), td.median(latencies) * 1000,
+                 td.median(idle) * 1000, p90(latencies) * 1000, p90(idle) * 1000, worst * 1000,
                  max(idle) * 1000, peak))
         assert sent[0] > 16 * 1048576, "the flood was too slow to mean anything"
-        assert median(latencies) < median(idle) + KEY_MEDIAN_EXTRA, (latencies, idle)
+        assert td.median(latencies) < td.median(idle) + KEY_MEDIAN_EXTRA, (latencies, idle)
         assert p90(latencies) < p90(idle) + KEY_P90_EXTRA, (latencies, idle)
         assert worst < KEY_WORST_MAX, latencies
         assert peak < RSS_MAX_KB, peak

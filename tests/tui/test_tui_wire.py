@@ -7,11 +7,11 @@ and the message says how many segments and recv() calls it took. Needs root to
 capture (skipped otherwise); real Python peer, the real binary in tmux."""
 import os
 import re
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tmuxdrive as td  # noqa: E402
+import wirekit as wk  # noqa: E402
 
 
 def test_w_shows_the_segments_next_to_the_recv():
@@ -54,27 +54,17 @@ def test_segment_boundaries_inside_a_recv_and_a_message():
     sess = td.Session([])
     peer = None
     try:
-        port = sess.listen("listen tcp:127.0.0.1:0 --wire --framing line")
-        peer = td.tcp_connect(port)
-        peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sess.wait_text("accepted from")
-        sess.keys("2")
-        sess.command("pause 2")
-        sess.wait_text("paused")
+        peer = wk.accept_pane(sess, "listen tcp:127.0.0.1:0 --wire --framing line")
         # Two segments, read by one recv once reading resumes: the third
         # mark shows where the second segment began, inside the chunk and
         # inside the message.
-        peer.sendall(b"ab")
-        sess.wait_for(lambda s: s.count("wire in  PSH|ACK") >= 1, 5, "the first segment")
-        peer.sendall(b"cd\n")
-        sess.wait_for(lambda s: s.count("wire in  PSH|ACK") >= 2, 5, "the second segment")
+        wk.two_segments(sess, peer, b"ab", b"cd\n")
         sess.command("view both")
         sess.command("resume 2")
         scr = sess.wait_text("msg #1")
-        mark = "\u254e"
         # (the message's end is the second mark, after the newline)
-        assert ('"ab%scd\\n' % mark) in scr and "(2 segments)" in scr, scr
-        assert ('"ab%scd"' % mark) in scr, scr
+        assert ('"ab%scd\\n' % wk.SEGMARK) in scr and "(2 segments)" in scr, scr
+        assert ('"ab%scd"' % wk.SEGMARK) in scr, scr
         assert "(arrived in 2 segments, read by 1 recv() call)" in scr, scr
     finally:
         if peer:
@@ -83,10 +73,7 @@ def test_segment_boundaries_inside_a_recv_and_a_message():
 
 
 def main():
-    td.need_tmux()
-    if os.geteuid() != 0:
-        print("skip: capturing needs root (CAP_NET_RAW)")
-        sys.exit(77)
+    wk.need_capture()
     r = td.Runner()
     r.run(test_w_shows_the_segments_next_to_the_recv)
     r.run(test_segment_boundaries_inside_a_recv_and_a_message)

@@ -8,23 +8,12 @@ segments carried the bytes; `view wire` says when nothing is captured. Real capt
 (root; skipped otherwise), real Python peers, the real binary in tmux."""
 import os
 import re
-import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tmuxdrive as td  # noqa: E402
-
-
-def accept_pane(sess, line):
-    port = sess.listen(line)
-    peer = td.tcp_connect(port)
-    peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sess.wait_text("accepted from")
-    sess.keys("2")
-    sess.wait_for(lambda s: s.splitlines()[0].split("\u2502", 1)[-1].startswith(" [2]"), 3,
-                  "pane 2")
-    return peer
+import wirekit as wk  # noqa: E402
 
 
 def two_segment_message(sess, peer):
@@ -45,7 +34,7 @@ def test_message_counts_fit_80_columns():
     sess = td.Session([], width=80, height=24)
     peer = None
     try:
-        peer = accept_pane(sess, "listen tcp:127.0.0.1:0 --wire --framing line")
+        peer = wk.accept_pane(sess, "listen tcp:127.0.0.1:0 --wire --framing line")
         scr = two_segment_message(sess, peer)
         row = msg_row(scr)
         assert re.search(r"\(2 seg, 2 recv\)", row), scr
@@ -70,7 +59,7 @@ def test_v_reaches_the_wire_view_after_the_capture_ends():
     sess = td.Session([], width=160)
     peer = None
     try:
-        peer = accept_pane(sess, "listen tcp:127.0.0.1:0 --wire --framing line")
+        peer = wk.accept_pane(sess, "listen tcp:127.0.0.1:0 --wire --framing line")
         two_segment_message(sess, peer)
         sess.command("wire 2 off")
         sess.command("wire 2")
@@ -110,7 +99,7 @@ def test_hex_rows_say_how_many_segments():
     sess = td.Session([], width=120)
     peer = None
     try:
-        peer = accept_pane(sess, "listen tcp:127.0.0.1:0 --wire --framing line")
+        peer = wk.accept_pane(sess, "listen tcp:127.0.0.1:0 --wire --framing line")
         two_segment_message(sess, peer)
         sess.keys("x")
         scr = sess.wait_for(lambda s: " hex" in s.splitlines()[0], 3, "the hex view")
@@ -143,10 +132,7 @@ def test_view_wire_says_when_nothing_is_captured():
 
 
 def main():
-    td.need_tmux()
-    if os.geteuid() != 0:
-        print("skip: capturing needs root (CAP_NET_RAW)")
-        sys.exit(77)
+    wk.need_capture()
     r = td.Runner()
     r.run(test_message_counts_fit_80_columns)
     r.run(test_v_reaches_the_wire_view_after_the_capture_ends)

@@ -17,31 +17,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tmuxdrive as td  # noqa: E402
+import wirekit as wk  # noqa: E402
 
-SEGMARK = "\u254e"
-
-
-def pane_rows(scr):
-    """The main area's rows (right of the sidebar)."""
-    return [ln.split("\u2502", 1)[1] if "\u2502" in ln else ln for ln in scr.splitlines()]
-
-
-def row_of(rows, pat, start=0):
-    for i in range(start, len(rows)):
-        if re.search(pat, rows[i]):
-            return i
-    raise AssertionError("no row matches %r in:\n%s" % (pat, "\n".join(rows)))
-
-
-def accept_pane(sess, line):
-    port = sess.listen(line)
-    peer = td.tcp_connect(port)
-    peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sess.wait_text("accepted from")
-    sess.keys("2")
-    sess.wait_for(lambda s: s.splitlines()[0].split("\u2502", 1)[-1].startswith(" [2]"), 3,
-                  "pane 2")
-    return peer
+from wirekit import SEGMARK, accept_pane, pane_rows, row_of  # noqa: E402
 
 
 def test_handshake_and_teardown_in_time_order():
@@ -152,12 +130,7 @@ def test_segment_marks_in_hex():
     peer = None
     try:
         peer = accept_pane(sess, "listen tcp:127.0.0.1:0 --wire --framing line")
-        sess.command("pause 2")
-        sess.wait_text("paused")
-        peer.sendall(b"ab")
-        sess.wait_for(lambda s: s.count("wire in  PSH|ACK") >= 1, 5, "the first segment")
-        peer.sendall(b"cd\n")
-        sess.wait_for(lambda s: s.count("wire in  PSH|ACK") >= 2, 5, "the second segment")
+        wk.two_segments(sess, peer, b"ab", b"cd\n")
         sess.command("hex on")
         sess.command("view chunks")
         sess.command("resume 2")
@@ -172,38 +145,13 @@ def test_segment_marks_in_hex():
         sess.close()
 
 
-def flood(port, stop, sent):
-    s = td.tcp_connect(port)
-    block = bytes(range(256)) * 256
-    try:
-        while not stop.is_set():
-            s.sendall(block)
-            sent[0] += len(block)
-    except OSError:
-        pass
-    finally:
-        s.close()
-
-
-def key_latency(sess, key, pred):
-    t0 = time.monotonic()
-    sess.keys(key)
-    sess.wait_for(pred, 5, "key %s answered" % key)
-    return time.monotonic() - t0
-
-
 def press_keys(sess, seconds):
     latencies = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        latencies.append(key_latency(sess, "?", lambda s: "Keys:" in s))
-        latencies.append(key_latency(sess, "Escape", lambda s: "Keys:" not in s))
+        latencies.append(td.key_latency(sess, "?", lambda s: "Keys:" in s))
+        latencies.append(td.key_latency(sess, "Escape", lambda s: "Keys:" not in s))
     return latencies
-
-
-def median(v):
-    v = sorted(v)
-    return v[len(v) // 2]
 
 
 def test_flood_summarised_per_frame_and_keys_answer():
@@ -217,7 +165,7 @@ def test_flood_summarised_per_frame_and_keys_answer():
     try:
         port = sess.listen("listen tcp:127.0.0.1:0 --wire")
         sess.command("view wire")
-        th = threading.Thread(target=flood, args=(port, stop, sent), daemon=True)
+        th = threading.Thread(target=td.flood, args=(port, stop, sent), daemon=True)
         th.start()
         sess.wait_for(lambda s: "recv #" in s and "[2] tcp" in s, 5, "the flood in pane 2")
         sess.command("view wire")
@@ -232,9 +180,9 @@ def test_flood_summarised_per_frame_and_keys_answer():
         th = None
         idle = press_keys(sess, 1.5)
         print("wire flood: %.0f MiB sent, answer median %.0f ms (idle %.0f ms), worst %.0f ms"
-              % (sent[0] / 1048576, median(latencies) * 1000, median(idle) * 1000,
+              % (sent[0] / 1048576, td.median(latencies) * 1000, td.median(idle) * 1000,
                  max(latencies) * 1000))
-        assert median(latencies) < median(idle) + 0.100, (latencies, idle)
+        assert td.median(latencies) < td.median(idle) + 0.100, (latencies, idle)
         assert max(latencies) < 0.750, latencies
         # Scrolled back nothing is folded: every kept event has its row.
         sess.keys("Home")
@@ -305,10 +253,7 @@ def in_netns():
 
 
 def main():
-    td.need_tmux()
-    if os.geteuid() != 0:
-        print("skip: capturing needs root (CAP_NET_RAW)")
-        sys.exit(77)
+    wk.need_capture()
     if sys.argv[1:] == ["--netns"]:
         r = td.Runner()
         r.run(test_mss_100_message_in_several_segments)

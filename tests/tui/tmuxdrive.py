@@ -127,6 +127,34 @@ def tcp_connect(port, timeout=5.0):
     return s
 
 
+def flood(port, stop, sent):
+    """Sends to port as fast as it goes until stop is set; sent[0] counts
+    the bytes. Run it in a thread of its own."""
+    s = tcp_connect(port)
+    block = bytes(range(256)) * 256  # 64 KiB, every byte value, hostile ones too
+    try:
+        while not stop.is_set():
+            s.sendall(block)
+            sent[0] += len(block)
+    except OSError:
+        pass
+    finally:
+        s.close()
+
+
+def key_latency(sess, key, pred):
+    """Seconds from pressing key until pred(screen) holds."""
+    t0 = time.monotonic()
+    sess.keys(key)
+    sess.wait_for(pred, 5, "key %s answered" % key)
+    return time.monotonic() - t0
+
+
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2]
+
+
 class Runner:
     """Runs test functions, each with a fresh session; prints N passed, M failed."""
 
