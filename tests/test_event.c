@@ -355,6 +355,18 @@ static void test_event_segment_text_and_json(void **state)
     sp_buf_reset(&b);
     sp_event_format_json(&b, &ev);
     assert_non_null(strstr(sp_buf_str(&b), "\"marks\":[\"zero-window\",\"dup-ack\"],\"dupack\":2"));
+    /* SACK blocks: in the options in text, as pairs in JSON */
+    ev.seg.nsack = 2;
+    ev.seg.sack[0][0] = 301;
+    ev.seg.sack[0][1] = 401;
+    ev.seg.sack[1][0] = 201;
+    ev.seg.sack[1][1] = 251;
+    sp_buf_reset(&b);
+    sp_event_format_text(&b, &ev, 1);
+    assert_non_null(strstr(sp_buf_str(&b), "len 0 @0 <sack 301-401 201-251> (zero-window"));
+    sp_buf_reset(&b);
+    sp_event_format_json(&b, &ev);
+    assert_non_null(strstr(sp_buf_str(&b), "\"sack\":[[301,401],[201,251]],\"marks\":"));
     sp_buf_cleanup(&b);
 }
 

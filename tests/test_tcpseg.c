@@ -59,6 +59,16 @@ static const char *const v6[] = {
     "d58b",
 };
 
+/* 127.0.0.1 on lo with tbf dropping (tcpdump): the receiver's duplicate
+ * ACKs naming what arrived past a hole, one SACK block, then two. */
+static const char *const sack[] = {
+    "000000000000000000000000 0800 450000406a3e40004006d2777f0000017f000001 "
+    "1b58e1a092186ee7670ef3efb010004bfe3400000101080a6448d0cd78468d920101050a670eff3f670f04e7",
+    "000000000000000000000000 0800 450000486a3f40004006d26e7f0000017f000001 "
+    "1b58e1a092186ee7670ef3efd010004efe3c00000101080a6448d0ce78468d9201010512670f1b87670f212f"
+    "670eff3f670f04e7",
+};
+
 static int parse(const char *hex, int link, struct sp_tcp_pkt *p)
 {
     unsigned char f[256];
@@ -111,6 +121,26 @@ static void test_tcpseg_syn_options(void **state)
     assert_int_equal(p.len, 2);
 }
 
+static void test_tcpseg_sack_blocks(void **state)
+{
+    struct sp_tcp_pkt p;
+    assert_int_equal(parse(sack[0], SP_LINK_EN10MB, &p), 0);
+    assert_int_equal(p.flags, SP_TCP_ACK);
+    assert_int_equal(p.ack, 0x670ef3efu);
+    assert_int_equal(p.nsack, 1);
+    assert_int_equal(p.sack[0][0], 0x670eff3fu);
+    assert_int_equal(p.sack[0][1], 0x670f04e7u);
+    assert_int_equal(p.has_ts, 1);
+    assert_int_equal(parse(sack[1], SP_LINK_EN10MB, &p), 0);
+    assert_int_equal(p.nsack, 2);
+    assert_int_equal(p.sack[0][0], 0x670f1b87u);
+    assert_int_equal(p.sack[0][1], 0x670f212fu);
+    assert_int_equal(p.sack[1][0], 0x670eff3fu);
+    assert_int_equal(p.sack[1][1], 0x670f04e7u);
+    assert_int_equal(parse(v4[2], SP_LINK_EN10MB, &p), 0);
+    assert_int_equal(p.nsack, 0);
+}
+
 /* The same packets under every link type sockpit meets: the IP packet is
  * the same, only the header before it changes. */
 static void test_tcpseg_link_types(void **state)
@@ -150,10 +180,11 @@ static void test_tcpseg_link_types(void **state)
  * is whole the segment is parsed with its true payload length. */
 static void test_tcpseg_every_truncation(void **state)
 {
-    const char *const *sets[] = {v4, v6};
-    size_t counts[] = {sizeof v4 / sizeof v4[0], sizeof v6 / sizeof v6[0]};
-    int links[] = {SP_LINK_EN10MB, SP_LINK_LINUX_SLL2};
-    for (int s = 0; s < 2; s++)
+    const char *const *sets[] = {v4, v6, sack};
+    size_t counts[] = {sizeof v4 / sizeof v4[0], sizeof v6 / sizeof v6[0],
+                       sizeof sack / sizeof sack[0]};
+    int links[] = {SP_LINK_EN10MB, SP_LINK_LINUX_SLL2, SP_LINK_EN10MB};
+    for (int s = 0; s < 3; s++)
         for (size_t v = 0; v < counts[s]; v++) {
             unsigned char f[256];
             size_t n = tu_unhex(sets[s][v], f, sizeof f);
@@ -170,6 +201,10 @@ static void test_tcpseg_every_truncation(void **state)
                     assert_int_equal(p.len, whole.len);
                     assert_int_equal(p.seq, whole.seq);
                     assert_int_equal(p.flags, whole.flags);
+                    /* A SACK option cut short is left unread, never half read. */
+                    assert_true(p.nsack == 0 || p.nsack == whole.nsack);
+                    if (p.nsack != 0)
+                        assert_memory_equal(p.sack, whole.sack, sizeof p.sack);
                 } else {
                     assert_int_equal(r, -1);
                     assert_non_null(why);
@@ -366,6 +401,20 @@ static void test_tcpflow_marks(void **state)
     assert_int_equal(off, 100);
     /* the rest of it 200 ms later: sent again */
     assert_int_equal(add(&f, seg(1151, 5001, A, 50, 100), 1, 205000000, &g), SP_SEG_RETRANS);
+    /* the peer's SACK blocks count from our ISN, as its ack does */
+    struct sp_tcp_pkt sk = seg(5001, 1101, A, 0, 100);
+    sk.nsack = 2;
+    sk.sack[0][0] = 1301;
+    sk.sack[0][1] = 1401;
+    sk.sack[1][0] = 1201;
+    sk.sack[1][1] = 1251;
+    sp_tcpflow_add(&f, &sk, 0, 205500000, &g, &off);
+    assert_int_equal(g.rel_ack, 101);
+    assert_int_equal(g.nsack, 2);
+    assert_int_equal(g.sack[0][0], 301);
+    assert_int_equal(g.sack[0][1], 401);
+    assert_int_equal(g.sack[1][0], 201);
+    assert_int_equal(g.sack[1][1], 251);
     /* a RST below next is not a retransmission */
     assert_int_equal(add(&f, seg(1001, 0, SP_TCP_RST, 0, 0), 1, 206000000, &g), 0);
 }
@@ -407,6 +456,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcpseg_syn_options),
+        cmocka_unit_test(test_tcpseg_sack_blocks),
         cmocka_unit_test(test_tcpseg_link_types),
         cmocka_unit_test(test_tcpseg_every_truncation),
         cmocka_unit_test(test_tcpseg_malformed),

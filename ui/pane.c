@@ -243,7 +243,7 @@ static const char *const welcome[] = {
     "  bind udp:0                             a datagram socket",
     "",
     "Then Enter (or i) types data for the focused socket, f picks a framing,",
-    "s shuts a direction down, v switches chunks/messages, x shows hex.",
+    "s shuts a direction down, v switches views, x shows hex, w the segments.",
     "Try `sockpit --demo` for a ready-made echo pair.   ? lists every key.",
 };
 

@@ -540,6 +540,9 @@ static void seg_body(struct row *r, const struct sp_event *ev, int role)
         row_textf(r, UI_R_DIM, " mss %u", (unsigned)g->mss);
     if (g->wscale >= 0)
         row_textf(r, UI_R_DIM, " wscale %d", g->wscale);
+    for (size_t k = 0; k < g->nsack && k < SP_SACK_MAX; k++)
+        row_textf(r, UI_R_DIM, "%s%u-%u", k ? " " : " sack ", (unsigned)g->sack[k][0],
+                  (unsigned)g->sack[k][1]);
     for (unsigned bit = 1; bit <= SP_SEG_GAP; bit <<= 1)
         if (g->marks & bit)
             row_textf(r, UI_R_WARN, " (%s)", sp_seg_mark_name(bit));

@@ -588,7 +588,8 @@ static struct wsock *listener_of(struct sp__wire *w, const struct wcap *c, const
     return NULL;
 }
 
-static void pend_drop(struct sp__wire *w, struct pend *p)
+/* Takes p out of the age list and the hash; the caller keeps or frees it. */
+static void pend_unlink(struct sp__wire *w, struct pend *p)
 {
     if (p->older != NULL)
         p->older->newer = p->newer;
@@ -600,6 +601,11 @@ static void pend_drop(struct sp__wire *w, struct pend *p)
         w->newest = p->older;
     htab_del(&w->pends, &p->by_pair);
     w->pcount--;
+}
+
+static void pend_drop(struct sp__wire *w, struct pend *p)
+{
+    pend_unlink(w, p);
     free(p);
 }
 
@@ -1058,19 +1064,8 @@ static size_t pend_take(struct sp__wire *w, const struct wsock *ws, uint32_t lid
     }
     if (n > 1)
         qsort(v, n, sizeof *v, by_order);
-    for (size_t i = 0; i < n; i++) { /* out of the list and the hash, kept for delivery */
-        struct pend *p = v[i];
-        if (p->older != NULL)
-            p->older->newer = p->newer;
-        else
-            w->oldest = p->newer;
-        if (p->newer != NULL)
-            p->newer->older = p->older;
-        else
-            w->newest = p->older;
-        htab_del(&w->pends, &p->by_pair);
-        w->pcount--;
-    }
+    for (size_t i = 0; i < n; i++) /* kept for delivery */
+        pend_unlink(w, v[i]);
     *out = v;
     return n;
 }

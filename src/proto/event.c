@@ -508,6 +508,13 @@ static void put_seg_marks(struct sp_buf *out, const struct sp_seg *g, const char
     }
 }
 
+/* " 1001-2001 3001-4001": the SACK blocks, [left, right). */
+static void put_sack(struct sp_buf *out, const struct sp_seg *g)
+{
+    for (size_t k = 0; k < g->nsack && k < SP_SACK_MAX; k++)
+        sp_buf_appendf(out, " %" PRIu32 "-%" PRIu32, g->sack[k][0], g->sack[k][1]);
+}
+
 /* segment in [SYN|ACK] seq 0 ack 1 win 65483 len 0 @0 <mss 65495,sackOK,ts
  * 5 3,wscale 7> (retransmission) */
 static void format_segment(struct sp_buf *out, const struct sp_event *ev)
@@ -520,7 +527,7 @@ static void format_segment(struct sp_buf *out, const struct sp_event *ev)
         sp_buf_appendf(out, " ack %" PRIu32, g->rel_ack);
     sp_buf_appendf(out, " win %" PRIu32 "%s len %" PRIu64 " @%" PRIu64, g->win,
                    g->win_scaled ? "" : " (unscaled)", ev->len, ev->off);
-    if (g->mss != 0 || g->wscale >= 0 || g->sack_ok || g->has_ts) {
+    if (g->mss != 0 || g->wscale >= 0 || g->sack_ok || g->has_ts || g->nsack > 0) {
         const char *sep = "";
         sp_buf_appends(out, " <");
         if (g->mss != 0) {
@@ -535,8 +542,14 @@ static void format_segment(struct sp_buf *out, const struct sp_event *ev)
             sp_buf_appendf(out, "%sts %" PRIu32 " %" PRIu32, sep, g->tsval, g->tsecr);
             sep = ",";
         }
-        if (g->wscale >= 0)
+        if (g->wscale >= 0) {
             sp_buf_appendf(out, "%swscale %d", sep, g->wscale);
+            sep = ",";
+        }
+        if (g->nsack > 0) {
+            sp_buf_appendf(out, "%ssack", sep);
+            put_sack(out, g);
+        }
         sp_buf_appendc(out, '>');
     }
     if (g->marks != 0) {
@@ -933,6 +946,13 @@ static void jsegment(struct sp_buf *out, const struct sp_event *ev)
     }
     if (g->has_ts)
         sp_buf_appendf(out, ",\"ts\":[%" PRIu32 ",%" PRIu32 "]", g->tsval, g->tsecr);
+    if (g->nsack > 0) {
+        sp_buf_appends(out, ",\"sack\":[");
+        for (size_t k = 0; k < g->nsack && k < SP_SACK_MAX; k++)
+            sp_buf_appendf(out, "%s[%" PRIu32 ",%" PRIu32 "]", k ? "," : "", g->sack[k][0],
+                           g->sack[k][1]);
+        sp_buf_appendc(out, ']');
+    }
     sp_buf_appends(out, ",\"marks\":[");
     put_seg_marks(out, g, ",", "\"");
     sp_buf_appendc(out, ']');

@@ -72,7 +72,13 @@ static void options(const unsigned char *o, size_t n, struct sp_tcp_pkt *t)
             t->wscale = (int8_t)(o[i + 2] > 14 ? 14 : o[i + 2]); /* RFC 7323 §2.3 */
         else if (kind == 4 && len == 2)
             t->sack_ok = 1;
-        else if (kind == 8 && len == 10) {
+        else if (kind == 5 && len >= 10 && (len - 2) % 8 == 0 && (len - 2) / 8 <= SP_SACK_MAX) {
+            t->nsack = (uint8_t)((len - 2) / 8);
+            for (size_t k = 0; k < t->nsack; k++) {
+                t->sack[k][0] = sp__be32(o + i + 2 + 8 * k);
+                t->sack[k][1] = sp__be32(o + i + 6 + 8 * k);
+            }
+        } else if (kind == 8 && len == 10) {
             t->has_ts = 1;
             t->tsval = sp__be32(o + i + 2);
             t->tsecr = sp__be32(o + i + 6);
@@ -388,6 +394,11 @@ void sp_tcpflow_add(struct sp_tcpflow *f, const struct sp_tcp_pkt *p, int out, u
     *off = o > 0 ? (uint64_t)o : 0;
     seg->rel_seq = p->seq - s->isn;
     seg->rel_ack = (fl & SP_TCP_ACK) ? p->ack - r->isn : 0;
+    seg->nsack = p->nsack;
+    for (size_t k = 0; k < p->nsack && k < SP_SACK_MAX; k++) {
+        seg->sack[k][0] = p->sack[k][0] - r->isn;
+        seg->sack[k][1] = p->sack[k][1] - r->isn;
+    }
     seg->isn_known = (uint8_t)(s->syn_seen || refusal);
     window(f, s, p, seg);
 

@@ -28,6 +28,7 @@ class Sink:
         self.sock.listen(4)
         self.port = self.sock.getsockname()[1]
         self.data = bytearray()
+        self.count = None
         self.eof = threading.Event()
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
@@ -38,6 +39,13 @@ class Sink:
             c, _ = self.sock.accept()
         except OSError:
             return
+        try:
+            self._serve(c)
+        finally:
+            c.close()
+            self.eof.set()
+
+    def _serve(self, c):
         c.settimeout(60)
         try:
             while True:
@@ -47,51 +55,28 @@ class Sink:
                 self.data += b
         except OSError:
             pass
-        finally:
-            c.close()
-            self.eof.set()
 
     def close(self):
         self.sock.close()
 
 
-class DrainSink:
-    """A TCP peer on 127.0.0.1:0 whose bytes `wc -c` reads (started and
-    waited for by PID): it keeps up with any sender, so the sender's queue
-    never fills because the test's own Python reader fell behind (a full
-    queue fails the send, which would end the run before the timeout or the
-    signal it is about)."""
+class DrainSink(Sink):
+    """A Sink whose bytes `wc -c` reads (started and waited for by PID): it
+    keeps up with any sender, where the test's own Python reader may fall
+    behind; only the count is kept."""
 
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        self.count = None
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        self.sock.settimeout(30)
+    def _serve(self, c):
+        p = subprocess.Popen(["wc", "-c"], stdin=c, stdout=subprocess.PIPE)
         try:
-            c, _ = self.sock.accept()
-        except OSError:
-            return
-        with c:
-            p = subprocess.Popen(["wc", "-c"], stdin=c, stdout=subprocess.PIPE)
-            try:
-                out, _ = p.communicate(timeout=120)
-                self.count = int(out.split()[0])
-            finally:
-                p.kill()
-                p.wait()
+            out, _ = p.communicate(timeout=120)
+            self.count = int(out.split()[0])
+        finally:
+            p.kill()
+            p.wait()
 
     def received(self, timeout=30):
         self.t.join(timeout)
         return self.count
-
-    def close(self):
-        self.sock.close()
 
 
 def sanitized():

@@ -87,6 +87,14 @@ def run_the_loss_lab(qdisc):
     assert marks("retransmission", "in"), segs[-5:]
     assert marks("dup-ack", "out"), segs[-5:]
     assert marks("gap", "in"), segs[-5:]
+    # The dup-acks name what did arrive past the hole: SACK blocks above
+    # the ack, each one a range of bytes a data segment in carried.
+    sacked = [e for e in marks("dup-ack", "out") if e.get("sack")]
+    assert sacked, marks("dup-ack", "out")[:3]
+    starts = {e["seq"] for e in segs if e["dir"] == "in" and e["len"] > 0}
+    for e in sacked:
+        for left, right in e["sack"]:
+            assert e["ack"] < left < right and left in starts, (e["ack"], e["sack"])
     # recv() handed over every byte, in order, with no hole.
     recvs = [e for e in evs if e["ev"] == "recv" and e["sock"] == 3]
     off = 0

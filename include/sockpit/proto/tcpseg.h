@@ -29,6 +29,9 @@
 #define SP_LINK_LINUX_SLL  113 /* the "any" device, cooked v1 */
 #define SP_LINK_LINUX_SLL2 276 /* the "any" device, cooked v2 */
 
+/* SACK blocks one segment carries at most (40 option bytes: 4 blocks). */
+#define SP_SACK_MAX 4
+
 /* Marks, as bits of struct sp_seg's marks (definitions in tcpseg.c and the
  * README's wire-view section). */
 enum {
@@ -63,6 +66,10 @@ struct sp_tcp_pkt {
     uint8_t sack_ok;
     uint8_t has_ts;
     uint32_t tsval, tsecr;
+    /* SACK blocks (RFC 2018): [left, right) of the other side's sequence
+     * space that arrived beyond the ACK. */
+    uint8_t nsack;
+    uint32_t sack[SP_SACK_MAX][2];
 };
 
 /* Parses a frame of the given link type down to its TCP header.
@@ -91,9 +98,11 @@ struct sp_seg {
     uint8_t isn_known;  /* the sender's SYN was seen: rel_seq and the stream offset are
                            exact; 0: counted from the first segment seen */
     uint8_t win_scaled; /* win is scaled (or is a SYN's, which never is) */
-    int64_t wall_us;    /* capture time, wall clock (what a pcap file stores) */
-    uint64_t cap_ns;    /* capture time on the engine's clock (the t of events): a segment
-                           event is published when the loop reads the capture, later */
+    uint8_t nsack;      /* SACK blocks, relative like rel_ack: [left, right) */
+    uint32_t sack[SP_SACK_MAX][2];
+    int64_t wall_us; /* capture time, wall clock (what a pcap file stores) */
+    uint64_t cap_ns; /* capture time on the engine's clock (the t of events): a segment
+                        event is published when the loop reads the capture, later */
 };
 
 /* One side of a tracked connection (the tracker's own state). */
