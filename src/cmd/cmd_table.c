@@ -394,7 +394,8 @@ const struct cmd_entry cmd__table[] = {
      "it accepts) and publishes each as a segment event: direction, flags, relative seq and "
      "ack, window, length, SYN options, marks (retransmission, out-of-order, gap, dup-ack, "
      "zero-window, window-update, keep-alive) and its stream offset. Turned on after the "
-     "handshake, seq counts from the first segment seen (said so). Needs CAP_NET_RAW: "
+     "handshake, seq counts from the first segment seen (said so); off and on again, a "
+     "connection keeps its ISNs and segment numbers. Needs CAP_NET_RAW: "
      "`sudo setcap cap_net_raw,cap_net_admin+ep $(command -v sockpit)`, or root. Without on or "
      "off: what the capture saw and missed (the capture's drops, the interface's) and its "
      "filter (address pairs, past 16 sockets their ports, past 32 ports all TCP).",

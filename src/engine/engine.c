@@ -226,6 +226,7 @@ int sp_engine_destroy(struct sp_engine *eng)
         sp__hist_free(s->hist, &eng->hpool);
         sp__framer_free(s);
         sp__tls_free(s);
+        sp__wire_forget(s);
         free(s);
     }
     free(eng->socks);
@@ -470,6 +471,7 @@ void sp__sock_discard(struct sp_sock *s)
     eng->last_id--;
     sp__framer_free(s);
     sp__tls_free(s);
+    sp__wire_forget(s);
     free(s);
 }
 
@@ -501,6 +503,7 @@ static void forget(struct sp_engine *eng, struct sp_sock *s)
     sp__hist_free(s->hist, &eng->hpool);
     sp__framer_free(s);
     sp__tls_free(s);
+    sp__wire_forget(s);
     free(s);
 }
 

@@ -24,6 +24,7 @@ struct sp_tls_opts;
 struct sp__writer;
 struct sp__relay;
 struct sp__relay_pair;
+struct sp__wire_saved;
 struct sp__tls_cache;
 struct ssl_session_st;
 
@@ -125,7 +126,10 @@ struct sp_sock {
     struct sp_hist *hist;
     struct sp__blocked *blk;   /* a manual recv waiting for data (engine_recv.c), or NULL */
     struct sp__writer *writer; /* our own write calls (engine_write.c), or NULL */
-    struct sp__anc *anc;       /* ancillary options and their reader (engine_anc.c), or NULL */
+    /* engine_wire.c: the segment tracker kept while the wire view is off,
+     * so turning it on again counts on from the same ISNs and numbers. */
+    struct sp__wire_saved *wire_saved;
+    struct sp__anc *anc; /* ancillary options and their reader (engine_anc.c), or NULL */
     /* TCP urgent data met by the automatic reads (engine_stream.c): the
      * byte read with MSG_OOB before a read, shown when that read returns,
      * and the mark already shown (its stream offset + 1, 0: none). */
@@ -505,6 +509,8 @@ void sp__wire_want(struct sp_sock *s);
 void sp__wire_accepted(struct sp_sock *l, struct sp_sock *s);
 /* Stops watching; 1 if it was watched. */
 int sp__wire_unwatch(struct sp_sock *s);
+/* Frees what the wire view kept of s (its socket is being freed). */
+void sp__wire_forget(struct sp_sock *s);
 int sp__wire_info(struct sp_engine *eng, uint32_t id, struct sp_wire_info *out);
 /* The engine is going: every capture closed. */
 void sp__wire_free(struct sp_engine *eng);

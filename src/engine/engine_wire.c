@@ -117,6 +117,11 @@ struct wsock {
     uint64_t closed_ns; /* when it was first seen closed, 0 while open */
 };
 
+struct sp__wire_saved {
+    struct sp_tcpflow flow;
+    uint64_t nseg;
+};
+
 struct pend {
     struct hnode by_pair; /* (listener end, client end) */
     struct pend *older, *newer;
@@ -877,6 +882,11 @@ static int watch(struct sp__wire *w, struct sp_sock *s, uint32_t via, char *err,
     ws->uidx = SIZE_MAX;
     ws->listener = s->kind == SP_SOCK_TCP_LISTEN;
     sp_tcpflow_init(&ws->flow);
+    int restored = s->wire_saved != NULL;
+    if (restored) {
+        ws->flow = s->wire_saved->flow;
+        ws->nseg = s->wire_saved->nseg;
+    }
     ws->have_local = ep_of(&s->la, &ws->local) == 0 && ws->local.port != 0;
     ws->have_peer = ep_of(&s->pa, &ws->peer) == 0 && ws->peer.port != 0;
     if (!ws->listener && !ws->have_peer) {
@@ -908,7 +918,7 @@ static int watch(struct sp__wire *w, struct sp_sock *s, uint32_t via, char *err,
     w->ws[w->nws++] = ws;
     htab_put(&w->ids, &ws->by_id, id_hash(ws->id));
     ws_index(w, ws);
-    if (s->established && !ws->listener && s->kind == SP_SOCK_TCP) {
+    if (!restored && s->established && !ws->listener && s->kind == SP_SOCK_TCP) {
         /* Mid-connection: the SYNs (and their window scales) are gone, the
          * kernel still knows the scales. */
         struct tcp_info ti;
@@ -1088,6 +1098,34 @@ void sp__wire_accepted(struct sp_sock *l, struct sp_sock *s)
     free(v);
 }
 
+/* Keeps ws's tracker on its socket while the view is off: the ISNs and the
+ * segment numbers go on when it is turned on again. What it saw of each
+ * side's progress is forgotten (the segments in between were not seen, so
+ * nothing is marked for them), the offsets stay exact from the ISNs. */
+static void save_flow(struct sp__wire *w, const struct wsock *ws)
+{
+    struct sp_sock *s = sp__sock_get(w->eng, ws->id);
+    if (s == NULL || ws->listener)
+        return;
+    if (s->wire_saved == NULL)
+        s->wire_saved = sp_xmalloc(sizeof *s->wire_saved);
+    s->wire_saved->flow = ws->flow;
+    s->wire_saved->nseg = ws->nseg;
+    for (int i = 0; i < 2; i++) {
+        struct sp_tcpside *d = &s->wire_saved->flow.side[i];
+        d->seen = 0;
+        d->acked = 0;
+        d->dupacks = 0;
+        d->hole_open = 0;
+    }
+}
+
+void sp__wire_forget(struct sp_sock *s)
+{
+    free(s->wire_saved);
+    s->wire_saved = NULL;
+}
+
 int sp__wire_unwatch(struct sp_sock *s)
 {
     struct sp__wire *w = s->eng->wire;
@@ -1095,9 +1133,13 @@ int sp__wire_unwatch(struct sp_sock *s)
     if (ws == NULL)
         return 0;
     for (size_t i = w->nws; i-- > 0;)
-        if (i < w->nws && w->ws[i]->via == s->id)
+        if (i < w->nws && w->ws[i]->via == s->id) {
+            save_flow(w, w->ws[i]);
             ws_remove(w, w->ws[i]);
-    ws_remove(w, ws_find(w, s->id));
+        }
+    ws = ws_find(w, s->id);
+    save_flow(w, ws);
+    ws_remove(w, ws);
     return 1;
 }
 

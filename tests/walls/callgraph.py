@@ -40,8 +40,9 @@ ALLOWED = {
         "why": "closing a socket gives up its waiting manual recv, whose duplicate descriptor "
                "would keep the socket open"},
     ("engine.c", "engine_wire.c"): {
-        "symbols": {"sp__wire_free"},
-        "why": "destroying the engine closes the wire view's captures (their loop handles)"},
+        "symbols": {"sp__wire_free", "sp__wire_forget"},
+        "why": "destroying the engine closes the wire view's captures (their loop handles); "
+               "freeing a socket frees the segment tracker kept while its wire view is off"},
     ("engine.c", "engine_tls.c"): {
         "symbols": {"sp__tls_close", "sp__tls_free"},
         "why": "closing a TLS socket sends close_notify first; its TLS state is freed with it"},
