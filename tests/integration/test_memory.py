@@ -115,14 +115,6 @@ def keep_closed_is_set_by_a_command():
     assert any(t.startswith("200 older closed sockets forgotten") for t in out), out[-2:]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def outq(s):
     """Bytes in a socket's send queue not yet acknowledged (SIOCOUTQ)."""
     import array
@@ -148,7 +140,7 @@ def headless_without_log_keeps_no_history():
     the bytes are printed and gone, not kept per socket (before: 4 MiB of
     history per connection)."""
     conns, size = 6, 4 << 20
-    port = free_port()
+    port = peers.free_port()
     lines = ["listen tcp:127.0.0.1:%d" % port]
     for _ in range(conns):
         lines += ["wait 1 accepted", "wait bytes:%d" % size]

@@ -19,11 +19,11 @@ import os
 import re
 import signal
 import socket
-import sys
 import threading
 import time
 
 import peers
+import wirekit
 from peers import Sockpit, test
 
 N_OUT = 150  # connections sockpit makes, `connect --wire`
@@ -213,7 +213,5 @@ def a_full_capture_buffer_is_counted_and_said():
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("skip: capturing needs root (CAP_NET_RAW); CI runs as root")
-        sys.exit(77)
+    wirekit.need_root()
     peers.main()

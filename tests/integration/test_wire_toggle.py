@@ -3,10 +3,8 @@ segments go on from the same ISNs and numbers, placed exactly, with no
 mark for what passed while the capture was off. Needs root: skipped (exit
 77) otherwise."""
 
-import os
-import sys
-
 import peers
+import wirekit
 from peers import Sockpit, test
 
 
@@ -22,7 +20,7 @@ def wire_off_then_on_counts_on_from_the_same_isn():
                   "-e", "quit"])
     try:
         assert sp.finish() == 0, sp.events[-5:]
-        segs = sp.of("segment", 3)
+        segs = wirekit.segs(sp, 3)
         ns = [e["n"] for e in segs]
         assert ns == sorted(set(ns)) and ns[0] == 1, ns  # numbered on, never again from 1
         data = [e for e in segs if e["dir"] == "in" and e["len"] > 0
@@ -39,7 +37,5 @@ def wire_off_then_on_counts_on_from_the_same_isn():
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0:
-        print("skip: capturing needs root (CAP_NET_RAW); CI runs as root")
-        sys.exit(77)
+    wirekit.need_root()
     peers.main()
