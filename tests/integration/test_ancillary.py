@@ -42,7 +42,7 @@ def wait_recv(sp, sock, data, timeout=10.0):
                          and bytes.fromhex(e["hex"]) == data, timeout)
 
 
-def unix_pair_with_sockpit(tmp, script_after_accept):
+def unix_pair_with_sockpit(tmp, script_after_accept, json_mode=True):
     """sockpit listens on a Unix path and runs the lines after accepting us;
     its last line sends "ready", so we know the options are on. Returns
     (sockpit, our connected socket)."""
@@ -50,7 +50,7 @@ def unix_pair_with_sockpit(tmp, script_after_accept):
     args = ["--timeout", "30", "-e", "listen unix:%s" % path, "-e", "wait accepted"]
     for line in script_after_accept + ["send 2 ready", "wait 2 eof --timeout 20000", "quit"]:
         args += ["-e", line]
-    sp = Sockpit(args)
+    sp = Sockpit(args, json_mode=json_mode)
     wait_path(sp)
     u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     u.connect(path)
@@ -133,16 +133,8 @@ def ctrunc_is_shown_when_descriptors_overflow_the_control_buffer():
 @test
 def ctrunc_has_its_own_line_under_the_recv_in_text():
     with tempfile.TemporaryDirectory(prefix="sockpit-anc-") as tmp:
-        path = os.path.join(tmp, "s")
-        sp = Sockpit(["--timeout", "30", "-e", "listen unix:%s" % path, "-e", "wait accepted",
-                      "-e", "set 2 cmsgbuf 0", "-e", "send 2 ready", "-e", "wait 2 eof",
-                      "-e", "quit"], json_mode=False)
+        sp, u = unix_pair_with_sockpit(tmp, ["set 2 cmsgbuf 0"], json_mode=False)
         try:
-            wait_path(sp)
-            u = socket.socket(socket.AF_UNIX)
-            u.connect(path)
-            u.settimeout(10)
-            assert peers.recv_until(u, b"ready") == b"ready"
             socket.send_fds(u, [b"fd"], [0])
             time.sleep(0.3)
             u.close()

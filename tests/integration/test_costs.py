@@ -153,7 +153,8 @@ def split_1_of_a_mebibyte_is_a_million_writes_not_a_full_queue():
         shutil.rmtree(d, ignore_errors=True)
 
 # Enough send lines to keep the command queue busy for seconds if it ran
-# them all in one go (about 5 s in a release build, 30 s under ASan). A run
+# them all in one go (with busy_script's 1 ms sleeps, over 3 s in a release
+# build, longer under ASan). A run
 # that ignored the signal or the timeout until the script was done would
 # have sent every line's bytes: the peer's count proves it stopped in the
 # middle whatever the machine's load; the time bounds are generous.
